@@ -1,0 +1,3 @@
+from burncloud.cli.app import main
+
+main()

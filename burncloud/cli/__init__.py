@@ -1,0 +1,1 @@
+"""The `burncloud` command: one typer app per command group."""

@@ -1,0 +1,106 @@
+"""The root `burncloud` command and its groups."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from burncloud import __version__
+from burncloud.cli import (
+    admin_key,
+    channels,
+    groups,
+    invite,
+    prices,
+    quota,
+    redeem,
+    tokens,
+    users,
+)
+
+
+class BurncloudGroup(TyperGroup):
+    """Reports every usage error as one line and exit code 1, never a traceback."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.Abort:
+            print("error: aborted", file=sys.stderr)
+            sys.exit(1)
+        except Exception as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                sys.exit(0)  # typer has already printed the help
+            if _is_usage_error(exc):
+                print(f"error: {_one_line(exc.format_message())}", file=sys.stderr)  # type: ignore[attr-defined]
+                sys.exit(1)
+            if os.environ.get("BURNCLOUD_DEBUG"):
+                raise
+            print(f"error: unexpected {type(exc).__name__}: {_one_line(str(exc))}", file=sys.stderr)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """A click-style usage error (typer vendors click, so match by shape, not by class)."""
+    return callable(getattr(exc, "format_message", None)) and hasattr(exc, "exit_code")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+app = typer.Typer(
+    cls=BurncloudGroup,
+    name="burncloud",
+    help="burncloud: LLM aggregation gateway and operator tool.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"burncloud {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """burncloud: one OpenAI-compatible endpoint for every LLM provider, with exact billing."""
+
+
+app.add_typer(prices.app, name="price")
+app.add_typer(channels.app, name="channel")
+app.add_typer(tokens.app, name="token")
+app.add_typer(quota.app, name="quota")
+app.add_typer(users.app, name="user")
+app.add_typer(groups.app, name="group")
+app.add_typer(redeem.app, name="redeem")
+app.add_typer(invite.app, name="invite")
+app.add_typer(admin_key.app, name="admin-key")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

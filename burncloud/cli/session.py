@@ -1,0 +1,79 @@
+"""Run one CLI command against the database: open, migrate, bootstrap, act, close.
+
+Every user error leaves as one line on stderr and exit code 1; nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, TypeVar
+
+import typer
+
+from burncloud.config import Settings
+from burncloud.crypto import SecretBox
+from burncloud.db import Database, open_database
+from burncloud.errors import BurncloudError
+from burncloud.services.bootstrap import ensure_admin
+from burncloud.services.secret_box import open_secret_box
+
+T = TypeVar("T")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="URL",
+        help="Database URL (default: $DATABASE_URL or sqlite:burncloud.db).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@dataclass(slots=True)
+class Session:
+    """What a command works with: the settings and the open database."""
+
+    settings: Settings
+    db: Database
+    _box: SecretBox | None = field(default=None)
+
+    async def secret_box(self) -> SecretBox:
+        """The channel-key secret box, verified against this database."""
+        if self._box is None:
+            self._box = await open_secret_box(self.db, self.settings.secret)
+        return self._box
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``message`` as the one-line error and return the exit to raise."""
+    print(f"error: {message}", file=sys.stderr)
+    return typer.Exit(code=1)
+
+
+def run(db_url: str | None, action: Callable[[Session], Awaitable[T]]) -> T:
+    """Run ``action`` in a session on ``db_url``; user errors exit 1 with one line."""
+    try:
+        settings = Settings.from_env().with_overrides(database_url=db_url)
+        return asyncio.run(_run(settings, action))
+    except BurncloudError as exc:
+        raise fail(exc.message) from None
+
+
+async def _run(settings: Settings, action: Callable[[Session], Awaitable[T]]) -> T:
+    db = await open_database(settings.database_url)
+    try:
+        admin_key = await ensure_admin(db)
+        if admin_key is not None:
+            print(
+                "Created the admin user and its API key (shown only now, keep it safe):\n"
+                f"  {admin_key}",
+                file=sys.stderr,
+            )
+        return await action(Session(settings=settings, db=db))
+    finally:
+        await db.close()

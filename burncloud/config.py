@@ -1,0 +1,79 @@
+"""Settings from the environment, overridable by CLI flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from burncloud.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:burncloud.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the router and the CLI read from their environment."""
+
+    host: str = "0.0.0.0"
+    port: int = 3000
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    log_level: str = "info"
+    secret: str | None = None
+    workers: int = 1
+    grace_period: float = 30.0
+    max_body_bytes: int = 32 * 1024 * 1024
+    allow_free_models: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``env`` (default: ``os.environ``)."""
+        env = os.environ if env is None else env
+        return cls(
+            host=env.get("HOST", cls.host),
+            port=_int(env, "PORT", cls.port),
+            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            redis_url=env.get("REDIS_URL") or None,
+            log_level=env.get("LOG_LEVEL", cls.log_level).lower(),
+            secret=env.get("BURNCLOUD_SECRET") or None,
+            workers=_int(env, "WORKERS", cls.workers),
+            grace_period=_float(env, "BURNCLOUD_GRACE_PERIOD", cls.grace_period),
+            max_body_bytes=_int(env, "BURNCLOUD_MAX_BODY_BYTES", cls.max_body_bytes),
+            allow_free_models=_bool(env, "BURNCLOUD_ALLOW_FREE_MODELS", cls.allow_free_models),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with every non-None keyword applied."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")

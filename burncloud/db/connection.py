@@ -1,0 +1,247 @@
+"""Async database access with one small surface over SQLite and PostgreSQL.
+
+SQL is written once, with ``:name`` parameters, in the subset both engines share
+(``RETURNING``, ``ON CONFLICT``, integer money and timestamps). SQLite runs in WAL mode with
+a busy timeout and takes its write lock up front (``BEGIN IMMEDIATE``), so several processes
+can share one file without ``database is locked`` surprises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any, Protocol
+
+import aiosqlite
+
+from burncloud.db.url import DatabaseUrl, parse_database_url
+from burncloud.errors import ConfigError, ServiceUnavailable
+
+Row = dict[str, Any]
+Params = Mapping[str, Any] | None
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+class Executor(Protocol):
+    """What a database and an open transaction both offer."""
+
+    dialect: str
+
+    async def fetch_one(self, sql: str, params: Params = None) -> Row | None: ...
+    async def fetch_all(self, sql: str, params: Params = None) -> list[Row]: ...
+    async def fetch_value(self, sql: str, params: Params = None) -> Any: ...
+    async def execute(self, sql: str, params: Params = None) -> int: ...
+
+
+class Database(Executor, Protocol):
+    """A connection pool with transactions; opened once, closed once."""
+
+    url: DatabaseUrl
+
+    def transaction(self) -> Any: ...  # async context manager yielding an Executor
+    async def close(self) -> None: ...
+
+
+class _SqliteExecutor:
+    dialect = "sqlite"
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
+        async with self._conn.execute(sql, params or {}) as cursor:
+            return [dict(row) for row in await cursor.fetchall()]
+
+    async def fetch_one(self, sql: str, params: Params = None) -> Row | None:
+        async with self._conn.execute(sql, params or {}) as cursor:
+            row = await cursor.fetchone()
+            if row is not None:
+                await cursor.fetchall()  # drain, so a RETURNING statement completes
+            return dict(row) if row is not None else None
+
+    async def fetch_value(self, sql: str, params: Params = None) -> Any:
+        row = await self.fetch_one(sql, params)
+        return None if row is None else next(iter(row.values()))
+
+    async def execute(self, sql: str, params: Params = None) -> int:
+        async with self._conn.execute(sql, params or {}) as cursor:
+            return cursor.rowcount
+
+
+class SqliteDatabase:
+    """One aiosqlite connection per process; statements and transactions take turns."""
+
+    dialect = "sqlite"
+
+    def __init__(self, url: DatabaseUrl, conn: aiosqlite.Connection) -> None:
+        self.url = url
+        self._conn = conn
+        self._inner = _SqliteExecutor(conn)
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def connect(cls, url: DatabaseUrl) -> SqliteDatabase:
+        path = url.sqlite_path
+        if path.parent and not path.parent.exists():
+            raise ConfigError(f"directory for the database does not exist: {path.parent}")
+        try:
+            conn = await aiosqlite.connect(
+                str(path), isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
+            )
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open SQLite database {path}: {exc}") from None
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        return cls(url, conn)
+
+    async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
+        async with self._lock:
+            return await self._inner.fetch_all(sql, params)
+
+    async def fetch_one(self, sql: str, params: Params = None) -> Row | None:
+        async with self._lock:
+            return await self._inner.fetch_one(sql, params)
+
+    async def fetch_value(self, sql: str, params: Params = None) -> Any:
+        async with self._lock:
+            return await self._inner.fetch_value(sql, params)
+
+    async def execute(self, sql: str, params: Params = None) -> int:
+        async with self._lock:
+            return await self._inner.execute(sql, params)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_SqliteExecutor]:
+        """A write transaction holding SQLite's write lock from its first statement."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._inner
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+
+@lru_cache(maxsize=1024)
+def _to_positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """Rewrite ``:name`` parameters as asyncpg's ``$n``; return the names in order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", number, sql), tuple(names)
+
+
+class _PostgresExecutor:
+    dialect = "postgresql"
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
+        query, args = _bind(sql, params)
+        return [dict(r) for r in await self._conn.fetch(query, *args)]
+
+    async def fetch_one(self, sql: str, params: Params = None) -> Row | None:
+        query, args = _bind(sql, params)
+        row = await self._conn.fetchrow(query, *args)
+        return dict(row) if row is not None else None
+
+    async def fetch_value(self, sql: str, params: Params = None) -> Any:
+        query, args = _bind(sql, params)
+        return await self._conn.fetchval(query, *args)
+
+    async def execute(self, sql: str, params: Params = None) -> int:
+        query, args = _bind(sql, params)
+        status = await self._conn.execute(query, *args)
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+
+def _bind(sql: str, params: Params) -> tuple[str, list[Any]]:
+    query, names = _to_positional(sql)
+    params = params or {}
+    return query, [params[name] for name in names]
+
+
+class PostgresDatabase:
+    """An asyncpg pool; each statement or transaction borrows one connection."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: DatabaseUrl, pool: Any) -> None:
+        self.url = url
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, url: DatabaseUrl, *, max_size: int = 10) -> PostgresDatabase:
+        try:
+            import asyncpg
+        except ImportError:
+            raise ConfigError(
+                "PostgreSQL needs the postgres extra: pip install 'burncloud[postgres]'"
+            ) from None
+        try:
+            pool = await asyncpg.create_pool(url.target, min_size=1, max_size=max_size)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise ServiceUnavailable(f"cannot connect to {url.display()}: {exc}") from None
+        return cls(url, pool)
+
+    async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
+        async with self._pool.acquire() as conn:
+            return await _PostgresExecutor(conn).fetch_all(sql, params)
+
+    async def fetch_one(self, sql: str, params: Params = None) -> Row | None:
+        async with self._pool.acquire() as conn:
+            return await _PostgresExecutor(conn).fetch_one(sql, params)
+
+    async def fetch_value(self, sql: str, params: Params = None) -> Any:
+        async with self._pool.acquire() as conn:
+            return await _PostgresExecutor(conn).fetch_value(sql, params)
+
+    async def execute(self, sql: str, params: Params = None) -> int:
+        async with self._pool.acquire() as conn:
+            return await _PostgresExecutor(conn).execute(sql, params)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_PostgresExecutor]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield _PostgresExecutor(conn)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+async def open_database(url: str | DatabaseUrl, *, migrate: bool = True) -> Database:
+    """Open the database at ``url`` and, unless told not to, bring its schema up to date."""
+    parsed = parse_database_url(url) if isinstance(url, str) else url
+    db: Database
+    if parsed.dialect == "sqlite":
+        db = await SqliteDatabase.connect(parsed)
+    else:
+        db = await PostgresDatabase.connect(parsed)
+    if migrate:
+        from burncloud.db.migrations import migrate as run_migrations
+
+        try:
+            await run_migrations(db)
+        except BaseException:
+            await db.close()
+            raise
+    return db
