@@ -30,22 +30,26 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read settings from ``env`` (default: ``os.environ``)."""
         env = os.environ if env is None else env
+        default = _DEFAULTS
         return cls(
-            host=env.get("HOST", cls.host),
-            port=_int(env, "PORT", cls.port),
-            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            host=env.get("HOST") or default.host,
+            port=_int(env, "PORT", default.port),
+            database_url=env.get("DATABASE_URL") or default.database_url,
             redis_url=env.get("REDIS_URL") or None,
-            log_level=env.get("LOG_LEVEL", cls.log_level).lower(),
+            log_level=(env.get("LOG_LEVEL") or default.log_level).lower(),
             secret=env.get("BURNCLOUD_SECRET") or None,
-            workers=_int(env, "WORKERS", cls.workers),
-            grace_period=_float(env, "BURNCLOUD_GRACE_PERIOD", cls.grace_period),
-            max_body_bytes=_int(env, "BURNCLOUD_MAX_BODY_BYTES", cls.max_body_bytes),
-            allow_free_models=_bool(env, "BURNCLOUD_ALLOW_FREE_MODELS", cls.allow_free_models),
+            workers=_int(env, "WORKERS", default.workers),
+            grace_period=_float(env, "BURNCLOUD_GRACE_PERIOD", default.grace_period),
+            max_body_bytes=_int(env, "BURNCLOUD_MAX_BODY_BYTES", default.max_body_bytes),
+            allow_free_models=_bool(env, "BURNCLOUD_ALLOW_FREE_MODELS", default.allow_free_models),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with every non-None keyword applied."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+_DEFAULTS = Settings()
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

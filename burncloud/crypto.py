@@ -10,6 +10,7 @@ key file created beside the database with mode 0600.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import secrets
@@ -106,10 +107,8 @@ def _read_or_create_key_file(path: Path) -> bytes:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(Fernet.generate_key())
-        try:
+        with contextlib.suppress(FileExistsError):  # another process won: use its key
             os.link(scratch, path)
-        except FileExistsError:
-            pass  # another process won the race: use its key
     finally:
         scratch.unlink(missing_ok=True)
     return _read_key_file(path)

@@ -90,15 +90,15 @@ def root(
     """burncloud: one OpenAI-compatible endpoint for every LLM provider, with exact billing."""
 
 
-app.add_typer(prices.app, name="price")
-app.add_typer(channels.app, name="channel")
-app.add_typer(tokens.app, name="token")
-app.add_typer(quota.app, name="quota")
-app.add_typer(users.app, name="user")
-app.add_typer(groups.app, name="group")
-app.add_typer(redeem.app, name="redeem")
-app.add_typer(invite.app, name="invite")
-app.add_typer(admin_key.app, name="admin-key")
+app.add_typer(prices.app, name="price", help="Model prices (USD per 1M tokens) and aliases.")
+app.add_typer(channels.app, name="channel", help="Upstream provider channels.")
+app.add_typer(tokens.app, name="token", help="Client API keys.")
+app.add_typer(quota.app, name="quota", help="Token quotas and user balances.")
+app.add_typer(users.app, name="user", help="Users, roles and groups.")
+app.add_typer(groups.app, name="group", help="User groups and their price ratios.")
+app.add_typer(redeem.app, name="redeem", help="Redemption codes.")
+app.add_typer(invite.app, name="invite", help="Invite codes and rewards.")
+app.add_typer(admin_key.app, name="admin-key", help="The admin API key.")
 
 
 def main() -> None:

@@ -1,7 +1,108 @@
-"""`burncloud quota` commands."""
+"""`burncloud quota` commands: a token's quota or, with --user, a user's balance."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+from burncloud.cli.output import emit
+from burncloud.cli.session import DbOption, JsonOption, Session, run
+from burncloud.errors import InvalidRequest
+from burncloud.money import parse_signed_usd, parse_usd
+from burncloud.services import quota
+from burncloud.services.quota import QuotaState
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Token quotas and, with --user, user balances (USD; -1 is unlimited).",
+)
+
+# Amounts may be negative ("quota set 3 -1", "quota add 3 -0.5"): without this, click would
+# read them as unknown options.
+NEGATIVE_NUMBERS = {"ignore_unknown_options": True}
+
+TargetArg = Annotated[
+    str, typer.Argument(metavar="TOKEN_ID|USER", help="Token id (with --user: user id or name).")
+]
+UserFlag = Annotated[
+    bool, typer.Option("--user", help="Act on a user's balance instead of a token's quota.")
+]
+
+
+@app.command("show")
+def show(
+    target: TargetArg, user: UserFlag = False, db: DbOption = None, as_json: JsonOption = False
+) -> None:
+    """Show what a token (or, with --user, a user) has left and has used, in USD."""
+
+    async def action(session: Session) -> None:
+        if user:
+            state = await quota.get_user_balance(session.db, target)
+        else:
+            state = await quota.get_token_quota(session.db, _token_id(target))
+        _print(state, as_json)
+
+    run(db, action)
+
+
+@app.command("add", context_settings=NEGATIVE_NUMBERS)
+def add(
+    target: TargetArg,
+    amount: Annotated[str, typer.Argument(metavar="USD", help="USD to add; negative removes.")],
+    user: UserFlag = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add USD to a token's quota (or a user's balance); refused below zero or when unlimited."""
+
+    async def action(session: Session) -> None:
+        units = parse_signed_usd(_amount(amount))
+        if user:
+            state = await quota.add_user_balance(session.db, target, units)
+        else:
+            state = await quota.add_token_quota(session.db, _token_id(target), units)
+        _print(state, as_json)
+
+    run(db, action)
+
+
+@app.command("set", context_settings=NEGATIVE_NUMBERS)
+def set_(
+    target: TargetArg,
+    amount: Annotated[str, typer.Argument(metavar="USD|-1", help="USD left; -1 for unlimited.")],
+    user: UserFlag = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Set what a token (or a user) has left, in USD; -1 makes it unlimited."""
+
+    async def action(session: Session) -> None:
+        units = parse_usd(_amount(amount), allow_unlimited=True)
+        if user:
+            state = await quota.set_user_balance(session.db, target, units)
+        else:
+            state = await quota.set_token_quota(session.db, _token_id(target), units)
+        _print(state, as_json)
+
+    run(db, action)
+
+
+def _token_id(text: str) -> int:
+    if not text.strip().isdigit():
+        raise InvalidRequest(f"not a token id: {text!r} (for a user, add --user)")
+    return int(text)
+
+
+def _amount(text: str) -> str:
+    """Refuse what click let through as a positional because it looked like an option."""
+    if text.startswith("--"):
+        raise InvalidRequest(f"no such option: {text}")
+    return text
+
+
+def _print(state: QuotaState, as_json: bool) -> None:
+    record = state.to_json()
+    if not as_json and state.unlimited:
+        record[state.label] = "unlimited"
+    emit(record, as_json=as_json)

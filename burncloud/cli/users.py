@@ -1,7 +1,118 @@
-"""`burncloud users` commands."""
+"""`burncloud user` commands: users, their role, group, status and balance."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from burncloud.cli.output import emit
+from burncloud.cli.session import DbOption, JsonOption, Session, run
+from burncloud.money import parse_usd
+from burncloud.services import invites, users
+from burncloud.services.users import User
+
 app = typer.Typer(no_args_is_help=True)
+
+COLUMNS = [
+    ("id", "ID"),
+    ("name", "Name"),
+    ("role", "Role"),
+    ("status", "Status"),
+    ("group", "Group"),
+    ("balance", "Balance"),
+    ("used", "Used"),
+]
+
+UserArg = Annotated[str, typer.Argument(metavar="ID|NAME", help="User id or name.")]
+RoleOption = Annotated[str | None, typer.Option("--role", help="admin or user.")]
+GroupOption = Annotated[str | None, typer.Option("--group", help="An existing user group.")]
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="The new user's name.")],
+    role: Annotated[str, typer.Option("--role", help="admin or user.")] = "user",
+    group: Annotated[str, typer.Option("--group", help="An existing user group.")] = "default",
+    balance: Annotated[
+        str, typer.Option("--balance", metavar="USD|-1", help="Starting balance; -1 unlimited.")
+    ] = "0",
+    invite: Annotated[
+        str | None,
+        typer.Option("--invite", metavar="CODE", help="Sign up through a user's invite code."),
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a user; with --invite, the inviter and the new user get the invite rewards."""
+
+    async def action(session: Session) -> User:
+        units = parse_usd(balance, allow_unlimited=True)
+        if invite is None:
+            return await users.add_user(
+                session.db, name=name, role=role, group=group, balance=units
+            )
+        return await invites.sign_up(
+            session.db, name=name, invite_code=invite, role=role, group=group, balance=units
+        )
+
+    emit(run(db, action).to_json(), as_json=as_json)
+
+
+@app.command("list")
+def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """List users with their balance (USD; -1 unlimited) and what they have used."""
+
+    async def action(session: Session) -> list[User]:
+        return await users.list_users(session.db)
+
+    emit([user.to_json() for user in run(db, action)], as_json=as_json, columns=COLUMNS)
+
+
+@app.command("show")
+def show(user: UserArg, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Show one user."""
+
+    async def action(session: Session) -> User:
+        return await users.resolve_user(session.db, user)
+
+    emit(run(db, action).to_json(), as_json=as_json)
+
+
+@app.command("update")
+def update(
+    user: UserArg,
+    name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
+    role: RoleOption = None,
+    group: GroupOption = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a user's name, role or group (only the options given)."""
+
+    async def action(session: Session) -> User:
+        return await users.update_user(session.db, user, name=name, role=role, group=group)
+
+    emit(run(db, action).to_json(), as_json=as_json)
+
+
+@app.command("disable")
+def disable(user: UserArg, db: DbOption = None) -> None:
+    """Disable a user: its tokens stop working. The last enabled admin cannot be disabled."""
+
+    async def action(session: Session) -> User:
+        return await users.disable_user(session.db, user)
+
+    done = run(db, action)
+    print(f"Disabled user {done.name} (id {done.id}).")
+
+
+@app.command("enable")
+def enable(user: UserArg, db: DbOption = None) -> None:
+    """Enable a user again."""
+
+    async def action(session: Session) -> User:
+        return await users.enable_user(session.db, user)
+
+    done = run(db, action)
+    print(f"Enabled user {done.name} (id {done.id}).")

@@ -1,18 +1,31 @@
-"""Client API tokens: created once and shown once, stored only as a hash."""
+"""Client API tokens: created once and shown once, stored only as a hash.
+
+Owns the token rows and the rules for their fields: expiry (unix seconds, or NULL for
+never), model and IP allow-lists (comma-separated; IPs normalised to CIDR networks), quota
+(remaining nano-USD, -1 unlimited) and per-token rate limits (NULL for no limit).
+"""
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from burncloud.crypto import generate_key, hash_secret, mask_secret
-from burncloud.db.connection import Executor, Row
-from burncloud.errors import InvalidRequest
+from burncloud.db.connection import Database, Executor, Row
+from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import UNLIMITED, format_usd
 from burncloud.services.clock import now
+from burncloud.services.quota import validate_quota
 from burncloud.services.settings import bump_config_version
+from burncloud.services.users import User, resolve_user
 
 TOKEN_STATUSES = ("active", "revoked")
+_MAX_EXPIRY = 253_402_300_799  # 9999-12-31T23:59:59Z
+_EXPIRY_FORMS = "use -1 (never), a unix time, a date (2027-01-31) or 2027-01-31T12:00:00Z"
+_LIMIT_COLUMNS = ("rpm", "tpm", "max_concurrency")
 
 
 def split_list(text: str) -> tuple[str, ...]:
@@ -113,3 +126,224 @@ async def insert_token(
     assert row is not None
     await bump_config_version(tx)
     return Token.from_row(row), key
+
+
+def parse_expiry(value: str | int | None) -> int | None:
+    """An expiry as unix seconds, or None for never; refuses a time that has passed.
+
+    Accepts ``-1`` / ``never``, unix seconds, an ISO date (the token stays valid through
+    the end of that day, 23:59:59 UTC) or an ISO datetime (UTC when it has no offset).
+    """
+    if value is None:
+        return None
+    raw = str(value).strip()
+    if raw.lower() in ("-1", "never"):
+        return None
+    at = _expiry_seconds(raw)
+    if at > _MAX_EXPIRY:
+        raise InvalidRequest(f"expiry {raw} is too far in the future")
+    if at <= now():
+        raise InvalidRequest(f"expiry {raw} is in the past")
+    return at
+
+
+def _expiry_seconds(raw: str) -> int:
+    if raw.isdigit():
+        return int(raw)
+    try:
+        if "T" not in raw.upper() and " " not in raw:
+            day = date.fromisoformat(raw)
+            return int(datetime.combine(day, time(23, 59, 59), tzinfo=UTC).timestamp())
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidRequest(f"invalid expiry {raw!r}: {_EXPIRY_FORMS}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def _items(value: str | Sequence[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return split_list(value)
+    return tuple(item.strip() for item in value if item.strip())
+
+
+def parse_ips(value: str | Sequence[str]) -> tuple[str, ...]:
+    """An IP allow-list as normalised networks: ``10.0.0.1`` becomes ``10.0.0.1/32``."""
+    networks: list[str] = []
+    for item in _items(value):
+        try:
+            network = ipaddress.ip_network(item, strict=True)
+        except ValueError:
+            raise InvalidRequest(_ip_error(item)) from None
+        if str(network) not in networks:
+            networks.append(str(network))
+    return tuple(networks)
+
+
+def _ip_error(item: str) -> str:
+    try:
+        network = ipaddress.ip_network(item, strict=False)
+    except ValueError:
+        return f"invalid IP address or CIDR network: {item!r}"
+    return f"{item} has host bits set: did you mean {network}?"
+
+
+def parse_models(value: str | Sequence[str]) -> tuple[str, ...]:
+    """A model allow-list as unique names (empty: every model)."""
+    models: list[str] = []
+    for item in _items(value):
+        if "," in item or any(ch.isspace() for ch in item):
+            raise InvalidRequest(f"invalid model name: {item!r}")
+        if item not in models:
+            models.append(item)
+    return tuple(models)
+
+
+def parse_limit(value: int, what: str) -> int | None:
+    """A rate limit: a positive number, or -1 for no limit (stored as NULL)."""
+    if value == -1:
+        return None
+    if value < 1:
+        raise InvalidRequest(f"{what} must be a positive number, or -1 for no limit")
+    return value
+
+
+async def _owner(tx: Executor, user_ref: str | int | None) -> User:
+    if user_ref is not None:
+        return await resolve_user(tx, str(user_ref))
+    row = await tx.fetch_one("SELECT * FROM users WHERE role = 'admin' ORDER BY id LIMIT 1")
+    if row is None:
+        raise NotFound("there is no admin user to own the token: pass a user")
+    return User.from_row(row)
+
+
+async def create_token(
+    db: Database,
+    name: str,
+    *,
+    user_ref: str | int | None = None,
+    quota_units: int = UNLIMITED,
+    expires_at: str | int | None = None,
+    models: str | Sequence[str] = (),
+    ips: str | Sequence[str] = (),
+) -> tuple[Token, str]:
+    """Create a token for ``user_ref`` (default: the admin); return it and its one-time key."""
+    quota = validate_quota(quota_units)
+    expiry = parse_expiry(expires_at)
+    model_list, ip_list = parse_models(models), parse_ips(ips)
+    async with db.transaction() as tx:
+        user = await _owner(tx, user_ref)
+        return await insert_token(
+            tx,
+            name=name,
+            user_id=user.id,
+            quota=quota,
+            expires_at=expiry,
+            models=model_list,
+            ips=ip_list,
+        )
+
+
+async def list_tokens(db: Executor, user_ref: str | int | None = None) -> list[Token]:
+    """Every token, oldest first; only ``user_ref``'s when given."""
+    if user_ref is None:
+        rows = await db.fetch_all("SELECT * FROM tokens ORDER BY id")
+    else:
+        user = await resolve_user(db, str(user_ref))
+        rows = await db.fetch_all(
+            "SELECT * FROM tokens WHERE user_id = :u ORDER BY id", {"u": user.id}
+        )
+    return [Token.from_row(row) for row in rows]
+
+
+async def get_token(db: Executor, token_id: int) -> Token:
+    """The token with ``token_id``; NotFound if there is none."""
+    row = await db.fetch_one("SELECT * FROM tokens WHERE id = :id", {"id": token_id})
+    if row is None:
+        raise NotFound(f"no token with id {token_id}")
+    return Token.from_row(row)
+
+
+async def find_token_by_key(db: Executor, key: str) -> Token | None:
+    """The token whose key is ``key`` (looked up by its hash), or None."""
+    row = await db.fetch_one(
+        "SELECT * FROM tokens WHERE key_hash = :h", {"h": hash_secret(key.strip())}
+    )
+    return Token.from_row(row) if row is not None else None
+
+
+async def update_token(
+    db: Database,
+    token_id: int,
+    *,
+    name: str | None = None,
+    quota_units: int | None = None,
+    expires_at: str | int | None = None,
+    models: str | Sequence[str] | None = None,
+    ips: str | Sequence[str] | None = None,
+    rpm: int | None = None,
+    tpm: int | None = None,
+    max_concurrency: int | None = None,
+) -> Token:
+    """Change only the given fields (None leaves a field alone; -1 clears expiry and limits)."""
+    changes = _changes(name, quota_units, expires_at, models, ips)
+    for column, value in zip(_LIMIT_COLUMNS, (rpm, tpm, max_concurrency), strict=True):
+        if value is not None:
+            changes[column] = parse_limit(value, column.replace("_", " "))
+    if not changes:
+        raise InvalidRequest("nothing to update: give at least one field to change")
+    assignments = ", ".join(f"{column} = :{column}" for column in changes)
+    async with db.transaction() as tx:
+        row = await tx.fetch_one(
+            f"UPDATE tokens SET {assignments}, updated_at = :t WHERE id = :id RETURNING *",
+            {**changes, "t": now(), "id": token_id},
+        )
+        if row is None:
+            raise NotFound(f"no token with id {token_id}")
+        await bump_config_version(tx)
+    return Token.from_row(row)
+
+
+def _changes(
+    name: str | None,
+    quota_units: int | None,
+    expires_at: str | int | None,
+    models: str | Sequence[str] | None,
+    ips: str | Sequence[str] | None,
+) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if name is not None:
+        if not name.strip():
+            raise InvalidRequest("a token needs a name")
+        changes["name"] = name.strip()
+    if quota_units is not None:
+        changes["quota"] = validate_quota(quota_units)
+    if expires_at is not None:
+        changes["expires_at"] = parse_expiry(expires_at)
+    if models is not None:
+        changes["models"] = ",".join(parse_models(models))
+    if ips is not None:
+        changes["ips"] = ",".join(parse_ips(ips))
+    return changes
+
+
+async def revoke_token(db: Database, token_id: int) -> Token:
+    """Mark the token revoked: the router refuses it from its next reload on."""
+    async with db.transaction() as tx:
+        row = await tx.fetch_one(
+            "UPDATE tokens SET status = 'revoked', updated_at = :t WHERE id = :id RETURNING *",
+            {"t": now(), "id": token_id},
+        )
+        if row is None:
+            raise NotFound(f"no token with id {token_id}")
+        await bump_config_version(tx)
+    return Token.from_row(row)
+
+
+async def delete_token(db: Database, token_id: int) -> None:
+    """Remove the token for good (its log rows keep the id)."""
+    async with db.transaction() as tx:
+        if await tx.execute("DELETE FROM tokens WHERE id = :id", {"id": token_id}) == 0:
+            raise NotFound(f"no token with id {token_id}")
+        await bump_config_version(tx)

@@ -1,4 +1,10 @@
-"""Users: who owns tokens, which group prices them, and their balance."""
+"""Users: who owns tokens, which group prices them, and their balance.
+
+``balance`` is what a user has left to spend in nano-USD (``-1``: unlimited) and ``used``
+what they have spent. Every write runs in one transaction that bumps the config version,
+so running routers see a renamed, regrouped or disabled user within about a second.
+There is always at least one enabled admin: disabling or demoting the last one is refused.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from burncloud.crypto import generate_code
-from burncloud.db.connection import Executor, Row
+from burncloud.db.connection import Database, Executor, Row
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import UNLIMITED, format_usd
 from burncloud.services.clock import now
@@ -14,6 +20,7 @@ from burncloud.services.settings import bump_config_version
 
 ROLES = ("admin", "user")
 USER_STATUSES = ("enabled", "disabled")
+MAX_NAME_LENGTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,20 @@ async def resolve_user(db: Executor, ref: str) -> User:
     return User.from_row(row)
 
 
+async def list_users(db: Executor) -> list[User]:
+    """Every user, oldest first."""
+    rows = await db.fetch_all("SELECT * FROM users ORDER BY id")
+    return [User.from_row(row) for row in rows]
+
+
+async def add_user(
+    db: Database, *, name: str, role: str = "user", group: str = "default", balance: int = 0
+) -> User:
+    """Create a user in its own transaction (see ``create_user`` for the rules)."""
+    async with db.transaction() as tx:
+        return await create_user(tx, name=name, role=role, group=group, balance=balance)
+
+
 async def create_user(
     tx: Executor,
     *,
@@ -94,16 +115,12 @@ async def create_user(
     inviter_id: int | None = None,
 ) -> User:
     """Insert a user with a fresh invite code; refuse duplicates and unknown groups."""
-    name = name.strip()
-    if not name:
-        raise InvalidRequest("a user needs a name")
-    if role not in ROLES:
-        raise InvalidRequest(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    name = check_user_name(name)
+    check_role(role)
     if balance < 0 and balance != UNLIMITED:
         raise InvalidRequest("balance must not be negative (use -1 for unlimited)")
     await require_group(tx, group)
-    if await tx.fetch_value("SELECT id FROM users WHERE name = :n", {"n": name}) is not None:
-        raise InvalidRequest(f"user {name!r} already exists")
+    await _require_free_name(tx, name)
     row = await tx.fetch_one(
         "INSERT INTO users (name, role, status, group_name, balance, used, invite_code,"
         " inviter_id, created_at) VALUES (:name, :role, 'enabled', :group, :balance, 0,"
@@ -123,7 +140,117 @@ async def create_user(
     return User.from_row(row)
 
 
+async def update_user(
+    db: Database,
+    ref: str,
+    *,
+    name: str | None = None,
+    role: str | None = None,
+    group: str | None = None,
+) -> User:
+    """Change only the given fields of user ``ref``; the last enabled admin stays an admin."""
+    if name is None and role is None and group is None:
+        raise InvalidRequest("nothing to update: give a new name, role or group")
+    async with db.transaction() as tx:
+        await bump_config_version(tx)  # first: serialises config writers on PostgreSQL
+        user = await resolve_user(tx, ref)
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = await _new_name(tx, user, name)
+        if role is not None:
+            check_role(role)
+            if user.is_admin and role != "admin":
+                await _require_other_admin(tx, user, "demoted")
+            changes["role"] = role
+        if group is not None:
+            await require_group(tx, group)
+            changes["group_name"] = group
+        return await _write(tx, user.id, changes)
+
+
+async def disable_user(db: Database, ref: str) -> User:
+    """Disable user ``ref`` (its tokens stop working); refused for the last enabled admin."""
+    async with db.transaction() as tx:
+        await bump_config_version(tx)  # first: serialises config writers on PostgreSQL
+        user = await resolve_user(tx, ref)
+        if user.is_admin:
+            await _require_other_admin(tx, user, "disabled")
+        return await _write(tx, user.id, {"status": "disabled"})
+
+
+async def enable_user(db: Database, ref: str) -> User:
+    """Enable user ``ref``."""
+    async with db.transaction() as tx:
+        await bump_config_version(tx)
+        user = await resolve_user(tx, ref)
+        return await _write(tx, user.id, {"status": "enabled"})
+
+
+async def credit_balance(tx: Executor, user_id: int, units: int) -> int:
+    """Add ``units`` to a user's balance and return it; an unlimited (-1) balance stays -1."""
+    balance = await tx.fetch_value(
+        "UPDATE users SET balance = CASE WHEN balance = -1 THEN -1"
+        " ELSE balance + :units END WHERE id = :id RETURNING balance",
+        {"units": units, "id": user_id},
+    )
+    if balance is None:
+        raise NotFound(f"no user with id {user_id}")
+    return int(balance)
+
+
+def check_user_name(name: str) -> str:
+    """``name`` stripped; InvalidRequest if empty, too long, or all digits (read as an id)."""
+    cleaned = name.strip()
+    if not cleaned:
+        raise InvalidRequest("a user needs a name")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise InvalidRequest(f"a user name has at most {MAX_NAME_LENGTH} characters")
+    if cleaned.isdigit():
+        raise InvalidRequest(f"a user name cannot be all digits (read as an id): {cleaned!r}")
+    return cleaned
+
+
+def check_role(role: str) -> None:
+    """Raise InvalidRequest unless ``role`` is a known role."""
+    if role not in ROLES:
+        raise InvalidRequest(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+
+
 async def require_group(db: Executor, group: str) -> None:
     """Raise InvalidRequest unless ``group`` exists."""
     if await db.fetch_value("SELECT name FROM user_groups WHERE name = :n", {"n": group}) is None:
         raise InvalidRequest(f"unknown group {group!r}: create it with `burncloud group set`")
+
+
+async def _require_free_name(db: Executor, name: str) -> None:
+    if await db.fetch_value("SELECT id FROM users WHERE name = :n", {"n": name}) is not None:
+        raise InvalidRequest(f"user {name!r} already exists")
+
+
+async def _new_name(db: Executor, user: User, name: str) -> str:
+    cleaned = check_user_name(name)
+    if cleaned != user.name:
+        await _require_free_name(db, cleaned)
+    return cleaned
+
+
+async def _require_other_admin(db: Executor, user: User, verb: str) -> None:
+    """Refuse to take away the last enabled admin (``user`` itself, when enabled)."""
+    if user.status != "enabled":
+        return
+    others = await db.fetch_value(
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND status = 'enabled' AND id <> :id",
+        {"id": user.id},
+    )
+    if not others:
+        raise InvalidRequest(f"user {user.name!r} is the last enabled admin and cannot be {verb}")
+
+
+async def _write(tx: Executor, user_id: int, changes: dict[str, Any]) -> User:
+    """Apply ``changes`` (column -> value; columns come from this module, never from input)."""
+    assignments = ", ".join(f"{column} = :{column}" for column in changes)
+    row = await tx.fetch_one(
+        f"UPDATE users SET {assignments} WHERE id = :id RETURNING *", {**changes, "id": user_id}
+    )
+    assert row is not None
+    return User.from_row(row)

@@ -1,0 +1,1 @@
+"""The data plane: auth, routing, relay, streaming, metering and settlement."""

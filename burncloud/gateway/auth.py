@@ -1,0 +1,73 @@
+"""Who is calling: the API key's token and user, checked against the snapshot in memory."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from burncloud.crypto import hash_secret
+from burncloud.errors import InvalidToken, PermissionDenied, TokenExpired
+from burncloud.gateway.snapshot import Snapshot
+from burncloud.services.tokens import Token
+from burncloud.services.users import User
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    token: Token
+    user: User
+
+    @property
+    def group(self) -> str:
+        return self.user.group
+
+
+def extract_key(headers: Mapping[bytes, bytes]) -> str | None:
+    """The API key from ``Authorization: Bearer``, ``x-api-key`` or ``x-goog-api-key``."""
+    auth = headers.get(b"authorization")
+    if auth is not None:
+        scheme, _, value = auth.decode("latin-1").partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        return None
+    for name in (b"x-api-key", b"x-goog-api-key"):
+        value = headers.get(name)
+        if value:
+            return value.decode("latin-1").strip()
+    return None
+
+
+def authenticate(snapshot: Snapshot, key: str | None, client_ip: str | None) -> Caller:
+    """The caller for ``key``, or the 401/403 error the error table prescribes."""
+    if not key:
+        raise InvalidToken("missing API key: send Authorization: Bearer sk-...")
+    token = snapshot.tokens.get(hash_secret(key))
+    if token is None or token.status != "active":
+        raise InvalidToken("invalid API key")
+    if token.expires_at is not None and token.expires_at < time.time():
+        raise TokenExpired("this API key has expired")
+    user = snapshot.users.get(token.user_id)
+    if user is None or user.status != "enabled":
+        raise PermissionDenied("the user of this API key is disabled")
+    networks = snapshot.networks.get(token.id)
+    if networks and not _ip_allowed(client_ip, networks):
+        raise PermissionDenied(f"client IP {client_ip} is not allowed for this API key")
+    return Caller(token=token, user=user)
+
+
+def authorize_model(caller: Caller, model: str) -> None:
+    """Raise PermissionDenied if the key's model allow-list excludes ``model``."""
+    if caller.token.models and model not in caller.token.models:
+        raise PermissionDenied(f"this API key may not use model {model!r}")
+
+
+def _ip_allowed(client_ip: str | None, networks: tuple) -> bool:
+    if client_ip is None:
+        return False
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)

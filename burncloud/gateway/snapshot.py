@@ -1,0 +1,161 @@
+"""The router's in-memory view of the configuration, reloaded when the config version moves.
+
+Nothing on the relay path reads the database: tokens (by key hash), users, channels with
+their decrypted keys, routes, prices and group ratios all live in one immutable
+``Snapshot``. ``ConfigCache`` polls the config version about once a second and swaps in a
+new snapshot when it changed, so a CLI change reaches every worker within two seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from burncloud.crypto import SecretBox
+from burncloud.db.connection import Database
+from burncloud.services.channels import Channel, decrypt_key
+from burncloud.services.groups import load_group_ratios
+from burncloud.services.prices import load_price_table
+from burncloud.services.pricing import Price
+from burncloud.services.settings import read_config_version
+from burncloud.services.tokens import Token, split_list
+from burncloud.services.users import User
+
+log = logging.getLogger("burncloud.config")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """A channel as the relay uses it: where to send, with which key."""
+
+    id: int
+    type: str
+    name: str
+    base_url: str
+    key: str
+    model_map: Mapping[str, str]
+    config: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One channel able to serve a (group, model), with its routing priority and weight."""
+
+    upstream: Upstream
+    priority: int
+    weight: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    version: int
+    tokens: Mapping[str, Token]  # by key hash
+    networks: Mapping[int, tuple[Network, ...]]  # token id -> IP allow-list
+    users: Mapping[int, User]
+    upstreams: Mapping[int, Upstream]
+    routes: Mapping[tuple[str, str], tuple[Candidate, ...]]  # (group, model), best first
+    prices: Mapping[str, Price]
+    ratios: Mapping[str, Decimal]
+
+    def models_for(self, group: str) -> list[str]:
+        """The models a group has at least one enabled channel for, sorted."""
+        return sorted(model for (g, model) in self.routes if g == group)
+
+
+async def load_snapshot(db: Database, box: SecretBox) -> Snapshot:
+    """Read the whole routing configuration at the current config version."""
+    version = await read_config_version(db)
+    token_rows = await db.fetch_all("SELECT * FROM tokens")
+    users = {row["id"]: User.from_row(row) for row in await db.fetch_all("SELECT * FROM users")}
+    channel_rows = await db.fetch_all("SELECT * FROM channels WHERE status = 'enabled'")
+    upstreams = {row["id"]: _upstream(row, box) for row in channel_rows}
+    ability_rows = await db.fetch_all(
+        "SELECT group_name, model, channel_id, priority, weight FROM abilities WHERE enabled = 1"
+    )
+    return Snapshot(
+        version=version,
+        tokens={row["key_hash"]: Token.from_row(row) for row in token_rows},
+        networks={row["id"]: _networks(row["ips"]) for row in token_rows if row["ips"]},
+        users=users,
+        upstreams=upstreams,
+        routes=_routes(ability_rows, upstreams),
+        prices=await load_price_table(db),
+        ratios=await load_group_ratios(db),
+    )
+
+
+def _upstream(row: Mapping, box: SecretBox) -> Upstream:
+    channel = Channel.from_row(row)
+    return Upstream(
+        id=channel.id,
+        type=channel.type,
+        name=channel.name,
+        base_url=channel.base_url,
+        key=decrypt_key(box, row),
+        model_map=channel.model_map,
+        config=channel.config,
+    )
+
+
+def _networks(text: str) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in split_list(text))
+
+
+def _routes(
+    rows: list[dict], upstreams: Mapping[int, Upstream]
+) -> dict[tuple[str, str], tuple[Candidate, ...]]:
+    routes: dict[tuple[str, str], list[Candidate]] = {}
+    for row in rows:
+        upstream = upstreams.get(row["channel_id"])
+        if upstream is None:
+            continue
+        key = (row["group_name"], row["model"])
+        routes.setdefault(key, []).append(Candidate(upstream, row["priority"], row["weight"]))
+    return {
+        key: tuple(sorted(found, key=lambda c: (-c.priority, c.upstream.id)))
+        for key, found in routes.items()
+    }
+
+
+class ConfigCache:
+    """Owns the current Snapshot and the task that keeps it fresh."""
+
+    def __init__(self, db: Database, box: SecretBox, interval: float = 1.0) -> None:
+        self._db = db
+        self._box = box
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self.snapshot: Snapshot | None = None
+
+    async def start(self) -> None:
+        self.snapshot = await load_snapshot(self._db, self._box)
+        self._task = asyncio.create_task(self._poll(), name="burncloud-config-poll")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def refresh(self) -> bool:
+        """Reload if the config version moved; True when a new snapshot was installed."""
+        version = await read_config_version(self._db)
+        if self.snapshot is not None and version == self.snapshot.version:
+            return False
+        self.snapshot = await load_snapshot(self._db, self._box)
+        return True
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                if await self.refresh():
+                    log.info("configuration reloaded (version %s)", self.snapshot.version)
+            except Exception:  # keep serving the last good snapshot
+                log.exception("configuration reload failed; keeping the previous one")

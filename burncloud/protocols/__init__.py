@@ -1,0 +1,1 @@
+"""Wire formats burncloud speaks: framing and typed shapes, no I/O."""

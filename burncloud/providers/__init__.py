@@ -1,0 +1,1 @@
+"""One module per upstream provider: pure request building and response translation."""

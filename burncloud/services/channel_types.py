@@ -1,0 +1,194 @@
+"""Channel types and the rules a channel's fields follow (base URL, models, maps).
+
+OpenAI-style types (openai, openai-compatible, qwen) keep the SDK-style base URL
+(``https://api.openai.com/v1``): the provider appends ``/chat/completions`` and friends, so
+a base URL without a path gets ``/v1``. Other types keep the URL as given, less a trailing
+slash. Bedrock has no single endpoint: its base URL comes from the ``region`` config entry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from burncloud.errors import InvalidRequest
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_WHITESPACE = re.compile(r"\s")
+_SECRET_CONFIG_WORDS = ("secret", "password", "api_key")
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelType:
+    """One upstream kind and what its channels need."""
+
+    name: str
+    default_base_url: str | None = None
+    openai_style: bool = False
+    required_config: tuple[str, ...] = ()
+    base_url_template: str | None = None
+
+    def default_url(self, config: Mapping[str, str]) -> str:
+        """The base URL to use when none is given; InvalidRequest if the type has none."""
+        if self.base_url_template is not None:
+            return self.base_url_template.format(**config)
+        if self.default_base_url is None:
+            raise InvalidRequest(f"{self.name} channels need --base-url")
+        return self.default_base_url
+
+    def check_config(self, config: Mapping[str, str]) -> None:
+        """Raise InvalidRequest when a required config entry is missing or malformed."""
+        for key in self.required_config:
+            if not config.get(key):
+                raise InvalidRequest(f"{self.name} channels need --config {key}=...")
+        region = config.get("region")
+        if region is not None and not _REGION.match(region):
+            raise InvalidRequest(f"not an AWS region: {region!r} (e.g. us-east-1)")
+
+    def normalize_base_url(self, url: str) -> str:
+        """Validate ``url`` and return it in the form stored for this type."""
+        url = validate_base_url(url)
+        if self.openai_style and not urlsplit(url).path:
+            url += "/v1"
+        return url
+
+
+CHANNEL_TYPES: dict[str, ChannelType] = {
+    t.name: t
+    for t in (
+        ChannelType("openai", "https://api.openai.com/v1", openai_style=True),
+        ChannelType("openai-compatible", openai_style=True),
+        ChannelType("azure"),
+        ChannelType("anthropic", "https://api.anthropic.com"),
+        ChannelType("gemini", "https://generativelanguage.googleapis.com"),
+        ChannelType("qwen", "https://dashscope.aliyuncs.com/compatible-mode/v1", openai_style=True),
+        ChannelType(
+            "bedrock",
+            required_config=("region",),
+            base_url_template="https://bedrock-runtime.{region}.amazonaws.com",
+        ),
+    )
+}
+
+
+def get_channel_type(name: str) -> ChannelType:
+    """The channel type called ``name``; InvalidRequest listing the valid ones otherwise."""
+    found = CHANNEL_TYPES.get(name.strip().lower())
+    if found is None:
+        raise InvalidRequest(
+            f"unknown channel type {name!r}: use one of {', '.join(CHANNEL_TYPES)}"
+        )
+    return found
+
+
+def validate_base_url(url: str) -> str:
+    """An http(s) URL with a host and no credentials, query or fragment, less trailing '/'."""
+    url = url.strip()
+    if "@" in url:  # checked first, so a password is never echoed back
+        raise InvalidRequest("base URL must not hold credentials (user:pass@): use --key")
+    if not url or _WHITESPACE.search(url):
+        raise InvalidRequest(f"not a base URL: {url!r}")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise InvalidRequest(f"base URL must start with http:// or https://: {url!r}")
+    if not parts.hostname:
+        raise InvalidRequest(f"base URL has no host: {url!r}")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise InvalidRequest(f"base URL must not have a query or fragment: {url!r}")
+    try:
+        parts.port  # noqa: B018 - parsing the port validates it
+    except ValueError:
+        raise InvalidRequest(f"base URL has a bad port: {url!r}") from None
+    return f"{scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def parse_pairs(entries: Sequence[str], what: str) -> dict[str, str]:
+    """``["a=b", "c=d"]`` as a dict; empty entries are skipped (so ``""`` clears)."""
+    pairs: dict[str, str] = {}
+    for entry in entries:
+        if not entry.strip():
+            continue
+        left, sep, right = entry.partition("=")
+        if not sep or not left.strip() or not right.strip():
+            raise InvalidRequest(f"bad --{what} entry {entry!r}: use NAME=VALUE")
+        pairs[left.strip()] = right.strip()
+    return pairs
+
+
+def clean_name(name: str) -> str:
+    """A channel name with whitespace collapsed; InvalidRequest if empty."""
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidRequest("a channel needs a name")
+    return name
+
+
+def clean_key(key: str) -> str:
+    """An upstream key: non-empty, no whitespace inside (it goes into a header)."""
+    key = key.strip()
+    if not key:
+        raise InvalidRequest("a channel needs a key")
+    if _WHITESPACE.search(key):
+        raise InvalidRequest("a channel key must not contain whitespace")
+    return key
+
+
+def clean_names(values: Sequence[str], what: str) -> tuple[str, ...]:
+    """Stripped, de-duplicated names (items may hold commas); at least one."""
+    names = tuple(dict.fromkeys(part for value in values for part in _split(value)))
+    if not names:
+        raise InvalidRequest(f"a channel needs at least one {what}")
+    if any(_WHITESPACE.search(name) for name in names):
+        raise InvalidRequest(f"a {what} name must not contain whitespace")
+    return names
+
+
+def check_int(value: int, what: str, minimum: int | None = None) -> int:
+    """``value`` if it is an integer of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"{what} must be an integer")
+    if minimum is not None and value < minimum:
+        raise InvalidRequest(f"{what} must be at least {minimum}")
+    return value
+
+
+def clean_model_map(model_map: Mapping[str, str], models: Sequence[str]) -> dict[str, str]:
+    """The model map, each source being one of the channel's models."""
+    cleaned = _clean_pairs(model_map, "map")
+    for source in cleaned:
+        if source not in models:
+            raise InvalidRequest(
+                f"--map {source}=... maps a model the channel does not serve: "
+                f"add {source!r} to --models"
+            )
+    return cleaned
+
+
+def clean_config(config: Mapping[str, str]) -> dict[str, str]:
+    """Provider config entries; credentials are refused (config is stored in plain text)."""
+    cleaned = _clean_pairs(config, "config")
+    for key in cleaned:
+        if any(word in key.lower() for word in _SECRET_CONFIG_WORDS):
+            raise InvalidRequest(
+                f"--config {key}=... looks like a credential: config is stored in plain text, "
+                "put credentials in --key"
+            )
+    return cleaned
+
+
+def _clean_pairs(pairs: Mapping[str, str], what: str) -> dict[str, str]:
+    cleaned: dict[str, str] = {}
+    for left, right in pairs.items():
+        if not isinstance(left, str) or not isinstance(right, str):
+            raise InvalidRequest(f"--{what} entries must be text")
+        if not left.strip() or not right.strip():
+            raise InvalidRequest(f"bad --{what} entry {left}={right}: use NAME=VALUE")
+        cleaned[left.strip()] = right.strip()
+    return cleaned
+
+
+def _split(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]

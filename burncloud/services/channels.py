@@ -1,0 +1,313 @@
+"""Channels: upstream provider accounts, their encrypted keys, and the abilities they give.
+
+A channel's key is stored only encrypted (``key_enc``) and shown only masked (``key_hint``).
+Every write runs in one transaction that also rebuilds the channel's abilities (one row per
+group x model) and bumps the config version, so running routers pick the change up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import orjson
+
+from burncloud.crypto import SecretBox, mask_secret
+from burncloud.db.connection import Database, Executor, Row
+from burncloud.errors import InvalidRequest, NotFound
+from burncloud.money import format_usd
+from burncloud.services.channel_types import (
+    check_int,
+    clean_config,
+    clean_key,
+    clean_model_map,
+    clean_name,
+    clean_names,
+    get_channel_type,
+)
+from burncloud.services.clock import now
+from burncloud.services.settings import bump_config_version
+from burncloud.services.tokens import split_list
+from burncloud.services.users import require_group
+
+CHANNEL_STATUSES = ("enabled", "disabled", "auto_disabled")
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    id: int
+    type: str
+    name: str
+    key_hint: str
+    base_url: str
+    models: tuple[str, ...]
+    groups: tuple[str, ...]
+    weight: int
+    priority: int
+    model_map: dict[str, str]
+    config: dict[str, str]
+    status: str
+    status_reason: str
+    latency_ms: int | None
+    tested_at: int | None
+    success_count: int
+    failure_count: int
+    used: int
+    created_at: int
+    updated_at: int
+
+    @classmethod
+    def from_row(cls, row: Row) -> Channel:
+        values = {f.name: row[f.name] for f in fields(cls)}
+        values["models"] = split_list(row["models"])
+        values["groups"] = split_list(row["groups"])
+        values["model_map"] = orjson.loads(row["model_map"])
+        values["config"] = orjson.loads(row["config"])
+        return cls(**values)
+
+    def to_json(self) -> dict[str, Any]:
+        """The channel as JSON: never the key, only its hint; ``used`` as a decimal string."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["models"] = list(self.models)
+        data["groups"] = list(self.groups)
+        data["model_map"] = dict(self.model_map)
+        data["config"] = dict(self.config)
+        data["used"] = format_usd(self.used)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class _Fields:
+    """A channel's writable fields but key and status; ``base_url`` None means the default."""
+
+    type: str
+    name: str
+    base_url: str | None
+    models: Sequence[str]
+    groups: Sequence[str]
+    weight: int
+    priority: int
+    model_map: Mapping[str, str] = field(default_factory=dict)
+    config: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, channel: Channel) -> _Fields:
+        return cls(**{f.name: getattr(channel, f.name) for f in fields(cls)})
+
+    def columns(self) -> dict[str, Any]:
+        """The fields as column values (lists comma-separated, maps as JSON)."""
+        return {
+            **{f.name: getattr(self, f.name) for f in fields(self)},
+            "models": ",".join(self.models),
+            "groups": ",".join(self.groups),
+            "model_map": orjson.dumps(self.model_map).decode(),
+            "config": orjson.dumps(self.config).decode(),
+        }
+
+
+async def add_channel(
+    db: Database,
+    box: SecretBox,
+    *,
+    type: str,
+    name: str,
+    key: str,
+    models: Sequence[str],
+    base_url: str | None = None,
+    groups: Sequence[str] = ("default",),
+    weight: int = 1,
+    priority: int = 0,
+    model_map: Mapping[str, str] | None = None,
+    config: Mapping[str, str] | None = None,
+) -> Channel:
+    """Create a channel with its key encrypted; its abilities exist when this returns."""
+    key_enc, key_hint = _seal_key(box, key)
+    draft = _Fields(
+        type, name, base_url, models, groups, weight, priority, model_map or {}, config or {}
+    )
+    async with db.transaction() as tx:
+        spec = await _validate(tx, draft)
+        t = now()
+        row = await tx.fetch_one(
+            "INSERT INTO channels (type, name, key_enc, key_hint, base_url, models, groups,"
+            " weight, priority, model_map, config, status, status_reason, created_at,"
+            " updated_at) VALUES (:type, :name, :key_enc, :key_hint, :base_url, :models,"
+            " :groups, :weight, :priority, :model_map, :config, 'enabled', '', :t, :t)"
+            " RETURNING *",
+            {**spec.columns(), "key_enc": key_enc, "key_hint": key_hint, "t": t},
+        )
+        assert row is not None
+        return await _committed(tx, Channel.from_row(row))
+
+
+async def update_channel(
+    db: Database,
+    box: SecretBox | None,
+    channel_id: int,
+    *,
+    type: str | None = None,
+    name: str | None = None,
+    key: str | None = None,
+    models: Sequence[str] | None = None,
+    base_url: str | None = None,
+    groups: Sequence[str] | None = None,
+    weight: int | None = None,
+    priority: int | None = None,
+    model_map: Mapping[str, str] | None = None,
+    config: Mapping[str, str] | None = None,
+) -> Channel:
+    """Change only the given fields (``box`` is needed only for a new key)."""
+    given = {
+        "type": type,
+        "name": name,
+        "models": models,
+        "base_url": base_url,
+        "groups": groups,
+        "weight": weight,
+        "priority": priority,
+        "model_map": model_map,
+        "config": config,
+    }
+    changes = {column: value for column, value in given.items() if value is not None}
+    if not changes and key is None:
+        raise InvalidRequest("nothing to update: give at least one option")
+    sealed: dict[str, Any] = {}
+    if key is not None:
+        if box is None:
+            raise ValueError("update_channel needs the secret box to store a new key")
+        sealed["key_enc"], sealed["key_hint"] = _seal_key(box, key)
+    async with db.transaction() as tx:
+        old = await _fetch(tx, channel_id)
+        if base_url is None and (type is not None or config is not None):
+            changes["base_url"] = _kept_base_url(old)
+        spec = await _validate(tx, replace(_Fields.of(old), **changes))
+        values = {**spec.columns(), **sealed}
+        assignments = ", ".join(f"{column} = :{column}" for column in values)
+        row = await tx.fetch_one(
+            f"UPDATE channels SET {assignments}, updated_at = :t WHERE id = :id RETURNING *",
+            {**values, "t": now(), "id": channel_id},
+        )
+        assert row is not None
+        return await _committed(tx, Channel.from_row(row))
+
+
+async def enable_channel(db: Database, channel_id: int) -> Channel:
+    """Put a channel back in rotation and clear why it was disabled."""
+    return await set_channel_status(db, channel_id, "enabled", "")
+
+
+async def disable_channel(db: Database, channel_id: int, reason: str = "") -> Channel:
+    """Take a channel out of rotation by the operator's hand."""
+    return await set_channel_status(db, channel_id, "disabled", reason)
+
+
+async def set_channel_status(
+    db: Database, channel_id: int, status: str, reason: str = ""
+) -> Channel:
+    """Set a channel's status (``auto_disabled`` is for health checks) and its abilities."""
+    if status not in CHANNEL_STATUSES:
+        raise InvalidRequest(f"unknown channel status {status!r}")
+    async with db.transaction() as tx:
+        row = await tx.fetch_one(
+            "UPDATE channels SET status = :status, status_reason = :reason, updated_at = :t"
+            " WHERE id = :id RETURNING *",
+            {"status": status, "reason": " ".join(reason.split()), "t": now(), "id": channel_id},
+        )
+        if row is None:
+            raise _not_found(channel_id)
+        return await _committed(tx, Channel.from_row(row))
+
+
+async def delete_channel(db: Database, channel_id: int) -> None:
+    """Delete a channel and its abilities."""
+    async with db.transaction() as tx:
+        await tx.execute("DELETE FROM abilities WHERE channel_id = :id", {"id": channel_id})
+        if not await tx.execute("DELETE FROM channels WHERE id = :id", {"id": channel_id}):
+            raise _not_found(channel_id)
+        await bump_config_version(tx)
+
+
+async def list_channels(db: Executor) -> list[Channel]:
+    """Every channel, by id."""
+    rows = await db.fetch_all("SELECT * FROM channels ORDER BY id")
+    return [Channel.from_row(row) for row in rows]
+
+
+async def get_channel(db: Executor, channel_id: int) -> Channel:
+    """The channel with ``channel_id``; NotFound if there is none."""
+    return await _fetch(db, channel_id)
+
+
+def decrypt_key(box: SecretBox, channel_row: Mapping[str, Any]) -> str:
+    """The plain upstream key of a ``channels`` row (ConfigError if the secret changed)."""
+    return box.decrypt(channel_row["key_enc"])
+
+
+async def _fetch(db: Executor, channel_id: int) -> Channel:
+    row = await db.fetch_one("SELECT * FROM channels WHERE id = :id", {"id": channel_id})
+    if row is None:
+        raise _not_found(channel_id)
+    return Channel.from_row(row)
+
+
+def _not_found(channel_id: int) -> NotFound:
+    return NotFound(f"no channel with id {channel_id}")
+
+
+async def _committed(tx: Executor, channel: Channel) -> Channel:
+    """Finish a write: rebuild the channel's abilities and bump the config version."""
+    await tx.execute("DELETE FROM abilities WHERE channel_id = :id", {"id": channel.id})
+    for group in channel.groups:
+        for model in channel.models:
+            await tx.execute(
+                "INSERT INTO abilities (group_name, model, channel_id, enabled, priority, weight)"
+                " VALUES (:group, :model, :id, :enabled, :priority, :weight)",
+                {
+                    "group": group,
+                    "model": model,
+                    "id": channel.id,
+                    "enabled": 1 if channel.status == "enabled" else 0,
+                    "priority": channel.priority,
+                    "weight": channel.weight,
+                },
+            )
+    await bump_config_version(tx)
+    return channel
+
+
+def _seal_key(box: SecretBox, key: str) -> tuple[str, str]:
+    """The encrypted key and its masked hint."""
+    key = clean_key(key)
+    return box.encrypt(key), mask_secret(key)
+
+
+def _kept_base_url(old: Channel) -> str | None:
+    """The old base URL, or None (the new default) when it was the old type's default."""
+    try:
+        default = get_channel_type(old.type).default_url(old.config)
+    except (InvalidRequest, KeyError):
+        return old.base_url
+    return None if old.base_url == default else old.base_url
+
+
+async def _validate(tx: Executor, draft: _Fields) -> _Fields:
+    """Check every field of a channel; InvalidRequest with a one-line reason otherwise."""
+    kind = get_channel_type(draft.type)
+    config = clean_config(draft.config)
+    kind.check_config(config)
+    models = clean_names(draft.models, "model")
+    groups = clean_names(draft.groups, "group")
+    for group in groups:
+        await require_group(tx, group)
+    return _Fields(
+        type=kind.name,
+        name=clean_name(draft.name),
+        base_url=kind.normalize_base_url(draft.base_url or kind.default_url(config)),
+        models=models,
+        groups=groups,
+        weight=check_int(draft.weight, "weight", minimum=0),
+        priority=check_int(draft.priority, "priority"),
+        model_map=clean_model_map(draft.model_map, models),
+        config=config,
+    )

@@ -1,0 +1,175 @@
+"""Quotas and balances: what a token or a user has left and has spent, changed atomically.
+
+A token's ``quota`` and a user's ``balance`` are the remaining amount in nano-USD (``-1``:
+unlimited); ``used`` is the total spent so far. Each adjustment is one conditional UPDATE,
+so concurrent changes (and the router's reservations) never lose a write and never take
+an amount below zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from burncloud.db.connection import Database, Executor
+from burncloud.errors import InvalidRequest, NotFound
+from burncloud.money import UNLIMITED, format_usd
+from burncloud.services.clock import now
+from burncloud.services.settings import bump_config_version
+from burncloud.services.users import resolve_user
+
+MAX_QUOTA_UNITS = 10**18  # one billion USD: far below BIGINT's limit, so sums never overflow
+
+
+@dataclass(frozen=True, slots=True)
+class _Ledger:
+    """Where one kind of owner keeps its money: fixed names, never user input."""
+
+    kind: str
+    table: str
+    column: str
+    touch: str
+    set_hint: str
+
+
+_TOKENS = _Ledger("token", "tokens", "quota", ", updated_at = :t", "burncloud quota set ID USD")
+_USERS = _Ledger("user", "users", "balance", "", "burncloud quota set --user USER USD")
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaState:
+    """A token's quota or a user's balance: what is left (-1 unlimited) and what was spent."""
+
+    kind: str
+    id: int
+    name: str
+    remaining: int
+    used: int
+
+    @property
+    def unlimited(self) -> bool:
+        return self.remaining == UNLIMITED
+
+    @property
+    def label(self) -> str:
+        return "quota" if self.kind == "token" else "balance"
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"id", "name", "quota"|"balance", "used"}`` with money as decimal strings."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            self.label: format_usd(self.remaining),
+            "used": format_usd(self.used),
+        }
+
+
+def validate_quota(units: int, what: str = "quota") -> int:
+    """``units`` if it is a valid remaining amount (0 up to the maximum, or -1 unlimited)."""
+    if units == UNLIMITED:
+        return units
+    if units < 0:
+        raise InvalidRequest(f"{what} must not be negative (use -1 for unlimited)")
+    if units > MAX_QUOTA_UNITS:
+        raise InvalidRequest(f"{what} is too large (at most {format_usd(MAX_QUOTA_UNITS)} USD)")
+    return units
+
+
+async def get_token_quota(db: Executor, token_id: int) -> QuotaState:
+    """The token's remaining quota and total use; NotFound if there is no such token."""
+    return await _read(db, _TOKENS, token_id)
+
+
+async def add_token_quota(db: Database, token_id: int, units: int) -> QuotaState:
+    """Add ``units`` (negative to take away) in one atomic update; never below zero."""
+    async with db.transaction() as tx:
+        return await _add(tx, _TOKENS, token_id, units)
+
+
+async def set_token_quota(db: Database, token_id: int, units: int) -> QuotaState:
+    """Set the token's remaining quota to ``units`` (-1: unlimited)."""
+    async with db.transaction() as tx:
+        return await _set(tx, _TOKENS, token_id, units)
+
+
+async def get_user_balance(db: Executor, user_ref: str | int) -> QuotaState:
+    """The user's remaining balance and total use; ``user_ref`` is an id or a name."""
+    user = await resolve_user(db, str(user_ref))
+    return await _read(db, _USERS, user.id)
+
+
+async def add_user_balance(db: Database, user_ref: str | int, units: int) -> QuotaState:
+    """Add ``units`` to the user's balance (negative to take away); never below zero."""
+    async with db.transaction() as tx:
+        user = await resolve_user(tx, str(user_ref))
+        return await _add(tx, _USERS, user.id, units)
+
+
+async def set_user_balance(db: Database, user_ref: str | int, units: int) -> QuotaState:
+    """Set the user's remaining balance to ``units`` (-1: unlimited)."""
+    async with db.transaction() as tx:
+        user = await resolve_user(tx, str(user_ref))
+        return await _set(tx, _USERS, user.id, units)
+
+
+def _returning(ledger: _Ledger) -> str:
+    return f"RETURNING id, name, {ledger.column} AS remaining, used"
+
+
+def _state(ledger: _Ledger, row: dict[str, Any]) -> QuotaState:
+    return QuotaState(ledger.kind, row["id"], row["name"], row["remaining"], row["used"])
+
+
+async def _read(db: Executor, ledger: _Ledger, owner_id: int) -> QuotaState:
+    row = await db.fetch_one(
+        f"SELECT id, name, {ledger.column} AS remaining, used FROM {ledger.table} WHERE id = :id",
+        {"id": owner_id},
+    )
+    if row is None:
+        raise NotFound(f"no {ledger.kind} with id {owner_id}")
+    return _state(ledger, row)
+
+
+async def _add(tx: Executor, ledger: _Ledger, owner_id: int, units: int) -> QuotaState:
+    if abs(units) > MAX_QUOTA_UNITS:
+        raise InvalidRequest(f"amount is too large (at most {format_usd(MAX_QUOTA_UNITS)} USD)")
+    column = ledger.column
+    row = await tx.fetch_one(
+        f"UPDATE {ledger.table} SET {column} = {column} + :d{ledger.touch}"
+        f" WHERE id = :id AND {column} <> -1 AND {column} + :d >= 0"
+        f" AND {column} + :d <= :max {_returning(ledger)}",
+        {"d": units, "id": owner_id, "max": MAX_QUOTA_UNITS, "t": now()},
+    )
+    if row is None:
+        raise await _refusal(tx, ledger, owner_id, units)
+    await bump_config_version(tx)
+    return _state(ledger, row)
+
+
+async def _refusal(tx: Executor, ledger: _Ledger, owner_id: int, units: int) -> InvalidRequest:
+    """Why an adjustment matched no row (NotFound is raised directly)."""
+    state = await _read(tx, ledger, owner_id)
+    where = f"{ledger.kind} {owner_id} ({state.name})"
+    if state.unlimited:
+        return InvalidRequest(
+            f"{where} has an unlimited {state.label}: set an amount first with `{ledger.set_hint}`"
+        )
+    if state.remaining + units < 0:
+        return InvalidRequest(
+            f"{state.label} would go below zero: {where} has {format_usd(state.remaining)} USD"
+            f" left, cannot take away {format_usd(-units)} USD"
+        )
+    return InvalidRequest(f"{state.label} would exceed {format_usd(MAX_QUOTA_UNITS)} USD")
+
+
+async def _set(tx: Executor, ledger: _Ledger, owner_id: int, units: int) -> QuotaState:
+    validate_quota(units, ledger.column)
+    row = await tx.fetch_one(
+        f"UPDATE {ledger.table} SET {ledger.column} = :v{ledger.touch} WHERE id = :id "
+        + _returning(ledger),
+        {"v": units, "id": owner_id, "t": now()},
+    )
+    if row is None:
+        raise NotFound(f"no {ledger.kind} with id {owner_id}")
+    await bump_config_version(tx)
+    return _state(ledger, row)

@@ -1,0 +1,126 @@
+"""Redemption codes: prepaid balance handed out as one-time codes.
+
+A code is shown once when created and stored only as its SHA-256 (plus a short hint such
+as ``Ab1...x9Zq`` to tell codes apart in a list). Redeeming is one conditional update,
+``status = 'unused'`` -> ``'used'``, in the same transaction as the credit, so a code is
+spent exactly once however many processes try it at the same moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from burncloud.crypto import generate_code, hash_secret, mask_secret
+from burncloud.db.connection import Database, Executor, Row
+from burncloud.errors import InvalidRequest, NotFound
+from burncloud.money import format_usd
+from burncloud.services.clock import now
+from burncloud.services.settings import bump_config_version
+from burncloud.services.users import credit_balance, resolve_user
+
+CODE_LENGTH = 32
+MAX_CODES_PER_CALL = 1000
+REDEMPTION_STATUSES = ("unused", "used")
+
+
+@dataclass(frozen=True, slots=True)
+class Redemption:
+    id: int
+    code_hint: str
+    quota: int
+    status: str
+    used_by: int | None
+    used_at: int | None
+    created_at: int
+
+    @classmethod
+    def from_row(cls, row: Row) -> Redemption:
+        return cls(
+            id=row["id"],
+            code_hint=row["code_hint"],
+            quota=row["quota"],
+            status=row["status"],
+            used_by=row["used_by"],
+            used_at=row["used_at"],
+            created_at=row["created_at"],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The code as JSON (its hint, never the code): the quota as a decimal string."""
+        return {
+            "id": self.id,
+            "code": self.code_hint,
+            "quota": format_usd(self.quota),
+            "status": self.status,
+            "used_by": self.used_by,
+            "used_at": self.used_at,
+            "created_at": self.created_at,
+        }
+
+
+async def create_codes(db: Database, quota_units: int, count: int = 1) -> list[str]:
+    """Create ``count`` codes worth ``quota_units`` each; return the plaintext codes (once)."""
+    if quota_units <= 0:
+        raise InvalidRequest("a redemption code must be worth more than 0")
+    if not 1 <= count <= MAX_CODES_PER_CALL:
+        raise InvalidRequest(f"count must be between 1 and {MAX_CODES_PER_CALL}")
+    codes = [generate_code(CODE_LENGTH) for _ in range(count)]
+    async with db.transaction() as tx:
+        for code in codes:
+            await _insert_code(tx, code, quota_units)
+    return codes
+
+
+async def list_redemptions(db: Executor, status: str | None = None) -> list[Redemption]:
+    """Every code (newest first), optionally only those with ``status``."""
+    if status is None:
+        rows = await db.fetch_all("SELECT * FROM redemptions ORDER BY id DESC")
+    else:
+        if status not in REDEMPTION_STATUSES:
+            raise InvalidRequest(
+                f"unknown status {status!r}: use one of {', '.join(REDEMPTION_STATUSES)}"
+            )
+        rows = await db.fetch_all(
+            "SELECT * FROM redemptions WHERE status = :s ORDER BY id DESC", {"s": status}
+        )
+    return [Redemption.from_row(row) for row in rows]
+
+
+async def redeem(db: Database, code: str, user_ref: str) -> int:
+    """Spend ``code`` for user ``user_ref``; return the units credited.
+
+    The credit goes to the user's balance; an unlimited balance (-1) stays unlimited, and
+    the code is spent all the same. A used code raises InvalidRequest, an unknown NotFound.
+    """
+    code_hash = hash_secret(code.strip())
+    async with db.transaction() as tx:
+        user = await resolve_user(tx, user_ref)
+        quota = await tx.fetch_value(
+            "UPDATE redemptions SET status = 'used', used_by = :user, used_at = :t"
+            " WHERE code_hash = :h AND status = 'unused' RETURNING quota",
+            {"user": user.id, "t": now(), "h": code_hash},
+        )
+        if quota is None:  # no row changed: the guard, not a read, decides who wins
+            await _raise_unusable(tx, code_hash)
+        await credit_balance(tx, user.id, int(quota))
+        await bump_config_version(tx)
+    return int(quota)
+
+
+async def _insert_code(tx: Executor, code: str, quota_units: int) -> None:
+    await tx.execute(
+        "INSERT INTO redemptions (code_hash, code_hint, quota, status, created_at)"
+        " VALUES (:h, :hint, :q, 'unused', :t)",
+        {"h": hash_secret(code), "hint": mask_secret(code), "q": quota_units, "t": now()},
+    )
+
+
+async def _raise_unusable(db: Executor, code_hash: str) -> None:
+    """Explain why a code could not be spent: already used, or never issued."""
+    exists = await db.fetch_value(
+        "SELECT id FROM redemptions WHERE code_hash = :h", {"h": code_hash}
+    )
+    if exists is not None:
+        raise InvalidRequest("this redemption code has already been used")
+    raise NotFound("unknown redemption code")

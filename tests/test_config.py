@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+
+from burncloud.config import DEFAULT_DATABASE_URL, Settings
+from burncloud.errors import ConfigError
+
+
+def test_defaults_from_an_empty_environment() -> None:
+    settings = Settings.from_env({})
+    assert (settings.host, settings.port, settings.log_level) == ("0.0.0.0", 3000, "info")
+    assert settings.database_url == DEFAULT_DATABASE_URL == "sqlite:burncloud.db"
+    assert settings.max_body_bytes == 32 * 1024 * 1024
+    assert settings.grace_period == 30.0
+
+
+def test_environment_overrides() -> None:
+    settings = Settings.from_env(
+        {"PORT": "8080", "HOST": "127.0.0.1", "LOG_LEVEL": "DEBUG", "DATABASE_URL": "sqlite:x.db"}
+    )
+    assert (settings.port, settings.host, settings.log_level) == (8080, "127.0.0.1", "debug")
+    assert settings.database_url == "sqlite:x.db"
+
+
+def test_cli_flags_override_environment() -> None:
+    settings = Settings.from_env({"PORT": "8080"}).with_overrides(port=9000, host=None)
+    assert (settings.port, settings.host) == (9000, "0.0.0.0")
+
+
+@pytest.mark.parametrize("env", [{"PORT": "abc"}, {"BURNCLOUD_ALLOW_FREE_MODELS": "maybe"}])
+def test_bad_values_are_config_errors(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)
