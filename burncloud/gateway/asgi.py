@@ -1,0 +1,96 @@
+"""Bare-ASGI plumbing for the relay: headers, bounded body reads, JSON and error responses.
+
+The relay endpoints run as plain ASGI callables ahead of the Quart app because a framework
+request object costs more per request than the whole relay step it wraps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from burncloud.errors import BurncloudError, InvalidRequest, RequestTooLarge
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+JSON_TYPE = b"application/json"
+
+
+class ClientDisconnected(Exception):
+    """The client went away before the request was read or answered."""
+
+
+def header_map(scope: Scope) -> dict[bytes, bytes]:
+    """The request headers by lower-case name (ASGI already lowercases; last one wins)."""
+    return dict(scope["headers"])
+
+
+def client_ip(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return client[0] if client else None
+
+
+async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
+    """The whole request body; RequestTooLarge as soon as it is known to exceed ``limit``."""
+    declared = headers.get(b"content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise _too_large(limit)
+        except ValueError:
+            raise InvalidRequest("invalid Content-Length header") from None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(limit: int) -> RequestTooLarge:
+    return RequestTooLarge(f"request body exceeds the limit of {limit} bytes")
+
+
+async def send_bytes(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+    content_type: bytes = JSON_TYPE,
+) -> None:
+    """Send a complete response in one body message."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_json(send: Send, status: int, data: Any, headers: list[tuple[bytes, bytes]]) -> None:
+    await send_bytes(send, status, orjson.dumps(data), headers)
+
+
+async def send_error(send: Send, error: BurncloudError, headers: list[tuple[bytes, bytes]]) -> None:
+    """The OpenAI-shaped error response for ``error``, with its extra headers."""
+    extra = [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+    await send_json(send, error.status, error.to_body(), [*headers, *extra])

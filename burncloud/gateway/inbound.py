@@ -1,0 +1,99 @@
+"""OpenAI-format requests as they arrive: validated just enough to route, bill and relay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from burncloud.errors import InvalidRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One OpenAI endpoint the relay serves."""
+
+    name: str
+    path: str  # appended to the channel's SDK-style base URL
+    required: str  # the field besides ``model`` every request must carry
+    streams: bool
+    default_max_tokens: int  # reserved for the answer when the request sets no limit
+
+
+CHAT = Endpoint("chat.completions", "/chat/completions", "messages", True, 4096)
+COMPLETIONS = Endpoint("completions", "/completions", "prompt", True, 16)
+EMBEDDINGS = Endpoint("embeddings", "/embeddings", "input", False, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRequest:
+    endpoint: Endpoint
+    body: bytes
+    data: dict[str, Any]
+    model: str
+    stream: bool
+    client_wants_usage: bool
+    max_tokens: int | None
+
+    def answer_budget(self) -> int:
+        """Tokens to reserve for the answer: the request's limit, else the endpoint default."""
+        return self.max_tokens if self.max_tokens is not None else self.endpoint.default_max_tokens
+
+    def prompt_estimate(self) -> int:
+        """A deliberately generous prompt token estimate for the reservation (bytes / 3)."""
+        return len(self.body) // 3 + 1
+
+
+def parse_request(endpoint: Endpoint, body: bytes) -> InboundRequest:
+    """Parse and check ``body``; InvalidRequest with OpenAI's wording when it is malformed."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    model = data.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidRequest("you must provide a model parameter")
+    _check_required(endpoint, data)
+    stream = data.get("stream", False)
+    if not isinstance(stream, bool) and stream is not None:
+        raise InvalidRequest("'stream' must be a boolean")
+    stream = bool(stream) and endpoint.streams
+    options = data.get("stream_options")
+    if options is not None and not stream:
+        raise InvalidRequest("stream_options is only allowed when stream is true")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidRequest("'stream_options' must be an object")
+    return InboundRequest(
+        endpoint=endpoint,
+        body=body,
+        data=data,
+        model=model,
+        stream=stream,
+        client_wants_usage=bool(options and options.get("include_usage") is True),
+        max_tokens=_max_tokens(data),
+    )
+
+
+def _check_required(endpoint: Endpoint, data: dict[str, Any]) -> None:
+    value = data.get(endpoint.required)
+    if endpoint.required == "messages":
+        if not isinstance(value, list) or not value:
+            raise InvalidRequest("'messages' must be a non-empty array")
+    elif value is None or (isinstance(value, str | list) and len(value) == 0):
+        raise InvalidRequest(f"you must provide a non-empty '{endpoint.required}' parameter")
+    elif not isinstance(value, str | list):
+        raise InvalidRequest(f"'{endpoint.required}' must be a string or an array")
+
+
+def _max_tokens(data: dict[str, Any]) -> int | None:
+    for field in ("max_completion_tokens", "max_tokens"):
+        value = data.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidRequest(f"'{field}' must be a positive integer")
+        return value
+    return None

@@ -1,0 +1,45 @@
+"""The body sent upstream for OpenAI-style channels: the client's bytes unless a change is due.
+
+Changes are a model mapping, asking for stream usage, and capping ``max_tokens`` to what
+the balance affords. Asking for usage when the client sent no ``stream_options`` is a
+splice after the opening brace, so the body is never re-serialised for it.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from burncloud.gateway.inbound import InboundRequest
+
+_USAGE_OPTION = b'"stream_options":{"include_usage":true},'
+
+
+def upstream_body(request: InboundRequest, model: str, max_tokens_cap: int | None) -> bytes:
+    """The bytes to send upstream for ``request`` routed to ``model``."""
+    inject_usage = request.stream and not request.client_wants_usage
+    cap = max_tokens_cap if _needs_cap(request, max_tokens_cap) else None
+    rewrite = model != request.model or cap is not None
+    if inject_usage and not rewrite and "stream_options" not in request.data:
+        return _splice_after_brace(request.body, _USAGE_OPTION)
+    if not inject_usage and not rewrite:
+        return request.body
+    data = dict(request.data)
+    data["model"] = model
+    if inject_usage:
+        data["stream_options"] = {**(data.get("stream_options") or {}), "include_usage": True}
+    if cap is not None:
+        key = "max_completion_tokens" if "max_completion_tokens" in data else "max_tokens"
+        data[key] = cap
+    return orjson.dumps(data)
+
+
+def _needs_cap(request: InboundRequest, cap: int | None) -> bool:
+    return cap is not None and (request.max_tokens is None or request.max_tokens > cap)
+
+
+def _splice_after_brace(body: bytes, field: bytes) -> bytes:
+    start = body.index(b"{") + 1
+    rest = body[start:].lstrip()
+    if rest.startswith(b"}"):
+        return body[:start] + field.rstrip(b",") + body[start:]
+    return body[:start] + field + body[start:]

@@ -1,0 +1,88 @@
+"""Relaying an OpenAI-format SSE stream: meter its usage, hide the usage we asked for.
+
+When the client asked for usage itself, bytes go out exactly as they came in, chunk by
+chunk; the meter only frames a copy to find the usage chunk. When burncloud injected
+``include_usage``, whole events go out, with the usage-only chunk dropped and the
+``"usage":null`` members removed, so the client sees what OpenAI would have sent it.
+Memory per stream is constant: the meter keeps counters, never the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from burncloud.protocols.sse import SSEFramer, parse_event
+
+_NULL_USAGE = (b',"usage":null', b'"usage":null,')
+
+
+@dataclass(slots=True)
+class StreamMeter:
+    """Watches one stream; ``transform`` returns the bytes the client should receive."""
+
+    hide_usage: bool
+    usage: dict[str, Any] | None = None
+    text_chars: int = 0
+    finished: bool = False
+    _framer: SSEFramer = field(default_factory=SSEFramer)
+
+    def transform(self, chunk: bytes) -> bytes:
+        events = self._framer.feed(chunk)
+        if not self.hide_usage:
+            for event in events:
+                self._observe(event)
+            return chunk
+        return b"".join(self._rewrite(event) for event in events)
+
+    def flush(self) -> bytes:
+        """What is left when the upstream closes (an unterminated last event)."""
+        rest = self._framer.flush()
+        if rest:
+            self._observe(rest)
+        return rest if self.hide_usage else b""
+
+    def _rewrite(self, event: bytes) -> bytes:
+        data = self._observe(event)
+        if data is None or b'"usage"' not in event:
+            return event
+        if data.get("choices") == [] and data.get("usage"):
+            return b""  # the usage-only chunk we asked for
+        if data.get("usage") is None:
+            for pattern in _NULL_USAGE:
+                if pattern in event:
+                    return event.replace(pattern, b"", 1)
+        rest = {k: v for k, v in data.items() if k != "usage"}
+        return b"data: " + orjson.dumps(rest) + b"\n\n"
+
+    def _observe(self, event: bytes) -> dict[str, Any] | None:
+        parsed = parse_event(event)
+        if parsed is None:
+            return None
+        if parsed.data.strip() == "[DONE]":
+            self.finished = True
+            return None
+        try:
+            data = orjson.loads(parsed.data)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        if data.get("usage"):
+            self.usage = data["usage"]
+        for choice in data.get("choices") or ():
+            self.text_chars += _delta_chars(choice)
+        return data
+
+
+def _delta_chars(choice: dict[str, Any]) -> int:
+    delta = choice.get("delta") or {}
+    count = len(choice.get("text") or "")  # legacy completions
+    count += len(delta.get("content") or "") + len(delta.get("refusal") or "")
+    count += len(delta.get("reasoning_content") or "")
+    for call in delta.get("tool_calls") or ():
+        function = call.get("function") or {}
+        count += len(function.get("name") or "") + len(function.get("arguments") or "")
+    return count

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from burncloud.errors import InvalidRequest
+from burncloud.gateway.inbound import CHAT, EMBEDDINGS, parse_request
+from burncloud.gateway.outbound import upstream_body
+
+
+def _chat(**fields) -> bytes:
+    return orjson.dumps(
+        {"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}], **fields}
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'{"messages": [{"role": "user", "content": "x"}]}',
+        b'{"model": "gpt-4"}',
+        b'{"model": "gpt-4", "messages": []}',
+        _chat(stream_options={"include_usage": True}),
+        _chat(max_tokens=0),
+        _chat(stream="yes"),
+    ],
+)
+def test_malformed_requests_are_400(body: bytes) -> None:
+    with pytest.raises(InvalidRequest):
+        parse_request(CHAT, body)
+
+
+def test_non_stream_body_goes_upstream_byte_for_byte() -> None:
+    body = b'{ "model" : "gpt-4", "messages": [{"role":"user","content":"hi"}] }'
+    request = parse_request(CHAT, body)
+    assert upstream_body(request, "gpt-4", None) is body
+
+
+def test_stream_without_options_gets_usage_spliced_not_reserialised() -> None:
+    body = b'{ "model" : "gpt-4", "stream": true, "messages": [{"role":"user","content":"hi"}] }'
+    request = parse_request(CHAT, body)
+    sent = upstream_body(request, "gpt-4", None)
+    assert sent == b'{"stream_options":{"include_usage":true},' + body[1:]
+    assert orjson.loads(sent)["stream_options"] == {"include_usage": True}
+
+
+def test_client_usage_request_passes_through_untouched() -> None:
+    body = _chat(stream=True, stream_options={"include_usage": True})
+    request = parse_request(CHAT, body)
+    assert request.client_wants_usage
+    assert upstream_body(request, "gpt-4", None) is body
+
+
+def test_model_mapping_and_cap_rewrite_the_body() -> None:
+    request = parse_request(CHAT, _chat(max_tokens=1000, stream=True, stream_options={"x": 1}))
+    sent = orjson.loads(upstream_body(request, "gpt-4-0613", 200))
+    assert sent["model"] == "gpt-4-0613"
+    assert sent["max_tokens"] == 200
+    assert sent["stream_options"] == {"x": 1, "include_usage": True}
+
+
+def test_embeddings_never_stream() -> None:
+    request = parse_request(EMBEDDINGS, b'{"model": "e", "input": "hello", "stream": true}')
+    assert request.stream is False
+    assert request.answer_budget() == 0
