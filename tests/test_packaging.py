@@ -39,3 +39,14 @@ def test_tui_is_importable_as_burncloud_tui() -> None:
         check=True,
     )
     assert out.stdout.strip() == "burncloud_tui"
+
+
+def test_importing_the_server_loads_no_cli_or_tui_libraries() -> None:
+    code = (
+        "import sys, burncloud.server\n"
+        "heavy = sorted(m for m in ('typer', 'rich', 'textual', 'burncloud_tui', 'burncloud.cli')"
+        " if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

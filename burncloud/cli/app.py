@@ -19,6 +19,7 @@ from burncloud.cli import (
     prices,
     quota,
     redeem,
+    router,
     tokens,
     users,
 )
@@ -90,6 +91,7 @@ def root(
     """burncloud: one OpenAI-compatible endpoint for every LLM provider, with exact billing."""
 
 
+app.command("router")(router.router)
 app.add_typer(prices.app, name="price", help="Model prices (USD per 1M tokens) and aliases.")
 app.add_typer(channels.app, name="channel", help="Upstream provider channels.")
 app.add_typer(tokens.app, name="token", help="Client API keys.")

@@ -3,7 +3,9 @@
 SQL is written once, with ``:name`` parameters, in the subset both engines share
 (``RETURNING``, ``ON CONFLICT``, integer money and timestamps). SQLite runs in WAL mode with
 a busy timeout and takes its write lock up front (``BEGIN IMMEDIATE``), so several processes
-can share one file without ``database is locked`` surprises.
+can share one file without ``database is locked`` surprises. A PostgreSQL URL may carry
+server settings as query parameters, which asyncpg applies to every pooled connection
+(``postgresql://host/db?search_path=tenant`` selects a schema).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any, Protocol
@@ -36,6 +38,7 @@ class Executor(Protocol):
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]: ...
     async def fetch_value(self, sql: str, params: Params = None) -> Any: ...
     async def execute(self, sql: str, params: Params = None) -> int: ...
+    async def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
 
 
 class Database(Executor, Protocol):
@@ -71,6 +74,10 @@ class _SqliteExecutor:
     async def execute(self, sql: str, params: Params = None) -> int:
         async with self._conn.execute(sql, params or {}) as cursor:
             return cursor.rowcount
+
+    async def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            await self._conn.executemany(sql, rows)
 
 
 class SqliteDatabase:
@@ -117,6 +124,11 @@ class SqliteDatabase:
     async def execute(self, sql: str, params: Params = None) -> int:
         async with self._lock:
             return await self._inner.execute(sql, params)
+
+    async def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run ``sql`` once per row; outside a transaction, the rows commit together."""
+        async with self.transaction() as tx:
+            await tx.execute_many(sql, rows)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteExecutor]:
@@ -173,6 +185,11 @@ class _PostgresExecutor:
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
+    async def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            query, names = _to_positional(sql)
+            await self._conn.executemany(query, [[row[name] for name in names] for row in rows])
+
 
 def _bind(sql: str, params: Params) -> tuple[str, list[Any]]:
     query, names = _to_positional(sql)
@@ -218,6 +235,11 @@ class PostgresDatabase:
     async def execute(self, sql: str, params: Params = None) -> int:
         async with self._pool.acquire() as conn:
             return await _PostgresExecutor(conn).execute(sql, params)
+
+    async def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run ``sql`` once per row; asyncpg runs the whole batch atomically."""
+        async with self._pool.acquire() as conn:
+            await _PostgresExecutor(conn).execute_many(sql, rows)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PostgresExecutor]:

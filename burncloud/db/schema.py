@@ -159,8 +159,26 @@ INITIAL = [
     "INSERT INTO user_groups (name, ratio, updated_at) VALUES ('default', '1', 0)",
 ]
 
+# Quota the routers hold in memory: each row is one router's (owner's) slice of a token's
+# quota or a user's balance, moved out of that column and not yet spent or given back.
+# A router renews ``expires_at`` while it runs; any router sweeps expired rows back.
+QUOTA_LEASES = [
+    """
+    CREATE TABLE quota_leases (
+        id {pk},
+        owner TEXT NOT NULL,
+        subject TEXT NOT NULL CHECK (subject IN ('token', 'user')),
+        subject_id BIGINT NOT NULL,
+        amount BIGINT NOT NULL CHECK (amount >= 0),
+        expires_at BIGINT NOT NULL,
+        UNIQUE (owner, subject, subject_id)
+    )
+    """,
+    "CREATE INDEX quota_leases_expiry ON quota_leases (expires_at)",
+]
+
 # Each entry is one schema version; append, never edit a released one.
-MIGRATIONS: list[list[str]] = [INITIAL]
+MIGRATIONS: list[list[str]] = [INITIAL, QUOTA_LEASES]
 
 
 def render(statement: str, dialect: str) -> str:

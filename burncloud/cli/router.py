@@ -1,0 +1,50 @@
+"""`burncloud router`: run the gateway (the server module is imported only here, lazily)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from burncloud.cli.session import DbOption, fail
+from burncloud.config import Settings
+from burncloud.db.url import parse_database_url
+from burncloud.errors import BurncloudError
+
+
+def router(
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default $HOST or 0.0.0.0).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default $PORT or 3000).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes sharing the port (default 1).")
+    ] = None,
+    grace: Annotated[
+        float | None,
+        typer.Option(
+            "--grace", help="Seconds in-flight requests may finish on SIGTERM (default 30)."
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Run the OpenAI-compatible gateway on Hypercorn."""
+    try:
+        settings = Settings.from_env().with_overrides(
+            host=host, port=port, workers=workers, grace_period=grace, database_url=db
+        )
+        shown = parse_database_url(settings.database_url).display()
+    except BurncloudError as exc:
+        raise fail(exc.message) from None
+    from burncloud.server import serve
+
+    print(
+        f"burncloud router listening on http://{settings.host}:{settings.port} "
+        f"({settings.workers} worker{'s' if settings.workers > 1 else ''}, database {shown})",
+        file=sys.stderr,
+        flush=True,
+    )
+    raise typer.Exit(serve(settings))

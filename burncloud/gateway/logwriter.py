@@ -1,0 +1,255 @@
+"""The background batch writer of request logs and their billing.
+
+The relay hands every finished request to ``LogWriter.submit`` (never blocks, never drops).
+A background task flushes every ``interval`` seconds, or sooner once ``batch_size`` rows
+wait: in ONE transaction it inserts the log rows, adds their costs to ``used`` of tokens,
+users and channels, and takes the settled amounts out of the routers' lease rows. A crash
+therefore never refunds (by a lease sweep) what a log row already billed, and
+``tokens.used`` always equals the sum of the token's logged costs. A failed flush keeps its
+rows and is retried with backoff; ``stop`` flushes everything before it returns.
+
+Memory grows while the database is unreachable: rows are kept, not dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from burncloud.db.connection import Database, Executor
+from burncloud.gateway.reservations import Settlement
+from burncloud.services.leases import TOKEN, USER, add_used, charge_directly, consume_leases
+
+log = logging.getLogger("burncloud.logwriter")
+
+MAX_BACKOFF = 5.0
+
+_COLUMNS = (
+    "created_at", "request_id", "user_id", "token_id", "channel_id", "model", "endpoint",
+    "prompt_tokens", "completion_tokens", "cached_tokens", "cost", "latency_ms", "ttft_ms",
+    "status", "stream", "estimated", "error",
+)  # fmt: skip
+_INSERT = (
+    f"INSERT INTO logs ({', '.join(_COLUMNS)})"
+    f" VALUES ({', '.join(':' + column for column in _COLUMNS)})"
+)
+
+
+class BillingListener(Protocol):
+    """Told which lease amounts a flush billed (the ``Ledger``)."""
+
+    def on_billed(self, amounts: Mapping[int, int]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One finished request, as logged; ``settlement`` says which leases paid its cost.
+
+    ``cost`` is billed to ``used`` of the token, user and channel; pass the ``Settlement``
+    that ``Ledger.settle`` returned (it must be for the same cost), or None for a request
+    that never reserved: a cost without one is taken from quota and balance directly.
+    """
+
+    created_at: int
+    request_id: str
+    user_id: int | None
+    token_id: int | None
+    channel_id: int | None
+    model: str
+    endpoint: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost: int
+    latency_ms: int
+    ttft_ms: int | None
+    status: int
+    stream: bool
+    estimated: bool
+    settlement: Settlement | None
+    error: str = ""
+
+    def __post_init__(self) -> None:
+        if self.settlement is not None and self.settlement.cost != self.cost:
+            raise ValueError("a log record's cost must be its settlement's cost")
+
+    def row(self) -> dict[str, Any]:
+        """The ``logs`` row: flags as 0/1."""
+        values = {column: getattr(self, column) for column in _COLUMNS}
+        values["stream"], values["estimated"] = int(self.stream), int(self.estimated)
+        return values
+
+
+@dataclass(slots=True)
+class _Bill:
+    """What one batch adds up to, per id."""
+
+    used: dict[str, dict[int, int]]
+    leases: dict[int, int]
+    lease_subjects: dict[int, tuple[str, int]]
+    direct: dict[str, dict[int, int]]
+
+
+def _add_up(records: Iterable[LogRecord]) -> _Bill:
+    """Aggregate a batch's costs per token, user, channel and lease."""
+    bill = _Bill({"tokens": {}, "users": {}, "channels": {}}, {}, {}, {TOKEN: {}, USER: {}})
+    for record in records:
+        for table, rid in (
+            ("tokens", record.token_id),
+            ("users", record.user_id),
+            ("channels", record.channel_id),
+        ):
+            if rid is not None and record.cost:
+                _add(bill.used[table], rid, record.cost)
+        _add_charges(bill, record)
+    return bill
+
+
+def _add_charges(bill: _Bill, record: LogRecord) -> None:
+    if record.settlement is None:
+        for subject, rid in ((TOKEN, record.token_id), (USER, record.user_id)):
+            if rid is not None and record.cost:
+                _add(bill.direct[subject], rid, record.cost)
+        return
+    for charge in record.settlement.charges:
+        if charge.lease_id is None:
+            _add(bill.direct[charge.subject], charge.subject_id, charge.amount)
+        else:
+            _add(bill.leases, charge.lease_id, charge.amount)
+            bill.lease_subjects[charge.lease_id] = (charge.subject, charge.subject_id)
+
+
+def _add(totals: dict[int, int], key: int, amount: int) -> None:
+    totals[key] = totals.get(key, 0) + amount
+
+
+async def _persist(tx: Executor, records: Sequence[LogRecord], bill: _Bill) -> None:
+    """Insert the rows and bill them; lease rows first, then subjects (the lock order)."""
+    await tx.execute_many(_INSERT, [record.row() for record in records])
+    for lease_id in await consume_leases(tx, bill.leases):
+        subject, sid = bill.lease_subjects[lease_id]  # swept meanwhile: bill the subject
+        _add(bill.direct[subject], sid, bill.leases[lease_id])
+    for table, subject in (("tokens", TOKEN), ("users", USER)):
+        await add_used(tx, table, bill.used[table])
+        await charge_directly(tx, subject, bill.direct[subject])
+    await add_used(tx, "channels", bill.used["channels"])
+
+
+class LogWriter:
+    """Batches log rows and their billing into one transaction per flush."""
+
+    def __init__(
+        self,
+        db: Database,
+        ledger: BillingListener,
+        *,
+        interval: float = 0.2,
+        batch_size: int = 500,
+        max_batch: int = 5000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = db
+        self._ledger = ledger
+        self._interval = interval
+        self._batch_size = batch_size
+        self._max_batch = max_batch
+        self._clock = clock
+        self._pending: deque[LogRecord] = deque()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._flushing = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._failures = 0
+
+    @property
+    def pending(self) -> int:
+        """How many rows wait to be written."""
+        return len(self._pending)
+
+    def submit(self, record: LogRecord) -> None:
+        """Queue ``record`` for the next flush; never blocks, never drops."""
+        self._pending.append(record)
+        if len(self._pending) >= self._batch_size:
+            self._wake.set()
+
+    async def flush(self) -> int:
+        """Write what is pending now, one transaction per batch; how many rows were written.
+
+        On a failure the rows stay queued and the error propagates.
+        """
+        written = 0
+        while self._pending:
+            # shielded: a cancelled caller must not leave a committed batch queued (billed twice)
+            written += await asyncio.shield(self._write_batch())
+        return written
+
+    async def _write_batch(self) -> int:
+        async with self._flushing:
+            batch = list(itertools.islice(self._pending, self._max_batch))
+            if not batch:
+                return 0
+            bill = _add_up(batch)
+            async with self._db.transaction() as tx:
+                await _persist(tx, batch, bill)
+            for _ in batch:
+                self._pending.popleft()
+            self._ledger.on_billed(bill.leases)
+            return len(batch)
+
+    async def start(self) -> None:
+        """Start the background flushing task."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="log writer")
+
+    async def stop(self, retry_for: float = 30.0) -> int:
+        """Stop the task and flush everything, retrying for ``retry_for`` s; rows left unwritten."""
+        if self._task is not None:
+            self._stopping.set()
+            self._wake.set()
+            await self._task  # lets a running flush finish
+            self._task = None
+        deadline = self._clock() + retry_for
+        while self._pending:
+            if await self._try_flush():
+                continue
+            if self._clock() + self._backoff() > deadline:
+                break
+            await asyncio.sleep(self._backoff())
+        if self._pending:
+            log.error("log writer stopped with %d rows unwritten", len(self._pending))
+        return len(self._pending)
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            if self._pending and not await self._try_flush():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self._backoff())
+
+    async def _try_flush(self) -> bool:
+        """Flush; on failure log once per failure streak and return False."""
+        try:
+            await self.flush()
+        except Exception:
+            if not self._failures:
+                log.exception("writing %d log rows failed; retrying", len(self._pending))
+            self._failures += 1
+            return False
+        if self._failures:
+            log.info("log rows written again after %d failed attempts", self._failures)
+        self._failures = 0
+        return True
+
+    def _backoff(self) -> float:
+        return min(self._interval * 2 ** min(self._failures, 16), MAX_BACKOFF)

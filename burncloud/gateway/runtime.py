@@ -1,0 +1,87 @@
+"""Everything one router worker owns for its lifetime: opened at startup, closed at shutdown."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import uuid
+
+import aiohttp
+
+from burncloud.config import Settings
+from burncloud.db import Database, open_database
+from burncloud.gateway.ledger import Ledger
+from burncloud.gateway.logwriter import LogWriter
+from burncloud.gateway.snapshot import ConfigCache, Snapshot
+from burncloud.services.bootstrap import ensure_admin
+from burncloud.services.secret_box import open_secret_box
+
+log = logging.getLogger("burncloud.router")
+
+
+class Runtime:
+    """The database, config cache, upstream HTTP pool, quota ledger and log writer."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._db: Database | None = None
+        self._cache: ConfigCache | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._ledger: Ledger | None = None
+        self._logs: LogWriter | None = None
+
+    async def start(self) -> None:
+        self._db = await open_database(self.settings.database_url)
+        admin_key = await ensure_admin(self._db)
+        if admin_key is not None:
+            print(
+                f"Created the admin user; its API key (shown only now): {admin_key}",
+                file=sys.stderr,
+                flush=True,
+            )
+        box = await open_secret_box(self._db, self.settings.secret)
+        self._cache = ConfigCache(self._db, box)
+        await self._cache.start()
+        self._http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300),
+        )
+        self._ledger = Ledger(self._db, self.owner)
+        await self._ledger.start()
+        self._logs = LogWriter(self._db, self._ledger)
+        await self._logs.start()
+
+    async def stop(self) -> None:
+        """Flush logs and settlements, return leases, close everything; safe to call twice."""
+        if self._logs is not None:
+            await self._logs.stop()
+        if self._ledger is not None:
+            await self._ledger.stop()
+        if self._cache is not None:
+            await self._cache.stop()
+        if self._http is not None:
+            await self._http.close()
+        if self._db is not None:
+            await self._db.close()
+        self._logs = self._ledger = self._cache = self._http = self._db = None
+
+    def snapshot(self) -> Snapshot:
+        assert self._cache is not None and self._cache.snapshot is not None
+        return self._cache.snapshot
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        assert self._http is not None
+        return self._http
+
+    @property
+    def ledger(self) -> Ledger:
+        assert self._ledger is not None
+        return self._ledger
+
+    @property
+    def logs(self) -> LogWriter:
+        assert self._logs is not None
+        return self._logs

@@ -1,0 +1,133 @@
+"""The router's composition root: ``create_app(settings)`` and ``serve(settings)``.
+
+The OpenAI relay endpoints are bare ASGI handlers dispatched ahead of a Quart app that
+serves everything else (account endpoints, health, later the admin API). One lifespan
+starts and stops the worker's Runtime. Importing this module must not import typer, rich
+or textual (a test checks).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from quart import Quart
+
+from burncloud.config import Settings
+from burncloud.errors import BurncloudError, NotFound
+from burncloud.gateway.account import account_blueprint
+from burncloud.gateway.asgi import Receive, Scope, Send
+from burncloud.gateway.inbound import CHAT, COMPLETIONS, EMBEDDINGS, Endpoint
+from burncloud.gateway.relay import Relay
+from burncloud.gateway.runtime import Runtime
+
+RELAY_ROUTES: dict[tuple[str, str], Endpoint] = {
+    ("POST", "/v1/chat/completions"): CHAT,
+    ("POST", "/v1/completions"): COMPLETIONS,
+    ("POST", "/v1/embeddings"): EMBEDDINGS,
+}
+
+
+class BurncloudApp:
+    """The ASGI application one router worker runs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.runtime = Runtime(settings)
+        self.relay = Relay(self.runtime)
+        self.control = _control_app(self.runtime)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            endpoint = RELAY_ROUTES.get((scope["method"], scope["path"].rstrip("/")))
+            if endpoint is not None:
+                await self.relay.handle(endpoint, scope, receive, send)
+                return
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        await self.control(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.runtime.start()
+                    await self.control.startup()
+                except BurncloudError as exc:
+                    await self.runtime.stop()
+                    await send({"type": "lifespan.startup.failed", "message": exc.message})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.control.shutdown()
+                await self.runtime.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _control_app(runtime: Runtime) -> Quart:
+    app = Quart("burncloud")
+    app.register_blueprint(account_blueprint(runtime))
+
+    @app.errorhandler(BurncloudError)
+    async def burncloud_error(error: BurncloudError):  # type: ignore[no-untyped-def]
+        return error.to_body(), error.status, error.headers
+
+    @app.errorhandler(404)
+    async def not_found(_error: Exception):  # type: ignore[no-untyped-def]
+        return NotFound("no such endpoint").to_body(), 404
+
+    @app.errorhandler(405)
+    async def not_allowed(_error: Exception):  # type: ignore[no-untyped-def]
+        return NotFound("method not allowed on this endpoint").to_body(), 405
+
+    return app
+
+
+def create_app(settings: Settings | None = None) -> BurncloudApp:
+    """A router worker's ASGI app; settings from the environment unless given."""
+    return BurncloudApp(settings or Settings.from_env())
+
+
+def serve(settings: Settings) -> int:
+    """Run the router on Hypercorn until SIGINT/SIGTERM; returns the exit code."""
+    from hypercorn.config import Config
+    from hypercorn.run import run
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
+    _export(settings)
+    config = Config()
+    config.bind = [f"{settings.host}:{settings.port}"]
+    config.application_path = "burncloud.server:create_app()"
+    config.workers = settings.workers if settings.workers > 1 else 0
+    config.graceful_timeout = settings.grace_period
+    config.worker_class = _worker_class()
+    config.accesslog = None
+    config.loglevel = settings.log_level.upper()
+    return run(config)
+
+
+def _export(settings: Settings) -> None:
+    """Hand the effective settings to worker processes through their environment."""
+    os.environ.update(
+        {
+            "HOST": settings.host,
+            "PORT": str(settings.port),
+            "DATABASE_URL": settings.database_url,
+            "LOG_LEVEL": settings.log_level,
+            "BURNCLOUD_GRACE_PERIOD": str(settings.grace_period),
+            "BURNCLOUD_MAX_BODY_BYTES": str(settings.max_body_bytes),
+            "BURNCLOUD_ALLOW_FREE_MODELS": "true" if settings.allow_free_models else "false",
+        }
+    )
+
+
+def _worker_class() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"

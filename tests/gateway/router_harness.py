@@ -1,0 +1,97 @@
+"""An in-process router on 127.0.0.1 in front of a FakeOpenAI, seeded through the services."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from burncloud.config import Settings
+from burncloud.crypto import SecretBox
+from burncloud.db import open_database
+from burncloud.money import parse_usd
+from burncloud.server import create_app
+from burncloud.services.bootstrap import ensure_admin
+from burncloud.services.channels import add_channel
+from burncloud.services.prices import set_price
+from burncloud.services.tokens import create_token
+from tests.fakes import FakeOpenAI
+
+SECRET = "router-test-secret"
+
+
+@dataclass(frozen=True, slots=True)
+class RunningRouter:
+    base_url: str  # SDK-style, ending in /v1
+    key: str
+    token_id: int
+    db_url: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def seed(db_url: str, upstream: FakeOpenAI, quota: str = "-1") -> tuple[int, str]:
+    """gpt-4 at 30/60 USD per 1M, one openai channel to the fake, one token; (id, key)."""
+    db = await open_database(db_url)
+    try:
+        await ensure_admin(db)
+        async with db.transaction() as tx:
+            await set_price(tx, "gpt-4", parse_usd("30"), parse_usd("60"))
+        await add_channel(
+            db,
+            SecretBox.from_passphrase(SECRET),
+            type="openai",
+            name="fake",
+            key=upstream.key,
+            base_url=upstream.base_url,
+            models=["gpt-4"],
+        )
+        token, key = await create_token(
+            db, "test", quota_units=parse_usd(quota, allow_unlimited=True)
+        )
+        return token.id, key
+    finally:
+        await db.close()
+
+
+@asynccontextmanager
+async def running_router(
+    tmp_path, upstream: FakeOpenAI, quota: str = "-1"
+) -> AsyncIterator[RunningRouter]:
+    db_url = f"sqlite:///{tmp_path}/router.db"
+    token_id, key = await seed(db_url, upstream, quota)
+    port = free_port()
+    settings = Settings(host="127.0.0.1", port=port, database_url=db_url, secret=SECRET)
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(create_app(settings), config, shutdown_trigger=stop.wait))
+    try:
+        await _wait_for_port(port)
+        yield RunningRouter(f"http://127.0.0.1:{port}/v1", key, token_id, db_url)
+    finally:
+        stop.set()
+        await server
+
+
+async def _wait_for_port(port: int) -> None:
+    for _ in range(200):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.02)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+    raise TimeoutError(f"router did not listen on {port}")

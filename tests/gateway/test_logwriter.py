@@ -1,0 +1,224 @@
+"""The log writer: batched rows and billing, exact, surviving failures, flushed on stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from burncloud.db import Database
+from burncloud.errors import InsufficientQuota
+from burncloud.gateway.ledger import Ledger
+from burncloud.gateway.logwriter import LogWriter
+from burncloud.gateway.reservations import Settlement
+from burncloud.services.clock import now
+from burncloud.services.leases import sweep_expired_leases
+from tests.gateway.quota_db import (
+    BACKENDS,
+    BrokenDb,
+    CommitGatedDb,
+    OpenDb,
+    database_factory,
+    log_record,
+    logged_cost,
+    make_caller,
+    make_channel,
+    money,
+)
+
+A = 1_000_000
+
+
+@pytest.fixture(params=BACKENDS)
+async def open_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OpenDb]:
+    """Connections to one fresh database, SQLite or PostgreSQL."""
+    async with database_factory(request.param, tmp_path) as connect:
+        yield connect
+
+
+@pytest.fixture
+async def qdb(open_db: OpenDb) -> Database:
+    """One connection to a fresh database, SQLite or PostgreSQL."""
+    return await open_db()
+
+
+async def wait_until_written(writer: LogWriter) -> None:
+    for _ in range(500):
+        if writer.pending == 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{writer.pending} rows still pending")
+
+
+async def test_flush_writes_the_rows_and_used_exactly(qdb: Database) -> None:
+    token, user = await make_caller(qdb, quota=100 * A, balance=100 * A)
+    channel = await make_channel(qdb)
+    ledger = Ledger(qdb, "w1")
+    writer = LogWriter(qdb, ledger)
+    costs = [A, 2 * A + 7, 0, A // 3]
+    for cost in costs:
+        settlement = ledger.settle(await ledger.reserve(token, user, 3 * A), cost)
+        writer.submit(log_record(token, user, cost, settlement, channel_id=channel))
+    assert (await money(qdb, token, user))["token_used"] == 0  # nothing written yet
+    assert await writer.flush() == 4
+    assert writer.pending == 0
+    state = await money(qdb, token, user)
+    assert state["token_used"] == state["user_used"] == sum(costs)
+    assert await logged_cost(qdb, "channel_id", channel) == sum(costs)
+    used = await qdb.fetch_value("SELECT used FROM channels WHERE id = :id", {"id": channel})
+    assert used == sum(costs)
+    # the billed costs left the lease rows: quota + leased + used is the initial quota
+    assert state["quota"] + state["token_leased"] + state["token_used"] == 100 * A
+    rows = await qdb.fetch_all("SELECT stream, estimated, status FROM logs")
+    assert rows == [{"stream": 0, "estimated": 0, "status": 200}] * 4
+    await ledger.stop()
+
+
+async def test_failed_flush_keeps_the_rows_and_retries_without_duplicates(
+    qdb: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    token, user = await make_caller(qdb, quota=100 * A, balance=-1)
+    ledger = Ledger(qdb, "w1")
+    broken = BrokenDb(qdb, failures=2)
+    writer = LogWriter(broken, ledger, interval=0.01)  # type: ignore[arg-type]
+    for cost in (A, 2 * A, 3 * A):
+        settlement = ledger.settle(await ledger.reserve(token, user, 3 * A), cost)
+        writer.submit(log_record(token, user, cost, settlement))
+    with caplog.at_level(logging.ERROR, logger="burncloud.logwriter"):
+        await writer.start()
+        await wait_until_written(writer)
+        await writer.stop()
+    assert broken.failures == 0
+    assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1
+    assert await qdb.fetch_value("SELECT COUNT(*) FROM logs") == 3
+    assert (await money(qdb, token, user))["token_used"] == 6 * A
+    await ledger.stop()
+    assert (await money(qdb, token, user))["quota"] == 94 * A
+
+
+async def test_stop_flushes_everything_pending(qdb: Database) -> None:
+    token, user = await make_caller(qdb, quota=-1, balance=-1)
+    writer = LogWriter(qdb, Ledger(qdb, "w1"), interval=60)
+    await writer.start()
+    for _ in range(7):
+        writer.submit(log_record(token, user, A, None))
+    assert await writer.stop() == 0
+    assert await qdb.fetch_value("SELECT COUNT(*) FROM logs") == 7
+    assert (await money(qdb, token, user))["token_used"] == 7 * A
+
+
+async def test_stop_gives_up_at_its_deadline_and_keeps_the_rows(qdb: Database) -> None:
+    token, user = await make_caller(qdb, quota=-1, balance=-1)
+    broken = BrokenDb(qdb, failures=10**6)
+    writer = LogWriter(broken, Ledger(qdb, "w1"), interval=0.01)  # type: ignore[arg-type]
+    writer.submit(log_record(token, user, A, None))
+    writer.submit(log_record(token, user, A, None))
+    assert await writer.stop(retry_for=0.1) == 2
+    assert await qdb.fetch_value("SELECT COUNT(*) FROM logs") == 0
+    broken.failures = 0
+    assert await writer.stop() == 0
+    assert await qdb.fetch_value("SELECT COUNT(*) FROM logs") == 2
+
+
+async def test_a_full_batch_is_written_before_the_interval(qdb: Database) -> None:
+    token, user = await make_caller(qdb, quota=-1, balance=-1)
+    writer = LogWriter(qdb, Ledger(qdb, "w1"), interval=60, batch_size=3)
+    await writer.start()
+    for _ in range(3):
+        writer.submit(log_record(token, user, A, None))
+    await wait_until_written(writer)
+    assert await qdb.fetch_value("SELECT COUNT(*) FROM logs") == 3
+    await writer.stop()
+
+
+async def test_cost_without_a_settlement_is_charged_directly_never_below_zero(
+    qdb: Database,
+) -> None:
+    token, user = await make_caller(qdb, quota=5 * A, balance=3 * A)
+    writer = LogWriter(qdb, Ledger(qdb, "w1"))
+    writer.submit(log_record(token, user, 4 * A, None))
+    await writer.stop()
+    state = await money(qdb, token, user)
+    assert (state["quota"], state["balance"]) == (A, 0)
+    assert state["token_used"] == state["user_used"] == 4 * A
+
+
+async def test_cost_from_a_swept_lease_is_charged_to_the_subject(qdb: Database) -> None:
+    token, user = await make_caller(qdb, quota=100 * A, balance=100 * A)
+    ledger = Ledger(qdb, "w1")
+    writer = LogWriter(qdb, ledger)
+    settlement = ledger.settle(await ledger.reserve(token, user, 2 * A), A)
+    assert await sweep_expired_leases(qdb, now() + 3600) == 2  # refunds the whole lease
+    writer.submit(log_record(token, user, A, settlement))
+    await writer.stop()
+    state = await money(qdb, token, user)
+    assert state["quota"] == state["balance"] == 99 * A
+    assert state["token_used"] == A
+
+
+@pytest.mark.parametrize("overage", [False, True], ids=["within", "overage"])
+async def test_used_equals_the_sum_of_logged_costs_after_any_sequence(
+    open_db: OpenDb, overage: bool
+) -> None:
+    first, second = await open_db(), await open_db()
+    token, user = await make_caller(first, quota=300 * A, balance=250 * A)
+    rng = random.Random(20240611)
+    ledgers = [Ledger(first, "a"), Ledger(second, "b")]
+    writers = [LogWriter(db, ledger) for db, ledger in zip((first, second), ledgers, strict=True)]
+    refused = 0
+    for step in range(300):
+        ledger, writer = ledgers[step % 2], writers[step % 2]
+        try:
+            reservation = await ledger.reserve(token, user, rng.randint(0, 6 * A))
+        except InsufficientQuota:
+            refused += 1
+            continue
+        action = rng.random()
+        if action < 0.15:
+            ledger.release(reservation)
+            continue
+        cost = rng.randint(0, 8 * A if overage else reservation.amount)
+        writer.submit(log_record(token, user, cost, ledger.settle(reservation, cost)))
+        if action > 0.9:
+            await writer.flush()
+    for writer, ledger in zip(writers, ledgers, strict=True):
+        await writer.stop()
+        await ledger.stop()
+    state = await money(first, token, user)
+    spent = await logged_cost(first, "token_id", token.id)
+    assert refused > 0 and spent > 0  # the sequence did run the balance dry
+    assert state["token_used"] == state["user_used"] == spent
+    assert await first.fetch_value("SELECT COUNT(*) FROM quota_leases") == 0
+    if overage:  # costs above what was left were written off, never taken below zero
+        assert 0 <= state["balance"] < 250 * A < spent
+        assert 300 * A - spent <= state["quota"] <= 300 * A
+    else:
+        assert state["quota"] == 300 * A - spent
+        assert state["balance"] == 250 * A - spent >= 0
+
+
+async def test_flush_cancelled_at_commit_writes_each_row_once(qdb: Database) -> None:
+    token, user = await make_caller(qdb, quota=-1, balance=-1)
+    gated = CommitGatedDb(qdb)
+    writer = LogWriter(gated, Ledger(qdb, "w1"))  # type: ignore[arg-type]
+    for _ in range(5):
+        writer.submit(log_record(token, user, A, None))
+    flushing = asyncio.create_task(writer.flush())
+    await gated.committed.wait()
+    flushing.cancel()
+    gated.gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await flushing
+    await writer.stop()
+    assert await qdb.fetch_value("SELECT COUNT(*) FROM logs") == 5
+    assert (await money(qdb, token, user))["token_used"] == 5 * A
+
+
+def test_a_log_record_must_carry_its_settlement_cost() -> None:
+    settlement = Settlement("w1", 1, 1, reserved=2 * A, cost=A)
+    with pytest.raises(ValueError, match="settlement"):
+        log_record(None, None, 2 * A, settlement)
