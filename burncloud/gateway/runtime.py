@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
-import uuid
 
 import aiohttp
 
 from burncloud.config import Settings
 from burncloud.db import Database, open_database
-from burncloud.gateway.ledger import Ledger
+from burncloud.gateway.ledger import Ledger, make_owner
 from burncloud.gateway.logwriter import LogWriter
 from burncloud.gateway.snapshot import ConfigCache, Snapshot
 from burncloud.services.bootstrap import ensure_admin
@@ -25,7 +23,7 @@ class Runtime:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = make_owner()
         self._db: Database | None = None
         self._cache: ConfigCache | None = None
         self._http: aiohttp.ClientSession | None = None
