@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from quart import Blueprint, Response, request
 
-from burncloud.gateway.auth import Caller, authenticate
+from burncloud.gateway.auth import Caller, authenticate, extract_key
 from burncloud.money import UNITS_PER_USD, UNLIMITED
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ def account_blueprint(runtime: Runtime) -> Blueprint:
     blueprint = Blueprint("account", __name__)
 
     def caller() -> Caller:
-        key = _key(request.headers)
+        key = extract_key(dict(request.scope["headers"]))
         return authenticate(runtime.snapshot(), key, request.remote_addr)
 
     @blueprint.get("/v1/models")
@@ -56,14 +56,6 @@ def account_blueprint(runtime: Runtime) -> Blueprint:
         return Response('{"status":"ok"}', content_type="application/json")
 
     return blueprint
-
-
-def _key(headers) -> str | None:
-    auth = headers.get("Authorization", "")
-    scheme, _, value = auth.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return headers.get("x-api-key") or None
 
 
 def _model(name: str) -> dict:

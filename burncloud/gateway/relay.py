@@ -118,8 +118,7 @@ class Relay:
         try:
             await self._forward(request, candidates, exchange, receive, send)
         finally:
-            usage = exchange.usage or Usage(0, 0)
-            exchange.cost = cost(usage, price, ratio) if exchange.usage else 0
+            exchange.cost = cost(exchange.usage, price, ratio) if exchange.usage else 0
             exchange.settlement = self.runtime.ledger.settle(reservation, exchange.cost)
 
     def _price(self, snapshot: Snapshot, model: str) -> Price:

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-import asyncio
-
 import orjson
 import pytest
 
-from burncloud.db import open_database
-from burncloud.services.users import create_user
+from tests.cli.checks import fails_with_one_line
 
 
 def _token(cli, *args: str) -> str:
@@ -15,28 +12,7 @@ def _token(cli, *args: str) -> str:
     return str(orjson.loads(result.stdout)["id"])
 
 
-def _add_user(db_url: str, name: str, balance: int = 0) -> None:
-    async def add() -> None:
-        db = await open_database(db_url)
-        try:
-            async with db.transaction() as tx:
-                await create_user(tx, name=name, balance=balance)
-        finally:
-            await db.close()
-
-    asyncio.run(add())
-
-
-@pytest.fixture(autouse=True)
-def _bootstrapped(cli) -> None:
-    """Run once so the first-run admin key banner is out of the way of stderr checks."""
-    assert cli("token", "list").exit_code == 0
-
-
-def _fails_with_one_line(result, text: str) -> None:
-    assert result.exit_code == 1
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
-    assert text in result.stderr, result.stderr
+pytestmark = pytest.mark.usefixtures("bootstrapped")
 
 
 def test_show_add_and_set_a_token_quota(cli, cli_json) -> None:
@@ -63,45 +39,45 @@ def test_negative_amounts_work_as_positionals(cli, cli_json) -> None:
 
 def test_going_below_zero_is_refused_and_changes_nothing(cli, cli_json) -> None:
     token = _token(cli, "--quota", "0.25")
-    _fails_with_one_line(cli("quota", "add", token, "-0.5"), "would go below zero")
+    fails_with_one_line(cli("quota", "add", token, "-0.5"), "would go below zero")
     assert cli_json("quota", "show", token)["quota"] == "0.25"
 
 
 def test_adding_to_an_unlimited_token_is_refused(cli) -> None:
     token = _token(cli)
-    _fails_with_one_line(cli("quota", "add", token, "5"), "unlimited")
+    fails_with_one_line(cli("quota", "add", token, "5"), "unlimited")
 
 
 def test_set_refuses_negative_amounts_other_than_minus_one(cli) -> None:
     token = _token(cli, "--quota", "1")
-    _fails_with_one_line(cli("quota", "set", token, "-2"), "negative")
+    fails_with_one_line(cli("quota", "set", token, "-2"), "negative")
 
 
 def test_amounts_with_more_than_nine_decimals_are_refused(cli) -> None:
     token = _token(cli, "--quota", "1")
-    _fails_with_one_line(cli("quota", "add", token, "0.0000000001"), "9 decimal places")
+    fails_with_one_line(cli("quota", "add", token, "0.0000000001"), "9 decimal places")
 
 
 def test_unknown_options_are_still_refused(cli) -> None:
     token = _token(cli, "--quota", "1")
-    _fails_with_one_line(cli("quota", "add", token, "--bogus"), "--bogus")
+    fails_with_one_line(cli("quota", "add", token, "--bogus"), "--bogus")
 
 
-def test_unknown_token_fails_with_one_line(cli) -> None:
+def test_unknown_tokenfails_with_one_line(cli) -> None:
     for args in (("show", "404"), ("add", "404", "1"), ("set", "404", "-1")):
-        _fails_with_one_line(cli("quota", *args), "no token with id 404")
+        fails_with_one_line(cli("quota", *args), "no token with id 404")
 
 
 def test_a_name_without_user_flag_is_refused(cli) -> None:
-    _fails_with_one_line(cli("quota", "show", "alice"), "--user")
+    fails_with_one_line(cli("quota", "show", "alice"), "--user")
 
 
-def test_user_balance_show_add_and_set_by_name(cli, cli_json, db_url: str) -> None:
-    _add_user(db_url, "alice")
+def test_user_balance_show_add_and_set_by_name(cli, cli_json) -> None:
+    assert cli("user", "add", "alice").exit_code == 0
     assert cli_json("quota", "show", "--user", "alice")["balance"] == "0"
     assert cli("quota", "add", "--user", "alice", "5").exit_code == 0
     assert cli_json("quota", "add", "--user", "alice", "-0.5")["balance"] == "4.5"
-    _fails_with_one_line(cli("quota", "add", "--user", "alice", "-5"), "below zero")
+    fails_with_one_line(cli("quota", "add", "--user", "alice", "-5"), "below zero")
     assert cli("quota", "set", "--user", "alice", "-1").exit_code == 0
     shown = cli_json("quota", "show", "--user", "alice")
     assert shown["balance"] == "-1" and shown["name"] == "alice"
@@ -109,5 +85,5 @@ def test_user_balance_show_add_and_set_by_name(cli, cli_json, db_url: str) -> No
 
 def test_user_flag_accepts_an_id_and_refuses_unknown_users(cli, cli_json) -> None:
     assert cli_json("quota", "show", "--user", "1")["name"] == "admin"
-    _fails_with_one_line(cli("quota", "show", "--user", "ghost"), "ghost")
-    _fails_with_one_line(cli("quota", "add", "--user", "1", "2"), "unlimited")
+    fails_with_one_line(cli("quota", "show", "--user", "ghost"), "ghost")
+    fails_with_one_line(cli("quota", "add", "--user", "1", "2"), "unlimited")

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,8 +8,7 @@ import orjson
 import pytest
 
 from burncloud.crypto import hash_secret
-from burncloud.db import open_database
-from burncloud.services.users import create_user
+from tests.cli.checks import fails_with_one_line
 
 KEY = re.compile(r"sk-[A-Za-z0-9]{48}")
 
@@ -22,28 +20,7 @@ def _create(cli, *args: str) -> tuple[int, str]:
     return data["id"], data["key"]
 
 
-def _add_user(db_url: str, name: str) -> None:
-    async def add() -> None:
-        db = await open_database(db_url)
-        try:
-            async with db.transaction() as tx:
-                await create_user(tx, name=name)
-        finally:
-            await db.close()
-
-    asyncio.run(add())
-
-
-@pytest.fixture(autouse=True)
-def _bootstrapped(cli) -> None:
-    """Run once so the first-run admin key banner is out of the way of stderr checks."""
-    assert cli("token", "list").exit_code == 0
-
-
-def _fails_with_one_line(result, text: str) -> None:
-    assert result.exit_code == 1
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
-    assert text in result.stderr, result.stderr
+pytestmark = pytest.mark.usefixtures("bootstrapped")
 
 
 def test_create_prints_the_key_once_and_never_again(cli) -> None:
@@ -105,13 +82,13 @@ def test_expiry_accepts_a_date_a_unix_time_and_minus_one(cli, cli_json) -> None:
 
 
 def test_create_refuses_a_past_expiry(cli) -> None:
-    _fails_with_one_line(
+    fails_with_one_line(
         cli("token", "create", "--name", "ci", "--expires", "2020-01-01"), "in the past"
     )
 
 
 def test_create_refuses_an_invalid_ip(cli) -> None:
-    _fails_with_one_line(cli("token", "create", "--name", "ci", "--ips", "10.0.0.1,nope"), "'nope'")
+    fails_with_one_line(cli("token", "create", "--name", "ci", "--ips", "10.0.0.1,nope"), "'nope'")
 
 
 def test_create_normalises_ips_to_networks(cli, cli_json) -> None:
@@ -120,12 +97,12 @@ def test_create_normalises_ips_to_networks(cli, cli_json) -> None:
 
 
 def test_create_for_an_unknown_user_fails(cli) -> None:
-    _fails_with_one_line(cli("token", "create", "--name", "ci", "--user", "ghost"), "ghost")
+    fails_with_one_line(cli("token", "create", "--name", "ci", "--user", "ghost"), "ghost")
 
 
-def test_list_filters_by_user(cli, cli_json, db_url: str) -> None:
+def test_list_filters_by_user(cli, cli_json) -> None:
     _create(cli, "--name", "admins")
-    _add_user(db_url, "alice")
+    assert cli("user", "add", "alice").exit_code == 0
     alice_token, _ = _create(cli, "--name", "alices", "--user", "alice")
     listed = cli_json("token", "list", "--user", "alice")
     assert [t["id"] for t in listed] == [alice_token]
@@ -152,7 +129,7 @@ def test_update_minus_one_removes_a_limit_and_the_expiry(cli, cli_json) -> None:
 
 def test_update_without_fields_fails(cli) -> None:
     token_id, _ = _create(cli, "--name", "ci")
-    _fails_with_one_line(cli("token", "update", str(token_id)), "nothing to update")
+    fails_with_one_line(cli("token", "update", str(token_id)), "nothing to update")
 
 
 def test_revoke_then_delete(cli, cli_json) -> None:
@@ -160,10 +137,10 @@ def test_revoke_then_delete(cli, cli_json) -> None:
     assert cli("token", "revoke", str(token_id)).exit_code == 0
     assert cli_json("token", "show", str(token_id))["status"] == "revoked"
     assert cli("token", "delete", str(token_id)).exit_code == 0
-    _fails_with_one_line(cli("token", "show", str(token_id)), f"no token with id {token_id}")
+    fails_with_one_line(cli("token", "show", str(token_id)), f"no token with id {token_id}")
 
 
-def test_unknown_token_id_fails_with_one_line(cli) -> None:
+def test_unknown_token_idfails_with_one_line(cli) -> None:
     for command in ("show", "revoke", "delete"):
-        _fails_with_one_line(cli("token", command, "999"), "no token with id 999")
-    _fails_with_one_line(cli("token", "update", "999", "--name", "x"), "no token with id 999")
+        fails_with_one_line(cli("token", command, "999"), "no token with id 999")
+    fails_with_one_line(cli("token", "update", "999", "--name", "x"), "no token with id 999")
