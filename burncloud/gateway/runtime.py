@@ -8,6 +8,7 @@ import sys
 import aiohttp
 
 from burncloud.config import Settings
+from burncloud.crypto import SecretBox
 from burncloud.db import Database, open_database
 from burncloud.gateway.ledger import Ledger, make_owner
 from burncloud.gateway.logwriter import LogWriter
@@ -25,6 +26,7 @@ class Runtime:
         self.settings = settings
         self.owner = make_owner()
         self._db: Database | None = None
+        self._box: SecretBox | None = None
         self._cache: ConfigCache | None = None
         self._http: aiohttp.ClientSession | None = None
         self._ledger: Ledger | None = None
@@ -39,8 +41,8 @@ class Runtime:
                 file=sys.stderr,
                 flush=True,
             )
-        box = await open_secret_box(self._db, self.settings.secret)
-        self._cache = ConfigCache(self._db, box)
+        self._box = await open_secret_box(self._db, self.settings.secret)
+        self._cache = ConfigCache(self._db, self._box)
         await self._cache.start()
         self._http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
@@ -68,6 +70,17 @@ class Runtime:
     def snapshot(self) -> Snapshot:
         assert self._cache is not None and self._cache.snapshot is not None
         return self._cache.snapshot
+
+    @property
+    def db(self) -> Database:
+        """The worker's database, for the control plane (never read on the relay path)."""
+        assert self._db is not None
+        return self._db
+
+    @property
+    def secret_box(self) -> SecretBox:
+        assert self._box is not None
+        return self._box
 
     @property
     def http(self) -> aiohttp.ClientSession:
