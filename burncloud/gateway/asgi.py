@@ -54,10 +54,25 @@ async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
+            if message.get("more_body", False):
+                await discard_body(receive)
             raise _too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def discard_body(receive: Receive, budget: int = 1024 * 1024) -> None:
+    """Read and drop up to ``budget`` more body bytes before an early answer (a 413).
+
+    Hypercorn closes the connection once a response is complete, so a client still sending
+    would see a reset instead of the 413; a body beyond the budget gets that reset anyway.
+    """
+    while budget > 0:
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return
+        budget -= len(message.get("body", b""))
 
 
 def _too_large(limit: int) -> RequestTooLarge:

@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import orjson
 
-from burncloud.errors import BurncloudError, ModelNotFound, ModelPriceNotSet, UpstreamError
+from burncloud.errors import (
+    BurncloudError,
+    ModelNotFound,
+    ModelPriceNotSet,
+    UpstreamError,
+)
 from burncloud.gateway.asgi import (
     ClientDisconnected,
     Receive,
@@ -31,6 +36,7 @@ from burncloud.gateway.asgi import (
     send_error,
 )
 from burncloud.gateway.auth import Caller, authenticate, authorize_model, extract_key
+from burncloud.gateway.budget import reserve_budget
 from burncloud.gateway.inbound import Endpoint, InboundRequest, parse_request
 from burncloud.gateway.logwriter import LogRecord
 from burncloud.gateway.outbound import upstream_body
@@ -108,18 +114,17 @@ class Relay:
         request = parse_request(endpoint, body)
         exchange.model, exchange.stream = request.model, request.stream
         authorize_model(caller, request.model)
-        price = self._price(snapshot, request.model)
-        ratio = snapshot.ratios.get(caller.group, Decimal(1))
         candidates = snapshot.routes.get((caller.group, request.model))
         if not candidates:
             raise ModelNotFound(f"no channel serves model {request.model!r}")
-        estimate = cost(Usage(request.prompt_estimate(), request.answer_budget()), price, ratio)
-        reservation = await self.runtime.ledger.reserve(caller.token, caller.user, estimate)
+        price = self._price(snapshot, request.model)
+        ratio = snapshot.ratios.get(caller.group, Decimal(1))
+        budget = await reserve_budget(self.runtime.ledger, caller, request, price, ratio)
         try:
-            await self._forward(request, candidates, exchange, receive, send)
+            await self._forward(request, candidates, budget.max_tokens_cap, exchange, send, receive)
         finally:
             exchange.cost = cost(exchange.usage, price, ratio) if exchange.usage else 0
-            exchange.settlement = self.runtime.ledger.settle(reservation, exchange.cost)
+            exchange.settlement = self.runtime.ledger.settle(budget.reservation, exchange.cost)
 
     def _price(self, snapshot: Snapshot, model: str) -> Price:
         price = snapshot.prices.get(model)
@@ -133,16 +138,17 @@ class Relay:
         self,
         request: InboundRequest,
         candidates: tuple[Candidate, ...],
+        max_tokens_cap: int | None,
         exchange: Exchange,
-        receive: Receive,
         send: Send,
+        receive: Receive,
     ) -> None:
         last: RetryableUpstreamError | None = None
         for candidate in order_candidates(candidates)[:MAX_ATTEMPTS]:
             upstream = candidate.upstream
             exchange.channel_id = upstream.id
             model = upstream.model_map.get(request.model, request.model)
-            body = upstream_body(request, model, None)
+            body = upstream_body(request, model, max_tokens_cap)
             try:
                 response = await open_upstream(
                     self.runtime.http, upstream, request.endpoint.path, body

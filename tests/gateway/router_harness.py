@@ -65,17 +65,22 @@ async def seed(db_url: str, upstream: FakeOpenAI, quota: str = "-1") -> tuple[in
 
 @asynccontextmanager
 async def running_router(
-    tmp_path, upstream: FakeOpenAI, quota: str = "-1"
+    tmp_path, upstream: FakeOpenAI, quota: str = "-1", **settings: object
 ) -> AsyncIterator[RunningRouter]:
+    """A router on a free port; ``settings`` override fields of burncloud.config.Settings."""
     db_url = f"sqlite:///{tmp_path}/router.db"
     token_id, key = await seed(db_url, upstream, quota)
     port = free_port()
-    settings = Settings(host="127.0.0.1", port=port, database_url=db_url, secret=SECRET)
+    config_settings = Settings(
+        host="127.0.0.1", port=port, database_url=db_url, secret=SECRET, **settings
+    )
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None
     stop = asyncio.Event()
-    server = asyncio.create_task(serve(create_app(settings), config, shutdown_trigger=stop.wait))
+    server = asyncio.create_task(
+        serve(create_app(config_settings), config, shutdown_trigger=stop.wait)
+    )
     try:
         await _wait_for_port(port)
         yield RunningRouter(f"http://127.0.0.1:{port}/v1", key, token_id, db_url)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import httpx
 import openai
 import orjson
 import pytest
 
+from burncloud.crypto import SecretBox
 from burncloud.db import open_database
-from tests.fakes import FakeOpenAI
-from tests.gateway.router_harness import running_router
+from burncloud.money import parse_usd
+from burncloud.services.channels import update_channel
+from burncloud.services.prices import set_price
+from burncloud.services.tokens import create_token
+from tests.fakes import FakeOpenAI, running_fake_openai
+from tests.gateway.router_harness import SECRET, running_router
 
 MESSAGES = [{"role": "user", "content": "hello there"}]
 
@@ -77,7 +85,7 @@ async def test_stream_with_usage_request_gets_the_usage_chunk(tmp_path, upstream
             401,
             "invalid_token",
         ),
-        (None, {"model": "gpt-9", "messages": MESSAGES}, 403, "model_price_not_set"),
+        (None, {"model": "gpt-9", "messages": MESSAGES}, 404, "model_not_found"),
         (None, {"model": "gpt-4"}, 400, "invalid_request"),
     ],
 )
@@ -91,3 +99,118 @@ async def test_error_table_rows(tmp_path, upstream, headers, body, status, code)
     assert response.status_code == status
     error = orjson.loads(response.content)["error"]
     assert error["code"] == code and set(error) == {"message", "type", "code"}
+
+
+def test_sync_client_stream_and_non_stream(tmp_path) -> None:
+
+    with running_fake_openai("sk-upstream-key", prompt_tokens=100, completion_tokens=200) as fake:
+        ready, done = threading.Event(), threading.Event()
+        box: dict = {}
+
+        async def serve_router() -> None:
+            async with running_router(tmp_path, fake) as router:
+                box["router"] = router
+                ready.set()
+                await asyncio.to_thread(done.wait)
+
+        thread = threading.Thread(target=lambda: asyncio.run(serve_router()))
+        thread.start()
+        try:
+            assert ready.wait(10)
+            router = box["router"]
+            client = openai.OpenAI(api_key=router.key, base_url=router.base_url)
+            whole = client.chat.completions.create(model="gpt-4", messages=MESSAGES)
+            parts = client.chat.completions.create(model="gpt-4", messages=MESSAGES, stream=True)
+            text = "".join(c.choices[0].delta.content or "" for c in parts if c.choices)
+            client.close()
+        finally:
+            done.set()
+            thread.join(10)
+    assert whole.choices[0].message.content == text == "Hello! You said: hello there"
+
+
+async def test_legacy_completions_and_embeddings_are_relayed_and_billed(tmp_path, upstream) -> None:
+    async with running_router(tmp_path, upstream) as router:
+        db = await open_database(router.db_url)
+        try:
+            async with db.transaction() as tx:
+                await set_price(tx, "text-embedding-3-small", parse_usd("0.02"), parse_usd("0"))
+            await update_channel(
+                db, SecretBox.from_passphrase(SECRET), 1, models=["gpt-4", "text-embedding-3-small"]
+            )
+        finally:
+            await db.close()
+        client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
+        for _ in range(30):
+            try:
+                vectors = await client.embeddings.create(
+                    model="text-embedding-3-small", input=["a", "b"]
+                )
+                break
+            except openai.NotFoundError:
+                await asyncio.sleep(0.1)
+        completion = await client.completions.create(model="gpt-4", prompt="Say hi", max_tokens=200)
+        await client.close()
+    assert len(vectors.data) == 2
+    assert completion.choices[0].text
+    logs = await _logs(router.db_url)
+    by_endpoint = {row["endpoint"]: row for row in logs if row["status"] == 200}
+    assert by_endpoint["embeddings"]["cost"] == 2_000  # 100 prompt tokens at 0.02 / 1M
+    assert by_endpoint["completions"]["cost"] == 15_000_000
+
+
+async def test_models_lists_only_what_the_key_may_use(tmp_path, upstream) -> None:
+    async with running_router(tmp_path, upstream) as router:
+        db = await open_database(router.db_url)
+        try:
+            _, narrow = await create_token(db, "narrow", models="gpt-3.5")
+        finally:
+            await db.close()
+        await asyncio.sleep(1.5)
+        client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
+        models = [m.id async for m in client.models.list()]
+        narrowed = openai.AsyncOpenAI(api_key=narrow, base_url=router.base_url)
+        none = [m.id async for m in narrowed.models.list()]
+        await client.close()
+        await narrowed.close()
+        async with httpx.AsyncClient() as http:
+            anonymous = await http.get(f"{router.base_url}/models")
+    assert models == ["gpt-4"]
+    assert none == []
+    assert anonymous.status_code == 401
+
+
+async def test_billing_endpoints_report_the_keys_balance(tmp_path, upstream) -> None:
+    async with running_router(tmp_path, upstream, quota="2.5") as router:
+        client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
+        await client.chat.completions.create(model="gpt-4", messages=MESSAGES)
+        await client.close()
+        headers = {"Authorization": f"Bearer {router.key}"}
+        async with httpx.AsyncClient() as http:
+            subscription = (
+                await http.get(f"{router.base_url}/dashboard/billing/subscription", headers=headers)
+            ).json()
+            usage = (
+                await http.get(f"{router.base_url}/dashboard/billing/usage", headers=headers)
+            ).json()
+    assert subscription["object"] == "billing_subscription"
+    assert 0 < subscription["hard_limit_usd"] <= 2.5
+    assert usage["object"] == "list" and usage["total_usage"] >= 0
+
+
+async def test_client_disconnect_cancels_the_upstream_stream(tmp_path) -> None:
+    async with (
+        FakeOpenAI("sk-upstream-key", chunks=50, chunk_delay=0.1) as slow,
+        running_router(tmp_path, slow) as router,
+    ):
+        client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
+        stream = await client.chat.completions.create(model="gpt-4", messages=MESSAGES, stream=True)
+        async for _ in stream:
+            break
+        await stream.close()
+        await client.close()
+        await slow.wait_until(lambda: slow.cancelled, within=1.0)
+        await slow.wait_until(lambda: slow.open_streams == 0, within=1.0)
+    logs = await _logs(router.db_url)
+    assert [(row["status"], row["estimated"]) for row in logs] == [(499, 1)]
+    assert logs[0]["cost"] > 0

@@ -1,0 +1,65 @@
+"""How much of the caller's money one request may hold while it runs.
+
+The reservation covers a generous prompt estimate plus the answer budget (the request's
+``max_tokens`` or the endpoint default). When that is more than the key or account has
+left, the answer budget is cut to what the balance affords and the upstream is asked for
+no more (``max_tokens`` capped), rather than overspending; 402 only when not even one
+answer token is affordable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from burncloud.errors import InsufficientQuota
+from burncloud.gateway.auth import Caller
+from burncloud.gateway.inbound import InboundRequest
+from burncloud.gateway.ledger import Ledger
+from burncloud.gateway.reservations import Reservation
+from burncloud.services.pricing import Price, Usage, cost
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    reservation: Reservation
+    max_tokens_cap: int | None  # set when the answer had to be cut to the balance
+
+
+async def reserve_budget(
+    ledger: Ledger, caller: Caller, request: InboundRequest, price: Price, ratio: Decimal
+) -> Budget:
+    """Reserve the request's estimated cost, capping its answer if the balance is short."""
+    prompt, answer = request.prompt_estimate(), request.answer_budget()
+    try:
+        estimate = cost(Usage(prompt, answer), price, ratio)
+        return Budget(await ledger.reserve(caller.token, caller.user, estimate), None)
+    except InsufficientQuota:
+        if answer <= 1:
+            raise
+        affordable = await ledger.affordable(caller.token, caller.user)
+        cap = affordable_answer(affordable, prompt, answer - 1, price, ratio)
+        if cap < 1:
+            raise
+    reservation = await ledger.reserve(
+        caller.token, caller.user, cost(Usage(prompt, cap), price, ratio)
+    )
+    return Budget(reservation, cap)
+
+
+def affordable_answer(
+    affordable: int | None, prompt: int, most: int, price: Price, ratio: Decimal
+) -> int:
+    """The largest answer size in [0, most] whose cost with ``prompt`` fits ``affordable``."""
+    if affordable is None:
+        return most
+    if cost(Usage(prompt, 0), price, ratio) > affordable:
+        return 0
+    low, high = 0, most
+    while low < high:
+        middle = (low + high + 1) // 2
+        if cost(Usage(prompt, middle), price, ratio) <= affordable:
+            low = middle
+        else:
+            high = middle - 1
+    return low
