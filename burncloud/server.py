@@ -13,6 +13,7 @@ import os
 
 from quart import Quart
 
+from burncloud.admin.blueprint import admin_blueprint
 from burncloud.config import Settings
 from burncloud.errors import BurncloudError, NotFound
 from burncloud.gateway.account import account_blueprint
@@ -69,6 +70,7 @@ class BurncloudApp:
 def _control_app(runtime: Runtime) -> Quart:
     app = Quart("burncloud")
     app.register_blueprint(account_blueprint(runtime))
+    app.register_blueprint(admin_blueprint(runtime))
 
     @app.errorhandler(BurncloudError)
     async def burncloud_error(error: BurncloudError):  # type: ignore[no-untyped-def]

@@ -1,0 +1,52 @@
+"""The admin API: every route under /api/, each one behind the admin-key check."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NoReturn
+
+from quart import Blueprint, request
+
+from burncloud.admin.auth import require_admin
+from burncloud.admin.channels import channels_blueprint
+from burncloud.admin.groups import groups_blueprint
+from burncloud.admin.logs import logs_blueprint
+from burncloud.admin.prices import prices_blueprint
+from burncloud.admin.quota import quota_blueprint
+from burncloud.admin.redemptions import redemptions_blueprint
+from burncloud.admin.tokens import tokens_blueprint
+from burncloud.admin.users import users_blueprint
+from burncloud.errors import NotFound
+
+if TYPE_CHECKING:
+    from burncloud.gateway.runtime import Runtime
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def admin_blueprint(runtime: Runtime) -> Blueprint:
+    """/api/...: channels, tokens, quotas, prices, users, groups, redemptions and logs."""
+    blueprint = Blueprint("admin", __name__, url_prefix="/api")
+
+    @blueprint.before_request
+    async def admin_only() -> None:
+        require_admin(runtime)
+
+    for area in (
+        channels_blueprint,
+        tokens_blueprint,
+        quota_blueprint,
+        prices_blueprint,
+        users_blueprint,
+        groups_blueprint,
+        redemptions_blueprint,
+        logs_blueprint,
+    ):
+        blueprint.register_blueprint(area(runtime))
+
+    # Unknown paths and methods under /api/ are checked too, so without an admin key
+    # nothing tells which admin routes exist.
+    @blueprint.route("/<path:rest>", methods=METHODS)
+    async def unknown(rest: str) -> NoReturn:
+        raise NotFound(f"no admin endpoint {request.method} /api/{rest}")
+
+    return blueprint

@@ -1,0 +1,173 @@
+"""Request logs: filtered, paginated reads of the ``logs`` table, newest first by default.
+
+Filter values are only ever bound parameters; the sort column and direction come from
+fixed tables, never from input. Pages are keyset-paginated: ``next`` is a cursor naming
+the last row returned (its sort value and id), so paging never repeats or skips a row
+while new ones arrive. An offset is accepted too, for clients that count pages.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Any
+
+from burncloud.db.connection import Executor, Row
+from burncloud.errors import InvalidRequest
+from burncloud.money import format_usd
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+MAX_BIGINT = 2**63 - 1
+SORT_COLUMNS = ("created_at", "cost", "latency_ms")
+ORDERS = {"desc": ("DESC", "<"), "asc": ("ASC", ">")}  # order -> (SQL direction, keyset op)
+_CURSOR = re.compile(r"([0-9]{1,19})_([0-9]{1,19})")
+
+# filter field -> (column, operator): since <= created_at < until, the rest exact matches
+_FILTERS = {
+    "since": ("created_at", ">="),
+    "until": ("created_at", "<"),
+    "model": ("model", "="),
+    "token_id": ("token_id", "="),
+    "user_id": ("user_id", "="),
+    "channel_id": ("channel_id", "="),
+    "status": ("status", "="),
+    "request_id": ("request_id", "="),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One logged request; ``cost`` in nano-USD."""
+
+    id: int
+    created_at: int
+    request_id: str
+    user_id: int | None
+    token_id: int | None
+    channel_id: int | None
+    model: str
+    endpoint: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost: int
+    latency_ms: int
+    ttft_ms: int | None
+    status: int
+    stream: bool
+    estimated: bool
+    error: str
+
+    @classmethod
+    def from_row(cls, row: Row) -> LogEntry:
+        values = {f.name: row[f.name] for f in fields(cls)}
+        values["stream"] = bool(row["stream"])
+        values["estimated"] = bool(row["estimated"])
+        return cls(**values)
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as JSON, the cost as a decimal USD string."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["cost"] = format_usd(self.cost)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """Which rows to read; None means "any". Times are unix seconds, ``until`` exclusive."""
+
+    since: int | None = None
+    until: int | None = None
+    model: str | None = None
+    token_id: int | None = None
+    user_id: int | None = None
+    channel_id: int | None = None
+    status: int | None = None
+    request_id: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until", "token_id", "user_id", "channel_id", "status"):
+            check_count(getattr(self, name), name)
+
+    def where(self) -> tuple[list[str], dict[str, Any]]:
+        """SQL conditions (fixed text) and their bound parameters."""
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        for name, (column, operator) in _FILTERS.items():
+            value = getattr(self, name)
+            if value is not None:
+                clauses.append(f"{column} {operator} :{name}")
+                params[name] = value
+        return clauses, params
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    """One page of entries and the cursor of the next page (None on the last page)."""
+
+    entries: tuple[LogEntry, ...]
+    next: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"data": [entry.to_json() for entry in self.entries], "next": self.next}
+
+
+async def query_logs(
+    db: Executor,
+    filters: LogFilter | None = None,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    offset: int = 0,
+    sort: str = "created_at",
+    order: str = "desc",
+) -> LogPage:
+    """A page of log entries matching ``filters``; ``limit`` is capped at MAX_LIMIT."""
+    if sort not in SORT_COLUMNS:
+        raise InvalidRequest(f"cannot sort logs by {sort!r}: use one of {', '.join(SORT_COLUMNS)}")
+    if order not in ORDERS:
+        raise InvalidRequest(f"unknown order {order!r}: use asc or desc")
+    if limit < 1:
+        raise InvalidRequest("limit must be at least 1")
+    check_count(offset, "offset")
+    limit = min(limit, MAX_LIMIT)
+    clauses, params = (filters or LogFilter()).where()
+    direction, operator = ORDERS[order]
+    if cursor is not None:
+        params["after_value"], params["after_id"] = parse_cursor(cursor)
+        clauses.append(
+            f"({sort} {operator} :after_value"
+            f" OR ({sort} = :after_value AND id {operator} :after_id))"
+        )
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = await db.fetch_all(
+        f"SELECT * FROM logs{where} ORDER BY {sort} {direction}, id {direction}"
+        " LIMIT :limit OFFSET :offset",
+        {**params, "limit": limit + 1, "offset": offset},
+    )
+    entries = tuple(LogEntry.from_row(row) for row in rows[:limit])
+    more = len(rows) > limit
+    return LogPage(entries, make_cursor(entries[-1], sort) if more else None)
+
+
+def make_cursor(entry: LogEntry, sort: str = "created_at") -> str:
+    """The cursor that continues a listing after ``entry``."""
+    return f"{getattr(entry, sort)}_{entry.id}"
+
+
+def parse_cursor(cursor: str) -> tuple[int, int]:
+    """The (sort value, id) a cursor names; InvalidRequest if it is not one of ours."""
+    match = _CURSOR.fullmatch(cursor.strip())
+    if match is None or max(int(match[1]), int(match[2])) > MAX_BIGINT:
+        raise InvalidRequest(f"invalid cursor {cursor!r}: pass the 'next' of the previous page")
+    return int(match[1]), int(match[2])
+
+
+def check_count(value: int | None, what: str) -> int | None:
+    """``value`` if it is None or an integer a BIGINT column can hold, 0 or more."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_BIGINT:
+        raise InvalidRequest(f"{what} must be a whole number from 0 to {MAX_BIGINT}")
+    return value

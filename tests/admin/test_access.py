@@ -1,0 +1,163 @@
+"""Only admin keys may use /api/: no key or a bad key is 401, any other user's key 403."""
+
+from __future__ import annotations
+
+import pytest
+
+from burncloud.config import Settings
+from burncloud.server import create_app
+from tests.admin.conftest import client, wait_for_key
+
+# (method, path, body): every admin route, with bodies that would change something if the
+# access check let them through, real and unknown ids alike.
+ROUTES: list[tuple[str, str, dict | None]] = [
+    ("GET", "/api/channels", None),
+    ("POST", "/api/channels", {"type": "openai", "name": "x", "key": "sk-x", "models": "gpt-4"}),
+    ("GET", "/api/channels/1", None),
+    ("GET", "/api/channels/999", None),
+    ("PATCH", "/api/channels/1", {"name": "renamed"}),
+    ("DELETE", "/api/channels/1", None),
+    ("DELETE", "/api/channels/999", None),
+    ("POST", "/api/channels/1/enable", None),
+    ("POST", "/api/channels/1/disable", {"reason": "no"}),
+    ("GET", "/api/tokens", None),
+    ("POST", "/api/tokens", {"name": "mine"}),
+    ("GET", "/api/tokens/1", None),
+    ("PATCH", "/api/tokens/1", {"quota": "0"}),
+    ("DELETE", "/api/tokens/1", None),
+    ("POST", "/api/tokens/1/revoke", None),
+    ("GET", "/api/tokens/1/quota", None),
+    ("POST", "/api/tokens/1/quota/add", {"amount": "100"}),
+    ("PUT", "/api/tokens/999/quota", {"amount": "-1"}),
+    ("GET", "/api/prices", None),
+    ("GET", "/api/prices/gpt-4", None),
+    ("PUT", "/api/prices/gpt-4", {"input": "0", "output": "0"}),
+    ("DELETE", "/api/prices/gpt-4", None),
+    ("GET", "/api/users", None),
+    ("POST", "/api/users", {"name": "mallory", "role": "admin"}),
+    ("GET", "/api/users/admin", None),
+    ("PATCH", "/api/users/alice", {"role": "admin"}),
+    ("POST", "/api/users/1/disable", None),
+    ("POST", "/api/users/nobody/enable", None),
+    ("GET", "/api/users/1/balance", None),
+    ("POST", "/api/users/alice/balance/add", {"amount": "100"}),
+    ("PUT", "/api/users/alice/balance", {"amount": "-1"}),
+    ("GET", "/api/groups", None),
+    ("GET", "/api/groups/default", None),
+    ("PUT", "/api/groups/default", {"ratio": "0"}),
+    ("DELETE", "/api/groups/vip", None),
+    ("GET", "/api/redemptions", None),
+    ("POST", "/api/redemptions", {"quota": "100", "count": 1}),
+    ("POST", "/api/redemptions/use", {"code": "x", "user": "alice"}),
+    ("GET", "/api/logs", None),
+    ("GET", "/api/logs?model=gpt-4", None),
+    ("GET", "/api/no-such-thing", None),
+    ("PUT", "/api/channels", None),
+    ("POST", "/api/no-such-thing", {}),
+    ("PATCH", "/api/channels", {"name": "all"}),
+    ("DELETE", "/api/users", None),
+]
+
+
+def test_the_route_list_covers_every_admin_route() -> None:
+    app = create_app(Settings(database_url="sqlite:///unused.db")).control
+    adapter = app.url_map.bind("localhost")
+    covered = {(adapter.match(path.split("?")[0], method)[0], method) for method, path, _ in ROUTES}
+    every = {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/")
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
+    }
+    assert every - covered == set()
+    assert len(every) >= 40
+
+
+async def _statuses(router, key: str | None, headers: dict | None = None) -> dict[str, int]:
+    async with client(router, key) as http:
+        return {
+            f"{method} {path}": (
+                await http.request(method, path, json=body, headers=headers)
+            ).status_code
+            for method, path, body in ROUTES
+        }
+
+
+async def test_no_key_is_refused_on_every_route(router) -> None:
+    statuses = await _statuses(router, None)
+    assert set(statuses.values()) == {401}, statuses
+
+
+async def test_an_unknown_key_is_refused_with_the_relays_error(router) -> None:
+    async with client(router, "sk-not-a-real-key") as http:
+        admin = await http.get("/api/channels")
+        relay = await http.post("/v1/chat/completions", json={"model": "gpt-4", "messages": []})
+    assert admin.status_code == relay.status_code == 401
+    assert admin.json()["error"]["code"] == relay.json()["error"]["code"] == "invalid_token"
+    statuses = await _statuses(router, "sk-not-a-real-key")
+    assert set(statuses.values()) == {401}, statuses
+
+
+async def test_a_user_key_gets_403_on_every_route_and_changes_nothing(
+    router, router_db, user_key
+) -> None:
+    before = await _config(router_db)
+    statuses = await _statuses(router, user_key)
+    assert set(statuses.values()) == {403}, statuses
+    async with client(router, user_key) as http:
+        reply = await http.post("/api/channels", content=b"{not json")
+        assert reply.status_code == 403
+        assert reply.json() == {
+            "error": {
+                "message": "the admin API needs an admin's API key",
+                "type": "permission_error",
+                "code": "permission_denied",
+            }
+        }
+    async with client(router, None) as http:
+        via_header = await http.get("/api/users", headers={"x-api-key": user_key})
+        assert via_header.status_code == 403
+    assert await _config(router_db) == before
+
+
+async def _config(db) -> list:
+    """Everything the refused requests tried to change."""
+    return [
+        await db.fetch_all(f"SELECT * FROM {table} ORDER BY 1")
+        for table in ("channels", "tokens", "prices", "users", "user_groups", "redemptions")
+    ]
+
+
+async def test_the_admin_key_reads_every_list(admin) -> None:
+    for path in ("channels", "tokens", "prices", "users", "groups", "redemptions", "logs"):
+        reply = await admin.get(f"/api/{path}")
+        assert reply.status_code == 200, (path, reply.text)
+        assert isinstance(reply.json()["data"], list)
+
+
+async def test_a_rotated_admin_key_is_an_admin_key(router, admin_key) -> None:
+    async with client(router, admin_key) as http:
+        assert (await http.get("/api/users")).status_code == 200
+        rotated = await http.get("/api/tokens")
+    admin_tokens = [t for t in rotated.json()["data"] if t["name"] == "admin"]
+    assert len(admin_tokens) == 1 and admin_key not in rotated.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/no-such-thing"), ("PUT", "/api/channels"), ("GET", "/api/channels/abc")],
+)
+async def test_unknown_admin_endpoints_are_404_for_the_admin(admin, method, path) -> None:
+    reply = await admin.request(method, path)
+    assert reply.status_code == 404
+    assert reply.json()["error"]["code"] == "not_found"
+
+
+async def test_a_revoked_admin_key_stops_working_within_two_seconds(router, admin) -> None:
+    created = await admin.post("/api/tokens", json={"name": "second-admin-key"})
+    assert created.status_code == 201
+    second = created.json()
+    await wait_for_key(router, second["key"], 200)
+    assert (await admin.post(f"/api/tokens/{second['id']}/revoke")).status_code == 200
+    await wait_for_key(router, second["key"], 401)
