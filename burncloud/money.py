@@ -14,6 +14,7 @@ from burncloud.errors import InvalidRequest
 
 UNITS_PER_USD = 10**9
 UNLIMITED = -1
+MAX_UNITS = 10**18  # one billion USD: far below BIGINT's limit, so sums never overflow
 _QUANTUM = Decimal(1).scaleb(-9)
 
 
@@ -24,19 +25,12 @@ def parse_usd(text: str | int | Decimal, *, allow_unlimited: bool = False) -> in
         return UNLIMITED
     if value < 0:
         raise InvalidRequest(f"amount must not be negative: {text}")
-    units = value * UNITS_PER_USD
-    if units != units.to_integral_value():
-        raise InvalidRequest(f"amount has more than 9 decimal places: {text}")
-    return int(units)
+    return _to_units(value, text)
 
 
 def parse_signed_usd(text: str | int | Decimal) -> int:
     """Parse a USD amount that may be negative (a quota adjustment)."""
-    value = _to_decimal(text)
-    units = value * UNITS_PER_USD
-    if units != units.to_integral_value():
-        raise InvalidRequest(f"amount has more than 9 decimal places: {text}")
-    return int(units)
+    return _to_units(_to_decimal(text), text)
 
 
 def format_usd(units: int) -> str:
@@ -45,6 +39,15 @@ def format_usd(units: int) -> str:
         return "-1"
     text = format((Decimal(units) * _QUANTUM).normalize(), "f")
     return text
+
+
+def _to_units(value: Decimal, text: object) -> int:
+    units = value * UNITS_PER_USD
+    if abs(units) > MAX_UNITS:
+        raise InvalidRequest(f"amount is too large (at most {format_usd(MAX_UNITS)} USD): {text}")
+    if units != units.to_integral_value():
+        raise InvalidRequest(f"amount has more than 9 decimal places: {text}")
+    return int(units)
 
 
 def _to_decimal(text: str | int | Decimal) -> Decimal:

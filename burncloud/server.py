@@ -12,6 +12,7 @@ import logging
 import os
 
 from quart import Quart
+from werkzeug.exceptions import HTTPException
 
 from burncloud.admin.blueprint import admin_blueprint
 from burncloud.config import Settings
@@ -21,6 +22,8 @@ from burncloud.gateway.asgi import Receive, Scope, Send
 from burncloud.gateway.inbound import CHAT, COMPLETIONS, EMBEDDINGS, Endpoint
 from burncloud.gateway.relay import Relay
 from burncloud.gateway.runtime import Runtime
+
+log = logging.getLogger("burncloud.server")
 
 RELAY_ROUTES: dict[tuple[str, str], Endpoint] = {
     ("POST", "/v1/chat/completions"): CHAT,
@@ -76,6 +79,13 @@ def _control_app(runtime: Runtime) -> Quart:
     async def burncloud_error(error: BurncloudError):  # type: ignore[no-untyped-def]
         return error.to_body(), error.status, error.headers
 
+    @app.errorhandler(Exception)
+    async def unexpected(error: Exception):  # type: ignore[no-untyped-def]
+        if isinstance(error, HTTPException):
+            return error
+        log.exception("control request failed")
+        return BurncloudError("internal error").to_body(), 500
+
     @app.errorhandler(404)
     async def not_found(_error: Exception):  # type: ignore[no-untyped-def]
         return NotFound("no such endpoint").to_body(), 404
@@ -106,6 +116,7 @@ def serve(settings: Settings) -> int:
     config.application_path = "burncloud.server:create_app()"
     config.workers = settings.workers if settings.workers > 1 else 0
     config.graceful_timeout = settings.grace_period
+    config.backlog = 4096  # bursts of thousands of connects must queue, not be reset
     config.worker_class = _worker_class()
     config.accesslog = None
     config.loglevel = settings.log_level.upper()

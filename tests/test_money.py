@@ -45,3 +45,9 @@ def test_bad_amounts_are_refused(text: str) -> None:
 
 def test_signed_amounts_for_adjustments() -> None:
     assert parse_signed_usd("-0.5") == -500_000_000
+
+
+@pytest.mark.parametrize("text", ["1e30", "1000000001", "-1e30"])
+def test_amounts_beyond_a_billion_usd_are_refused(text: str) -> None:
+    with pytest.raises(InvalidRequest, match="too large"):
+        parse_signed_usd(text)

@@ -9,6 +9,7 @@ written for every request that got past authentication.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -50,7 +51,10 @@ from burncloud.services.pricing import Price, Usage, cost
 if TYPE_CHECKING:
     from burncloud.gateway.runtime import Runtime
 
+log = logging.getLogger("burncloud.relay")
+
 MAX_ATTEMPTS = 3
+INTERNAL_ERROR = BurncloudError("internal error: the request could not be completed")
 FREE = Price(model="", input=0, output=0)
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -99,6 +103,11 @@ class Relay:
             exchange.status, exchange.error = exc.status, exc.message
             if not exchange.responded:
                 await send_error(send, exc, exchange.headers)
+        except Exception as exc:  # a bug: answer in the error shape, log it once here
+            log.exception("relay failed (request %s)", exchange.request_id)
+            exchange.status, exchange.error = 500, f"internal error: {type(exc).__name__}"
+            if not exchange.responded:
+                await send_error(send, INTERNAL_ERROR, exchange.headers)
         finally:
             if exchange.caller is not None:
                 self._log(endpoint, exchange)

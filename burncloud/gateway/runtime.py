@@ -42,13 +42,14 @@ class Runtime:
                 flush=True,
             )
         self._box = await open_secret_box(self._db, self.settings.secret)
-        self._cache = ConfigCache(self._db, self._box)
+        self._ledger = Ledger(self._db, self.owner)
+        # A config change may have cancelled leases (an operator set a quota): re-check them.
+        self._cache = ConfigCache(self._db, self._box, on_reload=self._ledger.renew)
         await self._cache.start()
         self._http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300),
         )
-        self._ledger = Ledger(self._db, self.owner)
         await self._ledger.start()
         self._logs = LogWriter(self._db, self._ledger)
         await self._logs.start()

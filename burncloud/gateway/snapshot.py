@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -126,10 +126,17 @@ def _routes(
 class ConfigCache:
     """Owns the current Snapshot and the task that keeps it fresh."""
 
-    def __init__(self, db: Database, box: SecretBox, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        interval: float = 1.0,
+        on_reload: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._db = db
         self._box = box
         self._interval = interval
+        self._on_reload = on_reload
         self._task: asyncio.Task[None] | None = None
         self.snapshot: Snapshot | None = None
 
@@ -149,6 +156,8 @@ class ConfigCache:
         if self.snapshot is not None and version == self.snapshot.version:
             return False
         self.snapshot = await load_snapshot(self._db, self._box)
+        if self._on_reload is not None:
+            await self._on_reload()
         return True
 
     async def _poll(self) -> None:

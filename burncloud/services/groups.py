@@ -33,6 +33,9 @@ class Group:
         return {"name": self.name, "ratio": format_ratio(self.ratio)}
 
 
+MAX_RATIO = 1000
+
+
 def parse_ratio(text: str | int | Decimal) -> Decimal:
     """A ratio from text; InvalidRequest unless it is a non-negative finite decimal."""
     try:
@@ -41,6 +44,8 @@ def parse_ratio(text: str | int | Decimal) -> Decimal:
         raise InvalidRequest(f"ratio is not a decimal number: {text!r}") from None
     if not value.is_finite() or value < 0:
         raise InvalidRequest(f"ratio must be a non-negative finite number: {text!r}")
+    if value > MAX_RATIO:
+        raise InvalidRequest(f"ratio must be at most {MAX_RATIO}: {text!r}")
     return Decimal(0) if value == 0 else value.normalize()
 
 

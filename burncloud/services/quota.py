@@ -13,12 +13,12 @@ from typing import Any
 
 from burncloud.db.connection import Database, Executor
 from burncloud.errors import InvalidRequest, NotFound
-from burncloud.money import UNLIMITED, format_usd
+from burncloud.money import MAX_UNITS, UNLIMITED, format_usd
 from burncloud.services.clock import now
 from burncloud.services.settings import bump_config_version
 from burncloud.services.users import resolve_user
 
-MAX_QUOTA_UNITS = 10**18  # one billion USD: far below BIGINT's limit, so sums never overflow
+MAX_QUOTA_UNITS = MAX_UNITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,12 +121,20 @@ def _state(ledger: _Ledger, row: dict[str, Any]) -> QuotaState:
 
 
 async def _read(db: Executor, ledger: _Ledger, owner_id: int) -> QuotaState:
+    """The owner's state; money a router holds in a lease still counts as remaining."""
     row = await db.fetch_one(
         f"SELECT id, name, {ledger.column} AS remaining, used FROM {ledger.table} WHERE id = :id",
         {"id": owner_id},
     )
     if row is None:
         raise NotFound(f"no {ledger.kind} with id {owner_id}")
+    if row["remaining"] != UNLIMITED:
+        leased = await db.fetch_value(
+            "SELECT COALESCE(SUM(amount), 0) FROM quota_leases"
+            " WHERE subject = :kind AND subject_id = :id",
+            {"kind": ledger.kind, "id": owner_id},
+        )
+        row = {**row, "remaining": row["remaining"] + int(leased)}
     return _state(ledger, row)
 
 
@@ -163,7 +171,13 @@ async def _refusal(tx: Executor, ledger: _Ledger, owner_id: int, units: int) -> 
 
 
 async def _set(tx: Executor, ledger: _Ledger, owner_id: int, units: int) -> QuotaState:
+    """Set what is left to exactly ``units``: routers' leases on it are cancelled, and the
+    routers drop them at their next config reload (within about a second)."""
     validate_quota(units, ledger.column)
+    await tx.execute(
+        "DELETE FROM quota_leases WHERE subject = :kind AND subject_id = :id",
+        {"kind": ledger.kind, "id": owner_id},
+    )
     row = await tx.fetch_one(
         f"UPDATE {ledger.table} SET {ledger.column} = :v{ledger.touch} WHERE id = :id "
         + _returning(ledger),

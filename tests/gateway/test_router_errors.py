@@ -273,3 +273,21 @@ async def _expect(
         assert response.status_code == status, response.text
     else:
         _error(response, status, code, kind or "")
+
+
+async def test_setting_a_quota_cancels_what_a_router_holds(tmp_path, upstream) -> None:
+    from burncloud.services.quota import get_token_quota, set_token_quota
+
+    async with running_router(tmp_path, upstream, quota="1.5") as router:
+        assert (await _post(router, CHAT)).status_code == 200
+        await asyncio.sleep(0.5)  # the log writer has settled the first request
+        state = await _with_db(router, lambda db: get_token_quota(db, router.token_id))
+        assert state.remaining == 1_500_000_000 - 15_000_000  # leased money still counts
+        await _with_db(router, lambda db: set_token_quota(db, router.token_id, 0))
+        await _eventually(
+            lambda: _expect(
+                _post(router, CHAT), 402, "insufficient_quota", "insufficient_quota_error"
+            )
+        )
+    final = await _with_db(router, lambda db: get_token_quota(db, router.token_id))
+    assert final.remaining == 0
