@@ -12,9 +12,10 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 import orjson
@@ -40,6 +41,13 @@ from burncloud.gateway.auth import Caller, authenticate, authorize_model, extrac
 from burncloud.gateway.budget import reserve_budget
 from burncloud.gateway.inbound import Endpoint, InboundRequest, parse_request
 from burncloud.gateway.logwriter import LogRecord
+from burncloud.gateway.metering import (
+    estimate_stream,
+    estimate_whole,
+    rough_usage,
+    usage_from_openai,
+    whole_usage,
+)
 from burncloud.gateway.outbound import upstream_body
 from burncloud.gateway.reservations import Settlement
 from burncloud.gateway.routing import order_candidates
@@ -80,6 +88,7 @@ class Exchange:
     estimated: bool = False
     cost: int = 0
     responded: bool = False
+    refine: Callable[[], Awaitable[Usage]] | None = None  # a better estimate than the rough one
     settlement: Settlement | None = None
 
     @property
@@ -131,6 +140,7 @@ class Relay:
         budget = await reserve_budget(self.runtime.ledger, caller, request, price, ratio)
         try:
             await self._forward(request, candidates, budget.max_tokens_cap, exchange, send, receive)
+            await _refine_estimate(exchange)
         finally:
             exchange.cost = cost(exchange.usage, price, ratio) if exchange.usage else 0
             exchange.settlement = self.runtime.ledger.settle(budget.reservation, exchange.cost)
@@ -188,7 +198,11 @@ class Relay:
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise UpstreamError("the upstream connection failed while answering") from exc
         exchange.ttft_ms = _elapsed_ms(exchange.started)
-        exchange.usage, exchange.estimated = _whole_usage(raw, request)
+        exchange.usage = whole_usage(raw)
+        if exchange.usage is None:
+            exchange.usage, exchange.estimated = rough_usage(request, len(raw)), True
+            estimator = self.runtime.estimator
+            exchange.refine = lambda: estimate_whole(estimator, request, raw)
         content_type = response.headers.get("Content-Type", "application/json").encode()
         exchange.responded = True
         await send_bytes(send, 200, raw, exchange.headers, content_type)
@@ -219,7 +233,12 @@ class Relay:
             for task in (pump, watcher):
                 task.cancel()
             await asyncio.gather(pump, watcher, return_exceptions=True)
-            exchange.usage, exchange.estimated = _stream_usage(meter, request)
+            if meter.usage is not None:
+                exchange.usage = usage_from_openai(meter.usage)
+            else:
+                exchange.usage, exchange.estimated = rough_usage(request, meter.text_chars), True
+                estimator = self.runtime.estimator
+                exchange.refine = lambda: estimate_stream(estimator, request, meter)
         if pump not in done:
             exchange.status, exchange.error = 499, "client disconnected"
         elif pump.exception() is not None:
@@ -283,6 +302,16 @@ async def _wait_for_disconnect(receive: Receive) -> None:
             return
 
 
+async def _refine_estimate(exchange: Exchange) -> None:
+    """Replace a rough usage estimate with the tokenizer's (keeping the rough one on failure)."""
+    if exchange.refine is None:
+        return
+    try:
+        exchange.usage = await exchange.refine()
+    except Exception:
+        log.exception("token estimate failed; billing the rough estimate")
+
+
 def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id" and 0 < len(value) <= 128 and value.isascii():
@@ -297,29 +326,3 @@ def _elapsed_ms(started: float) -> int:
 def _in_band_error(message: str) -> bytes:
     error = {"error": {"message": message, "type": "server_error", "code": "upstream_error"}}
     return b"data: " + orjson.dumps(error) + b"\n\n"
-
-
-def usage_from_openai(data: dict[str, Any]) -> Usage:
-    """An OpenAI ``usage`` object as a Usage (cached tokens from prompt_tokens_details)."""
-    details = data.get("prompt_tokens_details") or {}
-    return Usage(
-        prompt_tokens=int(data.get("prompt_tokens") or 0),
-        completion_tokens=int(data.get("completion_tokens") or 0),
-        cached_tokens=int(details.get("cached_tokens") or 0),
-    )
-
-
-def _whole_usage(raw: bytes, request: InboundRequest) -> tuple[Usage, bool]:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        data = None
-    if isinstance(data, dict) and isinstance(data.get("usage"), dict):
-        return usage_from_openai(data["usage"]), False
-    return Usage(request.prompt_estimate(), len(raw) // 4), True
-
-
-def _stream_usage(meter: StreamMeter, request: InboundRequest) -> tuple[Usage, bool]:
-    if meter.usage is not None:
-        return usage_from_openai(meter.usage), False
-    return Usage(request.prompt_estimate(), (meter.text_chars + 3) // 4), True

@@ -10,6 +10,7 @@ import aiohttp
 from burncloud.config import Settings
 from burncloud.crypto import SecretBox
 from burncloud.db import Database, open_database
+from burncloud.gateway.estimate import TokenEstimator
 from burncloud.gateway.ledger import Ledger, make_owner
 from burncloud.gateway.logwriter import LogWriter
 from burncloud.gateway.snapshot import ConfigCache, Snapshot
@@ -31,6 +32,7 @@ class Runtime:
         self._http: aiohttp.ClientSession | None = None
         self._ledger: Ledger | None = None
         self._logs: LogWriter | None = None
+        self.estimator = TokenEstimator()  # loads a vocabulary only when first needed
 
     async def start(self) -> None:
         self._db = await open_database(self.settings.database_url)

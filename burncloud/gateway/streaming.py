@@ -4,7 +4,8 @@ When the client asked for usage itself, bytes go out exactly as they came in, ch
 chunk; the meter only frames a copy to find the usage chunk. When burncloud injected
 ``include_usage``, whole events go out, with the usage-only chunk dropped and the
 ``"usage":null`` members removed, so the client sees what OpenAI would have sent it.
-Memory per stream is constant: the meter keeps counters, never the text.
+Memory per stream is bounded: the meter counts characters and keeps only the first
+``SAMPLE_CHARS`` of the answer, from which an estimate is scaled if usage never comes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import orjson
 from burncloud.protocols.sse import SSEFramer, parse_event
 
 _NULL_USAGE = (b',"usage":null', b'"usage":null,')
+SAMPLE_CHARS = 16_384
 
 
 @dataclass(slots=True)
@@ -26,6 +28,8 @@ class StreamMeter:
     hide_usage: bool
     usage: dict[str, Any] | None = None
     text_chars: int = 0
+    sample: list[str] = field(default_factory=list)
+    sample_chars: int = 0
     finished: bool = False
     _framer: SSEFramer = field(default_factory=SSEFramer)
 
@@ -73,16 +77,23 @@ class StreamMeter:
         if data.get("usage"):
             self.usage = data["usage"]
         for choice in data.get("choices") or ():
-            self.text_chars += _delta_chars(choice)
+            for text in _delta_texts(choice):
+                self._count(text)
         return data
 
+    def _count(self, text: str) -> None:
+        self.text_chars += len(text)
+        if self.sample_chars < SAMPLE_CHARS:
+            self.sample.append(text)
+            self.sample_chars += len(text)
 
-def _delta_chars(choice: dict[str, Any]) -> int:
+
+def _delta_texts(choice: dict[str, Any]) -> list[str]:
+    """The generated text in one streamed choice: content, refusal, reasoning, tool calls."""
     delta = choice.get("delta") or {}
-    count = len(choice.get("text") or "")  # legacy completions
-    count += len(delta.get("content") or "") + len(delta.get("refusal") or "")
-    count += len(delta.get("reasoning_content") or "")
+    texts = [choice.get("text"), delta.get("content"), delta.get("refusal")]
+    texts.append(delta.get("reasoning_content"))
     for call in delta.get("tool_calls") or ():
         function = call.get("function") or {}
-        count += len(function.get("name") or "") + len(function.get("arguments") or "")
-    return count
+        texts += [function.get("name"), function.get("arguments")]
+    return [text for text in texts if isinstance(text, str) and text]

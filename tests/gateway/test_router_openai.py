@@ -12,6 +12,7 @@ import pytest
 
 from burncloud.crypto import SecretBox
 from burncloud.db import open_database
+from burncloud.gateway.estimate import TokenEstimator
 from burncloud.money import parse_usd
 from burncloud.services.channels import update_channel
 from burncloud.services.prices import set_price
@@ -214,3 +215,26 @@ async def test_client_disconnect_cancels_the_upstream_stream(tmp_path) -> None:
     logs = await _logs(router.db_url)
     assert [(row["status"], row["estimated"]) for row in logs] == [(499, 1)]
     assert logs[0]["cost"] > 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_missing_upstream_usage_is_estimated_with_the_tokenizer(tmp_path, stream) -> None:
+    async with FakeOpenAI("sk-upstream-key") as fake, running_router(tmp_path, fake) as router:
+        fake.omit_usage = True
+        client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
+        if stream:
+            parts = await client.chat.completions.create(
+                model="gpt-4", messages=MESSAGES, stream=True
+            )
+            assert [c async for c in parts]
+        else:
+            await client.chat.completions.create(model="gpt-4", messages=MESSAGES)
+        await client.close()
+    estimator = TokenEstimator()
+    body = {"model": "gpt-4", "messages": MESSAGES}
+    prompt = await estimator.prompt_tokens(body, "gpt-4")
+    answer = await estimator.count("Hello! You said: hello there", "gpt-4")
+    logs = await _logs(router.db_url)
+    row = logs[0]
+    assert (row["estimated"], row["prompt_tokens"], row["completion_tokens"]) == (1, prompt, answer)
+    assert row["cost"] == (prompt * 30 + answer * 60) * 1000
