@@ -12,8 +12,11 @@ import pytest
 from burncloud.crypto import SecretBox
 from burncloud.db import open_database
 from burncloud.services.channels import add_channel, update_channel
+from burncloud.services.groups import set_group
+from burncloud.services.prices import set_price
+from burncloud.services.quota import get_token_quota, set_token_quota
 from burncloud.services.tokens import create_token
-from burncloud.services.users import add_user, disable_user
+from burncloud.services.users import add_user, disable_user, update_user
 from tests.fakes import FakeOpenAI
 from tests.gateway.router_harness import SECRET, RunningRouter, free_port, running_router
 
@@ -276,8 +279,6 @@ async def _expect(
 
 
 async def test_setting_a_quota_cancels_what_a_router_holds(tmp_path, upstream) -> None:
-    from burncloud.services.quota import get_token_quota, set_token_quota
-
     async with running_router(tmp_path, upstream, quota="1.5") as router:
         assert (await _post(router, CHAT)).status_code == 200
         await asyncio.sleep(0.5)  # the log writer has settled the first request
@@ -291,3 +292,25 @@ async def test_setting_a_quota_cancels_what_a_router_holds(tmp_path, upstream) -
         )
     final = await _with_db(router, lambda db: get_token_quota(db, router.token_id))
     assert final.remaining == 0
+
+
+async def test_group_ratio_and_price_changes_apply_to_the_next_request(tmp_path, upstream) -> None:
+    async with running_router(tmp_path, upstream) as router:
+        assert (await _post(router, CHAT)).status_code == 200  # 0.015 at ratio 1
+
+        async def cheaper(db) -> None:
+            async with db.transaction() as tx:
+                await set_group(tx, "vip", "0.5")
+            await update_user(db, "admin", group="vip")
+            await update_channel(
+                db, SecretBox.from_passphrase(SECRET), 1, groups=["default", "vip"]
+            )
+            async with db.transaction() as tx:
+                await set_price(tx, "gpt-4", 10_000_000_000, 20_000_000_000)
+
+        await _with_db(router, cheaper)
+        await asyncio.sleep(1.5)
+        assert (await _post(router, CHAT)).status_code == 200
+    costs = await _with_db(router, lambda db: db.fetch_all("SELECT cost FROM logs ORDER BY id"))
+    # then: (100 x 10 + 200 x 20) / 1M USD x 0.5 = 0.0025
+    assert [row["cost"] for row in costs] == [15_000_000, 2_500_000]
