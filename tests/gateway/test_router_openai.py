@@ -238,3 +238,24 @@ async def test_missing_upstream_usage_is_estimated_with_the_tokenizer(tmp_path, 
     row = logs[0]
     assert (row["estimated"], row["prompt_tokens"], row["completion_tokens"]) == (1, prompt, answer)
     assert row["cost"] == (prompt * 30 + answer * 60) * 1000
+
+
+async def test_upstream_dying_mid_stream_ends_with_an_error_event_and_bills_what_came(
+    tmp_path,
+) -> None:
+    async with (
+        FakeOpenAI("sk-upstream-key", chunks=10) as fake,
+        running_router(tmp_path, fake) as router,
+    ):
+        fake.die_after_chunks = 4
+        client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url, max_retries=0)
+        stream = await client.chat.completions.create(model="gpt-4", messages=MESSAGES, stream=True)
+        received = []
+        with pytest.raises(openai.APIError, match="broke off"):
+            async for chunk in stream:
+                received.append(chunk)
+        await client.close()
+    assert received  # some content reached the client before the error event
+    logs = await _logs(router.db_url)
+    assert [(r["status"], r["estimated"]) for r in logs] == [(502, 1)]
+    assert logs[0]["cost"] > 0 and logs[0]["completion_tokens"] > 0
