@@ -99,7 +99,9 @@ def _control_app(runtime: Runtime) -> Quart:
 
 def create_app(settings: Settings | None = None) -> BurncloudApp:
     """A router worker's ASGI app; settings from the environment unless given."""
-    return BurncloudApp(settings or Settings.from_env())
+    settings = settings or Settings.from_env()
+    _configure_logging(settings.log_level)
+    return BurncloudApp(settings)
 
 
 def serve(settings: Settings) -> int:
@@ -107,9 +109,7 @@ def serve(settings: Settings) -> int:
     from hypercorn.config import Config
     from hypercorn.run import run
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
+    _configure_logging(settings.log_level)
     _export(settings)
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
@@ -119,8 +119,17 @@ def serve(settings: Settings) -> int:
     config.backlog = 4096  # bursts of thousands of connects must queue, not be reset
     config.worker_class = _worker_class()
     config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")  # ours: one handler, one format
     config.loglevel = settings.log_level.upper()
     return run(config)
+
+
+def _configure_logging(level: str) -> None:
+    """One stderr handler for the process (a no-op when one is already configured)."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
+    )
 
 
 def _export(settings: Settings) -> None:
