@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 from burncloud.db.connection import Database, Executor
@@ -36,10 +37,28 @@ _COLUMNS = (
     "prompt_tokens", "completion_tokens", "cached_tokens", "cost", "latency_ms", "ttft_ms",
     "status", "stream", "estimated", "error",
 )  # fmt: skip
-_INSERT = (
-    f"INSERT INTO logs ({', '.join(_COLUMNS)})"
-    f" VALUES ({', '.join(':' + column for column in _COLUMNS)})"
-)
+ROWS_PER_INSERT = 200  # x 17 columns stays far below both engines' parameter limits
+
+
+@lru_cache(maxsize=8)
+def _insert_sql(rows: int) -> str:
+    """One INSERT of ``rows`` rows: a single statement, so SQLite runs it in one step
+    instead of handing the GIL back and forth with the event loop once per row."""
+    values = ", ".join(
+        "(" + ", ".join(f":{column}_{i}" for column in _COLUMNS) + ")" for i in range(rows)
+    )
+    return f"INSERT INTO logs ({', '.join(_COLUMNS)}) VALUES {values}"
+
+
+async def _insert_rows(tx: Executor, records: Sequence[LogRecord]) -> None:
+    for start in range(0, len(records), ROWS_PER_INSERT):
+        chunk = records[start : start + ROWS_PER_INSERT]
+        params = {
+            f"{column}_{i}": value
+            for i, record in enumerate(chunk)
+            for column, value in record.row().items()
+        }
+        await tx.execute(_insert_sql(len(chunk)), params)
 
 
 class BillingListener(Protocol):
@@ -132,7 +151,7 @@ def _add(totals: dict[int, int], key: int, amount: int) -> None:
 
 async def _persist(tx: Executor, records: Sequence[LogRecord], bill: _Bill) -> None:
     """Insert the rows and bill them; lease rows first, then subjects (the lock order)."""
-    await tx.execute_many(_INSERT, [record.row() for record in records])
+    await _insert_rows(tx, records)
     for lease_id in await consume_leases(tx, bill.leases):
         subject, sid = bill.lease_subjects[lease_id]  # swept meanwhile: bill the subject
         _add(bill.direct[subject], sid, bill.leases[lease_id])

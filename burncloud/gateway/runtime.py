@@ -27,6 +27,7 @@ class Runtime:
         self.settings = settings
         self.owner = make_owner()
         self._db: Database | None = None
+        self._log_db: Database | None = None
         self._box: SecretBox | None = None
         self._cache: ConfigCache | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -53,13 +54,16 @@ class Runtime:
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300),
         )
         await self._ledger.start()
-        self._logs = LogWriter(self._db, self._ledger)
+        self._log_db = await _writer_connection(self._db)
+        self._logs = LogWriter(self._log_db, self._ledger)
         await self._logs.start()
 
     async def stop(self) -> None:
         """Flush logs and settlements, return leases, close everything; safe to call twice."""
         if self._logs is not None:
             await self._logs.stop()
+        if self._log_db is not None and self._log_db is not self._db:
+            await self._log_db.close()
         if self._ledger is not None:
             await self._ledger.stop()
         if self._cache is not None:
@@ -68,7 +72,8 @@ class Runtime:
             await self._http.close()
         if self._db is not None:
             await self._db.close()
-        self._logs = self._ledger = self._cache = self._http = self._db = None
+        self._logs = self._ledger = self._cache = self._http = None
+        self._db = self._log_db = None
 
     def snapshot(self) -> Snapshot:
         assert self._cache is not None and self._cache.snapshot is not None
@@ -99,3 +104,11 @@ class Runtime:
     def logs(self) -> LogWriter:
         assert self._logs is not None
         return self._logs
+
+
+async def _writer_connection(db: Database) -> Database:
+    """The log writer's own SQLite connection, so quota-lease statements never queue
+    behind a log flush on one connection (PostgreSQL's pool already gives each its own)."""
+    if db.dialect != "sqlite":
+        return db
+    return await open_database(db.url, migrate=False)
