@@ -57,27 +57,25 @@ class _SqliteExecutor:
         self._conn = conn
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
-        async with self._conn.execute(sql, params or {}) as cursor:
-            return [dict(row) for row in await cursor.fetchall()]
+        rows = await self._conn.execute_fetchall(*_bind(sql, params, "?"))
+        return [dict(row) for row in rows]
 
     async def fetch_one(self, sql: str, params: Params = None) -> Row | None:
-        async with self._conn.execute(sql, params or {}) as cursor:
-            row = await cursor.fetchone()
-            if row is not None:
-                await cursor.fetchall()  # drain, so a RETURNING statement completes
-            return dict(row) if row is not None else None
+        rows = await self._conn.execute_fetchall(*_bind(sql, params, "?"))
+        return dict(rows[0]) if rows else None
 
     async def fetch_value(self, sql: str, params: Params = None) -> Any:
         row = await self.fetch_one(sql, params)
         return None if row is None else next(iter(row.values()))
 
     async def execute(self, sql: str, params: Params = None) -> int:
-        async with self._conn.execute(sql, params or {}) as cursor:
+        async with self._conn.execute(*_bind(sql, params, "?")) as cursor:
             return cursor.rowcount
 
     async def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            await self._conn.executemany(sql, rows)
+            query, names = _to_positional(sql, "?")
+            await self._conn.executemany(query, [[row[name] for name in names] for row in rows])
 
 
 class SqliteDatabase:
@@ -147,15 +145,20 @@ class SqliteDatabase:
 
 
 @lru_cache(maxsize=1024)
-def _to_positional(sql: str) -> tuple[str, tuple[str, ...]]:
-    """Rewrite ``:name`` parameters as asyncpg's ``$n``; return the names in order."""
+def _to_positional(sql: str, marker: str = "$") -> tuple[str, tuple[str, ...]]:
+    """Rewrite ``:name`` parameters as numbered ones (``$n`` for asyncpg, ``?n`` for
+    SQLite); return the names in order.
+
+    SQLite gets numbered parameters too: Python's sqlite3 binds named ones far more slowly
+    and, while the event loop keeps the GIL busy, can stall a statement for seconds.
+    """
     names: list[str] = []
 
     def number(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in names:
             names.append(name)
-        return f"${names.index(name) + 1}"
+        return f"{marker}{names.index(name) + 1}"
 
     return re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", number, sql), tuple(names)
 
@@ -191,8 +194,8 @@ class _PostgresExecutor:
             await self._conn.executemany(query, [[row[name] for name in names] for row in rows])
 
 
-def _bind(sql: str, params: Params) -> tuple[str, list[Any]]:
-    query, names = _to_positional(sql)
+def _bind(sql: str, params: Params, marker: str = "$") -> tuple[str, list[Any]]:
+    query, names = _to_positional(sql, marker)
     params = params or {}
     return query, [params[name] for name in names]
 

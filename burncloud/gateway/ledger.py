@@ -16,6 +16,10 @@ balance column, stopping at zero: whatever is still uncovered then is written of
 billed to ``used`` and logged, never made negative). The relay keeps that rare by capping
 ``max_tokens`` to what ``affordable`` reports.
 
+When a lease runs low (under ``PREFILL_REQUESTS`` requests' worth) a background top-up is
+started, so requests under steady load are served from memory and rarely wait on the
+database; near exhaustion the top-up cannot be covered and takes nothing.
+
 A background task renews the leases' expiry, gives idle leases back and sweeps the expired
 leases of crashed routers; ``stop`` gives every lease back.
 """
@@ -33,7 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from burncloud.db.connection import Database
-from burncloud.errors import ServiceUnavailable
+from burncloud.errors import InsufficientQuota, ServiceUnavailable
 from burncloud.gateway.lease_pool import Key, LeasePool, slice_size
 from burncloud.gateway.reservations import Charge, Lease, Reservation, Settlement
 from burncloud.money import UNLIMITED
@@ -44,6 +48,8 @@ from burncloud.services.users import User
 __all__ = ["Charge", "Ledger", "Reservation", "Settlement", "make_owner", "slice_size"]
 
 log = logging.getLogger("burncloud.ledger")
+
+PREFILL_REQUESTS = 10  # top a lease up in the background when it holds fewer requests
 
 
 def make_owner() -> str:
@@ -71,9 +77,11 @@ class Ledger:
         idle_after: float = 5.0,
         sweep_every: float = 30.0,
         tick: float = 1.0,
+        prefill_requests: int = PREFILL_REQUESTS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.owner = owner
+        self._prefill_requests = prefill_requests  # 0: never top up in the background
         self._db = db
         self._timing = _Timing(ttl, idle_after, sweep_every, tick)
         self._clock = clock
@@ -81,6 +89,7 @@ class Ledger:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._closed = False
+        self._prefills: dict[Key, asyncio.Task[None]] = {}
 
     # -- the request path -------------------------------------------------------------
 
@@ -165,7 +174,9 @@ class Ledger:
         """The lease now holding ``amount`` for a request; None if the subject is unlimited."""
         lease = self._pool.get(key)
         if lease is not None and lease.available >= amount:
-            return self._take_from(lease, amount)
+            self._take_from(lease, amount)
+            self._prefill_if_low(key, lease, amount)
+            return lease
         async with self._pool.lock(key):
             lease = self._pool.get(key)
             if lease is None or lease.available < amount:
@@ -173,6 +184,26 @@ class Ledger:
                 if lease is None:
                     return None  # the database says unlimited: the snapshot is behind
             return self._take_from(lease, amount)
+
+    def _prefill_if_low(self, key: Key, lease: Lease, amount: int) -> None:
+        low = amount * self._prefill_requests
+        if low == 0 or lease.available >= low or key in self._prefills or self._closed:
+            return
+        task = asyncio.create_task(self._prefill(key, low), name=f"prefill {key}")
+        self._prefills[key] = task
+        task.add_done_callback(lambda _: self._prefills.pop(key, None))
+
+    async def _prefill(self, key: Key, target: int) -> None:
+        """Top the key's lease up to ``target`` unless it already holds that much."""
+        try:
+            async with self._pool.lock(key):
+                lease = self._pool.get(key)
+                if lease is not None and lease.available < target:
+                    await self._pool.refill(key, target)
+        except InsufficientQuota:
+            pass  # near exhaustion: requests take single slices themselves
+        except Exception:
+            log.exception("background lease top-up failed for %s %s", *key)
 
     def _take_from(self, lease: Lease, amount: int) -> Lease:
         lease.available -= amount
@@ -222,6 +253,8 @@ class Ledger:
         the leases expire and another router sweeps them back.
         """
         self._closed = True
+        if self._prefills:
+            await asyncio.gather(*self._prefills.values(), return_exceptions=True)
         if self._task is not None:
             self._stopping.set()
             await self._task  # lets a running upkeep step finish: never cut mid-commit

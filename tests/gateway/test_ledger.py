@@ -236,7 +236,7 @@ async def test_crashed_ledger_is_swept_once_refunding_only_what_it_did_not_spend
 ) -> None:
     crashed_db, db_b, db_c = await open_db(), await open_db(), await open_db()
     token, user = await make_caller(crashed_db, quota=100 * A, balance=100 * A)
-    crashed = Ledger(crashed_db, "crashed", ttl=60)
+    crashed = Ledger(crashed_db, "crashed", ttl=60, prefill_requests=0)  # no live tasks
     writer = LogWriter(crashed_db, crashed)
     for cost in (A // 2, A, 2 * A):
         await request(crashed, writer, token, user, 2 * A, cost)
@@ -356,3 +356,21 @@ async def test_request_cancelled_while_taking_a_lease_keeps_the_slice_accounted(
     assert await ledger.affordable(token, user) == 100 * A
     await ledger.stop()
     assert (await money(qdb, token, user))["quota"] == 100 * A
+
+
+async def test_a_low_lease_is_topped_up_in_the_background(qdb: Database) -> None:
+    token, user = await make_caller(qdb, quota=1000 * A, balance=RICH)
+    ledger = Ledger(qdb, "busy")
+    held = [await ledger.reserve(token, user, A) for _ in range(45)]  # first slice: 50
+    for _ in range(100):  # the top-up runs beside the requests, not in front of them
+        remaining = await qdb.fetch_value("SELECT quota FROM tokens WHERE id = :i", {"i": token.id})
+        if remaining < 950 * A:
+            break
+        await asyncio.sleep(0.01)
+    assert remaining < 950 * A
+    for reservation in held:
+        ledger.release(reservation)
+    await ledger.stop()
+    assert (
+        await qdb.fetch_value("SELECT quota FROM tokens WHERE id = :i", {"i": token.id}) == 1000 * A
+    )
