@@ -24,6 +24,7 @@ from burncloud.errors import (
     BurncloudError,
     ModelNotFound,
     ModelPriceNotSet,
+    ServiceUnavailable,
     UpstreamError,
 )
 from burncloud.gateway.asgi import (
@@ -54,6 +55,7 @@ from burncloud.gateway.routing import order_candidates
 from burncloud.gateway.snapshot import Candidate, Snapshot
 from burncloud.gateway.streaming import StreamMeter
 from burncloud.gateway.upstream import RetryableUpstreamError, open_upstream
+from burncloud.services.channel_types import CHANNEL_TYPES
 from burncloud.services.pricing import Price, Usage, cost
 
 if TYPE_CHECKING:
@@ -162,8 +164,15 @@ class Relay:
         send: Send,
         receive: Receive,
     ) -> None:
+        relayable = [c for c in candidates if CHANNEL_TYPES[c.upstream.type].openai_style]
+        if not relayable:
+            kinds = ", ".join(sorted({c.upstream.type for c in candidates}))
+            raise ServiceUnavailable(
+                f"model {request.model!r} is served only by {kinds} channels,"
+                " which this router cannot relay to yet"
+            )
         last: RetryableUpstreamError | None = None
-        for candidate in order_candidates(candidates)[:MAX_ATTEMPTS]:
+        for candidate in order_candidates(relayable)[:MAX_ATTEMPTS]:
             upstream = candidate.upstream
             exchange.channel_id = upstream.id
             model = upstream.model_map.get(request.model, request.model)

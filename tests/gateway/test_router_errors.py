@@ -314,3 +314,22 @@ async def test_group_ratio_and_price_changes_apply_to_the_next_request(tmp_path,
     costs = await _with_db(router, lambda db: db.fetch_all("SELECT cost FROM logs ORDER BY id"))
     # then: (100 x 10 + 200 x 20) / 1M USD x 0.5 = 0.0025
     assert [row["cost"] for row in costs] == [15_000_000, 2_500_000]
+
+
+async def test_a_channel_type_the_router_cannot_relay_yet_is_a_clear_503(
+    tmp_path, upstream
+) -> None:
+    async with running_router(tmp_path, upstream) as router:
+        await _with_db(
+            router,
+            lambda db: update_channel(db, SecretBox.from_passphrase(SECRET), 1, type="anthropic"),
+        )
+
+        async def check() -> None:
+            message = _error(await _post(router, CHAT), 503, "service_unavailable", "server_error")
+            assert "anthropic" in message
+
+        await _eventually(check)
+        before = upstream.request_count
+        await check()
+        assert upstream.request_count == before  # nothing was sent in the wrong format
