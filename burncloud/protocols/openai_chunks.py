@@ -1,0 +1,72 @@
+"""Writing OpenAI ``chat.completion.chunk`` SSE events, for streams converted from other formats.
+
+One ``ChunkWriter`` per stream keeps ``id``, ``model`` and ``created`` identical on every
+chunk, as OpenAI does. Output is compact JSON, one ``data:`` event per chunk.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+DONE = b"data: [DONE]\n\n"
+
+
+class ChunkWriter:
+    """Builds the chunks of one OpenAI-format stream."""
+
+    __slots__ = ("_head",)
+
+    def __init__(self, completion_id: str, model: str, created: int) -> None:
+        self._head = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+        }
+
+    def delta(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        """One chunk carrying ``delta`` for choice 0."""
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        return _event({**self._head, "choices": [choice]})
+
+    def role(self) -> bytes:
+        """The opening chunk: the assistant role and empty content."""
+        return self.delta({"role": "assistant", "content": ""})
+
+    def content(self, text: str) -> bytes:
+        return self.delta({"content": text})
+
+    def reasoning(self, text: str) -> bytes:
+        """Reasoning text, in the ``reasoning_content`` extension field."""
+        return self.delta({"reasoning_content": text})
+
+    def tool_call_start(self, index: int, call_id: str, name: str) -> bytes:
+        """The first fragment of tool call ``index``: id, type and name, empty arguments."""
+        call = {"index": index, "id": call_id, "type": "function"}
+        call["function"] = {"name": name, "arguments": ""}
+        return self.delta({"tool_calls": [call]})
+
+    def tool_call_arguments(self, index: int, arguments: str) -> bytes:
+        """A continuation fragment: only ``index`` and more argument text."""
+        return self.delta({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]})
+
+    def finish(self, reason: str) -> bytes:
+        """The finishing chunk: empty delta and the finish reason."""
+        return self.delta({}, reason)
+
+    def usage(self, usage: dict[str, Any]) -> bytes:
+        """The usage-only chunk (``choices: []``) sent before ``[DONE]`` when asked for."""
+        return _event({**self._head, "choices": [], "usage": usage})
+
+
+def error_event(
+    message: str, error_type: str = "server_error", code: str = "upstream_error"
+) -> bytes:
+    """An in-band error event, for failures after the stream started."""
+    return _event({"error": {"message": message, "type": error_type, "code": code}})
+
+
+def _event(data: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(data) + b"\n\n"

@@ -1,0 +1,114 @@
+"""What every provider module offers: pure translation between OpenAI chat and its wire format.
+
+A provider never sends anything. The relay asks it for the upstream request, hands it the
+upstream's answer (whole, or stream bytes as they arrive) and gets OpenAI-format output back
+plus the usage the upstream reported. Adding a provider is one module and one registry line
+(``burncloud.providers.registry``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from burncloud.errors import BurncloudError
+
+JSON = dict[str, Any]
+
+
+class ChannelAccess(Protocol):
+    """What a provider needs to know about the channel it builds a request for."""
+
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def config(self) -> Mapping[str, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    """One HTTP POST to send upstream."""
+
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """Usage as the upstream reported it, normalised (PROTOCOLS.md 9.1).
+
+    ``prompt_tokens`` counts every input token, cached or not (OpenAI convention);
+    ``cached_tokens`` is the part read from cache, ``cache_write_tokens`` the part written to
+    it; ``completion_tokens`` includes ``reasoning_tokens``.
+    """
+
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def to_openai(self) -> JSON:
+        """The OpenAI ``usage`` object for these numbers."""
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChatAnswer:
+    """A whole upstream answer converted to an OpenAI ``chat.completion`` object."""
+
+    completion: JSON
+    usage: TokenUsage | None
+
+
+class ChatStream(Protocol):
+    """Turns one upstream stream into OpenAI ``chat.completion.chunk`` SSE bytes.
+
+    ``feed`` takes bytes exactly as they arrive (any chunk boundary, split UTF-8 included)
+    and returns the SSE bytes to send now (possibly empty); ``finish`` returns the closing
+    bytes: the usage chunk when the client asked for it, then ``data: [DONE]``. ``usage`` is
+    the upstream's figure once known (None if it never came); ``texts`` is the generated
+    text seen so far (content, reasoning, tool names and arguments) for estimates.
+    """
+
+    usage: TokenUsage | None
+
+    def feed(self, chunk: bytes) -> bytes: ...
+    def finish(self) -> bytes: ...
+    def texts(self) -> list[str]: ...
+
+
+class ChatProvider(Protocol):
+    """One upstream kind, for OpenAI-format chat completions."""
+
+    name: str
+
+    def chat_request(
+        self, channel: ChannelAccess, body: JSON, model: str, stream: bool
+    ) -> UpstreamRequest:
+        """The upstream request for an OpenAI chat ``body`` routed to upstream ``model``.
+
+        Raises InvalidRequest for what the upstream cannot express (e.g. ``n > 1``)."""
+        ...
+
+    def chat_answer(self, raw: bytes, model: str) -> ChatAnswer:
+        """Convert a whole 200 answer; ``model`` is the name the client asked for."""
+        ...
+
+    def chat_stream(self, model: str, include_usage: bool) -> ChatStream:
+        """A fresh transcoder for one streamed answer."""
+        ...
+
+    def error(self, status: int, raw: bytes, retry_after: str | None) -> BurncloudError:
+        """The OpenAI-shaped error for a non-200 upstream answer (PROTOCOLS.md 8.7)."""
+        ...
