@@ -1,0 +1,62 @@
+"""The Anthropic Messages API as a chat provider: OpenAI chat in, Anthropic on the wire.
+
+``request`` builds ``POST {base}/v1/messages`` (with ``messages``, ``content`` and ``tools``);
+``response`` converts a whole answer; ``stream`` transcodes the SSE stream; ``errors`` maps
+failures (PROTOCOLS.md 3, 8.1-8.3, 8.7, 9). The ``front_*`` modules hold the reverse
+direction for the Anthropic front door (8.6): a Messages request as an OpenAI chat request,
+an OpenAI answer or chunk stream as an Anthropic message or event stream, errors in
+Anthropic's shape.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from burncloud.errors import BurncloudError
+from burncloud.providers.anthropic.errors import error_from_response
+from burncloud.providers.anthropic.front_answer import chat_to_message
+from burncloud.providers.anthropic.front_errors import anthropic_error
+from burncloud.providers.anthropic.front_request import messages_to_chat
+from burncloud.providers.anthropic.front_stream import MessagesEventStream
+from burncloud.providers.anthropic.request import build_request, check_config
+from burncloud.providers.anthropic.response import convert_answer
+from burncloud.providers.anthropic.stream import AnthropicChatStream
+from burncloud.providers.base import JSON, ChannelAccess, ChatAnswer, UpstreamRequest
+
+__all__ = [
+    "AnthropicChatStream",
+    "AnthropicProvider",
+    "MessagesEventStream",
+    "anthropic_error",
+    "chat_to_message",
+    "check_config",
+    "messages_to_chat",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AnthropicProvider:
+    """Chat completions over Anthropic's Messages API; ``clock`` dates the answers."""
+
+    name: str = "anthropic"
+    clock: Callable[[], float] = time.time
+
+    def chat_request(
+        self, channel: ChannelAccess, body: JSON, model: str, stream: bool
+    ) -> UpstreamRequest:
+        """The ``/v1/messages`` request; InvalidRequest for what Anthropic cannot express."""
+        return build_request(channel, body, model, stream)
+
+    def chat_answer(self, raw: bytes, model: str) -> ChatAnswer:
+        """The ``chat.completion`` for a whole 200 answer, named ``model``."""
+        return convert_answer(raw, model, int(self.clock()))
+
+    def chat_stream(self, model: str, include_usage: bool) -> AnthropicChatStream:
+        """A fresh transcoder for one streamed answer."""
+        return AnthropicChatStream(model, include_usage, int(self.clock()))
+
+    def error(self, status: int, raw: bytes, retry_after: str | None) -> BurncloudError:
+        """The burncloud error for a non-200 answer (PROTOCOLS.md 8.7)."""
+        return error_from_response(status, raw, retry_after)

@@ -1,0 +1,130 @@
+"""A whole Messages API answer -> OpenAI ``chat.completion`` (PROTOCOLS.md 8.2, 9.1).
+
+Text blocks join into ``content``; ``tool_use`` blocks become ``tool_calls`` with their input
+as a JSON string. Thinking is exposed as ``reasoning_content`` (the DeepSeek-style extension)
+and, signatures included, as ``thinking_blocks``, which a client may send back on the
+assistant message so a tool loop with thinking can continue. Usage: Anthropic's
+``input_tokens`` excludes cache, so the OpenAI prompt count adds cache writes and reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from burncloud.errors import UpstreamError
+from burncloud.providers.anthropic.errors import error_from_event
+from burncloud.providers.base import ChatAnswer, TokenUsage
+
+JSON = dict[str, Any]
+
+FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+USAGE_FIELDS = (
+    "input_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "output_tokens",
+)
+
+
+def finish_reason(stop_reason: Any) -> str:
+    """The OpenAI ``finish_reason`` for an Anthropic ``stop_reason`` (unknown ones: ``stop``)."""
+    return FINISH_REASONS.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop"
+
+
+def token_usage(usage: Mapping[str, Any]) -> TokenUsage:
+    """Normalised usage: prompt = uncached input + cache writes + cache reads."""
+    counts = {field: _count(usage.get(field)) for field in USAGE_FIELDS}
+    written = counts["cache_creation_input_tokens"]
+    read = counts["cache_read_input_tokens"]
+    return TokenUsage(
+        prompt_tokens=counts["input_tokens"] + written + read,
+        completion_tokens=counts["output_tokens"],
+        cached_tokens=read,
+        cache_write_tokens=written,
+    )
+
+
+def convert_answer(raw: bytes, model: str, created: int) -> ChatAnswer:
+    """The ``chat.completion`` for a 200 Messages API body, answered as ``model``."""
+    data = _parse(raw)
+    usage = token_usage(data["usage"]) if isinstance(data.get("usage"), dict) else None
+    completion: JSON = {
+        "id": "chatcmpl-" + str(data.get("id") or "anthropic"),
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": assistant_message(data.get("content") or []),
+                "logprobs": None,
+                "finish_reason": finish_reason(data.get("stop_reason")),
+            }
+        ],
+    }
+    if usage is not None:
+        completion["usage"] = usage.to_openai()
+    return ChatAnswer(completion, usage)
+
+
+def assistant_message(blocks: list[Any]) -> JSON:
+    """The OpenAI assistant message for Anthropic response content blocks."""
+    texts, calls, reasoning, thinking = [], [], [], []
+    for block in blocks:
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            texts.append(block.get("text") or "")
+        elif kind == "tool_use":
+            calls.append(_tool_call(block))
+        elif kind == "thinking":
+            reasoning.append(block.get("thinking") or "")
+            thinking.append(_pick(block, "type", "thinking", "signature"))
+        elif kind == "redacted_thinking":
+            thinking.append(_pick(block, "type", "data"))
+    text = "".join(texts)
+    message: JSON = {"role": "assistant", "content": text if text or not calls else None}
+    message["refusal"] = None
+    if calls:
+        message["tool_calls"] = calls
+    if reasoning:
+        message["reasoning_content"] = "".join(reasoning)
+    if thinking:
+        message["thinking_blocks"] = thinking
+    return message
+
+
+def _tool_call(block: JSON) -> JSON:
+    arguments = orjson.dumps(block.get("input") or {}).decode()
+    function = {"name": block.get("name") or "", "arguments": arguments}
+    return {"id": block.get("id") or "", "type": "function", "function": function}
+
+
+def _pick(block: JSON, *keys: str) -> JSON:
+    return {key: block.get(key) or "" for key in keys}
+
+
+def _parse(raw: bytes) -> JSON:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError("upstream returned a body that is not JSON") from exc
+    if isinstance(data, dict) and data.get("type") == "error":
+        raise error_from_event(data)
+    if not isinstance(data, dict) or data.get("type") not in ("message", None):
+        raise UpstreamError("upstream returned an unexpected body instead of a message")
+    return data
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

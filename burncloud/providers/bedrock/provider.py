@@ -1,0 +1,100 @@
+"""``BedrockProvider``: OpenAI chat over Bedrock Converse / ConverseStream (PROTOCOLS.md 7).
+
+The channel key is ``ACCESS_KEY_ID:SECRET_ACCESS_KEY`` or
+``ACCESS_KEY_ID:SECRET_ACCESS_KEY:SESSION_TOKEN`` and requests are SigV4-signed for service
+``bedrock`` in the channel's ``region``; a key without a colon is a Bedrock API key, sent
+as a bearer token. The clock is injectable so signatures and ``created`` are reproducible.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from urllib.parse import quote
+
+import orjson
+
+from burncloud.errors import BurncloudError, UpstreamError
+from burncloud.protocols.openai_chunks import ChunkWriter
+from burncloud.providers.base import JSON, ChannelAccess, ChatAnswer, UpstreamRequest
+from burncloud.providers.bedrock import response
+from burncloud.providers.bedrock.errors import http_error
+from burncloud.providers.bedrock.request import converse_body
+from burncloud.providers.bedrock.stream import ConverseStreamTranscoder
+from burncloud.providers.sigv4 import AwsCredentials, sign_request
+
+SERVICE = "bedrock"
+STREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream"
+
+
+def new_completion_id() -> str:
+    return "chatcmpl-" + uuid.uuid4().hex
+
+
+class BedrockProvider:
+    """Translation between OpenAI chat and Bedrock Converse; pure apart from the clock."""
+
+    name = "bedrock"
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        make_id: Callable[[], str] = new_completion_id,
+    ) -> None:
+        self._clock = clock
+        self._make_id = make_id
+
+    def chat_request(
+        self, channel: ChannelAccess, body: JSON, model: str, stream: bool
+    ) -> UpstreamRequest:
+        """The signed POST to ``/model/{model}/converse`` or ``/converse-stream``."""
+        payload = orjson.dumps(converse_body(body, model))
+        action = "converse-stream" if stream else "converse"
+        url = f"{channel.base_url.rstrip('/')}/model/{quote(model, safe='')}/{action}"
+        headers = self._auth_headers(channel, url, payload)
+        headers["Accept"] = STREAM_CONTENT_TYPE if stream else "application/json"
+        return UpstreamRequest(url=url, headers=headers, body=payload)
+
+    def chat_answer(self, raw: bytes, model: str) -> ChatAnswer:
+        """The OpenAI completion for a whole Converse answer."""
+        return response.chat_answer(raw, model, self._make_id(), int(self._clock()))
+
+    def chat_stream(self, model: str, include_usage: bool) -> ConverseStreamTranscoder:
+        """A transcoder from ConverseStream bytes to OpenAI chunks."""
+        writer = ChunkWriter(self._make_id(), model, int(self._clock()))
+        return ConverseStreamTranscoder(writer, include_usage)
+
+    def error(self, status: int, raw: bytes, retry_after: str | None) -> BurncloudError:
+        """The burncloud error for a non-200 Bedrock answer."""
+        return http_error(status, raw, retry_after)
+
+    def _auth_headers(self, channel: ChannelAccess, url: str, payload: bytes) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        key = channel.key.strip()
+        if ":" not in key:
+            return headers | {"Authorization": f"Bearer {key}"}
+        region = channel.config.get("region")
+        if not region:
+            raise UpstreamError("the Bedrock channel has no region configured")
+        return sign_request(
+            "POST",
+            url,
+            headers,
+            payload,
+            credentials=parse_credentials(key),
+            region=region,
+            service=SERVICE,
+            now=self._clock(),
+        )
+
+
+def parse_credentials(key: str) -> AwsCredentials:
+    """AWS credentials from ``ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]``."""
+    parts = key.split(":", 2)
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        raise UpstreamError(
+            "the Bedrock channel key must be ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]"
+        )
+    token = parts[2] if len(parts) == 3 and parts[2] else None
+    return AwsCredentials(parts[0], parts[1], token)

@@ -1,0 +1,89 @@
+"""The Gemini provider: ``generateContent``, ``streamGenerateContent`` and embeddings.
+
+The key travels only in the ``x-goog-api-key`` header, never in a URL. The channel's base
+URL defaults to Google's; it may already end in an API version (``.../v1beta``), otherwise
+the channel config's ``api_version`` (default ``v1beta``) is added.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+import orjson
+
+from burncloud.errors import BurncloudError
+from burncloud.providers.base import JSON, ChannelAccess, ChatAnswer, UpstreamRequest
+from burncloud.providers.gemini.embeddings import convert_embeddings, embeddings_body
+from burncloud.providers.gemini.errors import upstream_error
+from burncloud.providers.gemini.request import build_body
+from burncloud.providers.gemini.response import convert_answer
+from burncloud.providers.gemini.stream import GeminiStream
+from burncloud.providers.openai import EmbeddingsAnswer
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+DEFAULT_API_VERSION = "v1beta"
+_VERSIONED = re.compile(r"/v\d+(?:alpha|beta)?\d*$")
+
+
+class GeminiProvider:
+    """OpenAI chat and embeddings over the native Gemini API (PROTOCOLS.md 4, 8.4)."""
+
+    __slots__ = ()
+    name = "gemini"
+
+    def chat_request(
+        self, channel: ChannelAccess, body: JSON, model: str, stream: bool
+    ) -> UpstreamRequest:
+        """The ``generateContent`` (or ``streamGenerateContent?alt=sse``) request."""
+        model = bare_model(model)
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return _post(channel, model, method, build_body(body, model, stream), stream)
+
+    def chat_answer(self, raw: bytes, model: str) -> ChatAnswer:
+        """The ``chat.completion`` for a whole answer; ``model`` is the client's name."""
+        return convert_answer(raw, model)
+
+    def chat_stream(self, model: str, include_usage: bool) -> GeminiStream:
+        """A fresh transcoder for one ``alt=sse`` stream."""
+        return GeminiStream(model, include_usage)
+
+    def error(self, status: int, raw: bytes, retry_after: str | None) -> BurncloudError:
+        """The OpenAI-shaped error for a non-200 Gemini answer."""
+        return upstream_error(status, raw, retry_after)
+
+    def embeddings_request(self, channel: ChannelAccess, body: JSON, model: str) -> UpstreamRequest:
+        """The ``batchEmbedContents`` request for an OpenAI embeddings ``body``."""
+        model = bare_model(model)
+        return _post(channel, model, "batchEmbedContents", embeddings_body(body, model), False)
+
+    def embeddings_answer(
+        self, raw: bytes, model: str, input_count: int | None = None, encoding_format: str = "float"
+    ) -> EmbeddingsAnswer:
+        """The OpenAI embeddings list; ``usage`` is None (Gemini reports none).
+
+        ``input_count`` (when given) must match the vectors returned; ``encoding_format``
+        is the client's request field, which this answer has to honour itself."""
+        return convert_embeddings(raw, model, input_count, encoding_format)
+
+
+def bare_model(model: str) -> str:
+    """``models/gemini-2.5-flash`` -> ``gemini-2.5-flash``."""
+    return model.removeprefix("models/")
+
+
+def model_url(channel: ChannelAccess, model: str, method: str) -> str:
+    """``{base}/{version}/models/{model}:{method}`` with the model id URL-encoded."""
+    base = (channel.base_url or DEFAULT_BASE_URL).rstrip("/")
+    if not _VERSIONED.search(base):
+        base += "/" + (channel.config.get("api_version") or DEFAULT_API_VERSION)
+    return f"{base}/models/{quote(model, safe='')}:{method}"
+
+
+def _post(
+    channel: ChannelAccess, model: str, method: str, payload: JSON, stream: bool
+) -> UpstreamRequest:
+    headers = {"content-type": "application/json", "x-goog-api-key": channel.key}
+    if stream:
+        headers["accept"] = "text/event-stream"
+    return UpstreamRequest(model_url(channel, model, method), headers, orjson.dumps(payload))

@@ -1,0 +1,201 @@
+"""An OpenAI chat request body as a Gemini ``generateContent`` body (PROTOCOLS.md 8.4)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from burncloud.errors import InvalidRequest
+from burncloud.providers.gemini.messages import convert_messages
+from burncloud.providers.gemini.schema import gemini_schema, is_empty_object
+
+JSON = dict[str, Any]
+
+_SAMPLING = {
+    "temperature": "temperature",
+    "top_p": "topP",
+    "top_k": "topK",
+    "seed": "seed",
+    "presence_penalty": "presencePenalty",
+    "frequency_penalty": "frequencyPenalty",
+}
+# Google's own OpenAI-compatible mapping for Gemini 2.x thinking budgets.
+_BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
+_LEVELS = {
+    "none": "MINIMAL",
+    "minimal": "MINIMAL",
+    "low": "LOW",
+    "medium": "MEDIUM",
+    "high": "HIGH",
+}
+_PRO_LEVELS = {"MINIMAL": "LOW", "MEDIUM": "HIGH"}  # Gemini 3 Pro knows only LOW and HIGH
+_TOOL_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
+_GENERATION = re.compile(r"gemini-(\d+)")
+_MAX_STOP_SEQUENCES = 5
+
+
+def build_body(body: JSON, model: str, stream: bool) -> JSON:
+    """The Gemini request body for OpenAI chat ``body`` sent to upstream ``model``."""
+    generation = _generation(model)
+    system, contents = convert_messages(body.get("messages"), fill_signatures=generation >= 3)
+    out: JSON = {"contents": contents}
+    if system:
+        out["systemInstruction"] = system
+    out.update(_tool_fields(body))
+    config = _generation_config(body, model, generation, stream)
+    if config:
+        out["generationConfig"] = config
+    return out
+
+
+def _tool_fields(body: JSON) -> JSON:
+    """``tools`` and ``toolConfig`` (none of either without tools)."""
+    tools = _tools(body)
+    if not tools:
+        return {}
+    choice = _choice(body)
+    allowed = _allowed_names(choice)
+    if allowed is not None:
+        tools = [tool for tool in tools if tool["name"] in allowed]
+    out: JSON = {"tools": [{"functionDeclarations": tools}]}
+    tool_config = _tool_config(choice, allowed)
+    if tool_config:
+        out["toolConfig"] = {"functionCallingConfig": tool_config}
+    return out
+
+
+def _generation(model: str) -> int:
+    """The model's major version (``gemini-3-pro`` -> 3); 2 when the name does not say."""
+    match = _GENERATION.search(model)
+    return int(match.group(1)) if match else 2
+
+
+def _generation_config(body: JSON, model: str, generation: int, stream: bool) -> JSON:
+    config: JSON = {
+        key: body[name] for name, key in _SAMPLING.items() if body.get(name) is not None
+    }
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    if limit is not None:
+        config["maxOutputTokens"] = limit
+    stop = body.get("stop")
+    if stop:
+        config["stopSequences"] = _stop_sequences(stop)
+    n = body.get("n") or 1
+    if n != 1:
+        if stream:
+            raise InvalidRequest("n > 1 cannot be streamed from a Gemini channel")
+        config["candidateCount"] = n
+    config.update(_response_format(body.get("response_format")))
+    effort = body.get("reasoning_effort")
+    if effort is not None:
+        config["thinkingConfig"] = _thinking(effort, model, generation)
+    return config
+
+
+def _stop_sequences(stop: object) -> list[str]:
+    """At most five stop strings (OpenAI allows four, Gemini five)."""
+    if isinstance(stop, str):
+        return [stop]
+    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise InvalidRequest("'stop' must be a string or an array of strings")
+    return stop[:_MAX_STOP_SEQUENCES]
+
+
+def _response_format(response_format: object) -> JSON:
+    if not isinstance(response_format, dict) or response_format.get("type") in (None, "text"):
+        return {}
+    kind = response_format["type"]
+    if kind == "json_object":
+        return {"responseMimeType": "application/json"}
+    if kind != "json_schema":
+        raise InvalidRequest(f"response_format type {kind!r} is not supported")
+    spec = response_format.get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, dict) else None
+    out: JSON = {"responseMimeType": "application/json"}
+    if isinstance(schema, dict):
+        out["responseSchema"] = gemini_schema(schema, ordered=True)
+    return out
+
+
+def _thinking(effort: object, model: str, generation: int) -> JSON:
+    if effort == "xhigh":
+        effort = "high"
+    if not isinstance(effort, str) or effort not in _BUDGETS:
+        raise InvalidRequest("reasoning_effort must be none, minimal, low, medium or high")
+    if generation < 3:
+        config: JSON = {"thinkingBudget": _BUDGETS[effort]}
+    else:
+        level = _LEVELS[effort]
+        if "-pro" in model:
+            level = _PRO_LEVELS.get(level, level)
+        config = {"thinkingLevel": level}
+    if effort != "none":
+        config["includeThoughts"] = True
+    return config
+
+
+def _tools(body: JSON) -> list[JSON]:
+    """Function declarations from ``tools`` (or the legacy ``functions``)."""
+    tools = body.get("tools")
+    if tools is None and isinstance(body.get("functions"), list):
+        tools = [{"type": "function", "function": f} for f in body["functions"]]
+    if not tools:
+        return []
+    if not isinstance(tools, list):
+        raise InvalidRequest("'tools' must be an array")
+    return [_declaration(tool) for tool in tools]
+
+
+def _choice(body: JSON) -> object:
+    """``tool_choice``, or the legacy ``function_call`` in its shape."""
+    choice = body.get("tool_choice")
+    legacy = body.get("function_call")
+    if choice is None and isinstance(legacy, dict):
+        return {"type": "function", "function": legacy}
+    return legacy if choice is None else choice
+
+
+def _declaration(tool: object) -> JSON:
+    if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+        raise InvalidRequest("Gemini channels support only tools of type 'function'")
+    function = tool.get("function")
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise InvalidRequest("each tool needs a function with a name")
+    declaration: JSON = {"name": function["name"]}
+    if function.get("description"):
+        declaration["description"] = function["description"]
+    parameters = gemini_schema(function.get("parameters"))
+    if not is_empty_object(parameters):
+        declaration["parameters"] = parameters
+    return declaration
+
+
+def _allowed_names(choice: object) -> list[str] | None:
+    if not isinstance(choice, dict) or choice.get("type") != "allowed_tools":
+        return None
+    spec = choice.get("allowed_tools") or {}
+    tools = spec.get("tools") if isinstance(spec, dict) else None
+    return [_named(tool) for tool in tools or ()]
+
+
+def _tool_config(choice: object, allowed: list[str] | None) -> JSON | None:
+    if choice is None:
+        return None
+    if isinstance(choice, str):
+        if choice not in _TOOL_MODES:
+            raise InvalidRequest(f"tool_choice {choice!r} is not supported")
+        return {"mode": _TOOL_MODES[choice]}
+    if allowed is None:
+        return {"mode": "ANY", "allowedFunctionNames": [_named(choice)]}
+    if (choice.get("allowed_tools") or {}).get("mode") == "required":
+        return {"mode": "ANY", "allowedFunctionNames": allowed}
+    return {"mode": "AUTO"}  # the declarations were already cut down to ``allowed``
+
+
+def _named(choice: object) -> str:
+    """The function name in ``{"type": "function", "function": {"name": ...}}``."""
+    function = choice.get("function") if isinstance(choice, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    if not isinstance(name, str) or not name:
+        raise InvalidRequest("a named tool_choice needs function.name")
+    return name

@@ -1,0 +1,10 @@
+"""OpenAI and OpenAI-compatible upstreams; the pieces Azure and DashScope reuse."""
+
+from __future__ import annotations
+
+from burncloud.providers.openai.errors import map_error
+from burncloud.providers.openai.provider import EmbeddingsAnswer, OpenAIProvider
+from burncloud.providers.openai.stream import PassthroughStream
+from burncloud.providers.openai.usage import token_usage
+
+__all__ = ["EmbeddingsAnswer", "OpenAIProvider", "PassthroughStream", "map_error", "token_usage"]
