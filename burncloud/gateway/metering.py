@@ -48,6 +48,14 @@ async def estimate_whole(estimator: TokenEstimator, request: InboundRequest, raw
     return Usage(prompt, await estimator.completion_tokens(texts, request.model))
 
 
+async def estimate_texts(
+    estimator: TokenEstimator, request: InboundRequest, texts: list[str]
+) -> Usage:
+    """Tokenizer estimate from the request and the generated texts a converter kept."""
+    prompt = await estimator.prompt_tokens(request.data, request.model)
+    return Usage(prompt, await estimator.completion_tokens(texts, request.model))
+
+
 async def estimate_stream(
     estimator: TokenEstimator, request: InboundRequest, meter: StreamMeter
 ) -> Usage:

@@ -8,17 +8,13 @@ written for every request that got past authentication.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import aiohttp
-import orjson
 
 from burncloud.errors import (
     BurncloudError,
@@ -38,9 +34,11 @@ from burncloud.gateway.asgi import (
     send_bytes,
     send_error,
 )
-from burncloud.gateway.auth import Caller, authenticate, authorize_model, extract_key
+from burncloud.gateway.auth import authenticate, authorize_model, extract_key
 from burncloud.gateway.budget import reserve_budget
-from burncloud.gateway.inbound import Endpoint, InboundRequest, parse_request
+from burncloud.gateway.converted import relay_converted
+from burncloud.gateway.exchange import Exchange
+from burncloud.gateway.inbound import CHAT, Endpoint, InboundRequest, parse_request
 from burncloud.gateway.logwriter import LogRecord
 from burncloud.gateway.metering import (
     estimate_stream,
@@ -50,11 +48,12 @@ from burncloud.gateway.metering import (
     whole_usage,
 )
 from burncloud.gateway.outbound import upstream_body
-from burncloud.gateway.reservations import Settlement
+from burncloud.gateway.pump import pump_stream
 from burncloud.gateway.routing import order_candidates
-from burncloud.gateway.snapshot import Candidate, Snapshot
+from burncloud.gateway.snapshot import Candidate, Snapshot, Upstream
 from burncloud.gateway.streaming import StreamMeter
 from burncloud.gateway.upstream import RetryableUpstreamError, open_upstream
+from burncloud.providers.registry import PROVIDERS
 from burncloud.services.channel_types import CHANNEL_TYPES
 from burncloud.services.pricing import Price, Usage, cost
 
@@ -66,36 +65,6 @@ log = logging.getLogger("burncloud.relay")
 MAX_ATTEMPTS = 3
 INTERNAL_ERROR = BurncloudError("internal error: the request could not be completed")
 FREE = Price(model="", input=0, output=0)
-SSE_HEADERS = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
-
-
-@dataclass(slots=True)
-class Exchange:
-    """What one request did, gathered as it goes, for its response headers and log row."""
-
-    request_id: str
-    started: float = field(default_factory=time.monotonic)
-    caller: Caller | None = None
-    model: str = ""
-    channel_id: int | None = None
-    stream: bool = False
-    status: int = 200
-    error: str = ""
-    ttft_ms: int | None = None
-    usage: Usage | None = None
-    estimated: bool = False
-    cost: int = 0
-    responded: bool = False
-    refine: Callable[[], Awaitable[Usage]] | None = None  # a better estimate than the rough one
-    settlement: Settlement | None = None
-
-    @property
-    def headers(self) -> list[tuple[bytes, bytes]]:
-        return [(b"x-request-id", self.request_id.encode())]
 
 
 class Relay:
@@ -164,36 +133,62 @@ class Relay:
         send: Send,
         receive: Receive,
     ) -> None:
-        relayable = [c for c in candidates if CHANNEL_TYPES[c.upstream.type].openai_style]
+        relayable = [c for c in candidates if _speaks(c.upstream.type, request)]
         if not relayable:
             kinds = ", ".join(sorted({c.upstream.type for c in candidates}))
             raise ServiceUnavailable(
                 f"model {request.model!r} is served only by {kinds} channels,"
-                " which this router cannot relay to yet"
+                f" which cannot serve {request.endpoint.name} requests yet"
             )
         last: RetryableUpstreamError | None = None
         for candidate in order_candidates(relayable)[:MAX_ATTEMPTS]:
             upstream = candidate.upstream
             exchange.channel_id = upstream.id
             model = upstream.model_map.get(request.model, request.model)
-            body = upstream_body(request, model, max_tokens_cap)
             try:
-                response = await open_upstream(
-                    self.runtime.http, upstream, request.endpoint.path, body
-                )
+                if CHANNEL_TYPES[upstream.type].openai_style:
+                    await self._passthrough(
+                        request, upstream, model, max_tokens_cap, exchange, send, receive
+                    )
+                else:
+                    await relay_converted(
+                        self.runtime,
+                        PROVIDERS[upstream.type],
+                        upstream,
+                        request,
+                        model,
+                        max_tokens_cap,
+                        exchange,
+                        receive,
+                        send,
+                    )
             except RetryableUpstreamError as exc:
                 last = exc
                 continue
-            try:
-                if request.stream:
-                    await self._relay_stream(request, response, exchange, receive, send)
-                else:
-                    await self._relay_whole(request, response, exchange, send)
-            finally:
-                response.release()
             return
         assert last is not None
         raise last.error
+
+    async def _passthrough(
+        self,
+        request: InboundRequest,
+        upstream: Upstream,
+        model: str,
+        max_tokens_cap: int | None,
+        exchange: Exchange,
+        send: Send,
+        receive: Receive,
+    ) -> None:
+        """OpenAI-style channel: the client's bytes up (unless a change is due), bytes back."""
+        body = upstream_body(request, model, max_tokens_cap)
+        response = await open_upstream(self.runtime.http, upstream, request.endpoint.path, body)
+        try:
+            if request.stream:
+                await self._relay_stream(request, response, exchange, receive, send)
+            else:
+                await self._relay_whole(request, response, exchange, send)
+        finally:
+            response.release()
 
     async def _relay_whole(
         self,
@@ -225,56 +220,15 @@ class Relay:
         send: Send,
     ) -> None:
         meter = StreamMeter(hide_usage=not request.client_wants_usage)
-        exchange.responded = True
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [*SSE_HEADERS, *exchange.headers],
-            }
-        )
-        pump = asyncio.ensure_future(self._pump(response, meter, exchange, send))
-        watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
-        done: set[asyncio.Future[None]] = set()
         try:
-            done, _ = await asyncio.wait({pump, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            await pump_stream(response, meter, exchange, receive, send)
         finally:
-            for task in (pump, watcher):
-                task.cancel()
-            await asyncio.gather(pump, watcher, return_exceptions=True)
             if meter.usage is not None:
                 exchange.usage = usage_from_openai(meter.usage)
             else:
                 exchange.usage, exchange.estimated = rough_usage(request, meter.text_chars), True
                 estimator = self.runtime.estimator
                 exchange.refine = lambda: estimate_stream(estimator, request, meter)
-        if pump not in done:
-            exchange.status, exchange.error = 499, "client disconnected"
-        elif pump.exception() is not None:
-            exchange.status, exchange.error = (
-                500,
-                f"relay failed: {type(pump.exception()).__name__}",
-            )
-
-    async def _pump(
-        self,
-        response: aiohttp.ClientResponse,
-        meter: StreamMeter,
-        exchange: Exchange,
-        send: Send,
-    ) -> None:
-        try:
-            async for chunk in response.content.iter_any():
-                if exchange.ttft_ms is None:
-                    exchange.ttft_ms = _elapsed_ms(exchange.started)
-                out = meter.transform(chunk)
-                if out:
-                    await send({"type": "http.response.body", "body": out, "more_body": True})
-            tail = meter.flush()
-        except (TimeoutError, aiohttp.ClientError):
-            exchange.status, exchange.error = 502, "the upstream stream broke off"
-            tail = _in_band_error("the upstream stream broke off")
-        await send({"type": "http.response.body", "body": tail, "more_body": False})
 
     def _log(self, endpoint: Endpoint, exchange: Exchange) -> None:
         caller = exchange.caller
@@ -304,11 +258,12 @@ class Relay:
         )
 
 
-async def _wait_for_disconnect(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
+def _speaks(channel_type: str, request: InboundRequest) -> bool:
+    """Whether channels of this type can serve the request: OpenAI-style ones serve every
+    endpoint, converted ones chat completions."""
+    if CHANNEL_TYPES[channel_type].openai_style:
+        return True
+    return request.endpoint is CHAT and channel_type in PROVIDERS
 
 
 async def _refine_estimate(exchange: Exchange) -> None:
@@ -330,8 +285,3 @@ def _request_id(scope: Scope) -> str:
 
 def _elapsed_ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
-
-
-def _in_band_error(message: str) -> bytes:
-    error = {"error": {"message": message, "type": "server_error", "code": "upstream_error"}}
-    return b"data: " + orjson.dumps(error) + b"\n\n"

@@ -23,7 +23,7 @@ SAMPLE_CHARS = 16_384
 
 @dataclass(slots=True)
 class StreamMeter:
-    """Watches one stream; ``transform`` returns the bytes the client should receive."""
+    """Watches one stream; ``feed`` returns the bytes the client should receive."""
 
     hide_usage: bool
     usage: dict[str, Any] | None = None
@@ -33,7 +33,7 @@ class StreamMeter:
     finished: bool = False
     _framer: SSEFramer = field(default_factory=SSEFramer)
 
-    def transform(self, chunk: bytes) -> bytes:
+    def feed(self, chunk: bytes) -> bytes:
         events = self._framer.feed(chunk)
         if not self.hide_usage:
             for event in events:
@@ -41,7 +41,7 @@ class StreamMeter:
             return chunk
         return b"".join(self._rewrite(event) for event in events)
 
-    def flush(self) -> bytes:
+    def finish(self) -> bytes:
         """What is left when the upstream closes (an unterminated last event)."""
         rest = self._framer.flush()
         if rest:

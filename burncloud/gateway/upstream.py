@@ -1,4 +1,4 @@
-"""Calling an OpenAI-style upstream with aiohttp, and translating its failures once.
+"""Calling an upstream with aiohttp, and translating its failures once.
 
 aiohttp's pooled ClientSession is the relay's upstream client (one per worker, owned by
 the runtime): its per-request cost is a fraction of httpx's pool (DESIGN.md). Errors from
@@ -7,6 +7,8 @@ channel's key or URL.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 
 import aiohttp
 import orjson
@@ -35,29 +37,38 @@ class RetryableUpstreamError(Exception):
 async def open_upstream(
     session: aiohttp.ClientSession, upstream: Upstream, path: str, body: bytes
 ) -> aiohttp.ClientResponse:
-    """POST ``body`` to the channel; return the response once its status is 200."""
+    """POST ``body`` to an OpenAI-style channel; return the response once its status is 200."""
+    headers = {"Authorization": f"Bearer {upstream.key}", "Content-Type": "application/json"}
+    return await send_upstream(
+        session, upstream.name, upstream.base_url + path, headers, body, map_upstream_error
+    )
+
+
+async def send_upstream(
+    session: aiohttp.ClientSession,
+    channel_name: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    map_error: Callable[[int, bytes, str | None], BurncloudError],
+) -> aiohttp.ClientResponse:
+    """POST to the upstream; the 200 response, or the mapped error (retryable: 429, 5xx,
+    unreachable) without the URL or key in its message."""
     try:
-        response = await session.post(
-            upstream.base_url + path,
-            data=body,
-            headers={
-                "Authorization": f"Bearer {upstream.key}",
-                "Content-Type": "application/json",
-            },
-        )
-    except (TimeoutError, aiohttp.ClientConnectionError, OSError) as exc:
+        response = await session.post(url, data=body, headers=dict(headers))
+    except (aiohttp.ClientConnectionError, TimeoutError, OSError) as exc:
         raise RetryableUpstreamError(
-            ServiceUnavailable(f"upstream channel {upstream.name!r} is unreachable")
+            ServiceUnavailable(f"upstream channel {channel_name!r} is unreachable")
         ) from exc
     if response.status == 200:
         return response
     try:
         raw = await response.content.read(ERROR_BODY_LIMIT)
-    except (TimeoutError, aiohttp.ClientError):
+    except (aiohttp.ClientError, TimeoutError):
         raw = b""
     finally:
         response.release()
-    error = map_upstream_error(response.status, raw, response.headers.get("Retry-After"))
+    error = map_error(response.status, raw, response.headers.get("Retry-After"))
     if response.status == 429 or response.status >= 500:
         raise RetryableUpstreamError(error)
     raise error

@@ -23,9 +23,9 @@ def _relay(meter: StreamMeter, data: bytes, seed: int = 1) -> bytes:
     rng, out, pos = random.Random(seed), [], 0
     while pos < len(data):
         size = rng.randint(1, 64)
-        out.append(meter.transform(data[pos : pos + size]))
+        out.append(meter.feed(data[pos : pos + size]))
         pos += size
-    out.append(meter.flush())
+    out.append(meter.finish())
     return b"".join(out)
 
 

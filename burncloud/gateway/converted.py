@@ -1,0 +1,123 @@
+"""Relaying OpenAI chat to a channel that speaks another format, through its provider module.
+
+The provider builds the upstream request and converts the answer (whole, or stream bytes as
+they arrive) back to OpenAI format; this module only sends, pumps and meters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aiohttp
+import orjson
+
+from burncloud.errors import UpstreamError
+from burncloud.gateway.asgi import Receive, Send, send_bytes
+from burncloud.gateway.exchange import Exchange
+from burncloud.gateway.inbound import InboundRequest
+from burncloud.gateway.metering import estimate_texts, rough_usage
+from burncloud.gateway.pump import pump_stream
+from burncloud.gateway.snapshot import Upstream
+from burncloud.gateway.upstream import send_upstream
+from burncloud.providers.base import ChatProvider, TokenUsage
+from burncloud.services.pricing import Usage
+
+if TYPE_CHECKING:
+    from burncloud.gateway.runtime import Runtime
+
+
+async def relay_converted(
+    runtime: Runtime,
+    provider: ChatProvider,
+    upstream: Upstream,
+    request: InboundRequest,
+    model: str,
+    max_tokens_cap: int | None,
+    exchange: Exchange,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """Send ``request`` to ``upstream`` in its own format and answer the client in OpenAI's."""
+    built = provider.chat_request(upstream, _capped(request, max_tokens_cap), model, request.stream)
+    response = await send_upstream(
+        runtime.http, upstream.name, built.url, built.headers, built.body, provider.error
+    )
+    try:
+        if request.stream:
+            await _stream(runtime, provider, request, response, exchange, receive, send)
+        else:
+            await _whole(runtime, provider, request, response, exchange, send)
+    finally:
+        response.release()
+
+
+async def _whole(
+    runtime: Runtime,
+    provider: ChatProvider,
+    request: InboundRequest,
+    response: aiohttp.ClientResponse,
+    exchange: Exchange,
+    send: Send,
+) -> None:
+    try:
+        raw = await response.read()
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise UpstreamError("the upstream connection failed while answering") from exc
+    answer = provider.chat_answer(raw, request.model)
+    _meter(runtime, request, exchange, answer.usage, _answer_texts(answer.completion))
+    exchange.responded = True
+    await send_bytes(send, 200, orjson.dumps(answer.completion), exchange.headers)
+
+
+async def _stream(
+    runtime: Runtime,
+    provider: ChatProvider,
+    request: InboundRequest,
+    response: aiohttp.ClientResponse,
+    exchange: Exchange,
+    receive: Receive,
+    send: Send,
+) -> None:
+    stream = provider.chat_stream(request.model, request.client_wants_usage)
+    try:
+        await pump_stream(response, stream, exchange, receive, send)
+    finally:
+        _meter(runtime, request, exchange, stream.usage, stream.texts())
+
+
+def _meter(
+    runtime: Runtime,
+    request: InboundRequest,
+    exchange: Exchange,
+    usage: TokenUsage | None,
+    texts: list[str],
+) -> None:
+    if usage is not None:
+        exchange.usage = Usage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+        return
+    exchange.usage = rough_usage(request, sum(len(text) for text in texts))
+    exchange.estimated = True
+    estimator = runtime.estimator
+    exchange.refine = lambda: estimate_texts(estimator, request, texts)
+
+
+def _capped(request: InboundRequest, cap: int | None) -> dict:
+    if cap is None or (request.max_tokens is not None and request.max_tokens <= cap):
+        return request.data
+    data = dict(request.data)
+    data.pop("max_completion_tokens", None)
+    data["max_tokens"] = cap
+    return data
+
+
+def _answer_texts(completion: dict) -> list[str]:
+    texts: list[str] = []
+    for choice in completion.get("choices") or ():
+        message = choice.get("message") or {}
+        for key in ("content", "reasoning_content"):
+            if isinstance(message.get(key), str):
+                texts.append(message[key])
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") or {}
+            texts += [function.get("name") or "", function.get("arguments") or ""]
+    return texts

@@ -1,0 +1,81 @@
+"""Sending one upstream stream to the client as it arrives, through a transcoder.
+
+The transcoder decides the client's bytes (OpenAI passthrough with usage hiding, or a
+provider's conversion); the pump owns the timing: the 200 head only once the upstream
+answered 200, chunk by chunk forwarding, the client's disconnect (which cancels the
+upstream read), and an in-band error event when the upstream breaks off mid-stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+import aiohttp
+
+from burncloud.gateway.asgi import Receive, Send
+from burncloud.gateway.exchange import Exchange
+from burncloud.protocols.openai_chunks import error_event
+
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class Transcoder(Protocol):
+    def feed(self, chunk: bytes) -> bytes: ...
+    def finish(self) -> bytes: ...
+
+
+async def pump_stream(
+    response: aiohttp.ClientResponse,
+    transcoder: Transcoder,
+    exchange: Exchange,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """Relay the whole stream; record a disconnect (499) or a relay failure on ``exchange``."""
+    exchange.responded = True
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *exchange.headers]}
+    )
+    pump = asyncio.ensure_future(_pump(response, transcoder, exchange, send))
+    watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
+    done: set[asyncio.Future[None]] = set()
+    try:
+        done, _ = await asyncio.wait({pump, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pump, watcher):
+            task.cancel()
+        await asyncio.gather(pump, watcher, return_exceptions=True)
+    if pump not in done:
+        exchange.status, exchange.error = 499, "client disconnected"
+    elif (failure := pump.exception()) is not None:
+        exchange.status, exchange.error = 500, f"relay failed: {type(failure).__name__}"
+
+
+async def _pump(
+    response: aiohttp.ClientResponse, transcoder: Transcoder, exchange: Exchange, send: Send
+) -> None:
+    try:
+        async for chunk in response.content.iter_any():
+            if exchange.ttft_ms is None:
+                exchange.ttft_ms = int((time.monotonic() - exchange.started) * 1000)
+            out = transcoder.feed(chunk)
+            if out:
+                await send({"type": "http.response.body", "body": out, "more_body": True})
+        tail = transcoder.finish()
+    except (TimeoutError, aiohttp.ClientError):
+        exchange.status, exchange.error = 502, "the upstream stream broke off"
+        tail = error_event("the upstream stream broke off")
+    await send({"type": "http.response.body", "body": tail, "more_body": False})
+
+
+async def _wait_for_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return

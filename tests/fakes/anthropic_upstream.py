@@ -1,0 +1,109 @@
+"""A strict fake of the Anthropic Messages API on 127.0.0.1, replaying recorded answers.
+
+It rejects what Anthropic rejects: a missing or wrong ``x-api-key``, no
+``anthropic-version``, no ``max_tokens``, a ``system`` role inside ``messages``, roles that
+do not alternate or do not start with ``user``, empty text blocks. Streams replay a
+recorded SSE file, re-chunked at random byte boundaries.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "anthropic"
+
+
+class FakeAnthropic:
+    """``async with FakeAnthropic(key) as fake``: ``fake.base_url``, ``fake.requests``."""
+
+    def __init__(
+        self,
+        key: str = "sk-ant-upstream",
+        *,
+        stream_fixture: str = "anthropic_stream_basic_text.sse",
+        answer_fixture: str = "anthropic_nonstream_tool_use.json",
+        seed: int = 7,
+    ) -> None:
+        self.key = key
+        self.stream_fixture = stream_fixture
+        self.answer_fixture = answer_fixture
+        self.requests: list[dict[str, Any]] = []
+        self._rng = random.Random(seed)
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    async def __aenter__(self) -> FakeAnthropic:
+        app = web.Application()
+        app.router.add_post("/v1/messages", self._messages)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("x-api-key") != self.key:
+            return _error(401, "authentication_error", "invalid x-api-key")
+        if not request.headers.get("anthropic-version"):
+            return _error(400, "invalid_request_error", "anthropic-version header is required")
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return _error(400, "invalid_request_error", "invalid JSON")
+        problem = _invalid(body)
+        if problem:
+            return _error(400, "invalid_request_error", problem)
+        self.requests.append(body)
+        if body.get("stream"):
+            return await self._replay(request)
+        return web.Response(
+            body=(FIXTURES / self.answer_fixture).read_bytes(), content_type="application/json"
+        )
+
+    async def _replay(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        raw = (FIXTURES / self.stream_fixture).read_bytes()
+        position = 0
+        while position < len(raw):
+            size = self._rng.randint(1, 200)
+            await response.write(raw[position : position + size])
+            position += size
+        await response.write_eof()
+        return response
+
+
+def _invalid(body: Any) -> str | None:
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        return "model: field required"
+    if not isinstance(body.get("max_tokens"), int):
+        return "max_tokens: field required"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "messages: at least one message is required"
+    expected = "user"
+    for index, message in enumerate(messages):
+        if message.get("role") != expected:
+            return f"messages.{index}.role: roles must alternate user/assistant, starting with user"
+        expected = "assistant" if expected == "user" else "user"
+        content = message.get("content")
+        blocks = content if isinstance(content, list) else [{"type": "text", "text": content}]
+        if any(b.get("type") == "text" and not b.get("text") for b in blocks):
+            return f"messages.{index}: text content blocks must be non-empty"
+    return None
+
+
+def _error(status: int, kind: str, message: str) -> web.Response:
+    body = {"type": "error", "error": {"type": kind, "message": message}}
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")

@@ -1,0 +1,107 @@
+"""A strict fake of the Gemini API on 127.0.0.1, replaying recorded answers.
+
+It rejects what Gemini rejects: a key anywhere but ``x-goog-api-key`` or a wrong one (as
+HTTP 400 ``API_KEY_INVALID``, like Gemini), roles other than ``user`` / ``model``, a
+``functionResponse.response`` that is not an object. Streams need ``alt=sse`` and replay a
+recorded file re-chunked at random byte boundaries.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gemini"
+
+
+class FakeGemini:
+    """``async with FakeGemini(key) as fake``: ``fake.base_url``, ``fake.requests``."""
+
+    def __init__(
+        self,
+        key: str = "gemini-upstream-key",
+        *,
+        stream_fixture: str = "stream_crlf_usage_changes.sse",
+        answer_fixture: str = "nonstream_text.json",
+        seed: int = 11,
+    ) -> None:
+        self.key = key
+        self.stream_fixture = stream_fixture
+        self.answer_fixture = answer_fixture
+        self.requests: list[dict[str, Any]] = []
+        self._rng = random.Random(seed)
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    async def __aenter__(self) -> FakeGemini:
+        app = web.Application()
+        app.router.add_post("/v1beta/models/{call}", self._generate)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    async def _generate(self, request: web.Request) -> web.StreamResponse:
+        if "key" in request.query or request.headers.get("x-goog-api-key") != self.key:
+            return _error(
+                400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key."
+            )
+        model, _, method = request.match_info["call"].partition(":")
+        if method not in ("generateContent", "streamGenerateContent") or not model:
+            return _error(404, "NOT_FOUND", "unknown method")
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return _error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        problem = _invalid(body)
+        if problem:
+            return _error(400, "INVALID_ARGUMENT", problem)
+        self.requests.append(body)
+        if method == "generateContent":
+            raw = (FIXTURES / self.answer_fixture).read_bytes()
+            return web.Response(body=raw, content_type="application/json")
+        if request.query.get("alt") != "sse":
+            return _error(400, "INVALID_ARGUMENT", "this fake only streams with alt=sse")
+        return await self._replay(request)
+
+    async def _replay(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        raw = (FIXTURES / self.stream_fixture).read_bytes()
+        position = 0
+        while position < len(raw):
+            size = self._rng.randint(1, 150)
+            await response.write(raw[position : position + size])
+            position += size
+        await response.write_eof()
+        return response
+
+
+def _invalid(body: Any) -> str | None:
+    contents = body.get("contents") if isinstance(body, dict) else None
+    if not isinstance(contents, list) or not contents:
+        return "* GenerateContentRequest.contents: contents is not specified"
+    for index, content in enumerate(contents):
+        if content.get("role") not in ("user", "model"):
+            return f"* GenerateContentRequest.contents[{index}].role: must be user or model"
+        for part in content.get("parts") or ():
+            answer = part.get("functionResponse")
+            if answer is not None and not isinstance(answer.get("response"), dict):
+                return "functionResponse.response must be an object"
+    return None
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    body = {"error": {"code": status, "message": message, "status": code}}
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
