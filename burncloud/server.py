@@ -18,6 +18,7 @@ from burncloud.admin.blueprint import admin_blueprint
 from burncloud.config import Settings
 from burncloud.errors import BurncloudError, NotFound
 from burncloud.gateway.account import account_blueprint
+from burncloud.gateway.anthropic_door import AnthropicDoor
 from burncloud.gateway.asgi import Receive, Scope, Send
 from burncloud.gateway.inbound import CHAT, COMPLETIONS, EMBEDDINGS, Endpoint
 from burncloud.gateway.relay import Relay
@@ -38,6 +39,7 @@ class BurncloudApp:
     def __init__(self, settings: Settings) -> None:
         self.runtime = Runtime(settings)
         self.relay = Relay(self.runtime)
+        self.anthropic_door = AnthropicDoor(self.relay)
         self.control = _control_app(self.runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -45,6 +47,9 @@ class BurncloudApp:
             endpoint = RELAY_ROUTES.get((scope["method"], scope["path"].rstrip("/")))
             if endpoint is not None:
                 await self.relay.handle(endpoint, scope, receive, send)
+                return
+            if scope["method"] == "POST" and scope["path"].rstrip("/") == "/v1/messages":
+                await self.anthropic_door(scope, receive, send)
                 return
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)

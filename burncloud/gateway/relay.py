@@ -263,7 +263,7 @@ def _speaks(channel_type: str, request: InboundRequest) -> bool:
     endpoint, converted ones chat completions."""
     if CHANNEL_TYPES[channel_type].openai_style:
         return True
-    return request.endpoint is CHAT and channel_type in PROVIDERS
+    return request.endpoint.path == CHAT.path and channel_type in PROVIDERS
 
 
 async def _refine_estimate(exchange: Exchange) -> None:
