@@ -39,7 +39,11 @@ class BurncloudApp:
     def __init__(self, settings: Settings) -> None:
         self.runtime = Runtime(settings)
         self.relay = Relay(self.runtime)
-        self.anthropic_door = AnthropicDoor(self.relay)
+        anthropic_door = AnthropicDoor(self.relay)
+        self._anthropic_routes = {
+            ("POST", "/v1/messages"): anthropic_door,
+            ("POST", "/v1/messages/count_tokens"): anthropic_door.count_tokens,
+        }
         self.control = _control_app(self.runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -48,8 +52,9 @@ class BurncloudApp:
             if endpoint is not None:
                 await self.relay.handle(endpoint, scope, receive, send)
                 return
-            if scope["method"] == "POST" and scope["path"].rstrip("/") == "/v1/messages":
-                await self.anthropic_door(scope, receive, send)
+            door = self._anthropic_routes.get((scope["method"], scope["path"].rstrip("/")))
+            if door is not None:
+                await door(scope, receive, send)
                 return
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)

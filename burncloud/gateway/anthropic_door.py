@@ -19,9 +19,11 @@ from burncloud.gateway.asgi import (
     Receive,
     Scope,
     Send,
+    client_ip,
     header_map,
     read_body,
 )
+from burncloud.gateway.auth import authenticate, extract_key
 from burncloud.gateway.inbound import Endpoint
 from burncloud.gateway.relay import Relay
 from burncloud.providers.anthropic.front_answer import chat_to_message
@@ -70,6 +72,23 @@ class AnthropicDoor:
         }
         answer = _AnthropicAnswer(send, str(body.get("model") or ""), bool(chat.get("stream")))
         await self.relay.handle(MESSAGES, inner_scope, _replay(orjson.dumps(chat), receive), answer)
+
+    async def count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/messages/count_tokens``: the tokenizer's estimate, free of charge."""
+        runtime = self.relay.runtime
+        headers = header_map(scope)
+        try:
+            authenticate(runtime.snapshot(), extract_key(headers), client_ip(scope))
+            raw = await read_body(receive, headers, runtime.settings.max_body_bytes)
+            body = _json_object(raw)
+            chat = messages_to_chat(body)
+            count = await runtime.estimator.prompt_tokens(chat, str(body.get("model") or ""))
+        except ClientDisconnected:
+            return
+        except BurncloudError as exc:
+            await _send_json(send, *anthropic_error(exc), exc.headers)
+            return
+        await _send_json(send, 200, {"input_tokens": count}, {})
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:

@@ -90,3 +90,13 @@ async def test_front_door_errors_use_anthropics_shape(tmp_path, upstream) -> Non
     assert denied.value.body["type"] == "error"
     assert denied.value.body["error"]["type"] == "authentication_error"
     assert unknown.value.body["error"]["type"] == "not_found_error"
+
+
+async def test_count_tokens_estimates_without_billing(tmp_path, upstream) -> None:
+    async with running_router(tmp_path, upstream) as router:
+        client = _client(router)
+        counted = await client.messages.count_tokens(model="gpt-4", messages=MESSAGES)
+        await client.close()
+    assert counted.input_tokens > 0
+    assert upstream.request_count == 0
+    assert await _logs(router.db_url) == []
