@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import partial
 
 from quart import Quart
 from werkzeug.exceptions import HTTPException
@@ -18,8 +19,9 @@ from burncloud.admin.blueprint import admin_blueprint
 from burncloud.config import Settings
 from burncloud.errors import BurncloudError, NotFound
 from burncloud.gateway.account import account_blueprint
-from burncloud.gateway.anthropic_door import AnthropicDoor
+from burncloud.gateway.anthropic_door import AnthropicDialect, count_tokens
 from burncloud.gateway.asgi import Receive, Scope, Send
+from burncloud.gateway.front_door import FrontDoor
 from burncloud.gateway.inbound import CHAT, COMPLETIONS, EMBEDDINGS, Endpoint
 from burncloud.gateway.relay import Relay
 from burncloud.gateway.runtime import Runtime
@@ -39,10 +41,9 @@ class BurncloudApp:
     def __init__(self, settings: Settings) -> None:
         self.runtime = Runtime(settings)
         self.relay = Relay(self.runtime)
-        anthropic_door = AnthropicDoor(self.relay)
-        self._anthropic_routes = {
-            ("POST", "/v1/messages"): anthropic_door,
-            ("POST", "/v1/messages/count_tokens"): anthropic_door.count_tokens,
+        self._front_doors = {
+            ("POST", "/v1/messages"): FrontDoor(self.relay, AnthropicDialect()),
+            ("POST", "/v1/messages/count_tokens"): partial(count_tokens, self.runtime),
         }
         self.control = _control_app(self.runtime)
 
@@ -52,7 +53,7 @@ class BurncloudApp:
             if endpoint is not None:
                 await self.relay.handle(endpoint, scope, receive, send)
                 return
-            door = self._anthropic_routes.get((scope["method"], scope["path"].rstrip("/")))
+            door = self._front_doors.get((scope["method"], scope["path"].rstrip("/")))
             if door is not None:
                 await door(scope, receive, send)
                 return
