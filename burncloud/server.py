@@ -22,6 +22,7 @@ from burncloud.gateway.account import account_blueprint
 from burncloud.gateway.anthropic_door import AnthropicDialect, count_tokens
 from burncloud.gateway.asgi import Receive, Scope, Send
 from burncloud.gateway.front_door import FrontDoor
+from burncloud.gateway.gemini_door import GeminiDialect, is_gemini_path
 from burncloud.gateway.inbound import CHAT, COMPLETIONS, EMBEDDINGS, Endpoint
 from burncloud.gateway.relay import Relay
 from burncloud.gateway.runtime import Runtime
@@ -45,6 +46,7 @@ class BurncloudApp:
             ("POST", "/v1/messages"): FrontDoor(self.relay, AnthropicDialect()),
             ("POST", "/v1/messages/count_tokens"): partial(count_tokens, self.runtime),
         }
+        self._gemini_door = FrontDoor(self.relay, GeminiDialect())
         self.control = _control_app(self.runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -54,6 +56,8 @@ class BurncloudApp:
                 await self.relay.handle(endpoint, scope, receive, send)
                 return
             door = self._front_doors.get((scope["method"], scope["path"].rstrip("/")))
+            if door is None and scope["method"] == "POST" and is_gemini_path(scope["path"]):
+                door = self._gemini_door
             if door is not None:
                 await door(scope, receive, send)
                 return
