@@ -38,13 +38,15 @@ async def reserve_budget(
         if answer <= 1:
             raise
         affordable = await ledger.affordable(caller.token, caller.user)
-        cap = affordable_answer(affordable, prompt, answer - 1, price, ratio)
+        cap = affordable_answer(affordable, prompt, answer, price, ratio)
         if cap < 1:
             raise
+    # The balance moved meanwhile (another worker gave a lease back): the whole answer may
+    # fit after all, and then it is not capped.
     reservation = await ledger.reserve(
         caller.token, caller.user, cost(Usage(prompt, cap), price, ratio)
     )
-    return Budget(reservation, cap)
+    return Budget(reservation, None if cap == answer else cap)
 
 
 def affordable_answer(

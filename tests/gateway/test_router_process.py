@@ -47,7 +47,9 @@ def test_quota_race_across_two_workers_lets_exactly_50_through(tmp_path) -> None
         asyncio.run(output_only_price())
         with router_process(db_url, workers=2) as (base_url, _):
             statuses, lowest = asyncio.run(_burst(base_url, key, db_url, token_id, 500))
-    assert statuses.count(200) == 50, sorted(set(statuses))
+    rows = asyncio.run(_query(db_url, "SELECT cost, completion_tokens, status FROM logs"))
+    odd = [row for row in rows if row["status"] == 200 and row["cost"] != 6_000_000]
+    assert statuses.count(200) == 50, odd  # a partial (capped) answer would show here
     assert statuses.count(402) == 450
     assert lowest >= 0
     rows = asyncio.run(_query(db_url, f"SELECT quota, used FROM tokens WHERE id = {token_id}"))
