@@ -29,6 +29,10 @@ from tests.gateway.quota_db import (
     money,
 )
 
+# Ledgers here run with prefill_requests=0: a background top-up would move money between
+# the quota and the lease rows while a test reads them. The top-up has its own test
+# (test_a_low_lease_is_topped_up_in_the_background), and the router race test runs with it.
+
 A = 1_000_000  # one request's reservation: 0.001 USD
 RICH = 10**15
 
@@ -82,7 +86,7 @@ def test_slices_are_a_few_requests_and_shrink_to_one_near_exhaustion() -> None:
 async def test_reservation_served_from_lease_does_no_database_write(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=100 * A, balance=100 * A)
     counting = CountingDb(qdb)
-    ledger = Ledger(counting, "w1")  # type: ignore[arg-type]
+    ledger = Ledger(counting, "w1", prefill_requests=0)  # type: ignore[arg-type]
     ledger.settle(await ledger.reserve(token, user, A), A)
     before = counting.calls
     for _ in range(10):
@@ -96,7 +100,7 @@ async def test_2000_concurrent_requests_on_quota_for_50_let_exactly_50_through(
     qdb: Database,
 ) -> None:
     token, user = await make_caller(qdb, quota=50 * A, balance=RICH)
-    ledger = Ledger(qdb, "w1")
+    ledger = Ledger(qdb, "w1", prefill_requests=0)
     writer = LogWriter(qdb, ledger)
     done = asyncio.Event()
     watcher = asyncio.create_task(watch_minimum(qdb, token, done))
@@ -117,7 +121,10 @@ async def test_2000_concurrent_requests_on_quota_for_50_let_exactly_50_through(
 async def test_two_ledgers_sharing_one_token_let_exactly_50_through(open_db: OpenDb) -> None:
     first, second = await open_db(), await open_db()
     token, user = await make_caller(first, quota=50 * A, balance=RICH)
-    ledgers = [Ledger(first, "router-a"), Ledger(second, "router-b")]
+    ledgers = [
+        Ledger(first, "router-a", prefill_requests=0),
+        Ledger(second, "router-b", prefill_requests=0),
+    ]
     writers = [LogWriter(db, ledger) for db, ledger in zip((first, second), ledgers, strict=True)]
     results = await asyncio.gather(
         *(request(ledgers[i % 2], writers[i % 2], token, user, A, A) for i in range(2000))
@@ -135,7 +142,7 @@ async def test_short_user_balance_refuses_with_402_and_gives_the_token_side_back
     qdb: Database,
 ) -> None:
     token, user = await make_caller(qdb, quota=100 * A, balance=A // 2)
-    ledger = Ledger(qdb, "w1")
+    ledger = Ledger(qdb, "w1", prefill_requests=0)
     with pytest.raises(InsufficientQuota) as refused:
         await ledger.reserve(token, user, A)
     assert refused.value.status == 402
@@ -149,7 +156,7 @@ async def test_short_user_balance_refuses_with_402_and_gives_the_token_side_back
 
 async def test_short_token_quota_names_the_key(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=A - 1, balance=RICH)
-    ledger = Ledger(qdb, "w1")
+    ledger = Ledger(qdb, "w1", prefill_requests=0)
     with pytest.raises(InsufficientQuota, match="API key's quota"):
         await ledger.reserve(token, user, A)
     await ledger.stop()
@@ -159,7 +166,7 @@ async def test_short_token_quota_names_the_key(qdb: Database) -> None:
 async def test_unlimited_token_and_user_never_touch_the_database(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=-1, balance=-1)
     counting = CountingDb(qdb)
-    ledger = Ledger(counting, "w1")  # type: ignore[arg-type]
+    ledger = Ledger(counting, "w1", prefill_requests=0)  # type: ignore[arg-type]
     for _ in range(20):
         settlement = ledger.settle(await ledger.reserve(token, user, A), 3 * A)
         assert settlement.charges == ()
@@ -169,7 +176,7 @@ async def test_unlimited_token_and_user_never_touch_the_database(qdb: Database) 
 
 async def test_settle_below_the_reservation_returns_the_rest(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=10 * A, balance=RICH)
-    ledger = Ledger(qdb, "w1")
+    ledger = Ledger(qdb, "w1", prefill_requests=0)
     writer = LogWriter(qdb, ledger)
     reservation = await ledger.reserve(token, user, 4 * A)
     assert await ledger.affordable(token, user) == 6 * A
@@ -185,7 +192,7 @@ async def test_settle_below_the_reservation_returns_the_rest(qdb: Database) -> N
 
 async def test_release_gives_everything_back_and_only_once(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=10 * A, balance=10 * A)
-    ledger = Ledger(qdb, "w1")
+    ledger = Ledger(qdb, "w1", prefill_requests=0)
     reservation = await ledger.reserve(token, user, 5 * A)
     ledger.release(reservation)
     ledger.release(reservation)
@@ -199,7 +206,7 @@ async def test_release_gives_everything_back_and_only_once(qdb: Database) -> Non
 
 async def test_stop_returns_the_leases_so_quota_is_initial_minus_costs(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=1000 * A, balance=700 * A)
-    ledger = Ledger(qdb, "w1")
+    ledger = Ledger(qdb, "w1", prefill_requests=0)
     writer = LogWriter(qdb, ledger)
     costs = [A, 3 * A, A // 3, 0, 7 * A + 11, 2 * A]
     for cost in costs:
@@ -216,7 +223,7 @@ async def test_stop_returns_the_leases_so_quota_is_initial_minus_costs(qdb: Data
 
 async def test_cost_above_the_reservation_is_covered_as_far_as_possible(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=100 * A, balance=RICH)
-    ledger = Ledger(qdb, "w1")
+    ledger = Ledger(qdb, "w1", prefill_requests=0)
     writer = LogWriter(qdb, ledger)
     settlement = ledger.settle(await ledger.reserve(token, user, 60 * A), 150 * A)
     token_charges = [(c.lease_id is None, c.amount) for c in settlement.charges]
@@ -245,7 +252,8 @@ async def test_crashed_ledger_is_swept_once_refunding_only_what_it_did_not_spend
     await request(crashed, writer, token, user, 2 * A, 5 * A)  # settled, never logged
     later = now() + 3600
     swept = await asyncio.gather(
-        Ledger(db_b, "b").sweep_expired(later), sweep_expired_leases(db_c, later)
+        Ledger(db_b, "b", prefill_requests=0).sweep_expired(later),
+        sweep_expired_leases(db_c, later),
     )
     assert sorted(swept) == [0, 2]  # the token's and the user's lease, swept by one router
     state = await money(db_b, token, user)
@@ -259,7 +267,7 @@ async def test_live_ledger_whose_lease_was_swept_bills_the_subject_directly(
     qdb: Database,
 ) -> None:
     token, user = await make_caller(qdb, quota=100 * A, balance=RICH)
-    ledger = Ledger(qdb, "stalled")
+    ledger = Ledger(qdb, "stalled", prefill_requests=0)
     writer = LogWriter(qdb, ledger)
     reservation = await ledger.reserve(token, user, 2 * A)
     assert await sweep_expired_leases(qdb, now() + 3600) == 2
@@ -278,7 +286,7 @@ async def test_live_ledger_whose_lease_was_swept_bills_the_subject_directly(
 async def test_idle_lease_goes_back_to_the_database(qdb: Database) -> None:
     clock = FakeClock()
     token, user = await make_caller(qdb, quota=100 * A, balance=RICH)
-    ledger = Ledger(qdb, "w1", idle_after=5, clock=clock)
+    ledger = Ledger(qdb, "w1", idle_after=5, clock=clock, prefill_requests=0)
     writer = LogWriter(qdb, ledger)
     await request(ledger, writer, token, user, A, A)
     clock.now += 10
@@ -298,7 +306,7 @@ async def test_lease_taken_near_exhaustion_goes_back_sooner(qdb: Database) -> No
     clock = FakeClock()
     scarce, _ = await make_caller(qdb, quota=5 * A, balance=-1, name="scarce")
     plenty, user = await make_caller(qdb, quota=100 * A, balance=-1, name="plenty")
-    ledger = Ledger(qdb, "w1", idle_after=5, clock=clock)
+    ledger = Ledger(qdb, "w1", idle_after=5, clock=clock, prefill_requests=0)
     ledger.release(await ledger.reserve(scarce, user, A))
     ledger.release(await ledger.reserve(plenty, user, A))
     clock.now += 1
@@ -310,7 +318,7 @@ async def test_lease_taken_near_exhaustion_goes_back_sooner(qdb: Database) -> No
 
 async def test_renew_pushes_the_expiry_of_held_leases(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=100 * A, balance=RICH)
-    ledger = Ledger(qdb, "w1", ttl=60)
+    ledger = Ledger(qdb, "w1", ttl=60, prefill_requests=0)
     await ledger.reserve(token, user, A)
     await qdb.execute("UPDATE quota_leases SET expires_at = 0")
     await ledger.renew()
@@ -320,7 +328,7 @@ async def test_renew_pushes_the_expiry_of_held_leases(qdb: Database) -> None:
 
 async def test_background_task_returns_idle_leases(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=100 * A, balance=-1)
-    ledger = Ledger(qdb, "w1", idle_after=0, tick=0.01)
+    ledger = Ledger(qdb, "w1", idle_after=0, tick=0.01, prefill_requests=0)
     ledger.release(await ledger.reserve(token, user, A))
     await ledger.start()
     for _ in range(200):
@@ -333,7 +341,7 @@ async def test_background_task_returns_idle_leases(qdb: Database) -> None:
 
 async def test_reserve_after_stop_is_refused(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=100 * A, balance=RICH)
-    ledger = Ledger(qdb, "w1")
+    ledger = Ledger(qdb, "w1", prefill_requests=0)
     await ledger.stop()
     with pytest.raises(ServiceUnavailable):
         await ledger.reserve(token, user, A)
@@ -344,7 +352,7 @@ async def test_request_cancelled_while_taking_a_lease_keeps_the_slice_accounted(
 ) -> None:
     token, user = await make_caller(qdb, quota=100 * A, balance=-1)
     gated = CommitGatedDb(qdb)
-    ledger = Ledger(gated, "w1")  # type: ignore[arg-type]
+    ledger = Ledger(gated, "w1", prefill_requests=0)  # type: ignore[arg-type]
     pending = asyncio.create_task(ledger.reserve(token, user, A))
     await gated.committed.wait()
     pending.cancel()

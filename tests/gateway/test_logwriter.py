@@ -30,6 +30,10 @@ from tests.gateway.quota_db import (
     money,
 )
 
+# Ledgers here run with prefill_requests=0: a background top-up would move money between
+# the quota and the lease rows while a test reads them. The top-up has its own test
+# (test_a_low_lease_is_topped_up_in_the_background), and the router race test runs with it.
+
 A = 1_000_000
 
 
@@ -57,7 +61,7 @@ async def wait_until_written(writer: LogWriter) -> None:
 async def test_flush_writes_the_rows_and_used_exactly(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=100 * A, balance=100 * A)
     channel = await make_channel(qdb)
-    ledger = Ledger(qdb, "w1")
+    ledger = Ledger(qdb, "w1", prefill_requests=0)
     writer = LogWriter(qdb, ledger)
     costs = [A, 2 * A + 7, 0, A // 3]
     for cost in costs:
@@ -82,7 +86,7 @@ async def test_failed_flush_keeps_the_rows_and_retries_without_duplicates(
     qdb: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     token, user = await make_caller(qdb, quota=100 * A, balance=-1)
-    ledger = Ledger(qdb, "w1")
+    ledger = Ledger(qdb, "w1", prefill_requests=0)
     broken = BrokenDb(qdb, failures=2)
     writer = LogWriter(broken, ledger, interval=0.01)  # type: ignore[arg-type]
     for cost in (A, 2 * A, 3 * A):
@@ -102,7 +106,7 @@ async def test_failed_flush_keeps_the_rows_and_retries_without_duplicates(
 
 async def test_stop_flushes_everything_pending(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=-1, balance=-1)
-    writer = LogWriter(qdb, Ledger(qdb, "w1"), interval=60)
+    writer = LogWriter(qdb, Ledger(qdb, "w1", prefill_requests=0), interval=60)
     await writer.start()
     for _ in range(7):
         writer.submit(log_record(token, user, A, None))
@@ -114,7 +118,7 @@ async def test_stop_flushes_everything_pending(qdb: Database) -> None:
 async def test_stop_gives_up_at_its_deadline_and_keeps_the_rows(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=-1, balance=-1)
     broken = BrokenDb(qdb, failures=10**6)
-    writer = LogWriter(broken, Ledger(qdb, "w1"), interval=0.01)  # type: ignore[arg-type]
+    writer = LogWriter(broken, Ledger(qdb, "w1", prefill_requests=0), interval=0.01)  # type: ignore[arg-type]
     writer.submit(log_record(token, user, A, None))
     writer.submit(log_record(token, user, A, None))
     assert await writer.stop(retry_for=0.1) == 2
@@ -126,7 +130,7 @@ async def test_stop_gives_up_at_its_deadline_and_keeps_the_rows(qdb: Database) -
 
 async def test_a_full_batch_is_written_before_the_interval(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=-1, balance=-1)
-    writer = LogWriter(qdb, Ledger(qdb, "w1"), interval=60, batch_size=3)
+    writer = LogWriter(qdb, Ledger(qdb, "w1", prefill_requests=0), interval=60, batch_size=3)
     await writer.start()
     for _ in range(3):
         writer.submit(log_record(token, user, A, None))
@@ -139,7 +143,7 @@ async def test_cost_without_a_settlement_is_charged_directly_never_below_zero(
     qdb: Database,
 ) -> None:
     token, user = await make_caller(qdb, quota=5 * A, balance=3 * A)
-    writer = LogWriter(qdb, Ledger(qdb, "w1"))
+    writer = LogWriter(qdb, Ledger(qdb, "w1", prefill_requests=0))
     writer.submit(log_record(token, user, 4 * A, None))
     await writer.stop()
     state = await money(qdb, token, user)
@@ -149,7 +153,7 @@ async def test_cost_without_a_settlement_is_charged_directly_never_below_zero(
 
 async def test_cost_from_a_swept_lease_is_charged_to_the_subject(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=100 * A, balance=100 * A)
-    ledger = Ledger(qdb, "w1")
+    ledger = Ledger(qdb, "w1", prefill_requests=0)
     writer = LogWriter(qdb, ledger)
     settlement = ledger.settle(await ledger.reserve(token, user, 2 * A), A)
     assert await sweep_expired_leases(qdb, now() + 3600) == 2  # refunds the whole lease
@@ -167,7 +171,7 @@ async def test_used_equals_the_sum_of_logged_costs_after_any_sequence(
     first, second = await open_db(), await open_db()
     token, user = await make_caller(first, quota=300 * A, balance=250 * A)
     rng = random.Random(20240611)
-    ledgers = [Ledger(first, "a"), Ledger(second, "b")]
+    ledgers = [Ledger(first, "a", prefill_requests=0), Ledger(second, "b", prefill_requests=0)]
     writers = [LogWriter(db, ledger) for db, ledger in zip((first, second), ledgers, strict=True)]
     refused = 0
     for step in range(300):
@@ -204,7 +208,7 @@ async def test_used_equals_the_sum_of_logged_costs_after_any_sequence(
 async def test_flush_cancelled_at_commit_writes_each_row_once(qdb: Database) -> None:
     token, user = await make_caller(qdb, quota=-1, balance=-1)
     gated = CommitGatedDb(qdb)
-    writer = LogWriter(gated, Ledger(qdb, "w1"))  # type: ignore[arg-type]
+    writer = LogWriter(gated, Ledger(qdb, "w1", prefill_requests=0))  # type: ignore[arg-type]
     for _ in range(5):
         writer.submit(log_record(token, user, A, None))
     flushing = asyncio.create_task(writer.flush())
