@@ -8,17 +8,18 @@ recorded SSE file, re-chunked at random byte boundaries.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from tests.fakes.replay_server import ReplayServer
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "anthropic"
 
 
-class FakeAnthropic:
+class FakeAnthropic(ReplayServer):
     """``async with FakeAnthropic(key) as fake``: ``fake.base_url``, ``fake.requests``."""
 
     def __init__(
@@ -32,25 +33,11 @@ class FakeAnthropic:
         self.key = key
         self.stream_fixture = stream_fixture
         self.answer_fixture = answer_fixture
+        super().__init__(seed)
         self.requests: list[dict[str, Any]] = []
-        self._rng = random.Random(seed)
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
-    async def __aenter__(self) -> FakeAnthropic:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("x-api-key") != self.key:
@@ -66,22 +53,10 @@ class FakeAnthropic:
             return _error(400, "invalid_request_error", problem)
         self.requests.append(body)
         if body.get("stream"):
-            return await self._replay(request)
+            return await self.replay(request, FIXTURES / self.stream_fixture)
         return web.Response(
             body=(FIXTURES / self.answer_fixture).read_bytes(), content_type="application/json"
         )
-
-    async def _replay(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        raw = (FIXTURES / self.stream_fixture).read_bytes()
-        position = 0
-        while position < len(raw):
-            size = self._rng.randint(1, 200)
-            await response.write(raw[position : position + size])
-            position += size
-        await response.write_eof()
-        return response
 
 
 def _invalid(body: Any) -> str | None:

@@ -8,17 +8,18 @@ recorded file re-chunked at random byte boundaries.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from tests.fakes.replay_server import ReplayServer
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gemini"
 
 
-class FakeGemini:
+class FakeGemini(ReplayServer):
     """``async with FakeGemini(key) as fake``: ``fake.base_url``, ``fake.requests``."""
 
     def __init__(
@@ -32,25 +33,11 @@ class FakeGemini:
         self.key = key
         self.stream_fixture = stream_fixture
         self.answer_fixture = answer_fixture
+        super().__init__(seed)
         self.requests: list[dict[str, Any]] = []
-        self._rng = random.Random(seed)
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
-    async def __aenter__(self) -> FakeGemini:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1beta/models/{call}", self._generate)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
         if "key" in request.query or request.headers.get("x-goog-api-key") != self.key:
@@ -73,19 +60,7 @@ class FakeGemini:
             return web.Response(body=raw, content_type="application/json")
         if request.query.get("alt") != "sse":
             return _error(400, "INVALID_ARGUMENT", "this fake only streams with alt=sse")
-        return await self._replay(request)
-
-    async def _replay(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        raw = (FIXTURES / self.stream_fixture).read_bytes()
-        position = 0
-        while position < len(raw):
-            size = self._rng.randint(1, 150)
-            await response.write(raw[position : position + size])
-            position += size
-        await response.write_eof()
-        return response
+        return await self.replay(request, FIXTURES / self.stream_fixture)
 
 
 def _invalid(body: Any) -> str | None:

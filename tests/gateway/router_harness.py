@@ -17,7 +17,7 @@ from burncloud.db import open_database
 from burncloud.money import parse_usd
 from burncloud.server import create_app
 from burncloud.services.bootstrap import ensure_admin
-from burncloud.services.channels import add_channel
+from burncloud.services.channels import add_channel, update_channel
 from burncloud.services.prices import set_price
 from burncloud.services.tokens import create_token
 from tests.fakes import FakeOpenAI
@@ -100,3 +100,31 @@ async def _wait_for_port(port: int) -> None:
         await writer.wait_closed()
         return
     raise TimeoutError(f"router did not listen on {port}")
+
+
+async def point_channel_at(
+    router: RunningRouter, channel_type: str, base_url: str, key: str
+) -> None:
+    """Turn the seeded channel into one of ``channel_type`` at ``base_url``; wait for reload."""
+    db = await open_database(router.db_url)
+    try:
+        await update_channel(
+            db,
+            SecretBox.from_passphrase(SECRET),
+            1,
+            type=channel_type,
+            base_url=base_url,
+            key=key,
+        )
+    finally:
+        await db.close()
+    await asyncio.sleep(1.5)  # the router reloads its configuration about once a second
+
+
+async def logged_rows(db_url: str) -> list[dict]:
+    """Every log row, oldest first."""
+    db = await open_database(db_url)
+    try:
+        return await db.fetch_all("SELECT * FROM logs ORDER BY id")
+    finally:
+        await db.close()

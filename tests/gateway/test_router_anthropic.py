@@ -2,46 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import openai
 
-from burncloud.crypto import SecretBox
-from burncloud.db import open_database
-from burncloud.services.channels import update_channel
 from tests.fakes import FakeOpenAI
 from tests.fakes.anthropic_upstream import FakeAnthropic
-from tests.gateway.router_harness import SECRET, running_router
+from tests.gateway.router_harness import logged_rows, point_channel_at, running_router
 
 MESSAGES = [
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": "hello there"},
 ]
-
-
-async def _point_channel_at(router, fake: FakeAnthropic) -> None:
-    db = await open_database(router.db_url)
-    try:
-        await update_channel(
-            db,
-            SecretBox.from_passphrase(SECRET),
-            1,
-            type="anthropic",
-            base_url=fake.base_url,
-            key=fake.key,
-        )
-    finally:
-        await db.close()
-    await asyncio.sleep(1.5)  # the router reloads its configuration
-
-
-async def _logs(db_url: str) -> list[dict]:
-    db = await open_database(db_url)
-    try:
-        return await db.fetch_all("SELECT * FROM logs ORDER BY id")
-    finally:
-        await db.close()
 
 
 async def test_openai_stream_reaches_anthropic_and_is_billed_from_its_usage(tmp_path) -> None:
@@ -50,7 +22,7 @@ async def test_openai_stream_reaches_anthropic_and_is_billed_from_its_usage(tmp_
         FakeAnthropic() as fake,
         running_router(tmp_path, unused) as router,
     ):
-        await _point_channel_at(router, fake)
+        await point_channel_at(router, "anthropic", fake.base_url, fake.key)
         client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
         stream = await client.chat.completions.create(
             model="gpt-4", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
@@ -63,7 +35,7 @@ async def test_openai_stream_reaches_anthropic_and_is_billed_from_its_usage(tmp_
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Hello there!"
     assert (chunks[-1].usage.prompt_tokens, chunks[-1].usage.completion_tokens) == (11, 6)
-    logs = await _logs(router.db_url)
+    logs = await logged_rows(router.db_url)
     assert [(r["prompt_tokens"], r["completion_tokens"], r["estimated"]) for r in logs] == [
         (11, 6, 0)
     ]
@@ -76,7 +48,7 @@ async def test_openai_non_stream_tool_call_from_anthropic(tmp_path) -> None:
         FakeAnthropic() as fake,
         running_router(tmp_path, unused) as router,
     ):
-        await _point_channel_at(router, fake)
+        await point_channel_at(router, "anthropic", fake.base_url, fake.key)
         client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
         reply = await client.chat.completions.create(model="gpt-4", messages=MESSAGES)
         await client.close()

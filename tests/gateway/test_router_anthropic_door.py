@@ -5,11 +5,9 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from burncloud.db import open_database
 from tests.fakes import FakeOpenAI
 from tests.fakes.gemini_upstream import FakeGemini
-from tests.gateway.router_harness import running_router
-from tests.gateway.test_router_gemini import _point_channel_at
+from tests.gateway.router_harness import logged_rows, point_channel_at, running_router
 
 MESSAGES = [{"role": "user", "content": "hello there"}]
 
@@ -24,14 +22,6 @@ def _client(router) -> anthropic.AsyncAnthropic:
     return anthropic.AsyncAnthropic(api_key=router.key, base_url=router.base_url[: -len("/v1")])
 
 
-async def _logs(db_url: str) -> list[dict]:
-    db = await open_database(db_url)
-    try:
-        return await db.fetch_all("SELECT * FROM logs ORDER BY id")
-    finally:
-        await db.close()
-
-
 async def test_anthropic_sdk_gets_a_message_from_an_openai_channel(tmp_path, upstream) -> None:
     async with running_router(tmp_path, upstream) as router:
         client = _client(router)
@@ -43,7 +33,7 @@ async def test_anthropic_sdk_gets_a_message_from_an_openai_channel(tmp_path, ups
     assert (message.usage.input_tokens, message.usage.output_tokens) == (100, 200)
     sent = upstream.last_request.json
     assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
-    logs = await _logs(router.db_url)
+    logs = await logged_rows(router.db_url)
     assert [(r["endpoint"], r["cost"]) for r in logs] == [("messages", 15_000_000)]
 
 
@@ -66,7 +56,7 @@ async def test_anthropic_sdk_streams_from_a_gemini_channel(tmp_path) -> None:
         FakeGemini() as fake,
         running_router(tmp_path, unused) as router,
     ):
-        await _point_channel_at(router, fake)
+        await point_channel_at(router, "gemini", fake.base_url, fake.key)
         client = _client(router)
         async with client.messages.stream(
             model="gpt-4", max_tokens=300, messages=MESSAGES
@@ -99,4 +89,4 @@ async def test_count_tokens_estimates_without_billing(tmp_path, upstream) -> Non
         await client.close()
     assert counted.input_tokens > 0
     assert upstream.request_count == 0
-    assert await _logs(router.db_url) == []
+    assert await logged_rows(router.db_url) == []

@@ -2,45 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import openai
 
-from burncloud.crypto import SecretBox
-from burncloud.db import open_database
-from burncloud.services.channels import update_channel
 from tests.fakes import FakeOpenAI
 from tests.fakes.gemini_upstream import FakeGemini
-from tests.gateway.router_harness import SECRET, running_router
+from tests.gateway.router_harness import logged_rows, point_channel_at, running_router
 
 MESSAGES = [
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": "tell me something"},
 ]
-
-
-async def _point_channel_at(router, fake: FakeGemini) -> None:
-    db = await open_database(router.db_url)
-    try:
-        await update_channel(
-            db,
-            SecretBox.from_passphrase(SECRET),
-            1,
-            type="gemini",
-            base_url=fake.base_url,
-            key=fake.key,
-        )
-    finally:
-        await db.close()
-    await asyncio.sleep(1.5)  # the router reloads its configuration
-
-
-async def _logs(db_url: str) -> list[dict]:
-    db = await open_database(db_url)
-    try:
-        return await db.fetch_all("SELECT * FROM logs ORDER BY id")
-    finally:
-        await db.close()
 
 
 async def test_openai_stream_reaches_gemini_and_bills_the_last_usage(tmp_path) -> None:
@@ -49,7 +20,7 @@ async def test_openai_stream_reaches_gemini_and_bills_the_last_usage(tmp_path) -
         FakeGemini() as fake,
         running_router(tmp_path, unused) as router,
     ):
-        await _point_channel_at(router, fake)
+        await point_channel_at(router, "gemini", fake.base_url, fake.key)
         client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
         stream = await client.chat.completions.create(model="gpt-4", messages=MESSAGES, stream=True)
         chunks = [chunk async for chunk in stream]
@@ -58,7 +29,7 @@ async def test_openai_stream_reaches_gemini_and_bills_the_last_usage(tmp_path) -
     assert "systemInstruction" in sent and {c["role"] for c in sent["contents"]} == {"user"}
     assert any(c.choices and c.choices[0].delta.content for c in chunks)
     assert all(c.usage is None for c in chunks)  # the client did not ask for usage
-    logs = await _logs(router.db_url)
+    logs = await logged_rows(router.db_url)
     # The recording's usage changes mid-stream; the last one (13 prompt, 8 output) is billed.
     assert [(r["prompt_tokens"], r["completion_tokens"], r["estimated"]) for r in logs] == [
         (13, 8, 0)
@@ -71,11 +42,11 @@ async def test_openai_non_stream_from_gemini_counts_thoughts_as_output(tmp_path)
         FakeGemini() as fake,
         running_router(tmp_path, unused) as router,
     ):
-        await _point_channel_at(router, fake)
+        await point_channel_at(router, "gemini", fake.base_url, fake.key)
         client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
         reply = await client.chat.completions.create(model="gpt-4", messages=MESSAGES)
         await client.close()
     assert reply.choices[0].message.content == "Hello!"
     assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (3, 19)
-    logs = await _logs(router.db_url)
+    logs = await logged_rows(router.db_url)
     assert [(r["prompt_tokens"], r["completion_tokens"]) for r in logs] == [(3, 19)]

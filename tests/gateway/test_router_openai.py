@@ -18,7 +18,7 @@ from burncloud.services.channels import update_channel
 from burncloud.services.prices import set_price
 from burncloud.services.tokens import create_token
 from tests.fakes import FakeOpenAI, running_fake_openai
-from tests.gateway.router_harness import SECRET, running_router
+from tests.gateway.router_harness import SECRET, logged_rows, running_router
 
 MESSAGES = [{"role": "user", "content": "hello there"}]
 
@@ -27,14 +27,6 @@ MESSAGES = [{"role": "user", "content": "hello there"}]
 async def upstream():
     async with FakeOpenAI("sk-upstream-key", prompt_tokens=100, completion_tokens=200) as fake:
         yield fake
-
-
-async def _logs(db_url: str) -> list[dict]:
-    db = await open_database(db_url)
-    try:
-        return await db.fetch_all("SELECT * FROM logs ORDER BY id")
-    finally:
-        await db.close()
 
 
 async def test_non_stream_is_relayed_and_billed_exactly(tmp_path, upstream) -> None:
@@ -47,7 +39,7 @@ async def test_non_stream_is_relayed_and_billed_exactly(tmp_path, upstream) -> N
         sent = upstream.last_request
         assert sent.authorization == "Bearer sk-upstream-key"
         assert router.key not in sent.body.decode() and router.key not in str(sent.headers)
-    logs = await _logs(router.db_url)
+    logs = await logged_rows(router.db_url)
     assert [(r["status"], r["cost"], r["estimated"]) for r in logs] == [(200, 15_000_000, 0)]
 
 
@@ -61,7 +53,7 @@ async def test_stream_without_usage_request_hides_the_injected_usage(tmp_path, u
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Hello! You said: hello there"
     assert all(c.usage is None and c.choices for c in chunks)
-    logs = await _logs(router.db_url)
+    logs = await logged_rows(router.db_url)
     assert [(r["cost"], r["stream"], r["estimated"]) for r in logs] == [(15_000_000, 1, 0)]
 
 
@@ -154,7 +146,7 @@ async def test_legacy_completions_and_embeddings_are_relayed_and_billed(tmp_path
         await client.close()
     assert len(vectors.data) == 2
     assert completion.choices[0].text
-    logs = await _logs(router.db_url)
+    logs = await logged_rows(router.db_url)
     by_endpoint = {row["endpoint"]: row for row in logs if row["status"] == 200}
     assert by_endpoint["embeddings"]["cost"] == 2_000  # 100 prompt tokens at 0.02 / 1M
     assert by_endpoint["completions"]["cost"] == 15_000_000
@@ -212,7 +204,7 @@ async def test_client_disconnect_cancels_the_upstream_stream(tmp_path) -> None:
         await client.close()
         await slow.wait_until(lambda: slow.cancelled, within=1.0)
         await slow.wait_until(lambda: slow.open_streams == 0, within=1.0)
-    logs = await _logs(router.db_url)
+    logs = await logged_rows(router.db_url)
     assert [(row["status"], row["estimated"]) for row in logs] == [(499, 1)]
     assert logs[0]["cost"] > 0
 
@@ -234,7 +226,7 @@ async def test_missing_upstream_usage_is_estimated_with_the_tokenizer(tmp_path, 
     body = {"model": "gpt-4", "messages": MESSAGES}
     prompt = await estimator.prompt_tokens(body, "gpt-4")
     answer = await estimator.count("Hello! You said: hello there", "gpt-4")
-    logs = await _logs(router.db_url)
+    logs = await logged_rows(router.db_url)
     row = logs[0]
     assert (row["estimated"], row["prompt_tokens"], row["completion_tokens"]) == (1, prompt, answer)
     assert row["cost"] == (prompt * 30 + answer * 60) * 1000
@@ -256,6 +248,6 @@ async def test_upstream_dying_mid_stream_ends_with_an_error_event_and_bills_what
                 received.append(chunk)
         await client.close()
     assert received  # some content reached the client before the error event
-    logs = await _logs(router.db_url)
+    logs = await logged_rows(router.db_url)
     assert [(r["status"], r["estimated"]) for r in logs] == [(502, 1)]
     assert logs[0]["cost"] > 0 and logs[0]["completion_tokens"] > 0
