@@ -1,4 +1,5 @@
-"""Relaying OpenAI chat to a channel that speaks another format, through its provider module.
+"""Relaying OpenAI chat and embeddings to a channel that speaks another format, through its
+provider module.
 
 The provider builds the upstream request and converts the answer (whole, or stream bytes as
 they arrive) back to OpenAI format; this module only sends, pumps and meters.
@@ -19,7 +20,7 @@ from burncloud.gateway.metering import estimate_texts, rough_usage
 from burncloud.gateway.pump import pump_stream
 from burncloud.gateway.snapshot import Upstream
 from burncloud.gateway.upstream import send_upstream
-from burncloud.providers.base import ChatProvider, TokenUsage
+from burncloud.providers.base import ChatProvider, EmbeddingsProvider, TokenUsage
 from burncloud.services.pricing import Usage
 
 if TYPE_CHECKING:
@@ -49,6 +50,32 @@ async def relay_converted(
             await _whole(runtime, provider, request, response, exchange, send)
     finally:
         response.release()
+
+
+async def relay_converted_embeddings(
+    runtime: Runtime,
+    provider: EmbeddingsProvider,
+    upstream: Upstream,
+    request: InboundRequest,
+    model: str,
+    exchange: Exchange,
+    send: Send,
+) -> None:
+    """Send an OpenAI embeddings ``request`` to ``upstream`` in its own format."""
+    built = provider.embeddings_request(upstream, request.data, model)
+    response = await send_upstream(
+        runtime.http, upstream.name, built.url, built.headers, built.body, provider.error
+    )
+    try:
+        raw = await response.read()
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise UpstreamError("the upstream connection failed while answering") from exc
+    finally:
+        response.release()
+    answer = provider.embeddings_answer(raw, request.model, request.data)
+    _meter(runtime, request, exchange, answer.usage, [])
+    exchange.responded = True
+    await send_bytes(send, 200, orjson.dumps(answer.result), exchange.headers)
 
 
 async def _whole(

@@ -1,11 +1,14 @@
 """The body sent upstream for OpenAI-style channels: the client's bytes unless a change is due.
 
-Changes are a model mapping, asking for stream usage, and capping ``max_tokens`` to what
-the balance affords. Asking for usage when the client sent no ``stream_options`` is a
-splice after the opening brace, so the body is never re-serialised for it.
+Changes are a model mapping, a provider's request quirk (Qwen's thinking switch), asking for
+stream usage, and capping ``max_tokens`` to what the balance affords. Asking for usage when
+the client sent no ``stream_options`` is a splice after the opening brace, so the body is
+never re-serialised for it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 
@@ -14,16 +17,23 @@ from burncloud.gateway.inbound import InboundRequest
 _USAGE_OPTION = b'"stream_options":{"include_usage":true},'
 
 
-def upstream_body(request: InboundRequest, model: str, max_tokens_cap: int | None) -> bytes:
-    """The bytes to send upstream for ``request`` routed to ``model``."""
+def upstream_body(
+    request: InboundRequest,
+    model: str,
+    max_tokens_cap: int | None,
+    fields: dict[str, Any] | None = None,
+) -> bytes:
+    """The bytes to send upstream for ``request`` routed to ``model``; ``fields`` is the
+    request's data after the provider's quirks, when they changed it."""
     inject_usage = request.stream and not request.client_wants_usage
     cap = max_tokens_cap if _needs_cap(request, max_tokens_cap) else None
-    rewrite = model != request.model or cap is not None
+    changed = fields is not None and fields is not request.data
+    rewrite = model != request.model or cap is not None or changed
     if inject_usage and not rewrite and "stream_options" not in request.data:
         return _splice_after_brace(request.body, _USAGE_OPTION)
     if not inject_usage and not rewrite:
         return request.body
-    data = dict(request.data)
+    data = dict(fields if changed and fields is not None else request.data)
     data["model"] = model
     if inject_usage:
         data["stream_options"] = {**(data.get("stream_options") or {}), "include_usage": True}

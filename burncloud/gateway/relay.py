@@ -36,9 +36,9 @@ from burncloud.gateway.asgi import (
 )
 from burncloud.gateway.auth import authenticate, authorize_model, extract_key
 from burncloud.gateway.budget import reserve_budget
-from burncloud.gateway.converted import relay_converted
+from burncloud.gateway.converted import relay_converted, relay_converted_embeddings
 from burncloud.gateway.exchange import Exchange
-from burncloud.gateway.inbound import CHAT, Endpoint, InboundRequest, parse_request
+from burncloud.gateway.inbound import CHAT, EMBEDDINGS, Endpoint, InboundRequest, parse_request
 from burncloud.gateway.logwriter import LogRecord
 from burncloud.gateway.metering import (
     estimate_stream,
@@ -53,7 +53,7 @@ from burncloud.gateway.routing import order_candidates
 from burncloud.gateway.snapshot import Candidate, Snapshot, Upstream
 from burncloud.gateway.streaming import StreamMeter
 from burncloud.gateway.upstream import RetryableUpstreamError, open_upstream
-from burncloud.providers.registry import PROVIDERS
+from burncloud.providers.registry import OPENAI_STYLE, PROVIDERS
 from burncloud.services.channel_types import CHANNEL_TYPES
 from burncloud.services.pricing import Price, Usage, cost
 
@@ -150,6 +150,16 @@ class Relay:
                     await self._passthrough(
                         request, upstream, model, max_tokens_cap, exchange, send, receive
                     )
+                elif request.endpoint is EMBEDDINGS:
+                    await relay_converted_embeddings(
+                        self.runtime,
+                        PROVIDERS[upstream.type],  # type: ignore[arg-type]
+                        upstream,
+                        request,
+                        model,
+                        exchange,
+                        send,
+                    )
                 else:
                     await relay_converted(
                         self.runtime,
@@ -180,8 +190,13 @@ class Relay:
         receive: Receive,
     ) -> None:
         """OpenAI-style channel: the client's bytes up (unless a change is due), bytes back."""
-        body = upstream_body(request, model, max_tokens_cap)
-        response = await open_upstream(self.runtime.http, upstream, request.endpoint.path, body)
+        provider = OPENAI_STYLE[upstream.type]
+        fields = provider.prepare(request.data, model, request.stream)
+        body = upstream_body(request, model, max_tokens_cap, fields)
+        headers = provider.headers(upstream)
+        response = await open_upstream(
+            self.runtime.http, upstream, request.endpoint.path, headers, body
+        )
         try:
             if request.stream:
                 await self._relay_stream(request, response, exchange, receive, send)
@@ -260,10 +275,15 @@ class Relay:
 
 def _speaks(channel_type: str, request: InboundRequest) -> bool:
     """Whether channels of this type can serve the request: OpenAI-style ones serve every
-    endpoint, converted ones chat completions."""
+    endpoint, converted ones chat completions, and embeddings where the provider has them."""
     if CHANNEL_TYPES[channel_type].openai_style:
         return True
-    return request.endpoint.path == CHAT.path and channel_type in PROVIDERS
+    provider = PROVIDERS.get(channel_type)
+    if provider is None:
+        return False
+    if request.endpoint.path == CHAT.path:
+        return True
+    return request.endpoint is EMBEDDINGS and hasattr(provider, "embeddings_request")
 
 
 async def _refine_estimate(exchange: Exchange) -> None:

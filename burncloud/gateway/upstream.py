@@ -35,10 +35,15 @@ class RetryableUpstreamError(Exception):
 
 
 async def open_upstream(
-    session: aiohttp.ClientSession, upstream: Upstream, path: str, body: bytes
+    session: aiohttp.ClientSession,
+    upstream: Upstream,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
 ) -> aiohttp.ClientResponse:
-    """POST ``body`` to an OpenAI-style channel; return the response once its status is 200."""
-    headers = {"Authorization": f"Bearer {upstream.key}", "Content-Type": "application/json"}
+    """POST ``body`` to an OpenAI-style channel with its auth ``headers``; return the response
+    once its status is 200."""
+    headers["Content-Type"] = "application/json"
     return await send_upstream(
         session, upstream.name, upstream.base_url + path, headers, body, map_upstream_error
     )

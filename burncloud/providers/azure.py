@@ -27,8 +27,14 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from burncloud.errors import BurncloudError, InvalidRequest
-from burncloud.providers.base import JSON, ChannelAccess, ChatAnswer, UpstreamRequest
-from burncloud.providers.openai import EmbeddingsAnswer, PassthroughStream, map_error
+from burncloud.providers.base import (
+    JSON,
+    ChannelAccess,
+    ChatAnswer,
+    EmbeddingsAnswer,
+    UpstreamRequest,
+)
+from burncloud.providers.openai import PassthroughStream, map_error
 from burncloud.providers.openai.provider import embeddings_answer
 from burncloud.providers.openai.request import chat_body, json_request, read_answer
 from burncloud.providers.openai.usage import token_usage
@@ -108,7 +114,7 @@ class AzureProvider:
         data = {**body, "model": target.deployment}
         return json_request(target.url("embeddings"), _headers(channel), data)
 
-    def embeddings_answer(self, raw: bytes, model: str) -> EmbeddingsAnswer:
+    def embeddings_answer(self, raw: bytes, model: str, body: JSON) -> EmbeddingsAnswer:
         return embeddings_answer(raw)
 
 

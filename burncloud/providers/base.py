@@ -71,6 +71,15 @@ class ChatAnswer:
     usage: TokenUsage | None
 
 
+@dataclass(frozen=True, slots=True)
+class EmbeddingsAnswer:
+    """A whole embeddings answer in OpenAI's ``list`` shape, with its usage (None if the
+    upstream reports none, as Gemini)."""
+
+    result: JSON
+    usage: TokenUsage | None
+
+
 class ChatStream(Protocol):
     """Turns one upstream stream into OpenAI ``chat.completion.chunk`` SSE bytes.
 
@@ -111,4 +120,17 @@ class ChatProvider(Protocol):
 
     def error(self, status: int, raw: bytes, retry_after: str | None) -> BurncloudError:
         """The OpenAI-shaped error for a non-200 upstream answer (PROTOCOLS.md 8.7)."""
+        ...
+
+
+class EmbeddingsProvider(ChatProvider, Protocol):
+    """An upstream kind that also serves OpenAI-format ``/v1/embeddings``."""
+
+    def embeddings_request(self, channel: ChannelAccess, body: JSON, model: str) -> UpstreamRequest:
+        """The upstream request for an OpenAI embeddings ``body`` routed to ``model``."""
+        ...
+
+    def embeddings_answer(self, raw: bytes, model: str, body: JSON) -> EmbeddingsAnswer:
+        """Convert a whole 200 answer to the client's ``body`` (which says how many inputs
+        and which ``encoding_format``); ``model`` is the name the client asked for."""
         ...

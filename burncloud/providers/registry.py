@@ -14,11 +14,16 @@ from burncloud.providers.gemini import GeminiProvider
 from burncloud.providers.openai import OpenAIProvider
 from burncloud.providers.qwen import QwenProvider
 
-PROVIDERS: dict[str, ChatProvider] = {
+# The channel types whose requests the relay passes through as bytes (``openai_style``).
+OPENAI_STYLE: dict[str, OpenAIProvider] = {
     "openai": OpenAIProvider("openai"),
     "openai-compatible": OpenAIProvider("openai-compatible"),
-    "azure": AzureProvider(),
     "qwen": QwenProvider(),
+}
+
+PROVIDERS: dict[str, ChatProvider] = {
+    **OPENAI_STYLE,
+    "azure": AzureProvider(),
     "anthropic": AnthropicProvider(),
     "gemini": GeminiProvider(),
     "bedrock": BedrockProvider(),

@@ -2,8 +2,10 @@
 
 It rejects what Gemini rejects: a key anywhere but ``x-goog-api-key`` or a wrong one (as
 HTTP 400 ``API_KEY_INVALID``, like Gemini), roles other than ``user`` / ``model``, a
-``functionResponse.response`` that is not an object. Streams need ``alt=sse`` and replay a
-recorded file re-chunked at random byte boundaries.
+``functionResponse.response`` that is not an object, embedding requests for another model
+than the URL's. Streams need ``alt=sse`` and replay a recorded file re-chunked at random
+byte boundaries; ``batchEmbedContents`` answers ``[len(text), 0.5]`` per text (Gemini
+reports no usage for embeddings).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class FakeGemini(ReplayServer):
                 400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key."
             )
         model, _, method = request.match_info["call"].partition(":")
+        if method == "batchEmbedContents" and model:
+            return await self._embed(request, model)
         if method not in ("generateContent", "streamGenerateContent") or not model:
             return _error(404, "NOT_FOUND", "unknown method")
         try:
@@ -61,6 +65,25 @@ class FakeGemini(ReplayServer):
         if request.query.get("alt") != "sse":
             return _error(400, "INVALID_ARGUMENT", "this fake only streams with alt=sse")
         return await self.replay(request, FIXTURES / self.stream_fixture)
+
+    async def _embed(self, request: web.Request, model: str) -> web.Response:
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return _error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        items = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            return _error(400, "INVALID_ARGUMENT", "* BatchEmbedContentsRequest.requests: empty")
+        vectors = []
+        for index, item in enumerate(items):
+            if item.get("model") != f"models/{model}":
+                return _error(400, "INVALID_ARGUMENT", f"requests[{index}].model mismatch")
+            text = "".join(part.get("text", "") for part in item["content"]["parts"])
+            vectors.append({"values": [float(len(text)), 0.5]})
+        self.requests.append(body)
+        return web.Response(
+            body=orjson.dumps({"embeddings": vectors}), content_type="application/json"
+        )
 
 
 def _invalid(body: Any) -> str | None:

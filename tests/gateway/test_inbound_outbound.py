@@ -6,6 +6,7 @@ import pytest
 from burncloud.errors import InvalidRequest
 from burncloud.gateway.inbound import CHAT, EMBEDDINGS, parse_request
 from burncloud.gateway.outbound import upstream_body
+from burncloud.providers.qwen import QwenProvider
 
 
 def _chat(**fields) -> bytes:
@@ -65,3 +66,17 @@ def test_embeddings_never_stream() -> None:
     request = parse_request(EMBEDDINGS, b'{"model": "e", "input": "hello", "stream": true}')
     assert request.stream is False
     assert request.answer_budget() == 0
+
+
+def test_qwen3_non_stream_goes_with_thinking_off_and_other_fields_intact() -> None:
+    request = parse_request(CHAT, _chat(temperature=0.5))
+    fields = QwenProvider().prepare(request.data, "qwen3-32b", request.stream)
+    sent = orjson.loads(upstream_body(request, "qwen3-32b", None, fields))
+    assert sent == {**request.data, "model": "qwen3-32b", "enable_thinking": False}
+
+
+def test_unchanged_provider_fields_keep_the_bytes() -> None:
+    body = _chat()
+    request = parse_request(CHAT, body)
+    fields = QwenProvider().prepare(request.data, "qwen-plus", request.stream)
+    assert upstream_body(request, "gpt-4", None, fields) is body

@@ -50,3 +50,24 @@ async def test_openai_non_stream_from_gemini_counts_thoughts_as_output(tmp_path)
     assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (3, 19)
     logs = await logged_rows(router.db_url)
     assert [(r["prompt_tokens"], r["completion_tokens"]) for r in logs] == [(3, 19)]
+
+
+async def test_openai_embeddings_from_gemini_are_billed_from_an_estimate(tmp_path) -> None:
+    async with (
+        FakeOpenAI("unused") as unused,
+        FakeGemini() as fake,
+        running_router(tmp_path, unused) as router,
+    ):
+        await point_channel_at(router, "gemini", fake.base_url, fake.key)
+        client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
+        # The SDK asks for base64 vectors and decodes them itself.
+        reply = await client.embeddings.create(model="gpt-4", input=["hello", "world!"])
+        await client.close()
+    assert fake.requests[-1]["requests"][1]["content"] == {"parts": [{"text": "world!"}]}
+    assert [item.embedding for item in reply.data] == [[5.0, 0.5], [6.0, 0.5]]
+    logs = await logged_rows(router.db_url)
+    assert [(r["endpoint"], r["completion_tokens"], r["estimated"]) for r in logs] == [
+        ("embeddings", 0, 1)
+    ]
+    assert logs[0]["prompt_tokens"] == 3  # "hello", "world", "!" by the tokenizer
+    assert logs[0]["cost"] == 3 * 30 * 1000

@@ -40,6 +40,9 @@ def test_request_is_one_batch_entry_per_input() -> None:
     }
 
 
+TWO_INPUTS = {"input": ["first", "second"]}
+
+
 @pytest.mark.parametrize("value", [[1, 2, 3], [[1, 2]], [], "", None, ["ok", ""]])
 def test_token_arrays_and_empty_inputs_are_refused(value: object) -> None:
     with pytest.raises(InvalidRequest):
@@ -47,7 +50,7 @@ def test_token_arrays_and_empty_inputs_are_refused(value: object) -> None:
 
 
 def test_answer_is_an_openai_list_without_usage() -> None:
-    answer = GeminiProvider().embeddings_answer(ANSWER, "my-embedder", 2)
+    answer = GeminiProvider().embeddings_answer(ANSWER, "my-embedder", TWO_INPUTS)
     assert answer.usage is None
     assert answer.result == {
         "object": "list",
@@ -60,7 +63,9 @@ def test_answer_is_an_openai_list_without_usage() -> None:
 
 
 def test_base64_encoding_is_little_endian_float32_like_openai() -> None:
-    answer = GeminiProvider().embeddings_answer(ANSWER, "m", 2, encoding_format="base64")
+    answer = GeminiProvider().embeddings_answer(
+        ANSWER, "m", {**TWO_INPUTS, "encoding_format": "base64"}
+    )
     packed = answer.result["data"][0]["embedding"]
     assert struct.unpack("<2f", base64.b64decode(packed)) == (0.5, -0.25)
 
@@ -70,4 +75,4 @@ def test_base64_encoding_is_little_endian_float32_like_openai() -> None:
 )
 def test_wrong_or_short_answers_are_upstream_errors(raw: bytes) -> None:
     with pytest.raises(UpstreamError):
-        GeminiProvider().embeddings_answer(raw, "m", 2)
+        GeminiProvider().embeddings_answer(raw, "m", TWO_INPUTS)

@@ -230,7 +230,7 @@ def test_embeddings_request_and_answer(provider, channel, url) -> None:
     request = provider.embeddings_request(channel, body, "emb")
     assert request.url == url
     assert sent(request.body) == {**body, "model": "emb"}
-    answer = provider.embeddings_answer(orjson.dumps(EMBEDDINGS), "alias")
+    answer = provider.embeddings_answer(orjson.dumps(EMBEDDINGS), "alias", body)
     assert CreateEmbeddingResponse.model_validate(answer.result).data[0].embedding[0] == 0.0023
     assert answer.usage is not None
     assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (8, 0)

@@ -2,7 +2,7 @@
 
 Gemini reports no token usage for embeddings: the answer's ``usage`` is None and its body
 has no ``usage`` member, for the caller to estimate and fill in (PROTOCOLS.md 9.3). The
-answer type is the OpenAI provider's ``EmbeddingsAnswer``, so callers handle one shape.
+answer type is the shared ``EmbeddingsAnswer``, so callers handle one shape.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from burncloud.errors import InvalidRequest, UpstreamError
-from burncloud.providers.openai import EmbeddingsAnswer
+from burncloud.providers.base import EmbeddingsAnswer
 
 JSON = dict[str, Any]
 
@@ -33,14 +33,15 @@ def embeddings_body(body: JSON, model: str) -> JSON:
     return {"requests": requests}
 
 
-def convert_embeddings(
-    raw: bytes, model: str, input_count: int | None, encoding_format: str = "float"
-) -> EmbeddingsAnswer:
-    """The OpenAI embeddings list for a ``batchEmbedContents`` answer to ``input_count`` texts.
+def convert_embeddings(raw: bytes, model: str, body: JSON) -> EmbeddingsAnswer:
+    """The OpenAI embeddings list for a ``batchEmbedContents`` answer to the client's ``body``.
 
-    ``encoding_format`` is the client's: ``base64`` packs each vector as OpenAI does."""
+    The vectors must match the inputs one for one; the client's ``encoding_format`` is
+    honoured here (``base64`` packs each vector as OpenAI does)."""
+    input_count = len(_inputs(body.get("input")))
+    encoding_format = body.get("encoding_format") or "float"
     vectors = _vectors(raw)
-    if input_count is not None and len(vectors) != input_count:
+    if len(vectors) != input_count:
         raise UpstreamError(
             f"the Gemini upstream returned {len(vectors)} embeddings for {input_count} inputs"
         )

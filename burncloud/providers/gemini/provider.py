@@ -13,13 +13,18 @@ from urllib.parse import quote
 import orjson
 
 from burncloud.errors import BurncloudError
-from burncloud.providers.base import JSON, ChannelAccess, ChatAnswer, UpstreamRequest
+from burncloud.providers.base import (
+    JSON,
+    ChannelAccess,
+    ChatAnswer,
+    EmbeddingsAnswer,
+    UpstreamRequest,
+)
 from burncloud.providers.gemini.embeddings import convert_embeddings, embeddings_body
 from burncloud.providers.gemini.errors import upstream_error
 from burncloud.providers.gemini.request import build_body
 from burncloud.providers.gemini.response import convert_answer
 from burncloud.providers.gemini.stream import GeminiStream
-from burncloud.providers.openai import EmbeddingsAnswer
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 DEFAULT_API_VERSION = "v1beta"
@@ -57,14 +62,10 @@ class GeminiProvider:
         model = bare_model(model)
         return _post(channel, model, "batchEmbedContents", embeddings_body(body, model), False)
 
-    def embeddings_answer(
-        self, raw: bytes, model: str, input_count: int | None = None, encoding_format: str = "float"
-    ) -> EmbeddingsAnswer:
-        """The OpenAI embeddings list; ``usage`` is None (Gemini reports none).
-
-        ``input_count`` (when given) must match the vectors returned; ``encoding_format``
-        is the client's request field, which this answer has to honour itself."""
-        return convert_embeddings(raw, model, input_count, encoding_format)
+    def embeddings_answer(self, raw: bytes, model: str, body: JSON) -> EmbeddingsAnswer:
+        """The OpenAI embeddings list for the client's ``body``; ``usage`` is None (Gemini
+        reports none)."""
+        return convert_embeddings(raw, model, body)
 
 
 def bare_model(model: str) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from burncloud.providers.base import EmbeddingsAnswer
 from burncloud.providers.openai.errors import map_error
-from burncloud.providers.openai.provider import EmbeddingsAnswer, OpenAIProvider
+from burncloud.providers.openai.provider import OpenAIProvider
 from burncloud.providers.openai.stream import PassthroughStream
 from burncloud.providers.openai.usage import token_usage
 

@@ -8,10 +8,15 @@ compatible upstreams that reject ``stream_options``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from burncloud.errors import BurncloudError
-from burncloud.providers.base import JSON, ChannelAccess, ChatAnswer, TokenUsage, UpstreamRequest
+from burncloud.providers.base import (
+    JSON,
+    ChannelAccess,
+    ChatAnswer,
+    EmbeddingsAnswer,
+    TokenUsage,
+    UpstreamRequest,
+)
 from burncloud.providers.openai.errors import map_error
 from burncloud.providers.openai.request import (
     chat_answer,
@@ -24,14 +29,6 @@ from burncloud.providers.openai.request import (
 from burncloud.providers.openai.stream import PassthroughStream
 
 _ACCOUNT_HEADERS = (("organization", "OpenAI-Organization"), ("project", "OpenAI-Project"))
-
-
-@dataclass(frozen=True, slots=True)
-class EmbeddingsAnswer:
-    """A whole embeddings answer in OpenAI's ``list`` shape, with its usage."""
-
-    result: JSON
-    usage: TokenUsage | None
 
 
 class OpenAIProvider:
@@ -78,7 +75,7 @@ class OpenAIProvider:
         url = join_url(channel.base_url, "/embeddings")
         return json_request(url, self.headers(channel), {**body, "model": model})
 
-    def embeddings_answer(self, raw: bytes, model: str) -> EmbeddingsAnswer:
+    def embeddings_answer(self, raw: bytes, model: str, body: JSON) -> EmbeddingsAnswer:
         """The OpenAI ``list`` answer unchanged, with its usage."""
         return embeddings_answer(raw)
 
