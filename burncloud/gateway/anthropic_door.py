@@ -21,6 +21,7 @@ from burncloud.providers.anthropic.front_answer import chat_to_message
 from burncloud.providers.anthropic.front_errors import (
     anthropic_error,
     error_body,
+    error_event,
     kind_of_openai_error,
 )
 from burncloud.providers.anthropic.front_request import messages_to_chat
@@ -42,6 +43,8 @@ class AnthropicDialect:
     """Anthropic Messages <-> OpenAI chat, for ``FrontDoor``."""
 
     endpoint = Endpoint("messages", "/chat/completions", "messages", True, 4096)
+    native_type = "anthropic"
+    forwarded_headers = (b"anthropic-version", b"anthropic-beta")
 
     def convert(self, scope: Scope, body: JSON) -> Converted:
         chat = messages_to_chat(body)
@@ -59,6 +62,9 @@ class AnthropicDialect:
 
     def rejection(self, error: BurncloudError) -> tuple[int, JSON]:
         return anthropic_error(error)
+
+    def stream_error(self, message: str) -> bytes:
+        return error_event("api_error", message)
 
 
 async def count_tokens(runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> None:

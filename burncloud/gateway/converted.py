@@ -73,7 +73,7 @@ async def relay_converted_embeddings(
     finally:
         response.release()
     answer = provider.embeddings_answer(raw, request.model, request.data)
-    _meter(runtime, request, exchange, answer.usage, [])
+    meter_usage(runtime, request, exchange, answer.usage, [])
     exchange.responded = True
     await send_bytes(send, 200, orjson.dumps(answer.result), exchange.headers)
 
@@ -91,7 +91,7 @@ async def _whole(
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise UpstreamError("the upstream connection failed while answering") from exc
     answer = provider.chat_answer(raw, request.model)
-    _meter(runtime, request, exchange, answer.usage, _answer_texts(answer.completion))
+    meter_usage(runtime, request, exchange, answer.usage, answer_texts(answer.completion))
     exchange.responded = True
     await send_bytes(send, 200, orjson.dumps(answer.completion), exchange.headers)
 
@@ -109,16 +109,18 @@ async def _stream(
     try:
         await pump_stream(response, stream, exchange, receive, send)
     finally:
-        _meter(runtime, request, exchange, stream.usage, stream.texts())
+        meter_usage(runtime, request, exchange, stream.usage, stream.texts())
 
 
-def _meter(
+def meter_usage(
     runtime: Runtime,
     request: InboundRequest,
     exchange: Exchange,
     usage: TokenUsage | None,
     texts: list[str],
 ) -> None:
+    """Put the upstream's usage on ``exchange``, or a rough estimate (marked, refined later
+    by the tokenizer from the request and the generated ``texts``)."""
     if usage is not None:
         exchange.usage = Usage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
         return
@@ -137,7 +139,8 @@ def _capped(request: InboundRequest, cap: int | None) -> dict:
     return data
 
 
-def _answer_texts(completion: dict) -> list[str]:
+def answer_texts(completion: dict) -> list[str]:
+    """The generated texts of an OpenAI completion, for estimates."""
     texts: list[str] = []
     for choice in completion.get("choices") or ():
         message = choice.get("message") or {}

@@ -4,7 +4,8 @@ A ``Dialect`` converts its request to an OpenAI chat request and the relay's Ope
 back (a whole body, a stream transcoder, or an error in its own shape). ``FrontDoor`` does
 the plumbing: it reads the client's body, hands the converted request to the relay (which
 authenticates, routes to any channel type, bills and logs), and converts whatever the
-relay sends on its way out.
+relay sends on its way out. The client's own request goes along too: a channel of the
+door's own format gets it untouched (``native``), and answers the client directly.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from burncloud.gateway.asgi import (
     read_body,
 )
 from burncloud.gateway.inbound import Endpoint
+from burncloud.gateway.native import NativeRequest
 from burncloud.gateway.pump import Transcoder
 from burncloud.gateway.relay import Relay
 
@@ -43,12 +45,15 @@ class Converted:
 
 class Dialect(Protocol):
     endpoint: Endpoint
+    native_type: str  # the channel type that speaks this format
+    forwarded_headers: tuple[bytes, ...]  # client headers a native channel gets too
 
     def convert(self, scope: Scope, body: JSON) -> Converted: ...
     def answer(self, completion: JSON, model: str) -> JSON: ...
     def stream(self, model: str) -> Transcoder: ...
     def error(self, status: int, openai_error: JSON) -> JSON: ...
     def rejection(self, error: BurncloudError) -> tuple[int, JSON]: ...
+    def stream_error(self, message: str) -> bytes: ...
 
 
 class FrontDoor:
@@ -61,7 +66,8 @@ class FrontDoor:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.relay.runtime.settings.max_body_bytes
         try:
-            body = json_object(await read_body(receive, header_map(scope), limit))
+            raw = await read_body(receive, header_map(scope), limit)
+            body = json_object(raw)
             converted = self.dialect.convert(scope, body)
         except ClientDisconnected:
             return
@@ -71,8 +77,23 @@ class FrontDoor:
         headers = [h for h in scope["headers"] if h[0] != b"content-length"]
         inner = {**scope, "headers": [*headers, *converted.extra_headers]}
         answer = _Answer(send, self.dialect, converted)
+        native = NativeRequest(
+            channel_type=self.dialect.native_type,
+            raw=raw,
+            body=body,
+            stream=converted.stream,
+            client_headers={
+                name.decode("latin-1"): value.decode("latin-1")
+                for name, value in headers
+                if name in self.dialect.forwarded_headers
+            },
+            send=send,
+            stream_error=self.dialect.stream_error,
+        )
         body_bytes = orjson.dumps(converted.chat)
-        await self.relay.handle(self.dialect.endpoint, inner, _replay(body_bytes, receive), answer)
+        await self.relay.handle(
+            self.dialect.endpoint, inner, _replay(body_bytes, receive), answer, native
+        )
 
 
 def json_object(raw: bytes) -> JSON:

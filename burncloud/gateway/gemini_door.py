@@ -11,7 +11,7 @@ from burncloud.gateway.front_door import JSON, Converted
 from burncloud.gateway.inbound import Endpoint
 from burncloud.gateway.pump import Transcoder
 from burncloud.providers.gemini.front_answer import chat_to_gemini
-from burncloud.providers.gemini.front_errors import gemini_error, gemini_rejection
+from burncloud.providers.gemini.front_errors import error_event, gemini_error, gemini_rejection
 from burncloud.providers.gemini.front_request import contents_to_chat
 from burncloud.providers.gemini.front_stream import GeminiEventStream
 
@@ -26,6 +26,8 @@ class GeminiDialect:
     """Gemini GenerateContent <-> OpenAI chat, for ``FrontDoor``."""
 
     endpoint = Endpoint("generateContent", "/chat/completions", "messages", True, 8192)
+    native_type = "gemini"
+    forwarded_headers: tuple[bytes, ...] = ()
 
     def convert(self, scope: Scope, body: JSON) -> Converted:
         model, _, method = unquote(scope["path"][len(PREFIX) :]).rpartition(":")
@@ -56,3 +58,6 @@ class GeminiDialect:
 
     def rejection(self, error: BurncloudError) -> tuple[int, JSON]:
         return gemini_rejection(error)
+
+    def stream_error(self, message: str) -> bytes:
+        return error_event(502, message)

@@ -22,13 +22,16 @@ def upstream_body(
     model: str,
     max_tokens_cap: int | None,
     fields: dict[str, Any] | None = None,
+    stream_usage: bool = True,
 ) -> bytes:
     """The bytes to send upstream for ``request`` routed to ``model``; ``fields`` is the
-    request's data after the provider's quirks, when they changed it."""
-    inject_usage = request.stream and not request.client_wants_usage
+    request's data after the provider's quirks, when they changed it. An upstream that
+    rejects ``stream_options`` (``stream_usage`` false) never gets them."""
+    inject_usage = request.stream and not request.client_wants_usage and stream_usage
+    strip_options = not stream_usage and "stream_options" in request.data
     cap = max_tokens_cap if _needs_cap(request, max_tokens_cap) else None
     changed = fields is not None and fields is not request.data
-    rewrite = model != request.model or cap is not None or changed
+    rewrite = model != request.model or cap is not None or changed or strip_options
     if inject_usage and not rewrite and "stream_options" not in request.data:
         return _splice_after_brace(request.body, _USAGE_OPTION)
     if not inject_usage and not rewrite:
@@ -37,6 +40,8 @@ def upstream_body(
     data["model"] = model
     if inject_usage:
         data["stream_options"] = {**(data.get("stream_options") or {}), "include_usage": True}
+    if strip_options:
+        data.pop("stream_options", None)
     if cap is not None:
         key = "max_completion_tokens" if "max_completion_tokens" in data else "max_tokens"
         data[key] = cap

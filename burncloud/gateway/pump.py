@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import aiohttp
 
 from burncloud.gateway.asgi import Receive, Send
 from burncloud.gateway.exchange import Exchange
-from burncloud.protocols.openai_chunks import error_event
+from burncloud.protocols.openai_chunks import ERROR_MARK, error_event, in_band_failure
 
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -26,6 +27,10 @@ SSE_HEADERS = [
 
 
 class Transcoder(Protocol):
+    """Turns upstream bytes into the client's. An OpenAI-format error event in its output
+    (``protocols.openai_chunks.error_event``) is recorded as the request's failure; a
+    transcoder whose output is in another format reports one through ``failure``."""
+
     def feed(self, chunk: bytes) -> bytes: ...
     def finish(self) -> bytes: ...
 
@@ -36,13 +41,16 @@ async def pump_stream(
     exchange: Exchange,
     receive: Receive,
     send: Send,
+    stream_error: Callable[[str], bytes] = error_event,
 ) -> None:
-    """Relay the whole stream; record a disconnect (499) or a relay failure on ``exchange``."""
+    """Relay the whole stream; record a disconnect (499) or a relay failure on ``exchange``.
+
+    ``stream_error`` makes the in-band error event sent when the upstream breaks off."""
     exchange.responded = True
     await send(
         {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *exchange.headers]}
     )
-    pump = asyncio.ensure_future(_pump(response, transcoder, exchange, send))
+    pump = asyncio.ensure_future(_pump(response, transcoder, exchange, send, stream_error))
     watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
     done: set[asyncio.Future[None]] = set()
     try:
@@ -58,7 +66,11 @@ async def pump_stream(
 
 
 async def _pump(
-    response: aiohttp.ClientResponse, transcoder: Transcoder, exchange: Exchange, send: Send
+    response: aiohttp.ClientResponse,
+    transcoder: Transcoder,
+    exchange: Exchange,
+    send: Send,
+    stream_error: Callable[[str], bytes],
 ) -> None:
     try:
         async for chunk in response.content.iter_any():
@@ -66,12 +78,25 @@ async def _pump(
                 exchange.ttft_ms = int((time.monotonic() - exchange.started) * 1000)
             out = transcoder.feed(chunk)
             if out:
+                _note_failure(exchange, out)
                 await send({"type": "http.response.body", "body": out, "more_body": True})
         tail = transcoder.finish()
+        _note_failure(exchange, tail)
+        failure = getattr(transcoder, "failure", None)
+        if failure is not None and exchange.status == 200:
+            exchange.status, exchange.error = failure
     except (TimeoutError, aiohttp.ClientError):
         exchange.status, exchange.error = 502, "the upstream stream broke off"
-        tail = error_event("the upstream stream broke off")
+        tail = stream_error("the upstream stream broke off")
     await send({"type": "http.response.body", "body": tail, "more_body": False})
+
+
+def _note_failure(exchange: Exchange, out: bytes) -> None:
+    """Record the first in-band error the client is sent (the stream keeps its 200)."""
+    if exchange.status == 200 and ERROR_MARK in out:
+        failure = in_band_failure(out)
+        if failure is not None:
+            exchange.status, exchange.error = failure
 
 
 async def _wait_for_disconnect(receive: Receive) -> None:

@@ -47,12 +47,14 @@ from burncloud.gateway.metering import (
     usage_from_openai,
     whole_usage,
 )
+from burncloud.gateway.native import NativeRequest, relay_native
 from burncloud.gateway.outbound import upstream_body
 from burncloud.gateway.pump import pump_stream
 from burncloud.gateway.routing import order_candidates
 from burncloud.gateway.snapshot import Candidate, Snapshot, Upstream
 from burncloud.gateway.streaming import StreamMeter
 from burncloud.gateway.upstream import RetryableUpstreamError, open_upstream
+from burncloud.providers.openai.request import wants_stream_usage
 from burncloud.providers.registry import OPENAI_STYLE, PROVIDERS
 from burncloud.services.channel_types import CHANNEL_TYPES
 from burncloud.services.pricing import Price, Usage, cost
@@ -73,10 +75,18 @@ class Relay:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    async def handle(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(
+        self,
+        endpoint: Endpoint,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        native: NativeRequest | None = None,
+    ) -> None:
+        """Serve one request; ``native`` is a front door's own request, for its channels."""
         exchange = Exchange(request_id=_request_id(scope))
         try:
-            await self._serve(endpoint, exchange, scope, receive, send)
+            await self._serve(endpoint, exchange, scope, receive, send, native)
         except ClientDisconnected:
             exchange.status, exchange.error = 499, "client disconnected"
         except BurncloudError as exc:
@@ -93,7 +103,13 @@ class Relay:
                 self._log(endpoint, exchange)
 
     async def _serve(
-        self, endpoint: Endpoint, exchange: Exchange, scope: Scope, receive: Receive, send: Send
+        self,
+        endpoint: Endpoint,
+        exchange: Exchange,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        native: NativeRequest | None,
     ) -> None:
         snapshot = self.runtime.snapshot()
         headers = header_map(scope)
@@ -110,7 +126,9 @@ class Relay:
         ratio = snapshot.ratios.get(caller.group, Decimal(1))
         budget = await reserve_budget(self.runtime.ledger, caller, request, price, ratio)
         try:
-            await self._forward(request, candidates, budget.max_tokens_cap, exchange, send, receive)
+            await self._forward(
+                request, candidates, budget.max_tokens_cap, exchange, send, receive, native
+            )
             await _refine_estimate(exchange)
         finally:
             exchange.cost = cost(exchange.usage, price, ratio) if exchange.usage else 0
@@ -132,6 +150,7 @@ class Relay:
         exchange: Exchange,
         send: Send,
         receive: Receive,
+        native: NativeRequest | None,
     ) -> None:
         relayable = [c for c in candidates if _speaks(c.upstream.type, request)]
         if not relayable:
@@ -146,7 +165,19 @@ class Relay:
             exchange.channel_id = upstream.id
             model = upstream.model_map.get(request.model, request.model)
             try:
-                if CHANNEL_TYPES[upstream.type].openai_style:
+                if native is not None and upstream.type == native.channel_type:
+                    await relay_native(
+                        self.runtime,
+                        PROVIDERS[upstream.type],  # type: ignore[arg-type]
+                        upstream,
+                        request,
+                        native,
+                        model,
+                        max_tokens_cap,
+                        exchange,
+                        receive,
+                    )
+                elif CHANNEL_TYPES[upstream.type].openai_style:
                     await self._passthrough(
                         request, upstream, model, max_tokens_cap, exchange, send, receive
                     )
@@ -192,7 +223,8 @@ class Relay:
         """OpenAI-style channel: the client's bytes up (unless a change is due), bytes back."""
         provider = OPENAI_STYLE[upstream.type]
         fields = provider.prepare(request.data, model, request.stream)
-        body = upstream_body(request, model, max_tokens_cap, fields)
+        stream_usage = wants_stream_usage(upstream.config)
+        body = upstream_body(request, model, max_tokens_cap, fields, stream_usage)
         headers = provider.headers(upstream)
         response = await open_upstream(
             self.runtime.http, upstream, request.endpoint.path, headers, body

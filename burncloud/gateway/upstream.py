@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from burncloud.errors import (
     BurncloudError,
@@ -60,7 +61,9 @@ async def send_upstream(
     """POST to the upstream; the 200 response, or the mapped error (retryable: 429, 5xx,
     unreachable) without the URL or key in its message."""
     try:
-        response = await session.post(url, data=body, headers=dict(headers))
+        # encoded=True: the URL goes out exactly as built; aiohttp would otherwise decode
+        # %3A in a Bedrock model id to ':' after SigV4 signed the encoded path.
+        response = await session.post(URL(url, encoded=True), data=body, headers=dict(headers))
     except (aiohttp.ClientConnectionError, TimeoutError, OSError) as exc:
         raise RetryableUpstreamError(
             ServiceUnavailable(f"upstream channel {channel_name!r} is unreachable")

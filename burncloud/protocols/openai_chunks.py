@@ -68,5 +68,41 @@ def error_event(
     return _event({"error": {"message": message, "type": error_type, "code": code}})
 
 
+# Only an error event can hold this outside a JSON string (inside one, quotes are escaped).
+ERROR_MARK = b'{"error"'
+_STATUS_BY_CODE = {
+    "rate_limit_exceeded": 429,
+    "insufficient_quota": 402,
+    "service_unavailable": 503,
+    "invalid_request": 400,
+    "request_too_large": 413,
+    "not_found": 404,
+    "model_not_found": 404,
+    "permission_denied": 403,
+}
+_STATUS_BY_TYPE = {"rate_limit_error": 429, "invalid_request_error": 400}
+
+
+def in_band_failure(out: bytes) -> tuple[int, str] | None:
+    """The status and message of the first error event in OpenAI-format SSE ``out``.
+
+    Callers check ``ERROR_MARK in out`` first: this parses only the events that hold it."""
+    for line in out.split(b"\n"):
+        payload = line.removeprefix(b"data:").strip()
+        if not payload.startswith(ERROR_MARK):
+            continue
+        try:
+            error = orjson.loads(payload)["error"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            continue
+        if not isinstance(error, dict):
+            return 502, str(error)[:500]
+        status = _STATUS_BY_CODE.get(str(error.get("code"))) or _STATUS_BY_TYPE.get(
+            str(error.get("type")), 502
+        )
+        return status, str(error.get("message") or "upstream error")[:500]
+    return None
+
+
 def _event(data: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(data) + b"\n\n"

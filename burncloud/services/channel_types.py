@@ -90,6 +90,8 @@ def validate_base_url(url: str) -> str:
         raise InvalidRequest("base URL must not hold credentials (user:pass@): use --key")
     if not url or _WHITESPACE.search(url):
         raise InvalidRequest(f"not a base URL: {url!r}")
+    if not url.isascii():  # sent as-is (percent-encoded paths are signed by SigV4)
+        raise InvalidRequest(f"base URL must be ASCII (punycode host, %-encoded path): {url!r}")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):

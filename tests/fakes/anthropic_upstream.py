@@ -35,6 +35,8 @@ class FakeAnthropic(ReplayServer):
         self.answer_fixture = answer_fixture
         super().__init__(seed)
         self.requests: list[dict[str, Any]] = []
+        self.raw_requests: list[bytes] = []
+        self.headers: list[dict[str, str]] = []
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
@@ -44,14 +46,17 @@ class FakeAnthropic(ReplayServer):
             return _error(401, "authentication_error", "invalid x-api-key")
         if not request.headers.get("anthropic-version"):
             return _error(400, "invalid_request_error", "anthropic-version header is required")
+        raw = await request.read()
         try:
-            body = orjson.loads(await request.read())
+            body = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return _error(400, "invalid_request_error", "invalid JSON")
         problem = _invalid(body)
         if problem:
             return _error(400, "invalid_request_error", problem)
         self.requests.append(body)
+        self.raw_requests.append(raw)
+        self.headers.append(dict(request.headers))
         if body.get("stream"):
             return await self.replay(request, FIXTURES / self.stream_fixture)
         return web.Response(

@@ -37,6 +37,7 @@ class FakeGemini(ReplayServer):
         self.answer_fixture = answer_fixture
         super().__init__(seed)
         self.requests: list[dict[str, Any]] = []
+        self.raw_requests: list[bytes] = []
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1beta/models/{call}", self._generate)
@@ -51,14 +52,16 @@ class FakeGemini(ReplayServer):
             return await self._embed(request, model)
         if method not in ("generateContent", "streamGenerateContent") or not model:
             return _error(404, "NOT_FOUND", "unknown method")
+        raw = await request.read()
         try:
-            body = orjson.loads(await request.read())
+            body = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return _error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
         problem = _invalid(body)
         if problem:
             return _error(400, "INVALID_ARGUMENT", problem)
         self.requests.append(body)
+        self.raw_requests.append(raw)
         if method == "generateContent":
             raw = (FIXTURES / self.answer_fixture).read_bytes()
             return web.Response(body=raw, content_type="application/json")

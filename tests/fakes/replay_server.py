@@ -37,9 +37,14 @@ class ReplayServer:
 
     async def replay(self, request: web.Request, recording: Path) -> web.StreamResponse:
         """Send ``recording`` as an event stream, cut at random byte boundaries."""
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        return await self.replay_bytes(request, await asyncio.to_thread(recording.read_bytes))
+
+    async def replay_bytes(
+        self, request: web.Request, raw: bytes, content_type: str = "text/event-stream"
+    ) -> web.StreamResponse:
+        """Send ``raw`` as a streamed answer, cut at random byte boundaries."""
+        response = web.StreamResponse(headers={"Content-Type": content_type})
         await response.prepare(request)
-        raw = await asyncio.to_thread(recording.read_bytes)
         position = 0
         while position < len(raw):
             size = self._rng.randint(1, 150)

@@ -103,9 +103,10 @@ async def _wait_for_port(port: int) -> None:
 
 
 async def point_channel_at(
-    router: RunningRouter, channel_type: str, base_url: str, key: str
+    router: RunningRouter, channel_type: str, base_url: str, key: str, **fields: object
 ) -> None:
-    """Turn the seeded channel into one of ``channel_type`` at ``base_url``; wait for reload."""
+    """Turn the seeded channel into one of ``channel_type`` at ``base_url`` (plus other
+    ``update_channel`` fields such as ``model_map`` or ``config``); wait for reload."""
     db = await open_database(router.db_url)
     try:
         await update_channel(
@@ -115,6 +116,7 @@ async def point_channel_at(
             type=channel_type,
             base_url=base_url,
             key=key,
+            **fields,  # type: ignore[arg-type]
         )
     finally:
         await db.close()

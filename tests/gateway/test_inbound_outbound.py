@@ -80,3 +80,10 @@ def test_unchanged_provider_fields_keep_the_bytes() -> None:
     request = parse_request(CHAT, body)
     fields = QwenProvider().prepare(request.data, "qwen-plus", request.stream)
     assert upstream_body(request, "gpt-4", None, fields) is body
+
+
+def test_an_upstream_without_stream_options_never_gets_them() -> None:
+    asked = parse_request(CHAT, _chat(stream=True, stream_options={"include_usage": True}))
+    assert "stream_options" not in orjson.loads(upstream_body(asked, "gpt-4", None, None, False))
+    plain = parse_request(CHAT, _chat(stream=True))
+    assert upstream_body(plain, "gpt-4", None, None, False) is plain.body

@@ -11,7 +11,7 @@ Anthropic's shape.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from burncloud.errors import BurncloudError
@@ -20,7 +20,7 @@ from burncloud.providers.anthropic.front_answer import chat_to_message
 from burncloud.providers.anthropic.front_errors import anthropic_error
 from burncloud.providers.anthropic.front_request import messages_to_chat
 from burncloud.providers.anthropic.front_stream import MessagesEventStream
-from burncloud.providers.anthropic.request import build_request, check_config
+from burncloud.providers.anthropic.request import build_request, check_config, native_request
 from burncloud.providers.anthropic.response import convert_answer
 from burncloud.providers.anthropic.stream import AnthropicChatStream
 from burncloud.providers.base import JSON, ChannelAccess, ChatAnswer, UpstreamRequest
@@ -48,6 +48,19 @@ class AnthropicProvider:
     ) -> UpstreamRequest:
         """The ``/v1/messages`` request; InvalidRequest for what Anthropic cannot express."""
         return build_request(channel, body, model, stream)
+
+    def native_request(
+        self,
+        channel: ChannelAccess,
+        raw: bytes,
+        body: JSON,
+        model: str,
+        stream: bool,
+        max_tokens: int | None,
+        client_headers: Mapping[str, str],
+    ) -> UpstreamRequest:
+        """A Messages-format request passed through (``stream`` is in the body already)."""
+        return native_request(channel, raw, body, model, max_tokens, client_headers)
 
     def chat_answer(self, raw: bytes, model: str) -> ChatAnswer:
         """The ``chat.completion`` for a whole 200 answer, named ``model``."""

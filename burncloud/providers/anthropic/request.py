@@ -54,6 +54,40 @@ def build_request(channel: ChannelAccess, body: JSON, model: str, stream: bool) 
     )
 
 
+def native_request(
+    channel: ChannelAccess,
+    raw: bytes,
+    body: JSON,
+    model: str,
+    max_tokens: int | None,
+    client_headers: Mapping[str, str],
+) -> UpstreamRequest:
+    """A Messages request from an Anthropic-format client, sent as it came: only a mapped
+    model or a limit on ``max_tokens`` re-serialises it. The client's ``anthropic-version``
+    and ``anthropic-beta`` go along (Claude Code relies on its betas); its key does not."""
+    headers = request_headers(channel.key, channel.config)
+    if client_headers.get("anthropic-version"):
+        headers["anthropic-version"] = client_headers["anthropic-version"]
+    betas = _merged_betas(client_headers.get("anthropic-beta"), headers.get("anthropic-beta"))
+    if betas:
+        headers["anthropic-beta"] = betas
+    if body.get("model") != model or max_tokens is not None:
+        body = {**body, "model": model}
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        raw = orjson.dumps(body)
+    return UpstreamRequest(url=messages_url(channel.base_url), headers=headers, body=raw)
+
+
+def _merged_betas(*values: str | None) -> str:
+    betas: list[str] = []
+    for value in values:
+        for beta in (value or "").split(","):
+            if beta.strip() and beta.strip() not in betas:
+                betas.append(beta.strip())
+    return ",".join(betas)
+
+
 def messages_url(base_url: str) -> str:
     """``{base}/v1/messages``; a base URL already ending in ``/v1`` is accepted too."""
     base = (base_url or DEFAULT_BASE_URL).rstrip("/")

@@ -8,6 +8,7 @@ the channel config's ``api_version`` (default ``v1beta``) is added.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from urllib.parse import quote
 
 import orjson
@@ -57,6 +58,26 @@ class GeminiProvider:
         """The OpenAI-shaped error for a non-200 Gemini answer."""
         return upstream_error(status, raw, retry_after)
 
+    def native_request(
+        self,
+        channel: ChannelAccess,
+        raw: bytes,
+        body: JSON,
+        model: str,
+        stream: bool,
+        max_tokens: int | None,
+        client_headers: Mapping[str, str],
+    ) -> UpstreamRequest:
+        """A Gemini-format request sent as it came (the model is in the URL), with
+        ``maxOutputTokens`` set when the answer must be limited; the client's own key,
+        header or query, never goes upstream."""
+        if max_tokens is not None:
+            config = body.get("generationConfig")
+            config = {**(config if isinstance(config, dict) else {}), "maxOutputTokens": max_tokens}
+            raw = orjson.dumps({**body, "generationConfig": config})
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return _post_bytes(channel, bare_model(model), method, raw, stream)
+
     def embeddings_request(self, channel: ChannelAccess, body: JSON, model: str) -> UpstreamRequest:
         """The ``batchEmbedContents`` request for an OpenAI embeddings ``body``."""
         model = bare_model(model)
@@ -84,7 +105,13 @@ def model_url(channel: ChannelAccess, model: str, method: str) -> str:
 def _post(
     channel: ChannelAccess, model: str, method: str, payload: JSON, stream: bool
 ) -> UpstreamRequest:
+    return _post_bytes(channel, model, method, orjson.dumps(payload), stream)
+
+
+def _post_bytes(
+    channel: ChannelAccess, model: str, method: str, body: bytes, stream: bool
+) -> UpstreamRequest:
     headers = {"content-type": "application/json", "x-goog-api-key": channel.key}
     if stream:
         headers["accept"] = "text/event-stream"
-    return UpstreamRequest(model_url(channel, model, method), headers, orjson.dumps(payload))
+    return UpstreamRequest(model_url(channel, model, method), headers, body)

@@ -18,7 +18,9 @@ _OFF = frozenset({"0", "false", "no", "off"})
 def chat_body(body: JSON, model: str, stream: bool, stream_usage: bool = True) -> JSON:
     """The client's chat body for upstream ``model``, asking for stream usage when streaming.
 
-    ``stream_options`` goes only with ``stream: true`` (OpenAI answers 400 otherwise).
+    ``stream_options`` goes only with ``stream: true`` (OpenAI answers 400 otherwise), and
+    never to an upstream that rejects it (``stream_usage`` false), even when the client sent
+    it: its usage is then estimated.
     """
     data = dict(body)
     data["model"] = model
@@ -28,6 +30,8 @@ def chat_body(body: JSON, model: str, stream: bool, stream_usage: bool = True) -
             options = data.get("stream_options")
             options = dict(options) if isinstance(options, dict) else {}
             data["stream_options"] = {**options, "include_usage": True}
+        else:
+            data.pop("stream_options", None)
     else:
         data.pop("stream_options", None)
         if "stream" in data:
