@@ -25,6 +25,7 @@ class Settings:
     grace_period: float = 30.0
     max_body_bytes: int = 32 * 1024 * 1024
     allow_free_models: bool = False
+    config_poll_seconds: float = 1.0  # how often routers look for configuration changes
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -42,6 +43,10 @@ class Settings:
             grace_period=_float(env, "BURNCLOUD_GRACE_PERIOD", default.grace_period),
             max_body_bytes=_int(env, "BURNCLOUD_MAX_BODY_BYTES", default.max_body_bytes),
             allow_free_models=_bool(env, "BURNCLOUD_ALLOW_FREE_MODELS", default.allow_free_models),
+            config_poll_seconds=_positive(
+                "BURNCLOUD_CONFIG_POLL_SECONDS",
+                _float(env, "BURNCLOUD_CONFIG_POLL_SECONDS", default.config_poll_seconds),
+            ),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -81,3 +86,9 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw.lower() in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _positive(name: str, value: float) -> float:
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than 0, got {value}")
+    return value

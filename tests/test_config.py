@@ -27,7 +27,20 @@ def test_cli_flags_override_environment() -> None:
     assert (settings.port, settings.host) == (9000, "0.0.0.0")
 
 
-@pytest.mark.parametrize("env", [{"PORT": "abc"}, {"BURNCLOUD_ALLOW_FREE_MODELS": "maybe"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PORT": "abc"},
+        {"BURNCLOUD_ALLOW_FREE_MODELS": "maybe"},
+        {"BURNCLOUD_CONFIG_POLL_SECONDS": "0"},
+        {"BURNCLOUD_CONFIG_POLL_SECONDS": "soon"},
+    ],
+)
 def test_bad_values_are_config_errors(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         Settings.from_env(env)
+
+
+def test_config_poll_interval_is_read() -> None:
+    assert Settings.from_env({"BURNCLOUD_CONFIG_POLL_SECONDS": "0.25"}).config_poll_seconds == 0.25
+    assert Settings.from_env({}).config_poll_seconds == 1.0

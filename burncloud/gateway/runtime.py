@@ -47,7 +47,12 @@ class Runtime:
         self._box = await open_secret_box(self._db, self.settings.secret)
         self._ledger = Ledger(self._db, self.owner)
         # A config change may have cancelled leases (an operator set a quota): re-check them.
-        self._cache = ConfigCache(self._db, self._box, on_reload=self._ledger.renew)
+        self._cache = ConfigCache(
+            self._db,
+            self._box,
+            interval=self.settings.config_poll_seconds,
+            on_reload=self._ledger.renew,
+        )
         await self._cache.start()
         self._http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),

@@ -23,6 +23,8 @@ from burncloud.services.tokens import create_token
 from tests.fakes import FakeOpenAI
 
 SECRET = "router-test-secret"
+CONFIG_POLL_SECONDS = 0.1  # test routers look for configuration changes this often
+RELOAD_WAIT = 0.4  # enough for a test router to have reloaded after a change
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,7 @@ async def running_router(
     db_url = f"sqlite:///{tmp_path}/router.db"
     token_id, key = await seed(db_url, upstream, quota)
     port = free_port()
+    settings.setdefault("config_poll_seconds", CONFIG_POLL_SECONDS)
     config_settings = Settings(
         host="127.0.0.1", port=port, database_url=db_url, secret=SECRET, **settings
     )
@@ -120,7 +123,7 @@ async def point_channel_at(
         )
     finally:
         await db.close()
-    await asyncio.sleep(1.5)  # the router reloads its configuration about once a second
+    await asyncio.sleep(RELOAD_WAIT)
 
 
 async def logged_rows(db_url: str) -> list[dict]:
