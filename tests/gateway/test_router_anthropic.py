@@ -14,6 +14,13 @@ MESSAGES = [
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": "hello there"},
 ]
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
+    },
+}
 
 
 async def test_openai_stream_reaches_anthropic_and_is_billed_from_its_usage(tmp_path) -> None:
@@ -57,3 +64,30 @@ async def test_openai_non_stream_tool_call_from_anthropic(tmp_path) -> None:
     assert (call.id, call.function.name) == ("toolu_01YC8RhZeDTZRbb8n1gUFTmb", "memory")
     assert json.loads(call.function.arguments) == {"command": "view", "path": "/memories"}
     assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (1577, 86)
+
+
+async def test_openai_stream_tool_call_from_anthropic_is_billed(tmp_path) -> None:
+    async with (
+        FakeOpenAI("unused") as unused,
+        FakeAnthropic(stream_fixture="anthropic_stream_tool_use.sse") as fake,
+        running_router(tmp_path, unused) as router,
+    ):
+        await point_channel_at(router, "anthropic", fake.base_url, fake.key)
+        client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
+        stream = await client.chat.completions.create(
+            model="gpt-4", messages=MESSAGES, stream=True, tools=[WEATHER_TOOL]
+        )
+        chunks = [chunk async for chunk in stream]
+        await client.close()
+    assert fake.requests[-1]["tools"][0]["name"] == "get_weather"
+    calls = [call for c in chunks if c.choices for call in c.choices[0].delta.tool_calls or ()]
+    assert {(c.id, c.function.name) for c in calls if c.id} == {
+        ("toolu_01NRLabsLyVHZPKxbKvkfSMn", "get_weather")
+    }
+    arguments = "".join(c.function.arguments or "" for c in calls)
+    assert json.loads(arguments) == {"location": "Paris"}
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+    logs = await logged_rows(router.db_url)
+    assert [(r["prompt_tokens"], r["completion_tokens"], r["estimated"]) for r in logs] == [
+        (377, 65, 0)
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import openai
 
 from tests.fakes import FakeOpenAI
@@ -71,3 +73,37 @@ async def test_openai_embeddings_from_gemini_are_billed_from_an_estimate(tmp_pat
     ]
     assert logs[0]["prompt_tokens"] == 3  # "hello", "world", "!" by the tokenizer
     assert logs[0]["cost"] == 3 * 30 * 1000
+
+
+async def test_openai_stream_tool_call_from_gemini_is_billed(tmp_path) -> None:
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "getWeather",
+            "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
+        },
+    }
+    async with (
+        FakeOpenAI("unused") as unused,
+        FakeGemini(stream_fixture="stream_function_call.sse") as fake,
+        running_router(tmp_path, unused) as router,
+    ):
+        await point_channel_at(router, "gemini", fake.base_url, fake.key)
+        client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
+        stream = await client.chat.completions.create(
+            model="gpt-4", messages=MESSAGES, stream=True, tools=[tool]
+        )
+        chunks = [chunk async for chunk in stream]
+        await client.close()
+    declared = fake.requests[-1]["tools"][0]["functionDeclarations"][0]
+    assert declared["name"] == "getWeather"
+    calls = [call for c in chunks if c.choices for call in c.choices[0].delta.tool_calls or ()]
+    assert [c.function.name for c in calls if c.function.name] == ["getWeather"]
+    arguments = "".join(c.function.arguments or "" for c in calls)
+    assert json.loads(arguments) == {"location": "Tokyo"}
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
+    logs = await logged_rows(router.db_url)
+    # Gemini's thoughts (104) are output the client pays for, beside the 14 candidates.
+    assert [(r["prompt_tokens"], r["completion_tokens"], r["estimated"]) for r in logs] == [
+        (83, 118, 0)
+    ]
