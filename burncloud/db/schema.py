@@ -177,8 +177,17 @@ QUOTA_LEASES = [
     "CREATE INDEX quota_leases_expiry ON quota_leases (expires_at)",
 ]
 
+# Rate limits per user (tokens had them from the start), and each request's routing
+# decision (candidates, skips and attempts, as JSON) on its log row for `route explain`.
+ROUTING = [
+    "ALTER TABLE users ADD COLUMN rpm INTEGER",
+    "ALTER TABLE users ADD COLUMN tpm INTEGER",
+    "ALTER TABLE users ADD COLUMN max_concurrency INTEGER",
+    "ALTER TABLE logs ADD COLUMN route TEXT NOT NULL DEFAULT ''",
+]
+
 # Each entry is one schema version; append, never edit a released one.
-MIGRATIONS: list[list[str]] = [INITIAL, QUOTA_LEASES]
+MIGRATIONS: list[list[str]] = [INITIAL, QUOTA_LEASES, ROUTING]
 
 
 def render(statement: str, dialect: str) -> str:
