@@ -26,6 +26,10 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     allow_free_models: bool = False
     config_poll_seconds: float = 1.0  # how often routers look for configuration changes
+    fetch_allow_private: bool = False  # image URLs on private (intranet) addresses
+    failover_attempts: int = 3  # channels tried per request at most
+    failover_deadline: float = 60.0  # seconds after which no further channel is tried
+    probe_seconds: float = 60.0  # how often auto-disabled channels are probed
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,6 +47,23 @@ class Settings:
             grace_period=_float(env, "BURNCLOUD_GRACE_PERIOD", default.grace_period),
             max_body_bytes=_int(env, "BURNCLOUD_MAX_BODY_BYTES", default.max_body_bytes),
             allow_free_models=_bool(env, "BURNCLOUD_ALLOW_FREE_MODELS", default.allow_free_models),
+            fetch_allow_private=_bool(
+                env, "BURNCLOUD_FETCH_ALLOW_PRIVATE", default.fetch_allow_private
+            ),
+            failover_attempts=int(
+                _positive(
+                    "BURNCLOUD_FAILOVER_ATTEMPTS",
+                    _int(env, "BURNCLOUD_FAILOVER_ATTEMPTS", default.failover_attempts),
+                )
+            ),
+            failover_deadline=_positive(
+                "BURNCLOUD_FAILOVER_DEADLINE",
+                _float(env, "BURNCLOUD_FAILOVER_DEADLINE", default.failover_deadline),
+            ),
+            probe_seconds=_positive(
+                "BURNCLOUD_PROBE_SECONDS",
+                _float(env, "BURNCLOUD_PROBE_SECONDS", default.probe_seconds),
+            ),
             config_poll_seconds=_positive(
                 "BURNCLOUD_CONFIG_POLL_SECONDS",
                 _float(env, "BURNCLOUD_CONFIG_POLL_SECONDS", default.config_poll_seconds),

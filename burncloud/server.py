@@ -26,6 +26,8 @@ from burncloud.gateway.gemini_door import GeminiDialect, is_gemini_path
 from burncloud.gateway.inbound import CHAT, COMPLETIONS, EMBEDDINGS, Endpoint
 from burncloud.gateway.relay import Relay
 from burncloud.gateway.runtime import Runtime
+from burncloud.gateway.shared_state import STATE_FILE_ENV
+from burncloud.gateway.state_file import attach_state, state_file_path
 
 log = logging.getLogger("burncloud.server")
 
@@ -126,6 +128,11 @@ def serve(settings: Settings) -> int:
 
     _configure_logging(settings.log_level)
     _export(settings)
+    # Breakers, round-robin turns and rate limits, shared by the workers (and by other
+    # routers of this database on this machine); the workers attach through the env var.
+    state_path = state_file_path(settings.database_url)
+    state = attach_state(state_path)
+    os.environ[STATE_FILE_ENV] = str(state_path)
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
     config.application_path = "burncloud.server:create_app()"
@@ -136,7 +143,10 @@ def serve(settings: Settings) -> int:
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")  # ours: one handler, one format
     config.loglevel = settings.log_level.upper()
-    return run(config)
+    try:
+        return run(config)
+    finally:
+        state.close()
 
 
 def _configure_logging(level: str) -> None:

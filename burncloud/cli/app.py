@@ -20,6 +20,7 @@ from burncloud.cli import (
     quota,
     redeem,
     router,
+    routes,
     tokens,
     users,
 )
@@ -101,6 +102,7 @@ app.add_typer(groups.app, name="group", help="User groups and their price ratios
 app.add_typer(redeem.app, name="redeem", help="Redemption codes.")
 app.add_typer(invite.app, name="invite", help="Invite codes and rewards.")
 app.add_typer(admin_key.app, name="admin-key", help="The admin API key.")
+app.add_typer(routes.app, name="route", help="Routing decisions: explain and dry-run.")
 
 
 def main() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from burncloud.cli.output import emit, print_json
-from burncloud.cli.session import DbOption, JsonOption, Session, run
+from burncloud.cli.session import DbOption, JsonOption, Session, fail, run
+from burncloud.money import format_usd
 from burncloud.services.channel_types import CHANNEL_TYPES, parse_pairs
 from burncloud.services.channels import (
     Channel,
@@ -20,6 +21,9 @@ from burncloud.services.channels import (
     list_channels,
     update_channel,
 )
+
+if TYPE_CHECKING:
+    from burncloud.services.channel_test import ChannelTestResult
 
 app = typer.Typer(no_args_is_help=True, help="Manage channels (upstream provider accounts).")
 
@@ -50,8 +54,20 @@ _COLUMNS = [
     ("key_hint", "Key"),
     ("base_url", "Base URL"),
     ("latency", "Latency"),
-    ("used", "Used"),
+    ("success_rate", "Success"),
+    ("spend", "Spend (USD)"),
 ]
+_TEST_COLUMNS = [
+    ("channel_id", "ID"),
+    ("name", "Name"),
+    ("type", "Type"),
+    ("model", "Model"),
+    ("result", "Result"),
+    ("status", "Status"),
+    ("latency", "Latency"),
+    ("error", "Error"),
+]
+REASON_WIDTH = 40
 
 
 def _option(flag: str, metavar: str, *, show_default: bool = False) -> Any:
@@ -111,9 +127,52 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
 
 @app.command("show")
 def show(channel_id: IdArgument, db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Show one channel (its key only as a hint)."""
+    """Show one channel (its key only as a hint), its last test and its spend."""
     channel = run(db, lambda session: get_channel(session.db, channel_id))
-    emit(channel.to_json(), as_json=as_json)
+    if as_json:
+        print_json(channel.to_json())
+    else:
+        emit({**channel.to_json(), "success_rate": _success_rate(channel)}, as_json=False)
+
+
+@app.command("test")
+def test(
+    channel_id: Annotated[
+        int | None, typer.Argument(metavar="[ID]", help="Channel id.", show_default=False)
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Test every channel.")] = False,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            metavar="MODEL",
+            help="Model to ask for (default: the first).",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send one tiny chat request ("hi", max_tokens 1) through a channel (or --all).
+
+    Records latency and success/failure on the channel; never enables or disables it.
+    Exit code 0 when every tested channel answered, 1 otherwise, so scripts can check it.
+    """
+    if (channel_id is None) == (not every):
+        raise fail("give a channel ID or --all (not both)")
+    if every and model is not None:
+        raise fail("--model needs a channel ID (--all tests each channel's first model)")
+    if channel_id is None:
+        results = run(db, _test_all)
+        _print_results(results, as_json)
+    else:
+        results = [run(db, lambda session: _test_one(session, channel_id, model))]
+        if as_json:
+            print_json(results[0].to_json())
+        else:
+            print(_result_line(results[0]))
+    if not all(result.ok for result in results):
+        raise typer.Exit(code=1)
 
 
 @app.command("update")
@@ -189,9 +248,82 @@ def _read_key(key: str) -> str:
     return sys.stdin.readline().strip() if key == "-" else key
 
 
+async def _test_one(session: Session, channel_id: int, model: str | None) -> ChannelTestResult:
+    import httpx  # imported here: every provider and httpx would slow each CLI start-up
+
+    from burncloud.services.channel_test import test_channel
+
+    box = await session.secret_box()
+    async with httpx.AsyncClient() as client:
+        return await test_channel(session.db, box, channel_id, model, client=client)
+
+
+async def _test_all(session: Session) -> list[ChannelTestResult]:
+    import httpx
+
+    from burncloud.services.channel_test import test_all_channels
+
+    box = await session.secret_box()
+    async with httpx.AsyncClient() as client:
+        return await test_all_channels(session.db, box, client)
+
+
+def _result_line(result: ChannelTestResult) -> str:
+    """``channel 3 "main": ok 200 in 412 ms (gpt-4o-mini)`` or ``... failed 401 in ...: why``."""
+    head = f'channel {result.channel_id} "{result.name}": '
+    code = f" {result.status}" if result.status is not None else ""
+    timing = f"{code} in {result.latency_ms} ms"
+    if result.ok:
+        return f"{head}ok{timing} ({_model_label(result)})"
+    return f"{head}failed{timing}: {result.error}"
+
+
+def _print_results(results: list[ChannelTestResult], as_json: bool) -> None:
+    if as_json:
+        print_json([result.to_json() for result in results])
+        return
+    rows = [
+        {
+            **result.to_json(),
+            "model": _model_label(result),
+            "result": "ok" if result.ok else "failed",
+            "latency": f"{result.latency_ms} ms",
+        }
+        for result in results
+    ]
+    emit(rows, as_json=False, columns=_TEST_COLUMNS)
+
+
+def _model_label(result: ChannelTestResult) -> str:
+    if result.upstream_model == result.model:
+        return result.model
+    return f"{result.model} -> {result.upstream_model}"
+
+
 def _table_row(channel: Channel) -> dict[str, Any]:
     status = channel.status
     if channel.status_reason:
-        status += f" ({channel.status_reason})"
-    latency = f"{channel.latency_ms} ms" if channel.latency_ms is not None else ""
-    return {**channel.to_json(), "status": status, "latency": latency}
+        status += f" ({_shorten(channel.status_reason, REASON_WIDTH)})"
+    latency = f"{channel.latency_ms} ms" if channel.latency_ms is not None else "-"
+    return {
+        **channel.to_json(),
+        "status": status,
+        "latency": latency,
+        "success_rate": _success_rate(channel),
+        "spend": format_usd(channel.used),
+    }
+
+
+def _success_rate(channel: Channel) -> str:
+    """Successes over all tests as a percentage, rounded down to 0.1 % ("-" if untested);
+    rounding down keeps one failure in a thousand from showing as 100 %."""
+    total = channel.success_count + channel.failure_count
+    if total == 0:
+        return "-"
+    tenths = channel.success_count * 1000 // total
+    whole, fraction = divmod(tenths, 10)
+    return f"{whole}%" if fraction == 0 else f"{whole}.{fraction}%"
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."

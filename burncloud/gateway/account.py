@@ -53,7 +53,12 @@ def account_blueprint(runtime: Runtime) -> Blueprint:
 
     @blueprint.get("/healthz")
     async def healthz() -> Response:
-        return Response('{"status":"ok"}', content_type="application/json")
+        """Liveness, and the configuration version this worker serves (all routers of a
+        database should show the same one within a couple of seconds of a change)."""
+        version = runtime.snapshot().version
+        return Response(
+            f'{{"status":"ok","config_version":{version}}}', content_type="application/json"
+        )
 
     return blueprint
 

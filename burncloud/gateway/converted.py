@@ -16,6 +16,7 @@ from burncloud.errors import UpstreamError
 from burncloud.gateway.asgi import Receive, Send, send_bytes
 from burncloud.gateway.exchange import Exchange
 from burncloud.gateway.inbound import InboundRequest
+from burncloud.gateway.inline_images import has_remote_images, inline_remote_images
 from burncloud.gateway.metering import estimate_texts, rough_usage
 from burncloud.gateway.pump import pump_stream
 from burncloud.gateway.snapshot import Upstream
@@ -38,10 +39,15 @@ async def relay_converted(
     receive: Receive,
     send: Send,
 ) -> None:
-    """Send ``request`` to ``upstream`` in its own format and answer the client in OpenAI's."""
-    built = provider.chat_request(upstream, _capped(request, max_tokens_cap), model, request.stream)
+    """Send ``request`` to ``upstream`` in its own format and answer the client in OpenAI's.
+
+    A provider that cannot take image URLs gets them fetched (SSRF-safe) as data URLs."""
+    data = _capped(request, max_tokens_cap)
+    if getattr(provider, "needs_image_bytes", False) and has_remote_images(data):
+        data = await inline_remote_images(data, runtime.fetcher)
+    built = provider.chat_request(upstream, data, model, request.stream)
     response = await send_upstream(
-        runtime.http, upstream.name, built.url, built.headers, built.body, provider.error
+        runtime.http, upstream, built.url, built.headers, built.body, provider.error
     )
     try:
         if request.stream:
@@ -64,7 +70,7 @@ async def relay_converted_embeddings(
     """Send an OpenAI embeddings ``request`` to ``upstream`` in its own format."""
     built = provider.embeddings_request(upstream, request.data, model)
     response = await send_upstream(
-        runtime.http, upstream.name, built.url, built.headers, built.body, provider.error
+        runtime.http, upstream, built.url, built.headers, built.body, provider.error
     )
     try:
         raw = await response.read()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from burncloud.gateway.auth import Caller
 from burncloud.gateway.reservations import Settlement
+from burncloud.gateway.route_trace import RouteTrace
 from burncloud.services.pricing import Usage
 
 
@@ -30,6 +31,7 @@ class Exchange:
     responded: bool = False
     refine: Callable[[], Awaitable[Usage]] | None = None  # a better estimate than the rough one
     settlement: Settlement | None = None
+    trace: RouteTrace = field(default_factory=RouteTrace)
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:

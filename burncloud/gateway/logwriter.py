@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from burncloud.db.connection import Database, Executor
 from burncloud.gateway.reservations import Settlement
+from burncloud.gateway.route_trace import RouteTrace
 from burncloud.services.leases import TOKEN, USER, add_used, charge_directly, consume_leases
 
 log = logging.getLogger("burncloud.logwriter")
@@ -35,9 +36,9 @@ MAX_BACKOFF = 5.0
 _COLUMNS = (
     "created_at", "request_id", "user_id", "token_id", "channel_id", "model", "endpoint",
     "prompt_tokens", "completion_tokens", "cached_tokens", "cost", "latency_ms", "ttft_ms",
-    "status", "stream", "estimated", "error",
+    "status", "stream", "estimated", "error", "route",
 )  # fmt: skip
-ROWS_PER_INSERT = 200  # x 17 columns stays far below both engines' parameter limits
+ROWS_PER_INSERT = 200  # x 18 columns stays far below both engines' parameter limits
 
 
 @lru_cache(maxsize=8)
@@ -94,6 +95,7 @@ class LogRecord:
     estimated: bool
     settlement: Settlement | None
     error: str = ""
+    route: RouteTrace | None = None  # serialised when the row is written, off the request
 
     def __post_init__(self) -> None:
         if self.settlement is not None and self.settlement.cost != self.cost:
@@ -103,6 +105,7 @@ class LogRecord:
         """The ``logs`` row: flags as 0/1."""
         values = {column: getattr(self, column) for column in _COLUMNS}
         values["stream"], values["estimated"] = int(self.stream), int(self.estimated)
+        values["route"] = self.route.to_json() if self.route is not None else ""
         return values
 
 

@@ -81,7 +81,7 @@ async def relay_native(
         upstream, native.raw, native.body, model, native.stream, limit, native.client_headers
     )
     response = await send_upstream(
-        runtime.http, upstream.name, built.url, built.headers, built.body, provider.error
+        runtime.http, upstream, built.url, built.headers, built.body, provider.error
     )
     try:
         if native.stream:

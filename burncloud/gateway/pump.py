@@ -16,6 +16,7 @@ from typing import Protocol
 import aiohttp
 
 from burncloud.gateway.asgi import Receive, Send
+from burncloud.gateway.disconnect import wait_for_disconnect
 from burncloud.gateway.exchange import Exchange
 from burncloud.protocols.openai_chunks import ERROR_MARK, error_event, in_band_failure
 
@@ -51,7 +52,7 @@ async def pump_stream(
         {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *exchange.headers]}
     )
     pump = asyncio.ensure_future(_pump(response, transcoder, exchange, send, stream_error))
-    watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
+    watcher = asyncio.ensure_future(wait_for_disconnect(receive))
     done: set[asyncio.Future[None]] = set()
     try:
         done, _ = await asyncio.wait({pump, watcher}, return_when=asyncio.FIRST_COMPLETED)
@@ -97,10 +98,3 @@ def _note_failure(exchange: Exchange, out: bytes) -> None:
         failure = in_band_failure(out)
         if failure is not None:
             exchange.status, exchange.error = failure
-
-
-async def _wait_for_disconnect(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return

@@ -37,7 +37,9 @@ from burncloud.gateway.asgi import (
 from burncloud.gateway.auth import authenticate, authorize_model, extract_key
 from burncloud.gateway.budget import reserve_budget
 from burncloud.gateway.converted import relay_converted, relay_converted_embeddings
+from burncloud.gateway.disconnect import unless_disconnected
 from burncloud.gateway.exchange import Exchange
+from burncloud.gateway.failover import try_channels
 from burncloud.gateway.inbound import CHAT, EMBEDDINGS, Endpoint, InboundRequest, parse_request
 from burncloud.gateway.logwriter import LogRecord
 from burncloud.gateway.metering import (
@@ -50,10 +52,9 @@ from burncloud.gateway.metering import (
 from burncloud.gateway.native import NativeRequest, relay_native
 from burncloud.gateway.outbound import upstream_body
 from burncloud.gateway.pump import pump_stream
-from burncloud.gateway.routing import order_candidates
 from burncloud.gateway.snapshot import Candidate, Snapshot, Upstream
 from burncloud.gateway.streaming import StreamMeter
-from burncloud.gateway.upstream import RetryableUpstreamError, open_upstream
+from burncloud.gateway.upstream import open_upstream
 from burncloud.providers.openai.request import wants_stream_usage
 from burncloud.providers.registry import OPENAI_STYLE, PROVIDERS
 from burncloud.services.channel_types import CHANNEL_TYPES
@@ -64,7 +65,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("burncloud.relay")
 
-MAX_ATTEMPTS = 3
 INTERNAL_ERROR = BurncloudError("internal error: the request could not be completed")
 FREE = Price(model="", input=0, output=0)
 
@@ -127,7 +127,14 @@ class Relay:
         budget = await reserve_budget(self.runtime.ledger, caller, request, price, ratio)
         try:
             await self._forward(
-                request, candidates, budget.max_tokens_cap, exchange, send, receive, native
+                request,
+                candidates,
+                budget.max_tokens_cap,
+                exchange,
+                send,
+                receive,
+                native,
+                caller.group,
             )
             await _refine_estimate(exchange)
         finally:
@@ -151,6 +158,7 @@ class Relay:
         send: Send,
         receive: Receive,
         native: NativeRequest | None,
+        group: str,
     ) -> None:
         relayable = [c for c in candidates if _speaks(c.upstream.type, request)]
         if not relayable:
@@ -159,56 +167,71 @@ class Relay:
                 f"model {request.model!r} is served only by {kinds} channels,"
                 f" which cannot serve {request.endpoint.name} requests yet"
             )
-        last: RetryableUpstreamError | None = None
-        for candidate in order_candidates(relayable)[:MAX_ATTEMPTS]:
-            upstream = candidate.upstream
-            exchange.channel_id = upstream.id
-            model = upstream.model_map.get(request.model, request.model)
+        runtime = self.runtime
+
+        async def attempt(candidate: Candidate) -> None:
+            if request.stream:  # the pump watches the client once the stream is open
+                await serve_from(candidate)
+                return
             try:
-                if native is not None and upstream.type == native.channel_type:
-                    await relay_native(
-                        self.runtime,
-                        PROVIDERS[upstream.type],  # type: ignore[arg-type]
-                        upstream,
-                        request,
-                        native,
-                        model,
-                        max_tokens_cap,
-                        exchange,
-                        receive,
-                    )
-                elif CHANNEL_TYPES[upstream.type].openai_style:
-                    await self._passthrough(
-                        request, upstream, model, max_tokens_cap, exchange, send, receive
-                    )
-                elif request.endpoint is EMBEDDINGS:
-                    await relay_converted_embeddings(
-                        self.runtime,
-                        PROVIDERS[upstream.type],  # type: ignore[arg-type]
-                        upstream,
-                        request,
-                        model,
-                        exchange,
-                        send,
-                    )
-                else:
-                    await relay_converted(
-                        self.runtime,
-                        PROVIDERS[upstream.type],
-                        upstream,
-                        request,
-                        model,
-                        max_tokens_cap,
-                        exchange,
-                        receive,
-                        send,
-                    )
-            except RetryableUpstreamError as exc:
-                last = exc
-                continue
-            return
-        assert last is not None
-        raise last.error
+                await unless_disconnected(serve_from(candidate), receive)
+            except ClientDisconnected:
+                # The upstream had the prompt: bill it, estimated; nothing was generated.
+                exchange.usage, exchange.estimated = rough_usage(request, 0), True
+                raise
+
+        async def serve_from(candidate: Candidate) -> None:
+            upstream = candidate.upstream
+            model = upstream.model_map.get(request.model, request.model)
+            if native is not None and upstream.type == native.channel_type:
+                await relay_native(
+                    runtime,
+                    PROVIDERS[upstream.type],  # type: ignore[arg-type]
+                    upstream,
+                    request,
+                    native,
+                    model,
+                    max_tokens_cap,
+                    exchange,
+                    receive,
+                )
+            elif CHANNEL_TYPES[upstream.type].openai_style:
+                await self._passthrough(
+                    request, upstream, model, max_tokens_cap, exchange, send, receive
+                )
+            elif request.endpoint is EMBEDDINGS:
+                await relay_converted_embeddings(
+                    runtime,
+                    PROVIDERS[upstream.type],  # type: ignore[arg-type]
+                    upstream,
+                    request,
+                    model,
+                    exchange,
+                    send,
+                )
+            else:
+                await relay_converted(
+                    runtime,
+                    PROVIDERS[upstream.type],
+                    upstream,
+                    request,
+                    model,
+                    max_tokens_cap,
+                    exchange,
+                    receive,
+                    send,
+                )
+
+        ordered = runtime.selector.order(group, request.model, relayable)
+        await try_channels(
+            ordered,
+            attempt,
+            runtime.health,
+            request.model,
+            exchange,
+            runtime.failover,
+            runtime.report_unusable,
+        )
 
     async def _passthrough(
         self,
@@ -301,6 +324,7 @@ class Relay:
                 estimated=exchange.estimated,
                 settlement=exchange.settlement,
                 error=exchange.error,
+                route=exchange.trace,
             )
         )
 

@@ -1,32 +1,65 @@
-"""Channel order for one request: best priority tier first, weighted random inside a tier."""
+"""Channel order for one request: best priority tier first, weighted random inside a tier.
+
+A tier whose weights are all 0 is served round robin, strictly rotating across every worker
+through a counter in the shared state. Health is not decided here: the relay asks the
+breaker about each channel just before trying it, so a lower tier is reached only when a
+higher one has nothing healthy (and a half-open breaker's single probe is not spent on a
+channel that would not have been tried).
+"""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
 from itertools import groupby
+from typing import TYPE_CHECKING
 
 from burncloud.gateway.snapshot import Candidate
 
-
-def order_candidates(
-    candidates: Sequence[Candidate], rng: random.Random | None = None
-) -> list[Candidate]:
-    """Candidates in the order to try them: tiers by priority, weighted shuffle within."""
-    rng = rng or random
-    ordered: list[Candidate] = []
-    for _, tier in groupby(candidates, key=lambda c: c.priority):
-        ordered.extend(_weighted_shuffle(list(tier), rng))
-    return ordered
+if TYPE_CHECKING:
+    from burncloud.gateway.shared_state import Record, SharedState
 
 
-def _weighted_shuffle(tier: list[Candidate], rng: random.Random) -> list[Candidate]:
+def new_rng() -> random.Random:
+    """A fresh generator per worker (tests replace this to reproduce a sequence)."""
+    return random.Random()
+
+
+class ChannelSelector:
+    """Orders candidates; ``state`` (shared by the workers) keeps round-robin positions."""
+
+    def __init__(self, state: SharedState, rng: random.Random | None = None) -> None:
+        self._state = state
+        self._rng = rng or new_rng()
+
+    def order(self, group: str, model: str, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """Candidates in the order to try them: tiers by priority, each tier shuffled by
+        weight, or rotated when all its weights are 0."""
+        ordered: list[Candidate] = []
+        for priority, tier in groupby(candidates, key=lambda c: c.priority):
+            members = list(tier)
+            if len(members) > 1 and all(c.weight <= 0 for c in members):
+                ordered.extend(self._rotated(f"rr:{group}:{model}:{priority}", members))
+            else:
+                ordered.extend(weighted_shuffle(members, self._rng))
+        return ordered
+
+    def _rotated(self, key: str, tier: list[Candidate]) -> list[Candidate]:
+        start = self._state.update(key, _next_turn) % len(tier)
+        return tier[start:] + tier[:start]
+
+
+def _next_turn(record: Record) -> tuple[Record, int]:
+    turn = int(record[0])
+    return (float((turn + 1) % 2**52), 0.0, 0.0, 0.0), turn
+
+
+def weighted_shuffle(tier: list[Candidate], rng: random.Random) -> list[Candidate]:
+    """The tier in weighted random order (Efraimidis-Spirakis: key u^(1/w), descending), so
+    each channel is first with probability weight / total; weight-0 channels go last."""
     if len(tier) == 1:
         return tier
-    if all(c.weight <= 0 for c in tier):
-        rng.shuffle(tier)
-        return tier
-    # Efraimidis-Spirakis: key u^(1/w), descending; weight-0 channels go last.
     keyed = [(rng.random() ** (1.0 / c.weight) if c.weight > 0 else -1.0, c) for c in tier]
     keyed.sort(key=lambda pair: pair[0], reverse=True)
     return [c for _, c in keyed]
+

@@ -10,18 +10,28 @@ import aiohttp
 from burncloud.config import Settings
 from burncloud.crypto import SecretBox
 from burncloud.db import Database, open_database
+from burncloud.gateway.disabler import ChannelDisabler
 from burncloud.gateway.estimate import TokenEstimator
+from burncloud.gateway.failover import FailoverPolicy
+from burncloud.gateway.fetcher import SafeFetcher, policy_for
+from burncloud.gateway.health import HealthBook
 from burncloud.gateway.ledger import Ledger, make_owner
 from burncloud.gateway.logwriter import LogWriter
+from burncloud.gateway.probe import claim_turn, probe_channel
+from burncloud.gateway.prober import Prober
+from burncloud.gateway.routing import ChannelSelector
+from burncloud.gateway.shared_state import SharedState, open_shared_state
 from burncloud.gateway.snapshot import ConfigCache, Snapshot
 from burncloud.services.bootstrap import ensure_admin
+from burncloud.services.channels import Channel
 from burncloud.services.secret_box import open_secret_box
 
 log = logging.getLogger("burncloud.router")
 
 
 class Runtime:
-    """The database, config cache, upstream HTTP pool, quota ledger and log writer."""
+    """The database, config cache, upstream HTTP pool, quota ledger, log writer, and the
+    routing state shared with the other workers (breakers, round robin, rate limits)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -33,6 +43,14 @@ class Runtime:
         self._http: aiohttp.ClientSession | None = None
         self._ledger: Ledger | None = None
         self._logs: LogWriter | None = None
+        self._fetcher: SafeFetcher | None = None
+        self._disabler: ChannelDisabler | None = None
+        self._prober: Prober | None = None
+        # Shared with this router's other workers when the parent made a state file.
+        self.state: SharedState = open_shared_state()
+        self.selector = ChannelSelector(self.state)
+        self.health = HealthBook(self.state)
+        self.failover = FailoverPolicy(settings.failover_attempts, settings.failover_deadline)
         self.estimator = TokenEstimator()  # loads a vocabulary only when first needed
 
     async def start(self) -> None:
@@ -58,13 +76,23 @@ class Runtime:
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300),
         )
+        self._fetcher = SafeFetcher(allow=policy_for(self.settings.fetch_allow_private))
+        await self._fetcher.start()
         await self._ledger.start()
         self._log_db = await _writer_connection(self._db)
         self._logs = LogWriter(self._log_db, self._ledger)
         await self._logs.start()
+        self._disabler = ChannelDisabler(self._db)
+        await self._disabler.start()
+        self._prober = Prober(self._db, self._probe, interval=self.settings.probe_seconds)
+        await self._prober.start()
 
     async def stop(self) -> None:
         """Flush logs and settlements, return leases, close everything; safe to call twice."""
+        if self._prober is not None:
+            await self._prober.stop()
+        if self._disabler is not None:
+            await self._disabler.stop()
         if self._logs is not None:
             await self._logs.stop()
         if self._log_db is not None and self._log_db is not self._db:
@@ -75,10 +103,24 @@ class Runtime:
             await self._cache.stop()
         if self._http is not None:
             await self._http.close()
+        if self._fetcher is not None:
+            await self._fetcher.close()
         if self._db is not None:
             await self._db.close()
-        self._logs = self._ledger = self._cache = self._http = None
+        self._logs = self._ledger = self._cache = self._http = self._fetcher = None
+        self._disabler = self._prober = None
         self._db = self._log_db = None
+
+    def report_unusable(self, channel_id: int, reason: str) -> None:
+        """The upstream declared the channel unusable (bad key, no credit): disable it."""
+        if self._disabler is not None:
+            self._disabler.report(channel_id, reason)
+
+    async def _probe(self, channel: Channel) -> bool:
+        """One worker per channel and round probes it (the claim is in the shared state)."""
+        if not claim_turn(self.state, f"probe:{channel.id}", self.settings.probe_seconds / 2):
+            return False
+        return await probe_channel(self.db, self.secret_box, self.http, channel)
 
     def snapshot(self) -> Snapshot:
         assert self._cache is not None and self._cache.snapshot is not None
@@ -99,6 +141,12 @@ class Runtime:
     def http(self) -> aiohttp.ClientSession:
         assert self._http is not None
         return self._http
+
+    @property
+    def fetcher(self) -> SafeFetcher:
+        """Fetches client image URLs for providers that take only bytes (SSRF-safe)."""
+        assert self._fetcher is not None
+        return self._fetcher
 
     @property
     def ledger(self) -> Ledger:

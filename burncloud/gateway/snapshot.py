@@ -17,11 +17,13 @@ from decimal import Decimal
 
 from burncloud.crypto import SecretBox
 from burncloud.db.connection import Database
+from burncloud.errors import InvalidRequest
 from burncloud.services.channels import Channel, decrypt_key
 from burncloud.services.groups import load_group_ratios
 from burncloud.services.prices import load_price_table
 from burncloud.services.pricing import Price
 from burncloud.services.settings import read_config_version
+from burncloud.services.timeouts import DEFAULT_TIMEOUTS, Timeouts, timeouts_from_config
 from burncloud.services.tokens import Token, split_list
 from burncloud.services.users import User
 
@@ -41,6 +43,7 @@ class Upstream:
     key: str
     model_map: Mapping[str, str]
     config: Mapping[str, str]
+    timeouts: Timeouts = DEFAULT_TIMEOUTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +103,16 @@ def _upstream(row: Mapping, box: SecretBox) -> Upstream:
         key=decrypt_key(box, row),
         model_map=channel.model_map,
         config=channel.config,
+        timeouts=_timeouts(channel),
     )
+
+
+def _timeouts(channel: Channel) -> Timeouts:
+    try:
+        return timeouts_from_config(channel.config)
+    except InvalidRequest as exc:  # stored before it was validated: serve with defaults
+        log.warning("channel %s: %s; using the default timeouts", channel.id, exc.message)
+        return DEFAULT_TIMEOUTS
 
 
 def _networks(text: str) -> tuple[Network, ...]:

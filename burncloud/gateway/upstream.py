@@ -8,6 +8,7 @@ channel's key or URL.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 
 import aiohttp
@@ -23,16 +24,29 @@ from burncloud.errors import (
     UpstreamError,
 )
 from burncloud.gateway.snapshot import Upstream
+from burncloud.services.timeouts import Timeouts
 
 ERROR_BODY_LIMIT = 64 * 1024
 
 
-class RetryableUpstreamError(Exception):
-    """A failure before any byte reached the client that another channel may not have."""
+class UpstreamFailure(Exception):
+    """The upstream failed before any byte reached the client: unreachable, too slow to
+    answer, or a non-200 status. ``error`` is what the client would get; ``status`` the
+    upstream's HTTP status (None when it never answered); ``retryable`` whether another
+    channel may do better (unreachable, timeout, 429, 5xx)."""
 
-    def __init__(self, error: BurncloudError) -> None:
+    def __init__(
+        self,
+        error: BurncloudError,
+        status: int | None,
+        retryable: bool,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(error.message)
         self.error = error
+        self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
 
 
 async def open_upstream(
@@ -46,28 +60,37 @@ async def open_upstream(
     once its status is 200."""
     headers["Content-Type"] = "application/json"
     return await send_upstream(
-        session, upstream.name, upstream.base_url + path, headers, body, map_upstream_error
+        session, upstream, upstream.base_url + path, headers, body, map_upstream_error
     )
 
 
 async def send_upstream(
     session: aiohttp.ClientSession,
-    channel_name: str,
+    upstream: Upstream,
     url: str,
     headers: Mapping[str, str],
     body: bytes,
     map_error: Callable[[int, bytes, str | None], BurncloudError],
 ) -> aiohttp.ClientResponse:
-    """POST to the upstream; the 200 response, or the mapped error (retryable: 429, 5xx,
-    unreachable) without the URL or key in its message."""
+    """POST to the upstream within its timeouts; the 200 response, or UpstreamFailure with
+    the mapped error, which never holds the URL or key."""
+    timeouts = upstream.timeouts
     try:
-        # encoded=True: the URL goes out exactly as built; aiohttp would otherwise decode
-        # %3A in a Bedrock model id to ':' after SigV4 signed the encoded path.
-        response = await session.post(URL(url, encoded=True), data=body, headers=dict(headers))
-    except (aiohttp.ClientConnectionError, TimeoutError, OSError) as exc:
-        raise RetryableUpstreamError(
-            ServiceUnavailable(f"upstream channel {channel_name!r} is unreachable")
-        ) from exc
+        async with asyncio.timeout(timeouts.first_byte):
+            # encoded=True: the URL goes out exactly as built; aiohttp would otherwise
+            # decode %3A in a Bedrock model id to ':' after SigV4 signed the encoded path.
+            response = await session.post(
+                URL(url, encoded=True),
+                data=body,
+                headers=dict(headers),
+                timeout=_client_timeout(timeouts),
+            )
+    except TimeoutError as exc:
+        message = f"upstream channel {upstream.name!r} did not answer in time"
+        raise UpstreamFailure(ServiceUnavailable(message), None, True) from exc
+    except (aiohttp.ClientConnectionError, OSError) as exc:
+        message = f"upstream channel {upstream.name!r} is unreachable"
+        raise UpstreamFailure(ServiceUnavailable(message), None, True) from exc
     if response.status == 200:
         return response
     try:
@@ -76,10 +99,35 @@ async def send_upstream(
         raw = b""
     finally:
         response.release()
-    error = map_error(response.status, raw, response.headers.get("Retry-After"))
-    if response.status == 429 or response.status >= 500:
-        raise RetryableUpstreamError(error)
-    raise error
+    retry_after = response.headers.get("Retry-After")
+    error = map_error(response.status, raw, retry_after)
+    retryable = response.status == 429 or response.status >= 500
+    raise UpstreamFailure(error, response.status, retryable, _seconds(retry_after))
+
+
+def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
+    """Connect and idle limits for aiohttp (the first-byte limit wraps the whole call)."""
+    cached = _CLIENT_TIMEOUTS.get(timeouts)
+    if cached is None:
+        cached = aiohttp.ClientTimeout(
+            total=None, sock_connect=timeouts.connect, sock_read=timeouts.idle
+        )
+        _CLIENT_TIMEOUTS[timeouts] = cached
+    return cached
+
+
+_CLIENT_TIMEOUTS: dict[Timeouts, aiohttp.ClientTimeout] = {}
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """``Retry-After`` in seconds when given as a number (the HTTP-date form is ignored)."""
+    if not retry_after:
+        return None
+    try:
+        value = float(retry_after)
+    except ValueError:
+        return None
+    return value if 0 <= value <= 86_400 else None
 
 
 def map_upstream_error(status: int, raw: bytes, retry_after: str | None) -> BurncloudError:

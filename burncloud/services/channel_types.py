@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from burncloud.errors import InvalidRequest
+from burncloud.services.timeouts import timeouts_from_config
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _WHITESPACE = re.compile(r"\s")
@@ -46,6 +47,7 @@ class ChannelType:
         region = config.get("region")
         if region is not None and not _REGION.match(region):
             raise InvalidRequest(f"not an AWS region: {region!r} (e.g. us-east-1)")
+        timeouts_from_config(config)
 
     def normalize_base_url(self, url: str) -> str:
         """Validate ``url`` and return it in the form stored for this type."""

@@ -138,7 +138,7 @@ async def add_channel(
             {**spec.columns(), "key_enc": key_enc, "key_hint": key_hint, "t": t},
         )
         assert row is not None
-        return await _committed(tx, Channel.from_row(row))
+        return await commit_channel_write(tx, Channel.from_row(row))
 
 
 async def update_channel(
@@ -189,7 +189,7 @@ async def update_channel(
             {**values, "t": now(), "id": channel_id},
         )
         assert row is not None
-        return await _committed(tx, Channel.from_row(row))
+        return await commit_channel_write(tx, Channel.from_row(row))
 
 
 async def enable_channel(db: Database, channel_id: int) -> Channel:
@@ -216,7 +216,7 @@ async def set_channel_status(
         )
         if row is None:
             raise _not_found(channel_id)
-        return await _committed(tx, Channel.from_row(row))
+        return await commit_channel_write(tx, Channel.from_row(row))
 
 
 async def delete_channel(db: Database, channel_id: int) -> None:
@@ -255,7 +255,7 @@ def _not_found(channel_id: int) -> NotFound:
     return NotFound(f"no channel with id {channel_id}")
 
 
-async def _committed(tx: Executor, channel: Channel) -> Channel:
+async def commit_channel_write(tx: Executor, channel: Channel) -> Channel:
     """Finish a write: rebuild the channel's abilities and bump the config version."""
     await tx.execute("DELETE FROM abilities WHERE channel_id = :id", {"id": channel.id})
     for group in channel.groups:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import httpx
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
@@ -19,12 +20,12 @@ from burncloud.server import create_app
 from burncloud.services.bootstrap import ensure_admin
 from burncloud.services.channels import add_channel, update_channel
 from burncloud.services.prices import set_price
+from burncloud.services.settings import read_config_version
 from burncloud.services.tokens import create_token
 from tests.fakes import FakeOpenAI
 
 SECRET = "router-test-secret"
 CONFIG_POLL_SECONDS = 0.1  # test routers look for configuration changes this often
-RELOAD_WAIT = 0.4  # enough for a test router to have reloaded after a change
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,23 @@ async def point_channel_at(
         )
     finally:
         await db.close()
-    await asyncio.sleep(RELOAD_WAIT)
+    await wait_for_reload(router)
+
+
+async def wait_for_reload(router: RunningRouter, within: float = 10.0) -> None:
+    """Wait until the router serves the database's current configuration version."""
+    db = await open_database(router.db_url)
+    try:
+        version = await read_config_version(db)
+    finally:
+        await db.close()
+    health = router.base_url.removesuffix("/v1") + "/healthz"
+    deadline = asyncio.get_running_loop().time() + within
+    async with httpx.AsyncClient() as client:
+        while (await client.get(health)).json()["config_version"] < version:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"the router did not reload version {version}")
+            await asyncio.sleep(CONFIG_POLL_SECONDS / 2)
 
 
 async def logged_rows(db_url: str) -> list[dict]:

@@ -19,11 +19,11 @@ from burncloud.services.tokens import create_token
 from burncloud.services.users import add_user, disable_user, update_user
 from tests.fakes import FakeOpenAI
 from tests.gateway.router_harness import (
-    RELOAD_WAIT,
     SECRET,
     RunningRouter,
     free_port,
     running_router,
+    wait_for_reload,
 )
 
 CHAT = {"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]}
@@ -261,7 +261,7 @@ async def test_a_second_channel_takes_over_when_the_first_is_down(tmp_path, upst
             )
 
         await _with_db(router, add_dead)
-        await asyncio.sleep(RELOAD_WAIT)
+        await wait_for_reload(router)
         for _ in range(3):
             assert (await _post(router, CHAT)).status_code == 200
 
@@ -315,7 +315,7 @@ async def test_group_ratio_and_price_changes_apply_to_the_next_request(tmp_path,
                 await set_price(tx, "gpt-4", 10_000_000_000, 20_000_000_000)
 
         await _with_db(router, cheaper)
-        await asyncio.sleep(RELOAD_WAIT)
+        await wait_for_reload(router)
         assert (await _post(router, CHAT)).status_code == 200
     costs = await _with_db(router, lambda db: db.fetch_all("SELECT cost FROM logs ORDER BY id"))
     # then: (100 x 10 + 200 x 20) / 1M USD x 0.5 = 0.0025

@@ -18,7 +18,7 @@ from burncloud.services.channels import update_channel
 from burncloud.services.prices import set_price
 from burncloud.services.tokens import create_token
 from tests.fakes import FakeOpenAI, running_fake_openai
-from tests.gateway.router_harness import RELOAD_WAIT, SECRET, logged_rows, running_router
+from tests.gateway.router_harness import SECRET, logged_rows, running_router, wait_for_reload
 
 MESSAGES = [{"role": "user", "content": "hello there"}]
 
@@ -159,7 +159,7 @@ async def test_models_lists_only_what_the_key_may_use(tmp_path, upstream) -> Non
             _, narrow = await create_token(db, "narrow", models="gpt-3.5")
         finally:
             await db.close()
-        await asyncio.sleep(RELOAD_WAIT)
+        await wait_for_reload(router)
         client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
         models = [m.id async for m in client.models.list()]
         narrowed = openai.AsyncOpenAI(api_key=narrow, base_url=router.base_url)

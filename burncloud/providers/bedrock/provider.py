@@ -36,6 +36,7 @@ class BedrockProvider:
     """Translation between OpenAI chat and Bedrock Converse; pure apart from the clock."""
 
     name = "bedrock"
+    needs_image_bytes = True  # Converse takes image bytes or s3://, never http(s) URLs
 
     def __init__(
         self,

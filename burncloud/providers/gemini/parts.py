@@ -1,7 +1,9 @@
 """OpenAI message content (text, images, audio, files) as Gemini ``parts``.
 
-A data URL becomes ``inlineData`` (base64 as sent). An ``http(s)://`` or ``gs://`` image URL
-becomes ``fileData`` with the URL as ``fileUri``: Gemini fetches it, burncloud never does.
+A data URL becomes ``inlineData`` (base64 as sent). Gemini fetches only File API and
+``gs://`` URIs itself, so the relay turns ``http(s)://`` image URLs into data URLs first,
+through its SSRF-safe fetcher (``gateway.inline_images``); a URL that still arrives here
+becomes ``fileData`` with the URL as ``fileUri``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,119 @@
+"""`burncloud route`: explain a logged request's routing, or dry-run one now."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import typer
+
+from burncloud.cli.output import emit, print_json, print_table
+from burncloud.cli.session import DbOption, JsonOption, Session, run
+from burncloud.services import routes
+from burncloud.services.routes import BreakerLookup
+
+app = typer.Typer(no_args_is_help=True, help="Why requests go to the channels they go to.")
+
+
+@app.command("explain")
+def explain(
+    request_id: Annotated[str, typer.Argument(help="The request's id (its x-request-id).")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the candidates of a logged request, which were skipped and why, and each attempt."""
+
+    async def action(session: Session) -> None:
+        found = await routes.explain(session.db, request_id)
+        if as_json:
+            print_json(found.to_json())
+            return
+        print(f"request {found.request_id}: model {found.model}, status {found.status}")
+        if found.error:
+            print(f"error: {found.error}")
+        if not found.candidates:
+            print("no routing decision was recorded (refused before routing)")
+            return
+        print("candidates, in the order chosen:")
+        print_table(
+            found.candidates,
+            [("id", "id"), ("name", "name"), ("priority", "priority"), ("weight", "weight")],
+        )
+        for skip in found.skipped:
+            print(f"skipped channel {skip['id']} ({skip['name']}): {skip['reason']}")
+        for number, attempt in enumerate(found.attempts, 1):
+            outcome = attempt.get("error") or "ok"
+            status = attempt.get("status") or "no answer"
+            print(
+                f"attempt {number}: channel {attempt['id']} ({attempt['name']}) -> {status}"
+                f" in {attempt['ms']} ms: {outcome}"
+            )
+
+    run(db, action)
+
+
+@app.command("dry-run")
+def dry_run(
+    model: Annotated[str, typer.Option("--model", help="The model a client would ask for.")],
+    token: Annotated[
+        int | None, typer.Option("--token", help="Route as this token's group (default: default).")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the channels that would serve MODEL now and each one's chance to be tried first."""
+
+    async def action(session: Session) -> None:
+        lookup = _breakers(session)
+        found = await routes.dry_run(session.db, model, token, lookup)
+        if as_json:
+            print_json(found.to_json())
+            return
+        rows = [
+            {
+                **choice.to_json(),
+                "share": f"{choice.share:.1%}",
+                "usable": "yes" if choice.usable else "no",
+            }
+            for choice in found.choices
+        ]
+        print(f"model {found.model}, group {found.group}")
+        emit(
+            rows,
+            as_json=False,
+            columns=[
+                ("id", "id"),
+                ("name", "name"),
+                ("type", "type"),
+                ("priority", "priority"),
+                ("weight", "weight"),
+                ("usable", "usable"),
+                ("share", "first pick"),
+                ("reason", "state"),
+            ],
+        )
+        if not found.breakers_known:
+            print("no router shares breaker state on this machine: breakers not shown")
+
+    run(db, action)
+
+
+def _breakers(session: Session) -> BreakerLookup | None:
+    """Breaker states from the routers' shared state on this machine, when there is one."""
+    from burncloud.gateway.health import BreakerState, HealthBook
+    from burncloud.gateway.shared_state import MmapState
+    from burncloud.gateway.state_file import state_file_path
+
+    path = state_file_path(session.settings.database_url)
+    if not path.exists():
+        return None
+    book = HealthBook(MmapState.open(path))
+
+    def lookup(channel_id: int, model: str) -> tuple[bool, str]:
+        view = book.state(channel_id, model)
+        if view.state is BreakerState.CLOSED:
+            return True, "healthy"
+        state = view.state.name.lower()
+        return False, f"breaker {state}, retry in {math.ceil(view.retry_in)} s"
+
+    return lookup

@@ -1,0 +1,60 @@
+"""Disabling channels the upstream declared unusable, off the request path.
+
+A request that meets an invalid key or an account out of credit fails over at once; the
+database write that takes the channel out of routing for every router (``auto_disabled``,
+with the reason) happens here, in the background, once per channel however many requests
+saw it. The prober re-enables the channel when it works again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from burncloud.db import Database
+from burncloud.services.channel_health import auto_disable
+
+log = logging.getLogger("burncloud.health")
+
+
+class ChannelDisabler:
+    """Owns the task that writes auto-disables; ``report`` never blocks."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._pending: dict[int, str] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def report(self, channel_id: int, reason: str) -> None:
+        """Ask for ``channel_id`` to be auto-disabled (the first reason wins)."""
+        self._pending.setdefault(channel_id, reason)
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="burncloud-channel-disabler")
+
+    async def stop(self) -> None:
+        """Write what is pending, then stop; safe to call twice."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._flush()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for channel_id, reason in pending.items():
+            try:
+                if await auto_disable(self._db, channel_id, reason):
+                    log.warning("channel %s auto-disabled: %s", channel_id, reason)
+            except Exception:
+                log.exception("could not auto-disable channel %s", channel_id)

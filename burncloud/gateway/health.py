@@ -1,0 +1,204 @@
+"""Per (channel, model) circuit breakers shared by every router worker, and how a reply counts.
+
+A breaker lives in one ``SharedState`` record, key ``cb:{channel_id}:{model}``, packed as
+(state code, consecutive failures, until, cool-down): ``until`` is when an open breaker lets
+a probe through, or when a half-open breaker's probe counts as lost. Every method is one
+atomic ``update`` or ``read`` with no awaits, so all workers see one breaker and exactly one
+of them gets the half-open probe.
+
+``classify`` turns an upstream reply into an ``Outcome``: FAILURE counts toward the breaker,
+DEFINITIVE also means the channel itself is unusable (the caller auto-disables it), NEUTRAL
+is the request's own fault and changes nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from burncloud.gateway.shared_state import EMPTY, Record, SharedState, StateFull
+
+log = logging.getLogger("burncloud.health")
+
+
+class Outcome(enum.Enum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DEFINITIVE = "definitive"
+    NEUTRAL = "neutral"
+
+
+class BreakerState(enum.StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+_CLOSED, _OPEN, _HALF_OPEN = 0.0, 1.0, 2.0  # state codes in the record
+_STATES = (BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerPolicy:
+    """When a breaker opens and how long it stays open (seconds)."""
+
+    failure_threshold: int = 3
+    base_cooldown: float = 5.0
+    max_cooldown: float = 300.0
+    probe_timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerView:
+    """A breaker as route explain and the dashboard show it."""
+
+    state: BreakerState
+    failures: int
+    retry_in: float  # seconds until a caller is let through again; 0 when closed
+    cooldown: float
+
+
+def breaker_key(channel_id: int, model: str) -> str:
+    """The shared-state key of one (channel, model) breaker."""
+    return f"cb:{channel_id}:{model}"
+
+
+class HealthBook:
+    """The circuit breakers of every (channel, model), shared through ``state``.
+
+    When the shared state is full, breakers fail open: every channel counts as available.
+    """
+
+    def __init__(
+        self,
+        state: SharedState,
+        policy: BreakerPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._state = state
+        self._policy = policy or BreakerPolicy()
+        self._clock = clock
+        self._warned_full = False
+
+    def available(self, channel_id: int, model: str) -> bool:
+        """Whether to send this request to the channel; past a cool-down, True for one caller."""
+        now = self._clock()
+        try:
+            return self._state.update(breaker_key(channel_id, model), lambda r: self._admit(r, now))
+        except StateFull:
+            self._warn_full()
+            return True
+
+    def record(
+        self, channel_id: int, model: str, outcome: Outcome, retry_after: float | None = None
+    ) -> None:
+        """Count one reply of the channel for ``model`` toward its breaker.
+
+        ``retry_after`` (the upstream's Retry-After, seconds) keeps an open breaker open at
+        least that long, up to the policy's longest cool-down; it never opens one by itself.
+        """
+        if outcome is Outcome.NEUTRAL:
+            return
+        now = self._clock()
+        wait = min(retry_after or 0.0, self._policy.max_cooldown)
+        try:
+            self._state.update(
+                breaker_key(channel_id, model), lambda r: (self._after(r, outcome, now, wait), None)
+            )
+        except StateFull:
+            self._warn_full()
+
+    def state(self, channel_id: int, model: str) -> BreakerView:
+        """The breaker of (channel, model) as it stands now."""
+        code, failures, until, cooldown = self._state.read(breaker_key(channel_id, model))
+        retry_in = 0.0 if code == _CLOSED else max(0.0, until - self._clock())
+        return BreakerView(_STATES[int(code)], int(failures), retry_in, cooldown)
+
+    def _admit(self, record: Record, now: float) -> tuple[Record, bool]:
+        code, failures, until, cooldown = record
+        if code == _CLOSED:
+            return record, True
+        if now < until:
+            return record, False
+        # the cool-down is over, or the last probe never reported: this caller probes
+        return (_HALF_OPEN, failures, now + self._policy.probe_timeout, cooldown), True
+
+    def _after(self, record: Record, outcome: Outcome, now: float, wait: float) -> Record:
+        if outcome is Outcome.SUCCESS:
+            return EMPTY
+        code, failures, until, cooldown = record
+        failures += 1
+        if code == _HALF_OPEN:
+            cooldown = min(cooldown * 2, self._policy.max_cooldown)
+            return (_OPEN, failures, now + max(cooldown, wait), cooldown)
+        if code == _OPEN:  # a late reply: the retry time moves only when the upstream asks
+            return (_OPEN, failures, max(until, now + wait), cooldown)
+        if failures >= self._policy.failure_threshold:
+            cooldown = self._policy.base_cooldown
+            return (_OPEN, failures, now + max(cooldown, wait), cooldown)
+        return (_CLOSED, failures, 0.0, 0.0)
+
+    def _warn_full(self) -> None:
+        if not self._warned_full:
+            self._warned_full = True
+            log.error("shared state is full: circuit breakers are off until a restart")
+
+
+# What says the account behind the channel cannot pay or has no access, in the providers'
+# own words and codes (the relay may pass either the raw reply or its mapped error).
+_ACCOUNT = (
+    "insufficient_quota",  # OpenAI's code, sent with status 429
+    "exceeded your current quota",  # OpenAI's message for it
+    "credit balance is too low",  # Anthropic, sent with status 400
+    "billing",
+    "insufficient balance",  # DeepSeek, with 402
+    "arrearage",  # Alibaba DashScope (Qwen), with 400 ...
+    "account is in good standing",  # ... and its message
+    "api key not valid",  # Gemini answers a bad key with 400
+    "api_key_invalid",
+)
+# Google's per-minute limits also say "exceeded your current quota ... billing details".
+_RATE_LIMIT_CODES = ("resource_exhausted", "throttlingexception")
+_RATE_LIMIT_PAGES = ("gemini-api/docs/rate-limits",)
+# Bedrock answers 403 for a model the account has not enabled: a (channel, model) matter.
+_MODEL_ACCESS = ("don't have access to the model", "accessdeniedexception")
+_TRANSIENT_4XX = (408, 409, 424)  # timeout, conflict, failed dependency: try again later
+
+
+def classify(status: int | None, error_code: str = "", message: str = "") -> Outcome:
+    """How an upstream reply counts; ``status`` None means no reply (connect error, timeout).
+
+    ``error_code`` is the provider's code or type (OpenAI ``error.code``, Anthropic
+    ``error.type``, Google ``error.status``) or the code of the burncloud error it was mapped
+    to; ``message`` the text. A 4xx already mapped to ``upstream_error`` is one the provider
+    adapter judged the channel's fault (Gemini's bad key is a 400), so it is DEFINITIVE.
+    """
+    if status is None or status >= 500:  # 529 is Anthropic's "overloaded"
+        return Outcome.FAILURE
+    if 200 <= status < 300:
+        return Outcome.SUCCESS
+    if not 400 <= status < 500:
+        return Outcome.FAILURE  # redirects and the like: a misconfigured channel
+    code = error_code.lower()
+    text = f"{code} {message}".lower()
+    if _mentions(text, _MODEL_ACCESS) or status in _TRANSIENT_4XX:
+        return Outcome.FAILURE
+    if status == 429:
+        return _classify_429(code, text)
+    if status in (401, 402, 403) or code == "upstream_error" or _mentions(text, _ACCOUNT):
+        return Outcome.DEFINITIVE
+    return Outcome.NEUTRAL
+
+
+def _classify_429(code: str, text: str) -> Outcome:
+    """A rate limit, unless it is OpenAI's way of saying the account ran out of credit."""
+    if code in _RATE_LIMIT_CODES or _mentions(text, _RATE_LIMIT_PAGES):
+        return Outcome.FAILURE
+    return Outcome.DEFINITIVE if _mentions(text, _ACCOUNT) else Outcome.FAILURE
+
+
+def _mentions(text: str, phrases: tuple[str, ...]) -> bool:
+    return any(phrase in text for phrase in phrases)

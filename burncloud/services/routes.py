@@ -1,0 +1,162 @@
+"""``burncloud route``: why a request went where it went, and where one would go now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from burncloud.db.connection import Executor
+from burncloud.errors import NotFound
+from burncloud.services.channels import Channel, list_channels
+from burncloud.services.tokens import get_token
+from burncloud.services.users import get_user
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """One logged request's route: candidates, skips and attempts, with channel names."""
+
+    request_id: str
+    model: str
+    status: int
+    error: str
+    candidates: list[dict[str, Any]]
+    skipped: list[dict[str, Any]]
+    attempts: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "model": self.model,
+            "status": self.status,
+            "error": self.error,
+            "candidates": self.candidates,
+            "skipped": self.skipped,
+            "attempts": self.attempts,
+        }
+
+
+async def explain(db: Executor, request_id: str) -> Explanation:
+    """The routing decision logged for ``request_id`` (the latest, if it was reused)."""
+    row = await db.fetch_one(
+        "SELECT request_id, model, status, error, route FROM logs"
+        " WHERE request_id = :id ORDER BY id DESC LIMIT 1",
+        {"id": request_id},
+    )
+    if row is None:
+        raise NotFound(f"no logged request with id {request_id!r}")
+    route = orjson.loads(row["route"]) if row["route"] else {}
+    names = {c.id: c.name for c in await list_channels(db)}
+
+    def named(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**entry, "name": names.get(entry["id"], "(deleted)")} for entry in entries]
+
+    return Explanation(
+        request_id=row["request_id"],
+        model=row["model"],
+        status=row["status"],
+        error=row["error"],
+        candidates=named(route.get("candidates", [])),
+        skipped=named(route.get("skipped", [])),
+        attempts=named(route.get("attempts", [])),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One channel able to serve the model, as routing sees it now."""
+
+    channel: Channel
+    priority: int
+    weight: int
+    usable: bool
+    reason: str  # why it is not usable, or its breaker state
+    share: float  # chance of being tried first
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.channel.id,
+            "name": self.channel.name,
+            "type": self.channel.type,
+            "priority": self.priority,
+            "weight": self.weight,
+            "status": self.channel.status,
+            "usable": self.usable,
+            "reason": self.reason,
+            "share": round(self.share, 4),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    model: str
+    group: str
+    choices: list[Choice] = field(default_factory=list)
+    breakers_known: bool = False  # False when no router on this machine shares its state
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "group": self.group,
+            "breakers_known": self.breakers_known,
+            "channels": [choice.to_json() for choice in self.choices],
+        }
+
+
+BreakerLookup = Any  # callable (channel_id, model) -> (usable: bool, description: str)
+
+
+async def dry_run(
+    db: Executor, model: str, token_id: int | None, breakers: BreakerLookup | None
+) -> DryRun:
+    """Which channels would serve ``model`` for the token's group (default: ``default``)
+    now, and each one's chance of being tried first."""
+    group = "default"
+    if token_id is not None:
+        token = await get_token(db, token_id)
+        group = (await get_user(db, token.user_id)).group
+    rows = await db.fetch_all(
+        "SELECT channel_id, priority, weight FROM abilities"
+        " WHERE group_name = :group AND model = :model",
+        {"group": group, "model": model},
+    )
+    if not rows:
+        raise NotFound(f"no channel serves model {model!r} for group {group!r}")
+    channels = {c.id: c for c in await list_channels(db)}
+    drafts = []
+    for row in rows:
+        channel = channels[row["channel_id"]]
+        usable, reason = channel.status == "enabled", _status_reason(channel)
+        if usable and breakers is not None:
+            usable, reason = breakers(channel.id, model)
+        drafts.append((channel, row["priority"], row["weight"], usable, reason))
+    shares = _first_pick_shares([(c.id, p, w) for c, p, w, usable, _ in drafts if usable])
+    choices = [
+        Choice(c, p, w, usable, reason, shares.get(c.id, 0.0)) for c, p, w, usable, reason in drafts
+    ]
+    choices.sort(key=lambda choice: (-choice.priority, -choice.share, choice.channel.id))
+    return DryRun(model, group, choices, breakers is not None)
+
+
+def _status_reason(channel: Channel) -> str:
+    if channel.status == "enabled":
+        return "enabled"
+    if channel.status == "disabled":
+        return "disabled by an operator" + (
+            f": {channel.status_reason}" if channel.status_reason else ""
+        )
+    return "auto-disabled" + (f": {channel.status_reason}" if channel.status_reason else "")
+
+
+def _first_pick_shares(usable: list[tuple[int, int, int]]) -> dict[int, float]:
+    """The best tier splits 1 by weight (equally when round robin); fallbacks get 0."""
+    if not usable:
+        return {}
+    best = max(priority for _, priority, _ in usable)
+    tier = [
+        (channel_id, max(weight, 0)) for channel_id, priority, weight in usable if priority == best
+    ]
+    total = sum(weight for _, weight in tier)
+    return {channel_id: (weight / total if total else 1 / len(tier)) for channel_id, weight in tier}
