@@ -62,4 +62,3 @@ def weighted_shuffle(tier: list[Candidate], rng: random.Random) -> list[Candidat
     keyed = [(rng.random() ** (1.0 / c.weight) if c.weight > 0 else -1.0, c) for c in tier]
     keyed.sort(key=lambda pair: pair[0], reverse=True)
     return [c for _, c in keyed]
-
