@@ -1,4 +1,4 @@
-"""/api/users: users, their role, group and status (balances live in admin.quota)."""
+"""/api/users: users, their role, group, status and rate limits (balances: admin.quota)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint
 
-from burncloud.admin.params import decimal_text, read_body, required_text, text
+from burncloud.admin.params import decimal_text, integer, read_body, required_text, text
 from burncloud.money import parse_usd
 from burncloud.services import invites, users
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from burncloud.gateway.runtime import Runtime
 
 CREATE_FIELDS = ("name", "role", "group", "balance", "invite")
-UPDATE_FIELDS = ("name", "role", "group")
+UPDATE_FIELDS = ("name", "role", "group", "rpm", "tpm", "max_concurrency")
 
 
 def users_blueprint(runtime: Runtime) -> Blueprint:
@@ -54,6 +54,9 @@ def users_blueprint(runtime: Runtime) -> Blueprint:
             name=text(body, "name"),
             role=text(body, "role"),
             group=text(body, "group"),
+            rpm=integer(body, "rpm"),
+            tpm=integer(body, "tpm"),
+            max_concurrency=integer(body, "max_concurrency"),
         )
         return user.to_json()
 

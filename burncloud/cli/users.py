@@ -1,8 +1,8 @@
-"""`burncloud user` commands: users, their role, group, status and balance."""
+"""`burncloud user` commands: users, their role, group, status, balance and rate limits."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,6 +27,12 @@ COLUMNS = [
 UserArg = Annotated[str, typer.Argument(metavar="ID|NAME", help="User id or name.")]
 RoleOption = Annotated[str | None, typer.Option("--role", help="admin or user.")]
 GroupOption = Annotated[str | None, typer.Option("--group", help="An existing user group.")]
+
+
+def _limit_option(flag: str, what: str) -> Any:
+    return typer.Option(
+        flag, metavar="N", help=f"{what}, all the user's tokens together; -1 removes the limit."
+    )
 
 
 @app.command("add")
@@ -85,13 +91,27 @@ def update(
     name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
     role: RoleOption = None,
     group: GroupOption = None,
+    rpm: Annotated[int | None, _limit_option("--rpm", "Requests per minute")] = None,
+    tpm: Annotated[int | None, _limit_option("--tpm", "Tokens per minute")] = None,
+    max_concurrency: Annotated[
+        int | None, _limit_option("--max-concurrency", "Requests in flight at once")
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Change a user's name, role or group (only the options given)."""
+    """Change a user's name, role, group or rate limits (only the options given)."""
 
     async def action(session: Session) -> User:
-        return await users.update_user(session.db, user, name=name, role=role, group=group)
+        return await users.update_user(
+            session.db,
+            user,
+            name=name,
+            role=role,
+            group=group,
+            rpm=rpm,
+            tpm=tpm,
+            max_concurrency=max_concurrency,
+        )
 
     emit(run(db, action).to_json(), as_json=as_json)
 

@@ -41,6 +41,7 @@ from burncloud.gateway.disconnect import unless_disconnected
 from burncloud.gateway.exchange import Exchange
 from burncloud.gateway.failover import try_channels
 from burncloud.gateway.inbound import CHAT, EMBEDDINGS, Endpoint, InboundRequest, parse_request
+from burncloud.gateway.limits import limited_subjects, refusal, tokens_to_count
 from burncloud.gateway.logwriter import LogRecord
 from burncloud.gateway.metering import (
     estimate_stream,
@@ -124,6 +125,35 @@ class Relay:
             raise ModelNotFound(f"no channel serves model {request.model!r}")
         price = self._price(snapshot, request.model)
         ratio = snapshot.ratios.get(caller.group, Decimal(1))
+        subjects = limited_subjects(caller)
+        if not subjects:
+            await self._billed(request, candidates, exchange, send, receive, native, price, ratio)
+            return
+        limiter = self.runtime.limiter
+        admission = limiter.admit_all(subjects, tokens_to_count(request), time.time())
+        if not admission.admitted:
+            raise refusal(admission)
+        try:
+            await self._billed(request, candidates, exchange, send, receive, native, price, ratio)
+        finally:
+            limiter.release(admission)
+            usage = exchange.usage
+            limiter.settle(admission, usage.prompt_tokens + usage.completion_tokens if usage else 0)
+
+    async def _billed(
+        self,
+        request: InboundRequest,
+        candidates: tuple[Candidate, ...],
+        exchange: Exchange,
+        send: Send,
+        receive: Receive,
+        native: NativeRequest | None,
+        price: Price,
+        ratio: Decimal,
+    ) -> None:
+        """Reserve the request's budget, forward it, and settle its exact cost."""
+        caller = exchange.caller
+        assert caller is not None
         budget = await reserve_budget(self.runtime.ledger, caller, request, price, ratio)
         try:
             await self._forward(

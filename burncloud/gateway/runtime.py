@@ -19,6 +19,7 @@ from burncloud.gateway.ledger import Ledger, make_owner
 from burncloud.gateway.logwriter import LogWriter
 from burncloud.gateway.probe import claim_turn, probe_channel
 from burncloud.gateway.prober import Prober
+from burncloud.gateway.rate_limit import SharedRateLimiter
 from burncloud.gateway.routing import ChannelSelector
 from burncloud.gateway.shared_state import SharedState, open_shared_state
 from burncloud.gateway.snapshot import ConfigCache, Snapshot
@@ -51,6 +52,7 @@ class Runtime:
         self.selector = ChannelSelector(self.state)
         self.health = HealthBook(self.state)
         self.failover = FailoverPolicy(settings.failover_attempts, settings.failover_deadline)
+        self.limiter = SharedRateLimiter(self.state)
         self.estimator = TokenEstimator()  # loads a vocabulary only when first needed
 
     async def start(self) -> None:

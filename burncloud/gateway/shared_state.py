@@ -215,11 +215,15 @@ class MmapState:
 
 
 def _read_slots(fd: int, path: str) -> int:
+    """The slot count of a state file that is ours alone (it may sit in shared /dev/shm)."""
+    info = os.fstat(fd)
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise ConfigError(f"{path} must belong to this user with mode 0600")
     header = os.pread(fd, _HEADER.size, 0)
     if len(header) < _HEADER.size or header[:8] != _MAGIC:
         raise ConfigError(f"{path} is not a burncloud shared state file")
     slots = _HEADER.unpack(header)[1]
-    if slots < 1 or os.fstat(fd).st_size != _HEADER.size + slots * _SLOT.size:
+    if slots < 1 or info.st_size != _HEADER.size + slots * _SLOT.size:
         raise ConfigError(f"{path} has the wrong size for {slots} slots")
     return slots
 

@@ -20,12 +20,11 @@ from burncloud.money import UNLIMITED, format_usd
 from burncloud.services.clock import now
 from burncloud.services.quota import validate_quota
 from burncloud.services.settings import bump_config_version
-from burncloud.services.users import User, resolve_user
+from burncloud.services.users import LIMIT_COLUMNS, User, parse_limit, resolve_user
 
 TOKEN_STATUSES = ("active", "revoked")
 _MAX_EXPIRY = 253_402_300_799  # 9999-12-31T23:59:59Z
 _EXPIRY_FORMS = "use -1 (never), a unix time, a date (2027-01-31) or 2027-01-31T12:00:00Z"
-_LIMIT_COLUMNS = ("rpm", "tpm", "max_concurrency")
 
 
 def split_list(text: str) -> tuple[str, ...]:
@@ -200,15 +199,6 @@ def parse_models(value: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(models)
 
 
-def parse_limit(value: int, what: str) -> int | None:
-    """A rate limit: a positive number, or -1 for no limit (stored as NULL)."""
-    if value == -1:
-        return None
-    if value < 1:
-        raise InvalidRequest(f"{what} must be a positive number, or -1 for no limit")
-    return value
-
-
 async def _owner(tx: Executor, user_ref: str | int | None) -> User:
     if user_ref is not None:
         return await resolve_user(tx, str(user_ref))
@@ -288,7 +278,7 @@ async def update_token(
 ) -> Token:
     """Change only the given fields (None leaves a field alone; -1 clears expiry and limits)."""
     changes = _changes(name, quota_units, expires_at, models, ips)
-    for column, value in zip(_LIMIT_COLUMNS, (rpm, tpm, max_concurrency), strict=True):
+    for column, value in zip(LIMIT_COLUMNS, (rpm, tpm, max_concurrency), strict=True):
         if value is not None:
             changes[column] = parse_limit(value, column.replace("_", " "))
     if not changes:

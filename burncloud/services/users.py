@@ -1,8 +1,10 @@
-"""Users: who owns tokens, which group prices them, and their balance.
+"""Users: who owns tokens, which group prices them, their balance and rate limits.
 
 ``balance`` is what a user has left to spend in nano-USD (``-1``: unlimited) and ``used``
-what they have spent. Every write runs in one transaction that bumps the config version,
-so running routers see a renamed, regrouped or disabled user within about a second.
+what they have spent; ``rpm``, ``tpm`` and ``max_concurrency`` limit all of a user's tokens
+together, as a token's own limits do (NULL: no limit). Every write runs in one transaction
+that bumps the config version, so running routers see a renamed, regrouped, re-limited or
+disabled user within about a second.
 There is always at least one enabled admin: disabling or demoting the last one is refused.
 """
 
@@ -21,6 +23,8 @@ from burncloud.services.settings import bump_config_version
 ROLES = ("admin", "user")
 USER_STATUSES = ("enabled", "disabled")
 MAX_NAME_LENGTH = 64
+LIMIT_COLUMNS = ("rpm", "tpm", "max_concurrency")
+MAX_LIMIT = 2**31 - 1  # the columns are INTEGER (32-bit on PostgreSQL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,9 @@ class User:
     used: int
     invite_code: str
     inviter_id: int | None
+    rpm: int | None
+    tpm: int | None
+    max_concurrency: int | None
     created_at: int
 
     @classmethod
@@ -48,6 +55,9 @@ class User:
             used=row["used"],
             invite_code=row["invite_code"],
             inviter_id=row["inviter_id"],
+            rpm=row["rpm"],
+            tpm=row["tpm"],
+            max_concurrency=row["max_concurrency"],
             created_at=row["created_at"],
         )
 
@@ -67,6 +77,9 @@ class User:
             "used": format_usd(self.used),
             "invite_code": self.invite_code,
             "inviter_id": self.inviter_id,
+            "rpm": self.rpm,
+            "tpm": self.tpm,
+            "max_concurrency": self.max_concurrency,
             "created_at": self.created_at,
         }
 
@@ -147,14 +160,21 @@ async def update_user(
     name: str | None = None,
     role: str | None = None,
     group: str | None = None,
+    rpm: int | None = None,
+    tpm: int | None = None,
+    max_concurrency: int | None = None,
 ) -> User:
-    """Change only the given fields of user ``ref``; the last enabled admin stays an admin."""
-    if name is None and role is None and group is None:
-        raise InvalidRequest("nothing to update: give a new name, role or group")
+    """Change only the given fields of user ``ref`` (-1 clears a limit).
+
+    The last enabled admin stays an admin.
+    """
+    limits = _limit_changes(rpm, tpm, max_concurrency)
+    if name is None and role is None and group is None and not limits:
+        raise InvalidRequest("nothing to update: give a new name, role, group or limit")
     async with db.transaction() as tx:
         await bump_config_version(tx)  # first: serialises config writers on PostgreSQL
         user = await resolve_user(tx, ref)
-        changes: dict[str, Any] = {}
+        changes: dict[str, Any] = dict(limits)
         if name is not None:
             changes["name"] = await _new_name(tx, user, name)
         if role is not None:
@@ -166,6 +186,15 @@ async def update_user(
             await require_group(tx, group)
             changes["group_name"] = group
         return await _write(tx, user.id, changes)
+
+
+def _limit_changes(rpm: int | None, tpm: int | None, max_concurrency: int | None) -> dict[str, Any]:
+    values = (rpm, tpm, max_concurrency)
+    return {
+        column: parse_limit(value, column.replace("_", " "))
+        for column, value in zip(LIMIT_COLUMNS, values, strict=True)
+        if value is not None
+    }
 
 
 async def disable_user(db: Database, ref: str) -> User:
@@ -196,6 +225,17 @@ async def credit_balance(tx: Executor, user_id: int, units: int) -> int:
     if balance is None:
         raise NotFound(f"no user with id {user_id}")
     return int(balance)
+
+
+def parse_limit(value: int, what: str) -> int | None:
+    """A rate limit (a user's or a token's): a positive number, or -1 for no limit (NULL)."""
+    if value == -1:
+        return None
+    if not 1 <= value <= MAX_LIMIT:
+        raise InvalidRequest(
+            f"{what} must be a positive number up to {MAX_LIMIT}, or -1 for no limit"
+        )
+    return value
 
 
 def check_user_name(name: str) -> str:

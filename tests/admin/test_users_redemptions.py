@@ -29,6 +29,16 @@ async def test_user_round_trip(admin) -> None:
     assert (await admin.post("/api/users/caroline/enable")).json()["status"] == "enabled"
 
 
+async def test_user_rate_limits_are_set_and_cleared(admin) -> None:
+    limited = await admin.patch("/api/users/admin", json={"rpm": 60, "max_concurrency": 4})
+    assert limited.status_code == 200, limited.text
+    body = limited.json()
+    assert (body["rpm"], body["tpm"], body["max_concurrency"]) == (60, None, 4)
+    cleared = await admin.patch("/api/users/admin", json={"rpm": -1, "tpm": 500})
+    assert (cleared.json()["rpm"], cleared.json()["tpm"]) == (None, 500)
+    assert (await admin.get("/api/users/admin")).json() == cleared.json()
+
+
 async def test_signing_up_through_an_invite_code(admin) -> None:
     inviter = (await admin.get("/api/users/admin")).json()
     reply = await admin.post("/api/users", json={"name": "dave", "invite": inviter["invite_code"]})
@@ -49,6 +59,8 @@ async def test_signing_up_through_an_invite_code(admin) -> None:
         ("POST", "/api/users/admin/disable", None, 400, "last enabled admin"),
         ("PATCH", "/api/users/admin", {"role": "user"}, 400, "last enabled admin"),
         ("PATCH", "/api/users/admin", {}, 400, "nothing to update"),
+        ("PATCH", "/api/users/admin", {"rpm": 0}, 400, "rpm must be a positive number"),
+        ("PATCH", "/api/users/admin", {"tpm": "60"}, 400, "tpm must be an integer"),
         ("GET", "/api/users/nobody", None, 404, "no user"),
         ("POST", "/api/users/nobody/enable", None, 404, "no user"),
     ],

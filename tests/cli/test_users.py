@@ -48,6 +48,19 @@ def test_user_update_changes_only_the_given_options(cli, cli_json, db_url) -> No
     assert result.stderr == "error: no user 'alice'\n"
 
 
+def test_user_update_sets_and_removes_rate_limits(cli, cli_json) -> None:
+    cli_json("user", "add", "alice")
+    result = cli(
+        "user", "update", "alice", "--rpm", "60", "--tpm", "1000", "--max-concurrency", "4"
+    )
+    assert result.exit_code == 0, result.output
+    shown = cli_json("user", "show", "alice")
+    assert (shown["rpm"], shown["tpm"], shown["max_concurrency"]) == (60, 1000, 4)
+    cleared = cli_json("user", "update", "alice", "--rpm", "-1")
+    assert (cleared["rpm"], cleared["tpm"]) == (None, 1000)
+    assert [u["tpm"] for u in cli_json("user", "list")] == [None, 1000]
+
+
 def test_disabling_the_last_admin_exits_1_with_one_line(cli, cli_json) -> None:
     cli("user", "add", "alice")
     result = cli("user", "disable", "admin")
@@ -76,6 +89,7 @@ def test_user_errors_are_one_line_and_exit_1(cli) -> None:
         ("user", "add", "admin"),
         ("user", "show", "nobody"),
         ("user", "update", "admin"),
+        ("user", "update", "admin", "--rpm", "0"),
     ):
         result = cli(*args)
         assert result.exit_code == 1, args

@@ -23,7 +23,13 @@ def router_process(
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """Start the router CLI; yield (SDK base URL, process); stop it with SIGTERM."""
     port = free_port()
-    env: dict[str, str] = {**os.environ, "BURNCLOUD_SECRET": SECRET, "LOG_LEVEL": "warning"}
+    env: dict[str, str] = {
+        **os.environ,
+        "BURNCLOUD_SECRET": SECRET,
+        "LOG_LEVEL": "warning",
+        # The workers' shared state next to the test database, not in /dev/shm for good.
+        "BURNCLOUD_STATE_FILE": f"{db_url.removeprefix('sqlite:///')}.state",
+    }
     with tempfile.TemporaryFile() as log:
         yield from _run(db_url, port, env, log, workers, grace)
 

@@ -156,7 +156,17 @@ def test_create_starts_from_zero_and_open_sees_the_creators_records(tmp_path: Pa
 def test_open_refuses_a_file_that_is_not_a_state_file(tmp_path: Path) -> None:
     path = tmp_path / "state"
     path.write_bytes(b"\0" * 56)
+    path.chmod(0o600)
     with pytest.raises(ConfigError, match="not a burncloud shared state file"):
+        MmapState.open(path)
+
+
+def test_open_refuses_a_state_file_others_can_reach(tmp_path: Path) -> None:
+    path = tmp_path / "state"
+    with MmapState.create(path, slots=16):
+        pass
+    path.chmod(0o666)
+    with pytest.raises(ConfigError, match="mode 0600"):
         MmapState.open(path)
 
 

@@ -51,6 +51,26 @@ async def test_update_user_refuses_bad_values_and_changes_nothing(db) -> None:
     assert (alice.name, alice.role, alice.group) == ("alice", "user", "default")
 
 
+async def test_update_user_sets_and_clears_rate_limits(db) -> None:
+    await add_user(db, name="alice")
+    before = await read_config_version(db)
+    limited = await update_user(db, "alice", rpm=60, tpm=1000, max_concurrency=4)
+    assert (limited.rpm, limited.tpm, limited.max_concurrency) == (60, 1000, 4)
+    assert await read_config_version(db) > before
+    cleared = await update_user(db, "alice", rpm=-1, max_concurrency=-1)
+    assert (cleared.rpm, cleared.tpm, cleared.max_concurrency) == (None, 1000, None)
+    assert (await resolve_user(db, "alice")).to_json()["tpm"] == 1000
+
+
+@pytest.mark.parametrize(("field", "value"), [("rpm", 0), ("tpm", -5), ("max_concurrency", 0)])
+async def test_update_user_refuses_a_non_positive_rate_limit(db, field, value) -> None:
+    await add_user(db, name="alice")
+    with pytest.raises(InvalidRequest, match=f"{field.replace('_', ' ')} must be a positive"):
+        await update_user(db, "alice", **{field: value})
+    alice = await resolve_user(db, "alice")
+    assert (alice.rpm, alice.tpm, alice.max_concurrency) == (None, None, None)
+
+
 async def test_all_digit_user_names_are_refused(db) -> None:
     with pytest.raises(InvalidRequest, match="digits"):
         await add_user(db, name="42")
