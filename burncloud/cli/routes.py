@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 import typer
@@ -100,6 +99,7 @@ def dry_run(
 
 def _breakers(session: Session) -> BreakerLookup | None:
     """Breaker states from the routers' shared state on this machine, when there is one."""
+    from burncloud.gateway.failover import why_unavailable
     from burncloud.gateway.health import BreakerState, HealthBook
     from burncloud.gateway.shared_state import MmapState
     from burncloud.gateway.state_file import state_file_path
@@ -111,9 +111,8 @@ def _breakers(session: Session) -> BreakerLookup | None:
 
     def lookup(channel_id: int, model: str) -> tuple[bool, str]:
         view = book.state(channel_id, model)
-        if view.state is BreakerState.CLOSED:
+        if view.state is BreakerState.CLOSED and view.retry_in <= 0:
             return True, "healthy"
-        state = view.state.name.lower()
-        return False, f"breaker {state}, retry in {math.ceil(view.retry_in)} s"
+        return False, why_unavailable(book, channel_id, model)
 
     return lookup

@@ -132,13 +132,29 @@ class SqliteDatabase:
     async def transaction(self) -> AsyncIterator[_SqliteExecutor]:
         """A write transaction holding SQLite's write lock from its first statement."""
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            await self._begin()
             try:
                 yield self._inner
             except BaseException:
                 await self._conn.execute("ROLLBACK")
                 raise
             await self._conn.execute("COMMIT")
+
+    async def _begin(self) -> None:
+        """BEGIN IMMEDIATE, safe against cancellation: aiosqlite runs the statement on its
+        thread even when the awaiting task is cancelled, so a cancelled BEGIN would leave
+        the connection inside a transaction, holding the write lock, for good. It is
+        awaited to the end and rolled back before the cancellation goes on."""
+        begin = asyncio.ensure_future(self._conn.execute("BEGIN IMMEDIATE"))
+        try:
+            await asyncio.shield(begin)
+        except asyncio.CancelledError:
+            try:
+                await begin
+            except sqlite3.Error:
+                raise asyncio.CancelledError from None  # it never began: nothing to undo
+            await self._conn.execute("ROLLBACK")
+            raise
 
     async def close(self) -> None:
         await self._conn.close()

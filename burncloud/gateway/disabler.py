@@ -9,7 +9,6 @@ saw it. The prober re-enables the channel when it works again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from burncloud.db import Database
@@ -26,6 +25,7 @@ class ChannelDisabler:
         self._pending: dict[int, str] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def report(self, channel_id: int, reason: str) -> None:
         """Ask for ``channel_id`` to be auto-disabled (the first reason wins)."""
@@ -36,16 +36,16 @@ class ChannelDisabler:
         self._task = asyncio.create_task(self._run(), name="burncloud-channel-disabler")
 
     async def stop(self) -> None:
-        """Write what is pending, then stop; safe to call twice."""
+        """Finish the write in progress and what is pending, then stop; safe to call twice."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self._stopping = True
+            self._wake.set()
+            await task
         await self._flush()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
             await self._flush()

@@ -18,7 +18,7 @@ from typing import Any
 
 from burncloud.errors import ServiceUnavailable
 from burncloud.gateway.exchange import Exchange
-from burncloud.gateway.health import HealthBook, Outcome, classify
+from burncloud.gateway.health import BreakerState, HealthBook, Outcome, classify
 from burncloud.gateway.snapshot import Candidate
 from burncloud.gateway.upstream import UpstreamFailure
 
@@ -61,9 +61,9 @@ async def try_channels(
             trace.skipped.append({"id": channel_id, "reason": "failover deadline passed"})
             break
         if not health.available(channel_id, model):
-            view = health.state(channel_id, model)
-            reason = f"breaker {view.state.name.lower()}, retry in {math.ceil(view.retry_in)} s"
-            trace.skipped.append({"id": channel_id, "reason": reason})
+            trace.skipped.append(
+                {"id": channel_id, "reason": why_unavailable(health, channel_id, model)}
+            )
             continue
         tried += 1
         exchange.channel_id = channel_id
@@ -88,6 +88,15 @@ async def try_channels(
     if last is not None:
         raise last.error
     raise _nothing_healthy(health, ordered, model)
+
+
+def why_unavailable(health: HealthBook, channel_id: int, model: str) -> str:
+    """Why the breaker holds this channel back, for the route trace and dry-run."""
+    view = health.state(channel_id, model)
+    wait = math.ceil(view.retry_in)
+    if view.state is BreakerState.CLOSED:
+        return f"upstream asked to retry in {wait} s"
+    return f"breaker {view.state.name.lower()}, retry in {wait} s"
 
 
 def outcome_of_failure(failure: UpstreamFailure) -> Outcome:

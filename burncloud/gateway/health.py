@@ -97,8 +97,9 @@ class HealthBook:
     ) -> None:
         """Count one reply of the channel for ``model`` toward its breaker.
 
-        ``retry_after`` (the upstream's Retry-After, seconds) keeps an open breaker open at
-        least that long, up to the policy's longest cool-down; it never opens one by itself.
+        ``retry_after`` (the upstream's Retry-After, seconds, capped at the policy's longest
+        cool-down) is honoured: a closed breaker holds the channel back that long without
+        opening (one 429 is not an outage), and an open one stays open at least that long.
         """
         if outcome is Outcome.NEUTRAL:
             return
@@ -114,13 +115,13 @@ class HealthBook:
     def state(self, channel_id: int, model: str) -> BreakerView:
         """The breaker of (channel, model) as it stands now."""
         code, failures, until, cooldown = self._state.read(breaker_key(channel_id, model))
-        retry_in = 0.0 if code == _CLOSED else max(0.0, until - self._clock())
+        retry_in = max(0.0, until - self._clock())  # a closed one may be held (Retry-After)
         return BreakerView(_STATES[int(code)], int(failures), retry_in, cooldown)
 
     def _admit(self, record: Record, now: float) -> tuple[Record, bool]:
         code, failures, until, cooldown = record
         if code == _CLOSED:
-            return record, True
+            return record, now >= until  # until is 0 unless the upstream asked to wait
         if now < until:
             return record, False
         # the cool-down is over, or the last probe never reported: this caller probes
@@ -139,7 +140,7 @@ class HealthBook:
         if failures >= self._policy.failure_threshold:
             cooldown = self._policy.base_cooldown
             return (_OPEN, failures, now + max(cooldown, wait), cooldown)
-        return (_CLOSED, failures, 0.0, 0.0)
+        return (_CLOSED, failures, now + wait if wait else 0.0, 0.0)
 
     def _warn_full(self) -> None:
         if not self._warned_full:

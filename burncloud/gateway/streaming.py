@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from burncloud.protocols.openai_chunks import error_event
 from burncloud.protocols.sse import SSEFramer, parse_event
 
 _NULL_USAGE = (b',"usage":null', b'"usage":null,')
@@ -30,7 +31,8 @@ class StreamMeter:
     text_chars: int = 0
     sample: list[str] = field(default_factory=list)
     sample_chars: int = 0
-    finished: bool = False
+    finished: bool = False  # [DONE] seen
+    errored: bool = False  # the upstream sent an error event of its own
     _framer: SSEFramer = field(default_factory=SSEFramer)
 
     def feed(self, chunk: bytes) -> bytes:
@@ -42,11 +44,16 @@ class StreamMeter:
         return b"".join(self._rewrite(event) for event in events)
 
     def finish(self) -> bytes:
-        """What is left when the upstream closes (an unterminated last event)."""
+        """What is left when the upstream closes (an unterminated last event), and an error
+        event when the stream ended without ``[DONE]`` or an error of its own: the client
+        must never take a cut-off answer for a whole one."""
         rest = self._framer.flush()
         if rest:
             self._observe(rest)
-        return rest if self.hide_usage else b""
+        tail = rest if self.hide_usage else b""
+        if not self.finished and not self.errored:
+            tail += error_event("the upstream stream ended before the answer was complete")
+        return tail
 
     def _rewrite(self, event: bytes) -> bytes:
         data = self._observe(event)
@@ -74,6 +81,8 @@ class StreamMeter:
             return None
         if not isinstance(data, dict):
             return None
+        if data.get("error") is not None:
+            self.errored = True
         if data.get("usage"):
             self.usage = data["usage"]
         for choice in data.get("choices") or ():

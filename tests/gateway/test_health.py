@@ -184,7 +184,10 @@ def test_retry_after_holds_an_opening_breaker_open_longer(
     book: HealthBook, clock: FakeClock
 ) -> None:
     book.record(1, "gpt-4", Outcome.FAILURE, retry_after=60.0)
-    assert book.state(1, "gpt-4") == BreakerView(BreakerState.CLOSED, 1, 0.0, 0.0)
+    assert book.state(1, "gpt-4") == BreakerView(BreakerState.CLOSED, 1, 60.0, 0.0)
+    assert book.available(1, "gpt-4") is False  # held back as asked, not opened
+    clock.now += 60.0
+    assert book.available(1, "gpt-4") is True
     fail(book, 1)
     book.record(1, "gpt-4", Outcome.FAILURE, retry_after=20.0)
     assert book.state(1, "gpt-4") == BreakerView(BreakerState.OPEN, 3, 20.0, 5.0)
