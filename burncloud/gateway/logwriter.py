@@ -117,12 +117,17 @@ class _Bill:
     leases: dict[int, int]
     lease_subjects: dict[int, tuple[str, int]]
     direct: dict[str, dict[int, int]]
+    outcomes: dict[int, list[int]]  # channel id -> [successes, failures]
 
 
 def _add_up(records: Iterable[LogRecord]) -> _Bill:
-    """Aggregate a batch's costs per token, user, channel and lease."""
-    bill = _Bill({"tokens": {}, "users": {}, "channels": {}}, {}, {}, {TOKEN: {}, USER: {}})
+    """Aggregate a batch's costs per token, user, channel and lease, and each channel's
+    successes and failures (every attempt of the route counts, failed-over ones too)."""
+    bill = _Bill({"tokens": {}, "users": {}, "channels": {}}, {}, {}, {TOKEN: {}, USER: {}}, {})
     for record in records:
+        if record.route is not None:
+            for attempt in record.route.attempts:
+                _count_outcome(bill.outcomes, attempt["id"], attempt["status"])
         for table, rid in (
             ("tokens", record.token_id),
             ("users", record.user_id),
@@ -148,6 +153,15 @@ def _add_charges(bill: _Bill, record: LogRecord) -> None:
             bill.lease_subjects[charge.lease_id] = (charge.subject, charge.subject_id)
 
 
+def _count_outcome(outcomes: dict[int, list[int]], channel_id: int, status: int | None) -> None:
+    """A 200 is a success; no answer, 429, 5xx or a refused key is the channel's failure;
+    what the client caused (400, a disconnect) is neither."""
+    if status == 200:
+        outcomes.setdefault(channel_id, [0, 0])[0] += 1
+    elif status is None or status in (401, 402, 403, 429) or (status >= 500):
+        outcomes.setdefault(channel_id, [0, 0])[1] += 1
+
+
 def _add(totals: dict[int, int], key: int, amount: int) -> None:
     totals[key] = totals.get(key, 0) + amount
 
@@ -162,6 +176,14 @@ async def _persist(tx: Executor, records: Sequence[LogRecord], bill: _Bill) -> N
         await add_used(tx, table, bill.used[table])
         await charge_directly(tx, subject, bill.direct[subject])
     await add_used(tx, "channels", bill.used["channels"])
+    await tx.execute_many(
+        "UPDATE channels SET success_count = success_count + :ok,"
+        " failure_count = failure_count + :failed WHERE id = :id",
+        [
+            {"ok": ok, "failed": failed, "id": cid}
+            for cid, (ok, failed) in sorted(bill.outcomes.items())
+        ],
+    )
 
 
 class LogWriter:

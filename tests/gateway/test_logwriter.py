@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from burncloud.errors import InsufficientQuota
 from burncloud.gateway.ledger import Ledger
 from burncloud.gateway.logwriter import LogWriter
 from burncloud.gateway.reservations import Settlement
+from burncloud.gateway.route_trace import RouteTrace
 from burncloud.services.clock import now
 from burncloud.services.leases import sweep_expired_leases
 from tests.gateway.quota_db import (
@@ -226,3 +228,28 @@ def test_a_log_record_must_carry_its_settlement_cost() -> None:
     settlement = Settlement("w1", 1, 1, reserved=2 * A, cost=A)
     with pytest.raises(ValueError, match="settlement"):
         log_record(None, None, 2 * A, settlement)
+
+
+async def test_every_routed_attempt_counts_toward_its_channels_success_rate(
+    qdb: Database,
+) -> None:
+    first, second = await make_channel(qdb), await make_channel(qdb)
+    ledger = Ledger(qdb, "w1", prefill_requests=0)
+    writer = LogWriter(qdb, ledger)
+    routes = [
+        [(first, 503), (second, 200)],  # failed over: one failure, one success
+        [(first, None), (second, 429)],  # unreachable, then rate limited
+        [(first, 400)],  # the client's fault: neither
+        [(second, 200)],
+        [(first, 499)],  # the client left: neither
+    ]
+    for attempts in routes:
+        record = log_record(None, None, 0, None, channel_id=attempts[-1][0])
+        trace = RouteTrace(attempts=[{"id": c, "status": s, "ms": 1} for c, s in attempts])
+        writer.submit(dataclasses.replace(record, route=trace))
+    await writer.flush()
+    rows = await qdb.fetch_all("SELECT id, success_count, failure_count FROM channels ORDER BY id")
+    assert [(r["success_count"], r["failure_count"]) for r in rows] == [(0, 2), (2, 1)]
+    stored = await qdb.fetch_value("SELECT route FROM logs ORDER BY id LIMIT 1")
+    assert '"status":503' in stored
+    await ledger.stop()
