@@ -78,6 +78,22 @@ class _SqliteExecutor:
             await self._conn.executemany(query, [[row[name] for name in names] for row in rows])
 
 
+async def _enable_wal(conn: aiosqlite.Connection) -> None:
+    """Switch to WAL. The switch needs the file to itself and SQLite answers "database is
+    locked" at once, without its busy timeout, while another connection opens it: retry."""
+    deadline = asyncio.get_running_loop().time() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or asyncio.get_running_loop().time() > deadline:
+                raise ConfigError(f"cannot switch the SQLite database to WAL: {exc}") from None
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
 class SqliteDatabase:
     """One aiosqlite connection per process; statements and transactions take turns."""
 
@@ -101,10 +117,14 @@ class SqliteDatabase:
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open SQLite database {path}: {exc}") from None
         conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await conn.execute("PRAGMA foreign_keys = ON")
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            await _enable_wal(conn)
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            await conn.close()  # never leave its thread behind
+            raise
         return cls(url, conn)
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:

@@ -49,8 +49,10 @@ async def test_migrations_are_idempotent(tmp_path) -> None:
 
 async def test_concurrent_first_opens_migrate_once(tmp_path) -> None:
     url = f"sqlite:///{tmp_path}/race.db"
-    dbs = await asyncio.gather(*(open_database(url) for _ in range(4)))
+    opened = await asyncio.gather(*(open_database(url) for _ in range(4)), return_exceptions=True)
+    dbs = [db for db in opened if not isinstance(db, BaseException)]
     try:
+        assert len(dbs) == 4, [db for db in opened if isinstance(db, BaseException)]
         count = await dbs[0].fetch_value("SELECT COUNT(*) FROM schema_migrations")
         assert count == len(MIGRATIONS)
     finally:
