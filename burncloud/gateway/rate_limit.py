@@ -187,6 +187,15 @@ class SharedRateLimiter:
             log.warning("shared state is full: rate limits of new subjects are not enforced")
 
 
+def idle_record(record: Record, now: float) -> bool:
+    """True for a limiter record untouched for ``STALE_AFTER``: by then its levels have
+    drained and its concurrency count has decayed, so it counts nothing and may be freed.
+
+    Only limiter records keep a unix time in their last field (breakers keep a cool-down of
+    at most minutes there, round-robin and probe records 0), so this picks no other kind."""
+    return record[3] > 1e9 and now - record[3] >= STALE_AFTER
+
+
 def _drained(record: Record, limits: Limits, now: float) -> Record:
     """The record as of ``now``: levels drained, a stale concurrency count decayed."""
     rpm_level, tpm_level, count, updated = record

@@ -23,6 +23,7 @@ from burncloud.gateway.rate_limit import SharedRateLimiter
 from burncloud.gateway.routing import ChannelSelector
 from burncloud.gateway.shared_state import SharedState, open_shared_state
 from burncloud.gateway.snapshot import ConfigCache, Snapshot
+from burncloud.gateway.state_sweeper import StateSweeper
 from burncloud.services.bootstrap import ensure_admin
 from burncloud.services.channels import Channel
 from burncloud.services.secret_box import open_secret_box
@@ -47,6 +48,7 @@ class Runtime:
         self._fetcher: SafeFetcher | None = None
         self._disabler: ChannelDisabler | None = None
         self._prober: Prober | None = None
+        self._sweeper: StateSweeper | None = None
         # Shared with this router's other workers when the parent made a state file.
         self.state: SharedState = open_shared_state()
         self.selector = ChannelSelector(self.state)
@@ -88,9 +90,13 @@ class Runtime:
         await self._disabler.start()
         self._prober = Prober(self._db, self._probe, interval=self.settings.probe_seconds)
         await self._prober.start()
+        self._sweeper = StateSweeper(self.state)
+        await self._sweeper.start()
 
     async def stop(self) -> None:
         """Flush logs and settlements, return leases, close everything; safe to call twice."""
+        if self._sweeper is not None:
+            await self._sweeper.stop()
         if self._prober is not None:
             await self._prober.stop()
         if self._disabler is not None:
@@ -110,7 +116,7 @@ class Runtime:
         if self._db is not None:
             await self._db.close()
         self._logs = self._ledger = self._cache = self._http = self._fetcher = None
-        self._disabler = self._prober = None
+        self._disabler = self._prober = self._sweeper = None
         self._db = self._log_db = None
 
     def report_unusable(self, channel_id: int, reason: str) -> None:

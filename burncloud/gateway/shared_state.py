@@ -61,6 +61,13 @@ class SharedState(Protocol):
 
     def read(self, key: str) -> Record: ...
 
+    def sweep(
+        self, stale: Callable[[Record], bool], start: int = 0, count: int | None = None
+    ) -> tuple[int, int]:
+        """Free the records ``stale`` picks among slots ``start`` .. ``start + count`` (all
+        when None); returns (where the next call starts, 0 after the last slot; freed)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -82,6 +89,15 @@ class LocalState:
     def read(self, key: str) -> Record:
         """The key's record, EMPTY when absent."""
         return self._records.get(key, EMPTY)
+
+    def sweep(
+        self, stale: Callable[[Record], bool], start: int = 0, count: int | None = None
+    ) -> tuple[int, int]:
+        """Free every stale record at once (a dict has no slots to page through)."""
+        doomed = [key for key, record in self._records.items() if stale(record)]
+        for key in doomed:
+            del self._records[key]
+        return 0, len(doomed)
 
     def keys(self) -> list[str]:
         """The keys that hold a record (for tests and diagnostics)."""
@@ -162,6 +178,26 @@ class MmapState:
                 return self._record(index) if found else EMPTY
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def sweep(
+        self, stale: Callable[[Record], bool], start: int = 0, count: int | None = None
+    ) -> tuple[int, int]:
+        """Free stale records in one range of slots, under one hold of the lock (page
+        through with small ``count`` so other workers never wait long)."""
+        end = self._slots if count is None else min(self._slots, start + count)
+        freed = 0
+        with self._thread_lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                # Backwards, so freeing a slot can turn the deleted ones before it free too.
+                for index in range(end - 1, start - 1, -1):
+                    (stored,) = _HASH.unpack_from(self._map, _HEADER.size + index * _SLOT.size)
+                    if stored not in (_FREE, _DELETED) and stale(self._record(index)):
+                        self._free(index)
+                        freed += 1
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return (0 if end >= self._slots else end), freed
 
     def close(self) -> None:
         """Detach (idempotent); the file stays for the other workers."""
