@@ -33,7 +33,13 @@ class Deployment:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "DATABASE_URL": f"sqlite:///{self.database}"}
+        # The workers' shared state lives in the bench's temp dir, removed with it.
+        state = self.database.with_suffix(".state")
+        return {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{self.database}",
+            "BURNCLOUD_STATE_FILE": str(state),
+        }
 
 
 @dataclass(frozen=True, slots=True)
