@@ -30,6 +30,7 @@ class Settings:
     failover_attempts: int = 3  # channels tried per request at most
     failover_deadline: float = 60.0  # seconds after which no further channel is tried
     probe_seconds: float = 60.0  # how often auto-disabled channels are probed
+    metrics_token: str | None = None  # when set, GET /metrics wants it as a bearer token
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,6 +44,7 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             log_level=(env.get("LOG_LEVEL") or default.log_level).lower(),
             secret=env.get("BURNCLOUD_SECRET") or None,
+            metrics_token=env.get("BURNCLOUD_METRICS_TOKEN") or None,
             workers=_int(env, "WORKERS", default.workers),
             grace_period=_float(env, "BURNCLOUD_GRACE_PERIOD", default.grace_period),
             max_body_bytes=_int(env, "BURNCLOUD_MAX_BODY_BYTES", default.max_body_bytes),

@@ -24,6 +24,7 @@ from burncloud.gateway.asgi import Receive, Scope, Send
 from burncloud.gateway.front_door import FrontDoor
 from burncloud.gateway.gemini_door import GeminiDialect, is_gemini_path
 from burncloud.gateway.inbound import CHAT, COMPLETIONS, EMBEDDINGS, Endpoint
+from burncloud.gateway.metrics import MetricsEndpoint, multiprocess_dir
 from burncloud.gateway.relay import Relay
 from burncloud.gateway.runtime import Runtime
 from burncloud.gateway.shared_state import STATE_FILE_ENV
@@ -47,6 +48,7 @@ class BurncloudApp:
         self._front_doors = {
             ("POST", "/v1/messages"): FrontDoor(self.relay, AnthropicDialect()),
             ("POST", "/v1/messages/count_tokens"): partial(count_tokens, self.runtime),
+            ("GET", "/metrics"): MetricsEndpoint(self.runtime.metrics, settings.metrics_token),
         }
         self._gemini_door = FrontDoor(self.relay, GeminiDialect())
         self.control = _control_app(self.runtime)
@@ -144,7 +146,9 @@ def serve(settings: Settings) -> int:
     config.errorlog = logging.getLogger("hypercorn.error")  # ours: one handler, one format
     config.loglevel = settings.log_level.upper()
     try:
-        return run(config)
+        # Before the workers start: they read PROMETHEUS_MULTIPROC_DIR on importing it.
+        with multiprocess_dir(settings.workers):
+            return run(config)
     finally:
         state.close()
 

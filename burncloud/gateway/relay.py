@@ -86,6 +86,7 @@ class Relay:
     ) -> None:
         """Serve one request; ``native`` is a front door's own request, for its channels."""
         exchange = Exchange(request_id=_request_id(scope))
+        self.runtime.metrics.request_started()
         try:
             await self._serve(endpoint, exchange, scope, receive, send, native)
         except ClientDisconnected:
@@ -102,6 +103,7 @@ class Relay:
         finally:
             if exchange.caller is not None:
                 self._log(endpoint, exchange)
+            self._measure(endpoint, exchange)
 
     async def _serve(
         self,
@@ -329,6 +331,22 @@ class Relay:
                 exchange.usage, exchange.estimated = rough_usage(request, meter.text_chars), True
                 estimator = self.runtime.estimator
                 exchange.refine = lambda: estimate_stream(estimator, request, meter)
+
+    def _measure(self, endpoint: Endpoint, exchange: Exchange) -> None:
+        """/metrics: every finished request, unauthenticated ones too (model "")."""
+        usage = exchange.usage
+        self.runtime.metrics.request_finished(
+            exchange.model,
+            exchange.channel_id,
+            endpoint.name,
+            exchange.status,
+            exchange.stream,
+            usage.prompt_tokens if usage else 0,
+            usage.completion_tokens if usage else 0,
+            exchange.cost,
+            time.monotonic() - exchange.started,
+            None if exchange.ttft_ms is None else exchange.ttft_ms / 1000,
+        )
 
     def _log(self, endpoint: Endpoint, exchange: Exchange) -> None:
         caller = exchange.caller

@@ -17,6 +17,7 @@ from burncloud.gateway.fetcher import SafeFetcher, policy_for
 from burncloud.gateway.health import HealthBook
 from burncloud.gateway.ledger import Ledger, make_owner
 from burncloud.gateway.logwriter import LogWriter
+from burncloud.gateway.metrics import RouterMetrics
 from burncloud.gateway.probe import claim_turn, probe_channel
 from burncloud.gateway.prober import Prober
 from burncloud.gateway.rate_limit import SharedRateLimiter
@@ -56,6 +57,7 @@ class Runtime:
         self.failover = FailoverPolicy(settings.failover_attempts, settings.failover_deadline)
         self.limiter = SharedRateLimiter(self.state)
         self.estimator = TokenEstimator()  # loads a vocabulary only when first needed
+        self.metrics = RouterMetrics()
 
     async def start(self) -> None:
         self._db = await open_database(self.settings.database_url)
@@ -68,14 +70,14 @@ class Runtime:
             )
         self._box = await open_secret_box(self._db, self.settings.secret)
         self._ledger = Ledger(self._db, self.owner)
-        # A config change may have cancelled leases (an operator set a quota): re-check them.
         self._cache = ConfigCache(
             self._db,
             self._box,
             interval=self.settings.config_poll_seconds,
-            on_reload=self._ledger.renew,
+            on_reload=self._reloaded,
         )
         await self._cache.start()
+        await self._note_channel_states()
         self._http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300),
@@ -118,6 +120,18 @@ class Runtime:
         self._logs = self._ledger = self._cache = self._http = self._fetcher = None
         self._disabler = self._prober = self._sweeper = None
         self._db = self._log_db = None
+        self.metrics.close()
+
+    async def _reloaded(self) -> None:
+        """A config change may have cancelled leases (an operator set a quota): re-check
+        them; and /metrics shows the channels' new status."""
+        assert self._ledger is not None
+        await self._ledger.renew()
+        await self._note_channel_states()
+
+    async def _note_channel_states(self) -> None:
+        rows = await self.db.fetch_all("SELECT id, status FROM channels")
+        self.metrics.set_channel_states({row["id"]: row["status"] == "enabled" for row in rows})
 
     def report_unusable(self, channel_id: int, reason: str) -> None:
         """The upstream declared the channel unusable (bad key, no credit): disable it."""
