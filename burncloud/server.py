@@ -141,6 +141,9 @@ def serve(settings: Settings) -> int:
     config.workers = settings.workers if settings.workers > 1 else 0
     config.graceful_timeout = settings.grace_period
     config.backlog = 4096  # bursts of thousands of connects must queue, not be reset
+    # Hypercorn's 5 s default also runs before a new connection's first request is read:
+    # an overloaded worker would drop connections whose request had already arrived.
+    config.keep_alive_timeout = 75.0
     config.worker_class = _worker_class()
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")  # ours: one handler, one format
