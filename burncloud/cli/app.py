@@ -14,13 +14,16 @@ from burncloud import __version__
 from burncloud.cli import (
     admin_key,
     channels,
+    dash,
     groups,
     invite,
+    logs,
     prices,
     quota,
     redeem,
     router,
     routes,
+    stats,
     tokens,
     users,
 )
@@ -103,6 +106,9 @@ app.add_typer(redeem.app, name="redeem", help="Redemption codes.")
 app.add_typer(invite.app, name="invite", help="Invite codes and rewards.")
 app.add_typer(admin_key.app, name="admin-key", help="The admin API key.")
 app.add_typer(routes.app, name="route", help="Routing decisions: explain and dry-run.")
+app.add_typer(logs.app, name="log", help="Request logs: list recent ones, follow new ones.")
+app.command("stats")(stats.stats)
+app.command("dash")(dash.dash)
 
 
 def main() -> None:

@@ -186,8 +186,72 @@ ROUTING = [
     "ALTER TABLE logs ADD COLUMN route TEXT NOT NULL DEFAULT ''",
 ]
 
+# Totals of the logs per minute and per hour, kept by the log writer in the transaction
+# that writes the rows (so they always agree), read by the dashboard and `burncloud stats`
+# instead of millions of log rows. Each row totals one bucket along one dimension: ``dim``
+# 'all' (key ''), or 'model', 'channel', 'token' or 'user' with the model or the id as text
+# as ``key`` ('' for none). One dimension per row keeps a day of a dimension to
+# 24 x its distinct keys hour rows, whatever the mix of models, channels and tokens; the
+# minute rows serve the last hour's plot and the minutes before a window's first full
+# hour. An error is a status of 400 or more except 499 (the client went away). The last
+# statements backfill the totals of existing logs. The constants below are part of this
+# released migration: never change them (a new dimension is a new migration).
+ROLLUP_DIMS = {
+    "all": "''",
+    "model": "model",
+    "channel": "COALESCE(CAST(channel_id AS TEXT), '')",
+    "token": "COALESCE(CAST(token_id AS TEXT), '')",
+    "user": "COALESCE(CAST(user_id AS TEXT), '')",
+}
+ROLLUP_TABLES = {"log_minutes": ("minute", 60), "log_hours": ("hour", 3600)}
+ROLLUP_TOTALS = """requests BIGINT NOT NULL DEFAULT 0,
+        errors BIGINT NOT NULL DEFAULT 0,
+        prompt_tokens BIGINT NOT NULL DEFAULT 0,
+        completion_tokens BIGINT NOT NULL DEFAULT 0,
+        cached_tokens BIGINT NOT NULL DEFAULT 0,
+        cost BIGINT NOT NULL DEFAULT 0,
+        latency_ms_sum BIGINT NOT NULL DEFAULT 0"""
+
+
+def _rollup_table(table: str, time: str) -> str:
+    return f"""
+    CREATE TABLE {table} (
+        {time} BIGINT NOT NULL,
+        dim TEXT NOT NULL,
+        key TEXT NOT NULL,
+        {ROLLUP_TOTALS},
+        PRIMARY KEY (dim, {time}, key)
+    )
+    """
+
+
+def _backfill(table: str, time: str, span: int, dim: str, key: str) -> str:
+    """Add up the existing logs of one table and dimension (braces escaped for render)."""
+    bucket = f"created_at - created_at % {span}"
+    groups = bucket if dim == "all" else f"{bucket}, {key}"  # PostgreSQL: no constant groups
+    statement = f"""
+    INSERT INTO {table} ({time}, dim, key, requests, errors, prompt_tokens,
+        completion_tokens, cached_tokens, cost, latency_ms_sum)
+    SELECT {bucket}, '{dim}', {key}, COUNT(*),
+        SUM(CASE WHEN status >= 400 AND status <> 499 THEN 1 ELSE 0 END),
+        SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens), SUM(cost),
+        SUM(latency_ms)
+    FROM logs GROUP BY {groups}
+    """
+    return statement.replace("{", "{{").replace("}", "}}")
+
+
+ROLLUP = [
+    *(_rollup_table(table, time) for table, (time, _) in ROLLUP_TABLES.items()),
+    *(
+        _backfill(table, time, span, dim, key)
+        for table, (time, span) in ROLLUP_TABLES.items()
+        for dim, key in ROLLUP_DIMS.items()
+    ),
+]
+
 # Each entry is one schema version; append, never edit a released one.
-MIGRATIONS: list[list[str]] = [INITIAL, QUOTA_LEASES, ROUTING]
+MIGRATIONS: list[list[str]] = [INITIAL, QUOTA_LEASES, ROUTING, ROLLUP]
 
 
 def render(statement: str, dialect: str) -> str:

@@ -3,10 +3,12 @@
 The relay hands every finished request to ``LogWriter.submit`` (never blocks, never drops).
 A background task flushes every ``interval`` seconds, or sooner once ``batch_size`` rows
 wait: in ONE transaction it inserts the log rows, adds their costs to ``used`` of tokens,
-users and channels, and takes the settled amounts out of the routers' lease rows. A crash
-therefore never refunds (by a lease sweep) what a log row already billed, and
-``tokens.used`` always equals the sum of the token's logged costs. A failed flush keeps its
-rows and is retried with backoff; ``stop`` flushes everything before it returns.
+users and channels, takes the settled amounts out of the routers' lease rows, and adds the
+rows to the per-minute and per-hour totals (``log_minutes``, ``log_hours``: they and the
+logs always agree). A crash therefore never refunds (by a lease sweep) what a log row
+already billed, and ``tokens.used`` always equals the sum of the token's logged costs. A
+failed flush keeps its rows and is retried with backoff; ``stop`` flushes everything before
+it returns.
 
 Memory grows while the database is unreachable: rows are kept, not dropped.
 """
@@ -109,6 +111,16 @@ class LogRecord:
         return values
 
 
+# The rollup tables of the schema's migration 4: (table, time column, bucket seconds)
+ROLLUP_TABLES = (("log_minutes", "minute", 60), ("log_hours", "hour", 3600))
+_TOTALS = (
+    "requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "cost",
+    "latency_ms_sum",
+)  # fmt: skip
+MinuteKey = tuple[int, str, int | None, int | None, int | None]  # minute, model, ids
+BucketKey = tuple[str, int, str]  # dim, bucket start, key (the model or an id as text)
+
+
 @dataclass(slots=True)
 class _Bill:
     """What one batch adds up to, per id."""
@@ -118,13 +130,15 @@ class _Bill:
     lease_subjects: dict[int, tuple[str, int]]
     direct: dict[str, dict[int, int]]
     outcomes: dict[int, list[int]]  # channel id -> [successes, failures]
+    minutes: dict[MinuteKey, list[int]]  # totals in _TOTALS order
 
 
 def _add_up(records: Iterable[LogRecord]) -> _Bill:
     """Aggregate a batch's costs per token, user, channel and lease, and each channel's
     successes and failures (every attempt of the route counts, failed-over ones too)."""
-    bill = _Bill({"tokens": {}, "users": {}, "channels": {}}, {}, {}, {TOKEN: {}, USER: {}}, {})
+    bill = _Bill({"tokens": {}, "users": {}, "channels": {}}, {}, {}, {TOKEN: {}, USER: {}}, {}, {})
     for record in records:
+        _add_to_minute(bill.minutes, record)
         if record.route is not None:
             for attempt in record.route.attempts:
                 _count_outcome(bill.outcomes, attempt["id"], attempt["status"])
@@ -166,9 +180,84 @@ def _add(totals: dict[int, int], key: int, amount: int) -> None:
     totals[key] = totals.get(key, 0) + amount
 
 
+def _add_to_minute(minutes: dict[MinuteKey, list[int]], record: LogRecord) -> None:
+    """Count ``record`` in its minute's totals; an error is a status >= 400 but 499."""
+    key = (
+        record.created_at - record.created_at % 60,
+        record.model,
+        record.channel_id,
+        record.token_id,
+        record.user_id,
+    )
+    error = int(record.status >= 400 and record.status != 499)
+    values = (
+        1, error, record.prompt_tokens, record.completion_tokens, record.cached_tokens,
+        record.cost, record.latency_ms,
+    )  # fmt: skip
+    totals = minutes.setdefault(key, [0] * len(_TOTALS))
+    for i, value in enumerate(values):
+        totals[i] += value
+
+
+def _buckets(minutes: Mapping[MinuteKey, list[int]], span: int) -> dict[BucketKey, list[int]]:
+    """The batch's totals per ``span``-second bucket, overall and per model, channel, token
+    and user (ids as text, '' for none), in key order: the order rows are locked in."""
+    buckets: dict[BucketKey, list[int]] = {}
+    for (minute, model, channel_id, token_id, user_id), values in minutes.items():
+        bucket = minute - minute % span
+        for dim, key in (
+            ("all", ""),
+            ("model", model),
+            ("channel", _id_key(channel_id)),
+            ("token", _id_key(token_id)),
+            ("user", _id_key(user_id)),
+        ):
+            totals = buckets.setdefault((dim, bucket, key), [0] * len(_TOTALS))
+            for i, value in enumerate(values):
+                totals[i] += value
+    return dict(sorted(buckets.items()))
+
+
+def _id_key(rid: int | None) -> str:
+    return "" if rid is None else str(rid)
+
+
+@lru_cache(maxsize=16)
+def _upsert_sql(table: str, time_column: str, rows: int) -> str:
+    """Add ``rows`` buckets' totals to ``table``, creating the rows that are new."""
+    columns = (time_column, "dim", "key", *_TOTALS)
+    values = ", ".join(
+        "(" + ", ".join(f":{column}_{i}" for column in columns) + ")" for i in range(rows)
+    )
+    updates = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in _TOTALS)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"
+        f" ON CONFLICT (dim, {time_column}, key) DO UPDATE SET {updates}"
+    )
+
+
+async def _add_to_rollup(tx: Executor, minutes: Mapping[MinuteKey, list[int]]) -> None:
+    """Add the batch to log_minutes, then log_hours, each in key order: concurrent writers
+    lock the rows in one order, so they never deadlock."""
+    for table, time_column, span in ROLLUP_TABLES:
+        items = list(_buckets(minutes, span).items())
+        for start in range(0, len(items), ROWS_PER_INSERT):
+            chunk = items[start : start + ROWS_PER_INSERT]
+            params = {
+                f"{column}_{i}": value
+                for i, ((dim, bucket, key), totals) in enumerate(chunk)
+                for column, value in zip(
+                    (time_column, "dim", "key", *_TOTALS), (bucket, dim, key, *totals), strict=True
+                )
+            }
+            await tx.execute(_upsert_sql(table, time_column, len(chunk)), params)
+
+
 async def _persist(tx: Executor, records: Sequence[LogRecord], bill: _Bill) -> None:
-    """Insert the rows and bill them; lease rows first, then subjects (the lock order)."""
+    """Insert the rows, add them to the rollup and bill them; lease rows first, then
+    subjects (the lock order)."""
     await _insert_rows(tx, records)
+    await _add_to_rollup(tx, bill.minutes)
     for lease_id in await consume_leases(tx, bill.leases):
         subject, sid = bill.lease_subjects[lease_id]  # swept meanwhile: bill the subject
         _add(bill.direct[subject], sid, bill.leases[lease_id])

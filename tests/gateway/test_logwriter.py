@@ -7,22 +7,28 @@ import dataclasses
 import logging
 import random
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from burncloud.db import Database
+from burncloud.db.connection import Executor
 from burncloud.errors import InsufficientQuota
 from burncloud.gateway.ledger import Ledger
-from burncloud.gateway.logwriter import LogWriter
+from burncloud.gateway.logwriter import LogRecord, LogWriter
 from burncloud.gateway.reservations import Settlement
 from burncloud.gateway.route_trace import RouteTrace
 from burncloud.services.clock import now
 from burncloud.services.leases import sweep_expired_leases
+from burncloud.services.tokens import Token
+from burncloud.services.users import User
 from tests.gateway.quota_db import (
     BACKENDS,
     BrokenDb,
     CommitGatedDb,
+    CountingDb,
     OpenDb,
     database_factory,
     log_record,
@@ -253,3 +259,154 @@ async def test_every_routed_attempt_counts_toward_its_channels_success_rate(
     stored = await qdb.fetch_value("SELECT route FROM logs ORDER BY id LIMIT 1")
     assert '"status":503' in stored
     await ledger.stop()
+
+
+_ROLLUP_TOTALS = (
+    "requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "cost",
+    "latency_ms_sum",
+)  # fmt: skip
+
+
+async def assert_rollup_matches_logs(db: Executor) -> None:
+    """log_minutes and log_hours hold exactly the totals of the logs, added up here afresh:
+    per bucket, overall and per model, channel, token and user ('' for none); an error is a
+    status of 400 or more but 499."""
+    logs = await db.fetch_all("SELECT * FROM logs")
+    for table, column, span in (("log_minutes", "minute", 60), ("log_hours", "hour", 3600)):
+        expected: dict[tuple[str, int, str], list[int]] = {}
+        for row in logs:
+            error = int(row["status"] >= 400 and row["status"] != 499)
+            values = (1, error, *(row[c] for c in _ROLLUP_TOTALS[2:-1]), row["latency_ms"])
+            bucket = row["created_at"] - row["created_at"] % span
+            for dim, key in (
+                ("all", ""),
+                ("model", row["model"]),
+                *((d, "" if row[f"{d}_id"] is None else str(row[f"{d}_id"])) for d in IDS),
+            ):
+                totals = expected.setdefault((dim, bucket, key), [0] * len(_ROLLUP_TOTALS))
+                for i, value in enumerate(values):
+                    totals[i] += value
+        stored = {
+            (row["dim"], row[column], row["key"]): [row[c] for c in _ROLLUP_TOTALS]
+            for row in await db.fetch_all(f"SELECT * FROM {table}")
+        }
+        assert stored == expected, table
+
+
+IDS = ("channel", "token", "user")
+
+
+class FailsAfterTheRollup(CountingDb):
+    """Fails the next transaction once its log rows and rollup upserts have run (at the
+    first batched statement that follows them), so the rollback has both to undo."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.failures = 1
+        self.statements_before_failing: list[str] = []
+
+    def transaction(self) -> AbstractAsyncContextManager[Any]:
+        return self._failing() if self.failures else self.inner.transaction()
+
+    @asynccontextmanager
+    async def _failing(self) -> AsyncIterator[Any]:
+        self.failures -= 1
+        async with self.inner.transaction() as tx:
+            yield _FailAtExecuteMany(tx, self.statements_before_failing)
+
+
+class _FailAtExecuteMany:
+    def __init__(self, tx: Executor, seen: list[str]) -> None:
+        self._tx = tx
+        self._seen = seen
+        self.dialect = tx.dialect
+
+    async def execute(self, sql: str, params: Any = None) -> int:
+        self._seen.append(sql.split(" (", 1)[0])
+        return await self._tx.execute(sql, params)
+
+    async def execute_many(self, sql: str, rows: Any) -> None:
+        raise ConnectionError("the database went away")
+
+
+def varied_records(
+    token: Token, user: User, channel: int, count: int, seed: int
+) -> list[LogRecord]:
+    """Requests over three hours, two models, with and without token and channel, statuses
+    that are and are not errors (499 is not)."""
+    rng = random.Random(seed)
+    start = now() - now() % 3600 - 2 * 3600
+    records = []
+    for i in range(count):
+        base = log_record(token if rng.random() < 0.8 else None, user, rng.randint(0, 3 * A), None)
+        records.append(
+            dataclasses.replace(
+                base,
+                created_at=start + rng.randrange(3 * 3600),
+                request_id=f"r{seed}-{i}",
+                user_id=base.user_id if base.token_id is not None else None,
+                channel_id=channel if rng.random() < 0.7 else None,
+                model=rng.choice(("gpt-4", "claude-3")),
+                prompt_tokens=rng.randint(0, 5000),
+                completion_tokens=rng.randint(0, 900),
+                cached_tokens=rng.randint(0, 100),
+                latency_ms=rng.randint(1, 9000),
+                status=rng.choice((200, 200, 200, 400, 429, 499, 500, 503)),
+            )
+        )
+    return records
+
+
+async def test_the_rollup_equals_the_logs_after_flushes_and_a_failed_one(qdb: Database) -> None:
+    token, user = await make_caller(qdb, quota=-1, balance=-1)
+    channel = await make_channel(qdb)
+    failing = FailsAfterTheRollup(qdb)
+    writer = LogWriter(failing, Ledger(qdb, "w1", prefill_requests=0))  # type: ignore[arg-type]
+    records = varied_records(token, user, channel, 360, seed=1)
+    for record in records[:120]:
+        writer.submit(record)
+    with pytest.raises(ConnectionError):
+        await writer.flush()
+    assert list(dict.fromkeys(failing.statements_before_failing))[:3] == [
+        "INSERT INTO logs",
+        "INSERT INTO log_minutes",
+        "INSERT INTO log_hours",
+    ]  # the rows and the rollup were written, then rolled back together
+    assert await qdb.fetch_value("SELECT COUNT(*) FROM log_minutes") == 0
+    assert writer.pending == 120
+    for batch in (records[120:200], records[200:201], records[201:]):
+        for record in batch:
+            writer.submit(record)
+        await writer.flush()
+    assert await qdb.fetch_value("SELECT COUNT(*) FROM logs") == 360
+    await assert_rollup_matches_logs(qdb)
+    errors = sum(r.status >= 400 and r.status != 499 for r in records)
+    total = await qdb.fetch_one(
+        "SELECT SUM(requests) AS requests, SUM(errors) AS errors, SUM(cost) AS cost"
+        " FROM log_hours WHERE dim = 'all'"
+    )
+    assert total is not None
+    assert (int(total["requests"]), int(total["errors"]), int(total["cost"])) == (
+        360,
+        errors,
+        sum(r.cost for r in records),
+    )
+
+
+async def test_concurrent_writers_keep_one_rollup(open_db: OpenDb) -> None:
+    """Two routers' writers flushing at once into the same buckets: no deadlock, no lost
+    update (PostgreSQL runs the upserts concurrently; SQLite one after the other)."""
+    first, second = await open_db(), await open_db()
+    token, user = await make_caller(first, quota=-1, balance=-1)
+    channel = await make_channel(first)
+    writers = [
+        LogWriter(db, Ledger(db, name, prefill_requests=0))
+        for db, name in ((first, "a"), (second, "b"))
+    ]
+    for round_ in range(4):
+        for i, writer in enumerate(writers):
+            for record in varied_records(token, user, channel, 150, seed=10 * round_ + i):
+                writer.submit(record)
+        await asyncio.gather(*(writer.flush() for writer in writers))
+    assert await first.fetch_value("SELECT COUNT(*) FROM logs") == 1200
+    await assert_rollup_matches_logs(first)

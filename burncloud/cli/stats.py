@@ -1,0 +1,74 @@
+"""`burncloud stats`: a window's totals and its breakdown by model, channel, token or user."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from burncloud.cli.logs import utc, window_seconds
+from burncloud.cli.output import print_json, print_record, print_table
+from burncloud.cli.session import DbOption, JsonOption, Session, fail, run
+from burncloud.money import format_usd
+from burncloud.services.clock import now
+from burncloud.services.stats import GROUPINGS, Totals, breakdown, window_totals
+
+COLUMNS = [
+    ("requests", "requests"),
+    ("errors", "errors"),
+    ("prompt_tokens", "tokens in"),
+    ("completion_tokens", "tokens out"),
+    ("cost", "spend"),
+    ("latency_p50_ms", "p50 ms"),
+    ("latency_p95_ms", "p95 ms"),
+]
+
+
+def stats(
+    since: Annotated[
+        str, typer.Option("--since", metavar="30s|15m|1h|24h|7d", help="The window to total.")
+    ] = "24h",
+    by: Annotated[
+        str, typer.Option("--by", metavar="model|channel|token|user", help="Break down by.")
+    ] = "model",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Requests, tokens, spend, error rate and latency percentiles, and a breakdown."""
+    seconds = window_seconds(since)
+    if by not in GROUPINGS:
+        raise fail(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
+
+    async def action(session: Session) -> None:
+        start = now() - seconds
+        totals = await window_totals(session.db, start)
+        rows = await breakdown(session.db, start, by)
+        if as_json:
+            print_json({"totals": totals.to_json(), "by": by, "rows": [r.to_json() for r in rows]})
+            return
+        print_record(_human_totals(totals))
+        if totals.sampled < totals.requests:
+            print(f"(latency percentiles over the newest {totals.sampled} requests)")
+        print()
+        names = [("label", by)] if by == "model" else [("key", "id"), ("label", by)]
+        print_table([row.to_json() for row in rows], [*names, *COLUMNS])
+
+    run(db, action)
+
+
+def _human_totals(totals: Totals) -> dict[str, Any]:
+    return {
+        "since": utc(totals.since),
+        "requests": totals.requests,
+        "errors": f"{totals.errors} ({totals.error_rate:.1%})",
+        "tokens in": totals.prompt_tokens,
+        "tokens out": totals.completion_tokens,
+        "spend": f"{format_usd(totals.cost)} USD",
+        "latency p50": _ms(totals.latency_p50_ms),
+        "latency p95": _ms(totals.latency_p95_ms),
+        "latency p99": _ms(totals.latency_p99_ms),
+    }
+
+
+def _ms(value: int | None) -> str:
+    return "-" if value is None else f"{value} ms"

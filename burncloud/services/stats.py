@@ -1,0 +1,461 @@
+"""Read-only figures for the dashboard and `burncloud stats`: live rates, per-minute and
+per-hour series, breakdowns by model, channel, token or user, and recent log lines.
+
+Counts, tokens and costs come from the rollup the log writer keeps in step with the logs
+(``log_minutes`` and ``log_hours``, one row per bucket and model, channel, token or user), so
+a refresh reads thousands of rows instead of millions: a window takes its whole hours from
+``log_hours`` and the minutes before its first whole hour from ``log_minutes``. A window
+given by ``since`` starts at the start of the minute holding ``since``, the rollup's
+resolution, for the counts and the percentiles alike.
+
+Latency percentiles need single requests: they come from the raw logs (index
+``logs_time``), over the newest requests of the window, at most ``LIVE_SAMPLE``,
+``GROUP_SAMPLE`` or ``WINDOW_SAMPLE`` of them. They are exact for windows with fewer
+requests, and beyond that describe the window's most recent requests.
+
+An error is a status of 400 or more except 499 (the client went away): 429 and 5xx count.
+Percentiles are nearest-rank. Times are unix seconds, money integer nano-USD.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from burncloud.db.connection import Executor, Row
+from burncloud.errors import InvalidRequest
+from burncloud.money import format_usd
+
+# How many of the newest requests percentiles are taken over: bounded, so that reading them
+# stays cheap (a few ms per thousand rows) however busy the window was.
+LIVE_SAMPLE = 2_000  # the header's last minute
+GROUP_SAMPLE = 1_000  # a breakdown's groups, per refresh of the dashboard's tables
+WINDOW_SAMPLE = 100_000  # a window's totals (`burncloud stats`)
+LIVE_WINDOW = 60
+ERROR_SQL = "CASE WHEN status >= 400 AND status <> 499 THEN 1 ELSE 0 END"
+GROUPINGS = ("model", "channel", "token", "user")
+_WINDOW = re.compile(r"([1-9][0-9]{0,5})([smhd])")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSummary:
+    """The dashboard header, over the last 60 s unless said."""
+
+    requests_per_second: float
+    requests_per_minute: int
+    input_tokens_per_second: float
+    output_tokens_per_second: float
+    error_rate: float
+    latency_p50_ms: int | None
+    latency_p95_ms: int | None
+    ttft_p50_ms: int | None
+    ttft_p95_ms: int | None
+    spend_today: int
+    active_channels: int
+    disabled_channels: int
+    last_request_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MinutePoint:
+    minute: int
+    requests: int
+    errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class HourPoint:
+    hour: int
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRow:
+    """One line of a breakdown; ``key`` is the model or the id as text ('' for none)."""
+
+    key: str
+    label: str
+    requests: int
+    errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: int
+    latency_p50_ms: int | None
+    latency_p95_ms: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as JSON, the cost as a decimal USD string."""
+        return _json(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRow:
+    id: int
+    name: str
+    type: str
+    status: str
+    reason: str
+    latency_ms: int | None
+    success_rate: float | None
+    requests: int
+    spend: int
+    breaker: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """A logs row for the live tail and `log list`, with the token's and channel's names."""
+
+    id: int
+    created_at: int
+    request_id: str
+    token_id: int | None
+    token_name: str
+    user_id: int | None
+    model: str
+    channel_id: int | None
+    channel_name: str
+    endpoint: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost: int
+    latency_ms: int
+    ttft_ms: int | None
+    status: int
+    stream: bool
+    estimated: bool
+    error: str
+    route: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The line as JSON, the cost as a decimal USD string."""
+        return _json(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """A window's totals for `burncloud stats`; ``sampled`` requests gave the percentiles."""
+
+    since: int
+    requests: int
+    errors: int
+    error_rate: float
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost: int
+    latency_p50_ms: int | None
+    latency_p95_ms: int | None
+    latency_p99_ms: int | None
+    sampled: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The totals as JSON, the cost as a decimal USD string."""
+        return _json(self)
+
+
+def _json(item: Any) -> dict[str, Any]:
+    data = {f.name: getattr(item, f.name) for f in fields(item)}
+    data["cost"] = format_usd(data["cost"])
+    return data
+
+
+def parse_window(text: str) -> int:
+    """Seconds in a window like 30s, 15m, 1h, 24h or 7d."""
+    match = _WINDOW.fullmatch(text.strip())
+    if match is None:
+        raise InvalidRequest(f"invalid window {text!r}: use a number and s, m, h or d, like 15m")
+    return int(match[1]) * _UNIT[match[2]]
+
+
+def percentile(ordered: Sequence[int], p: int) -> int | None:
+    """The nearest-rank ``p``-th percentile of ascending ``ordered`` (None when empty)."""
+    if not ordered:
+        return None
+    return ordered[max((p * len(ordered) + 99) // 100, 1) - 1]
+
+
+def _int(value: Any) -> int:
+    """SUM over no rows is NULL, and PostgreSQL's SUM(BIGINT) is a NUMERIC."""
+    return int(value or 0)
+
+
+def _rate(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _window(dim: str) -> str:
+    """The rollup rows of one dimension from :start on: whole hours from :hour, the minutes
+    before it one by one (":hour" is the first hour boundary at or after :start)."""
+    columns = "key, requests, errors, prompt_tokens, completion_tokens, cached_tokens, cost"
+    return (
+        f"(SELECT {columns} FROM log_hours WHERE dim = '{dim}' AND hour >= :hour"
+        f" UNION ALL SELECT {columns} FROM log_minutes WHERE dim = '{dim}'"
+        " AND minute >= :start AND minute < :hour) w"
+    )
+
+
+def _window_params(since: int) -> dict[str, int]:
+    start = since - since % 60
+    return {"start": start, "hour": start + -start % 3600}
+
+
+async def live_summary(db: Executor, now: int) -> LiveSummary:
+    """The header: rates over the 60 s up to ``now``, spend since 00:00 UTC, channels."""
+    window = {"start": now - LIVE_WINDOW, "now": now, "n": LIVE_SAMPLE}
+    counts = await db.fetch_one(
+        f"SELECT COUNT(*) AS requests, SUM({ERROR_SQL}) AS errors,"
+        " SUM(prompt_tokens) AS prompt, SUM(completion_tokens) AS completion"
+        " FROM logs WHERE created_at > :start AND created_at <= :now",
+        window,
+    )
+    assert counts is not None
+    sample = await db.fetch_all(
+        "SELECT latency_ms, ttft_ms, stream FROM logs"
+        " WHERE created_at > :start AND created_at <= :now ORDER BY created_at DESC LIMIT :n",
+        window,
+    )
+    latencies = sorted(row["latency_ms"] for row in sample)
+    ttfts = sorted(row["ttft_ms"] for row in sample if row["stream"] and row["ttft_ms"] is not None)
+    requests = _int(counts["requests"])
+    active, disabled = await _channel_counts(db)
+    return LiveSummary(
+        requests_per_second=requests / LIVE_WINDOW,
+        requests_per_minute=requests,
+        input_tokens_per_second=_int(counts["prompt"]) / LIVE_WINDOW,
+        output_tokens_per_second=_int(counts["completion"]) / LIVE_WINDOW,
+        error_rate=_rate(_int(counts["errors"]), requests),
+        latency_p50_ms=percentile(latencies, 50),
+        latency_p95_ms=percentile(latencies, 95),
+        ttft_p50_ms=percentile(ttfts, 50),
+        ttft_p95_ms=percentile(ttfts, 95),
+        spend_today=await _spend_since(db, now - now % 86400, now),
+        active_channels=active,
+        disabled_channels=disabled,
+        last_request_at=await db.fetch_value("SELECT MAX(created_at) FROM logs"),
+    )
+
+
+async def _spend_since(db: Executor, start: int, now: int) -> int:
+    """Spend in the hours from ``start`` (an hour boundary) to the one holding ``now``."""
+    value = await db.fetch_value(
+        "SELECT SUM(cost) FROM log_hours WHERE dim = 'all' AND hour >= :start AND hour <= :now",
+        {"start": start, "now": now},
+    )
+    return _int(value)
+
+
+async def _channel_counts(db: Executor) -> tuple[int, int]:
+    """Channels enabled, and disabled by an operator or automatically."""
+    rows = await db.fetch_all("SELECT status, COUNT(*) AS n FROM channels GROUP BY status")
+    counts = {row["status"]: int(row["n"]) for row in rows}
+    return counts.get("enabled", 0), counts.get("disabled", 0) + counts.get("auto_disabled", 0)
+
+
+async def minute_series(db: Executor, now: int, minutes: int = 60) -> list[MinutePoint]:
+    """One point per minute, oldest first, the last one the minute holding ``now``."""
+    end = now - now % 60
+    start = end - (minutes - 1) * 60
+    rows = await db.fetch_all(
+        "SELECT minute, requests, errors, prompt_tokens, completion_tokens, cost"
+        " FROM log_minutes WHERE dim = 'all' AND minute >= :start AND minute <= :end",
+        {"start": start, "end": end},
+    )
+    found = {int(row["minute"]): row for row in rows}
+    return [_minute_point(minute, found.get(minute)) for minute in range(start, end + 1, 60)]
+
+
+def _minute_point(minute: int, row: Row | None) -> MinutePoint:
+    if row is None:
+        return MinutePoint(minute, 0, 0, 0, 0, 0)
+    return MinutePoint(
+        minute,
+        row["requests"],
+        row["errors"],
+        row["prompt_tokens"],
+        row["completion_tokens"],
+        row["cost"],
+    )
+
+
+async def hourly_spend(db: Executor, now: int, hours: int = 24) -> list[HourPoint]:
+    """Spend per hour, oldest first, the last one the hour holding ``now``."""
+    end = now - now % 3600
+    start = end - (hours - 1) * 3600
+    rows = await db.fetch_all(
+        "SELECT hour, cost FROM log_hours WHERE dim = 'all' AND hour >= :start AND hour <= :end",
+        {"start": start, "end": end},
+    )
+    found = {int(row["hour"]): int(row["cost"]) for row in rows}
+    return [HourPoint(hour, found.get(hour, 0)) for hour in range(start, end + 1, 3600)]
+
+
+async def breakdown(db: Executor, since: int, by: str) -> list[GroupRow]:
+    """Totals per model, channel, token or user since ``since``, the costliest first.
+
+    ``key`` is the model or the id as text, '' for requests without one; ``label`` the
+    name ('(none)' for '', '#id' for a deleted one)."""
+    if by not in GROUPINGS:
+        raise InvalidRequest(f"cannot break down by {by!r}: use one of {', '.join(GROUPINGS)}")
+    named = by != "model"
+    names = (
+        f" LEFT JOIN {by}s n ON n.id = CASE WHEN r.k = '' THEN NULL ELSE CAST(r.k AS BIGINT) END"
+        if named
+        else ""
+    )
+    rows = await db.fetch_all(
+        f"SELECT r.*, {'n.name' if named else 'r.k'} AS label FROM (SELECT key AS k,"
+        " SUM(requests) AS requests, SUM(errors) AS errors, SUM(prompt_tokens) AS prompt,"
+        f" SUM(completion_tokens) AS completion, SUM(cost) AS cost FROM {_window(by)}"
+        f" GROUP BY key) r{names}",
+        _window_params(since),
+    )
+    latencies = await _latencies_by(db, since, "model" if by == "model" else f"{by}_id")
+    found = [_group_row(row, latencies.get(row["k"], [])) for row in rows]
+    return sorted(found, key=lambda g: (-g.cost, -g.requests, g.key))
+
+
+def _group_row(row: Row, ordered: list[int]) -> GroupRow:
+    key = row["k"]
+    return GroupRow(
+        key=key,
+        label=row["label"] or (f"#{key}" if key else "(none)"),
+        requests=_int(row["requests"]),
+        errors=_int(row["errors"]),
+        prompt_tokens=_int(row["prompt"]),
+        completion_tokens=_int(row["completion"]),
+        cost=_int(row["cost"]),
+        latency_p50_ms=percentile(ordered, 50),
+        latency_p95_ms=percentile(ordered, 95),
+    )
+
+
+async def _latencies_by(db: Executor, since: int, column: str) -> dict[str, list[int]]:
+    """Each group's latencies, ascending, over the newest requests of the window."""
+    rows = await db.fetch_all(
+        f"SELECT {column} AS k, latency_ms FROM logs WHERE created_at >= :start"
+        " ORDER BY created_at DESC LIMIT :n",
+        {"start": since - since % 60, "n": GROUP_SAMPLE},
+    )
+    groups: dict[str, list[int]] = {}
+    for row in rows:
+        groups.setdefault("" if row["k"] is None else str(row["k"]), []).append(row["latency_ms"])
+    for values in groups.values():
+        values.sort()
+    return groups
+
+
+async def window_totals(db: Executor, since: int) -> Totals:
+    """All requests since ``since``: counts from the rollup, percentiles from a sample."""
+    params = _window_params(since)
+    row = await db.fetch_one(
+        "SELECT SUM(requests) AS requests, SUM(errors) AS errors, SUM(prompt_tokens) AS prompt,"
+        " SUM(completion_tokens) AS completion, SUM(cached_tokens) AS cached, SUM(cost) AS cost"
+        f" FROM {_window('all')}",
+        params,
+    )
+    assert row is not None
+    sample = await db.fetch_all(
+        "SELECT latency_ms FROM logs WHERE created_at >= :start ORDER BY created_at DESC LIMIT :n",
+        {"start": params["start"], "n": WINDOW_SAMPLE},
+    )
+    latencies = sorted(r["latency_ms"] for r in sample)
+    requests, errors = _int(row["requests"]), _int(row["errors"])
+    return Totals(
+        since=params["start"],
+        requests=requests,
+        errors=errors,
+        error_rate=_rate(errors, requests),
+        prompt_tokens=_int(row["prompt"]),
+        completion_tokens=_int(row["completion"]),
+        cached_tokens=_int(row["cached"]),
+        cost=_int(row["cost"]),
+        latency_p50_ms=percentile(latencies, 50),
+        latency_p95_ms=percentile(latencies, 95),
+        latency_p99_ms=percentile(latencies, 99),
+        sampled=len(latencies),
+    )
+
+
+async def channel_rows(db: Executor, since: int) -> list[ChannelRow]:
+    """Every channel by id, with its health and its requests and spend since ``since``."""
+    rows = await db.fetch_all(
+        "SELECT c.id, c.name, c.type, c.status, c.status_reason, c.latency_ms,"
+        " c.success_count, c.failure_count, r.requests, r.cost FROM channels c"
+        " LEFT JOIN (SELECT key, SUM(requests) AS requests, SUM(cost) AS cost"
+        f" FROM {_window('channel')} GROUP BY key) r"
+        " ON r.key = CAST(c.id AS TEXT) ORDER BY c.id",
+        _window_params(since),
+    )
+    return [_channel_row(row) for row in rows]
+
+
+def _channel_row(row: Row) -> ChannelRow:
+    done = row["success_count"] + row["failure_count"]
+    return ChannelRow(
+        id=row["id"],
+        name=row["name"],
+        type=row["type"],
+        status=row["status"],
+        reason=row["status_reason"],
+        latency_ms=row["latency_ms"],
+        success_rate=row["success_count"] / done if done else None,
+        requests=_int(row["requests"]),
+        spend=_int(row["cost"]),
+        breaker="",
+    )
+
+
+# filter -> (condition, condition after an id). After an id, the range of new rows must
+# drive the query: the filters wrap their columns so that no other index can be chosen
+# (SQLite without ANALYZE would otherwise walk a model's whole index on every poll).
+_LOG_FILTERS = {
+    "model": ("l.model = :model", "COALESCE(l.model, '') = :model"),
+    "token_id": ("l.token_id = :token_id", "COALESCE(l.token_id, 0) = :token_id"),
+    "status": ("l.status = :status", "l.status = :status"),
+    "since": ("l.created_at >= :since", "COALESCE(l.created_at, 0) >= :since"),
+}
+
+
+async def recent_logs(
+    db: Executor,
+    *,
+    after_id: int | None = None,
+    limit: int = 100,
+    model: str | None = None,
+    token_id: int | None = None,
+    status: int | None = None,
+    since: int | None = None,
+) -> list[LogLine]:
+    """The newest matching log rows first (by time; by id after ``after_id``, which keeps
+    only rows written after that one)."""
+    given = {"model": model, "token_id": token_id, "status": status, "since": since}
+    tail = after_id is not None
+    where = [_LOG_FILTERS[name][tail] for name, value in given.items() if value is not None]
+    params: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+    if tail:
+        where.append("l.id > :after_id")
+        params["after_id"] = after_id
+    rows = await db.fetch_all(
+        "SELECT l.*, t.name AS token_name, c.name AS channel_name FROM logs l"
+        " LEFT JOIN tokens t ON t.id = l.token_id LEFT JOIN channels c ON c.id = l.channel_id"
+        f"{' WHERE ' + ' AND '.join(where) if where else ''}"
+        f" ORDER BY {'l.id DESC' if tail else 'l.created_at DESC, l.id DESC'} LIMIT :limit",
+        {**params, "limit": max(limit, 0)},
+    )
+    return [_log_line(row) for row in rows]
+
+
+def _log_line(row: Row) -> LogLine:
+    values = {f.name: row[f.name] for f in fields(LogLine)}
+    values["token_name"] = row["token_name"] or ""
+    values["channel_name"] = row["channel_name"] or ""
+    values["stream"], values["estimated"] = bool(row["stream"]), bool(row["estimated"])
+    return LogLine(**values)

@@ -1,0 +1,268 @@
+"""`burncloud log list|tail` and `burncloud stats` over the known rows of the stats tests.
+
+The commands read the clock through ``burncloud.services.clock.now``, pinned here to the
+world's NOW, so every window and figure is exact. ``log tail`` runs as a real process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from typing import Any
+
+import pytest
+
+from burncloud.db import Database, open_database
+from burncloud.gateway.logwriter import LogWriter
+from tests.cli.checks import fails_with_one_line
+from tests.services.test_stats import DAY, NOW, NoLedger, World, build_world, record
+
+
+def utc(at: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def _build(db_url: str) -> World:
+    db = await open_database(db_url)
+    try:
+        return await build_world(db)
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+def world(db_url: str, bootstrapped: None, monkeypatch: pytest.MonkeyPatch) -> World:
+    """The stats tests' eight requests, written after the admin's first run; clock at NOW."""
+    monkeypatch.setattr("burncloud.cli.logs.now", lambda: NOW)
+    monkeypatch.setattr("burncloud.cli.stats.now", lambda: NOW)
+    return asyncio.run(_build(db_url))
+
+
+HEADER = "time\ttoken\tmodel\tchannel\ttokens in/out\tcost\tlatency\tstatus"
+
+
+def test_log_list_prints_the_newest_requests_first(cli, world: World) -> None:
+    result = cli("log", "list", "--since", "1h")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        HEADER,
+        f"{utc(NOW)}\t\t\t\t0/0\t0\t5 ms\t401",
+        f"{utc(NOW - 20)}\tbob-key\tclaude\tmain\t400/40\t0.013\t1000 ms\t500",
+        f"{utc(NOW - 30)}\tbob-key\tclaude\tspare\t300/30\t0.011\t200 ms\t499",
+        f"{utc(NOW - 40)}\talice-key\tgpt-4\tmain\t200/20\t0.007\t300 ms\t429",
+        f"{utc(NOW - 50)}\talice-key\tgpt-4\tmain\t100/10\t0.005\t100 ms\t200",
+        f"{utc(NOW - 60)}\talice-key\tgpt-4\tmain\t1000/100\t0.002\t50 ms\t200",
+    ]  # r7 and r8 are hours older
+
+
+def test_log_list_filters_and_limits(cli, cli_json, world: World) -> None:
+    claude: Any = cli_json("log", "list", "--model", "claude", "--token", str(world.bob))
+    assert [(row["id"], row["status"], row["cost"], row["channel_name"]) for row in claude] == [
+        (world.ids["r4"], 500, "0.013", "main"),
+        (world.ids["r3"], 499, "0.011", "spare"),
+    ]
+    assert claude[1] == {
+        "id": world.ids["r3"],
+        "created_at": NOW - 30,
+        "request_id": f"req-{NOW - 30}-499",
+        "token_id": world.bob,
+        "token_name": "bob-key",
+        "user_id": world.bob_user,
+        "model": "claude",
+        "channel_id": world.spare,
+        "channel_name": "spare",
+        "endpoint": "chat/completions",
+        "prompt_tokens": 300,
+        "completion_tokens": 30,
+        "cached_tokens": 0,
+        "cost": "0.011",
+        "latency_ms": 200,
+        "ttft_ms": 80,
+        "status": 499,
+        "stream": True,
+        "estimated": False,
+        "error": "",
+        "route": "",
+    }
+    every: Any = cli_json("log", "list")  # no --since: any age
+    assert [row["id"] for row in every] == sorted(world.ids.values(), reverse=True)
+    limited: Any = cli_json("log", "list", "--status", "200", "--limit", "2")
+    assert [row["id"] for row in limited] == [world.ids["r1"], world.ids["r6"]]
+    since: Any = cli_json("log", "list", "--since", "30s")
+    assert [row["id"] for row in since] == [world.ids[n] for n in ("r5", "r4", "r3")]
+    assert cli_json("log", "list", "--model", "nope") == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("log", "list", "--since", "1x"), "--since: invalid window '1x'"),
+        (("log", "list", "--since", "0h"), "--since: invalid window '0h'"),
+        (("log", "list", "--limit", "0"), "--limit must be from 1 to 1000"),
+        (("stats", "--since", "yesterday"), "--since: invalid window 'yesterday'"),
+        (("stats", "--by", "region"), "--by must be one of model, channel, token, user"),
+    ],
+)
+def test_bad_options_are_one_line_errors(
+    cli, world: World, args: tuple[str, ...], message: str
+) -> None:
+    fails_with_one_line(cli(*args), message)
+
+
+def test_stats_prints_totals_and_the_breakdown_by_model(cli, world: World) -> None:
+    result = cli("stats")  # the last 24 h: from 02:30 yesterday, so all eight
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"since        {utc(DAY - 21 * 3600 - 30 * 60)}\n"
+        "requests     8\n"
+        "errors       3 (37.5%)\n"
+        "tokens in    2020\n"
+        "tokens out   202\n"
+        "spend        0.058 USD\n"
+        "latency p50  80 ms\n"
+        "latency p95  1000 ms\n"
+        "latency p99  1000 ms\n"
+        "\n"
+        "model\trequests\terrors\ttokens in\ttokens out\tspend\tp50 ms\tp95 ms\n"
+        "gpt-4\t5\t1\t1320\t132\t0.034\t80\t300\n"
+        "claude\t2\t1\t700\t70\t0.024\t200\t1000\n"
+        "(none)\t1\t1\t0\t0\t0\t5\t5\n"
+    )
+
+
+def test_stats_by_token_over_the_last_hour(cli, world: World) -> None:
+    result = cli("stats", "--since", "1h", "--by", "token")  # r6 and r1..r5
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:9] == [
+        f"since        {utc(NOW - NOW % 60 - 3600)}",
+        "requests     6",
+        "errors       3 (50.0%)",
+        "tokens in    2000",
+        "tokens out   200",
+        "spend        0.038 USD",
+        "latency p50  100 ms",
+        "latency p95  1000 ms",
+        "latency p99  1000 ms",
+    ]
+    assert lines[10:] == [
+        "id\ttoken\trequests\terrors\ttokens in\ttokens out\tspend\tp50 ms\tp95 ms",
+        f"{world.bob}\tbob-key\t2\t1\t700\t70\t0.024\t200\t1000",
+        f"{world.alice}\talice-key\t3\t1\t1300\t130\t0.014\t100\t300",
+        "\t(none)\t1\t1\t0\t0\t0\t5\t5",
+    ]
+
+
+def test_stats_json_matches_the_rows(cli_json, world: World) -> None:
+    found: Any = cli_json("stats", "--since", "7d", "--by", "user")
+    assert found == {
+        "totals": {
+            "since": NOW - NOW % 60 - 7 * 86400,
+            "requests": 8,
+            "errors": 3,
+            "error_rate": 0.375,
+            "prompt_tokens": 2020,
+            "completion_tokens": 202,
+            "cached_tokens": 0,
+            "cost": "0.058",
+            "latency_p50_ms": 80,
+            "latency_p95_ms": 1000,
+            "latency_p99_ms": 1000,
+            "sampled": 8,
+        },
+        "by": "user",
+        "rows": [
+            _group(str(world.alice_user), "alice", 4, 1, 1310, 131, "0.031", 80, 300),
+            _group(str(world.bob_user), "bob", 3, 1, 710, 71, "0.027", 200, 1000),
+            _group("", "(none)", 1, 1, 0, 0, "0", 5, 5),
+        ],
+    }
+
+
+def _group(key: str, label: str, *values: Any) -> dict[str, Any]:
+    names = ("requests", "errors", "prompt_tokens", "completion_tokens", "cost")
+    return {
+        "key": key,
+        "label": label,
+        **dict(zip(names, values[:5], strict=True)),
+        "latency_p50_ms": values[5],
+        "latency_p95_ms": values[6],
+    }
+
+
+def test_stats_of_an_empty_database(cli, bootstrapped) -> None:
+    result = cli("stats", "--since", "15m")
+    assert result.exit_code == 0, result.output
+    assert "requests     0\nerrors       0 (0.0%)\n" in result.stdout
+    assert "latency p99  -\n" in result.stdout
+    assert result.stdout.endswith(
+        "model\trequests\terrors\ttokens in\ttokens out\tspend\tp50 ms\tp95 ms\n"
+    )
+
+
+async def _start_tail(db_url: str, *args: str) -> asyncio.subprocess.Process:
+    """`burncloud log tail` in a process of its own, once it has printed its header."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "burncloud",
+        "log",
+        "tail",
+        "--db",
+        db_url,
+        "--interval",
+        "0.05",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "BURNCLOUD_DEBUG": ""},
+    )
+    assert process.stdout is not None
+    header = await asyncio.wait_for(process.stdout.readline(), 30)
+    assert header.decode() == HEADER + "\n"
+    return process
+
+
+async def _write(db: Database, *records: Any) -> None:
+    writer = LogWriter(db, NoLedger())
+    for item in records:
+        writer.submit(item)
+    await writer.flush()
+
+
+async def test_log_tail_prints_rows_written_after_it_started(db_url: str) -> None:
+    db = await open_database(db_url)
+    try:
+        world = await build_world(db)  # these were there before: never printed
+        process = await _start_tail(db_url, "--model", "gpt-4", "--max-rows", "3")
+        main = world.main
+        await _write(db, record(NOW + 1, None, main, "gpt-4", (1, 2), 3 * 10**6, 11, 200))
+        await _write(
+            db,
+            record(NOW + 2, None, main, "claude", (1, 2), 0, 12, 200),  # another model
+            record(NOW + 3, None, None, "gpt-4", (3, 4), 0, 13, 503),
+        )
+        await _write(db, record(NOW + 4, None, main, "gpt-4", (5, 6), 10**9, 14, 200))
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        await db.close()
+    assert process.returncode == 0, err.decode()
+    assert out.decode().splitlines() == [
+        f"{utc(NOW + 1)}\t\tgpt-4\tmain\t1/2\t0.003\t11 ms\t200",
+        f"{utc(NOW + 3)}\t\tgpt-4\t\t3/4\t0\t13 ms\t503",
+        f"{utc(NOW + 4)}\t\tgpt-4\tmain\t5/6\t1\t14 ms\t200",
+    ]
+
+
+async def test_log_tail_ends_quietly_on_ctrl_c(db_url: str) -> None:
+    db = await open_database(db_url)
+    await db.close()
+    process = await _start_tail(db_url)
+    process.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0
+    assert out == b"" and b"Traceback" not in err and b"error" not in err, err.decode()
