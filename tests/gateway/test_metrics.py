@@ -247,25 +247,24 @@ def test_two_workers_counts_are_summed_across_workers(tmp_path) -> None:
 async def _until_both_workers_served(
     base_url: str, key: str, process
 ) -> tuple[Path, int, list[Samples]]:
-    """Send rounds of 40 concurrent requests until each worker has counted some (at most
-    five rounds); the metrics directory, how many were sent, and four scrapes."""
+    """Send rounds of 40 concurrent requests, each round on fresh connections (kept-alive
+    ones would stay with the worker that accepted them), until each worker has counted
+    some (at most 25 rounds); the metrics directory, how many were sent, four scrapes."""
     workers = _children(process.pid)
     assert len(workers) == 2
     directory = Path(_environ(workers[0])[MULTIPROC_ENV])
     sent = 0
-    client = openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0)
-    try:
-        for _ in range(5):
-            await _concurrently(40, lambda: _chat(client))
-            sent += 40
-            if all((directory / f"counter_{pid}.db").exists() for pid in workers):
-                break
-        else:
-            pytest.fail("one worker served none of 200 concurrent requests")
+    for _ in range(25):
+        async with openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0) as client:
+            await _concurrently(40, lambda client=client: _chat(client))
+        sent += 40
+        if all((directory / f"counter_{pid}.db").exists() for pid in workers):
+            break
+    else:
+        pytest.fail(f"one worker served none of {sent} requests on fresh connections")
+    async with openai.AsyncOpenAI(api_key="sk-wrong", base_url=base_url, max_retries=0) as bad:
         with pytest.raises(openai.AuthenticationError):
-            await _chat(client.with_options(api_key="sk-wrong"))
-    finally:
-        await client.close()
+            await _chat(bad)
     return directory, sent, [await scrape(base_url) for _ in range(4)]
 
 
