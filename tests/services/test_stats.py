@@ -37,8 +37,8 @@ from tests.gateway.quota_db import (
     BACKENDS,
     _drop_schema,
     _new_schema,
-    _postgres_unreachable,
     database_factory,
+    require_postgres,
 )
 from tests.gateway.test_logwriter import assert_rollup_matches_logs
 
@@ -455,9 +455,7 @@ async def version3_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/old.db"
         return
-    reason = await _postgres_unreachable()
-    if reason is not None:
-        pytest.skip(reason)
+    await require_postgres()
     url = await _new_schema()
     try:
         yield url
