@@ -137,7 +137,8 @@ def meter_usage(
 
 
 def _capped(request: InboundRequest, cap: int | None) -> dict:
-    if cap is None or (request.max_tokens is not None and request.max_tokens <= cap):
+    cap = request.cap_to_apply(cap)
+    if cap is None:
         return request.data
     data = dict(request.data)
     data.pop("max_completion_tokens", None)

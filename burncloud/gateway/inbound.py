@@ -40,6 +40,13 @@ class InboundRequest:
         """Tokens to reserve for the answer: the request's limit, else the endpoint default."""
         return self.max_tokens if self.max_tokens is not None else self.endpoint.default_max_tokens
 
+    def cap_to_apply(self, cap: int | None) -> int | None:
+        """The answer-token cap the balance imposes, or None when the request's own limit
+        already fits under it (then nothing in the body needs to change)."""
+        if cap is None or (self.max_tokens is not None and self.max_tokens <= cap):
+            return None
+        return cap
+
     def prompt_estimate(self) -> int:
         """A deliberately generous prompt token estimate for the reservation (bytes / 3)."""
         return len(self.body) // 3 + 1

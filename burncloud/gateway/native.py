@@ -76,7 +76,7 @@ async def relay_native(
     receive: Receive,
 ) -> None:
     """Send the client's own request to ``upstream`` and its answer back untouched."""
-    limit = max_tokens_cap if _needs_cap(request, max_tokens_cap) else None
+    limit = request.cap_to_apply(max_tokens_cap)
     built = provider.native_request(
         upstream, native.raw, native.body, model, native.stream, limit, native.client_headers
     )
@@ -148,7 +148,3 @@ def _bill(
     runtime: Runtime, request: InboundRequest, exchange: Exchange, stream: ChatStream
 ) -> None:
     meter_usage(runtime, request, exchange, stream.usage, stream.texts())
-
-
-def _needs_cap(request: InboundRequest, cap: int | None) -> bool:
-    return cap is not None and (request.max_tokens is None or request.max_tokens > cap)

@@ -29,7 +29,7 @@ def upstream_body(
     rejects ``stream_options`` (``stream_usage`` false) never gets them."""
     inject_usage = request.stream and not request.client_wants_usage and stream_usage
     strip_options = not stream_usage and "stream_options" in request.data
-    cap = max_tokens_cap if _needs_cap(request, max_tokens_cap) else None
+    cap = request.cap_to_apply(max_tokens_cap)
     changed = fields is not None and fields is not request.data
     rewrite = model != request.model or cap is not None or changed or strip_options
     if inject_usage and not rewrite and "stream_options" not in request.data:
@@ -46,10 +46,6 @@ def upstream_body(
         key = "max_completion_tokens" if "max_completion_tokens" in data else "max_tokens"
         data[key] = cap
     return orjson.dumps(data)
-
-
-def _needs_cap(request: InboundRequest, cap: int | None) -> bool:
-    return cap is not None and (request.max_tokens is None or request.max_tokens > cap)
 
 
 def _splice_after_brace(body: bytes, field: bytes) -> bytes:
