@@ -15,8 +15,8 @@ from typing import Protocol
 
 import aiohttp
 
-from burncloud.gateway.asgi import Receive, Send
-from burncloud.gateway.disconnect import wait_for_disconnect
+from burncloud.gateway.asgi import ClientDisconnected, Receive, Send
+from burncloud.gateway.disconnect import unless_disconnected
 from burncloud.gateway.exchange import Exchange
 from burncloud.protocols.openai_chunks import ERROR_MARK, error_event, in_band_failure
 
@@ -51,18 +51,13 @@ async def pump_stream(
     await send(
         {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *exchange.headers]}
     )
-    pump = asyncio.ensure_future(_pump(response, transcoder, exchange, send, stream_error))
-    watcher = asyncio.ensure_future(wait_for_disconnect(receive))
-    done: set[asyncio.Future[None]] = set()
+    ending = asyncio.Event()  # the last write has begun: a disconnect now is its end
+    pump = _pump(response, transcoder, exchange, send, stream_error, ending)
     try:
-        done, _ = await asyncio.wait({pump, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (pump, watcher):
-            task.cancel()
-        await asyncio.gather(pump, watcher, return_exceptions=True)
-    if pump not in done:
+        await unless_disconnected(pump, receive, ending.is_set)
+    except ClientDisconnected:
         exchange.status, exchange.error = 499, "client disconnected"
-    elif (failure := pump.exception()) is not None:
+    except Exception as failure:
         exchange.status, exchange.error = 500, f"relay failed: {type(failure).__name__}"
 
 
@@ -72,6 +67,7 @@ async def _pump(
     exchange: Exchange,
     send: Send,
     stream_error: Callable[[str], bytes],
+    ending: asyncio.Event,
 ) -> None:
     try:
         async for chunk in response.content.iter_any():
@@ -89,6 +85,7 @@ async def _pump(
     except (TimeoutError, aiohttp.ClientError):
         exchange.status, exchange.error = 502, "the upstream stream broke off"
         tail = stream_error("the upstream stream broke off")
+    ending.set()
     await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 

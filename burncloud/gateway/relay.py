@@ -206,7 +206,9 @@ class Relay:
                 await serve_from(candidate)
                 return
             try:
-                await unless_disconnected(serve_from(candidate), receive)
+                await unless_disconnected(
+                    serve_from(candidate), receive, lambda: exchange.responded
+                )
             except ClientDisconnected:
                 # The upstream had the prompt: bill it, estimated; nothing was generated.
                 exchange.usage, exchange.estimated = rough_usage(request, 0), True

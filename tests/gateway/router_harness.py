@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -15,6 +15,7 @@ from hypercorn.config import Config
 from burncloud.config import Settings
 from burncloud.crypto import SecretBox
 from burncloud.db import open_database
+from burncloud.gateway.asgi import ASGIApp
 from burncloud.money import parse_usd
 from burncloud.server import create_app
 from burncloud.services.bootstrap import ensure_admin
@@ -68,9 +69,14 @@ async def seed(db_url: str, upstream: FakeOpenAI, quota: str = "-1") -> tuple[in
 
 @asynccontextmanager
 async def running_router(
-    tmp_path, upstream: FakeOpenAI, quota: str = "-1", **settings: object
+    tmp_path,
+    upstream: FakeOpenAI,
+    quota: str = "-1",
+    wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+    **settings: object,
 ) -> AsyncIterator[RunningRouter]:
-    """A router on a free port; ``settings`` override fields of burncloud.config.Settings."""
+    """A router on a free port; ``settings`` override fields of burncloud.config.Settings,
+    ``wrap`` puts ASGI middleware around the app (to disturb what Hypercorn does)."""
     db_url = f"sqlite:///{tmp_path}/router.db"
     token_id, key = await seed(db_url, upstream, quota)
     port = free_port()
@@ -82,8 +88,9 @@ async def running_router(
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None
     stop = asyncio.Event()
+    app = create_app(config_settings)
     server = asyncio.create_task(
-        serve(create_app(config_settings), config, shutdown_trigger=stop.wait)
+        serve(app if wrap is None else wrap(app), config, shutdown_trigger=stop.wait)
     )
     try:
         await _wait_for_port(port)

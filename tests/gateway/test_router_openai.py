@@ -209,6 +209,46 @@ async def test_client_disconnect_cancels_the_upstream_stream(tmp_path) -> None:
     assert logs[0]["cost"] > 0
 
 
+def _slow_final_write(app):
+    """Middleware: the last body write of a response takes a while to drain, as it does
+    under load. Hypercorn queues ``http.disconnect`` for the handler while writing it."""
+
+    async def wrapped(scope, receive, send):
+        async def slow_send(message):
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                await asyncio.sleep(0.05)
+
+        await app(scope, receive, slow_send if scope["type"] == "http" else send)
+
+    return wrapped
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_answer_delivered_is_billed_even_if_its_last_write_is_slow(
+    tmp_path, upstream, stream
+) -> None:
+    """Hypercorn reports the end of every response as a disconnect: an answer already
+    written must not then be taken for one the client left (it was logged as a 499 and,
+    non-stream, billed for the prompt only, so a quota served more than it paid for)."""
+    async with running_router(tmp_path, upstream, wrap=_slow_final_write) as router:
+        client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
+        if stream:
+            chunks = await client.chat.completions.create(
+                model="gpt-4", messages=MESSAGES, stream=True
+            )
+            text = "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
+        else:
+            reply = await client.chat.completions.create(model="gpt-4", messages=MESSAGES)
+            text = reply.choices[0].message.content
+        await client.close()
+    assert text == "Hello! You said: hello there"
+    (row,) = await logged_rows(router.db_url)
+    assert (row["status"], row["estimated"], row["error"]) == (200, 0, "")
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (100, 200)
+    assert row["cost"] == (100 * 30 + 200 * 60) * 1000
+
+
 @pytest.mark.parametrize("stream", [False, True])
 async def test_missing_upstream_usage_is_estimated_with_the_tokenizer(tmp_path, stream) -> None:
     async with FakeOpenAI("sk-upstream-key") as fake, running_router(tmp_path, fake) as router:
