@@ -178,10 +178,11 @@ class Ledger:
             self._prefill_if_low(key, lease, amount)
             return lease
         async with self._pool.lock(key):
-            lease = self._pool.get(key)
-            if lease is None or lease.available < amount:
-                lease = await self._pool.refill(key, amount)
-                if lease is None:
+            # Re-check after each refill: the refill's shielded take resumes this task a
+            # loop turn after the money landed in the lease, and requests on the lock-free
+            # path above may have spent it by then.
+            while (lease := self._pool.get(key)) is None or lease.available < amount:
+                if await self._pool.refill(key, amount) is None:
                     return None  # the database says unlimited: the snapshot is behind
             return self._take_from(lease, amount)
 
@@ -206,6 +207,8 @@ class Ledger:
             log.exception("background lease top-up failed for %s %s", *key)
 
     def _take_from(self, lease: Lease, amount: int) -> Lease:
+        if lease.available < amount:  # would hold money the lease row does not have
+            raise RuntimeError(f"lease {lease.row_id} cannot cover {amount}")
         lease.available -= amount
         lease.reserved += amount
         lease.touched = self._clock()

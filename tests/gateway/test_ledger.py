@@ -382,3 +382,31 @@ async def test_a_low_lease_is_topped_up_in_the_background(qdb: Database) -> None
     assert (
         await qdb.fetch_value("SELECT quota FROM tokens WHERE id = :i", {"i": token.id}) == 1000 * A
     )
+
+
+async def test_a_slice_spent_by_a_faster_request_is_not_handed_out_twice(qdb: Database) -> None:
+    """The refill's shielded take lands its money in the lease a loop turn before the
+    waiting request resumes; a request on the lock-free path may spend it first. The
+    waiting one must then take its own money, not a second claim on the same slice."""
+    token, user = await make_caller(qdb, quota=2 * A, balance=RICH)
+    ledger = Ledger(qdb, "w1", prefill_requests=0)
+    key = ("token", token.id)
+
+    async def spend_as_soon_as_it_lands() -> object:
+        # Polls every loop turn on purpose: it must run in the one turn that matters.
+        while (lease := ledger._pool.get(key)) is None or lease.available < A:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+        return await ledger.reserve(token, user, A)  # the lock-free path
+
+    faster = asyncio.create_task(spend_as_soon_as_it_lands())
+    waiting = await ledger.reserve(token, user, A)  # takes the first slice: one request
+    assert faster.done()  # it took that slice before the waiting request resumed
+    await faster
+    lease = ledger._pool.get(key)
+    assert lease is not None and lease.available == 0 and lease.reserved == 2 * A
+    state = await money(qdb, token, user)
+    assert (state["quota"], state["token_leased"]) == (0, 2 * A)  # both reservations paid
+    with pytest.raises(InsufficientQuota):
+        await ledger.reserve(token, user, A)
+    ledger.settle(waiting, A)
+    await ledger.stop()
