@@ -11,6 +11,7 @@ server settings as query parameters, which asyncpg applies to every pooled conne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -158,7 +159,7 @@ class SqliteDatabase:
             except BaseException:
                 await self._conn.execute("ROLLBACK")
                 raise
-            await self._conn.execute("COMMIT")
+            await self._commit()
 
     async def _begin(self) -> None:
         """BEGIN IMMEDIATE, safe against cancellation: aiosqlite runs the statement on its
@@ -174,6 +175,16 @@ class SqliteDatabase:
             except sqlite3.Error:
                 raise asyncio.CancelledError from None  # it never began: nothing to undo
             await self._conn.execute("ROLLBACK")
+            raise
+
+    async def _commit(self) -> None:
+        """COMMIT; one that fails (a full disk, say) can leave SQLite inside the
+        transaction, holding the write lock for good, so it is rolled back."""
+        try:
+            await self._conn.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
+                await self._conn.execute("ROLLBACK")
             raise
 
     async def close(self) -> None:
