@@ -13,12 +13,12 @@ from burncloud.cli.session import DbOption, JsonOption, Session, fail, run
 from burncloud.errors import InvalidRequest
 from burncloud.money import format_usd
 from burncloud.services.clock import now
+from burncloud.services.log_follow import LogFollower
 from burncloud.services.stats import LogLine, parse_window, recent_logs
 
 app = typer.Typer(no_args_is_help=True, help="Request logs: list recent ones, follow new ones.")
 
 MAX_LIMIT = 1000
-TAIL_BATCH = 1000  # rows read per poll: more new rows than this per interval show the newest
 COLUMNS = [
     ("time", "time"),
     ("token", "token"),
@@ -88,21 +88,17 @@ def tail(
     """Print requests as they are logged, oldest first, until Ctrl-C."""
 
     async def action(session: Session) -> None:
-        newest = await recent_logs(session.db, after_id=0, limit=1)  # the highest id
-        after = newest[0].id if newest else 0
+        follower = LogFollower(session.db, model=model, token_id=token)
+        await follower.start()
         print("\t".join(header for _, header in COLUMNS), flush=True)
         printed = 0
         while True:
-            found = await recent_logs(
-                session.db, after_id=after, limit=TAIL_BATCH, model=model, token_id=token
-            )
-            for line in reversed(found):
+            for line in await follower.poll():
                 cells = human(line)
                 print("\t".join(str(cells[key]) for key, _ in COLUMNS), flush=True)
                 printed += 1
                 if max_rows is not None and printed >= max_rows:
                     return
-            after = found[0].id if found else after
             await asyncio.sleep(interval)
 
     try:

@@ -6,7 +6,8 @@ Counts, tokens and costs come from the rollup the log writer keeps in step with 
 a refresh reads thousands of rows instead of millions: a window takes its whole hours from
 ``log_hours`` and the minutes before its first whole hour from ``log_minutes``. A window
 given by ``since`` starts at the start of the minute holding ``since``, the rollup's
-resolution, for the counts and the percentiles alike.
+resolution, for the counts and the percentiles alike; one that starts before the minutes
+still kept (``services.rollup``, 48 hours) starts at its hour.
 
 Latency percentiles need single requests: they come from the raw logs (index
 ``logs_time``), over the newest requests of the window, at most ``LIVE_SAMPLE``,
@@ -27,6 +28,7 @@ from typing import Any
 from burncloud.db.connection import Executor, Row
 from burncloud.errors import InvalidRequest
 from burncloud.money import format_usd
+from burncloud.services.rollup import minutes_kept_from
 
 # How many of the newest requests percentiles are taken over: bounded, so that reading them
 # stays cheap (a few ms per thousand rows) however busy the window was.
@@ -202,8 +204,10 @@ def _window(dim: str) -> str:
     )
 
 
-def _window_params(since: int) -> dict[str, int]:
+async def _window_params(db: Executor, since: int) -> dict[str, int]:
     start = since - since % 60
+    if start < await minutes_kept_from(db):  # its first minutes were pruned: whole hours
+        start -= start % 3600
     return {"start": start, "hour": start + -start % 3600}
 
 
@@ -315,7 +319,7 @@ async def breakdown(db: Executor, since: int, by: str) -> list[GroupRow]:
         " SUM(requests) AS requests, SUM(errors) AS errors, SUM(prompt_tokens) AS prompt,"
         f" SUM(completion_tokens) AS completion, SUM(cost) AS cost FROM {_window(by)}"
         f" GROUP BY key) r{names}",
-        _window_params(since),
+        await _window_params(db, since),
     )
     latencies = await _latencies_by(db, since, "model" if by == "model" else f"{by}_id")
     found = [_group_row(row, latencies.get(row["k"], [])) for row in rows]
@@ -354,7 +358,7 @@ async def _latencies_by(db: Executor, since: int, column: str) -> dict[str, list
 
 async def window_totals(db: Executor, since: int) -> Totals:
     """All requests since ``since``: counts from the rollup, percentiles from a sample."""
-    params = _window_params(since)
+    params = await _window_params(db, since)
     row = await db.fetch_one(
         "SELECT SUM(requests) AS requests, SUM(errors) AS errors, SUM(prompt_tokens) AS prompt,"
         " SUM(completion_tokens) AS completion, SUM(cached_tokens) AS cached, SUM(cost) AS cost"
@@ -392,7 +396,7 @@ async def channel_rows(db: Executor, since: int) -> list[ChannelRow]:
         " LEFT JOIN (SELECT key, SUM(requests) AS requests, SUM(cost) AS cost"
         f" FROM {_window('channel')} GROUP BY key) r"
         " ON r.key = CAST(c.id AS TEXT) ORDER BY c.id",
-        _window_params(since),
+        await _window_params(db, since),
     )
     return [_channel_row(row) for row in rows]
 
@@ -451,6 +455,27 @@ async def recent_logs(
         {**params, "limit": max(limit, 0)},
     )
     return [_log_line(row) for row in rows]
+
+
+async def log_lines(
+    db: Executor, ids: Sequence[int], *, model: str | None = None, token_id: int | None = None
+) -> list[LogLine]:
+    """The log rows with these ``ids`` that match the filters, by id."""
+    lines: list[LogLine] = []
+    given = {"model": model, "token_id": token_id}
+    where = [_LOG_FILTERS[name][0] for name, value in given.items() if value is not None]
+    filters = {name: value for name, value in given.items() if value is not None}
+    for start in range(0, len(ids), 500):
+        chunk = {f"i{n}": rid for n, rid in enumerate(ids[start : start + 500])}
+        rows = await db.fetch_all(
+            "SELECT l.*, t.name AS token_name, c.name AS channel_name FROM logs l"
+            " LEFT JOIN tokens t ON t.id = l.token_id LEFT JOIN channels c ON c.id = l.channel_id"
+            f" WHERE l.id IN ({', '.join(':' + name for name in chunk)})"
+            f"{''.join(' AND ' + condition for condition in where)} ORDER BY l.id",
+            {**chunk, **filters},
+        )
+        lines.extend(_log_line(row) for row in rows)
+    return lines
 
 
 def _log_line(row: Row) -> LogLine:
