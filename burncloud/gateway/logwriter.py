@@ -29,11 +29,14 @@ from typing import Any, Protocol
 from burncloud.db.connection import Database, Executor
 from burncloud.gateway.reservations import Settlement
 from burncloud.gateway.route_trace import RouteTrace
+from burncloud.services.clock import now as wall_clock
 from burncloud.services.leases import TOKEN, USER, add_used, charge_directly, consume_leases
+from burncloud.services.rollup import prune_minutes
 
 log = logging.getLogger("burncloud.logwriter")
 
 MAX_BACKOFF = 5.0
+PRUNE_EVERY = 600  # seconds between prunings of the per-minute rollup
 
 _COLUMNS = (
     "created_at", "request_id", "user_id", "token_id", "channel_id", "model", "endpoint",
@@ -360,6 +363,7 @@ class LogWriter:
         return len(self._pending)
 
     async def _run(self) -> None:
+        next_prune = self._clock() + PRUNE_EVERY / 10
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
@@ -369,6 +373,16 @@ class LogWriter:
             if self._pending and not await self._try_flush():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self._backoff())
+            elif self._clock() >= next_prune:
+                next_prune = self._clock() + PRUNE_EVERY
+                await self._prune()
+
+    async def _prune(self) -> None:
+        """Drop per-minute rollup rows past their keep (every worker does; it is idempotent)."""
+        try:
+            await prune_minutes(self._db, wall_clock())
+        except Exception:
+            log.exception("pruning the per-minute rollup failed; next try in %d s", PRUNE_EVERY)
 
     async def _try_flush(self) -> bool:
         """Flush; on failure log once per failure streak and return False."""
