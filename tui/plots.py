@@ -38,9 +38,9 @@ class Plots(Horizontal):
     """The three plots side by side."""
 
     def compose(self) -> ComposeResult:
-        yield Plot("req/min (1h)", id="plot-requests")
-        yield Plot("tok/min (1h)", id="plot-tokens")
-        yield Plot("spend/h (24h)", id="plot-spend")
+        yield Plot("req/min 1h", id="plot-requests")
+        yield Plot("tok/min 1h", id="plot-tokens")
+        yield Plot("spend/h 24h", id="plot-spend")
 
     def show(self, figures: Figures) -> None:
         """Redraw every plot from one refresh."""

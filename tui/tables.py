@@ -50,7 +50,7 @@ def right(value: str) -> Text:
 
 
 class ChannelsTable(DataTable[str | Text]):
-    """Status and reason, breaker, probe latency, success rate, requests and spend."""
+    """Status and reason, breaker, latency (p50), success rate, requests and spend."""
 
     def __init__(self, *, id: str) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)

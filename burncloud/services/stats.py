@@ -389,7 +389,11 @@ async def window_totals(db: Executor, since: int) -> Totals:
 
 
 async def channel_rows(db: Executor, since: int) -> list[ChannelRow]:
-    """Every channel by id, with its health and its requests and spend since ``since``."""
+    """Every channel by id, with its health and its requests and spend since ``since``.
+
+    Its latency is the median of its newest requests in the window, else (no traffic) the
+    one its last test or probe measured."""
+    latencies = await _latencies_by(db, since, "channel_id")
     rows = await db.fetch_all(
         "SELECT c.id, c.name, c.type, c.status, c.status_reason, c.latency_ms,"
         " c.success_count, c.failure_count, r.requests, r.cost FROM channels c"
@@ -398,10 +402,10 @@ async def channel_rows(db: Executor, since: int) -> list[ChannelRow]:
         " ON r.key = CAST(c.id AS TEXT) ORDER BY c.id",
         await _window_params(db, since),
     )
-    return [_channel_row(row) for row in rows]
+    return [_channel_row(row, latencies.get(str(row["id"]), [])) for row in rows]
 
 
-def _channel_row(row: Row) -> ChannelRow:
+def _channel_row(row: Row, latencies: list[int]) -> ChannelRow:
     done = row["success_count"] + row["failure_count"]
     return ChannelRow(
         id=row["id"],
@@ -409,7 +413,7 @@ def _channel_row(row: Row) -> ChannelRow:
         type=row["type"],
         status=row["status"],
         reason=row["status_reason"],
-        latency_ms=row["latency_ms"],
+        latency_ms=percentile(latencies, 50) if latencies else row["latency_ms"],
         success_rate=row["success_count"] / done if done else None,
         requests=_int(row["requests"]),
         spend=_int(row["cost"]),

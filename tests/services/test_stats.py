@@ -326,14 +326,19 @@ async def test_channel_rows_show_health_and_window_traffic(world: World) -> None
     rows = await stats.channel_rows(world.db, DAY)
     assert rows == [
         stats.ChannelRow(
-            world.main, "main", "openai", "enabled", "HTTP 401 from upstream", 123, 0.75, 5,
+            world.main, "main", "openai", "enabled", "HTTP 401 from upstream", 100, 0.75, 5,
             30 * M, "",
-        ),
-        stats.ChannelRow(world.spare, "spare", "openai", "disabled", "", None, None, 1, 11 * M, ""),
+        ),  # latency: the median of r7, r6, r1, r2, r4 (the tested 123 ms is older news)
+        stats.ChannelRow(world.spare, "spare", "openai", "disabled", "", 200, None, 1, 11 * M, ""),
         stats.ChannelRow(
             world.broken, "broken", "openai", "auto_disabled", "", None, None, 0, 0, ""
         ),
     ]  # fmt: skip
+    await world.db.execute(
+        "UPDATE channels SET latency_ms = 77 WHERE id = :id", {"id": world.broken}
+    )
+    rows = await stats.channel_rows(world.db, NOW + 60)  # no traffic: the tested latency
+    assert [row.latency_ms for row in rows] == [123, None, 77]
 
 
 async def test_recent_logs_newest_first_with_filters(world: World) -> None:

@@ -125,7 +125,7 @@ async def test_dashboard_shows_the_logged_rows(db_url: str, state_file: Path) ->
             "openai-a",
             "enabled",
             "open",
-            "-",
+            "120ms",  # the median of its three requests, as in the header
             "66.7%",
             "3",
             "$0.0438",
