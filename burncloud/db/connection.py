@@ -191,6 +191,9 @@ class SqliteDatabase:
         await self._conn.close()
 
 
+_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
 @lru_cache(maxsize=1024)
 def _to_positional(sql: str, marker: str = "$") -> tuple[str, tuple[str, ...]]:
     """Rewrite ``:name`` parameters as numbered ones (``$n`` for asyncpg, ``?n`` for
@@ -199,15 +202,16 @@ def _to_positional(sql: str, marker: str = "$") -> tuple[str, tuple[str, ...]]:
     SQLite gets numbered parameters too: Python's sqlite3 binds named ones far more slowly
     and, while the event loop keeps the GIL busy, can stall a statement for seconds.
     """
-    names: list[str] = []
+    numbers: dict[str, str] = {}  # a multi-row INSERT has thousands of names: no list scans
 
     def number(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name not in names:
-            names.append(name)
-        return f"{marker}{names.index(name) + 1}"
+        found = numbers.get(name)
+        if found is None:
+            found = numbers[name] = f"{marker}{len(numbers) + 1}"
+        return found
 
-    return re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", number, sql), tuple(names)
+    return _PARAMETER.sub(number, sql), tuple(numbers)
 
 
 class _PostgresExecutor:

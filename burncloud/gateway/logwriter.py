@@ -46,7 +46,7 @@ _COLUMNS = (
 ROWS_PER_INSERT = 200  # x 18 columns stays far below both engines' parameter limits
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=ROWS_PER_INSERT)
 def _insert_sql(rows: int) -> str:
     """One INSERT of ``rows`` rows: a single statement, so SQLite runs it in one step
     instead of handing the GIL back and forth with the event loop once per row."""
