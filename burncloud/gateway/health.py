@@ -61,6 +61,12 @@ class BreakerView:
     cooldown: float
 
 
+# A breaker this worker saw closed with no failures counts as such for this long without
+# the shared state (two file-locked updates per request saved): another worker's failures
+# are seen at most this late, and a success within it does not reset their count.
+TRUST_CLEAN_FOR = 0.1
+
+
 def breaker_key(channel_id: int, model: str) -> str:
     """The shared-state key of one (channel, model) breaker."""
     return f"cb:{channel_id}:{model}"
@@ -77,20 +83,31 @@ class HealthBook:
         state: SharedState,
         policy: BreakerPolicy | None = None,
         clock: Callable[[], float] = time.time,
+        trust_clean_for: float = TRUST_CLEAN_FOR,
     ) -> None:
         self._state = state
         self._policy = policy or BreakerPolicy()
         self._clock = clock
         self._warned_full = False
+        self._trust_clean_for = trust_clean_for
+        self._clean_until: dict[str, float] = {}  # breaker key -> trusted clean until
 
     def available(self, channel_id: int, model: str) -> bool:
         """Whether to send this request to the channel; past a cool-down, True for one caller."""
+        key = breaker_key(channel_id, model)
+        if self._trusted_clean(key):
+            return True
         now = self._clock()
         try:
-            return self._state.update(breaker_key(channel_id, model), lambda r: self._admit(r, now))
+            admitted = self._state.update(key, lambda r: self._admit(r, now))
         except StateFull:
             self._warn_full()
             return True
+        if admitted and self._trust_clean_for:
+            code, failures, until, _ = self._state.read(key)
+            if code == _CLOSED and failures == 0 and until <= now:
+                self._trust(key)
+        return admitted
 
     def record(
         self, channel_id: int, model: str, outcome: Outcome, retry_after: float | None = None
@@ -103,14 +120,29 @@ class HealthBook:
         """
         if outcome is Outcome.NEUTRAL:
             return
+        key = breaker_key(channel_id, model)
+        if outcome is Outcome.SUCCESS and not retry_after and self._trusted_clean(key):
+            return  # it is clean already: a success changes nothing
+        self._clean_until.pop(key, None)
         now = self._clock()
         wait = min(retry_after or 0.0, self._policy.max_cooldown)
         try:
-            self._state.update(
-                breaker_key(channel_id, model), lambda r: (self._after(r, outcome, now, wait), None)
-            )
+            self._state.update(key, lambda r: (self._after(r, outcome, now, wait), None))
         except StateFull:
             self._warn_full()
+            return
+        if outcome is Outcome.SUCCESS and self._trust_clean_for:
+            self._trust(key)
+
+    def _trusted_clean(self, key: str) -> bool:
+        until = self._clean_until.get(key)
+        if until is None:
+            return False
+        left = until - self._clock()
+        return 0 < left <= self._trust_clean_for  # beyond it: the clock went back
+
+    def _trust(self, key: str) -> None:
+        self._clean_until[key] = self._clock() + self._trust_clean_for
 
     def state(self, channel_id: int, model: str) -> BreakerView:
         """The breaker of (channel, model) as it stands now."""

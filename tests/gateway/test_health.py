@@ -12,6 +12,7 @@ import pytest
 
 from burncloud.errors import BurncloudError
 from burncloud.gateway.health import (
+    TRUST_CLEAN_FOR,
     BreakerPolicy,
     BreakerState,
     BreakerView,
@@ -473,3 +474,42 @@ def test_classify_the_errors_the_relay_maps(
     """The failover classifies the burncloud error a provider adapter made of the reply."""
     error = mapper(status, body, None)
     assert classify(status, error.code, error.message) is expected
+
+
+class CountingState:
+    """A SharedState that counts the calls reaching it."""
+
+    def __init__(self, inner: LocalState) -> None:
+        self.inner, self.calls = inner, 0
+
+    def update(self, key, fn):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return self.inner.update(key, fn)
+
+    def read(self, key):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return self.inner.read(key)
+
+
+def test_a_clean_breaker_is_trusted_briefly_without_the_shared_state(clock: FakeClock) -> None:
+    shared = LocalState()
+    mine, other = CountingState(shared), HealthBook(shared, BreakerPolicy(), clock)
+    book = HealthBook(mine, BreakerPolicy(), clock)  # type: ignore[arg-type]
+    assert book.available(1, "gpt-4")
+    book.record(1, "gpt-4", Outcome.SUCCESS)
+    before = mine.calls
+    for _ in range(100):  # the steady state of a healthy channel: no shared-state calls
+        assert book.available(1, "gpt-4")
+        book.record(1, "gpt-4", Outcome.SUCCESS)
+    assert mine.calls == before
+    fail(other, 3)  # another worker opens it: seen once the trust runs out
+    assert book.available(1, "gpt-4")
+    clock.now += TRUST_CLEAN_FOR
+    assert book.available(1, "gpt-4") is False
+
+
+def test_a_failure_ends_the_trust_at_once(clock: FakeClock) -> None:
+    book = HealthBook(LocalState(), BreakerPolicy(failure_threshold=1), clock)
+    book.record(1, "gpt-4", Outcome.SUCCESS)
+    book.record(1, "gpt-4", Outcome.FAILURE)
+    assert book.available(1, "gpt-4") is False
