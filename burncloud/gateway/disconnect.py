@@ -29,21 +29,30 @@ async def unless_disconnected(
     (closing the upstream connection) and ClientDisconnected raised.
 
     Once ``delivering()`` is true (the answer is being sent) ``work`` runs to its end.
+    ``work`` runs in the caller's task; only the watcher is a task of its own (one task per
+    request, not two: this is the relay's hot path).
     """
-    task = asyncio.ensure_future(work)
+    me = asyncio.current_task()
+    assert me is not None
+    left = False
+
+    def on_disconnect(watcher: asyncio.Task[None]) -> None:
+        nonlocal left
+        if not watcher.cancelled() and watcher.exception() is None and not delivering():
+            left = True
+            me.cancel()
+
     watcher = asyncio.ensure_future(wait_for_disconnect(receive))
+    watcher.add_done_callback(on_disconnect)
     try:
-        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        if task not in done and delivering():
-            await asyncio.wait({task})
+        return await work
+    except asyncio.CancelledError:
+        if left and me.uncancel() == 0:  # our own cancel, not one from outside
+            raise ClientDisconnected from None
+        raise
     finally:
+        watcher.remove_done_callback(on_disconnect)
         watcher.cancel()
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, watcher, return_exceptions=True)
-    if task.cancelled():
-        raise ClientDisconnected
-    return task.result()
 
 
 async def wait_for_disconnect(receive: Receive) -> None:

