@@ -33,6 +33,9 @@ class SSEFramer:
     def feed(self, chunk: bytes) -> list[bytes]:
         """Add ``chunk``; return the complete raw events it finished, terminators included."""
         buffer = self._buffer + chunk if self._buffer else chunk
+        if b"\r" not in buffer:  # LF-only, as nearly every upstream sends: a plain split
+            *whole, self._buffer = buffer.split(b"\n\n")
+            return [event + b"\n\n" for event in whole]
         events: list[bytes] = []
         start = 0
         while True:

@@ -61,3 +61,23 @@ def test_text_is_counted_for_estimates_when_usage_never_comes() -> None:
     )
     assert meter.usage is None
     assert meter.text_chars == len(text) > 0
+
+
+def test_a_long_answer_without_usage_is_counted_from_a_sample() -> None:
+    """Past SAMPLE_BYTES of content events the meter keeps no more of them: the count
+    is scaled from what it kept, close to the truth for an even stream."""
+    pieces = [f"word{i % 97} " for i in range(20_000)]
+    events = b"".join(
+        b"data: "
+        + orjson.dumps(
+            {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": p}}]}
+        )
+        + b"\n\n"
+        for p in pieces
+    )
+    meter = StreamMeter(hide_usage=False)
+    _relay(meter, events + b"data: [DONE]\n\n")
+    true_chars = sum(len(p) for p in pieces)
+    assert meter.usage is None and meter.finished
+    assert abs(meter.text_chars - true_chars) / true_chars < 0.02
+    assert meter.sample_chars > 2_000 and "".join(meter.sample).startswith("word0 word1 ")
