@@ -30,7 +30,9 @@ SSE_HEADERS = [
 class Transcoder(Protocol):
     """Turns upstream bytes into the client's. An OpenAI-format error event in its output
     (``protocols.openai_chunks.error_event``) is recorded as the request's failure; a
-    transcoder whose output is in another format reports one through ``failure``."""
+    transcoder whose output is in another format reports one through ``failure``. One that
+    passes the answer's end marker through (``[DONE]``) says so with ``finished``: the
+    client may hang up right after it, before the upstream closes, and that is no 499."""
 
     def feed(self, chunk: bytes) -> bytes: ...
     def finish(self) -> bytes: ...
@@ -74,6 +76,8 @@ async def _pump(
             if exchange.ttft_ms is None:
                 exchange.ttft_ms = int((time.monotonic() - exchange.started) * 1000)
             out = transcoder.feed(chunk)
+            if getattr(transcoder, "finished", False):
+                ending.set()  # the answer's end is in ``out``: a client may close after it
             if out:
                 _note_failure(exchange, out)
                 await send({"type": "http.response.body", "body": out, "more_body": True})

@@ -472,10 +472,12 @@ class FakeOpenAI:
         ``die_after_chunks`` (close the connection after K body writes, no final chunk),
         ``error_after_chunks`` (streams: K events, then ``MID_STREAM_ERROR`` in-band and a clean
         end without ``[DONE]``), ``omit_usage``, ``reject_stream_options``,
-        ``allow_unknown_params``, and the queue filled by ``fail_with``.
+        ``allow_unknown_params``, ``linger_before_eof`` (seconds between the last part and the
+        end of the body), and the queue filled by ``fail_with``.
         """
         self.stall_before_headers = 0.0
         self.stall_after_headers = 0.0
+        self.linger_before_eof = 0.0
         self.die_after_chunks: int | None = None
         self.error_after_chunks: int | None = None
         self.omit_usage = False
@@ -817,6 +819,8 @@ class FakeOpenAI:
             if stream and index and self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)
             await response.write(part)
+        if self.linger_before_eof:
+            await asyncio.sleep(self.linger_before_eof)
         await response.write_eof()
         if plan is not None:
             self.prompt_tokens_served += plan.prompt_tokens

@@ -249,6 +249,24 @@ async def test_an_answer_delivered_is_billed_even_if_its_last_write_is_slow(
     assert row["cost"] == (100 * 30 + 200 * 60) * 1000
 
 
+async def test_a_client_hanging_up_after_done_got_the_whole_answer(tmp_path, upstream) -> None:
+    """The openai SDK stops reading at [DONE] and closes; the upstream's end of body comes
+    later. That is a delivered answer (200), not a client that left (499)."""
+    upstream.linger_before_eof = 0.5
+    async with running_router(tmp_path, upstream) as router:
+        client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
+        chunks = await client.chat.completions.create(model="gpt-4", messages=MESSAGES, stream=True)
+        text = "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
+        await client.close()
+        for _ in range(100):
+            if await logged_rows(router.db_url):
+                break
+            await asyncio.sleep(0.05)
+    assert text == "Hello! You said: hello there"
+    (row,) = await logged_rows(router.db_url)
+    assert (row["status"], row["estimated"], row["completion_tokens"]) == (200, 0, 200)
+
+
 @pytest.mark.parametrize("stream", [False, True])
 async def test_missing_upstream_usage_is_estimated_with_the_tokenizer(tmp_path, stream) -> None:
     async with FakeOpenAI("sk-upstream-key") as fake, running_router(tmp_path, fake) as router:
