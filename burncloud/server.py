@@ -8,8 +8,11 @@ or textual (a test checks).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import math
 import os
+import signal
 from functools import partial
 
 from quart import Quart
@@ -17,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from burncloud.admin.blueprint import admin_blueprint
 from burncloud.config import Settings
-from burncloud.errors import BurncloudError, NotFound
+from burncloud.errors import BurncloudError, ConfigError, NotFound
 from burncloud.gateway.account import account_blueprint
 from burncloud.gateway.anthropic_door import AnthropicDialect, count_tokens
 from burncloud.gateway.asgi import Receive, Scope, Send
@@ -31,6 +34,9 @@ from burncloud.gateway.shared_state import STATE_FILE_ENV
 from burncloud.gateway.state_file import attach_state, state_file_path
 
 log = logging.getLogger("burncloud.server")
+
+BACKLOG = 4096  # bursts of thousands of connects must queue, not be reset
+KEEP_ALIVE_SECONDS = 75.0
 
 RELAY_ROUTES: dict[tuple[str, str], Endpoint] = {
     ("POST", "/v1/chat/completions"): CHAT,
@@ -124,10 +130,7 @@ def create_app(settings: Settings | None = None) -> BurncloudApp:
 
 
 def serve(settings: Settings) -> int:
-    """Run the router on Hypercorn until SIGINT/SIGTERM; returns the exit code."""
-    from hypercorn.config import Config
-    from hypercorn.run import run
-
+    """Run the router until SIGINT/SIGTERM on the configured server; the exit code."""
     _configure_logging(settings.log_level)
     _export(settings)
     # Breakers, round-robin turns and rate limits, shared by the workers (and by other
@@ -135,25 +138,67 @@ def serve(settings: Settings) -> int:
     state_path = state_file_path(settings.database_url)
     state = attach_state(state_path)
     os.environ[STATE_FILE_ENV] = str(state_path)
+    try:
+        # Before the workers start: they read PROMETHEUS_MULTIPROC_DIR on importing it.
+        with multiprocess_dir(settings.workers):
+            if settings.server == "uvicorn":
+                return _run_uvicorn(settings)
+            return _run_hypercorn(settings)
+    finally:
+        state.close()
+
+
+def _run_hypercorn(settings: Settings) -> int:
+    from hypercorn.config import Config
+    from hypercorn.run import run
+
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
     config.application_path = "burncloud.server:create_app()"
     config.workers = settings.workers if settings.workers > 1 else 0
     config.graceful_timeout = settings.grace_period
-    config.backlog = 4096  # bursts of thousands of connects must queue, not be reset
+    config.backlog = BACKLOG
     # Hypercorn's 5 s default also runs before a new connection's first request is read:
     # an overloaded worker would drop connections whose request had already arrived.
-    config.keep_alive_timeout = 75.0
-    config.worker_class = _worker_class()
+    config.keep_alive_timeout = KEEP_ALIVE_SECONDS
+    config.worker_class = "uvloop" if _has("uvloop") else "asyncio"
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")  # ours: one handler, one format
     config.loglevel = settings.log_level.upper()
+    return run(config)
+
+
+def _run_uvicorn(settings: Settings) -> int:
     try:
-        # Before the workers start: they read PROMETHEUS_MULTIPROC_DIR on importing it.
-        with multiprocess_dir(settings.workers):
-            return run(config)
-    finally:
-        state.close()
+        import uvicorn
+    except ImportError:
+        raise ConfigError(
+            "the uvicorn server needs the uvicorn extra: pip install 'burncloud[uvicorn]'"
+        ) from None
+    # uvicorn re-raises SIGTERM / SIGINT once it has shut down gracefully, to end the
+    # process with the signal; with these handlers in place it returns, and we exit 0.
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: None)
+    try:
+        uvicorn.run(
+            "burncloud.server:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            loop="uvloop" if _has("uvloop") else "asyncio",
+            http="httptools" if _has("httptools") else "h11",
+            lifespan="on",
+            access_log=False,
+            log_config=None,  # ours: one handler, one format
+            log_level=settings.log_level,
+            backlog=BACKLOG,
+            timeout_keep_alive=int(KEEP_ALIVE_SECONDS),
+            timeout_graceful_shutdown=math.ceil(settings.grace_period),
+        )
+    except SystemExit as exc:  # uvicorn exits 3 when the app fails to start
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
 
 
 def _configure_logging(level: str) -> None:
@@ -179,9 +224,5 @@ def _export(settings: Settings) -> None:
     )
 
 
-def _worker_class() -> str:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return "asyncio"
-    return "uvloop"
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None

@@ -4,7 +4,7 @@ declare -gA _burncloud_subs _burncloud_opts
 _burncloud_subs["burncloud"]="router stats dash price channel token quota user group redeem invite admin-key route log"
 _burncloud_opts["burncloud"]="--version --help"
 _burncloud_subs["burncloud router"]=""
-_burncloud_opts["burncloud router"]="--host --port --workers --grace --db --help"
+_burncloud_opts["burncloud router"]="--host --port --workers --grace --server --db --help"
 _burncloud_subs["burncloud stats"]=""
 _burncloud_opts["burncloud stats"]="--since --by --db --json --help"
 _burncloud_subs["burncloud dash"]=""

@@ -29,12 +29,25 @@ def router(
             "--grace", help="Seconds in-flight requests may finish on SIGTERM (default 30)."
         ),
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            metavar="hypercorn|uvicorn",
+            help="ASGI server (default $BURNCLOUD_SERVER or hypercorn); uvicorn uses about"
+            " half the CPU per request (pip install 'burncloud[uvicorn]').",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Run the OpenAI-compatible gateway on Hypercorn."""
+    """Run the OpenAI-compatible gateway (on Hypercorn, or uvicorn with --server)."""
     try:
         settings = Settings.from_env().with_overrides(
-            host=host, port=port, workers=workers, grace_period=grace, database_url=db
+            host=host,
+            port=port,
+            workers=workers,
+            grace_period=grace,
+            database_url=db,
+            server=server,
         )
         shown = parse_database_url(settings.database_url).display()
     except BurncloudError as exc:
@@ -43,7 +56,8 @@ def router(
 
     print(
         f"burncloud router listening on http://{settings.host}:{settings.port} "
-        f"({settings.workers} worker{'s' if settings.workers > 1 else ''}, database {shown})",
+        f"({settings.workers} worker{'s' if settings.workers > 1 else ''} on {settings.server},"
+        f" database {shown})",
         file=sys.stderr,
         flush=True,
     )

@@ -19,7 +19,7 @@ from tests.gateway.router_harness import SECRET, free_port
 
 @contextmanager
 def router_process(
-    db_url: str, workers: int = 1, grace: float = 30.0
+    db_url: str, workers: int = 1, grace: float = 30.0, server: str = "hypercorn"
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """Start the router CLI; yield (SDK base URL, process); stop it with SIGTERM."""
     port = free_port()
@@ -31,11 +31,17 @@ def router_process(
         "BURNCLOUD_STATE_FILE": f"{db_url.removeprefix('sqlite:///')}.state",
     }
     with tempfile.TemporaryFile() as log:
-        yield from _run(db_url, port, env, log, workers, grace)
+        yield from _run(db_url, port, env, log, workers, grace, server)
 
 
 def _run(
-    db_url: str, port: int, env: dict[str, str], log: IO[bytes], workers: int, grace: float
+    db_url: str,
+    port: int,
+    env: dict[str, str],
+    log: IO[bytes],
+    workers: int,
+    grace: float,
+    server: str = "hypercorn",
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     process = subprocess.Popen(
         [
@@ -53,6 +59,8 @@ def _run(
             str(grace),
             "--db",
             db_url,
+            "--server",
+            server,
         ],
         env=env,
         stdout=subprocess.DEVNULL,

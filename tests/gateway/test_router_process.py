@@ -29,7 +29,8 @@ async def _query(db_url: str, sql: str):
         await db.close()
 
 
-def test_quota_race_across_two_workers_lets_exactly_50_through(tmp_path) -> None:
+@pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
+def test_quota_race_across_two_workers_lets_exactly_50_through(tmp_path, server) -> None:
     db_url = f"sqlite:///{tmp_path}/race.db"
     # Output-only price so each request's reservation equals its exact cost:
     # 100 answer tokens at 60 USD / 1M = 0.006 USD; the quota holds exactly 50 of them.
@@ -45,7 +46,7 @@ def test_quota_race_across_two_workers_lets_exactly_50_through(tmp_path) -> None
                 await db.close()
 
         asyncio.run(output_only_price())
-        with router_process(db_url, workers=2) as (base_url, _):
+        with router_process(db_url, workers=2, server=server) as (base_url, _):
             statuses, lowest = asyncio.run(_burst(base_url, key, db_url, token_id, 500))
     rows = asyncio.run(_query(db_url, "SELECT cost, completion_tokens, status FROM logs"))
     odd = [row for row in rows if row["status"] == 200 and row["cost"] != 6_000_000]
@@ -92,11 +93,15 @@ async def _burst(base_url: str, key: str, db_url: str, token_id: int, count: int
     return list(statuses), lowest
 
 
-def test_sigterm_lets_an_open_stream_finish_and_logs_it(tmp_path) -> None:
+@pytest.mark.parametrize(("server", "workers"), [("hypercorn", 1), ("uvicorn", 1), ("uvicorn", 2)])
+def test_sigterm_lets_an_open_stream_finish_and_logs_it(tmp_path, server, workers) -> None:
     db_url = f"sqlite:///{tmp_path}/drain.db"
     with running_fake_openai("sk-upstream-key", chunks=30, chunk_delay=0.05) as fake:
         _, key = asyncio.run(seed(db_url, fake))
-        with router_process(db_url, workers=1, grace=10) as (base_url, process):
+        with router_process(db_url, workers=workers, grace=10, server=server) as (
+            base_url,
+            process,
+        ):
             client = openai.OpenAI(api_key=key, base_url=base_url, max_retries=0)
             stream = client.chat.completions.create(model="gpt-4", messages=MESSAGES, stream=True)
             pieces = []
