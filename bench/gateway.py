@@ -100,13 +100,13 @@ def seed(workdir: Path, upstream: Upstream, quota: str) -> Deployment:
 
 
 def start_router(
-    supervisor: Supervisor, deployment: Deployment, port: int, workers: int
+    supervisor: Supervisor, deployment: Deployment, port: int, workers: int, server: str
 ) -> tuple[Router, subprocess.Popen[bytes]]:
     """Run ``burncloud router`` and wait until /healthz answers."""
     log = deployment.workdir / "router.log"
     command = [
         *burncloud_command(), "router", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--grace", "10",
+        "--workers", str(workers), "--grace", "10", "--server", server,
     ]  # fmt: skip
     child = supervisor.spawn(command, log=log, env=deployment.env, cwd=deployment.workdir)
     router = Router(port, child.pid, log)

@@ -111,7 +111,7 @@ def table_rows(configs: list[dict[str, object]]) -> list[tuple[str, ...]]:
             s = scenario["summary"]
             rows.append(
                 (
-                    str(config["workers"]),
+                    f"{config['workers']} {config.get('server', 'hypercorn')}",
                     s["scenario"],
                     f"{s['rps_direct']:,.0f}",
                     f"{s['rps_router']:,.0f}",

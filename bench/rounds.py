@@ -33,6 +33,7 @@ class Plan:
     """What to measure: worker counts, run length, rounds, scenarios, the token quota."""
 
     workers: tuple[int, ...]
+    servers: tuple[str, ...]
     duration: float
     warmup: float
     rounds: int
@@ -63,11 +64,14 @@ class Bench:
         )  # fmt: skip
         self.router_pid = 0
 
-    def run(self, workers: int) -> dict[str, object]:
-        deployment = seed(self.workdir / f"workers-{workers}", self.upstream, self.plan.quota)
-        router, child = start_router(self.supervisor, deployment, free_port(), workers)
+    def run(self, workers: int, server: str) -> dict[str, object]:
+        deployment = seed(
+            self.workdir / f"{server}-workers-{workers}", self.upstream, self.plan.quota
+        )
+        router, child = start_router(self.supervisor, deployment, free_port(), workers, server)
         self.router_pid = child.pid
-        say(f"router: {workers} worker(s) on {router.base}, pids {sample_tree(child.pid).pids}")
+        pids = sample_tree(child.pid).pids
+        say(f"router: {workers} worker(s) on {server}, {router.base}, pids {pids}")
         check_router(router, deployment.key)
         time.sleep(1.0)
         idle = sample_tree(child.pid)
@@ -83,6 +87,7 @@ class Bench:
         sent = 2 + warm_up + sum(r.wrk.requests for s in runs.values() for r in s.router)
         return {
             "workers": workers,
+            "server": server,
             "router_pids": list(idle.pids),
             "rss_idle_bytes": idle.rss_bytes,
             "rss_after_load_bytes": after.rss_bytes,

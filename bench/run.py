@@ -1,7 +1,8 @@
 """Benchmark burncloud's router against the same fake upstream reached directly.
 
-    python bench/run.py [--workers 1,2] [--duration 15] [--connections 16,64] [--rounds 3]
-                        [--quick] [--quota USD|-1] [--nginx-workers 1] [--keep]
+    python bench/run.py [--workers 1,2] [--server hypercorn,uvicorn] [--duration 15]
+                        [--connections 16,64] [--rounds 3] [--quick] [--quota USD|-1]
+                        [--nginx-workers 1] [--keep]
 
 Run it with the interpreter burncloud is installed in (e.g. /work/venv/bin/python). It
 starts nginx as a fake OpenAI upstream and the router in front of it (fresh SQLite
@@ -34,6 +35,9 @@ from upstream import nginx_binary, start_nginx
 def parse_args(argv: list[str] | None) -> tuple[Plan, bool]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", default="1", help="router worker counts, e.g. 1,2")
+    parser.add_argument(
+        "--server", default="hypercorn", help="router servers, e.g. hypercorn,uvicorn"
+    )
     parser.add_argument("--duration", type=float, help="seconds per wrk run (default 15)")
     parser.add_argument("--connections", default="16,64", help="load connection counts")
     parser.add_argument("--rounds", type=int, help="alternating rounds (default 3)")
@@ -47,6 +51,7 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, bool]:
     scenarios = [Scenario(stream, c) for stream in (False, True) for c in (1, *connections)]
     plan = Plan(
         workers=tuple(int(w) for w in args.workers.split(",")),
+        servers=tuple(s.strip() for s in args.server.split(",") if s.strip()),
         duration=duration,
         warmup=1.0 if args.quick else 3.0,
         rounds=args.rounds or (1 if args.quick else 3),
@@ -114,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
             upstream = start_nginx(supervisor, workdir / "nginx", free_port(), plan.nginx_workers)
             say(f"fake upstream: nginx on {upstream.base}")
             bench = Bench(supervisor, upstream, plan, workdir)
-            configs = [bench.run(workers) for workers in plan.workers]
+            configs = [
+                bench.run(workers, server) for server in plan.servers for workers in plan.workers
+            ]
     finally:
         if keep:
             say(f"kept {workdir}")
@@ -130,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 def _plan_dict(plan: Plan) -> dict[str, object]:
     return {
         "workers": list(plan.workers),
+        "servers": list(plan.servers),
         "duration_s": plan.duration,
         "warmup_s": plan.warmup,
         "rounds": plan.rounds,
@@ -144,7 +152,8 @@ def _print_checks(configs: list[dict[str, object]]) -> None:
     for config in configs:
         logs = config["logs"]
         print(
-            f"workers {config['workers']}: wrk completed {config['requests_completed_by_wrk']}"
+            f"workers {config['workers']} on {config['server']}:"
+            f" wrk completed {config['requests_completed_by_wrk']}"
             f" router requests, {logs['rows']} log rows {logs['by_status']},"  # type: ignore[index]
             f" tokens.used == sum(logs.cost): {logs['used_matches_logs']},"  # type: ignore[index]
             f" RSS after load {config['rss_after_load_bytes'] / MB:.0f} MB,"  # type: ignore[operator]

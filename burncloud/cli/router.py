@@ -21,7 +21,10 @@ def router(
         int | None, typer.Option(help="Port to listen on (default $PORT or 3000).")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(min=1, help="Worker processes sharing the port (default 1).")
+        int | None,
+        typer.Option(
+            min=1, help="Worker processes sharing the port (default $WORKERS or one per core)."
+        ),
     ] = None,
     grace: Annotated[
         float | None,
