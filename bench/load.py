@@ -45,8 +45,11 @@ def run_wrk(
     connections: int,
     duration: float,
     workdir: Path,
+    headers: str = "",
 ) -> WrkResult:
-    """POST ``body`` to ``url`` for ``duration`` seconds over ``connections`` connections."""
+    """POST ``body`` to ``url`` for ``duration`` seconds over ``connections`` connections
+    (``headers``: extra request headers, one ``Name: value`` per line).
+    """
     binary = wrk_binary()
     if binary is None:
         raise RuntimeError("wrk not found (apt-get install -y wrk)")
@@ -57,7 +60,7 @@ def run_wrk(
     ]  # fmt: skip
     output = workdir / "wrk.out"
     output.unlink(missing_ok=True)
-    env = {**os.environ, "BENCH_BODY": str(body), "BENCH_KEY": key}
+    env = {**os.environ, "BENCH_BODY": str(body), "BENCH_KEY": key, "BENCH_HEADERS": headers}
     child = supervisor.spawn(command, log=output, env=env)
     try:
         child.wait(timeout=seconds + 30)

@@ -22,6 +22,7 @@ from gateway import (
     tail,
 )
 from load import WrkResult, run_wrk
+from peers import start as start_peer
 from processes import Supervisor
 from procstat import CpuWindow, PeakRss, command_line, sample_tree
 from report import MB, MeasuredRun, Scenario, ScenarioRuns
@@ -40,6 +41,7 @@ class Plan:
     scenarios: tuple[Scenario, ...]
     quota: str
     nginx_workers: int
+    peers: tuple[str, ...] = ()
 
 
 def free_port() -> int:
@@ -99,6 +101,46 @@ class Bench:
             "scenarios": [runs[s].as_dict(idle.rss_bytes) for s in self.plan.scenarios],
         }
 
+    def run_peer(self, name: str, workers: int) -> dict[str, object]:
+        """A peer gateway measured like the router: warm-up, then A B rounds vs direct."""
+        workdir = self.workdir / f"{name}-workers-{workers}"
+        peer, child = start_peer(
+            name, self.supervisor, free_port(), self.upstream, workers, workdir=workdir
+        )
+        self.router_pid = child.pid  # the CPU windows read the peer's tree instead
+        say(f"peer: {name} {peer.version}, {peer.base}, pids {sample_tree(child.pid).pids}")
+        time.sleep(1.0)
+        idle = sample_tree(child.pid)
+        top = max(s.connections for s in self.plan.scenarios)
+        for stream in (False, True):
+            t = peer.target(stream)
+            self._wrk(t.url, t.body, t.key, Scenario(stream, top), self.plan.warmup, t.headers_text)
+        runs = {s: ScenarioRuns(s) for s in self.plan.scenarios}
+        for number in range(1, self.plan.rounds + 1):
+            for scenario in self.plan.scenarios:
+                label = f"[{name} {workers}, round {number}/{self.plan.rounds}] {scenario.name}"
+                url, body = self._target(scenario, None)
+                direct = self._measured(self.upstream.pid, url, body, "", scenario)
+                say(f"{label} direct: {_line(direct)}")
+                t = peer.target(scenario.stream)
+                run = self._measured(child.pid, t.url, t.body, t.key, scenario, t.headers_text)
+                say(f"{label} {name}: {_line(run)}")
+                if child.poll() is not None:
+                    raise RuntimeError(f"{name} exited during the run:\n{tail(peer.log)}")
+                runs[scenario].direct.append(direct)
+                runs[scenario].router.append(run)
+        exit_code = self.supervisor.stop(child, grace=10)
+        return {
+            "workers": workers,
+            "server": f"{name} {peer.version}",
+            "peer": name,
+            "peer_pids": list(idle.pids),
+            "rss_idle_bytes": idle.rss_bytes,
+            "peer_exit_code": exit_code,
+            "peer_problem_lines": log_problems(peer.log)[:50],
+            "scenarios": [runs[s].as_dict(idle.rss_bytes) for s in self.plan.scenarios],
+        }
+
     def _rounds(
         self,
         router: Router,
@@ -133,8 +175,12 @@ class Bench:
             return router.base + CHAT_PATH, body
         return self.upstream.base + (STREAM_PATH if scenario.stream else CHAT_PATH), body
 
-    def _wrk(self, url: str, body: Path, key: str, scenario: Scenario, seconds: float) -> WrkResult:
-        return run_wrk(self.supervisor, url, body, key, scenario.connections, seconds, self.workdir)
+    def _wrk(
+        self, url: str, body: Path, key: str, scenario: Scenario, seconds: float, headers: str = ""
+    ) -> WrkResult:
+        return run_wrk(
+            self.supervisor, url, body, key, scenario.connections, seconds, self.workdir, headers
+        )
 
     def _direct(self, scenario: Scenario, deployment: Deployment, label: str) -> MeasuredRun:
         url, body = self._target(scenario, None)
@@ -158,11 +204,11 @@ class Bench:
         return run
 
     def _measured(
-        self, pid: int, url: str, body: Path, key: str, scenario: Scenario
+        self, pid: int, url: str, body: Path, key: str, scenario: Scenario, headers: str = ""
     ) -> MeasuredRun:
-        """A wrk run; CPU and peak RSS of ``pid``'s tree (the router's or nginx's)."""
+        """A wrk run; CPU and peak RSS of ``pid``'s tree (the router's, a peer's or nginx's)."""
         with CpuWindow((self.upstream.pid, self.router_pid)) as cpu, PeakRss(pid) as peak:
-            result = self._wrk(url, body, key, scenario, self.plan.duration)
+            result = self._wrk(url, body, key, scenario, self.plan.duration, headers)
         return MeasuredRun(result, cpu.spent[pid], peak.peak, cpu.other_cores)
 
 

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from load import wrk_binary
+from peers import NAMES, installed
 from processes import Supervisor
 from report import MB, Scenario, format_table, save
 from rounds import Bench, Plan, free_port, say
@@ -45,10 +46,18 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, bool]:
     parser.add_argument("--quota", default="1000000", help="USD of token quota and balance")
     parser.add_argument("--nginx-workers", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, db)")
+    parser.add_argument(
+        "--peers", default="", help="also measure peers: portkey,litellm (bench/setup_peers.py)"
+    )
     args = parser.parse_args(argv)
     duration = args.duration or (3.0 if args.quick else 15.0)
     connections = sorted({int(c) for c in args.connections.split(",") if c.strip()})
     scenarios = [Scenario(stream, c) for stream in (False, True) for c in (1, *connections)]
+    peers = tuple(p.strip() for p in args.peers.split(",") if p.strip())
+    if unknown := [p for p in peers if p not in NAMES]:
+        parser.error(f"unknown peers {unknown}; known: {', '.join(NAMES)}")
+    if missing := [p for p in peers if not installed()[p]]:
+        parser.error(f"peers not installed: {missing}; run python bench/setup_peers.py")
     plan = Plan(
         workers=tuple(int(w) for w in args.workers.split(",")),
         servers=tuple(s.strip() for s in args.server.split(",") if s.strip()),
@@ -58,6 +67,7 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, bool]:
         scenarios=tuple(dict.fromkeys(scenarios)),
         quota=args.quota,
         nginx_workers=args.nginx_workers,
+        peers=peers,
     )
     return plan, args.keep
 
@@ -122,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
             configs = [
                 bench.run(workers, server) for server in plan.servers for workers in plan.workers
             ]
+            configs += [
+                bench.run_peer(name, workers)
+                for name in plan.peers
+                for workers in (plan.workers if name == "litellm" else (1,))
+            ]
     finally:
         if keep:
             say(f"kept {workdir}")
@@ -129,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     result["configs"] = configs
     print(format_table(configs))
-    _print_checks(configs)
+    _print_checks([c for c in configs if "peer" not in c])
     say(f"results: {save(result)}")
     return 0
 
@@ -144,6 +159,7 @@ def _plan_dict(plan: Plan) -> dict[str, object]:
         "scenarios": [s.name for s in plan.scenarios],
         "quota_usd": plan.quota,
         "nginx_workers": plan.nginx_workers,
+        "peers": list(plan.peers),
         "wrk_threads": 1,
     }
 

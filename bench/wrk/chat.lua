@@ -1,7 +1,8 @@
 -- POST one chat request body over and over; print a JSON summary line when done.
 --
 -- Environment: BENCH_BODY (path of the JSON request body), BENCH_KEY (API key sent as
--- "Authorization: Bearer ..."; may be empty). bench/load.py reads the line starting with
+-- "Authorization: Bearer ..."; may be empty), BENCH_HEADERS (optional extra request
+-- headers, one "Name: value" per line). bench/load.py reads the line starting with
 -- "BENCH_JSON " from wrk's stdout.
 
 local file = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
@@ -12,6 +13,12 @@ wrk.headers["Content-Type"] = "application/json"
 local key = os.getenv("BENCH_KEY") or ""
 if key ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. key
+end
+for line in string.gmatch(os.getenv("BENCH_HEADERS") or "", "[^\r\n]+") do
+  local name, value = string.match(line, "^%s*([^:%s]+)%s*:%s*(.-)%s*$")
+  if name then
+    wrk.headers[name] = value
+  end
 end
 
 function done(summary, latency, requests)
