@@ -21,10 +21,10 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from burncloud.db.connection import Database, Executor
 from burncloud.gateway.reservations import Settlement
@@ -36,6 +36,7 @@ from burncloud.services.rollup import prune_minutes
 log = logging.getLogger("burncloud.logwriter")
 
 MAX_BACKOFF = 5.0
+T = TypeVar("T")
 PRUNE_EVERY = 600  # seconds between prunings of the per-minute rollup
 
 _COLUMNS = (
@@ -46,7 +47,7 @@ _COLUMNS = (
 ROWS_PER_INSERT = 200  # x 18 columns stays far below both engines' parameter limits
 
 
-@lru_cache(maxsize=ROWS_PER_INSERT)
+@lru_cache(maxsize=16)
 def _insert_sql(rows: int) -> str:
     """One INSERT of ``rows`` rows: a single statement, so SQLite runs it in one step
     instead of handing the GIL back and forth with the event loop once per row."""
@@ -56,9 +57,26 @@ def _insert_sql(rows: int) -> str:
     return f"INSERT INTO logs ({', '.join(_COLUMNS)}) VALUES {values}"
 
 
+def _chunk_sizes(count: int) -> list[int]:
+    """``count`` as full inserts of ROWS_PER_INSERT rows and powers of two for the rest, so
+    only a handful of statement texts (each kilobytes, with its parameter rewrite) are ever
+    built and cached, however the batch sizes vary."""
+    sizes = [ROWS_PER_INSERT] * (count // ROWS_PER_INSERT)
+    rest = count % ROWS_PER_INSERT
+    sizes += [1 << bit for bit in reversed(range(rest.bit_length())) if rest >> bit & 1]
+    return sizes
+
+
+def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``items`` cut by ``_chunk_sizes``."""
+    start = 0
+    for size in _chunk_sizes(len(items)):
+        yield items[start : start + size]
+        start += size
+
+
 async def _insert_rows(tx: Executor, records: Sequence[LogRecord]) -> None:
-    for start in range(0, len(records), ROWS_PER_INSERT):
-        chunk = records[start : start + ROWS_PER_INSERT]
+    for chunk in _chunks(records):
         params = {
             f"{column}_{i}": value
             for i, record in enumerate(chunk)
@@ -225,7 +243,7 @@ def _id_key(rid: int | None) -> str:
     return "" if rid is None else str(rid)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=32)  # 2 tables x the sizes of _chunk_sizes
 def _upsert_sql(table: str, time_column: str, rows: int) -> str:
     """Add ``rows`` buckets' totals to ``table``, creating the rows that are new."""
     columns = (time_column, "dim", "key", *_TOTALS)
@@ -244,8 +262,7 @@ async def _add_to_rollup(tx: Executor, minutes: Mapping[MinuteKey, list[int]]) -
     lock the rows in one order, so they never deadlock."""
     for table, time_column, span in ROLLUP_TABLES:
         items = list(_buckets(minutes, span).items())
-        for start in range(0, len(items), ROWS_PER_INSERT):
-            chunk = items[start : start + ROWS_PER_INSERT]
+        for chunk in _chunks(items):
             params = {
                 f"{column}_{i}": value
                 for i, ((dim, bucket, key), totals) in enumerate(chunk)

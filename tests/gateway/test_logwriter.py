@@ -410,3 +410,16 @@ async def test_concurrent_writers_keep_one_rollup(open_db: OpenDb) -> None:
         await asyncio.gather(*(writer.flush() for writer in writers))
     assert await first.fetch_value("SELECT COUNT(*) FROM logs") == 1200
     await assert_rollup_matches_logs(first)
+
+
+def test_batches_are_inserted_in_a_handful_of_statement_shapes() -> None:
+    """Each statement text is cached with its parameter rewrite (kilobytes each): batch
+    sizes from 1 to 5,000 must not build more than the powers of two and the full size."""
+    from burncloud.gateway.logwriter import ROWS_PER_INSERT, _chunk_sizes
+
+    shapes: set[int] = set()
+    for count in range(5_001):
+        sizes = _chunk_sizes(count)
+        assert sum(sizes) == count and all(0 < size <= ROWS_PER_INSERT for size in sizes)
+        shapes.update(sizes)
+    assert shapes == {ROWS_PER_INSERT, 1, 2, 4, 8, 16, 32, 64, 128}
