@@ -24,7 +24,7 @@ from burncloud.gateway.metrics import (
 )
 from burncloud.services.tokens import create_token
 from tests.fakes import FakeOpenAI, running_fake_openai
-from tests.gateway.router_harness import logged_rows, running_router, seed
+from tests.gateway.router_harness import logged_rows, running_router, seed, wait_for_reload
 from tests.gateway.router_process import router_process
 
 MESSAGES = [{"role": "user", "content": "hello there"}]
@@ -101,7 +101,9 @@ async def _send_mix(base_url: str, key: str, broke_key: str, upstream: FakeOpenA
 
 async def test_request_counts_tokens_and_spend_match_the_log_rows(tmp_path, upstream) -> None:
     async with running_router(tmp_path, upstream) as router:
-        await _send_mix(router.base_url, router.key, await _broke_key(router.db_url), upstream)
+        broke_key = await _broke_key(router.db_url)
+        await wait_for_reload(router)  # the router knows keys from its snapshot
+        await _send_mix(router.base_url, router.key, broke_key, upstream)
         scraped = await scrape(router.base_url)
     rows = await logged_rows(router.db_url)
     labels = ("model", "channel", "endpoint", "status", "stream")
