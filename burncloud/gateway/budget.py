@@ -1,10 +1,11 @@
 """How much of the caller's money one request may hold while it runs.
 
-The reservation covers a generous prompt estimate plus the answer budget (the request's
-``max_tokens`` or the endpoint default). When that is more than the key or account has
-left, the answer budget is cut to what the balance affords and the upstream is asked for
+The reservation covers a generous prompt estimate plus the answer budget: each answer's
+limit (the request's ``max_tokens`` or the endpoint default) times the answers generated
+(``n``, ``best_of``, a list of prompts). When that is more than the key or account has
+left, each answer's limit is cut to what the balance affords and the upstream is asked for
 no more (``max_tokens`` capped), rather than overspending; 402 only when not even one
-answer token is affordable.
+token per answer is affordable.
 """
 
 from __future__ import annotations
@@ -30,23 +31,23 @@ async def reserve_budget(
     ledger: Ledger, caller: Caller, request: InboundRequest, price: Price, ratio: Decimal
 ) -> Budget:
     """Reserve the request's estimated cost, capping its answer if the balance is short."""
-    prompt, answer = request.prompt_estimate(), request.answer_budget()
+    prompt, limit, answers = request.prompt_estimate(), request.answer_limit(), request.answers
     try:
-        estimate = cost(Usage(prompt, answer), price, ratio)
+        estimate = cost(Usage(prompt, limit * answers), price, ratio)
         return Budget(await ledger.reserve(caller.token, caller.user, estimate), None)
     except InsufficientQuota:
-        if answer <= 1:
+        if limit <= 1:
             raise
         affordable = await ledger.affordable(caller.token, caller.user)
-        cap = affordable_answer(affordable, prompt, answer, price, ratio)
+        cap = affordable_answer(affordable, prompt, limit * answers, price, ratio) // answers
         if cap < 1:
             raise
     # The balance moved meanwhile (another worker gave a lease back): the whole answer may
     # fit after all, and then it is not capped.
     reservation = await ledger.reserve(
-        caller.token, caller.user, cost(Usage(prompt, cap), price, ratio)
+        caller.token, caller.user, cost(Usage(prompt, cap * answers), price, ratio)
     )
-    return Budget(reservation, None if cap == answer else cap)
+    return Budget(reservation, None if cap == limit else cap)
 
 
 def affordable_answer(

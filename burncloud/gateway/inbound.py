@@ -24,6 +24,7 @@ class Endpoint:
 CHAT = Endpoint("chat.completions", "/chat/completions", "messages", True, 4096)
 COMPLETIONS = Endpoint("completions", "/completions", "prompt", True, 16)
 EMBEDDINGS = Endpoint("embeddings", "/embeddings", "input", False, 0)
+MAX_N = 128  # OpenAI's own limit on ``n`` (and far above its ``best_of`` limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +35,16 @@ class InboundRequest:
     model: str
     stream: bool
     client_wants_usage: bool
-    max_tokens: int | None
+    max_tokens: int | None  # per answer
+    answers: int = 1  # answers generated: n (at least best_of), times the prompts of a list
 
     def answer_budget(self) -> int:
-        """Tokens to reserve for the answer: the request's limit, else the endpoint default."""
+        """Tokens to reserve for the answers: each one's limit (the request's, else the
+        endpoint default) times how many are generated."""
+        return self.answer_limit() * self.answers
+
+    def answer_limit(self) -> int:
+        """The token limit of one answer: the request's, else the endpoint default."""
         return self.max_tokens if self.max_tokens is not None else self.endpoint.default_max_tokens
 
     def cap_to_apply(self, cap: int | None) -> int | None:
@@ -81,6 +88,7 @@ def parse_request(endpoint: Endpoint, body: bytes) -> InboundRequest:
         stream=stream,
         client_wants_usage=bool(options and options.get("include_usage") is True),
         max_tokens=_max_tokens(data),
+        answers=_answers(endpoint, data),
     )
 
 
@@ -93,6 +101,28 @@ def _check_required(endpoint: Endpoint, data: dict[str, Any]) -> None:
         raise InvalidRequest(f"you must provide a non-empty '{endpoint.required}' parameter")
     elif not isinstance(value, str | list):
         raise InvalidRequest(f"'{endpoint.required}' must be a string or an array")
+
+
+def _answers(endpoint: Endpoint, data: dict[str, Any]) -> int:
+    """How many answers the upstream generates (and bills) for this request."""
+    if endpoint is EMBEDDINGS:
+        return 1
+    answers = _count(data, "n")
+    if endpoint is COMPLETIONS:
+        answers = max(answers, _count(data, "best_of"))
+        prompt = data.get("prompt")
+        if isinstance(prompt, list) and prompt and not isinstance(prompt[0], int):
+            answers *= len(prompt)  # a list of prompts (strings or token arrays)
+    return answers
+
+
+def _count(data: dict[str, Any], field: str) -> int:
+    value = data.get(field)
+    if value is None:
+        return 1
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_N:
+        raise InvalidRequest(f"'{field}' must be an integer from 1 to {MAX_N}")
+    return value
 
 
 def _max_tokens(data: dict[str, Any]) -> int | None:

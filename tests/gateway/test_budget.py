@@ -66,3 +66,35 @@ def test_affordable_answer_is_the_largest_that_fits() -> None:
     assert affordable_answer(10 * PER_TOKEN, 0, 100, OUTPUT_ONLY, Decimal(1)) == 10
     assert affordable_answer(None, 0, 100, OUTPUT_ONLY, Decimal(1)) == 100
     assert affordable_answer(0, 0, 100, OUTPUT_ONLY, Decimal(1)) == 0
+
+
+def _answers_request(max_tokens: int, n: int):
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "x"}],
+        "max_tokens": max_tokens,
+        "n": n,
+    }
+    return parse_request(CHAT, orjson.dumps(body))
+
+
+async def test_every_answer_of_n_is_reserved_for() -> None:
+    """n=4 answers of up to 100 tokens each: 400 tokens' worth, not 100 (the upstream
+    generates and bills all four)."""
+    ledger = FlakyLedger(affordable=1_000 * PER_TOKEN)
+    budget = await reserve_budget(ledger, CALLER, _answers_request(100, 4), OUTPUT_ONLY, Decimal(1))
+    assert budget.max_tokens_cap is None
+    assert ledger.calls[-1] == 400 * PER_TOKEN
+
+
+async def test_a_short_balance_caps_each_of_n_answers() -> None:
+    ledger = FlakyLedger(affordable=203 * PER_TOKEN)
+    budget = await reserve_budget(ledger, CALLER, _answers_request(100, 4), OUTPUT_ONLY, Decimal(1))
+    assert budget.max_tokens_cap == 50  # 4 x 50 = 200 fits, 4 x 51 does not
+    assert ledger.calls[-1] == 200 * PER_TOKEN
+
+
+async def test_n_answers_of_one_token_that_do_not_fit_are_402() -> None:
+    ledger = FlakyLedger(affordable=3 * PER_TOKEN)
+    with pytest.raises(InsufficientQuota):
+        await reserve_budget(ledger, CALLER, _answers_request(100, 4), OUTPUT_ONLY, Decimal(1))

@@ -4,7 +4,7 @@ import orjson
 import pytest
 
 from burncloud.errors import InvalidRequest
-from burncloud.gateway.inbound import CHAT, EMBEDDINGS, parse_request
+from burncloud.gateway.inbound import CHAT, COMPLETIONS, EMBEDDINGS, parse_request
 from burncloud.gateway.outbound import upstream_body
 from burncloud.providers.qwen import QwenProvider
 
@@ -87,3 +87,28 @@ def test_an_upstream_without_stream_options_never_gets_them() -> None:
     assert "stream_options" not in orjson.loads(upstream_body(asked, "gpt-4", None, None, False))
     plain = parse_request(CHAT, _chat(stream=True))
     assert upstream_body(plain, "gpt-4", None, None, False) is plain.body
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "fields", "answers"),
+    [
+        (CHAT, {}, 1),
+        (CHAT, {"n": 3}, 3),
+        (COMPLETIONS, {"n": 2, "best_of": 5}, 5),
+        (COMPLETIONS, {"n": 2, "prompt": ["a", "b", "c"]}, 6),
+        (COMPLETIONS, {"prompt": [[1, 2], [3]]}, 2),
+        (COMPLETIONS, {"prompt": [1, 2, 3]}, 1),  # one prompt as token ids
+        (EMBEDDINGS, {"n": 5}, 1),
+    ],
+)
+def test_the_answers_a_request_generates_are_counted(endpoint, fields, answers) -> None:
+    base = {"model": "m", "messages": [{"role": "user", "content": "x"}], "prompt": "x"}
+    base["input"] = "x"
+    assert parse_request(endpoint, orjson.dumps({**base, **fields})).answers == answers
+
+
+@pytest.mark.parametrize("n", [0, -1, 129, "3", True, 2.5])
+def test_n_must_be_a_sane_integer(n) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "n": n}
+    with pytest.raises(InvalidRequest, match="'n' must be an integer from 1 to 128"):
+        parse_request(CHAT, orjson.dumps(body))
