@@ -84,7 +84,7 @@ class Settings:
 
 def default_workers() -> int:
     """One worker per core this process may run on: measured on 2 cores, a second worker
-    nearly doubles the requests served (bench/), and each costs ~75 MB."""
+    nearly doubles the requests served (bench/), and each holds ~66 MB idle."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux

@@ -20,7 +20,7 @@ complete -c burncloud -n '__fish_seen_subcommand_from router' -l host -d 'Addres
 complete -c burncloud -n '__fish_seen_subcommand_from router' -l port -d 'Port to listen on (default $PORT or 3000).'
 complete -c burncloud -n '__fish_seen_subcommand_from router' -l workers -d 'Worker processes sharing the port (default $WORKERS or one per core).'
 complete -c burncloud -n '__fish_seen_subcommand_from router' -l grace -d 'Seconds in-flight requests may finish on SIGTERM (default 30).'
-complete -c burncloud -n '__fish_seen_subcommand_from router' -l server -d 'ASGI server (default $BURNCLOUD_SERVER or hypercorn); uvicorn uses about half the CPU per request (pip install \'burncloud[uvicorn]\').'
+complete -c burncloud -n '__fish_seen_subcommand_from router' -l server -d 'ASGI server (default $BURNCLOUD_SERVER or hypercorn); uvicorn uses 30-40% less CPU per request (pip install \'burncloud[uvicorn]\').'
 complete -c burncloud -n '__fish_seen_subcommand_from router' -l db -d 'Database URL (default: $DATABASE_URL or sqlite:burncloud.db).'
 complete -c burncloud -n '__fish_seen_subcommand_from router' -l help -d 'Show help and exit.'
 complete -c burncloud -n '__fish_seen_subcommand_from stats' -l since -d 'The window to total.'

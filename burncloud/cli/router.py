@@ -36,8 +36,8 @@ def router(
         str | None,
         typer.Option(
             metavar="hypercorn|uvicorn",
-            help="ASGI server (default $BURNCLOUD_SERVER or hypercorn); uvicorn uses about"
-            " half the CPU per request (pip install 'burncloud[uvicorn]').",
+            help="ASGI server (default $BURNCLOUD_SERVER or hypercorn); uvicorn uses 30-40%"
+            " less CPU per request (pip install 'burncloud[uvicorn]').",
         ),
     ] = None,
     db: DbOption = None,
