@@ -20,6 +20,7 @@ class Settings:
     port: int = 3000
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    redis_prefix: str = "burncloud:"  # namespace of this installation's Redis keys
     log_level: str = "info"
     secret: str | None = None
     workers: int = field(default_factory=lambda: default_workers())
@@ -28,6 +29,7 @@ class Settings:
     allow_free_models: bool = False
     config_poll_seconds: float = 1.0  # how often routers look for configuration changes
     fetch_allow_private: bool = False  # image URLs on private (intranet) addresses
+    allow_private_upstreams: bool = False  # channel base URLs on link-local / metadata addresses
     failover_attempts: int = 3  # channels tried per request at most
     failover_deadline: float = 60.0  # seconds after which no further channel is tried
     probe_seconds: float = 60.0  # how often auto-disabled channels are probed
@@ -44,6 +46,7 @@ class Settings:
             port=_int(env, "PORT", default.port),
             database_url=env.get("DATABASE_URL") or default.database_url,
             redis_url=env.get("REDIS_URL") or None,
+            redis_prefix=env.get("BURNCLOUD_REDIS_PREFIX") or default.redis_prefix,
             log_level=(env.get("LOG_LEVEL") or default.log_level).lower(),
             secret=env.get("BURNCLOUD_SECRET") or None,
             metrics_token=env.get("BURNCLOUD_METRICS_TOKEN") or None,
@@ -54,6 +57,9 @@ class Settings:
             allow_free_models=_bool(env, "BURNCLOUD_ALLOW_FREE_MODELS", default.allow_free_models),
             fetch_allow_private=_bool(
                 env, "BURNCLOUD_FETCH_ALLOW_PRIVATE", default.fetch_allow_private
+            ),
+            allow_private_upstreams=_bool(
+                env, "BURNCLOUD_ALLOW_PRIVATE_UPSTREAMS", default.allow_private_upstreams
             ),
             failover_attempts=int(
                 _positive(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn
 
-from quart import Blueprint, request
+from quart import Blueprint, Response, request
 
 from burncloud.admin.auth import require_admin
 from burncloud.admin.channels import channels_blueprint
@@ -30,6 +30,13 @@ def admin_blueprint(runtime: Runtime) -> Blueprint:
     @blueprint.before_request
     async def admin_only() -> None:
         require_admin(runtime)
+
+    @blueprint.after_request
+    async def announce(response: Response) -> Response:
+        """A change went through: every router of the fleet reloads now, not at its poll."""
+        if request.method != "GET" and response.status_code < 400:
+            runtime.config_changed()
+        return response
 
     for area in (
         channels_blueprint,

@@ -19,6 +19,7 @@ from burncloud.db import Database, open_database
 from burncloud.errors import BurncloudError
 from burncloud.services.bootstrap import ensure_admin
 from burncloud.services.secret_box import open_secret_box
+from burncloud.services.settings import read_config_version
 
 T = TypeVar("T")
 
@@ -74,6 +75,22 @@ async def _run(settings: Settings, action: Callable[[Session], Awaitable[T]]) ->
                 f"  {admin_key}",
                 file=sys.stderr,
             )
-        return await action(Session(settings=settings, db=db))
+        if settings.redis_url is None:
+            return await action(Session(settings=settings, db=db))
+        before = await read_config_version(db)
+        result = await action(Session(settings=settings, db=db))
+        if await read_config_version(db) != before:
+            await _announce(settings.redis_url, settings.redis_prefix)
+        return result
     finally:
         await db.close()
+
+
+async def _announce(url: str, prefix: str) -> None:
+    """Tell a fleet's routers to reload now (they would within a second of polling anyway)."""
+    from burncloud.gateway.fleet_notices import announce_config_change
+
+    if not await announce_config_change(url, prefix):
+        print(
+            "note: Redis did not take the change notice; routers reload by polling", file=sys.stderr
+        )

@@ -84,8 +84,10 @@ class HealthBook:
         policy: BreakerPolicy | None = None,
         clock: Callable[[], float] = time.time,
         trust_clean_for: float = TRUST_CLEAN_FOR,
+        on_open: Callable[[str, Record], None] | None = None,
     ) -> None:
         self._state = state
+        self._on_open = on_open  # told of every breaker this worker opens (fleet notices)
         self._policy = policy or BreakerPolicy()
         self._clock = clock
         self._warned_full = False
@@ -127,12 +129,24 @@ class HealthBook:
         now = self._clock()
         wait = min(retry_after or 0.0, self._policy.max_cooldown)
         try:
-            self._state.update(key, lambda r: (self._after(r, outcome, now, wait), None))
+            opened = self._state.update(key, lambda r: self._recorded(r, outcome, now, wait))
         except StateFull:
             self._warn_full()
             return
+        if opened is not None and self._on_open is not None:
+            self._on_open(key, opened)
         if outcome is Outcome.SUCCESS and self._trust_clean_for:
             self._trust(key)
+
+    def adopt(self, key: str, opened: Record) -> None:
+        """Take over a breaker another router opened, unless this one is open for longer."""
+        if opened[0] != _OPEN:
+            return
+        self._clean_until.pop(key, None)
+        try:
+            self._state.update(key, lambda r: (_later_opening(r, opened), None))
+        except StateFull:
+            self._warn_full()
 
     def _trusted_clean(self, key: str) -> bool:
         until = self._clean_until.get(key)
@@ -159,6 +173,14 @@ class HealthBook:
         # the cool-down is over, or the last probe never reported: this caller probes
         return (_HALF_OPEN, failures, now + self._policy.probe_timeout, cooldown), True
 
+    def _recorded(
+        self, record: Record, outcome: Outcome, now: float, wait: float
+    ) -> tuple[Record, Record | None]:
+        """The record after ``outcome``, and that record again when it just opened."""
+        after = self._after(record, outcome, now, wait)
+        opened = after[0] == _OPEN and (record[0] != _OPEN or after[2] > record[2])
+        return after, after if opened else None
+
     def _after(self, record: Record, outcome: Outcome, now: float, wait: float) -> Record:
         if outcome is Outcome.SUCCESS:
             return EMPTY
@@ -178,6 +200,13 @@ class HealthBook:
         if not self._warned_full:
             self._warned_full = True
             log.error("shared state is full: circuit breakers are off until a restart")
+
+
+def _later_opening(current: Record, opened: Record) -> Record:
+    """The breaker record that keeps the channel out longer (a fleet notice may be late)."""
+    if current[0] == _OPEN and current[2] >= opened[2]:
+        return current
+    return opened
 
 
 # What says the account behind the channel cannot pay or has no access, in the providers'

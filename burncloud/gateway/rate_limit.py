@@ -90,6 +90,7 @@ class Admission:
     retry_after: int = 0  # whole seconds, at least 1 when refused
     retryable: bool = True  # False when the request alone exceeds the TPM limit
     message: str = ""
+    shared: bool = False  # counted in the fleet's Redis rather than this machine's state
 
 
 class RateLimiter(Protocol):
@@ -266,14 +267,22 @@ def _wait(level: float, cost: float, limit: int) -> float:
 
 
 def _refused(subject: str, limits: Limits, tokens: int, refusal: _Refusal) -> Admission:
-    retry_after = max(1, math.ceil(refusal.wait - SLACK))
+    limit, wait, retryable = refusal.limit, refusal.wait, refusal.retryable
+    return refused_admission(subject, limits, tokens, limit, wait, retryable)
+
+
+def refused_admission(
+    subject: str, limits: Limits, tokens: int, limit: str, wait: float, retryable: bool
+) -> Admission:
+    """The refusal of ``subject`` by ``limit``, retryable after ``wait`` seconds."""
+    retry_after = max(1, math.ceil(wait - SLACK))
     return Admission(
         admitted=False,
         subject=subject,
-        limit=refusal.limit,
+        limit=limit,
         retry_after=retry_after,
-        retryable=refusal.retryable,
-        message=_message(subject, limits, tokens, refusal.limit, retry_after, refusal.retryable),
+        retryable=retryable,
+        message=_message(subject, limits, tokens, limit, retry_after, retryable),
     )
 
 

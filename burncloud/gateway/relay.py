@@ -132,7 +132,7 @@ class Relay:
             await self._billed(request, candidates, exchange, send, receive, native, price, ratio)
             return
         limiter = self.runtime.limiter
-        admission = limiter.admit_all(subjects, tokens_to_count(request), time.time())
+        admission = await limiter.admit_all(subjects, tokens_to_count(request), time.time())
         if not admission.admitted:
             raise refusal(admission)
         try:
@@ -256,7 +256,7 @@ class Relay:
                     send,
                 )
 
-        ordered = runtime.selector.order(group, request.model, relayable)
+        ordered = await runtime.selector.fleet_order(group, request.model, relayable)
         await try_channels(
             ordered,
             attempt,

@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from itertools import groupby
 from typing import TYPE_CHECKING
 
+from burncloud.gateway.redis_link import RedisDown
 from burncloud.gateway.snapshot import Candidate
 
 if TYPE_CHECKING:
+    from burncloud.gateway.redis_link import RedisLink
     from burncloud.gateway.shared_state import Record, SharedState
 
 
@@ -26,27 +28,66 @@ def new_rng() -> random.Random:
 
 
 class ChannelSelector:
-    """Orders candidates; ``state`` (shared by the workers) keeps round-robin positions."""
+    """Orders candidates; ``state`` (shared by the workers) keeps round-robin positions, and
+    ``link`` (a fleet's Redis, when set) keeps them for every router of the fleet."""
 
-    def __init__(self, state: SharedState, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        state: SharedState,
+        rng: random.Random | None = None,
+        link: RedisLink | None = None,
+    ) -> None:
         self._state = state
         self._rng = rng or new_rng()
+        self._link = link
 
     def order(self, group: str, model: str, candidates: Sequence[Candidate]) -> list[Candidate]:
         """Candidates in the order to try them: tiers by priority, each tier shuffled by
-        weight, or rotated when all its weights are 0."""
+        weight, or rotated when all its weights are 0 (turns counted on this machine)."""
+        return self._ordered(_tiers(group, model, candidates), {})
+
+    async def fleet_order(
+        self, group: str, model: str, candidates: Sequence[Candidate]
+    ) -> list[Candidate]:
+        """As ``order``, with rotating tiers taking their turns from Redis (one counter for
+        the fleet); on this machine's counter while Redis is down or unset."""
+        tiers = _tiers(group, model, candidates)
+        link = self._link
+        turns: dict[str, int] = {}
+        if link is not None and link.up:
+            for key, rotates, _ in tiers:
+                if rotates:
+                    try:
+                        counted = await link.call(lambda redis, k=key: redis.incr(link.key(k)))
+                    except RedisDown:
+                        break
+                    turns[key] = int(counted) - 1
+        return self._ordered(tiers, turns)
+
+    def _ordered(
+        self, tiers: list[tuple[str, bool, list[Candidate]]], turns: dict[str, int]
+    ) -> list[Candidate]:
         ordered: list[Candidate] = []
-        for priority, tier in groupby(candidates, key=lambda c: c.priority):
-            members = list(tier)
-            if len(members) > 1 and all(c.weight <= 0 for c in members):
-                ordered.extend(self._rotated(f"rr:{group}:{model}:{priority}", members))
+        for key, rotates, members in tiers:
+            if rotates:
+                turn = turns[key] if key in turns else self._state.update(key, _next_turn)
+                start = turn % len(members)
+                ordered.extend(members[start:] + members[:start])
             else:
                 ordered.extend(weighted_shuffle(members, self._rng))
         return ordered
 
-    def _rotated(self, key: str, tier: list[Candidate]) -> list[Candidate]:
-        start = self._state.update(key, _next_turn) % len(tier)
-        return tier[start:] + tier[:start]
+
+def _tiers(
+    group: str, model: str, candidates: Sequence[Candidate]
+) -> list[tuple[str, bool, list[Candidate]]]:
+    """(round-robin key, whether it rotates, members) per priority tier, best first."""
+    tiers = []
+    for priority, tier in groupby(candidates, key=lambda c: c.priority):
+        members = list(tier)
+        rotates = len(members) > 1 and all(c.weight <= 0 for c in members)
+        tiers.append((f"rr:{group}:{model}:{priority}", rotates, members))
+    return tiers
 
 
 def _next_turn(record: Record) -> tuple[Record, int]:

@@ -14,6 +14,8 @@ from burncloud.gateway.disabler import ChannelDisabler
 from burncloud.gateway.estimate import TokenEstimator
 from burncloud.gateway.failover import FailoverPolicy
 from burncloud.gateway.fetcher import SafeFetcher, policy_for
+from burncloud.gateway.fleet_limits import FleetRateLimiter
+from burncloud.gateway.fleet_notices import FleetNotices
 from burncloud.gateway.health import HealthBook
 from burncloud.gateway.ledger import Ledger, make_owner
 from burncloud.gateway.logwriter import LogWriter
@@ -21,8 +23,9 @@ from burncloud.gateway.metrics import RouterMetrics
 from burncloud.gateway.probe import claim_turn, probe_channel
 from burncloud.gateway.prober import Prober
 from burncloud.gateway.rate_limit import SharedRateLimiter
+from burncloud.gateway.redis_link import RedisLink
 from burncloud.gateway.routing import ChannelSelector
-from burncloud.gateway.shared_state import SharedState, open_shared_state
+from burncloud.gateway.shared_state import Record, SharedState, open_shared_state
 from burncloud.gateway.snapshot import ConfigCache, Snapshot
 from burncloud.gateway.state_sweeper import StateSweeper
 from burncloud.services.bootstrap import ensure_admin
@@ -52,14 +55,26 @@ class Runtime:
         self._sweeper: StateSweeper | None = None
         # Shared with this router's other workers when the parent made a state file.
         self.state: SharedState = open_shared_state()
-        self.selector = ChannelSelector(self.state)
-        self.health = HealthBook(self.state)
+        # A fleet of routers shares rate limits, round-robin turns, breaker openings and
+        # config notices through Redis when one is set.
+        self.redis = (
+            RedisLink(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
+        )
+        self.notices = (
+            None
+            if self.redis is None
+            else FleetNotices(self.redis, self.owner, self._config_notice, self._breaker_notice)
+        )
+        self.selector = ChannelSelector(self.state, link=self.redis)
+        self.health = HealthBook(self.state, on_open=self._breaker_opened)
         self.failover = FailoverPolicy(settings.failover_attempts, settings.failover_deadline)
-        self.limiter = SharedRateLimiter(self.state)
+        self.limiter = FleetRateLimiter(SharedRateLimiter(self.state), self.redis)
         self.estimator = TokenEstimator()  # loads a vocabulary only when first needed
         self.metrics = RouterMetrics()
 
     async def start(self) -> None:
+        if self.redis is not None:
+            await self.redis.start()
         self._db = await open_database(self.settings.database_url)
         admin_key = await ensure_admin(self._db)
         if admin_key is not None:
@@ -77,6 +92,8 @@ class Runtime:
             on_reload=self._reloaded,
         )
         await self._cache.start()
+        if self.notices is not None:
+            await self.notices.start()
         await self._note_channel_states()
         self._http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
@@ -97,12 +114,10 @@ class Runtime:
 
     async def stop(self) -> None:
         """Flush logs and settlements, return leases, close everything; safe to call twice."""
-        if self._sweeper is not None:
-            await self._sweeper.stop()
-        if self._prober is not None:
-            await self._prober.stop()
-        if self._disabler is not None:
-            await self._disabler.stop()
+        for service in (self.notices, self._sweeper, self._prober, self._disabler):
+            if service is not None:
+                await service.stop()
+        await self.limiter.drain()
         if self._logs is not None:
             await self._logs.stop()
         if self._log_db is not None and self._log_db is not self._db:
@@ -117,6 +132,8 @@ class Runtime:
             await self._fetcher.close()
         if self._db is not None:
             await self._db.close()
+        if self.redis is not None:
+            await self.redis.close()
         self._logs = self._ledger = self._cache = self._http = self._fetcher = None
         self._disabler = self._prober = self._sweeper = None
         self._db = self._log_db = None
@@ -132,6 +149,24 @@ class Runtime:
     async def _note_channel_states(self) -> None:
         rows = await self.db.fetch_all("SELECT id, status FROM channels")
         self.metrics.set_channel_states({row["id"]: row["status"] == "enabled" for row in rows})
+
+    def config_changed(self) -> None:
+        """This worker changed the configuration: reload now, and tell the fleet."""
+        if self._cache is not None:
+            self._cache.poke()
+        if self.notices is not None:
+            self.notices.config_changed()
+
+    def _config_notice(self) -> None:
+        if self._cache is not None:
+            self._cache.poke()
+
+    def _breaker_notice(self, key: str, opened: Record) -> None:
+        self.health.adopt(key, opened)
+
+    def _breaker_opened(self, key: str, opened: Record) -> None:
+        if self.notices is not None:
+            self.notices.breaker_opened(key, opened)
 
     def report_unusable(self, channel_id: int, reason: str) -> None:
         """The upstream declared the channel unusable (bad key, no credit): disable it."""

@@ -9,6 +9,7 @@ new snapshot when it changed, so a CLI change reaches every worker within two se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -150,6 +151,7 @@ class ConfigCache:
         self._interval = interval
         self._on_reload = on_reload
         self._task: asyncio.Task[None] | None = None
+        self._poked = asyncio.Event()
         self.snapshot: Snapshot | None = None
 
     async def start(self) -> None:
@@ -172,9 +174,15 @@ class ConfigCache:
             await self._on_reload()
         return True
 
+    def poke(self) -> None:
+        """Look for a new version now (a fleet notice said the configuration changed)."""
+        self._poked.set()
+
     async def _poll(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poked.wait(), self._interval)
+            self._poked.clear()
             try:
                 if await self.refresh():
                     log.info("configuration reloaded (version %s)", self.snapshot.version)
