@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -78,6 +79,17 @@ class PrivateRedis:
         self.process.kill()
         self.process.wait(timeout=10)
 
+    def freeze(self) -> None:
+        """Stop answering while keeping every connection open (SIGSTOP); returns once the
+        kernel shows the process stopped."""
+        self.process.send_signal(signal.SIGSTOP)
+        stat = Path(f"/proc/{self.process.pid}/stat")
+        deadline = time.monotonic() + 5
+        while stat.read_text().rsplit(")", 1)[1].split()[0] != "T":
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not stop")
+            time.sleep(0.001)
+
     def restart(self) -> None:
         self.process = _start_server(self.port, self.workdir)
 
@@ -100,8 +112,10 @@ def private_redis(workdir: Path) -> Iterator[PrivateRedis]:
 
 def _start_server(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        + ["--appendonly", "no", "--dir", str(workdir)],
+        [
+            *("redis-server", "--port", str(port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no", "--dir", str(workdir)),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("burncloud.redis")
 
 T = TypeVar("T")
-COMMAND_TIMEOUT = 0.25  # seconds a Redis command may take before Redis counts as down
+COMMAND_TIMEOUT = 0.4  # seconds of silence from Redis before it counts as down
 RETRY_EVERY = 0.5  # seconds between pings while Redis is down
-POOL_SIZE = 32  # connections per worker
+POOL_SIZE = 64  # connections per worker
+BACKSTOP_TIMEOUT = 5.0
 
 
 class RedisDown(Exception):
@@ -58,6 +59,7 @@ class RedisLink:
         self._down_since: float | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[bool], None]] = []
+        self._last_answer = float("-inf")
 
     async def start(self) -> None:
         """Connect; an unreachable Redis is logged and retried, never a startup failure."""
@@ -99,15 +101,32 @@ class RedisLink:
         self._listeners.append(listener)
 
     async def call(self, command: Callable[[Redis], Awaitable[T]]) -> T:
-        """Run one command under the deadline; raises RedisDown (at once while down)."""
+        """Run one command under the deadline; raises RedisDown (at once while down).
+
+        The deadline is for Redis's silence, not for this worker's own backlog: when it
+        passes but Redis has answered another command since this one started, the worker
+        is merely busy (a burst queues commands behind a full pool and a lagging loop), so
+        the command keeps waiting instead of declaring a live Redis down."""
         if not self._up or self._client is None:
             raise RedisDown("redis is down")
+        loop = asyncio.get_running_loop()
+        started = self._clock()
         try:
-            async with asyncio.timeout(self._timeout):
-                return await command(self._client)
+            async with asyncio.timeout(None) as deadline:
+                watch = _SilenceWatch(self, deadline, started, loop)
+                try:
+                    result = await command(self._client)
+                finally:
+                    watch.cancel()
         except (TimeoutError, OSError, _redis_errors()) as exc:
             self._mark_down(f"{type(exc).__name__}: {exc}")
             raise RedisDown(str(exc)) from None
+        self._last_answer = self._clock()
+        return result
+
+    def answered_since(self, moment: float) -> bool:
+        """Whether Redis answered any command (or ping) after ``moment``."""
+        return self._last_answer > moment
 
     async def _ping(self) -> None:
         assert self._client is not None
@@ -127,6 +146,7 @@ class RedisLink:
                 if self._up:
                     self._mark_down(str(exc))
             else:
+                self._last_answer = self._clock()
                 if not self._up:
                     log.warning("redis is back: shared limits and notices resume")
                     self._set_up(True)
@@ -147,6 +167,30 @@ class RedisLink:
                 listener(up)
 
 
+class _SilenceWatch:
+    """Expires a command's deadline once Redis has been silent for the link's timeout."""
+
+    def __init__(
+        self,
+        link: RedisLink,
+        deadline: asyncio.Timeout,
+        started: float,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._link, self._deadline, self._started, self._loop = link, deadline, started, loop
+        self._handle = loop.call_later(link._timeout, self._check)
+
+    def _check(self) -> None:
+        if self._link.answered_since(self._started):
+            self._started = self._link._clock()  # alive: give it another full period
+            self._handle = self._loop.call_later(self._link._timeout, self._check)
+        else:
+            self._deadline.reschedule(self._loop.time())
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+
+
 def _client(url: str, timeout: float) -> Redis:
     try:
         from redis.asyncio import BlockingConnectionPool, Redis
@@ -159,12 +203,14 @@ def _client(url: str, timeout: float) -> Redis:
     try:
         # A bounded pool that queues: thousands of requests in flight share a few dozen
         # connections (commands take ~0.1 ms) instead of failing with "too many connections".
+        # The socket and pool timeouts are a backstop only: RedisLink.call's silence watch
+        # decides when Redis is down, and it does not mistake a busy worker for a dead Redis.
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=POOL_SIZE,
-            timeout=timeout,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
+            timeout=BACKSTOP_TIMEOUT,
+            socket_timeout=BACKSTOP_TIMEOUT,
+            socket_connect_timeout=max(timeout, 1.0),
             retry=Retry(NoBackoff(), 0),  # never retry inside a deadline: fall back instead
         )
         return Redis.from_pool(pool)  # the client owns the pool: aclose() closes both

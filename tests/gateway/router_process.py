@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO
 
@@ -19,16 +19,24 @@ from tests.gateway.router_harness import SECRET, free_port
 
 @contextmanager
 def router_process(
-    db_url: str, workers: int = 1, grace: float = 30.0, server: str = "hypercorn"
+    db_url: str,
+    workers: int = 1,
+    grace: float = 30.0,
+    server: str = "hypercorn",
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Start the router CLI; yield (SDK base URL, process); stop it with SIGTERM."""
+    """Start the router CLI; yield (SDK base URL, process); stop it with SIGTERM.
+
+    ``env`` adds to the environment; give a PostgreSQL router its own
+    ``BURNCLOUD_STATE_FILE`` there (by default it lies next to the SQLite database)."""
     port = free_port()
-    env: dict[str, str] = {
+    env = {
         **os.environ,
         "BURNCLOUD_SECRET": SECRET,
         "LOG_LEVEL": "warning",
         # The workers' shared state next to the test database, not in /dev/shm for good.
         "BURNCLOUD_STATE_FILE": f"{db_url.removeprefix('sqlite:///')}.state",
+        **(env or {}),
     }
     with tempfile.TemporaryFile() as log:
         yield from _run(db_url, port, env, log, workers, grace, server)
