@@ -33,7 +33,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
 from burncloud.db.connection import Database
@@ -102,9 +102,11 @@ class Ledger:
         token_limited, user_limited = token.quota != UNLIMITED, user.balance != UNLIMITED
         if amount == 0:
             return Reservation(token.id, user.id, 0, None, None, token_limited, user_limited)
-        token_lease = await self._hold((TOKEN, token.id), amount) if token_limited else None
+        async with _database_unreachable_is_503():
+            token_lease = await self._hold((TOKEN, token.id), amount) if token_limited else None
         try:
-            user_lease = await self._hold((USER, user.id), amount) if user_limited else None
+            async with _database_unreachable_is_503():
+                user_lease = await self._hold((USER, user.id), amount) if user_limited else None
         except BaseException:
             if token_lease is not None:
                 _unhold(token_lease, amount)
@@ -125,10 +127,11 @@ class Ledger:
         None when both sides are unlimited. Reads the database: for the refusal path only.
         """
         sides = []
-        if token.quota != UNLIMITED:
-            sides.append(await self._pool.affordable((TOKEN, token.id)))
-        if user.balance != UNLIMITED:
-            sides.append(await self._pool.affordable((USER, user.id)))
+        async with _database_unreachable_is_503():
+            if token.quota != UNLIMITED:
+                sides.append(await self._pool.affordable((TOKEN, token.id)))
+            if user.balance != UNLIMITED:
+                sides.append(await self._pool.affordable((USER, user.id)))
         limits = [value for value in sides if value is not None]
         return min(limits) if limits else None
 
@@ -300,6 +303,21 @@ class Ledger:
                 failing = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timing.tick)
+
+
+@contextlib.asynccontextmanager
+async def _database_unreachable_is_503() -> AsyncIterator[None]:
+    """A request whose money cannot be checked is refused as 503, never served unpaid; a
+    database failure here is the operator's outage, not the caller's mistake or a bug."""
+    try:
+        yield
+    except (InsufficientQuota, ServiceUnavailable):
+        raise
+    except Exception as exc:
+        log.warning("quota database unreachable: %s: %s", type(exc).__name__, exc)
+        raise ServiceUnavailable(
+            "the quota database is unreachable; the request was not served, retry shortly"
+        ) from exc
 
 
 def _unhold(lease: Lease, amount: int) -> None:

@@ -28,6 +28,7 @@ from burncloud.money import parse_usd
 from burncloud.services.prices import set_price
 from burncloud.services.tokens import update_token
 from tests.fakes import running_fake_openai
+from tests.fleet.tcp_proxy import tcp_proxy
 from tests.gateway.quota_db import _drop_schema, _new_schema, require_postgres
 from tests.gateway.router_harness import SECRET, seed
 from tests.gateway.router_process import router_process
@@ -270,3 +271,48 @@ def test_without_redis_limits_become_per_router_and_quota_stays_exact(pg_url, tm
     assert token[0]["used"] == (answered + 3) * ANSWER_COST
     assert token[0]["quota"] + token[0]["used"] == 100 * ANSWER_COST  # nothing lost
     assert asyncio.run(_sql(pg_url, "SELECT * FROM quota_leases")) == []
+
+
+def test_with_the_database_unreachable_paid_requests_get_503_never_a_free_answer(
+    pg_url, prefix, tmp_path
+) -> None:
+    """Answers already paid for (the lease a router holds) may go on; past it, 503. When
+    the database is back, every answer given is billed once and nothing is lost."""
+    schema = pg_url.rsplit("search_path=", 1)[1]
+    with (
+        running_fake_openai("sk-upstream-key", completion_tokens=100) as fake,
+        tcp_proxy(5432) as proxy,
+    ):
+        token_id, key = asyncio.run(_seeded(pg_url, fake, quota="0.6"))
+        proxied = f"postgresql://postgres@127.0.0.1:{proxy.port}/test?search_path={schema}"
+        env = {"REDIS_URL": REDIS_URL, "BURNCLOUD_REDIS_PREFIX": prefix}
+        env["BURNCLOUD_STATE_FILE"] = str(tmp_path / "router.state")
+        with router_process(proxied, env=env) as (base_url, _):
+            before = asyncio.run(_spread([base_url], key, 3))
+            proxy.cut()
+            during = asyncio.run(_spread([base_url], key, 60))
+            proxy.restore()
+            answered = sum(status == 200 for status, _ in before + during)
+            _wait_for(lambda: _count_paid(pg_url) == answered, within=15)
+        upstream_served = len(fake.requests)
+    assert [status for status, _ in before] == [200, 200, 200]
+    during_statuses = {status for status, _ in during}
+    assert during_statuses <= {200, 503} and 503 in during_statuses
+    assert upstream_served == answered  # no answer the router did not also bill
+    token = asyncio.run(_sql(pg_url, f"SELECT quota, used FROM tokens WHERE id = {token_id}"))
+    assert token[0]["used"] == answered * ANSWER_COST
+    assert token[0]["quota"] + token[0]["used"] == 100 * ANSWER_COST
+    assert asyncio.run(_sql(pg_url, "SELECT * FROM quota_leases")) == []
+    print(f"served from the lease while cut off: {answered - 3}; refused 503: {60 - answered + 3}")
+
+
+def _count_paid(db_url: str) -> int:
+    rows = asyncio.run(_sql(db_url, "SELECT COUNT(*) AS n FROM logs WHERE status = 200"))
+    return rows[0]["n"]
+
+
+def _wait_for(condition, within: float) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
