@@ -3,7 +3,9 @@
 The transcoder decides the client's bytes (OpenAI passthrough with usage hiding, or a
 provider's conversion); the pump owns the timing: the 200 head only once the upstream
 answered 200, chunk by chunk forwarding, the client's disconnect (which cancels the
-upstream read), and an in-band error event when the upstream breaks off mid-stream.
+upstream read), and an in-band error event when the upstream breaks off mid-stream, or
+when the server cancels the stream (a shutdown's drain deadline): a client must never take
+a cut-off answer for a whole one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from burncloud.gateway.asgi import ClientDisconnected, Receive, Send
 from burncloud.gateway.disconnect import unless_disconnected
 from burncloud.gateway.exchange import Exchange
 from burncloud.protocols.openai_chunks import ERROR_MARK, error_event, in_band_failure
+
+CUT_BY_SHUTDOWN = "the router shut down before the answer was complete"
+LAST_WORDS_SECONDS = 1.0  # a client not reading must not hold a shutdown up
 
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -59,6 +64,11 @@ async def pump_stream(
         await unless_disconnected(pump, receive, ending.is_set)
     except ClientDisconnected:
         exchange.status, exchange.error = 499, "client disconnected"
+    except asyncio.CancelledError:
+        if not ending.is_set():  # cut before the answer's end: say so, in the stream's format
+            exchange.status, exchange.error = 503, CUT_BY_SHUTDOWN
+            await _last_words(send, stream_error(CUT_BY_SHUTDOWN))
+        raise
     except Exception as failure:
         exchange.status, exchange.error = 500, f"relay failed: {type(failure).__name__}"
 
@@ -91,6 +101,15 @@ async def _pump(
         tail = stream_error("the upstream stream broke off")
     ending.set()
     await send({"type": "http.response.body", "body": tail, "more_body": False})
+
+
+async def _last_words(send: Send, tail: bytes) -> None:
+    """End a cancelled stream with ``tail``, if the client takes it within a second."""
+    try:
+        async with asyncio.timeout(LAST_WORDS_SECONDS):
+            await send({"type": "http.response.body", "body": tail, "more_body": False})
+    except (TimeoutError, OSError):
+        pass  # the client is gone or not reading: the cut is all it can get
 
 
 def _note_failure(exchange: Exchange, out: bytes) -> None:

@@ -470,6 +470,7 @@ class FakeOpenAI:
 
         Switches: ``stall_before_headers`` / ``stall_after_headers`` (seconds),
         ``die_after_chunks`` (close the connection after K body writes, no final chunk),
+        ``stall_after_chunks`` (streams: K events, then silence until the caller leaves),
         ``error_after_chunks`` (streams: K events, then ``MID_STREAM_ERROR`` in-band and a clean
         end without ``[DONE]``), ``omit_usage``, ``reject_stream_options``,
         ``allow_unknown_params``, ``linger_before_eof`` (seconds between the last part and the
@@ -479,6 +480,7 @@ class FakeOpenAI:
         self.stall_after_headers = 0.0
         self.linger_before_eof = 0.0
         self.die_after_chunks: int | None = None
+        self.stall_after_chunks: int | None = None
         self.error_after_chunks: int | None = None
         self.omit_usage = False
         self.reject_stream_options = False
@@ -522,6 +524,12 @@ class FakeOpenAI:
         self.max_open_streams = self.open_streams
         self.streams_completed = 0
         self.cancelled = 0
+
+    @property
+    def open_connections(self) -> int:
+        """TCP connections the server holds open now (idle keep-alive ones included)."""
+        server = None if self._runner is None else self._runner.server
+        return 0 if server is None else len(server.connections)
 
     @property
     def request_count(self) -> int:
@@ -816,6 +824,8 @@ class FakeOpenAI:
                 await response.write(_sse(MID_STREAM_ERROR))
                 await response.write_eof()
                 return False
+            if stream and index == self.stall_after_chunks:
+                await asyncio.get_running_loop().create_future()  # a generation that hangs
             if stream and index and self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)
             await response.write(part)

@@ -313,6 +313,7 @@ async def test_breaker_opens_after_3_failures_skips_then_probes_closed(
     assert flaky.request_count == 5
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize(
     ("fault", "error"),
     [
@@ -346,6 +347,7 @@ async def test_a_stream_failing_midway_is_not_retried_and_bills_what_was_sent(
     assert attempts({"route": orjson.loads(row["route"])}) == [(2, 502)]
 
 
+@pytest.mark.faults
 async def test_a_client_leaving_a_waiting_request_cancels_the_upstream(tmp_path, fakes) -> None:
     slow = fakes[0]
     slow.stall_before_headers = 10.0
@@ -361,6 +363,7 @@ async def test_a_client_leaving_a_waiting_request_cancels_the_upstream(tmp_path,
     assert row["completion_tokens"] == 0 and row["estimated"] == 1
 
 
+@pytest.mark.faults
 async def test_a_client_leaving_a_stream_closes_the_upstream(tmp_path, fakes) -> None:
     slow = fakes[0]
     slow.stall_after_headers = 10.0

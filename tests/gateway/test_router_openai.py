@@ -191,6 +191,7 @@ async def test_billing_endpoints_report_the_keys_balance(tmp_path, upstream) -> 
     assert usage["object"] == "list" and usage["total_usage"] >= 0
 
 
+@pytest.mark.faults
 async def test_client_disconnect_cancels_the_upstream_stream(tmp_path) -> None:
     async with (
         FakeOpenAI("sk-upstream-key", chunks=50, chunk_delay=0.1) as slow,

@@ -93,6 +93,7 @@ async def _burst(base_url: str, key: str, db_url: str, token_id: int, count: int
     return list(statuses), lowest
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize(("server", "workers"), [("hypercorn", 1), ("uvicorn", 1), ("uvicorn", 2)])
 def test_sigterm_lets_an_open_stream_finish_and_logs_it(tmp_path, server, workers) -> None:
     db_url = f"sqlite:///{tmp_path}/drain.db"
