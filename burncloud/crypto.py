@@ -16,6 +16,7 @@ import os
 import secrets
 import string
 from pathlib import Path
+from urllib.parse import quote
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -40,6 +41,18 @@ def generate_code(length: int = 32) -> str:
 def hash_secret(value: str) -> str:
     """The lookup hash stored in place of a key or code."""
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def mask_in(text: str, secret: str) -> str:
+    """``text`` with ``secret`` masked as sent, URL-encoded or in base64 (either alphabet,
+    padding optional): upstreams quote the key they were given in their error messages."""
+    raw = secret.encode()
+    encoded = {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
+    forms = {secret, quote(secret, safe=""), *encoded, *(form.rstrip("=") for form in encoded)}
+    for form in sorted(forms, key=len, reverse=True):
+        if len(form) >= 8:  # a short secret would mask ordinary words
+            text = text.replace(form, "***")
+    return text
 
 
 def mask_secret(value: str, visible_prefix: int = 3) -> str:

@@ -25,6 +25,7 @@ from burncloud.gateway.account import account_blueprint
 from burncloud.gateway.anthropic_door import AnthropicDialect, count_tokens
 from burncloud.gateway.asgi import Receive, Scope, Send
 from burncloud.gateway.front_door import FrontDoor
+from burncloud.gateway.gemini_door import PREFIX as GEMINI_PREFIX
 from burncloud.gateway.gemini_door import GeminiDialect, is_gemini_path
 from burncloud.gateway.inbound import CHAT, COMPLETIONS, EMBEDDINGS, Endpoint
 from burncloud.gateway.metrics import MetricsEndpoint, multiprocess_dir
@@ -43,6 +44,7 @@ RELAY_ROUTES: dict[tuple[str, str], Endpoint] = {
     ("POST", "/v1/completions"): COMPLETIONS,
     ("POST", "/v1/embeddings"): EMBEDDINGS,
 }
+GEMINI_CALLS = ("generateContent", "streamGenerateContent")  # what the Gemini door answers
 
 
 class BurncloudApp:
@@ -58,6 +60,19 @@ class BurncloudApp:
         }
         self._gemini_door = FrontDoor(self.relay, GeminiDialect())
         self.control = _control_app(self.runtime)
+
+    def routes(self) -> list[tuple[str, str]]:
+        """Every (method, path pattern) this app serves, for access audits; HEAD and OPTIONS,
+        which Quart adds to each of its rules, are left out."""
+        served = [*RELAY_ROUTES, *self._front_doors]
+        served += [("POST", f"{GEMINI_PREFIX}{{model}}:{call}") for call in GEMINI_CALLS]
+        served += [
+            (method, rule.rule)
+            for rule in self.control.url_map.iter_rules()
+            for method in sorted(rule.methods or ())
+            if method not in ("HEAD", "OPTIONS")
+        ]
+        return served
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

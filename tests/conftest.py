@@ -1,8 +1,14 @@
-"""Shared fixtures: a fresh SQLite database per test and a CLI runner bound to it."""
+"""Shared fixtures: a fresh SQLite database per test and a CLI runner bound to it.
+
+Every test runs with burncloud's loggers at DEBUG, and fails if any log record holds the
+canary prefix that leak tests give channel keys; no test resolves a host name through DNS
+when it sets a channel's base URL.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import orjson
 import pytest
@@ -10,8 +16,60 @@ from typer.testing import CliRunner, Result
 
 from burncloud.cli.app import app
 from burncloud.db import Database, open_database
+from burncloud.gateway import upstream_guard
 
 Invoke = Callable[..., Result]
+CANARY_PREFIX = "sk-canary-"  # channel keys of the leak tests start so; no log may hold one
+
+
+class CanaryCatcher(logging.Handler):
+    """Keeps every log record, from any logger, whose text holds ``CANARY_PREFIX``."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.caught: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += logging.Formatter().formatException(record.exc_info)
+        if CANARY_PREFIX in text:
+            self.caught.append(f"{record.name}: {text}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def canary_catcher() -> Iterator[CanaryCatcher]:
+    """One catcher on the root logger for the session; burncloud's loggers at DEBUG."""
+    catcher = CanaryCatcher()
+    root, ours = logging.getLogger(), logging.getLogger("burncloud")
+    previous = ours.level
+    root.addHandler(catcher)
+    ours.setLevel(logging.DEBUG)
+    try:
+        yield catcher
+    finally:
+        root.removeHandler(catcher)
+        ours.setLevel(previous)
+
+
+@pytest.fixture(autouse=True)
+def no_canary_in_logs(canary_catcher: CanaryCatcher) -> Iterator[None]:
+    """Fail the test whose run logged a channel key with the canary prefix."""
+    canary_catcher.caught.clear()
+    yield
+    if canary_catcher.caught:
+        pytest.fail(f"a log record holds a channel key: {canary_catcher.caught[0][:300]}")
+
+
+@pytest.fixture(autouse=True)
+def no_dns_for_base_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Base-URL checks see every name as unresolvable, as on a machine without DNS (they
+    then pass): tests never query a name server. Guard tests pass their own resolver."""
+
+    async def unresolvable(host: str) -> list[str]:
+        raise OSError(f"no DNS in tests: {host}")
+
+    monkeypatch.setattr(upstream_guard, "resolve_host", unresolvable)
 
 
 @pytest.fixture

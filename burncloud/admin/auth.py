@@ -14,7 +14,10 @@ if TYPE_CHECKING:
 
 
 def require_admin(runtime: Runtime) -> Caller:
-    """The caller if its key is an admin's; 401 as on the relay, or 403 for any other user."""
+    """The caller if its key is an admin's; 401 as on the relay, or 403 for any other user.
+
+    Admin keys are API keys like any other, found by their hash (``authenticate``), so no
+    admin secret is ever compared directly."""
     key = extract_key(dict(request.scope["headers"]))
     caller = authenticate(runtime.snapshot(), key, request.remote_addr)
     if not caller.user.is_admin:

@@ -1,12 +1,15 @@
-"""/api/channels: upstream accounts; a key goes in, only its hint ever comes out."""
+"""/api/channels: upstream accounts; a key goes in, only its hint ever comes out, and a base
+URL on a link-local or metadata address is refused (``upstream_guard``)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint
 
 from burncloud.admin.params import integer, names, read_body, required_text, string_map, text
+from burncloud.gateway.upstream_guard import check_base_url
 from burncloud.services import channels
 
 if TYPE_CHECKING:
@@ -21,6 +24,8 @@ FIELDS = (
 def channels_blueprint(runtime: Runtime) -> Blueprint:
     """List, add, show, update, enable, disable and delete channels."""
     blueprint = Blueprint("channels", __name__)
+    allow = runtime.settings.allow_private_upstreams
+    check_url = partial(check_base_url, allow_private=allow)
 
     @blueprint.get("/channels")
     async def list_channels() -> dict[str, Any]:
@@ -44,6 +49,7 @@ def channels_blueprint(runtime: Runtime) -> Blueprint:
             priority=integer(body, "priority", 0),
             model_map=string_map(body, "model_map"),
             config=string_map(body, "config"),
+            check_url=check_url,
         )
         return channel.to_json(), 201
 
@@ -68,6 +74,7 @@ def channels_blueprint(runtime: Runtime) -> Blueprint:
             priority=integer(body, "priority"),
             model_map=string_map(body, "model_map"),
             config=string_map(body, "config"),
+            check_url=check_url,
         )
         return channel.to_json()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -13,6 +14,7 @@ from burncloud.money import format_usd
 from burncloud.services.channel_types import CHANNEL_TYPES, parse_pairs
 from burncloud.services.channels import (
     Channel,
+    UrlCheck,
     add_channel,
     delete_channel,
     disable_channel,
@@ -106,6 +108,7 @@ def add(
             priority=priority,
             model_map=parse_pairs(maps or [], "map"),
             config=parse_pairs(config or [], "config"),
+            check_url=_url_check(session) if base_url else None,
         )
 
     channel = run(db, action)
@@ -209,6 +212,7 @@ def update(
             priority=priority,
             model_map=parse_pairs(maps, "map") if maps is not None else None,
             config=parse_pairs(config, "config") if config is not None else None,
+            check_url=_url_check(session) if base_url else None,
         )
 
     channel = run(db, action)
@@ -241,6 +245,14 @@ def delete(channel_id: IdArgument, db: DbOption = None) -> None:
     """Delete a channel and its abilities."""
     run(db, lambda session: delete_channel(session.db, channel_id))
     print(f"Deleted channel {channel_id}")
+
+
+def _url_check(session: Session) -> UrlCheck:
+    """The base-URL guard under this environment's BURNCLOUD_ALLOW_PRIVATE_UPSTREAMS."""
+    # Imported here: aiohttp, which the guard shares with the router, slows each CLI start.
+    from burncloud.gateway.upstream_guard import check_base_url
+
+    return partial(check_base_url, allow_private=session.settings.allow_private_upstreams)
 
 
 def _read_key(key: str) -> str:

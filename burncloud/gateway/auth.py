@@ -43,6 +43,9 @@ def authenticate(snapshot: Snapshot, key: str | None, client_ip: str | None) -> 
     """The caller for ``key``, or the 401/403 error the error table prescribes."""
     if not key:
         raise InvalidToken("missing API key: send Authorization: Bearer sk-...")
+    # No constant-time compare is needed: the key itself is never compared. Its SHA-256
+    # is looked up, so a lookup's timing can only tell about the hash of the caller's own
+    # guess, and getting from that to a stored key would need a SHA-256 preimage.
     token = snapshot.tokens.get(hash_secret(key))
     if token is None or token.status != "active":
         raise InvalidToken("invalid API key")

@@ -28,6 +28,7 @@ from burncloud.gateway.routing import ChannelSelector
 from burncloud.gateway.shared_state import Record, SharedState, open_shared_state
 from burncloud.gateway.snapshot import ConfigCache, Snapshot
 from burncloud.gateway.state_sweeper import StateSweeper
+from burncloud.gateway.upstream_guard import UpstreamResolver
 from burncloud.services.bootstrap import ensure_admin
 from burncloud.services.channels import Channel
 from burncloud.services.secret_box import open_secret_box
@@ -96,7 +97,12 @@ class Runtime:
             await self.notices.start()
         await self._note_channel_states()
         self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+            connector=aiohttp.TCPConnector(
+                limit=0,
+                ttl_dns_cache=300,
+                # link-local / metadata addresses refused at connect time (DNS rebinding)
+                resolver=UpstreamResolver(self.settings.allow_private_upstreams),
+            ),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300),
         )
         self._fetcher = SafeFetcher(allow=policy_for(self.settings.fetch_allow_private))

@@ -15,6 +15,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from burncloud.crypto import mask_in
 from burncloud.errors import (
     BurncloudError,
     InvalidRequest,
@@ -84,6 +85,7 @@ async def send_upstream(
                 data=body,
                 headers=dict(headers),
                 timeout=_client_timeout(timeouts),
+                allow_redirects=False,  # a redirect's target would skip the address guard
             )
     except TimeoutError as exc:
         message = f"upstream channel {upstream.name!r} did not answer in time"
@@ -101,6 +103,8 @@ async def send_upstream(
         response.release()
     retry_after = response.headers.get("Retry-After")
     error = map_error(response.status, raw, retry_after)
+    message = mask_in(error.message, upstream.key)  # some upstreams quote the key
+    error.message, error.args = message, (message,)
     retryable = response.status == 429 or response.status >= 500
     raise UpstreamFailure(error, response.status, retryable, _seconds(retry_after))
 

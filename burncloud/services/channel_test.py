@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from burncloud.crypto import SecretBox
+from burncloud.crypto import SecretBox, mask_in
 from burncloud.db.connection import Database
 from burncloud.errors import BurncloudError, NotFound
 from burncloud.providers.base import ChatProvider
@@ -164,9 +164,9 @@ def _transport_error(exc: httpx.HTTPError, seconds: float) -> str:
 def _scrub(message: str, access: _Access) -> str:
     """``message`` on one line, shortened, with the key and base URL masked if they appear."""
     text = " ".join(message.split())
-    for secret in (access.key, access.base_url):
-        if secret:
-            text = text.replace(secret, "***")
+    text = mask_in(text, access.key) if access.key else text
+    if access.base_url:
+        text = text.replace(access.base_url, "***")
     return text if len(text) <= ERROR_LIMIT else text[: ERROR_LIMIT - 3] + "..."
 
 

@@ -2,12 +2,14 @@
 
 A channel's key is stored only encrypted (``key_enc``) and shown only masked (``key_hint``).
 Every write runs in one transaction that also rebuilds the channel's abilities (one row per
-group x model) and bumps the config version, so running routers pick the change up.
+group x model) and bumps the config version, so running routers pick the change up. A base
+URL the operator gives passes the caller's ``check_url`` first (the gateway's address guard:
+services do not import the gateway), outside the transaction, as it may resolve a name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -32,6 +34,7 @@ from burncloud.services.tokens import split_list
 from burncloud.services.users import require_group
 
 CHANNEL_STATUSES = ("enabled", "disabled", "auto_disabled")
+UrlCheck = Callable[[str], Awaitable[None]]  # raises InvalidRequest for a refused base URL
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +123,12 @@ async def add_channel(
     priority: int = 0,
     model_map: Mapping[str, str] | None = None,
     config: Mapping[str, str] | None = None,
+    check_url: UrlCheck | None = None,
 ) -> Channel:
     """Create a channel with its key encrypted; its abilities exist when this returns."""
     key_enc, key_hint = _seal_key(box, key)
+    if check_url is not None and base_url:
+        await check_url(base_url)
     draft = _Fields(
         type, name, base_url, models, groups, weight, priority, model_map or {}, config or {}
     )
@@ -156,6 +162,7 @@ async def update_channel(
     priority: int | None = None,
     model_map: Mapping[str, str] | None = None,
     config: Mapping[str, str] | None = None,
+    check_url: UrlCheck | None = None,
 ) -> Channel:
     """Change only the given fields (``box`` is needed only for a new key)."""
     given = {
@@ -177,6 +184,8 @@ async def update_channel(
         if box is None:
             raise ValueError("update_channel needs the secret box to store a new key")
         sealed["key_enc"], sealed["key_hint"] = _seal_key(box, key)
+    if check_url is not None and base_url:
+        await check_url(base_url)
     async with db.transaction() as tx:
         old = await _fetch(tx, channel_id)
         if base_url is None and (type is not None or config is not None):
