@@ -1,11 +1,13 @@
 """Notices the routers of a fleet send each other over Redis pub/sub.
 
-Two kinds: "the configuration changed" (sent by the CLI and the admin API after a change, so
-every router reloads at once instead of at its next poll) and "a breaker opened" (so the
+Three kinds: "the configuration changed" (sent by the CLI and the admin API after a change,
+so every router reloads at once instead of at its next poll), "a breaker opened" (so the
 other routers stop sending to a failing channel too, instead of each paying three failures
-to learn it). Both are hints: pub/sub delivers at most once and nothing is lost for good
-without them, because routers still poll the config version every second and breakers
-still open on their own failures. So a notice is sent without waiting for it, and a
+to learn it) and "give this quota back" (a router about to refuse for want of money asks the
+others for the free part of their leases of it). All are hints: pub/sub delivers at most
+once, and nothing is lost for good without them: routers still poll the config version
+every second, breakers still open on their own failures, and idle leases go back by
+themselves within 0.5 s near exhaustion. So a notice is sent without waiting for it, and a
 subscriber that lost its connection simply reconnects and reloads once.
 """
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("burncloud.redis")
 
 CHANNEL = "events"
-CONFIG, BREAKER = "config", "breaker"
+CONFIG, BREAKER, RECALL = "config", "breaker", "recall"
 
 
 class FleetNotices:
@@ -39,11 +41,13 @@ class FleetNotices:
         origin: str,
         on_config: Callable[[], None],
         on_breaker: Callable[[str, Record], None],
+        on_recall: Callable[[tuple[str, int]], None],
     ) -> None:
         self._link = link
         self._origin = origin  # this worker's name: its own notices are not acted on
         self._on_config = on_config
         self._on_breaker = on_breaker
+        self._on_recall = on_recall
         self._sending: set[asyncio.Task[None]] = set()
         self._listener: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()  # set while a subscription is live (tests wait on it)
@@ -65,6 +69,10 @@ class FleetNotices:
 
     def breaker_opened(self, key: str, record: Record) -> None:
         self._send({"t": BREAKER, "k": key, "r": list(record)})
+
+    def recall(self, key: tuple[str, int]) -> None:
+        """Ask the other routers to give back their free lease money of ``key``."""
+        self._send({"t": RECALL, "s": key[0], "i": key[1]})
 
     def _send(self, notice: dict[str, Any]) -> None:
         if not self._link.up:
@@ -125,6 +133,8 @@ class FleetNotices:
             elif notice["t"] == BREAKER:
                 code, failures, until, cooldown = (float(x) for x in notice["r"])
                 self._on_breaker(str(notice["k"]), (code, failures, until, cooldown))
+            elif notice["t"] == RECALL:
+                self._on_recall((str(notice["s"]), int(notice["i"])))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             log.warning("ignored a malformed fleet notice")
 

@@ -18,6 +18,7 @@ from burncloud.gateway.reservations import Lease
 from burncloud.money import UNLIMITED, format_usd
 from burncloud.services.leases import (
     TOKEN,
+    leased_by_others,
     read_remaining,
     renew_leases,
     return_all_leases,
@@ -137,6 +138,34 @@ class LeasePool:
             lease = self._by_row.get(lease_id)
             if lease is not None:
                 lease.pending -= amount
+
+    async def give_back(self, key: Key) -> int:
+        """Return the free money of this worker's lease of ``key`` to the database now (what
+        is held by requests in flight or waits to be billed stays); the amount returned."""
+        lease = self._leases.get(key)
+        if lease is None or lease.available <= 0:
+            return 0
+        async with self.lock(key):
+            lease = self._leases.get(key)
+            if lease is None or not lease.alive or lease.available <= 0:
+                return 0
+            amount, lease.available = lease.available, 0
+            try:
+                kept = await return_lease(self._db, self.owner, lease.row_id, amount)
+            except BaseException:
+                lease.available += amount  # rolled back: the row still holds it
+                raise
+            if not kept:
+                self.retire(lease)  # swept meanwhile: its money went back already
+            return amount
+
+    async def held_elsewhere(self, key: Key) -> int:
+        """What other workers' leases of ``key`` hold (free, reserved or unbilled)."""
+        return await leased_by_others(self._db, self.owner, *key)
+
+    def forget_refusal(self, key: Key) -> None:
+        """The database may cover ``key`` again (money came back): ask it anew."""
+        self._refused.pop(key, None)
 
     def retire(self, lease: Lease) -> None:
         """Forget a lease whose row is gone; reservations on it settle directly."""

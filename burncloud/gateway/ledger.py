@@ -50,6 +50,8 @@ __all__ = ["Charge", "Ledger", "Reservation", "Settlement", "make_owner", "slice
 log = logging.getLogger("burncloud.ledger")
 
 PREFILL_REQUESTS = 10  # top a lease up in the background when it holds fewer requests
+RECALL_PAUSES = (0.01, 0.02, 0.05, 0.1, 0.2)  # waits for recalled money: 0.38 s at most
+RECALL_EVERY = 0.5  # seconds between recalls of one subject's money
 
 
 def make_owner() -> str:
@@ -79,6 +81,7 @@ class Ledger:
         tick: float = 1.0,
         prefill_requests: int = PREFILL_REQUESTS,
         clock: Callable[[], float] = time.monotonic,
+        recall: Callable[[Key], None] | None = None,
     ) -> None:
         self.owner = owner
         self._prefill_requests = prefill_requests  # 0: never top up in the background
@@ -90,6 +93,8 @@ class Ledger:
         self._stopping = asyncio.Event()
         self._closed = False
         self._prefills: dict[Key, asyncio.Task[None]] = {}
+        self._recall_from_others = recall  # asks other routers to give a key's money back
+        self._recalled_at: dict[Key, float] = {}
 
     # -- the request path -------------------------------------------------------------
 
@@ -180,14 +185,46 @@ class Ledger:
             self._take_from(lease, amount)
             self._prefill_if_low(key, lease, amount)
             return lease
+        recalled = False
         async with self._pool.lock(key):
             # Re-check after each refill: the refill's shielded take resumes this task a
             # loop turn after the money landed in the lease, and requests on the lock-free
             # path above may have spent it by then.
             while (lease := self._pool.get(key)) is None or lease.available < amount:
-                if await self._pool.refill(key, amount) is None:
-                    return None  # the database says unlimited: the snapshot is behind
+                try:
+                    if await self._pool.refill(key, amount) is None:
+                        return None  # the database says unlimited: the snapshot is behind
+                except InsufficientQuota:
+                    if recalled or not await self._recall(key, amount):
+                        raise
+                    recalled = True
             return self._take_from(lease, amount)
+
+    async def _recall(self, key: Key, amount: int) -> bool:
+        """Near exhaustion, other routers' leases may hold this subject's money idle while
+        this one must refuse: ask them for it back (``recall``, a fleet notice) and wait a
+        moment for the database to cover ``amount``. True when it then might."""
+        if self._recall_from_others is None:
+            return False
+        now = self._clock()
+        if now - self._recalled_at.get(key, -RECALL_EVERY) < RECALL_EVERY:
+            return False  # asked a moment ago: what could come back has come back
+        self._recalled_at[key] = now
+        if await self._pool.held_elsewhere(key) == 0:
+            return False
+        self._recall_from_others(key)
+        held = self._pool.get(key)
+        need = amount - (held.available if held is not None else 0)
+        for pause in RECALL_PAUSES:
+            await asyncio.sleep(pause)
+            if await self._pool.remaining(key) >= need:
+                self._pool.forget_refusal(key)
+                return True
+        return False
+
+    async def give_back(self, key: Key) -> int:
+        """Another router recalled ``key``'s money: return this worker's free part of it."""
+        return await self._pool.give_back(key)
 
     def _prefill_if_low(self, key: Key, lease: Lease, amount: int) -> None:
         low = amount * self._prefill_requests

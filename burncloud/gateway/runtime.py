@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
@@ -64,8 +65,15 @@ class Runtime:
         self.notices = (
             None
             if self.redis is None
-            else FleetNotices(self.redis, self.owner, self._config_notice, self._breaker_notice)
+            else FleetNotices(
+                self.redis,
+                self.owner,
+                self._config_notice,
+                self._breaker_notice,
+                self._recall_notice,
+            )
         )
+        self._giving_back: set[asyncio.Task[int]] = set()
         self.selector = ChannelSelector(self.state, link=self.redis)
         self.health = HealthBook(self.state, on_open=self._breaker_opened)
         self.failover = FailoverPolicy(settings.failover_attempts, settings.failover_deadline)
@@ -85,7 +93,8 @@ class Runtime:
                 flush=True,
             )
         self._box = await open_secret_box(self._db, self.settings.secret)
-        self._ledger = Ledger(self._db, self.owner)
+        recall = self.notices.recall if self.notices is not None else None
+        self._ledger = Ledger(self._db, self.owner, recall=recall)
         self._cache = ConfigCache(
             self._db,
             self._box,
@@ -123,6 +132,8 @@ class Runtime:
         for service in (self.notices, self._sweeper, self._prober, self._disabler):
             if service is not None:
                 await service.stop()
+        if self._giving_back:
+            await asyncio.gather(*self._giving_back, return_exceptions=True)
         await self.limiter.drain()
         if self._logs is not None:
             await self._logs.stop()
@@ -169,6 +180,22 @@ class Runtime:
 
     def _breaker_notice(self, key: str, opened: Record) -> None:
         self.health.adopt(key, opened)
+
+    def _recall_notice(self, key: tuple[str, int]) -> None:
+        """Another router needs this subject's money: give back our free part of it."""
+        if self._ledger is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._give_back(key))
+        self._giving_back.add(task)
+        task.add_done_callback(self._giving_back.discard)
+
+    async def _give_back(self, key: tuple[str, int]) -> int:
+        try:
+            assert self._ledger is not None
+            return await self._ledger.give_back(key)
+        except Exception:
+            log.exception("could not give lease money back for %s %s", *key)
+            return 0
 
     def _breaker_opened(self, key: str, opened: Record) -> None:
         if self.notices is not None:

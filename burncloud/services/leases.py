@@ -56,6 +56,16 @@ async def read_remaining(db: Executor, subject: str, subject_id: int) -> int | N
     return None if value is None else int(value)
 
 
+async def leased_by_others(db: Executor, owner: str, subject: str, subject_id: int) -> int:
+    """What the leases of ``subject_id`` held by owners other than ``owner`` hold."""
+    value = await db.fetch_value(
+        "SELECT COALESCE(SUM(amount), 0) FROM quota_leases"
+        " WHERE subject = :s AND subject_id = :id AND owner <> :owner",
+        {"s": subject, "id": subject_id, "owner": owner},
+    )
+    return int(value or 0)
+
+
 async def take_lease(
     db: Database,
     owner: str,

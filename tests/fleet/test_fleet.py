@@ -164,6 +164,23 @@ def test_quota_for_100_lets_exactly_100_of_2000_through_two_routers(
     assert answered == 100  # the upstream's own count: nothing served unpaid
 
 
+def test_quota_idle_in_one_routers_lease_is_recalled_by_the_other(pg_url, prefix, tmp_path) -> None:
+    """The first router answers once (taking a slice of the quota) and goes quiet; the other
+    gets the rest of the traffic and recalls the idle slice instead of refusing."""
+    with running_fake_openai("sk-upstream-key", completion_tokens=100) as fake:
+        token_id, key = asyncio.run(_seeded(pg_url, fake, quota="0.6"))  # 100 answers
+        with fleet(pg_url, tmp_path, REDIS_URL, prefix) as urls:
+            _wait_subscribed(prefix, len(urls))
+            first = asyncio.run(_spread(urls[:1], key, 1))
+            held = asyncio.run(_sql(pg_url, "SELECT SUM(amount) AS s FROM quota_leases"))
+            rest = asyncio.run(_spread(urls[1:], key, 300))
+    assert first[0][0] == 200 and held[0]["s"] > 10 * ANSWER_COST  # an idle slice
+    statuses = [status for status, _ in rest]
+    assert statuses.count(200) == 99 and statuses.count(402) == 201
+    token = asyncio.run(_sql(pg_url, f"SELECT quota, used FROM tokens WHERE id = {token_id}"))
+    assert token[0]["quota"] == 0 and token[0]["used"] == 100 * ANSWER_COST
+
+
 def test_a_60_rpm_limit_admits_exactly_60_of_600_spread_over_two_routers(
     pg_url, prefix, tmp_path
 ) -> None:

@@ -410,3 +410,40 @@ async def test_a_slice_spent_by_a_faster_request_is_not_handed_out_twice(qdb: Da
         await ledger.reserve(token, user, A)
     ledger.settle(waiting, A)
     await ledger.stop()
+
+
+async def _serve_until_refused(ledger: Ledger, writer: LogWriter, token: Token, user: User) -> int:
+    served = 0
+    while await request(ledger, writer, token, user, A, A):
+        served += 1
+    return served
+
+
+@pytest.mark.parametrize("recall", [False, True])
+async def test_money_idle_in_another_routers_lease_is_recalled_before_refusing(
+    open_db: OpenDb, recall: bool
+) -> None:
+    """Router A took a slice of 50 requests' worth and went quiet; B then has the traffic.
+    Without a recall B refuses while A's lease holds money (it would come back only once
+    A's lease idles); with one, A gives its free money back and B serves every request."""
+    first, second = await open_db(), await open_db()
+    token, user = await make_caller(first, quota=200 * A, balance=RICH)
+    quiet = Ledger(first, "router-a", prefill_requests=0)
+    giving: list[asyncio.Task[int]] = []
+
+    def ask_a(key: tuple[str, int]) -> None:
+        giving.append(asyncio.create_task(quiet.give_back(key)))
+
+    busy = Ledger(second, "router-b", prefill_requests=0, recall=ask_a if recall else None)
+    writers = [LogWriter(first, quiet), LogWriter(second, busy)]
+    assert await request(quiet, writers[0], token, user, A, A)  # A now holds 49 idle
+    served = await _serve_until_refused(busy, writers[1], token, user)
+    assert served == (199 if recall else 150)
+    assert bool(giving) == recall
+    await asyncio.gather(*giving)
+    for writer, ledger in zip(writers, (quiet, busy), strict=True):
+        await writer.stop()
+        await ledger.stop()
+    state = await money(first, token, user)
+    assert state["token_used"] == (1 + served) * A
+    assert state["quota"] + state["token_used"] == 200 * A
