@@ -4,6 +4,8 @@ import re
 import sqlite3
 from contextlib import closing
 
+import pytest
+
 from burncloud.crypto import hash_secret
 from burncloud.db import parse_database_url
 
@@ -19,6 +21,7 @@ def _first_run_key(cli) -> str:
     return re.search(r"sk-\w+", first.stderr).group(0)
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 def test_rotating_replaces_the_old_key_hash_with_the_new_one(cli, cli_json, db_url) -> None:
     old = _first_run_key(cli)
     assert _key_hashes(db_url) == [hash_secret(old)]
@@ -28,6 +31,7 @@ def test_rotating_replaces_the_old_key_hash_with_the_new_one(cli, cli_json, db_u
     assert _key_hashes(db_url) == [hash_secret(rotated["key"])]
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 def test_rotate_prints_the_new_key_alone_on_stdout(cli, db_url) -> None:
     _first_run_key(cli)
     result = cli("admin-key", "rotate")
@@ -37,6 +41,7 @@ def test_rotate_prints_the_new_key_alone_on_stdout(cli, db_url) -> None:
     assert _key_hashes(db_url) == [hash_secret(key)]
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 def test_rotate_recreates_a_deleted_admin_token(cli, cli_json, db_url) -> None:
     _first_run_key(cli)
     with closing(sqlite3.connect(parse_database_url(db_url).sqlite_path)) as conn, conn:
@@ -45,6 +50,7 @@ def test_rotate_recreates_a_deleted_admin_token(cli, cli_json, db_url) -> None:
     assert _key_hashes(db_url) == [hash_secret(rotated["key"])]
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 def test_rotate_bumps_the_config_version(cli, cli_json, db_url) -> None:
     _first_run_key(cli)
     path = parse_database_url(db_url).sqlite_path

@@ -177,6 +177,7 @@ def test_help_documents_the_exit_code(cli) -> None:
     assert "Exit code 0 when every tested channel answered, 1 otherwise" in result.stdout
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 def test_list_shows_latency_success_rate_and_spend_after_tests(
     cli, cli_json, db_url: str, fake: FakeOpenAI
 ) -> None:
@@ -201,6 +202,7 @@ def test_list_shows_latency_success_rate_and_spend_after_tests(
     assert isinstance(shown[0]["latency_ms"], int) and shown[2]["latency_ms"] is None
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 def test_success_rate_rounds_down_and_reason_is_truncated(cli, db_url: str) -> None:
     channel_id = add(cli, "flaky", "http://127.0.0.1:9/v1")
     reason = "upstream kept answering 503 during the whole evening rush hour"

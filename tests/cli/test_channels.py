@@ -157,6 +157,7 @@ def test_unknown_id_exits_1_with_one_line(cli, command: tuple[str, ...]) -> None
     assert_one_line_error(cli("channel", *command), "no channel with id 9")
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 @pytest.mark.parametrize(
     ("args", "text"),
     [
@@ -238,6 +239,7 @@ def test_provider_default_base_urls(cli, cli_json) -> None:
     assert shown == {**expected, "bedrock": "https://bedrock-runtime.us-west-2.amazonaws.com"}
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 def test_abilities_follow_add_update_disable_and_delete(cli, db_url) -> None:
     query(db_url, "INSERT INTO user_groups (name, ratio, updated_at) VALUES ('vip', '1', 0)")
     channel_id = add(cli, "--models", "m2", "--group", "default,vip", "--weight", "2")
@@ -271,6 +273,7 @@ def test_key_never_appears_in_cli_output(cli) -> None:
         assert KEY[3:-4] not in result.output
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 def test_key_is_not_stored_in_plain_text(cli, db_url) -> None:
     add(cli)
     cli("channel", "update", "1", "--name", "renamed")
@@ -300,6 +303,7 @@ def test_key_can_be_read_from_stdin(cli, cli_json) -> None:
     assert cli_json("channel", "show", "1")["key_hint"] == "sk-...8842"
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 def test_key_file_is_created_beside_the_database_with_mode_0600(cli, db_url) -> None:
     key_file = db_path(db_url).with_name("burncloud.db.key")
     assert not key_file.exists()

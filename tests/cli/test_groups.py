@@ -79,12 +79,14 @@ def test_delete_unknown_group_exits_1(cli) -> None:
     assert_one_line_error(cli("group", "delete", "nope"), "nope")
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 def test_delete_group_with_users_exits_1(cli, sql) -> None:
     cli("group", "set", "vip", "--ratio", "0.8")
     sql("UPDATE users SET group_name = 'vip'")
     assert_one_line_error(cli("group", "delete", "vip"), "user")
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 def test_delete_group_served_by_a_channel_exits_1(cli, sql) -> None:
     cli("group", "set", "vip", "--ratio", "0.8")
     sql(

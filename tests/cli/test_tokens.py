@@ -44,6 +44,7 @@ def test_create_json_is_exactly_id_and_key(cli) -> None:
     assert isinstance(data["id"], int) and KEY.fullmatch(data["key"])
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 def test_the_database_stores_the_key_hash_not_the_key(cli, db_url: str) -> None:
     _, key = _create(cli, "--name", "ci")
     path = Path(db_url.removeprefix("sqlite:///"))

@@ -3,6 +3,8 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 
+import pytest
+
 from burncloud.db import parse_database_url
 
 
@@ -37,6 +39,7 @@ def test_user_list_includes_the_first_run_admin(cli, cli_json) -> None:
     assert table.stdout.splitlines()[0].split("\t")[:2] == ["ID", "Name"]
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 def test_user_update_changes_only_the_given_options(cli, cli_json, db_url) -> None:
     cli_json("user", "add", "alice", "--balance", "3")
     _add_group(db_url, "vip")

@@ -100,7 +100,7 @@ def _cli(db_url: str, allow: bool = False) -> Callable[..., Result]:
     runner = CliRunner()
     env = {
         "DATABASE_URL": db_url,
-        "BURNCLOUD_SECRET": None,
+        "BURNCLOUD_SECRET": None if db_url.startswith("sqlite") else "test-secret",
         "BURNCLOUD_ALLOW_PRIVATE_UPSTREAMS": "1" if allow else None,
     }
     return lambda *args: runner.invoke(app, list(args), env=env)

@@ -14,6 +14,7 @@ from burncloud.services.users import add_user, resolve_user
 USD = UNITS_PER_USD
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 async def test_codes_are_stored_only_as_hashes(db, db_url) -> None:
     codes = await create_codes(db, 5 * USD, count=3)
     assert len(set(codes)) == 3
