@@ -14,16 +14,18 @@ import math
 import os
 import signal
 from functools import partial
+from typing import Any
 
 from quart import Quart
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 
 from burncloud.admin.blueprint import admin_blueprint
 from burncloud.config import Settings
 from burncloud.errors import BurncloudError, ConfigError, NotFound
 from burncloud.gateway.account import account_blueprint
 from burncloud.gateway.anthropic_door import AnthropicDialect, count_tokens
-from burncloud.gateway.asgi import Receive, Scope, Send
+from burncloud.gateway.asgi import Receive, Scope, Send, host_guard
 from burncloud.gateway.front_door import FrontDoor
 from burncloud.gateway.gemini_door import PREFIX as GEMINI_PREFIX
 from burncloud.gateway.gemini_door import GeminiDialect, is_gemini_path
@@ -33,6 +35,7 @@ from burncloud.gateway.relay import Relay
 from burncloud.gateway.runtime import Runtime
 from burncloud.gateway.shared_state import STATE_FILE_ENV
 from burncloud.gateway.state_file import attach_state, state_file_path
+from burncloud.services.logs import MAX_BIGINT
 
 log = logging.getLogger("burncloud.server")
 
@@ -60,6 +63,7 @@ class BurncloudApp:
         }
         self._gemini_door = FrontDoor(self.relay, GeminiDialect())
         self.control = _control_app(self.runtime)
+        self._control_asgi = host_guard(self.control)  # a Host werkzeug cannot route: 400
 
     def routes(self) -> list[tuple[str, str]]:
         """Every (method, path pattern) this app serves, for access audits; HEAD and OPTIONS,
@@ -89,7 +93,7 @@ class BurncloudApp:
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        await self.control(scope, receive, send)
+        await self._control_asgi(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -110,8 +114,18 @@ class BurncloudApp:
                 return
 
 
+class _BigintConverter(IntegerConverter):
+    """``<int:...>`` ids beyond the databases' 64-bit integers match no route (404), rather
+    than reaching a query that cannot bind them (a 500)."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_BIGINT)
+        super().__init__(map, *args, **kwargs)
+
+
 def _control_app(runtime: Runtime) -> Quart:
-    app = Quart("burncloud")
+    app = Quart("burncloud", static_folder=None)
+    app.url_map.converters["int"] = _BigintConverter
     app.register_blueprint(account_blueprint(runtime))
     app.register_blueprint(admin_blueprint(runtime))
 

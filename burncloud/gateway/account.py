@@ -1,13 +1,16 @@
-"""Read-only OpenAI-style endpoints about the caller: its models and its balance."""
+"""Read-only endpoints: the caller's models and balance (OpenAI-style), liveness, and the
+public OpenAPI document of the whole router."""
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
 
+import orjson
 from quart import Blueprint, Response, request
 
 from burncloud.gateway.auth import Caller, authenticate, extract_key
+from burncloud.gateway.openapi import openapi_document
 from burncloud.money import UNITS_PER_USD, UNLIMITED
 
 if TYPE_CHECKING:
@@ -17,8 +20,10 @@ UNLIMITED_USD = 100_000_000.0  # what OpenAI-style dashboards show for "no limit
 
 
 def account_blueprint(runtime: Runtime) -> Blueprint:
-    """/v1/models, /v1/dashboard/billing/subscription and /v1/dashboard/billing/usage."""
+    """/v1/models, /v1/dashboard/billing/subscription, /v1/dashboard/billing/usage,
+    /healthz and /openapi.json."""
     blueprint = Blueprint("account", __name__)
+    document = orjson.dumps(openapi_document())
 
     def caller() -> Caller:
         key = extract_key(dict(request.scope["headers"]))
@@ -59,6 +64,11 @@ def account_blueprint(runtime: Runtime) -> Blueprint:
         return Response(
             f'{{"status":"ok","config_version":{version}}}', content_type="application/json"
         )
+
+    @blueprint.get("/openapi.json")
+    async def openapi() -> Response:
+        """The OpenAPI 3.1 document; public, like the API reference it is."""
+        return Response(document, content_type="application/json")
 
     return blueprint
 

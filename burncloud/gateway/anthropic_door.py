@@ -13,8 +13,8 @@ from burncloud.gateway.asgi import (
     read_body,
 )
 from burncloud.gateway.auth import authenticate, extract_key
-from burncloud.gateway.front_door import JSON, Converted, json_object, send_json
-from burncloud.gateway.inbound import Endpoint
+from burncloud.gateway.front_door import JSON, Converted, send_json
+from burncloud.gateway.inbound import Endpoint, parse_object
 from burncloud.gateway.pump import Transcoder
 from burncloud.gateway.runtime import Runtime
 from burncloud.providers.anthropic.front_answer import chat_to_message
@@ -72,7 +72,7 @@ async def count_tokens(runtime: Runtime, scope: Scope, receive: Receive, send: S
     headers = header_map(scope)
     try:
         authenticate(runtime.snapshot(), extract_key(headers), client_ip(scope))
-        body = json_object(await read_body(receive, headers, runtime.settings.max_body_bytes))
+        body = parse_object(await read_body(receive, headers, runtime.settings.max_body_bytes))
         chat = messages_to_chat(body)
         count = await runtime.estimator.prompt_tokens(chat, str(body.get("model") or ""))
     except ClientDisconnected:

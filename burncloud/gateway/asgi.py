@@ -1,4 +1,5 @@
-"""Bare-ASGI plumbing for the relay: headers, bounded body reads, JSON and error responses.
+"""Bare-ASGI plumbing for the relay: headers, bounded JSON body reads, JSON and error
+responses, and the Host check in front of the control app.
 
 The relay endpoints run as plain ASGI callables ahead of the Quart app because a framework
 request object costs more per request than the whole relay step it wraps.
@@ -37,7 +38,12 @@ def client_ip(scope: Scope) -> str | None:
 
 
 async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
-    """The whole request body; RequestTooLarge as soon as it is known to exceed ``limit``."""
+    """The whole JSON request body; InvalidRequest for a non-JSON Content-Type (none at all
+    is fine: curl and some SDKs send none), RequestTooLarge as soon as the body is known to
+    exceed ``limit`` (before reading any of it when Content-Length says so)."""
+    content_type = headers.get(b"content-type")
+    if content_type is not None and content_type != JSON_TYPE:
+        check_json_type(content_type)
     declared = headers.get(b"content-length")
     if declared is not None:
         try:
@@ -75,6 +81,16 @@ async def discard_body(receive: Receive, budget: int = 1024 * 1024) -> None:
         budget -= len(message.get("body", b""))
 
 
+def check_json_type(content_type: bytes) -> None:
+    """InvalidRequest unless ``content_type`` is JSON (``application/json`` with any
+    parameters, or a ``+json`` type); an empty header counts as none."""
+    media = content_type.partition(b";")[0].strip().lower()
+    if not media or media == JSON_TYPE or media.endswith(b"+json"):
+        return
+    shown = content_type.decode("latin-1")[:100]
+    raise InvalidRequest(f"Content-Type must be application/json, got {shown!r}")
+
+
 def _too_large(limit: int) -> RequestTooLarge:
     return RequestTooLarge(f"request body exceeds the limit of {limit} bytes")
 
@@ -109,3 +125,30 @@ async def send_error(send: Send, error: BurncloudError, headers: list[tuple[byte
     """The OpenAI-shaped error response for ``error``, with its extra headers."""
     extra = [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
     await send_json(send, error.status, error.to_body(), [*headers, *extra])
+
+
+def host_guard(app: ASGIApp) -> ASGIApp:
+    """``app`` behind a Host header check: a host whose name IDNA cannot encode (an empty
+    label as in ``..``, a label over 63 characters) makes werkzeug's routing raise before
+    any handler runs, which the server answers as a bare 500; here it is a 400."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not _routable_host(scope):
+            error = InvalidRequest("malformed Host header")
+            await send_error(send, error, [])
+            return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def _routable_host(scope: Scope) -> bool:
+    """Whether werkzeug can bind a URL map to the request's Host (the same IDNA step)."""
+    for name, value in scope["headers"]:
+        if name == b"host":
+            hostname = value.decode("latin-1").lower().partition(":")[0]
+            try:
+                hostname.encode("idna")
+            except UnicodeError:
+                return False
+    return True

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from burncloud.errors import BurncloudError, InvalidRequest
+from burncloud.errors import BurncloudError
 from burncloud.gateway.asgi import (
     ClientDisconnected,
     Message,
@@ -25,7 +25,7 @@ from burncloud.gateway.asgi import (
     header_map,
     read_body,
 )
-from burncloud.gateway.inbound import Endpoint
+from burncloud.gateway.inbound import Endpoint, parse_object, without_overrides
 from burncloud.gateway.native import NativeRequest
 from burncloud.gateway.pump import Transcoder
 from burncloud.gateway.relay import Relay
@@ -67,7 +67,7 @@ class FrontDoor:
         limit = self.relay.runtime.settings.max_body_bytes
         try:
             raw = await read_body(receive, header_map(scope), limit)
-            body = json_object(raw)
+            body, raw = without_overrides(parse_object(raw), raw)
             converted = self.dialect.convert(scope, body)
         except ClientDisconnected:
             return
@@ -94,17 +94,6 @@ class FrontDoor:
         await self.relay.handle(
             self.dialect.endpoint, inner, _replay(body_bytes, receive), answer, native
         )
-
-
-def json_object(raw: bytes) -> JSON:
-    """The body as a JSON object; InvalidRequest otherwise."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("the request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    return body
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -3,7 +3,7 @@ the Gemini-format front door. The key may come as ``x-goog-api-key`` or ``?key=`
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
 
 from burncloud.errors import BurncloudError, InvalidRequest, NotFound
 from burncloud.gateway.asgi import Scope
@@ -30,8 +30,11 @@ class GeminiDialect:
     forwarded_headers: tuple[bytes, ...] = ()
 
     def convert(self, scope: Scope, body: JSON) -> Converted:
-        model, _, method = unquote(scope["path"][len(PREFIX) :]).rpartition(":")
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        # The server has percent-decoded the path already: decoding again would let
+        # %252F through as "/" (and mangle a model name holding "%").
+        model, _, method = scope["path"][len(PREFIX) :].rpartition(":")
+        # Latin-1 both ways: any %XX a client sends maps to one byte of the key header.
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), encoding="latin-1")
         if method == "streamGenerateContent":
             if query.get("alt") != ["sse"]:
                 raise InvalidRequest("streamGenerateContent is served as SSE only: add ?alt=sse")

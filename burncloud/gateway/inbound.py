@@ -1,4 +1,9 @@
-"""OpenAI-format requests as they arrive: validated just enough to route, bill and relay."""
+"""OpenAI-format requests as they arrive: validated just enough to route, bill and relay.
+
+Fields a client could use to pick the upstream or its credentials (LiteLLM honours
+``api_base`` and ``api_key`` in a body; SDK options such as ``extra_headers`` end up there
+by mistake) are removed here, where the body is first parsed, so no path can send them on.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,18 @@ CHAT = Endpoint("chat.completions", "/chat/completions", "messages", True, 4096)
 COMPLETIONS = Endpoint("completions", "/completions", "prompt", True, 16)
 EMBEDDINGS = Endpoint("embeddings", "/embeddings", "input", False, 0)
 MAX_N = 128  # OpenAI's own limit on ``n`` (and far above its ``best_of`` limit)
+MAX_MODEL_LENGTH = 256  # longer than any real model id or Bedrock ARN; bounds a log row
+CLIENT_OVERRIDES = frozenset(
+    {
+        "api_base",
+        "base_url",
+        "api_key",
+        "api_version",
+        "organization",
+        "extra_headers",  # this and extra_query: SDK request options, never body fields
+        "extra_query",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +78,8 @@ class InboundRequest:
 
 def parse_request(endpoint: Endpoint, body: bytes) -> InboundRequest:
     """Parse and check ``body``; InvalidRequest with OpenAI's wording when it is malformed."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("the request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    model = data.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidRequest("you must provide a model parameter")
+    data, body = without_overrides(parse_object(body), body)
+    model = _model(data)
     _check_required(endpoint, data)
     stream = data.get("stream", False)
     if not isinstance(stream, bool) and stream is not None:
@@ -90,6 +100,41 @@ def parse_request(endpoint: Endpoint, body: bytes) -> InboundRequest:
         max_tokens=_max_tokens(data),
         answers=_answers(endpoint, data),
     )
+
+
+def parse_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object; InvalidRequest for anything else (invalid UTF-8, NaN,
+    nesting past orjson's limit and trailing bytes included)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    return data
+
+
+def without_overrides(data: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:
+    """``data`` and its bytes without CLIENT_OVERRIDES; re-serialised only when one was
+    there, so an ordinary body's bytes go on untouched."""
+    if data.keys().isdisjoint(CLIENT_OVERRIDES):
+        return data, body
+    clean = {name: value for name, value in data.items() if name not in CLIENT_OVERRIDES}
+    return clean, orjson.dumps(clean)
+
+
+def _model(data: dict[str, Any]) -> str:
+    """The requested model: a short printable name (it is logged and may end up in a URL)."""
+    model = data.get("model")
+    if model is None or model == "":
+        raise InvalidRequest("you must provide a model parameter")
+    if not isinstance(model, str):
+        raise InvalidRequest("'model' must be a string")
+    if not model.strip() or len(model) > MAX_MODEL_LENGTH or not model.isprintable():
+        raise InvalidRequest(
+            f"'model' must be a model name of at most {MAX_MODEL_LENGTH} printable characters"
+        )
+    return model
 
 
 def _check_required(endpoint: Endpoint, data: dict[str, Any]) -> None:

@@ -162,7 +162,10 @@ def _decode_value(raw: bytes, offset: int) -> tuple[HeaderValue, int]:
         return (data.decode() if kind == 7 else data), end
     if kind == 8:
         (millis,) = struct.unpack(">q", raw[start : start + 8])
-        return datetime.fromtimestamp(millis / 1000, UTC), start + 8
+        try:
+            return datetime.fromtimestamp(millis / 1000, UTC), start + 8
+        except (ValueError, OverflowError, OSError):
+            raise EventStreamError(f"event-stream timestamp {millis} is out of range") from None
     if kind == 9:
         if start + 16 > len(raw):
             raise IndexError(start + 16)

@@ -56,11 +56,16 @@ class SSEFramer:
         return rest
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 def parse_event(raw: bytes) -> SSEEvent | None:
     """The fields of one raw event; None for an event with no data (comments, keep-alives)."""
     text = raw.decode("utf-8", errors="replace")
     name, data_lines, event_id = "message", [], None
-    for line in text.splitlines():
+    # Only CR, LF and CRLF end an SSE line: str.splitlines would also split at U+2028,
+    # U+2029 and U+0085, which JSON may carry raw inside a string.
+    for line in _LINE_END.split(text):
         if not line or line.startswith(":"):
             continue
         field, _, value = line.partition(":")

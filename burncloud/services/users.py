@@ -18,6 +18,7 @@ from burncloud.db.connection import Database, Executor, Row
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import UNLIMITED, format_usd
 from burncloud.services.clock import now
+from burncloud.services.logs import MAX_BIGINT
 from burncloud.services.settings import bump_config_version
 
 ROLES = ("admin", "user")
@@ -95,7 +96,7 @@ async def get_user(db: Executor, user_id: int) -> User:
 async def resolve_user(db: Executor, ref: str) -> User:
     """The user named by ``ref``: a numeric id or a user name."""
     ref = ref.strip()
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit() and int(ref) <= MAX_BIGINT:
         row = await db.fetch_one("SELECT * FROM users WHERE id = :id", {"id": int(ref)})
     else:
         row = await db.fetch_one("SELECT * FROM users WHERE name = :n", {"n": ref})

@@ -43,7 +43,7 @@ def primed(bootstrapped: None) -> None:
     """The first-run admin key banner is out of the way of stderr checks."""
 
 
-def add(cli, name: str, base_url: str, key: str = "sk-upstream", *extra: str) -> str:
+def add(cli, name: str, base_url: str, key: str = "sk-canary-upstream", *extra: str) -> str:
     result = cli(
         "channel", "add", "--type", "openai", "--name", name, "--key", key,
         "--models", "gpt-4o-mini", "--base-url", base_url, *extra, "--json",
@@ -100,7 +100,7 @@ def test_unreachable_has_no_status_code(cli) -> None:
 
 
 def test_model_option_and_map_show_in_the_line(cli, fake: FakeOpenAI) -> None:
-    channel_id = add(cli, "main", fake.base_url, "sk-upstream", "--models", "fast",
+    channel_id = add(cli, "main", fake.base_url, "sk-canary-upstream", "--models", "fast",
                      "--map", "fast=gpt-4")  # fmt: skip
     result = cli("channel", "test", channel_id, "--model", "fast")
     assert result.exit_code == 0, result.output

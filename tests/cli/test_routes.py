@@ -43,7 +43,7 @@ async def add(router: RunningRouter, name: str, base_url: str, priority: int) ->
             SecretBox.from_passphrase(SECRET),
             type="openai",
             name=name,
-            key="sk-upstream",
+            key="sk-canary-upstream",
             base_url=base_url,
             models=["gpt-4"],
             priority=priority,

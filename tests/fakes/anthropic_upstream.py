@@ -24,7 +24,7 @@ class FakeAnthropic(ReplayServer):
 
     def __init__(
         self,
-        key: str = "sk-ant-upstream",
+        key: str = "sk-canary-ant-upstream",
         *,
         stream_fixture: str = "anthropic_stream_basic_text.sse",
         answer_fixture: str = "anthropic_nonstream_tool_use.json",

@@ -26,7 +26,7 @@ class FakeGemini(ReplayServer):
 
     def __init__(
         self,
-        key: str = "gemini-upstream-key",
+        key: str = "sk-canary-gemini-upstream-key",
         *,
         stream_fixture: str = "stream_crlf_usage_changes.sse",
         answer_fixture: str = "nonstream_text.json",

@@ -27,7 +27,7 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-DEFAULT_KEY = "sk-upstream"
+DEFAULT_KEY = "sk-canary-upstream"
 DEFAULT_MODELS = (
     "gpt-4o-mini",
     "gpt-4o",

@@ -83,7 +83,7 @@ class FakeQwen(ReplayServer):
     """``async with FakeQwen(key) as fake``: ``fake.base_url`` (the host), ``fake.requests``;
     channels use ``fake.base_url + ROOT``."""
 
-    def __init__(self, key: str = "sk-qwen-upstream-key", *, seed: int = 17) -> None:
+    def __init__(self, key: str = "sk-canary-qwen-upstream-key", *, seed: int = 17) -> None:
         self.key = key
         super().__init__(seed)
         self.requests: list[RecordedRequest] = []

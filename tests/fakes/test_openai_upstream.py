@@ -14,7 +14,7 @@ import pytest
 
 from tests.fakes import DEFAULT_MODELS, MID_STREAM_ERROR, FakeOpenAI, running_fake_openai
 
-KEY = "sk-upstream"
+KEY = "sk-canary-upstream"
 USER = [{"role": "user", "content": "hi there"}]
 CHAT = {"model": "gpt-4o-mini", "messages": USER}
 TLS = ssl.create_default_context()  # shared: building one per client costs ~25 ms

@@ -43,7 +43,7 @@ async def test_leaving_a_stream_cancels_the_upstream_and_bills_what_was_generate
     completion = await estimator.completion_tokens(["Hello!", " You"], MODEL)
     handle = AppHandle()
     async with (
-        FakeOpenAI("sk-upstream") as fake,
+        FakeOpenAI("sk-canary-upstream") as fake,
         running_router(tmp_path, fake, quota=QUOTA, wrap=handle.wrap) as router,
         sdk(router) as client,
     ):
@@ -79,7 +79,7 @@ async def test_leaving_a_non_stream_answer_cancels_the_upstream_and_bills_the_pr
     body = orjson.dumps({"model": MODEL, "messages": MESSAGES})
     handle = AppHandle()
     async with (
-        FakeOpenAI("sk-upstream") as fake,
+        FakeOpenAI("sk-canary-upstream") as fake,
         running_router(tmp_path, fake, quota=QUOTA, wrap=handle.wrap) as router,
     ):
         fake.stall_after_headers = 60.0

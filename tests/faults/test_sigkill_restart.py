@@ -117,7 +117,7 @@ def test_sigkill_with_open_streams_then_restart_sweeps_the_leases_back(tmp_path)
     """Faults: 1 SIGKILL with 10 streams holding reservations (10 requests cut upstream)."""
     db_url = f"sqlite:///{tmp_path}/kill.db"
     initial = parse_usd(QUOTA)
-    with running_fake_openai("sk-upstream") as fake:
+    with running_fake_openai("sk-canary-upstream") as fake:
         token_id, key = asyncio.run(seed(db_url, fake, quota=QUOTA))
         with router_process(db_url) as (base_url, process):
             before = asyncio.run(

@@ -90,7 +90,7 @@ async def drive(
 def test_sigterm_with_50_open_streams_drains_logs_and_bills_each_once(tmp_path, server) -> None:
     """Faults: 1 SIGTERM, with 50 streams open: 25 end inside the grace, 25 are cut at it."""
     db_url = f"sqlite:///{tmp_path}/drain.db"
-    with running_fake_openai("sk-upstream", chunk_delay=CHUNK_DELAY) as fake:
+    with running_fake_openai("sk-canary-upstream", chunk_delay=CHUNK_DELAY) as fake:
         fake.stall_after_headers = HOLD
         token_id, key = asyncio.run(seed(db_url, fake, quota=QUOTA))
         with router_process(db_url, grace=GRACE, server=server) as (base_url, process):

@@ -45,7 +45,7 @@ async def test_a_cut_upstream_stream_ends_in_one_error_event_and_bills_what_came
     completion = await estimator.completion_tokens(delivered, MODEL)
     handle = AppHandle()
     async with (
-        FakeOpenAI("sk-upstream") as fake,
+        FakeOpenAI("sk-canary-upstream") as fake,
         running_router(tmp_path, fake, quota=QUOTA, wrap=handle.wrap) as router,
         sdk(router) as client,
     ):

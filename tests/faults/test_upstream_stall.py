@@ -43,7 +43,7 @@ async def test_a_stream_silent_after_its_headers_ends_at_the_idle_timeout(tmp_pa
     prompt = await TokenEstimator().prompt_tokens({"model": MODEL, "messages": MESSAGES}, MODEL)
     handle = AppHandle()
     async with (
-        FakeOpenAI("sk-upstream") as fake,
+        FakeOpenAI("sk-canary-upstream") as fake,
         running_router(tmp_path, fake, quota=QUOTA, wrap=handle.wrap) as router,
         sdk(router) as client,
     ):

@@ -148,7 +148,7 @@ def _burst_watching_quota(
 def test_quota_for_100_lets_exactly_100_of_2000_through_two_routers(
     pg_url, prefix, tmp_path
 ) -> None:
-    with running_fake_openai("sk-upstream-key", completion_tokens=100) as fake:
+    with running_fake_openai("sk-canary-upstream-key", completion_tokens=100) as fake:
         token_id, key = asyncio.run(_seeded(pg_url, fake, quota="0.6"))  # 100 answers
         with fleet(pg_url, tmp_path, REDIS_URL, prefix) as urls:
             statuses, quotas = _burst_watching_quota(urls, key, 2000, pg_url, token_id)
@@ -167,7 +167,7 @@ def test_quota_for_100_lets_exactly_100_of_2000_through_two_routers(
 def test_quota_idle_in_one_routers_lease_is_recalled_by_the_other(pg_url, prefix, tmp_path) -> None:
     """The first router answers once (taking a slice of the quota) and goes quiet; the other
     gets the rest of the traffic and recalls the idle slice instead of refusing."""
-    with running_fake_openai("sk-upstream-key", completion_tokens=100) as fake:
+    with running_fake_openai("sk-canary-upstream-key", completion_tokens=100) as fake:
         token_id, key = asyncio.run(_seeded(pg_url, fake, quota="0.6"))  # 100 answers
         with fleet(pg_url, tmp_path, REDIS_URL, prefix) as urls:
             _wait_subscribed(prefix, len(urls))
@@ -184,7 +184,7 @@ def test_quota_idle_in_one_routers_lease_is_recalled_by_the_other(pg_url, prefix
 def test_a_60_rpm_limit_admits_exactly_60_of_600_spread_over_two_routers(
     pg_url, prefix, tmp_path
 ) -> None:
-    with running_fake_openai("sk-upstream-key", completion_tokens=100) as fake:
+    with running_fake_openai("sk-canary-upstream-key", completion_tokens=100) as fake:
         _, key = asyncio.run(_seeded(pg_url, fake, quota="-1", rpm=60))
         with fleet(pg_url, tmp_path, REDIS_URL, prefix) as urls:
             started = time.monotonic()
@@ -205,7 +205,7 @@ def _healthz_version(base_url: str) -> int:
 
 def test_a_cli_change_reaches_both_routers_within_2_seconds(pg_url, prefix, tmp_path) -> None:
     """The routers poll only every 30 s here: only the Redis notice can make it in time."""
-    with running_fake_openai("sk-upstream-key", completion_tokens=100) as fake:
+    with running_fake_openai("sk-canary-upstream-key", completion_tokens=100) as fake:
         token_id, key = asyncio.run(_seeded(pg_url, fake, quota="-1"))
         slow_poll = {"BURNCLOUD_CONFIG_POLL_SECONDS": "30"}
         with fleet(pg_url, tmp_path, REDIS_URL, prefix, **slow_poll) as urls:
@@ -257,7 +257,7 @@ def _cli(db_url: str, prefix: str, *args: str) -> None:
 def test_without_redis_limits_become_per_router_and_quota_stays_exact(pg_url, tmp_path) -> None:
     with (
         private_redis(tmp_path) as redis_server,
-        running_fake_openai("sk-upstream-key", completion_tokens=100) as fake,
+        running_fake_openai("sk-canary-upstream-key", completion_tokens=100) as fake,
     ):
         token_id, key = asyncio.run(_seeded(pg_url, fake, quota="0.6", rpm=60))
         with fleet(pg_url, tmp_path, redis_server.url, "fleet:") as urls:
@@ -297,7 +297,7 @@ def test_with_the_database_unreachable_paid_requests_get_503_never_a_free_answer
     the database is back, every answer given is billed once and nothing is lost."""
     schema = pg_url.rsplit("search_path=", 1)[1]
     with (
-        running_fake_openai("sk-upstream-key", completion_tokens=100) as fake,
+        running_fake_openai("sk-canary-upstream-key", completion_tokens=100) as fake,
         tcp_proxy(5432) as proxy,
     ):
         token_id, key = asyncio.run(_seeded(pg_url, fake, quota="0.6"))

@@ -57,7 +57,7 @@ async def add(router: RunningRouter, base_url: str, name: str, **fields: Any) ->
             BOX,
             type="openai",
             name=name,
-            key="sk-upstream",
+            key="sk-canary-upstream",
             base_url=base_url,
             **GPT4,
             **fields,

@@ -4,7 +4,14 @@ import orjson
 import pytest
 
 from burncloud.errors import InvalidRequest
-from burncloud.gateway.inbound import CHAT, COMPLETIONS, EMBEDDINGS, parse_request
+from burncloud.gateway.inbound import (
+    CHAT,
+    CLIENT_OVERRIDES,
+    COMPLETIONS,
+    EMBEDDINGS,
+    parse_request,
+    without_overrides,
+)
 from burncloud.gateway.outbound import upstream_body
 from burncloud.providers.qwen import QwenProvider
 
@@ -112,3 +119,37 @@ def test_n_must_be_a_sane_integer(n) -> None:
     body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "n": n}
     with pytest.raises(InvalidRequest, match="'n' must be an integer from 1 to 128"):
         parse_request(CHAT, orjson.dumps(body))
+
+
+def test_client_overrides_are_dropped_and_only_then_is_the_body_rewritten() -> None:
+    body = _chat(api_base="http://x", api_key="sk-x", extra_headers={"a": "b"}, temperature=0.5)
+    request = parse_request(CHAT, body)
+    assert orjson.loads(request.body) == orjson.loads(_chat(temperature=0.5))
+    assert set(request.data).isdisjoint(CLIENT_OVERRIDES)
+    assert upstream_body(request, "gpt-4", None) == request.body
+    plain = _chat(temperature=0.5)
+    data = orjson.loads(plain)
+    assert without_overrides(data, plain) == (data, plain)
+    assert without_overrides(data, plain)[1] is plain  # no re-serialisation
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (42, "'model' must be a string"),
+        (["gpt-4"], "'model' must be a string"),
+        ("gpt-4\r\nX-Evil: 1", "printable"),
+        ("gpt-4\x00", "printable"),
+        ("   ", "printable"),
+        ("m" * 257, "at most 256"),
+        (None, "you must provide a model parameter"),
+    ],
+)
+def test_a_model_must_be_a_short_printable_name(model: object, message: str) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        parse_request(CHAT, _chat(model=model))
+
+
+def test_real_model_names_are_accepted() -> None:
+    for model in ("ft:gpt-4o-mini:org::abc", "meta-llama/Llama-3-70b", "qwen-max 2", "m" * 256):
+        assert parse_request(CHAT, _chat(model=model)).model == model

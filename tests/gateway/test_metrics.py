@@ -60,7 +60,9 @@ async def scrape(base_url: str) -> Samples:
 
 @pytest.fixture
 async def upstream():
-    async with FakeOpenAI("sk-upstream-key", prompt_tokens=100, completion_tokens=200) as fake:
+    async with FakeOpenAI(
+        "sk-canary-upstream-key", prompt_tokens=100, completion_tokens=200
+    ) as fake:
         yield fake
 
 
@@ -229,7 +231,9 @@ def test_the_multiprocess_directory_is_fresh_exported_and_removed(monkeypatch) -
 @pytest.mark.slow
 def test_two_workers_counts_are_summed_across_workers(tmp_path) -> None:
     db_url = f"sqlite:///{tmp_path}/metrics.db"
-    with running_fake_openai("sk-upstream-key", prompt_tokens=100, completion_tokens=200) as fake:
+    with running_fake_openai(
+        "sk-canary-upstream-key", prompt_tokens=100, completion_tokens=200
+    ) as fake:
         _, key = asyncio.run(seed(db_url, fake))
         with router_process(db_url, workers=2) as (base_url, process):
             directory, sent, scrapes = asyncio.run(

@@ -31,7 +31,9 @@ CHAT = {"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]}
 
 @pytest.fixture
 async def upstream():
-    async with FakeOpenAI("sk-upstream-key", prompt_tokens=100, completion_tokens=200) as fake:
+    async with FakeOpenAI(
+        "sk-canary-upstream-key", prompt_tokens=100, completion_tokens=200
+    ) as fake:
         yield fake
 
 
@@ -191,7 +193,7 @@ async def test_short_quota_caps_max_tokens_instead_of_overspending(tmp_path) -> 
     # 0.01 USD affords the prompt estimate plus about 150 answer tokens at 60/1M, not 4096.
     # The fake counts prompt words, so the real prompt is below the reserved estimate.
     async with (
-        FakeOpenAI("sk-upstream-key", completion_tokens=4096) as upstream,
+        FakeOpenAI("sk-canary-upstream-key", completion_tokens=4096) as upstream,
         running_router(tmp_path, upstream, quota="0.01") as router,
     ):
         response = await _post(router, CHAT)
@@ -217,7 +219,7 @@ async def test_unreachable_upstream_is_503(tmp_path, upstream) -> None:
 
         async def check() -> None:
             message = _error(await _post(router, CHAT), 503, "service_unavailable", "server_error")
-            assert "127.0.0.1" not in message and "sk-upstream" not in message
+            assert "127.0.0.1" not in message and "sk-canary-upstream" not in message
 
         await _eventually(check)
     logs = await _with_db(router, lambda db: db.fetch_all("SELECT status, cost FROM logs"))

@@ -18,7 +18,9 @@ BODY = {
 
 @pytest.fixture
 async def upstream():
-    async with FakeOpenAI("sk-upstream-key", prompt_tokens=100, completion_tokens=200) as fake:
+    async with FakeOpenAI(
+        "sk-canary-upstream-key", prompt_tokens=100, completion_tokens=200
+    ) as fake:
         yield fake
 
 

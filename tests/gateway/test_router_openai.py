@@ -25,7 +25,9 @@ MESSAGES = [{"role": "user", "content": "hello there"}]
 
 @pytest.fixture
 async def upstream():
-    async with FakeOpenAI("sk-upstream-key", prompt_tokens=100, completion_tokens=200) as fake:
+    async with FakeOpenAI(
+        "sk-canary-upstream-key", prompt_tokens=100, completion_tokens=200
+    ) as fake:
         yield fake
 
 
@@ -37,7 +39,7 @@ async def test_non_stream_is_relayed_and_billed_exactly(tmp_path, upstream) -> N
         assert reply.choices[0].message.content == "Hello! You said: hello there"
         assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (100, 200)
         sent = upstream.last_request
-        assert sent.authorization == "Bearer sk-upstream-key"
+        assert sent.authorization == "Bearer sk-canary-upstream-key"
         assert router.key not in sent.body.decode() and router.key not in str(sent.headers)
     logs = await logged_rows(router.db_url)
     assert [(r["status"], r["cost"], r["estimated"]) for r in logs] == [(200, 15_000_000, 0)]
@@ -96,7 +98,9 @@ async def test_error_table_rows(tmp_path, upstream, headers, body, status, code)
 
 def test_sync_client_stream_and_non_stream(tmp_path) -> None:
 
-    with running_fake_openai("sk-upstream-key", prompt_tokens=100, completion_tokens=200) as fake:
+    with running_fake_openai(
+        "sk-canary-upstream-key", prompt_tokens=100, completion_tokens=200
+    ) as fake:
         ready, done = threading.Event(), threading.Event()
         box: dict = {}
 
@@ -194,7 +198,7 @@ async def test_billing_endpoints_report_the_keys_balance(tmp_path, upstream) -> 
 @pytest.mark.faults
 async def test_client_disconnect_cancels_the_upstream_stream(tmp_path) -> None:
     async with (
-        FakeOpenAI("sk-upstream-key", chunks=50, chunk_delay=0.1) as slow,
+        FakeOpenAI("sk-canary-upstream-key", chunks=50, chunk_delay=0.1) as slow,
         running_router(tmp_path, slow) as router,
     ):
         client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
@@ -270,7 +274,10 @@ async def test_a_client_hanging_up_after_done_got_the_whole_answer(tmp_path, ups
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_missing_upstream_usage_is_estimated_with_the_tokenizer(tmp_path, stream) -> None:
-    async with FakeOpenAI("sk-upstream-key") as fake, running_router(tmp_path, fake) as router:
+    async with (
+        FakeOpenAI("sk-canary-upstream-key") as fake,
+        running_router(tmp_path, fake) as router,
+    ):
         fake.omit_usage = True
         client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url)
         if stream:
@@ -295,7 +302,7 @@ async def test_upstream_dying_mid_stream_ends_with_an_error_event_and_bills_what
     tmp_path,
 ) -> None:
     async with (
-        FakeOpenAI("sk-upstream-key", chunks=10) as fake,
+        FakeOpenAI("sk-canary-upstream-key", chunks=10) as fake,
         running_router(tmp_path, fake) as router,
     ):
         fake.die_after_chunks = 4

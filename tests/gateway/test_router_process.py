@@ -34,7 +34,7 @@ def test_quota_race_across_two_workers_lets_exactly_50_through(tmp_path, server)
     db_url = f"sqlite:///{tmp_path}/race.db"
     # Output-only price so each request's reservation equals its exact cost:
     # 100 answer tokens at 60 USD / 1M = 0.006 USD; the quota holds exactly 50 of them.
-    with running_fake_openai("sk-upstream-key", completion_tokens=100) as fake:
+    with running_fake_openai("sk-canary-upstream-key", completion_tokens=100) as fake:
         token_id, key = asyncio.run(seed(db_url, fake, quota="0.3"))
 
         async def output_only_price() -> None:
@@ -97,7 +97,7 @@ async def _burst(base_url: str, key: str, db_url: str, token_id: int, count: int
 @pytest.mark.parametrize(("server", "workers"), [("hypercorn", 1), ("uvicorn", 1), ("uvicorn", 2)])
 def test_sigterm_lets_an_open_stream_finish_and_logs_it(tmp_path, server, workers) -> None:
     db_url = f"sqlite:///{tmp_path}/drain.db"
-    with running_fake_openai("sk-upstream-key", chunks=30, chunk_delay=0.05) as fake:
+    with running_fake_openai("sk-canary-upstream-key", chunks=30, chunk_delay=0.05) as fake:
         _, key = asyncio.run(seed(db_url, fake))
         with router_process(db_url, workers=workers, grace=10, server=server) as (
             base_url,
@@ -122,7 +122,7 @@ def test_cli_change_reaches_both_workers_within_two_seconds(tmp_path) -> None:
     from burncloud.services.tokens import create_token
 
     db_url = f"sqlite:///{tmp_path}/reload.db"
-    with running_fake_openai("sk-upstream-key") as fake:
+    with running_fake_openai("sk-canary-upstream-key") as fake:
         asyncio.run(seed(db_url, fake))
         with router_process(db_url, workers=2) as (base_url, _):
 

@@ -35,7 +35,7 @@ async def add(db: Database, base_url: str, **changes: object) -> channels.Channe
     fields: dict = {
         "type": "openai",
         "name": "openai-main",
-        "key": "sk-upstream",
+        "key": "sk-canary-upstream",
         "models": ["gpt-4o-mini"],
         "base_url": base_url,
     }
@@ -65,7 +65,7 @@ async def test_ok_sends_the_minimal_request_and_records_latency_and_success(
         result = await channel_test.test_channel(db, BOX, ch.id, client=client)
     assert fake.last_request.path == "/v1/chat/completions"
     assert fake.last_request.json == {"model": "gpt-4o-mini", "messages": HI, "max_tokens": 1}
-    assert fake.last_request.authorization == "Bearer sk-upstream"
+    assert fake.last_request.authorization == "Bearer sk-canary-upstream"
     assert (result.ok, result.status, result.error) == (True, 200, "")
     assert (result.channel_id, result.name, result.type) == (ch.id, "openai-main", "openai")
     assert (result.model, result.upstream_model) == ("gpt-4o-mini", "gpt-4o-mini")

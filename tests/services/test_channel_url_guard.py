@@ -153,7 +153,7 @@ async def _admin_calls(http: httpx.AsyncClient, url: str) -> tuple[httpx.Respons
 @pytest.mark.parametrize("allow", [False, True])
 async def test_the_admin_api_refuses_metadata_urls_with_400(tmp_path, allow: bool) -> None:
     async with (
-        FakeOpenAI("sk-upstream") as upstream,
+        FakeOpenAI("sk-canary-upstream") as upstream,
         running_router(tmp_path, upstream, allow_private_upstreams=allow) as router,
     ):
         root = router.base_url.removesuffix("/v1")
