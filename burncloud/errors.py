@@ -50,6 +50,11 @@ class RequestTooLarge(InvalidRequest):
     code = "request_too_large"
 
 
+class RequestTimeout(InvalidRequest):
+    status = 408
+    code = "request_timeout"
+
+
 class InvalidToken(BurncloudError):
     status = 401
     code = "invalid_token"

@@ -7,12 +7,13 @@ request object costs more per request than the whole relay step it wraps.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
 
-from burncloud.errors import BurncloudError, InvalidRequest, RequestTooLarge
+from burncloud.errors import BurncloudError, InvalidRequest, RequestTimeout, RequestTooLarge
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -21,6 +22,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 JSON_TYPE = b"application/json"
+BODY_SECONDS = 60.0  # the longest a request body may take to arrive once it has begun
 
 
 class ClientDisconnected(Exception):
@@ -51,10 +53,23 @@ async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -
                 raise _too_large(limit)
         except ValueError:
             raise InvalidRequest("invalid Content-Length header") from None
+    message = await receive()  # nearly every body arrives whole, in the first message
+    if message["type"] == "http.body" and not message.get("more_body", False):
+        body = message.get("body", b"")
+        if len(body) > limit:
+            raise _too_large(limit)
+        return body
+    try:
+        async with asyncio.timeout(BODY_SECONDS):  # a client trickling its body (slowloris)
+            return await _rest_of_body(message, receive, limit)
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {BODY_SECONDS:g} s") from None
+
+
+async def _rest_of_body(message: Message, receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
         chunk = message.get("body", b"")
@@ -65,7 +80,8 @@ async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -
             raise _too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return b"".join(chunks)
+        message = await receive()
 
 
 async def discard_body(receive: Receive, budget: int = 1024 * 1024) -> None:

@@ -8,6 +8,7 @@ import contextlib
 
 import pytest
 
+from burncloud.gateway import asgi
 from burncloud.gateway.asgi import host_guard
 from tests.fakes import FakeOpenAI
 from tests.gateway.router_harness import logged_rows, running_router
@@ -132,3 +133,25 @@ async def test_the_relay_ignores_the_host_header(tmp_path, upstream) -> None:
         response = await exchange(port_of(router.base_url), request + body)
     assert response.status == 200
     assert upstream.request_count == 1
+
+
+async def test_a_body_that_trickles_in_is_refused_408_not_waited_for(
+    tmp_path, upstream, monkeypatch
+) -> None:
+    """A slowloris client (it declares a body and sends part of it) holds nothing for long."""
+    monkeypatch.setattr(asgi, "BODY_SECONDS", 0.3)
+    async with running_router(tmp_path, upstream) as router:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(router.base_url))
+        try:
+            writer.write(_head("/v1/chat/completions", router.key, "Content-Length: 100"))
+            writer.write(b'{"model": "gpt-4",')  # and then nothing more
+            await writer.drain()
+            async with asyncio.timeout(5):
+                response = await read_response(reader)
+        finally:
+            writer.close()
+    assert response.status == 408
+    assert response.json()["error"]["code"] == "request_timeout"
+    assert upstream.request_count == 0
+    rows = await logged_rows(router.db_url)
+    assert [row["status"] for row in rows] == [408]
