@@ -114,8 +114,14 @@ class WriterTurns:
         self._fd = os.open(f"{db_path}-writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
     async def take(self) -> None:
-        """Wait for this connection's turn (in a thread: flock blocks). Cancelled while
-        waiting, it still takes the turn in its thread, then gives it back."""
+        """Take this connection's turn: at once when it is free, else by waiting in a
+        thread (flock blocks). Cancelled while waiting, it still takes the turn in its
+        thread, then gives it back."""
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
         taking = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, self._fd, fcntl.LOCK_EX))
         try:
             await asyncio.shield(taking)
