@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from burncloud import __version__
+from burncloud.services.logs import MAX_BIGINT
 
 JSON = dict[str, Any]
 Security = list[dict[str, list[str]]]
@@ -30,7 +31,6 @@ SECURITY_SCHEMES: JSON = {
     "metricsToken": {"type": "http", "scheme": "bearer", "description": "BURNCLOUD_METRICS_TOKEN"},
 }
 
-MAX_BIGINT = 2**63 - 1
 STRING: JSON = {"type": "string"}
 TEXT: JSON = {"type": "string", "minLength": 1}
 INTEGER: JSON = {"type": "integer", "minimum": -MAX_BIGINT, "maximum": MAX_BIGINT}

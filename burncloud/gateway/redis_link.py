@@ -113,7 +113,7 @@ class RedisLink:
         started = self._clock()
         try:
             async with asyncio.timeout(None) as deadline:
-                watch = _SilenceWatch(self, deadline, started, loop)
+                watch = _SilenceWatch(self, self._timeout, deadline, started, loop)
                 try:
                     result = await command(self._client)
                 finally:
@@ -123,6 +123,10 @@ class RedisLink:
             raise RedisDown(str(exc)) from None
         self._last_answer = self._clock()
         return result
+
+    def now(self) -> float:
+        """The link's clock (what ``answered_since`` compares with)."""
+        return self._clock()
 
     def answered_since(self, moment: float) -> bool:
         """Whether Redis answered any command (or ping) after ``moment``."""
@@ -173,17 +177,19 @@ class _SilenceWatch:
     def __init__(
         self,
         link: RedisLink,
+        period: float,
         deadline: asyncio.Timeout,
         started: float,
         loop: asyncio.AbstractEventLoop,
     ) -> None:
-        self._link, self._deadline, self._started, self._loop = link, deadline, started, loop
-        self._handle = loop.call_later(link._timeout, self._check)
+        self._link, self._period, self._deadline, self._loop = link, period, deadline, loop
+        self._started = started
+        self._handle = loop.call_later(period, self._check)
 
     def _check(self) -> None:
         if self._link.answered_since(self._started):
-            self._started = self._link._clock()  # alive: give it another full period
-            self._handle = self._loop.call_later(self._link._timeout, self._check)
+            self._started = self._link.now()  # alive: give it another full period
+            self._handle = self._loop.call_later(self._period, self._check)
         else:
             self._deadline.reschedule(self._loop.time())
 
