@@ -31,14 +31,17 @@ SECRET_QUERY = "X-Amz-Signature=s3cr3t-signature"
 
 
 class FakeResolver(AbstractResolver):
-    """Names resolve to fixed addresses; anything else does not exist."""
+    """Names resolve to fixed addresses; anything else does not exist. ``asked`` lists the
+    names looked up, in order."""
 
     def __init__(self, names: dict[str, list[str]]) -> None:
         self.names = names
+        self.asked: list[str] = []
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
+        self.asked.append(host)
         if host not in self.names:
             raise OSError(f"unknown host {host}")
         return [

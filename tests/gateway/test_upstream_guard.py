@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from burncloud.config import Settings
 from burncloud.gateway.fetcher import AddressRefused, address_allowed
 from burncloud.gateway.runtime import Runtime
 from burncloud.gateway.upstream_guard import UpstreamResolver, upstream_address_allowed
+from tests.gateway.test_fetcher import FakeResolver as TableResolver
 
 REFUSED = [
     "169.254.169.254",  # AWS, GCP and Azure metadata
@@ -44,35 +43,6 @@ ALLOWED = [
 ]
 
 
-class TableResolver(AbstractResolver):
-    """Answers from a table of name -> addresses; unknown names fail like DNS would."""
-
-    def __init__(self, table: dict[str, list[str]]) -> None:
-        self.table = table
-        self.asked: list[str] = []
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        self.asked.append(host)
-        if host not in self.table:
-            raise OSError(f"unknown host {host}")
-        return [
-            ResolveResult(
-                hostname=host,
-                host=address,
-                port=port,
-                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for address in self.table[host]
-        ]
-
-    async def close(self) -> None:
-        return None
-
-
 @pytest.mark.parametrize("address", REFUSED)
 def test_platform_addresses_are_refused(address: str) -> None:
     assert not address_allowed(address, upstream_address_allowed)
@@ -87,7 +57,7 @@ async def test_a_name_that_rebinds_to_metadata_is_refused_on_the_next_resolution
     table = TableResolver({"llm.internal": ["10.0.0.7"]})
     resolver = UpstreamResolver(inner=table)
     assert [r["host"] for r in await resolver.resolve("llm.internal", 443)] == ["10.0.0.7"]
-    table.table["llm.internal"] = ["10.0.0.7", "169.254.169.254"]
+    table.names["llm.internal"] = ["10.0.0.7", "169.254.169.254"]
     with pytest.raises(AddressRefused):
         await resolver.resolve("llm.internal", 443)
 

@@ -18,7 +18,7 @@ from burncloud.services.users import add_user
 from tests.admin.conftest import client, eventually, wait_for_key
 from tests.fakes import FakeOpenAI
 from tests.gateway.router_harness import SECRET, RunningRouter, logged_rows, running_router
-from tests.security.test_route_matrix import served_routes
+from tests.security.test_route_matrix import served_routes, user_key
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -44,17 +44,6 @@ async def seed_bob(router: RunningRouter, upstream: FakeOpenAI) -> dict[str, obj
         await db.close()
     await wait_for_key(router, key, 403)
     return {"key": key, "second": second, "token_id": token.id, "code": code}
-
-
-async def new_user_key(router: RunningRouter, name: str) -> str:
-    db = await open_database(router.db_url)
-    try:
-        await add_user(db, name=name, balance=parse_usd("5"))
-        _, key = await create_token(db, f"{name}-key", user_ref=name)
-    finally:
-        await db.close()
-    await wait_for_key(router, key, 403)
-    return key
 
 
 def aimed_at(pattern: str, bob_token: int) -> str:
@@ -84,7 +73,7 @@ async def test_a_user_key_reads_and_changes_nothing_of_another_user(tmp_path) ->
         running_router(tmp_path, upstream) as router,
     ):
         bob = await seed_bob(router, upstream)
-        alice = await new_user_key(router, "alice")
+        alice = await user_key(router, "alice")
         for key, count in ((alice, 1), (bob["key"], 3)):
             async with client(router, str(key)) as http:
                 for _ in range(count):
