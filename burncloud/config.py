@@ -10,6 +10,8 @@ from burncloud.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:burncloud.db"
 SERVERS = ("hypercorn", "uvicorn")  # the ASGI servers `burncloud router` can run on
+# Per worker: 10,000 streams across 2 workers fit even when one worker holds them all.
+DEFAULT_MAX_CONNECTIONS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,12 @@ class Settings:
     probe_seconds: float = 60.0  # how often auto-disabled channels are probed
     metrics_token: str | None = None  # when set, GET /metrics wants it as a bearer token
     server: str = "hypercorn"  # or "uvicorn" (the uvicorn extra): less CPU per request
+    spill_dir: str | None = None  # for log rows unwritable at shutdown (default: by SQLite)
+    # What one client connection may hold of a worker (burncloud.serving.limits).
+    max_connections: int = DEFAULT_MAX_CONNECTIONS  # per worker; past it a connection gets 503
+    max_header_bytes: int = 64 * 1024  # a request line and headers larger get 431
+    header_timeout: float = 30.0  # seconds for a request's line and headers to arrive
+    keep_alive: float = 75.0  # seconds an idle connection is kept between requests
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,7 +59,8 @@ class Settings:
             secret=env.get("BURNCLOUD_SECRET") or None,
             metrics_token=env.get("BURNCLOUD_METRICS_TOKEN") or None,
             server=_server(env.get("BURNCLOUD_SERVER") or default.server),
-            workers=_int(env, "WORKERS", default.workers),
+            spill_dir=env.get("BURNCLOUD_SPILL_DIR") or None,
+            workers=int(_positive("WORKERS", _int(env, "WORKERS", default.workers))),
             grace_period=_float(env, "BURNCLOUD_GRACE_PERIOD", default.grace_period),
             max_body_bytes=_int(env, "BURNCLOUD_MAX_BODY_BYTES", default.max_body_bytes),
             allow_free_models=_bool(env, "BURNCLOUD_ALLOW_FREE_MODELS", default.allow_free_models),
@@ -79,6 +88,7 @@ class Settings:
                 "BURNCLOUD_CONFIG_POLL_SECONDS",
                 _float(env, "BURNCLOUD_CONFIG_POLL_SECONDS", default.config_poll_seconds),
             ),
+            **_server_limits(env),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -95,6 +105,32 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _server_limits(env: Mapping[str, str]) -> dict[str, int | float]:
+    """The per-connection limits every server applies (``burncloud.serving.limits``)."""
+    default = _DEFAULTS
+    return {
+        "max_connections": int(
+            _positive(
+                "BURNCLOUD_MAX_CONNECTIONS",
+                _int(env, "BURNCLOUD_MAX_CONNECTIONS", default.max_connections),
+            )
+        ),
+        "max_header_bytes": int(
+            _positive(
+                "BURNCLOUD_MAX_HEADER_BYTES",
+                _int(env, "BURNCLOUD_MAX_HEADER_BYTES", default.max_header_bytes),
+            )
+        ),
+        "header_timeout": _positive(
+            "BURNCLOUD_HEADER_TIMEOUT",
+            _float(env, "BURNCLOUD_HEADER_TIMEOUT", default.header_timeout),
+        ),
+        "keep_alive": _positive(
+            "BURNCLOUD_KEEP_ALIVE", _float(env, "BURNCLOUD_KEEP_ALIVE", default.keep_alive)
+        ),
+    }
 
 
 def _server(name: str) -> str:

@@ -4,13 +4,16 @@ Client keys (``sk-...``) and redemption codes are random and high-entropy, so a 
 SHA-256 is the right lookup hash: the router finds a key by its hash in memory. Channel
 keys must be recoverable to call upstreams, so they are encrypted with Fernet
 (AES-128-CBC + HMAC-SHA256) under a secret from ``BURNCLOUD_SECRET`` or, for SQLite, a
-key file created beside the database with mode 0600.
+key file created beside the database with mode 0600. Text that may quote a channel key
+(an upstream's error) has the key masked, whole and in part, before it is ever shortened
+(``public_error_text``).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import os
 import secrets
@@ -18,6 +21,7 @@ import string
 from pathlib import Path
 from urllib.parse import quote
 
+import orjson
 from cryptography.fernet import Fernet, InvalidToken
 
 from burncloud.db.url import DatabaseUrl
@@ -43,16 +47,120 @@ def hash_secret(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+MASK = "***"
+FRAGMENT_CHARS = 12  # a run this long of a key's form is masked wherever it appears
+_ANCHOR_CHARS = FRAGMENT_CHARS // 2
+_WHOLE_FORM_CHARS = 8  # a shorter secret would mask ordinary words
+
+
 def mask_in(text: str, secret: str) -> str:
-    """``text`` with ``secret`` masked as sent, URL-encoded or in base64 (either alphabet,
-    padding optional): upstreams quote the key they were given in their error messages."""
+    """``text`` with ``secret`` masked, whole or in part: upstreams quote the key they were
+    given in their error messages, and a message cut anywhere may hold part of one.
+
+    The key is masked as sent, URL-encoded, JSON-escaped or in base64 (either alphabet,
+    padding optional, at any byte alignment, as in ``Basic base64(user:key)``), and so is
+    every run of ``FRAGMENT_CHARS`` or more consecutive characters of one of those forms
+    (``_fragments`` says how they are found).
+    """
+    if not secret:
+        return text
+    whole, partial = _key_forms(secret)
+    for form in sorted(whole, key=len, reverse=True):
+        text = text.replace(form, MASK)
+    spans = _fragments(text, partial)
+    if not spans:
+        return text
+    pieces, done = [], 0
+    for start, end in spans:
+        pieces += [text[done:start], MASK]
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def public_error_text(text: str, secret: str, limit: int) -> str:
+    """``text`` as it may leave burncloud (a client's error, a log row, a CLI line): the
+    ``secret`` masked in the whole text first, then cut to at most ``limit`` characters.
+    Never the other way round: a key cut in half is no longer the key."""
+    masked = mask_in(text, secret)
+    return masked if len(masked) <= limit else masked[: max(limit - 3, 0)] + "..."
+
+
+@functools.lru_cache(maxsize=64)
+def _key_forms(secret: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The forms masked whole (at least 8 characters) and those masked in part too (at
+    least ``FRAGMENT_CHARS``); cached, as one channel's key is asked about again and again."""
     raw = secret.encode()
-    encoded = {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
-    forms = {secret, quote(secret, safe=""), *encoded, *(form.rstrip("=") for form in encoded)}
-    for form in sorted(forms, key=len, reverse=True):
-        if len(form) >= 8:  # a short secret would mask ordinary words
-            text = text.replace(form, "***")
-    return text
+    padded = {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
+    json_escaped = orjson.dumps(secret).decode()[1:-1]
+    texts = {secret, quote(secret, safe=""), json_escaped, json_escaped.replace("/", "\\/")}
+    whole = {*texts, *padded, *(form.rstrip("=") for form in padded)}
+    partial = texts | set(_base64_cores(raw))
+    return (
+        frozenset(form for form in whole if len(form) >= _WHOLE_FORM_CHARS),
+        tuple(sorted(form for form in partial if len(form) >= FRAGMENT_CHARS)),
+    )
+
+
+def _base64_cores(raw: bytes) -> list[str]:
+    """The base64 characters that depend only on ``raw``, for each of the three positions
+    it can start at inside a longer encoded value, in both alphabets."""
+    cores = []
+    for shift in range(3):
+        bits = 8 * (shift + len(raw))
+        first, last = -(-8 * shift // 6), bits // 6  # characters wholly inside ``raw``
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            cores.append(encode(bytes(shift) + raw).decode()[first:last])
+    return cores
+
+
+def _fragments(text: str, forms: tuple[str, ...]) -> list[tuple[int, int]]:
+    """The spans of ``text`` holding ``FRAGMENT_CHARS`` or more consecutive characters of a
+    form, merged where they touch or overlap.
+
+    Any such run contains one of the form's anchors: its ``_ANCHOR_CHARS``-long slices at
+    offsets 0, 6, 12, ... (a 12-character window always covers one whole). So each anchor
+    is searched for with ``str.find`` (C speed, ~10 anchors per form of a 50-character key),
+    and each hit is extended left and right while text and form agree; a run already found
+    for the same alignment is not extended again. Cost: O(anchors x len(text)) for the
+    searches, plus the length of each real run.
+    """
+    spans: list[tuple[int, int]] = []
+    for form in forms:
+        found: dict[int, int] = {}  # alignment (text index - form index) -> end of its run
+        for offset in range(0, len(form) - _ANCHOR_CHARS + 1, _ANCHOR_CHARS):
+            anchor = form[offset : offset + _ANCHOR_CHARS]
+            hit = text.find(anchor)
+            while hit >= 0:
+                shift = hit - offset
+                if found.get(shift, -1) < hit:
+                    start, end = _extend(text, form, hit, offset)
+                    found[shift] = end
+                    if end - start >= FRAGMENT_CHARS:
+                        spans.append((start, end))
+                hit = text.find(anchor, hit + 1)
+    return _merged(spans)
+
+
+def _extend(text: str, form: str, at: int, offset: int) -> tuple[int, int]:
+    """The longest run around ``text[at:]`` == ``form[offset:]`` (an anchor matched)."""
+    start, left = at, offset
+    while start > 0 and left > 0 and text[start - 1] == form[left - 1]:
+        start, left = start - 1, left - 1
+    end, right = at + _ANCHOR_CHARS, offset + _ANCHOR_CHARS
+    while end < len(text) and right < len(form) and text[end] == form[right]:
+        end, right = end + 1, right + 1
+    return start, end
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def mask_secret(value: str, visible_prefix: int = 3) -> str:

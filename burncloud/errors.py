@@ -13,6 +13,7 @@
     ├── RateLimited                     429 rate_limit_exceeded / rate_limit_error
     ├── UpstreamError                   502 upstream_error / server_error
     └── ServiceUnavailable              503 service_unavailable / server_error
+        └── StorageUnavailable          503 (the database cannot be written or reached)
 
 Messages are shown to users as they are: they never hold secrets or tracebacks.
 """
@@ -105,6 +106,11 @@ class UpstreamError(BurncloudError):
 class ServiceUnavailable(BurncloudError):
     status = 503
     code = "service_unavailable"
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """The database cannot serve (a full disk, read-only, locked, unreachable): raised where
+    an engine error enters our code (``burncloud.db.failures``), never by a handler."""
 
 
 class ConfigError(BurncloudError):

@@ -1,4 +1,4 @@
-"""The router's composition root: ``create_app(settings)`` and ``serve(settings)``.
+"""The router's composition root: ``create_app(settings)``, a worker's ASGI app.
 
 The OpenAI relay endpoints are bare ASGI handlers dispatched ahead of a Quart app that
 serves everything else (account endpoints, health, later the admin API). One lifespan
@@ -8,39 +8,31 @@ or textual (a test checks).
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import math
-import os
-import signal
 from functools import partial
 from typing import Any
 
-from quart import Quart
+from quart import Quart, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
 from burncloud.admin.blueprint import admin_blueprint
 from burncloud.config import Settings
-from burncloud.errors import BurncloudError, ConfigError, NotFound
+from burncloud.errors import BurncloudError, NotFound
 from burncloud.gateway.account import account_blueprint
 from burncloud.gateway.anthropic_door import AnthropicDialect, count_tokens
 from burncloud.gateway.asgi import Receive, Scope, Send, host_guard
 from burncloud.gateway.front_door import FrontDoor
-from burncloud.gateway.gemini_door import PREFIX as GEMINI_PREFIX
+from burncloud.gateway.gemini_door import PREFIXES as GEMINI_PREFIXES
 from burncloud.gateway.gemini_door import GeminiDialect, is_gemini_path
 from burncloud.gateway.inbound import CHAT, COMPLETIONS, EMBEDDINGS, Endpoint
-from burncloud.gateway.metrics import MetricsEndpoint, multiprocess_dir
+from burncloud.gateway.metrics import MetricsEndpoint
 from burncloud.gateway.relay import Relay
 from burncloud.gateway.runtime import Runtime
-from burncloud.gateway.shared_state import STATE_FILE_ENV
-from burncloud.gateway.state_file import attach_state, state_file_path
 from burncloud.services.logs import MAX_BIGINT
+from burncloud.serving.log_setup import configure_logging
 
 log = logging.getLogger("burncloud.server")
-
-BACKLOG = 4096  # bursts of thousands of connects must queue, not be reset
-KEEP_ALIVE_SECONDS = 75.0
 
 RELAY_ROUTES: dict[tuple[str, str], Endpoint] = {
     ("POST", "/v1/chat/completions"): CHAT,
@@ -58,7 +50,7 @@ class BurncloudApp:
         self.relay = Relay(self.runtime)
         self._front_doors = {
             ("POST", "/v1/messages"): FrontDoor(self.relay, AnthropicDialect()),
-            ("POST", "/v1/messages/count_tokens"): partial(count_tokens, self.runtime),
+            ("POST", "/v1/messages/count_tokens"): partial(count_tokens, self.relay),
             ("GET", "/metrics"): MetricsEndpoint(self.runtime.metrics, settings.metrics_token),
         }
         self._gemini_door = FrontDoor(self.relay, GeminiDialect())
@@ -69,7 +61,11 @@ class BurncloudApp:
         """Every (method, path pattern) this app serves, for access audits; HEAD and OPTIONS,
         which Quart adds to each of its rules, are left out."""
         served = [*RELAY_ROUTES, *self._front_doors]
-        served += [("POST", f"{GEMINI_PREFIX}{{model}}:{call}") for call in GEMINI_CALLS]
+        served += [
+            ("POST", f"{prefix}{{model}}:{call}")
+            for prefix in GEMINI_PREFIXES
+            for call in GEMINI_CALLS
+        ]
         served += [
             (method, rule.rule)
             for rule in self.control.url_map.iter_rules()
@@ -109,7 +105,11 @@ class BurncloudApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.control.shutdown()
-                await self.runtime.stop()
+                try:
+                    await self.runtime.stop()
+                except BurncloudError as exc:  # log rows lost: the server must not exit 0
+                    await send({"type": "lifespan.shutdown.failed", "message": exc.message})
+                    return
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -126,8 +126,22 @@ class _BigintConverter(IntegerConverter):
 def _control_app(runtime: Runtime) -> Quart:
     app = Quart("burncloud", static_folder=None)
     app.url_map.converters["int"] = _BigintConverter
+    # No redirects, which werkzeug answers before any handler (so before authentication)
+    # and aims at the request's own Host: a path is served as written or is a 404. Set
+    # before the blueprints, whose rules take the map's defaults when they are added.
+    app.url_map.merge_slashes = False  # "/api//tokens" is not "/api/tokens"
+    app.url_map.strict_slashes = False  # "/api/tokens/" is served, not redirected
+    app.url_map.redirect_defaults = False
     app.register_blueprint(account_blueprint(runtime))
     app.register_blueprint(admin_blueprint(runtime))
+
+    @app.before_request
+    async def no_empty_segments() -> None:
+        """werkzeug strips a path's leading slashes before matching ("//healthz" would be
+        served as "/healthz"): a path with an empty segment names no endpoint. App-level,
+        so it runs before the admin blueprint's authentication."""
+        if "//" in request.scope["path"]:  # request.path has its leading slashes merged
+            raise NotFound("no such endpoint")
 
     @app.errorhandler(BurncloudError)
     async def burncloud_error(error: BurncloudError):  # type: ignore[no-untyped-def]
@@ -154,104 +168,5 @@ def _control_app(runtime: Runtime) -> Quart:
 def create_app(settings: Settings | None = None) -> BurncloudApp:
     """A router worker's ASGI app; settings from the environment unless given."""
     settings = settings or Settings.from_env()
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     return BurncloudApp(settings)
-
-
-def serve(settings: Settings) -> int:
-    """Run the router until SIGINT/SIGTERM on the configured server; the exit code."""
-    _configure_logging(settings.log_level)
-    _export(settings)
-    # Breakers, round-robin turns and rate limits, shared by the workers (and by other
-    # routers of this database on this machine); the workers attach through the env var.
-    state_path = state_file_path(settings.database_url)
-    state = attach_state(state_path)
-    os.environ[STATE_FILE_ENV] = str(state_path)
-    try:
-        # Before the workers start: they read PROMETHEUS_MULTIPROC_DIR on importing it.
-        with multiprocess_dir(settings.workers):
-            if settings.server == "uvicorn":
-                return _run_uvicorn(settings)
-            return _run_hypercorn(settings)
-    finally:
-        state.close()
-
-
-def _run_hypercorn(settings: Settings) -> int:
-    from hypercorn.config import Config
-    from hypercorn.run import run
-
-    config = Config()
-    config.bind = [f"{settings.host}:{settings.port}"]
-    config.application_path = "burncloud.server:create_app()"
-    config.workers = settings.workers if settings.workers > 1 else 0
-    config.graceful_timeout = settings.grace_period
-    config.backlog = BACKLOG
-    # Hypercorn's 5 s default also runs before a new connection's first request is read:
-    # an overloaded worker would drop connections whose request had already arrived.
-    config.keep_alive_timeout = KEEP_ALIVE_SECONDS
-    config.worker_class = "uvloop" if _has("uvloop") else "asyncio"
-    config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")  # ours: one handler, one format
-    config.loglevel = settings.log_level.upper()
-    return run(config)
-
-
-def _run_uvicorn(settings: Settings) -> int:
-    try:
-        import uvicorn
-    except ImportError:
-        raise ConfigError(
-            "the uvicorn server needs the uvicorn extra: pip install 'burncloud[uvicorn]'"
-        ) from None
-    # uvicorn re-raises SIGTERM / SIGINT once it has shut down gracefully, to end the
-    # process with the signal; with these handlers in place it returns, and we exit 0.
-    for number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, lambda *_: None)
-    try:
-        uvicorn.run(
-            "burncloud.server:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            loop="uvloop" if _has("uvloop") else "asyncio",
-            http="httptools" if _has("httptools") else "h11",
-            lifespan="on",
-            access_log=False,
-            log_config=None,  # ours: one handler, one format
-            log_level=settings.log_level,
-            backlog=BACKLOG,
-            timeout_keep_alive=int(KEEP_ALIVE_SECONDS),
-            timeout_graceful_shutdown=math.ceil(settings.grace_period),
-        )
-    except SystemExit as exc:  # uvicorn exits 3 when the app fails to start
-        return exc.code if isinstance(exc.code, int) else 1
-    return 0
-
-
-def _configure_logging(level: str) -> None:
-    """One stderr handler for the process (a no-op when one is already configured)."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
-    )
-
-
-def _export(settings: Settings) -> None:
-    """Hand the effective settings to worker processes through their environment."""
-    os.environ.update(
-        {
-            "HOST": settings.host,
-            "PORT": str(settings.port),
-            "DATABASE_URL": settings.database_url,
-            "LOG_LEVEL": settings.log_level,
-            "BURNCLOUD_GRACE_PERIOD": str(settings.grace_period),
-            "BURNCLOUD_MAX_BODY_BYTES": str(settings.max_body_bytes),
-            "BURNCLOUD_ALLOW_FREE_MODELS": "true" if settings.allow_free_models else "false",
-        }
-    )
-
-
-def _has(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None

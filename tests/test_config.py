@@ -34,6 +34,11 @@ def test_cli_flags_override_environment() -> None:
         {"BURNCLOUD_ALLOW_FREE_MODELS": "maybe"},
         {"BURNCLOUD_CONFIG_POLL_SECONDS": "0"},
         {"BURNCLOUD_CONFIG_POLL_SECONDS": "soon"},
+        {"WORKERS": "0"},
+        {"BURNCLOUD_MAX_CONNECTIONS": "0"},
+        {"BURNCLOUD_MAX_HEADER_BYTES": "-1"},
+        {"BURNCLOUD_HEADER_TIMEOUT": "soon"},
+        {"BURNCLOUD_KEEP_ALIVE": "0"},
     ],
 )
 def test_bad_values_are_config_errors(env: dict[str, str]) -> None:
@@ -44,3 +49,21 @@ def test_bad_values_are_config_errors(env: dict[str, str]) -> None:
 def test_config_poll_interval_is_read() -> None:
     assert Settings.from_env({"BURNCLOUD_CONFIG_POLL_SECONDS": "0.25"}).config_poll_seconds == 0.25
     assert Settings.from_env({}).config_poll_seconds == 1.0
+
+
+def test_connection_limits_are_read() -> None:
+    default = Settings.from_env({})
+    limits = (default.max_connections, default.max_header_bytes)
+    assert limits == (10_000, 64 * 1024)
+    assert (default.header_timeout, default.keep_alive) == (30.0, 75.0)
+    settings = Settings.from_env(
+        {
+            "BURNCLOUD_MAX_CONNECTIONS": "500",
+            "BURNCLOUD_MAX_HEADER_BYTES": "8192",
+            "BURNCLOUD_HEADER_TIMEOUT": "2.5",
+            "BURNCLOUD_KEEP_ALIVE": "620",
+        }
+    )
+    limits = (settings.max_connections, settings.max_header_bytes)
+    assert limits == (500, 8192)
+    assert (settings.header_timeout, settings.keep_alive) == (2.5, 620.0)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 from burncloud_tui.details import DetailsScreen
 from burncloud_tui.header import FiguresHeader, HeaderState
 from burncloud_tui.help import HelpScreen
+from burncloud_tui.literal import literal
 from burncloud_tui.plots import Plots
 from burncloud_tui.source import TABLE_WINDOW, TAIL_LIMIT, Figures, StatsSource, Tables
 from burncloud_tui.tables import TOP, BreakdownTable, ChannelsTable
@@ -170,7 +171,7 @@ class DashScreen(Screen[None]):
             notes.append("PAUSED")
         if tail.filter_text:
             notes.append(f"filter: {tail.filter_text}")
-        tail.border_title = " · ".join(notes)
+        tail.border_title = literal(" · ".join(notes))  # the filter is typed text
 
     def watch_paused(self) -> None:
         if self.is_mounted:

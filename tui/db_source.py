@@ -2,7 +2,8 @@
 
 Every query runs on a loop of its own in a thread (``LoopThread``), where the connection
 lives. The database opens on the first refresh, so a database that cannot be reached shows
-in the header and the next refresh tries again. The service and the database layer are
+in the header and the next refresh tries again. It opens read-only: the dashboard never
+creates, migrates or writes a database. The service and the database layer are
 imported there too: the ``burncloud dash`` command starts fast.
 """
 
@@ -87,7 +88,7 @@ class DatabaseSource:
         if self._db is None:
             from burncloud.db import open_database
 
-            self._db = await open_database(self._url)
+            self._db = await open_database(self._url, create=False)  # a reader: never creates
         return self._db
 
     async def _with_breakers(self, db: Database, rows: list[ChannelRow]) -> list[ChannelRow]:

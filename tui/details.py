@@ -2,7 +2,8 @@
 
 The route trace (``burncloud.gateway.route_trace``) is read two ways: as sentences like
 ``burncloud route explain`` prints (channel names filled in from the channels table), then
-as the pretty-printed JSON it is stored as.
+as the pretty-printed JSON it is stored as. Every value is drawn literally (``literal``):
+the request id, the model, the error and the trace are what clients and upstreams wrote.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from burncloud_tui.figures import millis, stamp
+from burncloud_tui.literal import literal
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -48,7 +50,8 @@ def request_text(line: LogLine) -> Text:
     text = Text()
     for label, value in rows:
         text.append(f"{label:>9}  ", style="dim")
-        text.append(value + "\n")
+        text.append(literal(value))
+        text.append("\n")
     return text
 
 
@@ -59,11 +62,14 @@ def route_text(route: str, names: Mapping[int, str]) -> Text:
     try:
         trace = json.loads(route)
     except ValueError:
-        return Text(route)
+        return literal(route)
     text = Text()
     for sentence in route_sentences(trace, names):
-        text.append(sentence + "\n")
-    text.append("\n" + json.dumps(trace, indent=2, ensure_ascii=False), style="dim")
+        text.append(literal(sentence))
+        text.append("\n")
+    for line in json.dumps(trace, indent=2, ensure_ascii=False).split("\n"):
+        text.append("\n")
+        text.append(literal(line, style="dim"))
     return text
 
 
@@ -104,12 +110,12 @@ class DetailsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         line = self._line
         with VerticalScroll(id="details-box") as box:
-            box.border_title = f"request {line.request_id}"
+            box.border_title = literal(f"request {line.request_id}")
             box.border_subtitle = "escape: close"
             yield Static(request_text(line), id="details-request")
             if line.error:
                 yield Static(
-                    Text("error\n", style="bold") + Text(line.error, style="red"),
+                    Text("error\n", style="bold") + literal(line.error, style="red"),
                     id="details-error",
                 )
             yield Static(

@@ -2,7 +2,8 @@
 
 Three lines that fit 80 columns: a status line (live / router idle or down / empty
 database / database error, PAUSED, the tail filter), then requests, tokens, errors and
-spend, then latency, TTFT and channels.
+spend, then latency, TTFT and channels. The location, a database error and the filter are
+drawn literally (an error may quote a value from the database).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING
 from burncloud_tui.figures import age, millis, per_second, percent, usd
 from rich.text import Text
 from textual.widgets import Static
+
+from burncloud.terminal_text import terminal_text
 
 if TYPE_CHECKING:
     from burncloud.services.stats import LiveSummary
@@ -56,7 +59,8 @@ def status_line(state: HeaderState) -> Text:
         parts += [("  ", ""), (" PAUSED ", "bold reverse yellow")]
     if state.filter_text:
         parts += [("  filter: ", "dim"), (state.filter_text, "bold")]
-    return Text.assemble(*parts, no_wrap=True, overflow="ellipsis")
+    shown = ((terminal_text(text), style) for text, style in parts)
+    return Text.assemble(*shown, no_wrap=True, overflow="ellipsis")
 
 
 def figure_lines(summary: LiveSummary | None) -> tuple[Text, Text]:

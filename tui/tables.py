@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from burncloud_tui.figures import clip, compact, millis, percent, tokens, usd
+from burncloud_tui.figures import compact, millis, percent, tokens, usd
+from burncloud_tui.literal import literal, literal_cells
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -27,11 +28,12 @@ _BREAKER_STYLES = {"closed": "green", "half_open": "yellow", "open": "bold red"}
 
 
 def refill(table: DataTable[str | Text], rows: Sequence[tuple[str, Cells]]) -> None:
-    """Replace the table's rows, keeping the cursor on the same key when it is still there."""
+    """Replace the table's rows, keeping the cursor on the same key when it is still there;
+    every cell is drawn literally (``literal_cells``)."""
     selected = selected_key(table)
     table.clear()
     for key, cells in rows:
-        table.add_row(*cells, key=key)
+        table.add_row(*literal_cells(cells), key=key)
     keys = [key for key, _ in rows]
     if selected in keys and keys.index(selected):
         table.move_cursor(row=keys.index(selected), animate=False)
@@ -73,14 +75,14 @@ class ChannelsTable(DataTable[str | Text]):
 def _channel_cells(row: ChannelRow) -> Cells:
     return (
         right(str(row.id)),
-        clip(row.name, 24),
-        Text(row.status, style=_STATUS_STYLES.get(row.status, "")),
-        Text(row.breaker, style=_BREAKER_STYLES.get(row.breaker, "")),
+        literal(row.name, 24),
+        literal(row.status, style=_STATUS_STYLES.get(row.status, "")),
+        literal(row.breaker, style=_BREAKER_STYLES.get(row.breaker, "")),
         right(millis(row.latency_ms)),
         right(percent(row.success_rate)),
         right(compact(row.requests)),
         right(usd(row.spend)),
-        clip(row.reason, REASON_WIDTH),
+        literal(row.reason, REASON_WIDTH),
     )
 
 
@@ -108,7 +110,7 @@ class BreakdownTable(DataTable[str | Text]):
 def _group_cells(row: GroupRow) -> Cells:
     errors = row.errors / row.requests if row.requests else None
     return (
-        clip(row.label, 28),
+        literal(row.label, 28),
         right(compact(row.requests)),
         right(percent(errors)),
         right(tokens(row.prompt_tokens, row.completion_tokens)),

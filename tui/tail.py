@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from burncloud_tui.figures import clip, clock, millis, tokens, usd
+from burncloud_tui.figures import clock, millis, tokens, usd
+from burncloud_tui.literal import literal, literal_cells
 from burncloud_tui.tables import Cells, refill, right, selected_key
 from rich.text import Text
 from textual import on
@@ -61,12 +62,12 @@ def tail_cells(line: LogLine) -> Cells:
     return (
         TimeCell(line),
         status_cell(line.status),
-        clip(line.model, 18),
-        clip(line.token_name or "-", 12),
+        literal(line.model, 18),
+        literal(line.token_name or "-", 12),
         right(tokens(line.prompt_tokens, line.completion_tokens)),
         right(usd(line.cost)),
         right(millis(line.latency_ms)),
-        clip(line.channel_name or "-", 14),
+        literal(line.channel_name or "-", 14),
     )
 
 
@@ -109,7 +110,7 @@ class LiveTail(Vertical):
         selected = selected_key(table)
         for line in new:
             if matches(line, self.filter_text) and str(line.id) not in table.rows:
-                table.add_row(*tail_cells(line), key=str(line.id))
+                table.add_row(*literal_cells(tail_cells(line)), key=str(line.id))
         kept = {str(line.id) for line in self.lines}
         for row_key in [key for key in table.rows if key.value not in kept]:
             table.remove_row(row_key)

@@ -16,6 +16,7 @@ from burncloud.cli import (
     channels,
     dash,
     groups,
+    init,
     invite,
     logs,
     prices,
@@ -76,6 +77,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help is plain text: "pip install 'burncloud[uvicorn]'" stays whole
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -95,16 +97,17 @@ def root(
     """burncloud: one OpenAI-compatible endpoint for every LLM provider, with exact billing."""
 
 
+app.command("init")(init.init)
 app.command("router")(router.router)
 app.add_typer(prices.app, name="price", help="Model prices (USD per 1M tokens) and aliases.")
 app.add_typer(channels.app, name="channel", help="Upstream provider channels.")
-app.add_typer(tokens.app, name="token", help="Client API keys.")
+app.add_typer(tokens.app, name="token", help="Client API keys (relay keys).")
 app.add_typer(quota.app, name="quota", help="Token quotas and user balances.")
 app.add_typer(users.app, name="user", help="Users, roles and groups.")
 app.add_typer(groups.app, name="group", help="User groups and their price ratios.")
 app.add_typer(redeem.app, name="redeem", help="Redemption codes.")
 app.add_typer(invite.app, name="invite", help="Invite codes and rewards.")
-app.add_typer(admin_key.app, name="admin-key", help="The admin API key.")
+app.add_typer(admin_key.app, name="admin-key", help="Admin keys: the keys of the admin API.")
 app.add_typer(routes.app, name="route", help="Routing decisions: explain and dry-run.")
 app.add_typer(logs.app, name="log", help="Request logs: list recent ones, follow new ones.")
 app.command("stats")(stats.stats)

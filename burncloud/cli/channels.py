@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from burncloud.cli.output import emit, print_json
-from burncloud.cli.session import DbOption, JsonOption, Session, fail, run
+from burncloud.cli.completions import one_of
+from burncloud.cli.output import emit, print_json, print_line
+from burncloud.cli.session import DbOption, JsonOption, Session, fail, run, run_read
 from burncloud.money import format_usd
 from burncloud.services.channel_types import CHANNEL_TYPES, parse_pairs
 from burncloud.services.channels import (
@@ -73,7 +74,14 @@ REASON_WIDTH = 40
 
 
 def _option(flag: str, metavar: str, *, show_default: bool = False) -> Any:
-    return typer.Option(f"--{flag}", metavar=metavar, help=_HELP[flag], show_default=show_default)
+    values = one_of(CHANNEL_TYPES) if flag == "type" else None
+    return typer.Option(
+        f"--{flag}",
+        metavar=metavar,
+        help=_HELP[flag],
+        show_default=show_default,
+        autocompletion=values,
+    )
 
 
 @app.command("add")
@@ -121,7 +129,7 @@ def add(
 @app.command("list")
 def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
     """List every channel with its status, models and key hint."""
-    channels = run(db, lambda session: list_channels(session.db))
+    channels = run_read(db, lambda session: list_channels(session.db))
     if as_json:
         print_json([channel.to_json() for channel in channels])
     else:
@@ -131,7 +139,7 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
 @app.command("show")
 def show(channel_id: IdArgument, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show one channel (its key only as a hint), its last test and its spend."""
-    channel = run(db, lambda session: get_channel(session.db, channel_id))
+    channel = run_read(db, lambda session: get_channel(session.db, channel_id))
     if as_json:
         print_json(channel.to_json())
     else:
@@ -173,7 +181,7 @@ def test(
         if as_json:
             print_json(results[0].to_json())
         else:
-            print(_result_line(results[0]))
+            print_line(_result_line(results[0]))  # holds the upstream's error text
     if not all(result.ok for result in results):
         raise typer.Exit(code=1)
 

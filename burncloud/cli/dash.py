@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from burncloud.cli.session import DbOption, fail
+from burncloud.cli.session import DbOption, Session, fail, run_read
 from burncloud.config import Settings
 from burncloud.db.url import parse_database_url
 from burncloud.errors import BurncloudError
@@ -23,7 +23,12 @@ def dash(
     db: DbOption = None,
 ) -> None:
     """Watch requests, tokens, spend, channels and a live tail of requests in the terminal."""
+    run_read(db, _readable)  # a missing or outdated database: one line, before the screen
     build_app(db, refresh).run()
+
+
+async def _readable(_session: Session) -> None:
+    """Nothing to do: opening the database read-only was the check."""
 
 
 def build_app(db: str | None, refresh: float) -> DashApp:

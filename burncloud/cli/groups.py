@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from burncloud.cli.output import emit
-from burncloud.cli.session import DbOption, JsonOption, Session, run
+from burncloud.cli.session import DbOption, JsonOption, Session, run, run_read
 from burncloud.services import groups
 
 app = typer.Typer(
@@ -32,7 +32,7 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
         rows = [group.to_json() for group in await groups.list_groups(session.db)]
         emit(rows, as_json=as_json, columns=[("name", "name"), ("ratio", "ratio")])
 
-    run(db, action)
+    run_read(db, action)
 
 
 @app.command("set")

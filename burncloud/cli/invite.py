@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from burncloud.cli.output import emit
-from burncloud.cli.session import DbOption, JsonOption, Session, run
+from burncloud.cli.session import DbOption, JsonOption, Session, run, run_read
 from burncloud.money import parse_usd
 from burncloud.services import invites
 from burncloud.services.invites import InviteInfo, InviteRewards
@@ -26,7 +26,7 @@ def show(
     async def action(session: Session) -> InviteInfo:
         return await invites.invite_info(session.db, user)
 
-    info = run(db, action)
+    info = run_read(db, action)
     if as_json:
         emit(info.to_json(), as_json=True)
         return
@@ -48,9 +48,12 @@ def reward(
 ) -> None:
     """Set the sign-up rewards (USD, credited on `user add --invite`); show them if no option."""
 
+    if inviter is None and invitee is None:
+        shown = run_read(db, lambda session: invites.get_invite_rewards(session.db))
+        emit(shown.to_json(), as_json=as_json)
+        return
+
     async def action(session: Session) -> InviteRewards:
-        if inviter is None and invitee is None:
-            return await invites.get_invite_rewards(session.db)
         return await invites.set_invite_rewards(
             session.db,
             inviter=None if inviter is None else parse_usd(inviter),

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
-from burncloud.cli.output import emit
-from burncloud.cli.session import DbOption, JsonOption, Session, fail, run
+from burncloud.cli.output import emit, print_tsv
+from burncloud.cli.session import DbOption, JsonOption, Session, fail, run_read
 from burncloud.errors import InvalidRequest
 from burncloud.money import format_usd
 from burncloud.services.clock import now
 from burncloud.services.log_follow import LogFollower
-from burncloud.services.stats import LogLine, parse_window, recent_logs
+from burncloud.services.logs import MAX_LIMIT, LogFilter, named_lines
+from burncloud.services.stats import LogLine, parse_window
+from burncloud.services.users import resolve_user
 
 app = typer.Typer(no_args_is_help=True, help="Request logs: list recent ones, follow new ones.")
 
-MAX_LIMIT = 1000
 COLUMNS = [
     ("time", "time"),
     ("token", "token"),
@@ -29,6 +31,10 @@ COLUMNS = [
     ("latency", "latency"),
     ("status", "status"),
 ]
+TIME_FORMS = (
+    "a window back from now like 15m, a date like 2025-06-15 (00:00 UTC)"
+    " or a time like 2025-06-15T12:00:00Z"
+)
 
 ModelOption = Annotated[
     str | None, typer.Option("--model", metavar="MODEL", help="Only requests for this model.")
@@ -38,16 +44,28 @@ TokenOption = Annotated[
 ]
 
 
+def _time_option(flag: str, meaning: str) -> Any:
+    return typer.Option(flag, metavar="30s|15m|1h|24h|7d|DATE|TIME", help=meaning)
+
+
 @app.command("list")
 def list_(
     since: Annotated[
-        str | None,
-        typer.Option(
-            "--since", metavar="30s|15m|1h|24h|7d", help="Only requests this recent (default: any)."
-        ),
+        str | None, _time_option("--since", "Only requests from then on (default: any age).")
+    ] = None,
+    until: Annotated[
+        str | None, _time_option("--until", "Only requests from before then (default: now).")
     ] = None,
     model: ModelOption = None,
     token: TokenOption = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", metavar="ID|NAME", help="Only requests of this user."),
+    ] = None,
+    channel: Annotated[
+        int | None,
+        typer.Option("--channel", metavar="ID", help="Only requests served by this channel."),
+    ] = None,
     status: Annotated[
         int | None, typer.Option("--status", metavar="S", help="Only this HTTP status.")
     ] = None,
@@ -58,19 +76,28 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """List logged requests, newest first."""
-    seconds = window_seconds(since) if since is not None else None
+    at = now()
+    start = moment(since, "--since", at) if since is not None else None
+    end = moment(until, "--until", at) if until is not None else None
     if not 1 <= limit <= MAX_LIMIT:
         raise fail(f"--limit must be from 1 to {MAX_LIMIT}")
 
     async def action(session: Session) -> None:
-        start = now() - seconds if seconds is not None else None
-        found = await recent_logs(
-            session.db, limit=limit, model=model, token_id=token, status=status, since=start
+        user_id = (await resolve_user(session.db, user)).id if user is not None else None
+        filters = LogFilter(
+            since=start,
+            until=end,
+            model=model,
+            token_id=token,
+            user_id=user_id,
+            channel_id=channel,
+            status=status,
         )
+        found = await named_lines(session.db, filters, limit=limit)
         rows = [line.to_json() if as_json else human(line) for line in found]
         emit(rows, as_json=as_json, columns=COLUMNS)
 
-    run(db, action)
+    run_read(db, action)
 
 
 @app.command("tail")
@@ -90,19 +117,19 @@ def tail(
     async def action(session: Session) -> None:
         follower = LogFollower(session.db, model=model, token_id=token)
         await follower.start()
-        print("\t".join(header for _, header in COLUMNS), flush=True)
+        print_tsv((header for _, header in COLUMNS), flush=True)
         printed = 0
         while True:
             for line in await follower.poll():
                 cells = human(line)
-                print("\t".join(str(cells[key]) for key, _ in COLUMNS), flush=True)
+                print_tsv((cells[key] for key, _ in COLUMNS), flush=True)
                 printed += 1
                 if max_rows is not None and printed >= max_rows:
                     return
             await asyncio.sleep(interval)
 
     try:
-        run(db, action)
+        run_read(db, action)
     except KeyboardInterrupt:
         return  # Ctrl-C is how a tail ends: exit 0, no traceback
 
@@ -113,6 +140,18 @@ def window_seconds(text: str) -> int:
         return parse_window(text)
     except InvalidRequest as exc:
         raise fail(f"--since: {exc.message}") from None
+
+
+def moment(text: str, flag: str, at: int) -> int:
+    """A ``--since`` or ``--until`` as unix seconds: a window back from ``at``, a date (its
+    00:00 UTC) or a date and time (UTC unless it says otherwise); else the one-line error."""
+    with contextlib.suppress(InvalidRequest):
+        return at - parse_window(text)
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise fail(f"{flag}: invalid time {text!r}: use {TIME_FORMS}") from None
+    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
 
 
 def human(line: LogLine) -> dict[str, Any]:

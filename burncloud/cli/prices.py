@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from burncloud.cli.output import emit
-from burncloud.cli.session import DbOption, JsonOption, Session, fail, run
+from burncloud.cli.session import DbOption, JsonOption, Session, fail, run, run_read
 from burncloud.errors import InvalidRequest
 from burncloud.money import format_usd, parse_usd
 from burncloud.services import prices
@@ -54,7 +54,7 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
         rows = [price.to_json() for price in await prices.list_prices(session.db)]
         emit(rows, as_json=as_json, columns=COLUMNS)
 
-    run(db, action)
+    run_read(db, action)
 
 
 @app.command("get")
@@ -64,7 +64,7 @@ def get(model: ModelArg, db: DbOption = None, as_json: JsonOption = False) -> No
     async def action(session: Session) -> None:
         emit((await prices.get_price(session.db, model)).to_json(), as_json=as_json)
 
-    run(db, action)
+    run_read(db, action)
 
 
 @app.command("set")

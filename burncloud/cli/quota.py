@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from burncloud.cli.output import emit
-from burncloud.cli.session import DbOption, JsonOption, Session, run
+from burncloud.cli.session import DbOption, JsonOption, Session, run, run_read
 from burncloud.errors import InvalidRequest
 from burncloud.money import parse_signed_usd, parse_usd
 from burncloud.services import quota
@@ -34,7 +34,8 @@ UserFlag = Annotated[
 def show(
     target: TargetArg, user: UserFlag = False, db: DbOption = None, as_json: JsonOption = False
 ) -> None:
-    """Show what a token (or, with --user, a user) has left and has used, in USD."""
+    """Show what a token (or, with --user, a user) has left, the part of it routers hold
+    in leases, and what it has used, in USD."""
 
     async def action(session: Session) -> None:
         if user:
@@ -43,7 +44,7 @@ def show(
             state = await quota.get_token_quota(session.db, _token_id(target))
         _print(state, as_json)
 
-    run(db, action)
+    run_read(db, action)
 
 
 @app.command("add", context_settings=NEGATIVE_NUMBERS)
@@ -102,7 +103,11 @@ def _amount(text: str) -> str:
 
 
 def _print(state: QuotaState, as_json: bool) -> None:
+    """The state; on a terminal the part routers hold reads "held by routers" (it is
+    included in the quota or balance above it)."""
     record = state.to_json()
-    if not as_json and state.unlimited:
-        record[state.label] = "unlimited"
+    if not as_json:
+        record = {key.replace("_", " "): value for key, value in record.items()}
+        if state.unlimited:
+            record[state.label] = "unlimited"
     emit(record, as_json=as_json)

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
+from burncloud.cli.completions import one_of
 from burncloud.cli.output import emit, print_json
-from burncloud.cli.session import DbOption, JsonOption, Session, run
+from burncloud.cli.session import DbOption, JsonOption, Session, run, run_read
 from burncloud.money import format_usd, parse_usd
 from burncloud.services import redemptions
-from burncloud.services.redemptions import Redemption
+from burncloud.services.redemptions import REDEMPTION_STATUSES, Redemption
 from burncloud.services.users import resolve_user
 
 app = typer.Typer(no_args_is_help=True)
@@ -58,7 +59,12 @@ def create(
 @app.command("list")
 def list_(
     status: Annotated[
-        str | None, typer.Option("--status", help="Only unused or used codes.")
+        str | None,
+        typer.Option(
+            "--status",
+            autocompletion=one_of(REDEMPTION_STATUSES),
+            help="Only unused or used codes.",
+        ),
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -68,7 +74,7 @@ def list_(
     async def action(session: Session) -> list[Redemption]:
         return await redemptions.list_redemptions(session.db, status)
 
-    emit([r.to_json() for r in run(db, action)], as_json=as_json, columns=COLUMNS)
+    emit([r.to_json() for r in run_read(db, action)], as_json=as_json, columns=COLUMNS)
 
 
 @app.command("use")

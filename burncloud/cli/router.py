@@ -1,4 +1,5 @@
-"""`burncloud router`: run the gateway (the server module is imported only here, lazily)."""
+"""`burncloud router`: bind the port, then supervise the gateway's workers (imported
+lazily; the app itself loads in the worker processes only)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Annotated
 
 import typer
 
+from burncloud.cli.completions import one_of
 from burncloud.cli.session import DbOption, fail
-from burncloud.config import Settings
+from burncloud.config import SERVERS, Settings
 from burncloud.db.url import parse_database_url
 from burncloud.errors import BurncloudError
 
@@ -35,7 +37,8 @@ def router(
     server: Annotated[
         str | None,
         typer.Option(
-            metavar="hypercorn|uvicorn",
+            metavar="|".join(SERVERS),
+            autocompletion=one_of(SERVERS),
             help="ASGI server (default $BURNCLOUD_SERVER or hypercorn); uvicorn uses 30-40%"
             " less CPU per request (pip install 'burncloud[uvicorn]').",
         ),
@@ -53,10 +56,14 @@ def router(
             server=server,
         )
         shown = parse_database_url(settings.database_url).display()
+        from burncloud.serving.launch import check_server, supervise
+        from burncloud.serving.listener import open_listener
+
+        check_server(settings.server)
+        # Bound here, before "listening" is printed: a busy port is the one error line.
+        listener = open_listener(settings.host, settings.port)
     except BurncloudError as exc:
         raise fail(exc.message) from None
-    from burncloud.server import serve
-
     print(
         f"burncloud router listening on http://{settings.host}:{settings.port} "
         f"({settings.workers} worker{'s' if settings.workers > 1 else ''} on {settings.server},"
@@ -64,4 +71,7 @@ def router(
         file=sys.stderr,
         flush=True,
     )
-    raise typer.Exit(serve(settings))
+    try:
+        supervise(settings, listener)
+    except BurncloudError as exc:
+        raise fail(exc.message) from None

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from burncloud.cli.output import emit, print_json, print_table
-from burncloud.cli.session import DbOption, JsonOption, Session, run
+from burncloud.cli.output import emit, print_json, print_line, print_table
+from burncloud.cli.session import DbOption, JsonOption, Session, run_read
 from burncloud.services import routes
 from burncloud.services.routes import BreakerLookup
 
@@ -27,28 +27,28 @@ def explain(
         if as_json:
             print_json(found.to_json())
             return
-        print(f"request {found.request_id}: model {found.model}, status {found.status}")
+        print_line(f"request {found.request_id}: model {found.model}, status {found.status}")
         if found.error:
-            print(f"error: {found.error}")
+            print_line(f"error: {found.error}")
         if not found.candidates:
-            print("no routing decision was recorded (refused before routing)")
+            print_line("no routing decision was recorded (refused before routing)")
             return
-        print("candidates, in the order chosen:")
+        print_line("candidates, in the order chosen:")
         print_table(
             found.candidates,
             [("id", "id"), ("name", "name"), ("priority", "priority"), ("weight", "weight")],
         )
         for skip in found.skipped:
-            print(f"skipped channel {skip['id']} ({skip['name']}): {skip['reason']}")
+            print_line(f"skipped channel {skip['id']} ({skip['name']}): {skip['reason']}")
         for number, attempt in enumerate(found.attempts, 1):
             outcome = attempt.get("error") or "ok"
             status = attempt.get("status") or "no answer"
-            print(
+            print_line(
                 f"attempt {number}: channel {attempt['id']} ({attempt['name']}) -> {status}"
                 f" in {attempt['ms']} ms: {outcome}"
             )
 
-    run(db, action)
+    run_read(db, action)
 
 
 @app.command("dry-run")
@@ -76,7 +76,7 @@ def dry_run(
             }
             for choice in found.choices
         ]
-        print(f"model {found.model}, group {found.group}")
+        print_line(f"model {found.model}, group {found.group}")
         emit(
             rows,
             as_json=False,
@@ -92,9 +92,9 @@ def dry_run(
             ],
         )
         if not found.breakers_known:
-            print("no router shares breaker state on this machine: breakers not shown")
+            print_line("no router shares breaker state on this machine: breakers not shown")
 
-    run(db, action)
+    run_read(db, action)
 
 
 def _breakers(session: Session) -> BreakerLookup | None:

@@ -1,6 +1,11 @@
-"""Run one CLI command against the database: open, migrate, bootstrap, act, close.
+"""Run one CLI command against the database: open, (for a write) migrate and bootstrap,
+act, close.
 
-Every user error leaves as one line on stderr and exit code 1; nothing prints a traceback.
+Reading never writes: a command that only reads runs through ``run_read``, which opens the
+database read-only and refuses one that does not exist or is not at the current schema,
+saying how to create or migrate it. Only ``run`` (the commands that change something,
+``burncloud init``) and the router create and migrate. Every user error leaves as one line
+on stderr and exit code 1; nothing prints a traceback.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from burncloud.config import Settings
 from burncloud.crypto import SecretBox
 from burncloud.db import Database, open_database
 from burncloud.errors import BurncloudError
-from burncloud.services.bootstrap import ensure_admin
+from burncloud.services.bootstrap import announce_admin_key, ensure_admin
 from burncloud.services.secret_box import open_secret_box
 from burncloud.services.settings import read_config_version
 
@@ -57,12 +62,32 @@ def fail(message: str) -> typer.Exit:
 
 
 def run(db_url: str | None, action: Callable[[Session], Awaitable[T]]) -> T:
-    """Run ``action`` in a session on ``db_url``; user errors exit 1 with one line."""
+    """Run a command that writes: create and migrate the database if needed, bootstrap its
+    admin, run ``action``; user errors exit 1 with one line."""
+    return _main(db_url, action, writes=True)
+
+
+def run_read(db_url: str | None, action: Callable[[Session], Awaitable[T]]) -> T:
+    """Run a command that only reads, on a read-only connection: nothing is created,
+    migrated or written; a missing or outdated database exits 1 saying what to run."""
+    return _main(db_url, action, writes=False)
+
+
+def _main(db_url: str | None, action: Callable[[Session], Awaitable[T]], *, writes: bool) -> T:
     try:
         settings = Settings.from_env().with_overrides(database_url=db_url)
-        return asyncio.run(_run(settings, action))
+        runner = _run if writes else _run_read
+        return asyncio.run(runner(settings, action))
     except BurncloudError as exc:
         raise fail(exc.message) from None
+
+
+async def _run_read(settings: Settings, action: Callable[[Session], Awaitable[T]]) -> T:
+    db = await open_database(settings.database_url, create=False)
+    try:
+        return await action(Session(settings=settings, db=db))
+    finally:
+        await db.close()
 
 
 async def _run(settings: Settings, action: Callable[[Session], Awaitable[T]]) -> T:
@@ -70,11 +95,7 @@ async def _run(settings: Settings, action: Callable[[Session], Awaitable[T]]) ->
     try:
         admin_key = await ensure_admin(db)
         if admin_key is not None:
-            print(
-                "Created the admin user and its API key (shown only now, keep it safe):\n"
-                f"  {admin_key}",
-                file=sys.stderr,
-            )
+            announce_admin_key(admin_key)
         if settings.redis_url is None:
             return await action(Session(settings=settings, db=db))
         before = await read_config_version(db)

@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 import typer
 
+from burncloud.cli.completions import one_of
 from burncloud.cli.logs import utc, window_seconds
 from burncloud.cli.output import print_json, print_record, print_table
-from burncloud.cli.session import DbOption, JsonOption, Session, fail, run
+from burncloud.cli.session import DbOption, JsonOption, Session, fail, run_read
 from burncloud.money import format_usd
 from burncloud.services.clock import now
 from burncloud.services.stats import GROUPINGS, Totals, breakdown, window_totals
@@ -29,7 +30,13 @@ def stats(
         str, typer.Option("--since", metavar="30s|15m|1h|24h|7d", help="The window to total.")
     ] = "24h",
     by: Annotated[
-        str, typer.Option("--by", metavar="model|channel|token|user", help="Break down by.")
+        str,
+        typer.Option(
+            "--by",
+            metavar="|".join(GROUPINGS),
+            autocompletion=one_of(GROUPINGS),
+            help="Break down by.",
+        ),
     ] = "model",
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -53,7 +60,7 @@ def stats(
         names = [("label", by)] if by == "model" else [("key", "id"), ("label", by)]
         print_table([row.to_json() for row in rows], [*names, *COLUMNS])
 
-    run(db, action)
+    run_read(db, action)
 
 
 def _human_totals(totals: Totals) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""`burncloud token` commands: client API keys, shown once and stored only as a hash."""
+"""`burncloud token` commands: client API keys, shown once and stored only as a hash.
+
+Every key made here is a relay key, whoever owns it; admin keys are `burncloud admin-key`'s.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,14 @@ from typing import Annotated, Any
 import typer
 
 from burncloud.cli.output import emit, print_json
-from burncloud.cli.session import DbOption, JsonOption, Session, run
+from burncloud.cli.session import DbOption, JsonOption, Session, run, run_read
 from burncloud.money import parse_usd
 from burncloud.services import tokens
 from burncloud.services.tokens import Token
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Client API keys (sk-...): create, list, show, update, revoke, delete.",
+    help="Client API keys (sk-..., relay only): create, list, show, update, revoke, delete.",
 )
 
 COLUMNS = [
@@ -24,6 +27,7 @@ COLUMNS = [
     ("key", "key"),
     ("user_id", "user"),
     ("status", "status"),
+    ("scopes", "scopes"),
     ("quota", "quota"),
     ("used", "used"),
     ("expires", "expires"),
@@ -72,7 +76,7 @@ def create(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create a token and print its key: the only time the key is ever shown."""
+    """Create a relay key and print it: the only time the key is ever shown."""
 
     async def action(session: Session) -> None:
         token, key = await tokens.create_token(
@@ -100,10 +104,10 @@ def list_(user: UserOption = None, db: DbOption = None, as_json: JsonOption = Fa
 
     async def action(session: Session) -> None:
         found = await tokens.list_tokens(session.db, user)
-        rows = [t.to_json() if as_json else _human(t) for t in found]
+        rows = [t.to_json() if as_json else human(t) for t in found]
         emit(rows, as_json=as_json, columns=COLUMNS)
 
-    run(db, action)
+    run_read(db, action)
 
 
 @app.command("show")
@@ -112,9 +116,9 @@ def show(token_id: IdArg, db: DbOption = None, as_json: JsonOption = False) -> N
 
     async def action(session: Session) -> None:
         token = await tokens.get_token(session.db, token_id)
-        emit(token.to_json() if as_json else _human(token), as_json=as_json)
+        emit(token.to_json() if as_json else human(token), as_json=as_json)
 
-    run(db, action)
+    run_read(db, action)
 
 
 @app.command("update")
@@ -178,7 +182,7 @@ def _quota_units(text: str) -> int:
     return parse_usd(text, allow_unlimited=True)
 
 
-def _human(token: Token) -> dict[str, Any]:
+def human(token: Token) -> dict[str, Any]:
     """The token's JSON with readable quota and expiry for tables and records."""
     record = token.to_json()
     if record["quota"] == "-1":

@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 import typer
 
+from burncloud.cli.completions import one_of
 from burncloud.cli.output import emit
-from burncloud.cli.session import DbOption, JsonOption, Session, run
+from burncloud.cli.session import DbOption, JsonOption, Session, run, run_read
 from burncloud.money import parse_usd
 from burncloud.services import invites, users
-from burncloud.services.users import User
+from burncloud.services.users import ROLES, User
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -25,7 +26,9 @@ COLUMNS = [
 ]
 
 UserArg = Annotated[str, typer.Argument(metavar="ID|NAME", help="User id or name.")]
-RoleOption = Annotated[str | None, typer.Option("--role", help="admin or user.")]
+RoleOption = Annotated[
+    str | None, typer.Option("--role", autocompletion=one_of(ROLES), help="admin or user.")
+]
 GroupOption = Annotated[str | None, typer.Option("--group", help="An existing user group.")]
 
 
@@ -38,7 +41,9 @@ def _limit_option(flag: str, what: str) -> Any:
 @app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="The new user's name.")],
-    role: Annotated[str, typer.Option("--role", help="admin or user.")] = "user",
+    role: Annotated[
+        str, typer.Option("--role", autocompletion=one_of(ROLES), help="admin or user.")
+    ] = "user",
     group: Annotated[str, typer.Option("--group", help="An existing user group.")] = "default",
     balance: Annotated[
         str, typer.Option("--balance", metavar="USD|-1", help="Starting balance; -1 unlimited.")
@@ -72,7 +77,7 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
     async def action(session: Session) -> list[User]:
         return await users.list_users(session.db)
 
-    emit([user.to_json() for user in run(db, action)], as_json=as_json, columns=COLUMNS)
+    emit([user.to_json() for user in run_read(db, action)], as_json=as_json, columns=COLUMNS)
 
 
 @app.command("show")
@@ -82,7 +87,7 @@ def show(user: UserArg, db: DbOption = None, as_json: JsonOption = False) -> Non
     async def action(session: Session) -> User:
         return await users.resolve_user(session.db, user)
 
-    emit(run(db, action).to_json(), as_json=as_json)
+    emit(run_read(db, action).to_json(), as_json=as_json)
 
 
 @app.command("update")

@@ -6,6 +6,13 @@ a busy timeout and takes its write lock up front (``BEGIN IMMEDIATE``), so sever
 can share one file without ``database is locked`` surprises. A PostgreSQL URL may carry
 server settings as query parameters, which asyncpg applies to every pooled connection
 (``postgresql://host/db?search_path=tenant`` selects a schema).
+
+Only writers create: ``open_database(url, create=False)`` opens SQLite read-only (a
+``mode=ro`` URI, never creating the file) and PostgreSQL in read-only transactions, and
+refuses a database that does not exist or lacks the current schema. A new SQLite file is
+made mode 0600 before SQLite opens it; SQLite gives its -wal, -shm and -journal files the
+main file's mode. Engine errors that mean the storage cannot serve leave as
+``StorageUnavailable`` (``burncloud.db.failures``).
 """
 
 from __future__ import annotations
@@ -19,17 +26,21 @@ import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import aiosqlite
 
+from burncloud.db.failures import READ_ONLY, storage_errors, storage_failure
 from burncloud.db.url import DatabaseUrl, parse_database_url
-from burncloud.errors import ConfigError, ServiceUnavailable
+from burncloud.errors import ConfigError, ServiceUnavailable, StorageUnavailable
 
 Row = dict[str, Any]
 Params = Mapping[str, Any] | None
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+HOW_TO_CREATE = "create it with `burncloud init` (or any write command, or `burncloud router`)"
 
 
 class Executor(Protocol):
@@ -91,6 +102,9 @@ async def _enable_wal(conn: aiosqlite.Connection) -> None:
             await conn.execute("PRAGMA journal_mode = WAL")
             return
         except sqlite3.OperationalError as exc:
+            reason = storage_failure(exc)
+            if "locked" not in str(exc) and reason is not None:  # read-only, full, ...
+                raise StorageUnavailable(reason) from exc
             if "locked" not in str(exc) or asyncio.get_running_loop().time() > deadline:
                 raise ConfigError(f"cannot switch the SQLite database to WAL: {exc}") from None
         await asyncio.sleep(delay)
@@ -143,50 +157,62 @@ class SqliteDatabase:
 
     dialect = "sqlite"
 
-    def __init__(self, url: DatabaseUrl, conn: aiosqlite.Connection) -> None:
+    def __init__(self, url: DatabaseUrl, conn: aiosqlite.Connection, *, writes: bool) -> None:
         self.url = url
         self._conn = conn
         self._inner = _SqliteExecutor(conn)
         self._lock = asyncio.Lock()
-        self._turns = WriterTurns(str(url.sqlite_path))
+        self._turns = WriterTurns(str(url.sqlite_path)) if writes else None
 
     @classmethod
-    async def connect(cls, url: DatabaseUrl) -> SqliteDatabase:
+    async def connect(cls, url: DatabaseUrl, *, create: bool = True) -> SqliteDatabase:
+        """Open (with ``create``, first making) the file; without it, read-only."""
         path = url.sqlite_path
-        if path.parent and not path.parent.exists():
-            raise ConfigError(f"directory for the database does not exist: {path.parent}")
+        if create:
+            _create_private_file(path)
+        elif not path.is_file():
+            raise ConfigError(f"no database at {url.display()}: {HOW_TO_CREATE}")
         try:
             conn = await aiosqlite.connect(
-                str(path), isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
+                str(path) if create else f"file:{quote(str(path.resolve()))}?mode=ro",
+                uri=not create,
+                isolation_level=None,
+                timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
             )
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open SQLite database {path}: {exc}") from None
         conn.row_factory = sqlite3.Row
         try:
             await conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            await _enable_wal(conn)
-            await conn.execute("PRAGMA synchronous = NORMAL")
+            if create:
+                await _enable_wal(conn)
+                await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute("PRAGMA foreign_keys = ON")
+            with storage_errors():
+                return cls(url, conn, writes=create)
         except BaseException:
             await conn.close()  # never leave its thread behind
             raise
-        return cls(url, conn)
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
         async with self._lock:
-            return await self._inner.fetch_all(sql, params)
+            with storage_errors():
+                return await self._inner.fetch_all(sql, params)
 
     async def fetch_one(self, sql: str, params: Params = None) -> Row | None:
         async with self._lock:
-            return await self._inner.fetch_one(sql, params)
+            with storage_errors():
+                return await self._inner.fetch_one(sql, params)
 
     async def fetch_value(self, sql: str, params: Params = None) -> Any:
         async with self._lock:
-            return await self._inner.fetch_value(sql, params)
+            with storage_errors():
+                return await self._inner.fetch_value(sql, params)
 
     async def execute(self, sql: str, params: Params = None) -> int:
         async with self._lock:
-            return await self._inner.execute(sql, params)
+            with storage_errors():
+                return await self._inner.execute(sql, params)
 
     async def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run ``sql`` once per row; outside a transaction, the rows commit together."""
@@ -195,19 +221,33 @@ class SqliteDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteExecutor]:
-        """A write transaction holding SQLite's write lock from its first statement."""
+        """A write transaction holding SQLite's write lock from its first statement (on a
+        read-only connection, a read transaction: one consistent snapshot)."""
         async with self._lock:
-            await self._turns.take()
-            try:
-                await self._begin()
+            with storage_errors():
+                if self._turns is None:
+                    async with self._read_transaction():
+                        yield self._inner
+                    return
+                await self._turns.take()
                 try:
-                    yield self._inner
-                except BaseException:
-                    await self._conn.execute("ROLLBACK")
-                    raise
-                await self._commit()
-            finally:
-                self._turns.give()
+                    await self._begin()
+                    try:
+                        yield self._inner
+                    except BaseException:
+                        await self._rollback()
+                        raise
+                    await self._commit()
+                finally:
+                    self._turns.give()
+
+    @asynccontextmanager
+    async def _read_transaction(self) -> AsyncIterator[None]:
+        await self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            await self._rollback()
 
     async def _begin(self) -> None:
         """BEGIN IMMEDIATE, safe against cancellation: aiosqlite runs the statement on its
@@ -225,6 +265,12 @@ class SqliteDatabase:
             await self._conn.execute("ROLLBACK")
             raise
 
+    async def _rollback(self) -> None:
+        """ROLLBACK, unless SQLite already rolled the transaction back itself (it does on
+        a full disk, and a ROLLBACK then would hide that error behind its own)."""
+        if self._conn.in_transaction:
+            await self._conn.execute("ROLLBACK")
+
     async def _commit(self) -> None:
         """COMMIT; one that fails (a full disk, say) can leave SQLite inside the
         transaction, holding the write lock for good, so it is rolled back."""
@@ -237,7 +283,20 @@ class SqliteDatabase:
 
     async def close(self) -> None:
         await self._conn.close()
-        self._turns.close()
+        if self._turns is not None:
+            self._turns.close()
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the database file, mode 0600, unless it exists; a missing folder is an error."""
+    if path.parent and not path.parent.exists():
+        raise ConfigError(f"directory for the database does not exist: {path.parent}")
+    with storage_errors():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+        except FileExistsError:
+            if not os.access(path, os.W_OK):  # a mode, or a read-only filesystem (EROFS)
+                raise StorageUnavailable(READ_ONLY) from None
 
 
 _PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -310,63 +369,81 @@ class PostgresDatabase:
         self._pool = pool
 
     @classmethod
-    async def connect(cls, url: DatabaseUrl, *, max_size: int = 10) -> PostgresDatabase:
+    async def connect(
+        cls, url: DatabaseUrl, *, max_size: int = 10, create: bool = True
+    ) -> PostgresDatabase:
+        """A pool on ``url``; without ``create``, every transaction is read-only."""
         try:
             import asyncpg
         except ImportError:
             raise ConfigError(
                 "PostgreSQL needs the postgres extra: pip install 'burncloud[postgres]'"
             ) from None
+        read_only = None if create else {"default_transaction_read_only": "on"}
         try:
-            pool = await asyncpg.create_pool(url.target, min_size=1, max_size=max_size)
+            pool = await asyncpg.create_pool(
+                url.target, min_size=1, max_size=max_size, server_settings=read_only
+            )
         except (OSError, asyncpg.PostgresError) as exc:
             raise ServiceUnavailable(f"cannot connect to {url.display()}: {exc}") from None
         return cls(url, pool)
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
-        async with self._pool.acquire() as conn:
-            return await _PostgresExecutor(conn).fetch_all(sql, params)
+        with storage_errors():
+            async with self._pool.acquire() as conn:
+                return await _PostgresExecutor(conn).fetch_all(sql, params)
 
     async def fetch_one(self, sql: str, params: Params = None) -> Row | None:
-        async with self._pool.acquire() as conn:
-            return await _PostgresExecutor(conn).fetch_one(sql, params)
+        with storage_errors():
+            async with self._pool.acquire() as conn:
+                return await _PostgresExecutor(conn).fetch_one(sql, params)
 
     async def fetch_value(self, sql: str, params: Params = None) -> Any:
-        async with self._pool.acquire() as conn:
-            return await _PostgresExecutor(conn).fetch_value(sql, params)
+        with storage_errors():
+            async with self._pool.acquire() as conn:
+                return await _PostgresExecutor(conn).fetch_value(sql, params)
 
     async def execute(self, sql: str, params: Params = None) -> int:
-        async with self._pool.acquire() as conn:
-            return await _PostgresExecutor(conn).execute(sql, params)
+        with storage_errors():
+            async with self._pool.acquire() as conn:
+                return await _PostgresExecutor(conn).execute(sql, params)
 
     async def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run ``sql`` once per row; asyncpg runs the whole batch atomically."""
-        async with self._pool.acquire() as conn:
-            await _PostgresExecutor(conn).execute_many(sql, rows)
+        with storage_errors():
+            async with self._pool.acquire() as conn:
+                await _PostgresExecutor(conn).execute_many(sql, rows)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PostgresExecutor]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield _PostgresExecutor(conn)
+        with storage_errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield _PostgresExecutor(conn)
 
     async def close(self) -> None:
         await self._pool.close()
 
 
-async def open_database(url: str | DatabaseUrl, *, migrate: bool = True) -> Database:
-    """Open the database at ``url`` and, unless told not to, bring its schema up to date."""
+async def open_database(
+    url: str | DatabaseUrl, *, create: bool = True, migrate: bool = True
+) -> Database:
+    """Open the database at ``url``, creating it and (unless told not to) bringing its
+    schema up to date; with ``create=False``, open it read-only and refuse one that does not
+    exist or is not at the current schema (ConfigError saying how to create or migrate it)."""
     parsed = parse_database_url(url) if isinstance(url, str) else url
     db: Database
     if parsed.dialect == "sqlite":
-        db = await SqliteDatabase.connect(parsed)
+        db = await SqliteDatabase.connect(parsed, create=create)
     else:
-        db = await PostgresDatabase.connect(parsed)
-    if migrate:
-        from burncloud.db.migrations import migrate as run_migrations
+        db = await PostgresDatabase.connect(parsed, create=create)
+    from burncloud.db import migrations
 
-        try:
-            await run_migrations(db)
-        except BaseException:
-            await db.close()
-            raise
+    try:
+        if not create:
+            await migrations.require_current(db)
+        elif migrate:
+            await migrations.migrate(db)
+    except BaseException:
+        await db.close()
+        raise
     return db

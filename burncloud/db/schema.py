@@ -250,8 +250,25 @@ ROLLUP = [
     ),
 ]
 
+# What each key may reach (burncloud.services.key_scopes): the relay, the admin API, or
+# both. Until now any key of an admin user reached the admin API; from here on only keys
+# scoped 'admin' do. Existing keys become relay keys, except the first-run admin key (the
+# oldest enabled admin's oldest token named 'admin', as services.admin_keys finds it),
+# which becomes an admin key and stops relaying.
+KEY_SCOPES = [
+    "ALTER TABLE tokens ADD COLUMN scopes TEXT NOT NULL DEFAULT 'relay'"
+    " CHECK (scopes IN ('relay', 'admin', 'admin,relay'))",
+    """
+    UPDATE tokens SET scopes = 'admin' WHERE id = (
+        SELECT MIN(id) FROM tokens WHERE name = 'admin' AND user_id = (
+            SELECT MIN(id) FROM users WHERE role = 'admin' AND status = 'enabled'
+        )
+    )
+    """,
+]
+
 # Each entry is one schema version; append, never edit a released one.
-MIGRATIONS: list[list[str]] = [INITIAL, QUOTA_LEASES, ROUTING, ROLLUP]
+MIGRATIONS: list[list[str]] = [INITIAL, QUOTA_LEASES, ROUTING, ROLLUP, KEY_SCOPES]
 
 
 def render(statement: str, dialect: str) -> str:

@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING
 import orjson
 from quart import Blueprint, Response, request
 
+from burncloud.errors import StorageUnavailable
 from burncloud.gateway.auth import Caller, authenticate, extract_key
 from burncloud.gateway.openapi import openapi_document
 from burncloud.money import UNITS_PER_USD, UNLIMITED
+from burncloud.services.balances import Holding, read_holdings
+from burncloud.services.leases import TOKEN, USER
 
 if TYPE_CHECKING:
     from burncloud.gateway.runtime import Runtime
@@ -38,9 +41,16 @@ def account_blueprint(runtime: Runtime) -> Blueprint:
             names = [name for name in names if name in who.token.models]
         return {"object": "list", "data": [_model(name) for name in names]}
 
+    async def holdings(who: Caller) -> tuple[Holding | None, Holding | None]:
+        """The key's and its user's money as the database has it now (the snapshot's
+        copy is from the last reload and leaves out what routers hold)."""
+        token = await read_holdings(runtime.db, TOKEN, who.token.id)
+        user = await read_holdings(runtime.db, USER, who.user.id)
+        return token.get(who.token.id), user.get(who.user.id)
+
     @blueprint.get("/v1/dashboard/billing/subscription")
     async def subscription() -> dict:
-        limit = _remaining_usd(caller())
+        limit = _remaining_usd(*await holdings(caller()))
         return {
             "object": "billing_subscription",
             "has_payment_method": True,
@@ -53,13 +63,19 @@ def account_blueprint(runtime: Runtime) -> Blueprint:
     @blueprint.get("/v1/dashboard/billing/usage")
     async def usage() -> dict:
         who = caller()
+        token, _ = await holdings(who)
+        used = who.token.used if token is None else token.used
         # total_usage is in US cents, as OpenAI's endpoint reports it.
-        return {"object": "list", "total_usage": who.token.used * 100 / UNITS_PER_USD}
+        return {"object": "list", "total_usage": used * 100 / UNITS_PER_USD}
 
     @blueprint.get("/healthz")
     async def healthz() -> Response:
-        """Liveness, and the configuration version this worker serves (all routers of a
-        database should show the same one within a couple of seconds of a change)."""
+        """Readiness, and the configuration version this worker serves (all routers of a
+        database should show the same one within a couple of seconds of a change); 503 in
+        the error shape while the database takes no log rows (they are kept and retried)."""
+        problem = runtime.storage_problem
+        if problem is not None:
+            raise StorageUnavailable(f"not ready: {problem}; log rows are kept and retried")
         version = runtime.snapshot().version
         return Response(
             f'{{"status":"ok","config_version":{version}}}', content_type="application/json"
@@ -77,9 +93,11 @@ def _model(name: str) -> dict:
     return {"id": name, "object": "model", "created": int(time.time()), "owned_by": "burncloud"}
 
 
-def _remaining_usd(who: Caller) -> float:
-    """What the key can still spend: the smaller of its quota and its user's balance."""
-    sides = [v for v in (who.token.quota, who.user.balance) if v != UNLIMITED]
-    if not sides:
+def _remaining_usd(token: Holding | None, user: Holding | None) -> float:
+    """What the key can still spend: the smaller of its quota and its user's balance, each
+    with what routers hold for it (``balances``); a side that is gone has nothing left."""
+    sides = [0 if side is None else side.spendable for side in (token, user)]
+    limited = [value for value in sides if value != UNLIMITED]
+    if not limited:
         return UNLIMITED_USD
-    return min(sides) / UNITS_PER_USD
+    return min(limited) / UNITS_PER_USD

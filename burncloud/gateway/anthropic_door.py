@@ -13,10 +13,12 @@ from burncloud.gateway.asgi import (
     read_body,
 )
 from burncloud.gateway.auth import authenticate, extract_key
-from burncloud.gateway.front_door import JSON, Converted, send_json
-from burncloud.gateway.inbound import Endpoint, parse_object
+from burncloud.gateway.exchange import Exchange
+from burncloud.gateway.front_door import JSON, DoorFields, send_json
+from burncloud.gateway.inbound import Endpoint, model_name, parse_object, positive_int
 from burncloud.gateway.pump import Transcoder
-from burncloud.gateway.runtime import Runtime
+from burncloud.gateway.relay import Relay
+from burncloud.gateway.request_id import request_id
 from burncloud.providers.anthropic.front_answer import chat_to_message
 from burncloud.providers.anthropic.front_errors import (
     anthropic_error,
@@ -26,6 +28,7 @@ from burncloud.providers.anthropic.front_errors import (
 )
 from burncloud.providers.anthropic.front_request import messages_to_chat
 from burncloud.providers.anthropic.front_stream import MessagesEventStream
+from burncloud.providers.bedrock import is_claude_model
 
 # Anthropic's error types by HTTP status; others follow the OpenAI error's type.
 _KIND_BY_STATUS = {
@@ -43,12 +46,25 @@ class AnthropicDialect:
     """Anthropic Messages <-> OpenAI chat, for ``FrontDoor``."""
 
     endpoint = Endpoint("messages", "/chat/completions", "messages", True, 4096)
-    native_type = "anthropic"
     forwarded_headers = (b"anthropic-version", b"anthropic-beta")
 
-    def convert(self, scope: Scope, body: JSON) -> Converted:
-        chat = messages_to_chat(body)
-        return Converted(chat, str(body.get("model") or ""), bool(chat.get("stream")))
+    def credentials(self, scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
+        return ()
+
+    def speaks(self, channel_type: str, model: str) -> bool:
+        """Anthropic channels, and Bedrock channels serving a Claude model (InvokeModel)."""
+        return channel_type == "anthropic" or (channel_type == "bedrock" and is_claude_model(model))
+
+    def fields(self, scope: Scope, body: JSON) -> DoorFields:
+        """Model, stream and ``max_tokens``: all an Anthropic channel's request is read for."""
+        return DoorFields(
+            model=model_name(body.get("model")),
+            stream=body.get("stream") is True,
+            max_tokens=positive_int(body.get("max_tokens")),
+        )
+
+    def convert(self, scope: Scope, body: JSON) -> JSON:
+        return messages_to_chat(body)
 
     def answer(self, completion: JSON, model: str) -> JSON:
         return chat_to_message(completion, model)
@@ -60,24 +76,33 @@ class AnthropicDialect:
         kind = _KIND_BY_STATUS.get(status) or kind_of_openai_error(openai_error)
         return error_body(kind, str(openai_error.get("message", "error")))
 
-    def rejection(self, error: BurncloudError) -> tuple[int, JSON]:
-        return anthropic_error(error)
-
     def stream_error(self, message: str) -> bytes:
         return error_event("api_error", message)
 
 
-async def count_tokens(runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> None:
-    """``POST /v1/messages/count_tokens``: the tokenizer's estimate, free of charge."""
+COUNT_TOKENS = Endpoint("count_tokens", "/messages/count_tokens", "messages", False, 0)
+
+
+async def count_tokens(relay: Relay, scope: Scope, receive: Receive, send: Send) -> None:
+    """``POST /v1/messages/count_tokens``: the tokenizer's estimate, free of charge.
+
+    Not relayed, so not logged when it succeeds; a refusal after the key was accepted is
+    logged like any other."""
+    runtime = relay.runtime
     headers = header_map(scope)
+    exchange = Exchange(request_id=request_id(scope))
     try:
-        authenticate(runtime.snapshot(), extract_key(headers), client_ip(scope))
+        exchange.caller = authenticate(runtime.snapshot(), extract_key(headers), client_ip(scope))
         body = parse_object(await read_body(receive, headers, runtime.settings.max_body_bytes))
+        exchange.model = model_name(body.get("model"))
         chat = messages_to_chat(body)
-        count = await runtime.estimator.prompt_tokens(chat, str(body.get("model") or ""))
+        count = await runtime.estimator.prompt_tokens(chat, exchange.model)
     except ClientDisconnected:
         return
     except BurncloudError as exc:
-        await send_json(send, *anthropic_error(exc), exc.headers)
+        exchange.status, exchange.error = exc.status, exc.message
+        if exchange.caller is not None:
+            relay.record(COUNT_TOKENS, exchange)
+        await send_json(send, *anthropic_error(exc), exc.headers, exchange.headers)
         return
-    await send_json(send, 200, {"input_tokens": count}, {})
+    await send_json(send, 200, {"input_tokens": count}, {}, exchange.headers)

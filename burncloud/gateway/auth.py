@@ -1,4 +1,11 @@
-"""Who is calling: the API key's token and user, checked against the snapshot in memory."""
+"""Who is calling: the API key's token and user, checked against the snapshot in memory.
+
+Also what the key may reach (``key_scopes``): every route asks ``authenticate`` for the
+scope it needs, relay unless it says otherwise, so a door or relay route added later is
+closed to admin-only keys without doing anything. An admin scope is honoured only while
+the key's owner is still an enabled admin: demoting a user disarms its admin keys at the
+next reload.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,17 @@ from dataclasses import dataclass
 from burncloud.crypto import hash_secret
 from burncloud.errors import InvalidToken, PermissionDenied, TokenExpired
 from burncloud.gateway.snapshot import Snapshot
+from burncloud.services.key_scopes import ADMIN, RELAY
 from burncloud.services.tokens import Token
 from burncloud.services.users import User
+
+_WRONG_KEY = {  # what a key that lacks the route's scope is told to use instead
+    RELAY: "this is an admin key, for the admin API (/api/) only: send requests with a"
+    " relay key (`burncloud token create`), or an admin key made with"
+    " `burncloud admin-key create --relay`",
+    ADMIN: "the admin API needs an admin key, and this is a relay key: make one with"
+    " `burncloud admin-key create`",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +55,11 @@ def extract_key(headers: Mapping[bytes, bytes]) -> str | None:
     return None
 
 
-def authenticate(snapshot: Snapshot, key: str | None, client_ip: str | None) -> Caller:
-    """The caller for ``key``, or the 401/403 error the error table prescribes."""
+def authenticate(
+    snapshot: Snapshot, key: str | None, client_ip: str | None, scope: str = RELAY
+) -> Caller:
+    """The caller for ``key`` if it may reach routes of ``scope``, or the 401/403 error the
+    error table prescribes."""
     if not key:
         raise InvalidToken("missing API key: send Authorization: Bearer sk-...")
     # No constant-time compare is needed: the key itself is never compared. Its SHA-256
@@ -57,7 +76,15 @@ def authenticate(snapshot: Snapshot, key: str | None, client_ip: str | None) -> 
     networks = snapshot.networks.get(token.id)
     if networks and not _ip_allowed(client_ip, networks):
         raise PermissionDenied(f"client IP {client_ip} is not allowed for this API key")
+    _authorize_scope(token, user, scope)
     return Caller(token=token, user=user)
+
+
+def _authorize_scope(token: Token, user: User, scope: str) -> None:
+    if not token.allows(scope):
+        raise PermissionDenied(_WRONG_KEY[scope])
+    if scope == ADMIN and not user.is_admin:
+        raise PermissionDenied("the owner of this admin key is no longer an admin")
 
 
 def authorize_model(caller: Caller, model: str) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 import orjson
 
-from burncloud.errors import UpstreamError
+from burncloud.errors import BurncloudError, UpstreamError
 from burncloud.gateway.asgi import Receive, Send, send_bytes
 from burncloud.gateway.exchange import Exchange
 from burncloud.gateway.inbound import InboundRequest
@@ -20,7 +20,7 @@ from burncloud.gateway.inline_images import has_remote_images, inline_remote_ima
 from burncloud.gateway.metering import estimate_texts, rough_usage
 from burncloud.gateway.pump import pump_stream
 from burncloud.gateway.snapshot import Upstream
-from burncloud.gateway.upstream import send_upstream
+from burncloud.gateway.upstream import public_error, send_upstream
 from burncloud.providers.base import ChatProvider, EmbeddingsProvider, TokenUsage
 from burncloud.services.pricing import Usage
 
@@ -51,9 +51,11 @@ async def relay_converted(
     )
     try:
         if request.stream:
-            await _stream(runtime, provider, request, response, exchange, receive, send)
+            await _stream(
+                runtime, provider, request, response, exchange, receive, send, upstream.key
+            )
         else:
-            await _whole(runtime, provider, request, response, exchange, send)
+            await _whole(runtime, provider, request, response, exchange, send, upstream.key)
     finally:
         response.release()
 
@@ -91,12 +93,17 @@ async def _whole(
     response: aiohttp.ClientResponse,
     exchange: Exchange,
     send: Send,
+    secret: str,
 ) -> None:
     try:
         raw = await response.read()
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise UpstreamError("the upstream connection failed while answering") from exc
-    answer = provider.chat_answer(raw, request.model)
+    try:
+        answer = provider.chat_answer(raw, request.model)
+    except BurncloudError as error:  # an error body with a 200: it may quote the key
+        public_error(error, secret)
+        raise
     meter_usage(runtime, request, exchange, answer.usage, answer_texts(answer.completion))
     exchange.responded = True
     await send_bytes(send, 200, orjson.dumps(answer.completion), exchange.headers)
@@ -110,10 +117,11 @@ async def _stream(
     exchange: Exchange,
     receive: Receive,
     send: Send,
+    secret: str,
 ) -> None:
     stream = provider.chat_stream(request.model, request.client_wants_usage)
     try:
-        await pump_stream(response, stream, exchange, receive, send)
+        await pump_stream(response, stream, exchange, receive, send, secret=secret)
     finally:
         meter_usage(runtime, request, exchange, stream.usage, stream.texts())
 

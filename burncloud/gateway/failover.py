@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from burncloud.crypto import public_error_text
 from burncloud.errors import ServiceUnavailable
 from burncloud.gateway.exchange import Exchange
 from burncloud.gateway.health import BreakerState, HealthBook, Outcome, classify
@@ -23,6 +24,7 @@ from burncloud.gateway.snapshot import Candidate
 from burncloud.gateway.upstream import UpstreamFailure
 
 Attempt = Callable[[Candidate], Awaitable[None]]
+TRACE_ERROR_LIMIT = 300  # characters of an attempt's error kept in the route trace
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,7 @@ async def try_channels(
             outcome = outcome_of_failure(failure)
             health.record(channel_id, model, outcome, retry_after=failure.retry_after)
             trace.attempts.append(
-                _attempt(channel_id, failure.status, started, failure.error.message)
+                _attempt(candidate, failure.status, started, failure.error.message)
             )
             if outcome is Outcome.DEFINITIVE:
                 report_unusable(channel_id, failure.error.message)
@@ -83,7 +85,7 @@ async def try_channels(
             last = failure
             continue
         health.record(channel_id, model, outcome_of_answer(exchange.status))
-        trace.attempts.append(_attempt(channel_id, exchange.status, started, exchange.error))
+        trace.attempts.append(_attempt(candidate, exchange.status, started, exchange.error))
         return
     if last is not None:
         raise last.error
@@ -116,14 +118,17 @@ def outcome_of_answer(status: int) -> Outcome:
     return Outcome.NEUTRAL
 
 
-def _attempt(channel_id: int, status: int | None, started: float, error: str) -> dict[str, Any]:
+def _attempt(
+    candidate: Candidate, status: int | None, started: float, error: str
+) -> dict[str, Any]:
+    """One attempt for the trace; its error masked of the channel's key, then cut."""
     attempt: dict[str, Any] = {
-        "id": channel_id,
+        "id": candidate.upstream.id,
         "status": status,
         "ms": int((time.monotonic() - started) * 1000),
     }
     if error:
-        attempt["error"] = error[:300]
+        attempt["error"] = public_error_text(error, candidate.upstream.key, TRACE_ERROR_LIMIT)
     return attempt
 
 

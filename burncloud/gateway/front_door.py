@@ -1,32 +1,32 @@
 """Front doors for other API formats, built over the OpenAI relay.
 
-A ``Dialect`` converts its request to an OpenAI chat request and the relay's OpenAI answer
-back (a whole body, a stream transcoder, or an error in its own shape). ``FrontDoor`` does
-the plumbing: it reads the client's body, hands the converted request to the relay (which
-authenticates, routes to any channel type, bills and logs), and converts whatever the
-relay sends on its way out. The client's own request goes along too: a channel of the
-door's own format gets it untouched (``native``), and answers the client directly.
+A front door is a ``Dialect`` (its format) plus this module's plumbing. The relay serves a
+door request as it serves its own: it authenticates the key first, then reads the body and
+asks the door to ``parse`` it. Parsing reads only what routing and billing need (model,
+stream, the answer limit); the whole conversion to an OpenAI chat request happens only when
+the chosen channel speaks another format, so a request routed to a channel of the door's
+own format goes upstream untouched, whatever it contains (``native``). Every error, before
+or after routing, reaches the client in the door's shape, and every request past
+authentication is logged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
 
-from burncloud.errors import BurncloudError
-from burncloud.gateway.asgi import (
-    ClientDisconnected,
-    Message,
-    Receive,
-    Scope,
-    Send,
-    header_map,
-    read_body,
+from burncloud.gateway.asgi import Message, Receive, Scope, Send
+from burncloud.gateway.inbound import (
+    Endpoint,
+    InboundRequest,
+    parse_object,
+    parse_request,
+    without_overrides,
 )
-from burncloud.gateway.inbound import Endpoint, parse_object, without_overrides
-from burncloud.gateway.native import NativeRequest
+from burncloud.gateway.native import DoorParse, NativeRequest
 from burncloud.gateway.pump import Transcoder
 from burncloud.gateway.relay import Relay
 
@@ -34,25 +34,40 @@ JSON = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class Converted:
-    """A client request as the relay will see it."""
+class DoorFields:
+    """What the relay needs of a door request before any conversion: its routing and
+    billing fields, read from the client's own format."""
 
-    chat: JSON
     model: str  # the name the client asked for, echoed in answers
     stream: bool
-    extra_headers: tuple[tuple[bytes, bytes], ...] = ()  # e.g. a key taken from the URL
+    max_tokens: int | None = None  # per answer; None: the endpoint's default is reserved
+    answers: int = 1
 
 
 class Dialect(Protocol):
     endpoint: Endpoint
-    native_type: str  # the channel type that speaks this format
     forwarded_headers: tuple[bytes, ...]  # client headers a native channel gets too
 
-    def convert(self, scope: Scope, body: JSON) -> Converted: ...
+    def credentials(self, scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
+        """Headers carrying a key the client sent elsewhere (e.g. in the query)."""
+        ...
+
+    def speaks(self, channel_type: str, model: str) -> bool:
+        """Whether a channel of ``channel_type`` takes this format as it is for ``model``."""
+        ...
+
+    def fields(self, scope: Scope, body: JSON) -> DoorFields:
+        """The routing and billing fields; InvalidRequest only when one of them is bad."""
+        ...
+
+    def convert(self, scope: Scope, body: JSON) -> JSON:
+        """The OpenAI chat body for a channel of another format; InvalidRequest for what
+        cannot be expressed there."""
+        ...
+
     def answer(self, completion: JSON, model: str) -> JSON: ...
     def stream(self, model: str) -> Transcoder: ...
     def error(self, status: int, openai_error: JSON) -> JSON: ...
-    def rejection(self, error: BurncloudError) -> tuple[int, JSON]: ...
     def stream_error(self, message: str) -> bytes: ...
 
 
@@ -64,63 +79,86 @@ class FrontDoor:
         self.dialect = dialect
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.relay.runtime.settings.max_body_bytes
-        try:
-            raw = await read_body(receive, header_map(scope), limit)
-            body, raw = without_overrides(parse_object(raw), raw)
-            converted = self.dialect.convert(scope, body)
-        except ClientDisconnected:
-            return
-        except BurncloudError as exc:
-            await send_json(send, *self.dialect.rejection(exc), exc.headers)
-            return
-        headers = [h for h in scope["headers"] if h[0] != b"content-length"]
-        inner = {**scope, "headers": [*headers, *converted.extra_headers]}
-        answer = _Answer(send, self.dialect, converted)
+        answer = _Answer(send, self.dialect)
+        extra = self.dialect.credentials(scope)
+        inner = {**scope, "headers": [*scope["headers"], *extra]} if extra else scope
+        parse = _DoorParser(self.dialect, scope, send, answer)
+        await self.relay.handle(self.dialect.endpoint, inner, receive, answer, parse)
+
+
+class _DoorParser:
+    """The relay's ``DoorParse`` for one request: the routing view of the client's body
+    and the native request, whose OpenAI conversion is made on first use."""
+
+    __slots__ = ("_answer", "_dialect", "_scope", "_send")
+
+    def __init__(self, dialect: Dialect, scope: Scope, send: Send, answer: _Answer) -> None:
+        self._dialect, self._scope, self._send, self._answer = dialect, scope, send, answer
+
+    def __call__(self, raw: bytes) -> tuple[InboundRequest, NativeRequest]:
+        dialect = self._dialect
+        body, raw = without_overrides(parse_object(raw), raw)
+        fields = dialect.fields(self._scope, body)
+        self._answer.bind(fields.model, fields.stream)
+        request = InboundRequest(
+            endpoint=dialect.endpoint,
+            body=raw,
+            data=body,
+            model=fields.model,
+            stream=fields.stream,
+            client_wants_usage=False,
+            max_tokens=fields.max_tokens,
+            answers=fields.answers,
+        )
         native = NativeRequest(
-            channel_type=self.dialect.native_type,
+            speaks=dialect.speaks,
             raw=raw,
             body=body,
-            stream=converted.stream,
+            stream=fields.stream,
             client_headers={
                 name.decode("latin-1"): value.decode("latin-1")
-                for name, value in headers
-                if name in self.dialect.forwarded_headers
+                for name, value in self._scope["headers"]
+                if name in dialect.forwarded_headers
             },
-            send=send,
-            stream_error=self.dialect.stream_error,
+            send=self._send,
+            stream_error=dialect.stream_error,
+            convert=_converter(dialect, self._scope, body),
         )
-        body_bytes = orjson.dumps(converted.chat)
-        await self.relay.handle(
-            self.dialect.endpoint, inner, _replay(body_bytes, receive), answer, native
-        )
+        return request, native
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive that yields the converted body once, then the client's own messages."""
-    sent = False
+def _converter(dialect: Dialect, scope: Scope, body: JSON) -> Callable[[], InboundRequest]:
+    """The OpenAI chat request for ``body``, converted once, when first asked for."""
+    converted: list[InboundRequest] = []
 
-    async def inner() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+    def convert() -> InboundRequest:
+        if not converted:
+            chat = dialect.convert(scope, body)
+            converted.append(parse_request(dialect.endpoint, orjson.dumps(chat)))
+        return converted[0]
 
-    return inner
+    return convert
 
 
 class _Answer:
-    """An ASGI send that turns the relay's OpenAI-format response into the dialect's."""
+    """An ASGI send that turns the relay's OpenAI-format response into the dialect's.
 
-    def __init__(self, send: Send, dialect: Dialect, converted: Converted) -> None:
+    A channel of the door's own format answers through ``NativeRequest.send`` instead, and
+    this sees only the relay's errors."""
+
+    def __init__(self, send: Send, dialect: Dialect) -> None:
         self._send = send
         self._dialect = dialect
-        self._converted = converted
+        self._model = ""
+        self._streams = False
         self._status = 200
         self._headers: list[tuple[bytes, bytes]] = []
         self._buffer: list[bytes] = []
         self._stream: Transcoder | None = None
+
+    def bind(self, model: str, stream: bool) -> None:
+        """The request's model and stream flag, once the door has read them."""
+        self._model, self._streams = model, stream
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -132,8 +170,8 @@ class _Answer:
         self._status = message["status"]
         headers = message.get("headers", [])
         self._headers = [h for h in headers if h[0] not in (b"content-length", b"content-type")]
-        if self._status == 200 and self._converted.stream:
-            self._stream = self._dialect.stream(self._converted.model)
+        if self._status == 200 and self._streams:
+            self._stream = self._dialect.stream(self._model)
             await self._send(message)
 
     async def _body(self, message: Message) -> None:
@@ -149,7 +187,7 @@ class _Answer:
     async def _whole(self, raw: bytes) -> None:
         data = orjson.loads(raw) if raw else {}
         if self._status == 200:
-            body = self._dialect.answer(data, self._converted.model)
+            body = self._dialect.answer(data, self._model)
         else:
             error = data.get("error") if isinstance(data, dict) else None
             body = self._dialect.error(self._status, error if isinstance(error, dict) else {})
@@ -173,3 +211,6 @@ async def send_json(
     ]
     await send({"type": "http.response.start", "status": status, "headers": out})
     await send({"type": "http.response.body", "body": payload})
+
+
+__all__ = ["Dialect", "DoorFields", "DoorParse", "FrontDoor", "send_json"]

@@ -79,7 +79,7 @@ class InboundRequest:
 def parse_request(endpoint: Endpoint, body: bytes) -> InboundRequest:
     """Parse and check ``body``; InvalidRequest with OpenAI's wording when it is malformed."""
     data, body = without_overrides(parse_object(body), body)
-    model = _model(data)
+    model = model_name(data.get("model"))
     _check_required(endpoint, data)
     stream = data.get("stream", False)
     if not isinstance(stream, bool) and stream is not None:
@@ -123,9 +123,8 @@ def without_overrides(data: dict[str, Any], body: bytes) -> tuple[dict[str, Any]
     return clean, orjson.dumps(clean)
 
 
-def _model(data: dict[str, Any]) -> str:
+def model_name(model: Any) -> str:
     """The requested model: a short printable name (it is logged and may end up in a URL)."""
-    model = data.get("model")
     if model is None or model == "":
         raise InvalidRequest("you must provide a model parameter")
     if not isinstance(model, str):
@@ -168,6 +167,13 @@ def _count(data: dict[str, Any], field: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_N:
         raise InvalidRequest(f"'{field}' must be an integer from 1 to {MAX_N}")
     return value
+
+
+def positive_int(value: Any) -> int | None:
+    """``value`` if it is a positive integer (not a bool), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    return None
 
 
 def _max_tokens(data: dict[str, Any]) -> int | None:

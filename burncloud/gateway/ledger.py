@@ -126,6 +126,11 @@ class Ledger:
             user_limited=user_lease is not None,
         )
 
+    async def check_can_pay(self, token: Token, user: User) -> None:
+        """InsufficientQuota unless the token and the user have money left (a nano-dollar
+        is held and given straight back: from the lease in memory while it has some)."""
+        self.release(await self.reserve(token, user, 1))
+
     async def affordable(self, token: Token, user: User) -> int | None:
         """What the caller could reserve right now (this worker's leases + the database).
 

@@ -7,8 +7,10 @@ users and channels, takes the settled amounts out of the routers' lease rows, an
 rows to the per-minute and per-hour totals (``log_minutes``, ``log_hours``: they and the
 logs always agree). A crash therefore never refunds (by a lease sweep) what a log row
 already billed, and ``tokens.used`` always equals the sum of the token's logged costs. A
-failed flush keeps its rows and is retried with backoff; ``stop`` flushes everything before
-it returns.
+failed flush keeps its rows and is retried with backoff; ``stop`` flushes everything it
+can before it returns, and hands what it could not to the caller (the runtime spills them
+to a file, ``log_spill``). While flushes fail, ``failing`` says why: /healthz reports
+not-ready until one succeeds again.
 
 Memory grows while the database is unreachable: rows are kept, not dropped.
 """
@@ -27,6 +29,7 @@ from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
 from burncloud.db.connection import Database, Executor
+from burncloud.errors import BurncloudError
 from burncloud.gateway.reservations import Settlement
 from burncloud.gateway.route_trace import RouteTrace
 from burncloud.services.clock import now as wall_clock
@@ -273,6 +276,13 @@ async def _add_to_rollup(tx: Executor, minutes: Mapping[MinuteKey, list[int]]) -
             await tx.execute(_upsert_sql(table, time_column, len(chunk)), params)
 
 
+async def persist_records(tx: Executor, records: Sequence[LogRecord]) -> Mapping[int, int]:
+    """Write and bill ``records`` in ``tx`` as a flush does; the amounts billed per lease."""
+    bill = _add_up(records)
+    await _persist(tx, records, bill)
+    return bill.leases
+
+
 async def _persist(tx: Executor, records: Sequence[LogRecord], bill: _Bill) -> None:
     """Insert the rows, add them to the rollup and bill them; lease rows first, then
     subjects (the lock order)."""
@@ -320,11 +330,17 @@ class LogWriter:
         self._flushing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._failures = 0
+        self._failure: str | None = None
 
     @property
     def pending(self) -> int:
         """How many rows wait to be written."""
         return len(self._pending)
+
+    @property
+    def failing(self) -> str | None:
+        """Why the latest flush failed, while no flush has succeeded since; else None."""
+        return self._failure
 
     def submit(self, record: LogRecord) -> None:
         """Queue ``record`` for the next flush; never blocks, never drops."""
@@ -379,6 +395,12 @@ class LogWriter:
             log.error("log writer stopped with %d rows unwritten", len(self._pending))
         return len(self._pending)
 
+    def take_unwritten(self) -> list[LogRecord]:
+        """The rows ``stop`` could not write, handed over and forgotten here."""
+        rows = list(self._pending)
+        self._pending.clear()
+        return rows
+
     async def _run(self) -> None:
         next_prune = self._clock() + PRUNE_EVERY / 10
         while not self._stopping.is_set():
@@ -405,14 +427,16 @@ class LogWriter:
         """Flush; on failure log once per failure streak and return False."""
         try:
             await self.flush()
-        except Exception:
+        except Exception as exc:
             if not self._failures:
                 log.exception("writing %d log rows failed; retrying", len(self._pending))
             self._failures += 1
+            self._failure = exc.message if isinstance(exc, BurncloudError) else "a write failed"
             return False
         if self._failures:
             log.info("log rows written again after %d failed attempts", self._failures)
         self._failures = 0
+        self._failure = None
         return True
 
     def _backoff(self) -> float:

@@ -3,15 +3,17 @@
 An Anthropic-format request routed to an Anthropic channel (or a Gemini-format one to a
 Gemini channel) needs no conversion. Its bytes go upstream as the client sent them, unless
 the channel maps the model or the balance caps the answer, and the upstream's bytes come
-back as they arrive. The provider's own transcoder still reads them, output discarded, for
-the usage to bill and the text to estimate from.
+back as they arrive. Answering natively is the provider's capability (``NativeProvider``):
+it builds the upstream request and reads the answer for the usage to bill and the text to
+estimate from; a stream's client bytes are the provider's too, the upstream's own or, when
+the upstream wraps them (Claude on Bedrock), unwrapped (``native_stream``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -23,8 +25,7 @@ from burncloud.gateway.inbound import InboundRequest
 from burncloud.gateway.pump import pump_stream
 from burncloud.gateway.snapshot import Upstream
 from burncloud.gateway.upstream import send_upstream
-from burncloud.protocols.openai_chunks import ERROR_MARK, in_band_failure
-from burncloud.providers.base import ChannelAccess, ChatProvider, ChatStream, UpstreamRequest
+from burncloud.providers.base import NativeProvider, NativeStream
 
 if TYPE_CHECKING:
     from burncloud.gateway.runtime import Runtime
@@ -32,36 +33,30 @@ if TYPE_CHECKING:
 JSON = dict[str, Any]
 
 
-class NativeProvider(ChatProvider, Protocol):
-    """A provider that can also send a request already in its own format."""
-
-    def native_request(
-        self,
-        channel: ChannelAccess,
-        raw: bytes,
-        body: JSON,
-        model: str,
-        stream: bool,
-        max_tokens: int | None,
-        client_headers: Mapping[str, str],
-    ) -> UpstreamRequest:
-        """The upstream request for ``body`` (whose bytes are ``raw``) sent as ``model``,
-        with the answer limited to ``max_tokens`` when given; the bytes are reused as they
-        are when neither changes anything."""
-        ...
-
-
 @dataclass(frozen=True, slots=True)
 class NativeRequest:
-    """What a front door hands the relay besides the converted OpenAI request."""
+    """What a front door hands the relay besides the routing view of its request."""
 
-    channel_type: str  # the channel type that speaks this door's format
+    speaks: Callable[[str, str], bool]  # (channel type, upstream model): takes it untouched?
     raw: bytes
     body: JSON
     stream: bool
     client_headers: Mapping[str, str]
     send: Send  # the client's own send, past the door's converter
     stream_error: Callable[[str], bytes]  # an in-band error event in the door's format
+    convert: Callable[[], InboundRequest]  # the OpenAI chat request, converted on first use
+
+    def for_estimates(self, routing: InboundRequest) -> InboundRequest:
+        """The request a tokenizer estimate reads: the OpenAI conversion when there is one,
+        else the routing view (whose bytes still give the rough estimate)."""
+        try:
+            return self.convert()
+        except BurncloudError:
+            return routing
+
+
+# A front door's parser: the client's body bytes -> (routing view, native request).
+DoorParse = Callable[[bytes], tuple[InboundRequest, NativeRequest]]
 
 
 async def relay_native(
@@ -75,7 +70,7 @@ async def relay_native(
     exchange: Exchange,
     receive: Receive,
 ) -> None:
-    """Send the client's own request to ``upstream`` and its answer back untouched."""
+    """Send the client's own request to ``upstream`` and its answer back as it came."""
     limit = request.cap_to_apply(max_tokens_cap)
     built = provider.native_request(
         upstream, native.raw, native.body, model, native.stream, limit, native.client_headers
@@ -85,40 +80,23 @@ async def relay_native(
     )
     try:
         if native.stream:
-            meter = NativeStreamMeter(provider.chat_stream(request.model, False))
+            stream = provider.native_stream(request.model)
             try:
                 await pump_stream(
-                    response, meter, exchange, receive, native.send, native.stream_error
+                    response,
+                    stream,
+                    exchange,
+                    receive,
+                    native.send,
+                    native.stream_error,
+                    secret=upstream.key,
                 )
             finally:
-                _bill(runtime, request, exchange, meter.stream)
+                _bill(runtime, request, native, exchange, stream)
         else:
             await _whole(runtime, provider, request, response, native, exchange)
     finally:
         response.release()
-
-
-class NativeStreamMeter:
-    """Passes stream bytes on unchanged while the provider's transcoder reads them; an
-    error event it converts is the request's ``failure`` (the client got the original)."""
-
-    __slots__ = ("failure", "stream")
-
-    def __init__(self, stream: ChatStream) -> None:
-        self.stream = stream
-        self.failure: tuple[int, str] | None = None
-
-    def feed(self, chunk: bytes) -> bytes:
-        self._watch(self.stream.feed(chunk))
-        return chunk
-
-    def finish(self) -> bytes:
-        self._watch(self.stream.finish())
-        return b""
-
-    def _watch(self, converted: bytes) -> None:
-        if self.failure is None and ERROR_MARK in converted:
-            self.failure = in_band_failure(converted)
 
 
 async def _whole(
@@ -137,14 +115,20 @@ async def _whole(
     exchange.responded = True
     await send_bytes(native.send, 200, raw, exchange.headers, content_type)
     try:
-        answer = provider.chat_answer(raw, request.model)
+        answer = provider.native_answer(raw, request.model)
     except BurncloudError:  # passed on as it came; billed from an estimate
-        meter_usage(runtime, request, exchange, None, [])
+        meter_usage(runtime, native.for_estimates(request), exchange, None, [])
         return
-    meter_usage(runtime, request, exchange, answer.usage, answer_texts(answer.completion))
+    metered = request if answer.usage is not None else native.for_estimates(request)
+    meter_usage(runtime, metered, exchange, answer.usage, answer_texts(answer.completion))
 
 
 def _bill(
-    runtime: Runtime, request: InboundRequest, exchange: Exchange, stream: ChatStream
+    runtime: Runtime,
+    request: InboundRequest,
+    native: NativeRequest,
+    exchange: Exchange,
+    stream: NativeStream,
 ) -> None:
-    meter_usage(runtime, request, exchange, stream.usage, stream.texts())
+    metered = request if stream.usage is not None else native.for_estimates(request)
+    meter_usage(runtime, metered, exchange, stream.usage, stream.texts())

@@ -23,8 +23,8 @@ METRICS: Security = [{}, {"metricsToken": []}]  # the token only when one is con
 PUBLIC: Security = []
 
 SECURITY_SCHEMES: JSON = {
-    "apiKey": {"type": "http", "scheme": "bearer", "description": "a burncloud key (sk-...)"},
-    "adminKey": {"type": "http", "scheme": "bearer", "description": "an admin user's key"},
+    "apiKey": {"type": "http", "scheme": "bearer", "description": "a relay key (sk-...)"},
+    "adminKey": {"type": "http", "scheme": "bearer", "description": "an admin key"},
     "anthropicKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
     "googleKey": {"type": "apiKey", "in": "header", "name": "x-goog-api-key"},
     "googleKeyQuery": {"type": "apiKey", "in": "query", "name": "key"},
@@ -243,8 +243,6 @@ def _param(name: str, where: str = "path", schema: JSON = TEXT) -> JSON:
 
 
 def _relay_paths() -> JSON:
-    model = _param("model", schema={"type": "string", "pattern": "^[^/:]+$"})
-    alt = _param("alt", "query", {"enum": ["sse"]})
     return {
         "/v1/chat/completions": {
             "post": _operation("Chat completion", USER, "ChatCompletionRequest"),
@@ -261,12 +259,21 @@ def _relay_paths() -> JSON:
                 "Anthropic token count", ANTHROPIC, "CountTokensRequest", error="AnthropicError"
             ),
         },
-        "/v1beta/models/{model}:generateContent": {
+        **_gemini_paths("/v1beta/models/"),
+        **_gemini_paths("/v1/models/"),
+    }
+
+
+def _gemini_paths(prefix: str) -> JSON:
+    model = _param("model", schema={"type": "string", "pattern": "^[^/:]+$"})
+    alt = _param("alt", "query", {"enum": ["sse"]})
+    return {
+        f"{prefix}{{model}}:generateContent": {
             "post": _operation(
                 "Gemini generateContent", GEMINI, "GenerateContentRequest", (model,), "GeminiError"
             )
         },
-        "/v1beta/models/{model}:streamGenerateContent": {
+        f"{prefix}{{model}}:streamGenerateContent": {
             "post": _operation(
                 "Gemini streamGenerateContent (SSE)",
                 GEMINI,

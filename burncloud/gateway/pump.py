@@ -5,7 +5,8 @@ provider's conversion); the pump owns the timing: the 200 head only once the ups
 answered 200, chunk by chunk forwarding, the client's disconnect (which cancels the
 upstream read), and an in-band error event when the upstream breaks off mid-stream, or
 when the server cancels the stream (a shutdown's drain deadline): a client must never take
-a cut-off answer for a whole one.
+a cut-off answer for a whole one. Once a stream carries an error, the channel's key is
+masked in what the client gets and in the log row's error (``stream_mask``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import aiohttp
 from burncloud.gateway.asgi import ClientDisconnected, Receive, Send
 from burncloud.gateway.disconnect import unless_disconnected
 from burncloud.gateway.exchange import Exchange
+from burncloud.gateway.stream_mask import StreamKeyMask
+from burncloud.gateway.upstream import MESSAGE_LIMIT
 from burncloud.protocols.openai_chunks import ERROR_MARK, error_event, in_band_failure
 
 CUT_BY_SHUTDOWN = "the router shut down before the answer was complete"
@@ -50,16 +53,20 @@ async def pump_stream(
     receive: Receive,
     send: Send,
     stream_error: Callable[[str], bytes] = error_event,
+    *,
+    secret: str = "",
 ) -> None:
     """Relay the whole stream; record a disconnect (499) or a relay failure on ``exchange``.
 
-    ``stream_error`` makes the in-band error event sent when the upstream breaks off."""
+    ``stream_error`` makes the in-band error event sent when the upstream breaks off;
+    ``secret`` is the channel's key, masked in any error the stream carries."""
     exchange.responded = True
     await send(
         {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *exchange.headers]}
     )
     ending = asyncio.Event()  # the last write has begun: a disconnect now is its end
-    pump = _pump(response, transcoder, exchange, send, stream_error, ending)
+    mask = StreamKeyMask(secret)
+    pump = _pump(response, transcoder, exchange, send, stream_error, ending, mask)
     try:
         await unless_disconnected(pump, receive, ending.is_set)
     except ClientDisconnected:
@@ -80,6 +87,7 @@ async def _pump(
     send: Send,
     stream_error: Callable[[str], bytes],
     ending: asyncio.Event,
+    mask: StreamKeyMask,
 ) -> None:
     try:
         async for chunk in response.content.iter_any():
@@ -89,16 +97,18 @@ async def _pump(
             if getattr(transcoder, "finished", False):
                 ending.set()  # the answer's end is in ``out``: a client may close after it
             if out:
-                _note_failure(exchange, out)
-                await send({"type": "http.response.body", "body": out, "more_body": True})
+                _note_failure(exchange, out, mask)
+                if out := mask(out):
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
         tail = transcoder.finish()
-        _note_failure(exchange, tail)
+        _note_failure(exchange, tail, mask)
+        tail = mask(tail) + mask.flush()
         failure = getattr(transcoder, "failure", None)
         if failure is not None and exchange.status == 200:
-            exchange.status, exchange.error = failure
+            exchange.status, exchange.error = failure[0], mask.text(failure[1], MESSAGE_LIMIT)
     except (TimeoutError, aiohttp.ClientError):
         exchange.status, exchange.error = 502, "the upstream stream broke off"
-        tail = stream_error("the upstream stream broke off")
+        tail = mask.flush() + stream_error("the upstream stream broke off")
     ending.set()
     await send({"type": "http.response.body", "body": tail, "more_body": False})
 
@@ -112,9 +122,10 @@ async def _last_words(send: Send, tail: bytes) -> None:
         pass  # the client is gone or not reading: the cut is all it can get
 
 
-def _note_failure(exchange: Exchange, out: bytes) -> None:
-    """Record the first in-band error the client is sent (the stream keeps its 200)."""
+def _note_failure(exchange: Exchange, out: bytes, mask: StreamKeyMask) -> None:
+    """Record the first in-band error the client is sent (the stream keeps its 200), its
+    message masked whole, then cut."""
     if exchange.status == 200 and ERROR_MARK in out:
         failure = in_band_failure(out)
         if failure is not None:
-            exchange.status, exchange.error = failure
+            exchange.status, exchange.error = failure[0], mask.text(failure[1], MESSAGE_LIMIT)

@@ -9,15 +9,16 @@ written for every request that got past authentication.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import aiohttp
 
+from burncloud.config import Settings
 from burncloud.errors import (
     BurncloudError,
+    InsufficientQuota,
     ModelNotFound,
     ModelPriceNotSet,
     ServiceUnavailable,
@@ -29,12 +30,14 @@ from burncloud.gateway.asgi import (
     Scope,
     Send,
     client_ip,
+    discard_body,
     header_map,
     read_body,
     send_bytes,
     send_error,
 )
-from burncloud.gateway.auth import authenticate, authorize_model, extract_key
+from burncloud.gateway.auth import Caller, authenticate, authorize_model, extract_key
+from burncloud.gateway.body_budget import check_json_elements, is_large
 from burncloud.gateway.budget import reserve_budget
 from burncloud.gateway.converted import relay_converted, relay_converted_embeddings
 from burncloud.gateway.disconnect import unless_disconnected
@@ -50,13 +53,15 @@ from burncloud.gateway.metering import (
     usage_from_openai,
     whole_usage,
 )
-from burncloud.gateway.native import NativeRequest, relay_native
+from burncloud.gateway.native import DoorParse, NativeRequest, relay_native
 from burncloud.gateway.outbound import upstream_body
 from burncloud.gateway.pump import pump_stream
+from burncloud.gateway.request_id import request_id
 from burncloud.gateway.snapshot import Candidate, Snapshot, Upstream
 from burncloud.gateway.streaming import StreamMeter
 from burncloud.gateway.upstream import open_upstream
 from burncloud.providers.openai.request import wants_stream_usage
+from burncloud.providers.output_limits import capped_to_model
 from burncloud.providers.registry import OPENAI_STYLE, PROVIDERS
 from burncloud.services.channel_types import CHANNEL_TYPES
 from burncloud.services.pricing import Price, Usage, cost
@@ -82,13 +87,13 @@ class Relay:
         scope: Scope,
         receive: Receive,
         send: Send,
-        native: NativeRequest | None = None,
+        door: DoorParse | None = None,
     ) -> None:
-        """Serve one request; ``native`` is a front door's own request, for its channels."""
-        exchange = Exchange(request_id=_request_id(scope))
+        """Serve one request; ``door`` parses a front door's body (another API format)."""
+        exchange = Exchange(request_id=request_id(scope))
         self.runtime.metrics.request_started()
         try:
-            await self._serve(endpoint, exchange, scope, receive, send, native)
+            await self._serve(endpoint, exchange, scope, receive, send, door)
         except ClientDisconnected:
             exchange.status, exchange.error = 499, "client disconnected"
         except BurncloudError as exc:
@@ -101,9 +106,13 @@ class Relay:
             if not exchange.responded:
                 await send_error(send, INTERNAL_ERROR, exchange.headers)
         finally:
-            if exchange.caller is not None:
-                self._log(endpoint, exchange)
-            self._measure(endpoint, exchange)
+            self.record(endpoint, exchange)
+
+    def record(self, endpoint: Endpoint, exchange: Exchange) -> None:
+        """Count a finished request in /metrics, and log it once its key was accepted."""
+        if exchange.caller is not None:
+            self._log(endpoint, exchange)
+        self._measure(endpoint, exchange)
 
     async def _serve(
         self,
@@ -112,14 +121,18 @@ class Relay:
         scope: Scope,
         receive: Receive,
         send: Send,
-        native: NativeRequest | None,
+        door: DoorParse | None,
     ) -> None:
         snapshot = self.runtime.snapshot()
         headers = header_map(scope)
         caller = authenticate(snapshot, extract_key(headers), client_ip(scope))
         exchange.caller = caller
-        body = await read_body(receive, headers, self.runtime.settings.max_body_bytes)
-        request = parse_request(endpoint, body)
+        body = await self._read_body(receive, headers, caller, snapshot)
+        native: NativeRequest | None = None
+        if door is None:
+            request = parse_request(endpoint, body)
+        else:
+            request, native = door(body)
         exchange.model, exchange.stream = request.model, request.stream
         authorize_model(caller, request.model)
         candidates = snapshot.routes.get((caller.group, request.model))
@@ -141,6 +154,21 @@ class Relay:
             limiter.release(admission)
             usage = exchange.usage
             limiter.settle(admission, usage.prompt_tokens + usage.completion_tokens if usage else 0)
+
+    async def _read_body(
+        self, receive: Receive, headers: dict[bytes, bytes], caller: Caller, snapshot: Snapshot
+    ) -> bytes:
+        """The request body, once the caller can pay for it (``body_budget``)."""
+        limit = self.runtime.settings.max_body_bytes
+        if is_large(headers) and not _may_be_free(snapshot, caller, self.runtime.settings):
+            try:
+                await self.runtime.ledger.check_can_pay(caller.token, caller.user)
+            except InsufficientQuota:
+                await discard_body(receive, limit)  # so that the client reads the 402
+                raise
+        body = await read_body(receive, headers, limit)
+        check_json_elements(body)
+        return body
 
     async def _billed(
         self,
@@ -193,6 +221,8 @@ class Relay:
         group: str,
     ) -> None:
         relayable = [c for c in candidates if _speaks(c.upstream.type, request)]
+        if native is not None:
+            relayable = _convertible(relayable, native, request.model)
         if not relayable:
             kinds = ", ".join(sorted({c.upstream.type for c in candidates}))
             raise ServiceUnavailable(
@@ -216,8 +246,8 @@ class Relay:
 
         async def serve_from(candidate: Candidate) -> None:
             upstream = candidate.upstream
-            model = upstream.model_map.get(request.model, request.model)
-            if native is not None and upstream.type == native.channel_type:
+            model = _upstream_model(candidate, request.model)
+            if native is not None and native.speaks(upstream.type, model):
                 await relay_native(
                     runtime,
                     PROVIDERS[upstream.type],  # type: ignore[arg-type]
@@ -229,16 +259,19 @@ class Relay:
                     exchange,
                     receive,
                 )
-            elif CHANNEL_TYPES[upstream.type].openai_style:
-                await self._passthrough(
-                    request, upstream, model, max_tokens_cap, exchange, send, receive
-                )
-            elif request.endpoint is EMBEDDINGS:
+                return
+            chat, cap = request, max_tokens_cap
+            if native is not None:  # another format: the door's request, converted
+                chat = native.convert()
+                cap = capped_to_model(cap, model, upstream.config)
+            if CHANNEL_TYPES[upstream.type].openai_style:
+                await self._passthrough(chat, upstream, model, cap, exchange, send, receive)
+            elif chat.endpoint is EMBEDDINGS:
                 await relay_converted_embeddings(
                     runtime,
                     PROVIDERS[upstream.type],  # type: ignore[arg-type]
                     upstream,
-                    request,
+                    chat,
                     model,
                     exchange,
                     send,
@@ -248,9 +281,9 @@ class Relay:
                     runtime,
                     PROVIDERS[upstream.type],
                     upstream,
-                    request,
+                    chat,
                     model,
-                    max_tokens_cap,
+                    cap,
                     exchange,
                     receive,
                     send,
@@ -288,7 +321,7 @@ class Relay:
         )
         try:
             if request.stream:
-                await self._relay_stream(request, response, exchange, receive, send)
+                await self._relay_stream(request, response, exchange, receive, send, upstream.key)
             else:
                 await self._relay_whole(request, response, exchange, send)
         finally:
@@ -322,10 +355,11 @@ class Relay:
         exchange: Exchange,
         receive: Receive,
         send: Send,
+        secret: str,
     ) -> None:
         meter = StreamMeter(hide_usage=not request.client_wants_usage)
         try:
-            await pump_stream(response, meter, exchange, receive, send)
+            await pump_stream(response, meter, exchange, receive, send, secret=secret)
         finally:
             if meter.usage is not None:
                 exchange.usage = usage_from_openai(meter.usage)
@@ -392,6 +426,36 @@ def _speaks(channel_type: str, request: InboundRequest) -> bool:
     return request.endpoint is EMBEDDINGS and hasattr(provider, "embeddings_request")
 
 
+def _may_be_free(snapshot: Snapshot, caller: Caller, settings: Settings) -> bool:
+    """Whether some request of this caller could cost nothing (an unpriced model served
+    free, a zero price, a group ratio of 0): then an empty balance refuses nothing yet."""
+    if settings.allow_free_models or snapshot.ratios.get(caller.group) == 0:
+        return True
+    return any(not (p.input or p.output) for p in snapshot.prices.values())
+
+
+def _upstream_model(candidate: Candidate, model: str) -> str:
+    """The model name ``candidate``'s upstream is asked for (after its model map)."""
+    return candidate.upstream.model_map.get(model, model)
+
+
+def _convertible(candidates: list[Candidate], native: NativeRequest, model: str) -> list[Candidate]:
+    """The candidates that can serve a door's request: channels of its own format take it
+    untouched; the others need its OpenAI conversion, which is tried (once) only when such
+    a channel is among them. When it fails they are left out, and the conversion's error
+    is the answer only if no channel of the door's format remains."""
+    own = [c for c in candidates if native.speaks(c.upstream.type, _upstream_model(c, model))]
+    if len(own) == len(candidates):
+        return candidates
+    try:
+        native.convert()
+    except BurncloudError:
+        if not own:
+            raise
+        return own
+    return candidates
+
+
 async def _refine_estimate(exchange: Exchange) -> None:
     """Replace a rough usage estimate with the tokenizer's (keeping the rough one on failure)."""
     if exchange.refine is None:
@@ -400,13 +464,6 @@ async def _refine_estimate(exchange: Exchange) -> None:
         exchange.usage = await exchange.refine()
     except Exception:
         log.exception("token estimate failed; billing the rough estimate")
-
-
-def _request_id(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"x-request-id" and 0 < len(value) <= 128 and value.isascii():
-            return value.decode()
-    return secrets.token_hex(16)  # uuid4's 32 hex digits, at a quarter of the cost
 
 
 def _elapsed_ms(started: float) -> int:

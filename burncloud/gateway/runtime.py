@@ -1,16 +1,23 @@
-"""Everything one router worker owns for its lifetime: opened at startup, closed at shutdown."""
+"""Everything one router worker owns for its lifetime: opened at startup, closed at shutdown.
+
+Storage fails loudly: a worker whose database cannot take a write refuses to start (the
+reason is the startup failure); log rows it cannot write by the end of the grace period
+are spilled to a file that the next start replays (``log_spill``), and a stop that cannot
+even spill them raises, naming what was lost, so the process does not exit 0.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sys
+import time
 
 import aiohttp
 
 from burncloud.config import Settings
 from burncloud.crypto import SecretBox
-from burncloud.db import Database, open_database
+from burncloud.db import Database, open_database, parse_database_url
+from burncloud.errors import StorageUnavailable
 from burncloud.gateway.disabler import ChannelDisabler
 from burncloud.gateway.estimate import TokenEstimator
 from burncloud.gateway.failover import FailoverPolicy
@@ -19,7 +26,8 @@ from burncloud.gateway.fleet_limits import FleetRateLimiter
 from burncloud.gateway.fleet_notices import FleetNotices
 from burncloud.gateway.health import HealthBook
 from burncloud.gateway.ledger import Ledger, make_owner
-from burncloud.gateway.logwriter import LogWriter
+from burncloud.gateway.log_spill import describe_lost, replay_spills, spill_place, write_spill
+from burncloud.gateway.logwriter import LogRecord, LogWriter
 from burncloud.gateway.metrics import RouterMetrics
 from burncloud.gateway.probe import claim_turn, probe_channel
 from burncloud.gateway.prober import Prober
@@ -30,7 +38,7 @@ from burncloud.gateway.shared_state import Record, SharedState, open_shared_stat
 from burncloud.gateway.snapshot import ConfigCache, Snapshot
 from burncloud.gateway.state_sweeper import StateSweeper
 from burncloud.gateway.upstream_guard import UpstreamResolver
-from burncloud.services.bootstrap import ensure_admin
+from burncloud.services.bootstrap import announce_admin_key, ensure_admin
 from burncloud.services.channels import Channel
 from burncloud.services.secret_box import open_secret_box
 
@@ -84,14 +92,8 @@ class Runtime:
     async def start(self) -> None:
         if self.redis is not None:
             await self.redis.start()
-        self._db = await open_database(self.settings.database_url)
-        admin_key = await ensure_admin(self._db)
-        if admin_key is not None:
-            print(
-                f"Created the admin user; its API key (shown only now): {admin_key}",
-                file=sys.stderr,
-                flush=True,
-            )
+        self._db = await _open_writable(self.settings.database_url)
+        await replay_spills(self._db, spill_place(self.settings))
         self._box = await open_secret_box(self._db, self.settings.secret)
         recall = self.notices.recall if self.notices is not None else None
         self._ledger = Ledger(self._db, self.owner, recall=recall)
@@ -128,15 +130,16 @@ class Runtime:
         await self._sweeper.start()
 
     async def stop(self) -> None:
-        """Flush logs and settlements, return leases, close everything; safe to call twice."""
+        """Flush logs and settlements (spilling what cannot be written), return leases,
+        close everything; safe to call twice. StorageUnavailable, after closing everything,
+        when log rows could be neither written nor spilled."""
         for service in (self.notices, self._sweeper, self._prober, self._disabler):
             if service is not None:
                 await service.stop()
         if self._giving_back:
             await asyncio.gather(*self._giving_back, return_exceptions=True)
         await self.limiter.drain()
-        if self._logs is not None:
-            await self._logs.stop()
+        lost = await self._stop_logs()
         if self._log_db is not None and self._log_db is not self._db:
             await self._log_db.close()
         if self._ledger is not None:
@@ -155,6 +158,40 @@ class Runtime:
         self._disabler = self._prober = self._sweeper = None
         self._db = self._log_db = None
         self.metrics.close()
+        if lost is not None:
+            raise StorageUnavailable(lost)
+
+    @property
+    def storage_problem(self) -> str | None:
+        """Why the database is not taking this worker's log rows now, if it is not."""
+        return None if self._logs is None else self._logs.failing
+
+    async def _stop_logs(self) -> str | None:
+        """Write the last log rows, retrying through the grace period, and spill the rest;
+        what was lost if even that failed."""
+        if self._logs is None:
+            return None
+        await self._logs.stop(retry_for=self.settings.grace_period)
+        return self._spill(self._logs.take_unwritten())
+
+    def _spill(self, rows: list[LogRecord]) -> str | None:
+        """Spill ``rows`` to a file for the next start; what was lost if even that fails."""
+        if not rows:
+            return None
+        place = spill_place(self.settings)
+        try:
+            path = write_spill(place, rows)
+        except OSError as exc:
+            lost = f"lost {describe_lost(rows)}: cannot write a spill file in {place.directory}"
+            log.critical("%s: %s", lost, exc)
+            return lost
+        log.error(
+            "the database took no log rows in the grace period: spilled %d rows to %s;"
+            " the next start writes them to the database",
+            len(rows),
+            path,
+        )
+        return None
 
     async def _reloaded(self) -> None:
         """A config change may have cancelled leases (an operator set a quota): re-check
@@ -247,6 +284,37 @@ class Runtime:
     def logs(self) -> LogWriter:
         assert self._logs is not None
         return self._logs
+
+
+async def _open_writable(url: str) -> Database:
+    """The database, created, migrated and bootstrapped, after one write proves it takes
+    writes: on a read-only, full or locked one every paid request would fail 503 while
+    /healthz said ok, so the worker refuses to start instead, saying why."""
+    try:
+        db = await open_database(url)
+    except StorageUnavailable as exc:
+        raise _refusal(exc, url) from exc
+    try:
+        admin_key = await ensure_admin(db)
+        if admin_key is not None:
+            announce_admin_key(admin_key)  # the key itself only on a terminal, never a log
+        async with db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO settings (key, value) VALUES ('storage_checked_at', :t)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                {"t": str(int(time.time()))},
+            )
+    except BaseException as exc:
+        await db.close()
+        if isinstance(exc, StorageUnavailable):
+            raise _refusal(exc, url) from exc
+        raise
+    return db
+
+
+def _refusal(exc: StorageUnavailable, url: str) -> StorageUnavailable:
+    where = parse_database_url(url).display()
+    return StorageUnavailable(f"refusing to start: {exc.message} ({where})")
 
 
 async def _writer_connection(db: Database) -> Database:

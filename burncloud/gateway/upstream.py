@@ -3,7 +3,9 @@
 aiohttp's pooled ClientSession is the relay's upstream client (one per worker, owned by
 the runtime): its per-request cost is a fraction of httpx's pool (DESIGN.md). Errors from
 aiohttp or the upstream become BurncloudErrors here and nowhere else, and never carry the
-channel's key or URL.
+channel's key or URL: an upstream's error text enters our code here, where the channel's key
+is known, and is masked whole before it is cut (``crypto.public_error_text``); the
+providers' error mappers pass messages on uncut.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from burncloud.crypto import mask_in
+from burncloud.crypto import public_error_text
 from burncloud.errors import (
     BurncloudError,
     InvalidRequest,
@@ -28,6 +30,7 @@ from burncloud.gateway.snapshot import Upstream
 from burncloud.services.timeouts import Timeouts
 
 ERROR_BODY_LIMIT = 64 * 1024
+MESSAGE_LIMIT = 600  # characters of an upstream's error a client or a log row gets
 
 
 class UpstreamFailure(Exception):
@@ -102,11 +105,17 @@ async def send_upstream(
     finally:
         response.release()
     retry_after = response.headers.get("Retry-After")
-    error = map_error(response.status, raw, retry_after)
-    message = mask_in(error.message, upstream.key)  # some upstreams quote the key
-    error.message, error.args = message, (message,)
+    error = public_error(map_error(response.status, raw, retry_after), upstream.key)
     retryable = response.status == 429 or response.status >= 500
     raise UpstreamFailure(error, response.status, retryable, _seconds(retry_after))
+
+
+def public_error(error: BurncloudError, secret: str) -> BurncloudError:
+    """``error`` with its message masked of ``secret`` (some upstreams quote the key they
+    were sent), then cut to ``MESSAGE_LIMIT``; changed in place and returned."""
+    message = public_error_text(error.message, secret, MESSAGE_LIMIT)
+    error.message, error.args = message, (message,)
+    return error
 
 
 def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
@@ -158,7 +167,7 @@ def _upstream_message(raw: bytes) -> str:
         return ""
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return error["message"][:500]
+        return error["message"]  # uncut: masked whole, then cut, by ``public_error``
     if isinstance(error, str):
-        return error[:500]
+        return error
     return ""

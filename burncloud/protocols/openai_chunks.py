@@ -84,9 +84,11 @@ _STATUS_BY_TYPE = {"rate_limit_error": 429, "invalid_request_error": 400}
 
 
 def in_band_failure(out: bytes) -> tuple[int, str] | None:
-    """The status and message of the first error event in OpenAI-format SSE ``out``.
+    """The status and whole message of the first error event in OpenAI-format SSE ``out``.
 
-    Callers check ``ERROR_MARK in out`` first: this parses only the events that hold it."""
+    Callers check ``ERROR_MARK in out`` first: this parses only the events that hold it.
+    The message is an upstream's text: callers mask the channel's key in it before they
+    shorten it (``crypto.public_error_text``), so it is not cut here."""
     for line in out.split(b"\n"):
         payload = line.removeprefix(b"data:").strip()
         if not payload.startswith(ERROR_MARK):
@@ -96,11 +98,11 @@ def in_band_failure(out: bytes) -> tuple[int, str] | None:
         except (orjson.JSONDecodeError, KeyError, TypeError):
             continue
         if not isinstance(error, dict):
-            return 502, str(error)[:500]
+            return 502, str(error)
         status = _STATUS_BY_CODE.get(str(error.get("code"))) or _STATUS_BY_TYPE.get(
             str(error.get("type")), 502
         )
-        return status, str(error.get("message") or "upstream error")[:500]
+        return status, str(error.get("message") or "upstream error")
     return None
 
 

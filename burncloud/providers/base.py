@@ -2,8 +2,9 @@
 
 A provider never sends anything. The relay asks it for the upstream request, hands it the
 upstream's answer (whole, or stream bytes as they arrive) and gets OpenAI-format output back
-plus the usage the upstream reported. Adding a provider is one module and one registry line
-(``burncloud.providers.registry``).
+plus the usage the upstream reported. A ``NativeProvider`` also takes a front door's request
+in the door's own format and reads its answer for usage while the client gets it as it came.
+Adding a provider is one module and one registry line (``burncloud.providers.registry``).
 """
 
 from __future__ import annotations
@@ -120,6 +121,55 @@ class ChatProvider(Protocol):
 
     def error(self, status: int, raw: bytes, retry_after: str | None) -> BurncloudError:
         """The OpenAI-shaped error for a non-200 upstream answer (PROTOCOLS.md 8.7)."""
+        ...
+
+
+class NativeStream(Protocol):
+    """One streamed answer to a request sent in the provider's native format.
+
+    ``feed`` and ``finish`` return the bytes the client gets, in the client's own format
+    (the upstream's bytes unchanged, or re-framed when the upstream wraps them); ``usage``
+    and ``texts`` are as in ``ChatStream``; ``failure`` is the (status, message) of an error
+    the stream carried, None while there is none.
+    """
+
+    @property
+    def usage(self) -> TokenUsage | None: ...
+    @property
+    def failure(self) -> tuple[int, str] | None: ...
+
+    def feed(self, chunk: bytes) -> bytes: ...
+    def finish(self) -> bytes: ...
+    def texts(self) -> list[str]: ...
+
+
+class NativeProvider(ChatProvider, Protocol):
+    """A provider that also takes a front door's request in the door's own format, and
+    answers it in that format (the Anthropic Messages API for Anthropic channels and for
+    Bedrock's Claude models, the Gemini API for Gemini channels)."""
+
+    def native_request(
+        self,
+        channel: ChannelAccess,
+        raw: bytes,
+        body: JSON,
+        model: str,
+        stream: bool,
+        max_tokens: int | None,
+        client_headers: Mapping[str, str],
+    ) -> UpstreamRequest:
+        """The upstream request for ``body`` (whose bytes are ``raw``) sent as ``model``,
+        with the answer limited to ``max_tokens`` when given; the bytes are reused as they
+        are when nothing needs changing."""
+        ...
+
+    def native_stream(self, model: str) -> NativeStream:
+        """A fresh reader of one streamed native answer; ``model`` is the client's name."""
+        ...
+
+    def native_answer(self, raw: bytes, model: str) -> ChatAnswer:
+        """The usage and texts of a whole 200 native answer, which the client gets as it
+        came (as a ``chat.completion``, like ``chat_answer``); BurncloudError if unreadable."""
         ...
 
 

@@ -1,9 +1,14 @@
-"""The admin key: the API key of the admin user's token named ``admin``.
+"""Admin keys: the API keys that reach the admin API (/api/), made only by the operator.
 
-Rotating replaces that token's key hash in place (creating the token if it is missing), so
-the old key stops working as soon as routers reload, while the token keeps its id, quota
-and history; the new key is active and does not expire. The admin user is the oldest
-enabled user with the admin role.
+Every admin key belongs to the admin user (the oldest enabled user with the admin role)
+and is admin-scoped; it relays requests only when made with ``relay=True``. Nothing here
+is reachable through the admin API or the relay: an admin key is made by someone who holds
+the database (the CLI, or the first run), so no API key can mint a key wider than itself.
+
+One admin key is the first-run key, the admin user's token named ``admin``. Rotating
+replaces that token's key hash in place (creating the token if it is missing), so the old
+key stops working as soon as routers reload, while the token keeps its id, scopes and
+history; the new key is active and does not expire.
 """
 
 from __future__ import annotations
@@ -14,14 +19,16 @@ from typing import Any
 from burncloud.crypto import generate_key, hash_secret, mask_secret
 from burncloud.db.connection import Database, Executor
 from burncloud.errors import NotFound
-from burncloud.services.bootstrap import ADMIN_NAME
+from burncloud.services.bootstrap import ADMIN_NAME, ADMIN_TOKEN_NAME
 from burncloud.services.clock import now
+from burncloud.services.key_scopes import ADMIN, ADMIN_FORMS, RELAY
 from burncloud.services.settings import bump_config_version
-from burncloud.services.tokens import insert_token
+from burncloud.services.tokens import Token, insert_token
 from burncloud.services.users import User
 
-ADMIN_TOKEN_NAME = "admin"
 KEY_HINT_PREFIX = 7  # the same hint shape as every other token: "sk-AbCd...wxyz"
+_IS_ADMIN_KEY = "scopes IN (:admin_only, :admin_relay)"
+_ADMIN_FORMS = dict(zip(("admin_only", "admin_relay"), ADMIN_FORMS, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,17 +42,58 @@ class RotatedKey:
         return {"key": self.key, "token_id": self.token_id, "user": self.user.name}
 
 
+async def create_admin_key(db: Database, name: str, *, relay: bool = False) -> tuple[Token, str]:
+    """A new admin key of the admin user (also a relay key if ``relay``); return it and its
+    one-time key."""
+    scopes = frozenset({ADMIN, RELAY} if relay else {ADMIN})
+    async with db.transaction() as tx:
+        admin = await find_admin_user(tx)
+        return await insert_token(tx, name=name, user_id=admin.id, scopes=scopes)
+
+
+async def list_admin_keys(db: Executor) -> list[Token]:
+    """Every admin key, revoked ones too, oldest first."""
+    rows = await db.fetch_all(
+        f"SELECT * FROM tokens WHERE {_IS_ADMIN_KEY} ORDER BY id", _ADMIN_FORMS
+    )
+    return [Token.from_row(row) for row in rows]
+
+
+async def revoke_admin_key(db: Database, token_id: int) -> Token:
+    """Revoke admin key ``token_id``; NotFound for any other token (relay keys are revoked
+    as tokens)."""
+    async with db.transaction() as tx:
+        row = await tx.fetch_one(
+            "UPDATE tokens SET status = 'revoked', updated_at = :t"
+            f" WHERE id = :id AND {_IS_ADMIN_KEY} RETURNING *",
+            {"t": now(), "id": token_id, **_ADMIN_FORMS},
+        )
+        if row is None:
+            raise NotFound(await _not_an_admin_key(tx, token_id))
+        await bump_config_version(tx)
+    return Token.from_row(row)
+
+
+async def _not_an_admin_key(tx: Executor, token_id: int) -> str:
+    if await tx.fetch_value("SELECT id FROM tokens WHERE id = :id", {"id": token_id}) is None:
+        return f"no token with id {token_id}"
+    return f"token {token_id} is not an admin key (it is a relay key: revoke it as a token)"
+
+
 async def rotate_admin_key(db: Database) -> RotatedKey:
-    """Give the admin token a new key; the old key stops working. Return the new key."""
+    """Give the first-run admin key a new key; the old key stops working. Return the new key."""
     async with db.transaction() as tx:
         await bump_config_version(tx)  # first: serialises config writers on PostgreSQL
         admin = await find_admin_user(tx)
         token_id = await tx.fetch_value(
-            "SELECT id FROM tokens WHERE user_id = :u AND name = :n ORDER BY id LIMIT 1",
-            {"u": admin.id, "n": ADMIN_TOKEN_NAME},
+            "SELECT id FROM tokens WHERE user_id = :u AND name = :n"
+            f" AND {_IS_ADMIN_KEY} ORDER BY id LIMIT 1",
+            {"u": admin.id, "n": ADMIN_TOKEN_NAME, **_ADMIN_FORMS},
         )
         if token_id is None:
-            token, key = await insert_token(tx, name=ADMIN_TOKEN_NAME, user_id=admin.id)
+            token, key = await insert_token(
+                tx, name=ADMIN_TOKEN_NAME, user_id=admin.id, scopes=frozenset({ADMIN})
+            )
             return RotatedKey(key=key, token_id=token.id, user=admin)
         key = generate_key()
         await tx.execute(

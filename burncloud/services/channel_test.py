@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from burncloud.crypto import SecretBox, mask_in
+from burncloud.crypto import SecretBox, public_error_text
 from burncloud.db.connection import Database
 from burncloud.errors import BurncloudError, NotFound
 from burncloud.providers.base import ChatProvider
@@ -162,12 +162,12 @@ def _transport_error(exc: httpx.HTTPError, seconds: float) -> str:
 
 
 def _scrub(message: str, access: _Access) -> str:
-    """``message`` on one line, shortened, with the key and base URL masked if they appear."""
+    """``message`` on one line with the base URL and the key (whole or any 12+ characters
+    of it) masked in the whole text, then shortened."""
     text = " ".join(message.split())
-    text = mask_in(text, access.key) if access.key else text
     if access.base_url:
         text = text.replace(access.base_url, "***")
-    return text if len(text) <= ERROR_LIMIT else text[: ERROR_LIMIT - 3] + "..."
+    return public_error_text(text, access.key, ERROR_LIMIT)
 
 
 async def _record(db: Database, channel_id: int, latency_ms: int, *, ok: bool) -> None:

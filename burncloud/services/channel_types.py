@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from burncloud.errors import InvalidRequest
+from burncloud.providers.output_limits import CONFIG_KEY as OUTPUT_LIMIT_KEY
 from burncloud.services.timeouts import timeouts_from_config
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -48,6 +49,9 @@ class ChannelType:
         if region is not None and not _REGION.match(region):
             raise InvalidRequest(f"not an AWS region: {region!r} (e.g. us-east-1)")
         timeouts_from_config(config)
+        limit = config.get(OUTPUT_LIMIT_KEY)
+        if limit is not None and not (limit.isdigit() and int(limit) > 0):
+            raise InvalidRequest(f"--config {OUTPUT_LIMIT_KEY}=N needs a positive whole number")
 
     def normalize_base_url(self, url: str) -> str:
         """Validate ``url`` and return it in the form stored for this type."""

@@ -1,7 +1,9 @@
 """Request logs: filtered, paginated reads of the ``logs`` table, newest first by default.
 
 Filter values are only ever bound parameters; the sort column and direction come from
-fixed tables, never from input. Pages are keyset-paginated: ``next`` is a cursor naming
+fixed tables, never from input. The admin API (``GET /api/logs``) pages through
+``query_logs``; `burncloud log list` reads ``named_lines``, the same filter with the
+token's and channel's names. Pages are keyset-paginated: ``next`` is a cursor naming
 the last row returned (its sort value and id), so paging never repeats or skips a row
 while new ones arrive. An offset is accepted too, for clients that count pages.
 """
@@ -15,6 +17,7 @@ from typing import Any
 from burncloud.db.connection import Executor, Row
 from burncloud.errors import InvalidRequest
 from burncloud.money import format_usd
+from burncloud.services.stats import LogLine, log_line
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -149,6 +152,25 @@ async def query_logs(
     entries = tuple(LogEntry.from_row(row) for row in rows[:limit])
     more = len(rows) > limit
     return LogPage(entries, make_cursor(entries[-1], sort) if more else None)
+
+
+async def named_lines(
+    db: Executor, filters: LogFilter | None = None, *, limit: int = DEFAULT_LIMIT
+) -> list[LogLine]:
+    """The newest entries matching ``filters`` (at most ``limit``, capped at MAX_LIMIT),
+    with their token's and channel's names."""
+    if limit < 1:
+        raise InvalidRequest("limit must be at least 1")
+    clauses, params = (filters or LogFilter()).where()
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = await db.fetch_all(
+        "SELECT l.*, t.name AS token_name, c.name AS channel_name"
+        f" FROM (SELECT * FROM logs{where} ORDER BY created_at DESC, id DESC LIMIT :limit) l"
+        " LEFT JOIN tokens t ON t.id = l.token_id LEFT JOIN channels c ON c.id = l.channel_id"
+        " ORDER BY l.created_at DESC, l.id DESC",
+        {**params, "limit": min(limit, MAX_LIMIT)},
+    )
+    return [log_line(row) for row in rows]
 
 
 def make_cursor(entry: LogEntry, sort: str = "created_at") -> str:

@@ -1,9 +1,12 @@
 """Quotas and balances: what a token or a user has left and has spent, changed atomically.
 
-A token's ``quota`` and a user's ``balance`` are the remaining amount in nano-USD (``-1``:
-unlimited); ``used`` is the total spent so far. Each adjustment is one conditional UPDATE,
-so concurrent changes (and the router's reservations) never lose a write and never take
-an amount below zero.
+A token's quota and a user's balance are what the owner can still spend in nano-USD
+(``-1``: unlimited), including what routers hold for it in leases (``services.balances``);
+``used`` is the total spent so far. Each adjustment is one conditional UPDATE, so
+concurrent changes (and the router's reservations) never lose a write and never take an
+amount below zero. A set replaces what the owner can spend: routers' leases are cancelled.
+Taking away more than the stored column holds first takes the leases back, so what can be
+taken away is what ``show`` reports.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from burncloud.db.connection import Database, Executor
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import MAX_UNITS, UNLIMITED, format_usd
+from burncloud.services.balances import read_holdings
 from burncloud.services.clock import now
 from burncloud.services.settings import bump_config_version
 from burncloud.services.users import resolve_user
@@ -38,13 +42,15 @@ _USERS = _Ledger("user", "users", "balance", "", "burncloud quota set --user USE
 
 @dataclass(frozen=True, slots=True)
 class QuotaState:
-    """A token's quota or a user's balance: what is left (-1 unlimited) and what was spent."""
+    """A token's quota or a user's balance: what is left to spend (-1 unlimited), the part
+    of it routers hold in leases, and what was spent."""
 
     kind: str
     id: int
     name: str
     remaining: int
     used: int
+    held: int
 
     @property
     def unlimited(self) -> bool:
@@ -55,11 +61,13 @@ class QuotaState:
         return "quota" if self.kind == "token" else "balance"
 
     def to_json(self) -> dict[str, Any]:
-        """``{"id", "name", "quota"|"balance", "used"}`` with money as decimal strings."""
+        """``{"id", "name", "quota"|"balance", "held_by_routers", "used"}``, money as decimal
+        strings; the held part is included in the quota or balance."""
         return {
             "id": self.id,
             "name": self.name,
             self.label: format_usd(self.remaining),
+            "held_by_routers": format_usd(self.held),
             "used": format_usd(self.used),
         }
 
@@ -112,46 +120,67 @@ async def set_user_balance(db: Database, user_ref: str | int, units: int) -> Quo
         return await _set(tx, _USERS, user.id, units)
 
 
-def _returning(ledger: _Ledger) -> str:
-    return f"RETURNING id, name, {ledger.column} AS remaining, used"
-
-
-def _state(ledger: _Ledger, row: dict[str, Any]) -> QuotaState:
-    return QuotaState(ledger.kind, row["id"], row["name"], row["remaining"], row["used"])
+async def cancel_leases(tx: Executor, kind: str, owner_id: int) -> None:
+    """Drop routers' leases on an owner whose amount is being replaced (their money is not
+    refunded: the new amount is all there is). Routers retire them at their next config
+    reload (about a second); requests in flight on them settle against the new amount."""
+    await tx.execute(
+        "DELETE FROM quota_leases WHERE subject = :kind AND subject_id = :id",
+        {"kind": kind, "id": owner_id},
+    )
 
 
 async def _read(db: Executor, ledger: _Ledger, owner_id: int) -> QuotaState:
-    """The owner's state; money a router holds in a lease still counts as remaining."""
-    row = await db.fetch_one(
-        f"SELECT id, name, {ledger.column} AS remaining, used FROM {ledger.table} WHERE id = :id",
-        {"id": owner_id},
-    )
-    if row is None:
+    """The owner's state; money a router holds in a lease counts as remaining."""
+    holding = (await read_holdings(db, ledger.kind, owner_id)).get(owner_id)
+    if holding is None:
         raise NotFound(f"no {ledger.kind} with id {owner_id}")
-    if row["remaining"] != UNLIMITED:
-        leased = await db.fetch_value(
-            "SELECT COALESCE(SUM(amount), 0) FROM quota_leases"
-            " WHERE subject = :kind AND subject_id = :id",
-            {"kind": ledger.kind, "id": owner_id},
-        )
-        row = {**row, "remaining": row["remaining"] + int(leased)}
-    return _state(ledger, row)
+    name = await db.fetch_value(f"SELECT name FROM {ledger.table} WHERE id = :id", {"id": owner_id})
+    return QuotaState(
+        ledger.kind, owner_id, str(name), holding.spendable, holding.used, holding.held
+    )
 
 
 async def _add(tx: Executor, ledger: _Ledger, owner_id: int, units: int) -> QuotaState:
     if abs(units) > MAX_QUOTA_UNITS:
         raise InvalidRequest(f"amount is too large (at most {format_usd(MAX_QUOTA_UNITS)} USD)")
-    column = ledger.column
-    row = await tx.fetch_one(
-        f"UPDATE {ledger.table} SET {column} = {column} + :d{ledger.touch}"
-        f" WHERE id = :id AND {column} <> -1 AND {column} + :d >= 0"
-        f" AND {column} + :d <= :max {_returning(ledger)}",
-        {"d": units, "id": owner_id, "max": MAX_QUOTA_UNITS, "t": now()},
-    )
-    if row is None:
+    added = await _add_to_column(tx, ledger, owner_id, units)
+    if not added and units < 0 and await _reclaim_leases(tx, ledger, owner_id):
+        added = await _add_to_column(tx, ledger, owner_id, units)
+    if not added:
         raise await _refusal(tx, ledger, owner_id, units)
     await bump_config_version(tx)
-    return _state(ledger, row)
+    return await _read(tx, ledger, owner_id)
+
+
+async def _add_to_column(tx: Executor, ledger: _Ledger, owner_id: int, units: int) -> bool:
+    """One conditional UPDATE of the stored column; False when it would leave the range
+    (a failed condition locks no row, so a reclaim may still lock leases first)."""
+    column = ledger.column
+    changed = await tx.execute(
+        f"UPDATE {ledger.table} SET {column} = {column} + :d{ledger.touch}"
+        f" WHERE id = :id AND {column} <> -1 AND {column} + :d >= 0"
+        f" AND {column} + :d <= :max",
+        {"d": units, "id": owner_id, "max": MAX_QUOTA_UNITS, "t": now()},
+    )
+    return bool(changed)
+
+
+async def _reclaim_leases(tx: Executor, ledger: _Ledger, owner_id: int) -> int:
+    """Move what routers' leases hold back into the stored column (lease rows first, then
+    the owner, the lock order of ``services.leases``); the amount moved."""
+    rows = await tx.fetch_all(
+        "DELETE FROM quota_leases WHERE subject = :kind AND subject_id = :id RETURNING amount",
+        {"kind": ledger.kind, "id": owner_id},
+    )
+    amount = sum(int(row["amount"]) for row in rows)
+    if amount:
+        await tx.execute(
+            f"UPDATE {ledger.table} SET {ledger.column} = {ledger.column} + :x"
+            f" WHERE id = :id AND {ledger.column} <> -1",
+            {"x": amount, "id": owner_id},
+        )
+    return amount
 
 
 async def _refusal(tx: Executor, ledger: _Ledger, owner_id: int, units: int) -> InvalidRequest:
@@ -171,19 +200,14 @@ async def _refusal(tx: Executor, ledger: _Ledger, owner_id: int, units: int) -> 
 
 
 async def _set(tx: Executor, ledger: _Ledger, owner_id: int, units: int) -> QuotaState:
-    """Set what is left to exactly ``units``: routers' leases on it are cancelled, and the
-    routers drop them at their next config reload (within about a second)."""
+    """Set what is left to exactly ``units``: routers' leases on it are cancelled."""
     validate_quota(units, ledger.column)
-    await tx.execute(
-        "DELETE FROM quota_leases WHERE subject = :kind AND subject_id = :id",
-        {"kind": ledger.kind, "id": owner_id},
-    )
-    row = await tx.fetch_one(
-        f"UPDATE {ledger.table} SET {ledger.column} = :v{ledger.touch} WHERE id = :id "
-        + _returning(ledger),
+    await cancel_leases(tx, ledger.kind, owner_id)
+    changed = await tx.execute(
+        f"UPDATE {ledger.table} SET {ledger.column} = :v{ledger.touch} WHERE id = :id",
         {"v": units, "id": owner_id, "t": now()},
     )
-    if row is None:
+    if not changed:
         raise NotFound(f"no {ledger.kind} with id {owner_id}")
     await bump_config_version(tx)
-    return _state(ledger, row)
+    return await _read(tx, ledger, owner_id)

@@ -4,10 +4,10 @@ per-hour series, breakdowns by model, channel, token or user, and recent log lin
 Counts, tokens and costs come from the rollup the log writer keeps in step with the logs
 (``log_minutes`` and ``log_hours``, one row per bucket and model, channel, token or user), so
 a refresh reads thousands of rows instead of millions: a window takes its whole hours from
-``log_hours`` and the minutes before its first whole hour from ``log_minutes``. A window
-given by ``since`` starts at the start of the minute holding ``since``, the rollup's
-resolution, for the counts and the percentiles alike; one that starts before the minutes
-still kept (``services.rollup``, 48 hours) starts at its hour.
+``log_hours``, the whole minutes before its first hour from ``log_minutes``, and the
+seconds before its first whole minute (under a minute of rows, by index ``logs_time``) from
+the logs themselves, so a window given by ``since`` starts exactly at ``since``. One that
+starts before the minutes still kept (``services.rollup``, 48 hours) starts at its hour.
 
 Latency percentiles need single requests: they come from the raw logs (index
 ``logs_time``), over the newest requests of the window, at most ``LIVE_SAMPLE``,
@@ -25,7 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+import orjson
+
 from burncloud.db.connection import Executor, Row
+from burncloud.db.schema import ROLLUP_DIMS
 from burncloud.errors import InvalidRequest
 from burncloud.money import format_usd
 from burncloud.services.rollup import minutes_kept_from
@@ -134,11 +137,24 @@ class LogLine:
     stream: bool
     estimated: bool
     error: str
-    route: str
+    route: str  # the routing decision as stored (JSON text), '' when none was recorded
 
     def to_json(self) -> dict[str, Any]:
-        """The line as JSON, the cost as a decimal USD string."""
-        return _json(self)
+        """The line as JSON: the cost a decimal USD string, the route an object (or null)."""
+        data = _json(self)
+        data["route"] = _route_object(self.route)
+        return data
+
+
+def _route_object(route: str) -> Any:
+    """The stored route trace as the object it encodes; None for none, the text itself if
+    it is not JSON (rows are written by routers, so that would be a bug, not an input)."""
+    if not route:
+        return None
+    try:
+        return orjson.loads(route)
+    except orjson.JSONDecodeError:
+        return route
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,21 +210,27 @@ def _rate(part: int, whole: int) -> float:
 
 
 def _window(dim: str) -> str:
-    """The rollup rows of one dimension from :start on: whole hours from :hour, the minutes
-    before it one by one (":hour" is the first hour boundary at or after :start)."""
+    """The rows of one dimension from :since on: whole hours from :hour, whole minutes from
+    :minute, and before that the single requests of the logs (":minute" is the first minute
+    boundary at or after :since, ":hour" the first hour boundary at or after it)."""
     columns = "key, requests, errors, prompt_tokens, completion_tokens, cached_tokens, cost"
     return (
         f"(SELECT {columns} FROM log_hours WHERE dim = '{dim}' AND hour >= :hour"
         f" UNION ALL SELECT {columns} FROM log_minutes WHERE dim = '{dim}'"
-        " AND minute >= :start AND minute < :hour) w"
+        " AND minute >= :minute AND minute < :hour"
+        f" UNION ALL SELECT {ROLLUP_DIMS[dim]} AS key, 1 AS requests, {ERROR_SQL} AS errors,"
+        " prompt_tokens, completion_tokens, cached_tokens, cost FROM logs"
+        " WHERE created_at >= :since AND created_at < :minute) w"
     )
 
 
 async def _window_params(db: Executor, since: int) -> dict[str, int]:
-    start = since - since % 60
-    if start < await minutes_kept_from(db):  # its first minutes were pruned: whole hours
-        start -= start % 3600
-    return {"start": start, "hour": start + -start % 3600}
+    """:since, :minute and :hour of a window from ``since``; from its hour if the minutes
+    after ``since`` were pruned (the raw rows of an hour would be too many to read)."""
+    minute = since + -since % 60
+    if minute < await minutes_kept_from(db):
+        since = minute = since - since % 3600
+    return {"since": since, "minute": minute, "hour": minute + -minute % 3600}
 
 
 async def live_summary(db: Executor, now: int) -> LiveSummary:
@@ -314,14 +336,16 @@ async def breakdown(db: Executor, since: int, by: str) -> list[GroupRow]:
         if named
         else ""
     )
+    params = await _window_params(db, since)
     rows = await db.fetch_all(
         f"SELECT r.*, {'n.name' if named else 'r.k'} AS label FROM (SELECT key AS k,"
         " SUM(requests) AS requests, SUM(errors) AS errors, SUM(prompt_tokens) AS prompt,"
         f" SUM(completion_tokens) AS completion, SUM(cost) AS cost FROM {_window(by)}"
         f" GROUP BY key) r{names}",
-        await _window_params(db, since),
+        params,
     )
-    latencies = await _latencies_by(db, since, "model" if by == "model" else f"{by}_id")
+    column = "model" if by == "model" else f"{by}_id"
+    latencies = await _latencies_by(db, params["since"], column)
     found = [_group_row(row, latencies.get(row["k"], [])) for row in rows]
     return sorted(found, key=lambda g: (-g.cost, -g.requests, g.key))
 
@@ -346,7 +370,7 @@ async def _latencies_by(db: Executor, since: int, column: str) -> dict[str, list
     rows = await db.fetch_all(
         f"SELECT {column} AS k, latency_ms FROM logs WHERE created_at >= :start"
         " ORDER BY created_at DESC LIMIT :n",
-        {"start": since - since % 60, "n": GROUP_SAMPLE},
+        {"start": since, "n": GROUP_SAMPLE},
     )
     groups: dict[str, list[int]] = {}
     for row in rows:
@@ -368,12 +392,12 @@ async def window_totals(db: Executor, since: int) -> Totals:
     assert row is not None
     sample = await db.fetch_all(
         "SELECT latency_ms FROM logs WHERE created_at >= :start ORDER BY created_at DESC LIMIT :n",
-        {"start": params["start"], "n": WINDOW_SAMPLE},
+        {"start": params["since"], "n": WINDOW_SAMPLE},
     )
     latencies = sorted(r["latency_ms"] for r in sample)
     requests, errors = _int(row["requests"]), _int(row["errors"])
     return Totals(
-        since=params["start"],
+        since=params["since"],
         requests=requests,
         errors=errors,
         error_rate=_rate(errors, requests),
@@ -393,14 +417,15 @@ async def channel_rows(db: Executor, since: int) -> list[ChannelRow]:
 
     Its latency is the median of its newest requests in the window, else (no traffic) the
     one its last test or probe measured."""
-    latencies = await _latencies_by(db, since, "channel_id")
+    params = await _window_params(db, since)
+    latencies = await _latencies_by(db, params["since"], "channel_id")
     rows = await db.fetch_all(
         "SELECT c.id, c.name, c.type, c.status, c.status_reason, c.latency_ms,"
         " c.success_count, c.failure_count, r.requests, r.cost FROM channels c"
         " LEFT JOIN (SELECT key, SUM(requests) AS requests, SUM(cost) AS cost"
         f" FROM {_window('channel')} GROUP BY key) r"
         " ON r.key = CAST(c.id AS TEXT) ORDER BY c.id",
-        await _window_params(db, since),
+        params,
     )
     return [_channel_row(row, latencies.get(str(row["id"]), [])) for row in rows]
 
@@ -421,44 +446,26 @@ def _channel_row(row: Row, latencies: list[int]) -> ChannelRow:
     )
 
 
-# filter -> (condition, condition after an id). After an id, the range of new rows must
-# drive the query: the filters wrap their columns so that no other index can be chosen
-# (SQLite without ANALYZE would otherwise walk a model's whole index on every poll).
-_LOG_FILTERS = {
-    "model": ("l.model = :model", "COALESCE(l.model, '') = :model"),
-    "token_id": ("l.token_id = :token_id", "COALESCE(l.token_id, 0) = :token_id"),
-    "status": ("l.status = :status", "l.status = :status"),
-    "since": ("l.created_at >= :since", "COALESCE(l.created_at, 0) >= :since"),
-}
-
-
 async def recent_logs(
-    db: Executor,
-    *,
-    after_id: int | None = None,
-    limit: int = 100,
-    model: str | None = None,
-    token_id: int | None = None,
-    status: int | None = None,
-    since: int | None = None,
+    db: Executor, *, after_id: int | None = None, limit: int = 100
 ) -> list[LogLine]:
-    """The newest matching log rows first (by time; by id after ``after_id``, which keeps
-    only rows written after that one)."""
-    given = {"model": model, "token_id": token_id, "status": status, "since": since}
-    tail = after_id is not None
-    where = [_LOG_FILTERS[name][tail] for name, value in given.items() if value is not None]
-    params: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
-    if tail:
-        where.append("l.id > :after_id")
+    """The dashboard's tail: the newest log rows first (by time), or only the rows written
+    after ``after_id`` (by id). `log list` filters with ``services.logs.named_lines``."""
+    params: dict[str, Any] = {"limit": max(limit, 0)}
+    where, order = "", "l.created_at DESC, l.id DESC"
+    if after_id is not None:
+        where, order = " WHERE l.id > :after_id", "l.id DESC"
         params["after_id"] = after_id
     rows = await db.fetch_all(
         "SELECT l.*, t.name AS token_name, c.name AS channel_name FROM logs l"
         " LEFT JOIN tokens t ON t.id = l.token_id LEFT JOIN channels c ON c.id = l.channel_id"
-        f"{' WHERE ' + ' AND '.join(where) if where else ''}"
-        f" ORDER BY {'l.id DESC' if tail else 'l.created_at DESC, l.id DESC'} LIMIT :limit",
-        {**params, "limit": max(limit, 0)},
+        f"{where} ORDER BY {order} LIMIT :limit",
+        params,
     )
-    return [_log_line(row) for row in rows]
+    return [log_line(row) for row in rows]
+
+
+_FOLLOW_FILTERS = {"model": "l.model = :model", "token_id": "l.token_id = :token_id"}
 
 
 async def log_lines(
@@ -467,7 +474,7 @@ async def log_lines(
     """The log rows with these ``ids`` that match the filters, by id."""
     lines: list[LogLine] = []
     given = {"model": model, "token_id": token_id}
-    where = [_LOG_FILTERS[name][0] for name, value in given.items() if value is not None]
+    where = [_FOLLOW_FILTERS[name] for name, value in given.items() if value is not None]
     filters = {name: value for name, value in given.items() if value is not None}
     for start in range(0, len(ids), 500):
         chunk = {f"i{n}": rid for n, rid in enumerate(ids[start : start + 500])}
@@ -478,11 +485,12 @@ async def log_lines(
             f"{''.join(' AND ' + condition for condition in where)} ORDER BY l.id",
             {**chunk, **filters},
         )
-        lines.extend(_log_line(row) for row in rows)
+        lines.extend(log_line(row) for row in rows)
     return lines
 
 
-def _log_line(row: Row) -> LogLine:
+def log_line(row: Row) -> LogLine:
+    """A logs row joined with ``token_name`` and ``channel_name`` as a LogLine."""
     values = {f.name: row[f.name] for f in fields(LogLine)}
     values["token_name"] = row["token_name"] or ""
     values["channel_name"] = row["channel_name"] or ""

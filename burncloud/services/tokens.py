@@ -2,14 +2,16 @@
 
 Owns the token rows and the rules for their fields: expiry (unix seconds, or NULL for
 never), model and IP allow-lists (comma-separated; IPs normalised to CIDR networks), quota
-(remaining nano-USD, -1 unlimited) and per-token rate limits (NULL for no limit).
+(remaining nano-USD, routers' leases included: ``balances``; -1 unlimited), per-token rate
+limits (NULL for no limit) and scopes (``key_scopes``): every token made here is a relay
+key; only ``admin_keys`` and the first run make admin keys, through ``insert_token``.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -17,8 +19,11 @@ from burncloud.crypto import generate_key, hash_secret, mask_secret
 from burncloud.db.connection import Database, Executor, Row
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import UNLIMITED, format_usd
+from burncloud.services.balances import Holding, read_holdings
 from burncloud.services.clock import now
-from burncloud.services.quota import validate_quota
+from burncloud.services.key_scopes import RELAY, parse_scopes, scopes_text
+from burncloud.services.leases import TOKEN
+from burncloud.services.quota import cancel_leases, validate_quota
 from burncloud.services.settings import bump_config_version
 from burncloud.services.users import LIMIT_COLUMNS, User, parse_limit, resolve_user
 
@@ -47,8 +52,13 @@ class Token:
     rpm: int | None
     tpm: int | None
     max_concurrency: int | None
+    scopes: frozenset[str]
     created_at: int
     updated_at: int
+
+    def allows(self, scope: str) -> bool:
+        """True when this key may reach routes of ``scope`` (relay or admin)."""
+        return scope in self.scopes
 
     @classmethod
     def from_row(cls, row: Row) -> Token:
@@ -66,6 +76,7 @@ class Token:
             rpm=row["rpm"],
             tpm=row["tpm"],
             max_concurrency=row["max_concurrency"],
+            scopes=parse_scopes(row["scopes"]),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
@@ -86,6 +97,7 @@ class Token:
             "rpm": self.rpm,
             "tpm": self.tpm,
             "max_concurrency": self.max_concurrency,
+            "scopes": sorted(self.scopes),
             "created_at": self.created_at,
         }
 
@@ -99,8 +111,12 @@ async def insert_token(
     expires_at: int | None = None,
     models: tuple[str, ...] = (),
     ips: tuple[str, ...] = (),
+    scopes: frozenset[str] = frozenset({RELAY}),
 ) -> tuple[Token, str]:
-    """Create a token; return it and its key, which is never retrievable again."""
+    """Create a token; return it and its key, which is never retrievable again.
+
+    ``scopes`` is for the operator's own paths (first run, ``admin_keys``); everything a
+    client or the admin API can reach leaves it at relay."""
     name = name.strip()
     if not name:
         raise InvalidRequest("a token needs a name")
@@ -108,8 +124,8 @@ async def insert_token(
     t = now()
     row = await tx.fetch_one(
         "INSERT INTO tokens (name, key_hash, key_hint, user_id, status, expires_at, quota,"
-        " used, models, ips, created_at, updated_at) VALUES (:name, :hash, :hint, :user,"
-        " 'active', :expires, :quota, 0, :models, :ips, :t, :t) RETURNING *",
+        " used, models, ips, scopes, created_at, updated_at) VALUES (:name, :hash, :hint,"
+        " :user, 'active', :expires, :quota, 0, :models, :ips, :scopes, :t, :t) RETURNING *",
         {
             "name": name,
             "hash": hash_secret(key),
@@ -119,6 +135,7 @@ async def insert_token(
             "quota": quota,
             "models": ",".join(models),
             "ips": ",".join(ips),
+            "scopes": scopes_text(scopes),
             "t": t,
         },
     )
@@ -218,7 +235,8 @@ async def create_token(
     models: str | Sequence[str] = (),
     ips: str | Sequence[str] = (),
 ) -> tuple[Token, str]:
-    """Create a token for ``user_ref`` (default: the admin); return it and its one-time key."""
+    """Create a relay key for ``user_ref`` (default: the admin); return it and its one-time
+    key. Never an admin key, whoever the owner is: those come from ``admin_keys``."""
     quota = validate_quota(quota_units)
     expiry = parse_expiry(expires_at)
     model_list, ip_list = parse_models(models), parse_ips(ips)
@@ -244,7 +262,8 @@ async def list_tokens(db: Executor, user_ref: str | int | None = None) -> list[T
         rows = await db.fetch_all(
             "SELECT * FROM tokens WHERE user_id = :u ORDER BY id", {"u": user.id}
         )
-    return [Token.from_row(row) for row in rows]
+    holdings = await read_holdings(db, TOKEN)
+    return [_spendable(Token.from_row(row), holdings) for row in rows]
 
 
 async def get_token(db: Executor, token_id: int) -> Token:
@@ -252,7 +271,7 @@ async def get_token(db: Executor, token_id: int) -> Token:
     row = await db.fetch_one("SELECT * FROM tokens WHERE id = :id", {"id": token_id})
     if row is None:
         raise NotFound(f"no token with id {token_id}")
-    return Token.from_row(row)
+    return await _with_quota(db, Token.from_row(row))
 
 
 async def find_token_by_key(db: Executor, key: str) -> Token | None:
@@ -260,7 +279,7 @@ async def find_token_by_key(db: Executor, key: str) -> Token | None:
     row = await db.fetch_one(
         "SELECT * FROM tokens WHERE key_hash = :h", {"h": hash_secret(key.strip())}
     )
-    return Token.from_row(row) if row is not None else None
+    return await _with_quota(db, Token.from_row(row)) if row is not None else None
 
 
 async def update_token(
@@ -285,6 +304,8 @@ async def update_token(
         raise InvalidRequest("nothing to update: give at least one field to change")
     assignments = ", ".join(f"{column} = :{column}" for column in changes)
     async with db.transaction() as tx:
+        if "quota" in changes:  # a new quota replaces what routers hold, as `quota set` does
+            await cancel_leases(tx, TOKEN, token_id)
         row = await tx.fetch_one(
             f"UPDATE tokens SET {assignments}, updated_at = :t WHERE id = :id RETURNING *",
             {**changes, "t": now(), "id": token_id},
@@ -292,7 +313,7 @@ async def update_token(
         if row is None:
             raise NotFound(f"no token with id {token_id}")
         await bump_config_version(tx)
-    return Token.from_row(row)
+        return await _with_quota(tx, Token.from_row(row))
 
 
 def _changes(
@@ -318,6 +339,19 @@ def _changes(
     return changes
 
 
+async def _with_quota(db: Executor, token: Token) -> Token:
+    """``token`` with its quota and use as ``balances.read_holdings`` reads them: the quota
+    includes what routers hold for it in leases."""
+    return _spendable(token, await read_holdings(db, TOKEN, token.id))
+
+
+def _spendable(token: Token, holdings: dict[int, Holding]) -> Token:
+    holding = holdings.get(token.id)
+    if holding is None:  # created after the holdings were read: nothing leased yet
+        return token
+    return replace(token, quota=holding.spendable, used=holding.used)
+
+
 async def revoke_token(db: Database, token_id: int) -> Token:
     """Mark the token revoked: the router refuses it from its next reload on."""
     async with db.transaction() as tx:
@@ -328,7 +362,7 @@ async def revoke_token(db: Database, token_id: int) -> Token:
         if row is None:
             raise NotFound(f"no token with id {token_id}")
         await bump_config_version(tx)
-    return Token.from_row(row)
+        return await _with_quota(tx, Token.from_row(row))
 
 
 async def delete_token(db: Database, token_id: int) -> None:

@@ -1,23 +1,27 @@
 """Users: who owns tokens, which group prices them, their balance and rate limits.
 
-``balance`` is what a user has left to spend in nano-USD (``-1``: unlimited) and ``used``
-what they have spent; ``rpm``, ``tpm`` and ``max_concurrency`` limit all of a user's tokens
-together, as a token's own limits do (NULL: no limit). Every write runs in one transaction
-that bumps the config version, so running routers see a renamed, regrouped, re-limited or
-disabled user within about a second.
+``balance`` is what a user has left to spend in nano-USD (``-1``: unlimited), including
+what routers hold for them in leases: every reader here takes it from
+``balances.read_holdings`` (the router's snapshot reads the rows directly and only tells
+limited from unlimited by it); ``used`` is what they have spent; ``rpm``, ``tpm`` and
+``max_concurrency`` limit all of a user's tokens together, as a token's own limits do
+(NULL: no limit). Every write runs in one transaction that bumps the config version, so
+running routers see a renamed, regrouped, re-limited or disabled user within about a second.
 There is always at least one enabled admin: disabling or demoting the last one is refused.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from burncloud.crypto import generate_code
 from burncloud.db.connection import Database, Executor, Row
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import UNLIMITED, format_usd
+from burncloud.services.balances import Holding, read_holdings
 from burncloud.services.clock import now
+from burncloud.services.leases import USER
 from burncloud.services.logs import MAX_BIGINT
 from burncloud.services.settings import bump_config_version
 
@@ -90,7 +94,7 @@ async def get_user(db: Executor, user_id: int) -> User:
     row = await db.fetch_one("SELECT * FROM users WHERE id = :id", {"id": user_id})
     if row is None:
         raise NotFound(f"no user with id {user_id}")
-    return User.from_row(row)
+    return await _with_balance(db, User.from_row(row))
 
 
 async def resolve_user(db: Executor, ref: str) -> User:
@@ -102,13 +106,26 @@ async def resolve_user(db: Executor, ref: str) -> User:
         row = await db.fetch_one("SELECT * FROM users WHERE name = :n", {"n": ref})
     if row is None:
         raise NotFound(f"no user {ref!r}")
-    return User.from_row(row)
+    return await _with_balance(db, User.from_row(row))
 
 
 async def list_users(db: Executor) -> list[User]:
     """Every user, oldest first."""
     rows = await db.fetch_all("SELECT * FROM users ORDER BY id")
-    return [User.from_row(row) for row in rows]
+    holdings = await read_holdings(db, USER)
+    return [_spendable(User.from_row(row), holdings) for row in rows]
+
+
+async def _with_balance(db: Executor, user: User) -> User:
+    """``user`` with its balance and use as ``balances.read_holdings`` reads them."""
+    return _spendable(user, await read_holdings(db, USER, user.id))
+
+
+def _spendable(user: User, holdings: dict[int, Holding]) -> User:
+    holding = holdings.get(user.id)
+    if holding is None:  # created after the holdings were read: nothing leased yet
+        return user
+    return replace(user, balance=holding.spendable, used=holding.used)
 
 
 async def add_user(
@@ -294,4 +311,4 @@ async def _write(tx: Executor, user_id: int, changes: dict[str, Any]) -> User:
         f"UPDATE users SET {assignments} WHERE id = :id RETURNING *", {**changes, "id": user_id}
     )
     assert row is not None
-    return User.from_row(row)
+    return await _with_balance(tx, User.from_row(row))

@@ -88,6 +88,6 @@ async def user_key(router: RunningRouter, router_db: Database) -> str:
 
 @pytest.fixture
 async def admin(router: RunningRouter) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client with an admin's key (the harness seeds its token for the admin user)."""
-    async with client(router, router.key) as http:
+    """An HTTP client with the harness's admin key (admin-scoped: /api/ only)."""
+    async with client(router, router.admin_key) as http:
         yield http

@@ -1,4 +1,5 @@
-"""Only admin keys may use /api/: no key or a bad key is 401, any other user's key 403."""
+"""Only admin keys may use /api/: no key or a bad key is 401, any other key 403 (relay keys
+of admin users too)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 
 from burncloud.config import Settings
 from burncloud.server import create_app
+from burncloud.services.admin_keys import create_admin_key
 from tests.admin.conftest import client, wait_for_key
 
 # (method, path, body): every admin route, with bodies that would change something if the
@@ -110,7 +112,8 @@ async def test_a_user_key_gets_403_on_every_route_and_changes_nothing(
         assert reply.status_code == 403
         assert reply.json() == {
             "error": {
-                "message": "the admin API needs an admin's API key",
+                "message": "the admin API needs an admin key, and this is a relay key:"
+                " make one with `burncloud admin-key create`",
                 "type": "permission_error",
                 "code": "permission_denied",
             }
@@ -118,6 +121,15 @@ async def test_a_user_key_gets_403_on_every_route_and_changes_nothing(
     async with client(router, None) as http:
         via_header = await http.get("/api/users", headers={"x-api-key": user_key})
         assert via_header.status_code == 403
+    assert await _config(router_db) == before
+
+
+async def test_an_admins_relay_key_gets_403_on_every_route_and_changes_nothing(
+    router, router_db
+) -> None:
+    before = await _config(router_db)
+    statuses = await _statuses(router, router.key)  # a token of the admin user
+    assert set(statuses.values()) == {403}, statuses
     assert await _config(router_db) == before
 
 
@@ -154,10 +166,24 @@ async def test_unknown_admin_endpoints_are_404_for_the_admin(admin, method, path
     assert reply.json()["error"]["code"] == "not_found"
 
 
-async def test_a_revoked_admin_key_stops_working_within_two_seconds(router, admin) -> None:
-    created = await admin.post("/api/tokens", json={"name": "second-admin-key"})
-    assert created.status_code == 201
-    second = created.json()
-    await wait_for_key(router, second["key"], 200)
-    assert (await admin.post(f"/api/tokens/{second['id']}/revoke")).status_code == 200
-    await wait_for_key(router, second["key"], 401)
+async def test_a_revoked_admin_key_stops_working_within_two_seconds(
+    router, router_db, admin
+) -> None:
+    second, key = await create_admin_key(router_db, "second-admin-key")
+    await wait_for_key(router, key, 200)
+    assert (await admin.post(f"/api/tokens/{second.id}/revoke")).status_code == 200
+    await wait_for_key(router, key, 401)
+
+
+async def test_a_key_made_through_the_admin_api_is_a_relay_key(router, admin) -> None:
+    """A grant never exceeds the grantor, and the API grants no admin scope at all."""
+    created = await admin.post("/api/tokens", json={"name": "new", "user": "admin"})
+    assert created.status_code == 201 and created.json()["scopes"] == ["relay"]
+    await wait_for_key(router, created.json()["key"], 403)
+    for body in ({"name": "x", "scopes": "admin"}, {"name": "x", "scopes": ["admin", "relay"]}):
+        refused = await admin.post("/api/tokens", json=body)
+        assert refused.status_code == 400 and "unknown field 'scopes'" in refused.text
+    widened = await admin.patch(f"/api/tokens/{created.json()['id']}", json={"scopes": "admin"})
+    assert widened.status_code == 400
+    shown = await admin.get(f"/api/tokens/{created.json()['id']}")
+    assert shown.json()["scopes"] == ["relay"]

@@ -80,14 +80,7 @@ async def test_token_round_trip(admin) -> None:
 
 async def test_a_revoked_token_stops_working_within_two_seconds(router, admin) -> None:
     assert await _chat_status(router, router.key) == 200
-    other = (await admin.post("/api/tokens", json={"name": "keep-admin-access"})).json()
-    async with client(router, other["key"]) as other_admin:
-
-        async def known() -> bool:
-            return (await other_admin.get("/api/tokens")).status_code == 200
-
-        await eventually(known)
-        await other_admin.post(f"/api/tokens/{router.token_id}/revoke")
+    assert (await admin.post(f"/api/tokens/{router.token_id}/revoke")).status_code == 200
 
     async def refused() -> bool:
         return await _chat_status(router, router.key) == 401
@@ -140,6 +133,7 @@ async def test_quota_show_add_and_set(admin, router) -> None:
         "id": router.token_id,
         "name": "test",
         "quota": "-1",
+        "held_by_routers": "0",
         "used": "0",
     }
     unlimited = await admin.post(f"{path}/add", json={"amount": "1"})

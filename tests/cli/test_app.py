@@ -14,11 +14,3 @@ def test_unknown_option_is_one_line_and_exit_1(cli) -> None:
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("error: ")
-
-
-def test_first_run_prints_admin_key_once(cli) -> None:
-    first = cli("group", "list")
-    assert first.exit_code == 0, first.output
-    assert "sk-" in first.stderr
-    second = cli("group", "list")
-    assert "sk-" not in second.stderr

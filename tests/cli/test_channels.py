@@ -19,7 +19,7 @@ BASE = ("--name", "main", "--key", KEY)
 @pytest.fixture(autouse=True)
 def primed(cli) -> None:
     """Run once so the first-run admin key message is out of the way of stderr checks."""
-    assert cli("channel", "list").exit_code == 0
+    assert cli("init").exit_code == 0
 
 
 def db_path(db_url: str) -> Path:

@@ -50,3 +50,81 @@ def test_fish_completes_subcommands() -> None:
     out = subprocess.run(["fish", "-c", script], capture_output=True, text=True, check=True)
     names = {line.split("\t")[0] for line in out.stdout.splitlines()}
     assert {"list", "set"} <= names
+
+
+def test_options_with_a_fixed_set_carry_their_values() -> None:
+    from burncloud.cli.app import app
+    from burncloud.cli.completions import command_tree
+    from burncloud.config import SERVERS
+    from burncloud.services.channel_types import CHANNEL_TYPES
+    from burncloud.services.stats import GROUPINGS
+    from burncloud.services.users import ROLES
+
+    values = {
+        (" ".join(node.path), option.word): option.values
+        for node in _walk(command_tree(app))
+        for option in node.options
+        if option.values
+    }
+    assert values == {
+        ("router", "--server"): SERVERS,
+        ("stats", "--by"): GROUPINGS,
+        ("channel add", "--type"): tuple(CHANNEL_TYPES),
+        ("channel update", "--type"): tuple(CHANNEL_TYPES),
+        ("user add", "--role"): ROLES,
+        ("user update", "--role"): ROLES,
+        ("redeem list", "--status"): ("unused", "used"),
+    }
+
+
+def _walk(node):
+    return [node, *(n for child in node.children for n in _walk(child))]
+
+
+def test_bash_completes_option_values() -> None:
+    assert _bash_complete("burncloud stats --by ") == ["model", "channel", "token", "user"]
+    assert _bash_complete("burncloud stats --by c") == ["channel"]
+    assert _bash_complete("burncloud channel add --name n --type openai") == [
+        "openai",
+        "openai-compatible",
+    ]
+    assert _bash_complete("burncloud router --server ") == ["hypercorn", "uvicorn"]
+    assert _bash_complete("burncloud redeem list --status u") == ["unused", "used"]
+    assert "--since" in _bash_complete("burncloud stats --by model --")
+
+
+def _zsh_complete(line: str) -> list[str]:
+    """Run the zsh function as compsys would, with _describe printing its candidates."""
+    words = line.split(" ")
+    script = (
+        '_describe() { print -rl -- "${(@P)4}" }\n'
+        f"words=({' '.join(_zsh_word(w) for w in words)}); CURRENT={len(words)}"
+        f"; PREFIX={_zsh_word(words[-1])}\n"
+        f"source {COMPLETIONS / '_burncloud'}\n"
+    )
+    out = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True, check=True)
+    return [line.split(":")[0] for line in out.stdout.split()]
+
+
+def _zsh_word(word: str) -> str:
+    return "'" + word.replace("'", "'\\''") + "'"
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_completes_commands_options_and_values() -> None:
+    assert set(_zsh_complete("burncloud price ")) >= {"list", "get", "set", "delete"}
+    assert "--input" in _zsh_complete("burncloud price set gpt-4 --")
+    assert _zsh_complete("burncloud stats --by ") == ["model", "channel", "token", "user"]
+    assert _zsh_complete("burncloud user add bob --role ") == ["admin", "user"]
+
+
+def _fish_complete(line: str) -> list[str]:
+    script = f"source {COMPLETIONS / 'burncloud.fish'}; complete -C {_zsh_word(line)}"
+    out = subprocess.run(["fish", "-c", script], capture_output=True, text=True, check=True)
+    return [row.split("\t")[0] for row in out.stdout.splitlines()]
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+def test_fish_completes_option_values() -> None:
+    assert sorted(_fish_complete("burncloud stats --by ")) == ["channel", "model", "token", "user"]
+    assert sorted(_fish_complete("burncloud router --server ")) == ["hypercorn", "uvicorn"]

@@ -12,7 +12,7 @@ def test_two_cli_processes_writing_at_once(tmp_path) -> None:
     url = f"sqlite:///{tmp_path}/shared.db"
     env = {**os.environ, "DATABASE_URL": url}
     subprocess.run(
-        [sys.executable, "-m", "burncloud", "group", "list"],
+        [sys.executable, "-m", "burncloud", "init"],
         env=env,
         check=True,
         capture_output=True,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 
-def test_invite_rewards_default_to_zero(cli_json) -> None:
+def test_invite_rewards_default_to_zero(cli_json, bootstrapped) -> None:
     assert cli_json("invite", "reward") == {"inviter": "0", "invitee": "0"}
 
 
@@ -22,7 +22,7 @@ def test_signing_up_with_an_invite_code_credits_both_rewards_exactly(cli, cli_js
 
 
 def test_an_unknown_invite_code_exits_1_and_creates_nobody(cli, cli_json) -> None:
-    cli("user", "list")  # the first run prints the admin key on stderr
+    cli("init")  # the first run announces the admin on stderr
     result = cli("user", "add", "bob", "--invite", "nope")
     assert result.exit_code == 1
     assert result.stderr == "error: unknown invite code\n"
@@ -42,7 +42,7 @@ def test_invite_show_lists_the_inviter_and_invitees(cli, cli_json) -> None:
 
 
 def test_invite_reward_refuses_a_negative_amount(cli, cli_json) -> None:
-    cli("invite", "reward")  # the first run prints the admin key on stderr
+    cli("init")  # the first run announces the admin on stderr
     result = cli("invite", "reward", "--inviter", "-1")
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1

@@ -10,14 +10,16 @@ import asyncio
 import os
 import signal
 import sys
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from burncloud.db import Database, open_database
 from burncloud.gateway.logwriter import LogWriter
+from burncloud.gateway.route_trace import RouteTrace
 from tests.cli.checks import fails_with_one_line
-from tests.services.test_stats import DAY, NOW, NoLedger, World, build_world, record
+from tests.services.test_stats import DAY, NOW, M, NoLedger, World, build_world, record
 
 
 def utc(at: int) -> str:
@@ -86,7 +88,7 @@ def test_log_list_filters_and_limits(cli, cli_json, world: World) -> None:
         "stream": True,
         "estimated": False,
         "error": "",
-        "route": "",
+        "route": None,
     }
     every: Any = cli_json("log", "list")  # no --since: any age
     assert [row["id"] for row in every] == sorted(world.ids.values(), reverse=True)
@@ -97,11 +99,67 @@ def test_log_list_filters_and_limits(cli, cli_json, world: World) -> None:
     assert cli_json("log", "list", "--model", "nope") == []
 
 
+def test_log_list_filters_by_user_channel_and_until(cli_json, world: World) -> None:
+    ids = world.ids
+
+    def found(*args: str) -> list[int]:
+        return [row["id"] for row in cli_json("log", "list", *args)]  # type: ignore[index]
+
+    bobs = [ids["r4"], ids["r3"], ids["r7"]]
+    assert found("--user", "bob") == bobs
+    assert found("--user", str(world.bob_user)) == bobs
+    assert found("--channel", str(world.spare)) == [ids["r3"]]
+    assert found("--user", "alice", "--channel", str(world.main), "--status", "200") == [
+        ids["r1"],
+        ids["r6"],
+        ids["r8"],
+    ]
+    older = [ids[n] for n in ("r2", "r1", "r6", "r7", "r8")]  # until is exclusive: not r3
+    assert found("--until", "30s") == older
+    assert found("--since", "1h", "--until", "30s") == older[:3]
+    day = utc(DAY)[:10]  # the date of DAY: until its 00:00 UTC
+    assert found("--until", day) == [ids["r8"]]
+    assert found("--since", day, "--until", f"{day}T00:00:06Z") == [ids["r7"]]
+    assert found("--since", f"{day} 00:00:06") == [
+        ids[n] for n in ("r5", "r4", "r3", "r2", "r1", "r6")
+    ]
+
+
+def test_log_list_json_holds_the_route_as_an_object(
+    cli, cli_json, db_url: str, bootstrapped: None
+) -> None:
+    trace = RouteTrace(
+        candidates=[{"id": 1, "priority": 0, "weight": 1}],
+        attempts=[{"id": 1, "status": 200, "ms": 30, "error": ""}],
+    )
+    asyncio.run(
+        _write_records(
+            db_url, replace(record(NOW, None, None, "gpt-4", (1, 1), 0, 1, 200), route=trace)
+        )
+    )
+    (row,) = cli_json("log", "list")  # type: ignore[misc]
+    assert row["route"] == {
+        "candidates": [{"id": 1, "priority": 0, "weight": 1}],
+        "skipped": [],
+        "attempts": [{"id": 1, "status": 200, "ms": 30, "error": ""}],
+    }
+
+
+async def _write_records(db_url: str, *records: Any) -> None:
+    db = await open_database(db_url)
+    try:
+        await _write(db, *records)
+    finally:
+        await db.close()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("log", "list", "--since", "1x"), "--since: invalid window '1x'"),
-        (("log", "list", "--since", "0h"), "--since: invalid window '0h'"),
+        (("log", "list", "--since", "1x"), "--since: invalid time '1x': use a window"),
+        (("log", "list", "--since", "0h"), "--since: invalid time '0h'"),
+        (("log", "list", "--until", "tomorrow"), "--until: invalid time 'tomorrow'"),
+        (("log", "list", "--user", "nobody"), "no user 'nobody'"),
         (("log", "list", "--limit", "0"), "--limit must be from 1 to 1000"),
         (("stats", "--since", "yesterday"), "--since: invalid window 'yesterday'"),
         (("stats", "--by", "region"), "--by must be one of model, channel, token, user"),
@@ -114,10 +172,10 @@ def test_bad_options_are_one_line_errors(
 
 
 def test_stats_prints_totals_and_the_breakdown_by_model(cli, world: World) -> None:
-    result = cli("stats")  # the last 24 h: from 02:30 yesterday, so all eight
+    result = cli("stats")  # the last 24 h: from 02:30:15 yesterday, so all eight
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        f"since        {utc(DAY - 21 * 3600 - 30 * 60)}\n"
+        f"since        {utc(NOW - 86400)}\n"
         "requests     8\n"
         "errors       3 (37.5%)\n"
         "tokens in    2020\n"
@@ -139,7 +197,7 @@ def test_stats_by_token_over_the_last_hour(cli, world: World) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[:9] == [
-        f"since        {utc(NOW - NOW % 60 - 3600)}",
+        f"since        {utc(NOW - 3600)}",
         "requests     6",
         "errors       3 (50.0%)",
         "tokens in    2000",
@@ -161,7 +219,7 @@ def test_stats_json_matches_the_rows(cli_json, world: World) -> None:
     found: Any = cli_json("stats", "--since", "7d", "--by", "user")
     assert found == {
         "totals": {
-            "since": NOW - NOW % 60 - 7 * 86400,
+            "since": NOW - 7 * 86400,
             "requests": 8,
             "errors": 3,
             "error_rate": 0.375,
@@ -192,6 +250,24 @@ def _group(key: str, label: str, *values: Any) -> dict[str, Any]:
         "latency_p50_ms": values[5],
         "latency_p95_ms": values[6],
     }
+
+
+def test_stats_since_a_minute_covers_exactly_the_last_60_seconds(
+    cli, cli_json, db_url: str, bootstrapped: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("burncloud.cli.stats.now", lambda: NOW)
+    ages = (30, 59, 61)  # all three in minute 02:29; the window starts at 02:29:15
+    asyncio.run(
+        _write_records(
+            db_url, *(record(NOW - age, None, None, "gpt-4", (1, 1), M, age, 200) for age in ages)
+        )
+    )
+    found: Any = cli_json("stats", "--since", "1m")
+    assert (found["totals"]["since"], found["totals"]["requests"]) == (NOW - 60, 2)
+    assert [(row["key"], row["requests"]) for row in found["rows"]] == [("gpt-4", 2)]
+    assert found["totals"]["latency_p95_ms"] == 59  # the 61 s old request is not sampled
+    shown = cli("stats", "--since", "1m").stdout.splitlines()
+    assert shown[:2] == [f"since        {utc(NOW - 60)}", "requests     2"]
 
 
 def test_stats_of_an_empty_database(cli, bootstrapped) -> None:

@@ -7,7 +7,7 @@ import pytest
 @pytest.fixture
 def cli(cli):
     """The CLI on a database that already exists, so stderr holds only errors."""
-    assert cli("price", "list").exit_code == 0
+    assert cli("init").exit_code == 0
     return cli
 
 

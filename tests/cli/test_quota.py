@@ -21,6 +21,7 @@ def test_show_add_and_set_a_token_quota(cli, cli_json) -> None:
         "id": int(token),
         "name": "ci",
         "quota": "5",
+        "held_by_routers": "0",
         "used": "0",
     }
     assert cli_json("quota", "add", token, "0.015")["quota"] == "5.015"

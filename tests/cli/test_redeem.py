@@ -47,14 +47,14 @@ def test_redeem_use_for_an_unlimited_user_says_the_balance_is_unchanged(cli, cli
 
 
 def test_redeem_use_of_an_unknown_code_exits_1_with_one_line(cli) -> None:
-    cli("user", "list")  # the first run prints the admin key on stderr
+    cli("init")  # the first run announces the admin on stderr
     result = cli("redeem", "use", "nope", "--user", "admin")
     assert result.exit_code == 1
     assert result.stderr == "error: unknown redemption code\n"
 
 
 def test_redeem_create_refuses_a_bad_quota(cli) -> None:
-    cli("user", "list")
+    cli("init")
     for quota in ("0", "-1", "abc"):
         result = cli("redeem", "create", "--quota", quota)
         assert result.exit_code == 1, quota

@@ -2,10 +2,19 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
 
-from burncloud.db import open_database
+import pytest
+
+from burncloud.db import Database, open_database
 from burncloud.db.migrations import current_version, migrate
-from burncloud.db.schema import MIGRATIONS
+from burncloud.db.schema import KEY_SCOPES, MIGRATIONS, render
+from burncloud.services.admin_keys import list_admin_keys
+from burncloud.services.bootstrap import ensure_admin
+from tests.gateway.quota_db import BACKENDS, _drop_schema, _new_schema, require_postgres
+
+KEY_SCOPES_VERSION = MIGRATIONS.index(KEY_SCOPES) + 1
 
 TABLES = {
     "users",
@@ -70,3 +79,102 @@ async def test_sqlite_runs_in_wal_mode_with_busy_timeout(tmp_path) -> None:
     # WAL is persistent: a plain sqlite3 connection sees it too.
     with sqlite3.connect(tmp_path / "w.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of an empty database, SQLite or PostgreSQL, to build an old schema in."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/old.db"
+        return
+    await require_postgres()
+    url = await _new_schema()
+    try:
+        yield url
+    finally:
+        await _drop_schema(url)
+
+
+async def _migrate_to(db: Database, version: int) -> None:
+    await db.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+    )
+    async with db.transaction() as tx:
+        for number in range(1, version + 1):
+            for statement in MIGRATIONS[number - 1]:
+                await tx.execute(render(statement, db.dialect))
+            await tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (:v, 0)", {"v": number}
+            )
+
+
+OLD_USERS = [  # (name, role, status): a disabled admin older than the admin keys finds
+    ("retired", "admin", "disabled"),
+    ("admin", "admin", "enabled"),
+    ("alice", "user", "enabled"),
+]
+OLD_TOKENS = [  # (owner, name) in id order; what a version-4 database may hold
+    ("retired", "admin"),
+    ("admin", "ci"),
+    ("admin", "admin"),
+    ("admin", "admin"),  # a later namesake: admin_keys rotates the first one only
+    ("alice", "admin"),
+    ("alice", "app"),
+]
+
+
+async def _write_old_tokens(db: Database) -> None:
+    async with db.transaction() as tx:
+        ids = {}
+        for name, role, status in OLD_USERS:
+            ids[name] = await tx.fetch_value(
+                "INSERT INTO users (name, role, status, invite_code, created_at)"
+                " VALUES (:n, :r, :s, :n, 0) RETURNING id",
+                {"n": name, "r": role, "s": status},
+            )
+        for number, (owner, name) in enumerate(OLD_TOKENS):
+            await tx.execute(
+                "INSERT INTO tokens (name, key_hash, key_hint, user_id, created_at, updated_at)"
+                " VALUES (:n, :h, 'sk-...', :u, 0, 0)",
+                {"n": name, "h": f"hash-{number}", "u": ids[owner]},
+            )
+
+
+async def test_key_scopes_migration_keeps_only_the_first_run_admin_key_admin(
+    empty_url: str,
+) -> None:
+    """Version 4 to 5: the oldest enabled admin's first token named admin becomes an admin
+    key (admin only); every other token, an admin's or not, becomes a relay key."""
+    db = await open_database(empty_url, migrate=False)
+    try:
+        await _migrate_to(db, KEY_SCOPES_VERSION - 1)
+        await _write_old_tokens(db)
+        assert await migrate(db) == len(MIGRATIONS) - KEY_SCOPES_VERSION + 1
+        rows = await db.fetch_all("SELECT key_hash, scopes FROM tokens ORDER BY id")
+        assert [(row["key_hash"], row["scopes"]) for row in rows] == [
+            ("hash-0", "relay"),
+            ("hash-1", "relay"),
+            ("hash-2", "admin"),
+            ("hash-3", "relay"),
+            ("hash-4", "relay"),
+            ("hash-5", "relay"),
+        ]
+        admin_keys = [token.key_hint for token in await list_admin_keys(db)]
+        assert len(admin_keys) == 1
+    finally:
+        await db.close()
+
+
+def _check_violation(db: Database) -> type[Exception]:
+    if db.dialect == "sqlite":
+        return sqlite3.IntegrityError
+    import asyncpg
+
+    return asyncpg.CheckViolationError
+
+
+async def test_the_scopes_column_refuses_an_unknown_scope(db: Database) -> None:
+    await ensure_admin(db)
+    with pytest.raises(_check_violation(db)):
+        await db.execute("UPDATE tokens SET scopes = 'admin,root'")
+    assert await db.fetch_value("SELECT scopes FROM tokens") == "admin"

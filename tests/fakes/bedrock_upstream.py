@@ -1,10 +1,12 @@
-"""A strict fake of AWS Bedrock Runtime (Converse / ConverseStream) on 127.0.0.1.
+"""A strict fake of AWS Bedrock Runtime (Converse / ConverseStream, and InvokeModel /
+InvokeModelWithResponseStream for Claude's Messages API) on 127.0.0.1.
 
 It refuses what Bedrock refuses (PROTOCOLS.md 7), in Bedrock's error shape: a SigV4
 signature that botocore does not reproduce over the request as received (raw percent-encoded
 path, signed headers, exact body), a stale ``x-amz-date``, an unknown key or session token, a
-Converse body of the wrong shape. A Bedrock API key passes as ``Authorization: Bearer``.
-Streams replay a recorded event stream cut at random byte boundaries.
+Converse body of the wrong shape, an Anthropic body Bedrock's schema refuses
+(``bedrock_invoke``). A Bedrock API key passes as ``Authorization: Bearer``. Streams replay
+a recorded event stream cut at random byte boundaries.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from burncloud.protocols.eventstream import encode_message
+from tests.fakes.bedrock_invoke import FIXTURES as ANTHROPIC_FIXTURES
+from tests.fakes.bedrock_invoke import answer_headers, invoke_frames, invoke_problem
 from tests.fakes.replay_server import ReplayServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bedrock"
@@ -35,7 +39,10 @@ MAX_SKEW_SECONDS = 300
 ACCESS_KEY = "AKIDFAKEBEDROCK0001"
 _BEDROCK_NS = "http://internal.amazon.com/coral/com.amazon.bedrock/"
 _CORAL_NS = "http://internal.amazon.com/coral/com.amazon.coral.service/"
-_PATH = re.compile(r"^/model/(?P<model>[^/?]+)/(?P<action>converse|converse-stream)$")
+_PATH = re.compile(
+    r"^/model/(?P<model>[^/?]+)"
+    r"/(?P<action>converse|converse-stream|invoke|invoke-with-response-stream)$"
+)
 _AUTH = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<credential>[^,\s]+),\s*"
     r"SignedHeaders=(?P<signed>[^,\s]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"
@@ -103,9 +110,11 @@ class FakeBedrock(ReplayServer):
     """``async with FakeBedrock() as fake``: ``fake.base_url``, ``fake.key``, ``fake.requests``.
 
     ``answer_fixture`` answers converse calls in order (the last one repeats);
-    ``stream_fixture`` names a recorded ConverseStream; ``stream_exception`` (type, message)
-    cuts it after ``exception_after`` messages with that exception frame; ``http_error`` (a
-    name from HTTP_ERRORS) answers every valid request with that error instead.
+    ``stream_fixture`` names a recorded ConverseStream; ``invoke_answer`` and
+    ``invoke_stream`` name the recorded Anthropic answers InvokeModel replays;
+    ``stream_exception`` (type, message) cuts a stream after ``exception_after`` messages
+    with that exception frame; ``http_error`` (a name from HTTP_ERRORS) answers every valid
+    request with that error instead.
     """
 
     def __init__(
@@ -118,6 +127,8 @@ class FakeBedrock(ReplayServer):
         region: str = "us-east-1",
         answer_fixture: str = "bedrock_converse_nonstream_claude.json",
         stream_fixture: str = "bedrock_converse_stream_nova_text",
+        invoke_answer: str = "anthropic_nonstream_tool_use.json",
+        invoke_stream: str = "anthropic_stream_basic_text.sse",
         stream_exception: tuple[str, str] | None = None,
         exception_after: int = 4,
         http_error: str | None = None,
@@ -128,6 +139,7 @@ class FakeBedrock(ReplayServer):
         self.api_key, self.region = api_key, region
         self.answers = recorded_answers(answer_fixture)
         self.stream_fixture, self.http_error = stream_fixture, http_error
+        self.invoke_answer, self.invoke_stream = invoke_answer, invoke_stream
         self.stream_exception, self.exception_after = stream_exception, exception_after
         self.requests: list[dict[str, Any]] = []  # accepted bodies, in order
         self.headers: list[dict[str, str]] = []  # their headers, lower-cased names
@@ -149,7 +161,7 @@ class FakeBedrock(ReplayServer):
         try:
             action = _route(request.raw_path)
             self._authenticate(request, raw)
-            body = _parse(raw)
+            body = _parse(raw, action)
         except BedrockFailure as failure:
             self.rejections.append((failure.status, failure.name))
             return failure.response()
@@ -161,18 +173,27 @@ class FakeBedrock(ReplayServer):
             return BedrockFailure(status, self.http_error, message).response()
         if action == "converse":
             return self._answer()
-        return await self._stream(request)
+        if action == "invoke":
+            answer = (ANTHROPIC_FIXTURES / self.invoke_answer).read_bytes()
+            headers = answer_headers(answer)
+            return web.Response(body=answer, content_type="application/json", headers=headers)
+        return await self._stream(request, action)
 
     def _answer(self) -> web.Response:
         raw = self.answers[min(self._answered, len(self.answers) - 1)]
         self._answered += 1
         return web.Response(body=raw, content_type="application/json")
 
-    async def _stream(self, request: web.Request) -> web.StreamResponse:
-        frames = recorded_frames(self.stream_fixture)
+    async def _stream(self, request: web.Request, action: str) -> web.StreamResponse:
+        headers = {"Content-Type": STREAM_TYPE}
+        if action == "converse-stream":
+            frames = recorded_frames(self.stream_fixture)
+        else:
+            frames = invoke_frames(self.invoke_stream)
+            headers["X-Amzn-Bedrock-Content-Type"] = "application/json"
         if self.stream_exception is not None:
             frames = (*frames[: self.exception_after], exception_frame(*self.stream_exception))
-        response = web.StreamResponse(headers={"Content-Type": STREAM_TYPE})
+        response = web.StreamResponse(headers=headers)
         await response.prepare(request)
         raw, position = b"".join(frames), 0
         while position < len(raw):
@@ -243,12 +264,13 @@ def _parse_stamp(stamp: str) -> float:
         raise _denied("IncompleteSignatureException", "x-amz-date is missing or bad.") from None
 
 
-def _parse(raw: bytes) -> dict[str, Any]:
+def _parse(raw: bytes, action: str) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         body = None
-    problem = converse_problem(body)
+    converse = action.startswith("converse")
+    problem = converse_problem(body) if converse else invoke_problem(body)
     if problem is not None:
         raise BedrockFailure(400, "ValidationException", problem)
     return body

@@ -57,7 +57,7 @@ class FakeGemini(ReplayServer):
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return _error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
-        problem = _invalid(body)
+        problem = _invalid(body) or _over_output_limit(model, body)
         if problem:
             return _error(400, "INVALID_ARGUMENT", problem)
         self.requests.append(body)
@@ -101,6 +101,22 @@ def _invalid(body: Any) -> str | None:
             if answer is not None and not isinstance(answer.get("response"), dict):
                 return "functionResponse.response must be an object"
     return None
+
+
+# Models whose maxOutputTokens range the fake enforces as Gemini does (a 400, not a cut).
+OUTPUT_LIMITS = {"gemini-2.5-pro": 65_536, "gemini-2.5-flash": 65_536}
+
+
+def _over_output_limit(model: str, body: dict[str, Any]) -> str | None:
+    most = OUTPUT_LIMITS.get(model)
+    config = body.get("generationConfig") or {}
+    asked = config.get("maxOutputTokens") if isinstance(config, dict) else None
+    if most is None or not isinstance(asked, int) or asked <= most:
+        return None
+    return (
+        f"Unable to submit request because it has a maxOutputTokens value of {asked} but the"
+        f" supported range is from 1 (inclusive) to {most + 1} (exclusive)."
+    )
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

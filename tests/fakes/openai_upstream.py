@@ -354,6 +354,22 @@ def _int_list(item: Any) -> bool:
     return isinstance(item, list) and all(isinstance(token, int) for token in item)
 
 
+# Models whose answer-token limit the fake enforces as OpenAI does (a 400, not a cut).
+OUTPUT_LIMITS = {"gpt-4o": 16_384, "gpt-4o-mini": 16_384}
+
+
+def _check_output_limit(model: str, limit: int | None) -> None:
+    most = OUTPUT_LIMITS.get(model)
+    if most is not None and limit is not None and limit > most:
+        raise ApiError(
+            400,
+            f"max_tokens is too large: {limit}. This model supports at most {most} completion"
+            f" tokens, whereas you provided {limit}.",
+            param="max_tokens",
+            code="invalid_value",
+        )
+
+
 def _positive_int(body: dict[str, Any], names: Sequence[str], default: int | None) -> int | None:
     for name in names:
         value = body.get(name)
@@ -705,6 +721,7 @@ class FakeOpenAI:
         stream = _stream_flag(body)
         include_usage = self._include_usage(body, stream)
         limit = _positive_int(body, ("max_completion_tokens", "max_tokens"), None)
+        _check_output_limit(model, limit)
         words = _words(_text_of(message.get("content")) for message in messages)
         plan = self._plan(_last_user_text(messages), words, limit)
         head = {**self._head("chatcmpl", "chat.completion", model), "system_fingerprint": "fp_fake"}

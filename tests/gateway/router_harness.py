@@ -18,6 +18,7 @@ from burncloud.db import open_database
 from burncloud.gateway.asgi import ASGIApp
 from burncloud.money import parse_usd
 from burncloud.server import create_app
+from burncloud.services.admin_keys import RotatedKey, rotate_admin_key
 from burncloud.services.bootstrap import ensure_admin
 from burncloud.services.channels import add_channel, update_channel
 from burncloud.services.prices import set_price
@@ -32,9 +33,11 @@ CONFIG_POLL_SECONDS = 0.1  # test routers look for configuration changes this of
 @dataclass(frozen=True, slots=True)
 class RunningRouter:
     base_url: str  # SDK-style, ending in /v1
-    key: str
+    key: str  # a relay key of the admin user (token ``token_id``): for /v1/...
     token_id: int
     db_url: str
+    admin_key: str  # the first-run admin key (token ``admin_token_id``): for /api/ only
+    admin_token_id: int
 
 
 def free_port() -> int:
@@ -67,6 +70,15 @@ async def seed(db_url: str, upstream: FakeOpenAI, quota: str = "-1") -> tuple[in
         await db.close()
 
 
+async def rotated_admin_key(db_url: str) -> RotatedKey:
+    """A known key for the first-run admin key (the seed never saw its printed one)."""
+    db = await open_database(db_url)
+    try:
+        return await rotate_admin_key(db)
+    finally:
+        await db.close()
+
+
 @asynccontextmanager
 async def running_router(
     tmp_path,
@@ -79,6 +91,7 @@ async def running_router(
     ``wrap`` puts ASGI middleware around the app (to disturb what Hypercorn does)."""
     db_url = f"sqlite:///{tmp_path}/router.db"
     token_id, key = await seed(db_url, upstream, quota)
+    admin = await rotated_admin_key(db_url)
     port = free_port()
     settings.setdefault("config_poll_seconds", CONFIG_POLL_SECONDS)
     config_settings = Settings(
@@ -94,7 +107,9 @@ async def running_router(
     )
     try:
         await _wait_for_port(port)
-        yield RunningRouter(f"http://127.0.0.1:{port}/v1", key, token_id, db_url)
+        yield RunningRouter(
+            f"http://127.0.0.1:{port}/v1", key, token_id, db_url, admin.key, admin.token_id
+        )
     finally:
         stop.set()
         await server

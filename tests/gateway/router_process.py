@@ -24,11 +24,13 @@ def router_process(
     grace: float = 30.0,
     server: str = "hypercorn",
     env: Mapping[str, str] | None = None,
+    log: IO[bytes] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """Start the router CLI; yield (SDK base URL, process); stop it with SIGTERM.
 
     ``env`` adds to the environment; give a PostgreSQL router its own
-    ``BURNCLOUD_STATE_FILE`` there (by default it lies next to the SQLite database)."""
+    ``BURNCLOUD_STATE_FILE`` there (by default it lies next to the SQLite database).
+    ``log`` receives the router's stderr (a temporary file by default)."""
     port = free_port()
     env = {
         **os.environ,
@@ -38,8 +40,11 @@ def router_process(
         "BURNCLOUD_STATE_FILE": f"{db_url.removeprefix('sqlite:///')}.state",
         **(env or {}),
     }
-    with tempfile.TemporaryFile() as log:
+    if log is not None:
         yield from _run(db_url, port, env, log, workers, grace, server)
+        return
+    with tempfile.TemporaryFile() as own_log:
+        yield from _run(db_url, port, env, own_log, workers, grace, server)
 
 
 def _run(

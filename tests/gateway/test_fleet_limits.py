@@ -11,7 +11,7 @@ import redis.asyncio
 
 from burncloud.gateway.fleet_limits import FleetRateLimiter
 from burncloud.gateway.rate_limit import CONCURRENCY, RPM, TPM, Limits, SharedRateLimiter
-from burncloud.gateway.redis_link import RedisLink
+from burncloud.gateway.redis_link import COMMAND_TIMEOUT, RedisLink
 from burncloud.gateway.shared_state import LocalState
 from tests.redis_support import REDIS_URL, private_redis, redis_prefix
 
@@ -22,16 +22,20 @@ async def prefix() -> AsyncIterator[str]:
         yield prefix
 
 
-async def limiter_on(url: str, prefix: str) -> tuple[FleetRateLimiter, RedisLink]:
-    link = RedisLink(url, prefix)
+async def limiter_on(
+    url: str, prefix: str, silence: float = COMMAND_TIMEOUT
+) -> tuple[FleetRateLimiter, RedisLink]:
+    link = RedisLink(url, prefix, timeout=silence)
     await link.start()
     return FleetRateLimiter(SharedRateLimiter(LocalState()), link), link
 
 
 @pytest.fixture
 async def two_routers(prefix: str) -> AsyncIterator[list[FleetRateLimiter]]:
-    """Two limiters as two routers would hold them: separate clients, one Redis."""
-    pairs = [await limiter_on(REDIS_URL, prefix) for _ in range(2)]
+    """Two limiters as two routers would hold them: separate clients, one Redis. These
+    tests are about counting while Redis is up: a deadline long enough that a CPU-starved
+    test machine does not count as Redis going away (the tests below cover that)."""
+    pairs = [await limiter_on(REDIS_URL, prefix, silence=5.0) for _ in range(2)]
     yield [limiter for limiter, _ in pairs]
     for limiter, link in pairs:
         await limiter.drain()

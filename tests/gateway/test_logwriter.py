@@ -15,7 +15,7 @@ import pytest
 
 from burncloud.db import Database
 from burncloud.db.connection import Executor
-from burncloud.errors import InsufficientQuota
+from burncloud.errors import InsufficientQuota, StorageUnavailable
 from burncloud.gateway.ledger import Ledger
 from burncloud.gateway.logwriter import LogRecord, LogWriter
 from burncloud.gateway.reservations import Settlement
@@ -365,7 +365,7 @@ async def test_the_rollup_equals_the_logs_after_flushes_and_a_failed_one(qdb: Da
     records = varied_records(token, user, channel, 360, seed=1)
     for record in records[:120]:
         writer.submit(record)
-    with pytest.raises(ConnectionError):
+    with pytest.raises(StorageUnavailable):  # the ConnectionError, translated
         await writer.flush()
     assert list(dict.fromkeys(failing.statements_before_failing))[:3] == [
         "INSERT INTO logs",

@@ -283,10 +283,11 @@ async def _concurrently(count: int, call: Callable[[], Awaitable[None]]) -> None
 
 
 def _children(pid: int) -> list[int]:
-    """The worker processes of the router ``pid`` (not multiprocessing's resource tracker)."""
+    """The worker processes of the router ``pid``."""
     text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     children = [int(child) for child in text.split()]
-    return [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    worker = b"burncloud.serving.worker"
+    return [c for c in children if worker in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
 def _environ(pid: int) -> dict[str, str]:

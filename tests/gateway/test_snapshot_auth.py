@@ -11,10 +11,12 @@ from burncloud.crypto import SecretBox
 from burncloud.errors import InvalidToken, PermissionDenied, TokenExpired
 from burncloud.gateway.auth import authenticate, authorize_model, extract_key
 from burncloud.gateway.snapshot import ConfigCache, load_snapshot
+from burncloud.services.admin_keys import create_admin_key
 from burncloud.services.bootstrap import ensure_admin
 from burncloud.services.channels import add_channel, disable_channel
+from burncloud.services.key_scopes import ADMIN, RELAY
 from burncloud.services.tokens import create_token, revoke_token
-from burncloud.services.users import create_user, disable_user
+from burncloud.services.users import create_user, disable_user, update_user
 
 BOX = SecretBox.from_passphrase("test-secret")
 
@@ -118,3 +120,47 @@ async def test_cache_reloads_only_when_the_version_moves(seeded) -> None:
         assert authenticate(cache.snapshot, key, None).token.name == "new"
     finally:
         await cache.stop()
+
+
+async def test_a_relay_key_of_an_admin_never_reaches_the_admin_scope(seeded) -> None:
+    _, key = await create_token(seeded, "app", user_ref="admin")
+    snapshot = await load_snapshot(seeded, BOX)
+    assert authenticate(snapshot, key, None).user.name == "admin"
+    with pytest.raises(PermissionDenied, match=r"needs an admin key.*admin-key create"):
+        authenticate(snapshot, key, None, scope=ADMIN)
+
+
+async def test_a_relay_key_stays_relay_when_its_user_is_made_admin(seeded) -> None:
+    _, key = await create_token(seeded, "app", user_ref="alice")
+    await update_user(seeded, "alice", role="admin")
+    snapshot = await load_snapshot(seeded, BOX)
+    assert authenticate(snapshot, key, None).user.is_admin
+    with pytest.raises(PermissionDenied, match="needs an admin key"):
+        authenticate(snapshot, key, None, scope=ADMIN)
+
+
+async def test_an_admin_only_key_is_refused_on_the_relay_saying_what_to_use(seeded) -> None:
+    _, key = await create_admin_key(seeded, "ops")
+    snapshot = await load_snapshot(seeded, BOX)
+    assert authenticate(snapshot, key, None, scope=ADMIN).user.name == "admin"
+    with pytest.raises(PermissionDenied, match=r"admin key.*token create.*--relay"):
+        authenticate(snapshot, key, None)
+
+
+async def test_an_admin_key_made_with_relay_reaches_both(seeded) -> None:
+    _, key = await create_admin_key(seeded, "ops", relay=True)
+    snapshot = await load_snapshot(seeded, BOX)
+    assert authenticate(snapshot, key, None, scope=ADMIN).token.name == "ops"
+    assert authenticate(snapshot, key, None, scope=RELAY).token.name == "ops"
+
+
+async def test_an_admin_key_stops_reaching_the_admin_scope_when_its_owner_is_demoted(
+    seeded,
+) -> None:
+    _, key = await create_admin_key(seeded, "ops", relay=True)
+    await update_user(seeded, "alice", role="admin")  # another admin, so one may be demoted
+    await update_user(seeded, "admin", role="user")
+    snapshot = await load_snapshot(seeded, BOX)
+    with pytest.raises(PermissionDenied, match="no longer an admin"):
+        authenticate(snapshot, key, None, scope=ADMIN)
+    assert authenticate(snapshot, key, None).user.name == "admin"  # relaying needs no role

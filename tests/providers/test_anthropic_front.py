@@ -220,11 +220,43 @@ def test_thinking_blocks_server_tools_and_forced_tools() -> None:
     assert "stream" not in chat and "stream_options" not in chat
 
 
+def test_a_system_turn_mid_conversation_stays_a_system_message_at_its_place() -> None:
+    """Claude Code's ``per-turn-control`` / ``mid-conversation-system`` betas: a ``system``
+    turn after the first user turn, as a string or as text blocks (with cache_control)."""
+    chat = messages_to_chat(
+        {
+            "model": "m",
+            "system": [{"type": "text", "text": "top", "cache_control": {"type": "ephemeral"}}],
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {
+                    "role": "system",
+                    "content": [
+                        {"type": "text", "text": "# Environment", "cache_control": {"type": "x"}},
+                        {"type": "text", "text": "cwd: /tmp"},
+                    ],
+                },
+                {"role": "assistant", "content": "hello"},
+                {"role": "system", "content": "later"},
+                {"role": "system", "content": ""},
+            ],
+        }
+    )
+    assert chat["messages"] == [
+        {"role": "system", "content": "top"},
+        {"role": "user", "content": "hi"},
+        {"role": "system", "content": "# Environment\n\ncwd: /tmp"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "system", "content": "later"},
+    ]
+
+
 @pytest.mark.parametrize(
     "body",
     [
         {"model": "m", "messages": []},
-        {"model": "m", "messages": [{"role": "system", "content": "x"}]},
+        {"model": "m", "messages": [{"role": "tool", "content": "x"}]},
+        {"model": "m", "messages": [{"role": "system", "content": [{"type": "image"}]}]},
         {"model": "m", "messages": [{"role": "user", "content": [{"type": "audio"}]}]},
         {
             "model": "m",

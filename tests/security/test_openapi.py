@@ -12,7 +12,7 @@ import pytest
 import schemathesis
 
 from burncloud.config import Settings
-from burncloud.gateway.gemini_door import PREFIX as GEMINI_PREFIX
+from burncloud.gateway.gemini_door import PREFIXES as GEMINI_PREFIXES
 from burncloud.gateway.openapi import openapi_document
 from burncloud.server import RELAY_ROUTES, BurncloudApp, create_app
 
@@ -30,7 +30,9 @@ def app(tmp_path: Path) -> Iterator[BurncloudApp]:
 def served(app: BurncloudApp) -> set[tuple[str, str]]:
     """(method, OpenAPI path) of every route the app answers."""
     routes = {*RELAY_ROUTES, *app._front_doors}
-    routes |= {("POST", f"{GEMINI_PREFIX}{{model}}:{call}") for call in GEMINI_CALLS}
+    routes |= {
+        ("POST", f"{prefix}{{model}}:{call}") for prefix in GEMINI_PREFIXES for call in GEMINI_CALLS
+    }
     for rule in app.control.url_map.iter_rules():
         if rule.endpoint in NOT_ROUTES:
             continue

@@ -104,9 +104,10 @@ HOSTS = {
 async def test_a_malformed_host_header_is_400_not_500(tmp_path, upstream, path: str) -> None:
     async with running_router(tmp_path, upstream, wrap=host_guard) as router:
         port = port_of(router.base_url)
+        key = router.admin_key if path.startswith("/api/") else router.key
         for host, status in HOSTS.items():
             request = (
-                f"GET {path} HTTP/1.1\r\nAuthorization: Bearer {router.key}\r\n".encode()
+                f"GET {path} HTTP/1.1\r\nAuthorization: Bearer {key}\r\n".encode()
                 + b"Host: "
                 + host
                 + b"\r\nConnection: close\r\n\r\n"

@@ -1,7 +1,8 @@
 """Every route the router serves x every kind of caller: no key, a bad key, a user's key, an
-admin's key. The routes are read from the app itself (``BurncloudApp.routes``), so a route
-added without a row here fails; everything under /api/ is the admin API by construction,
-and is then checked to behave like it."""
+admin user's ordinary (relay) key, a relay key of a user made admin after it was issued, an
+admin key, and an admin key made with --relay. The routes are read from the app itself
+(``BurncloudApp.routes``), so a route added without a row here fails; everything under /api/
+is the admin API by construction, and is then checked to behave like it."""
 
 from __future__ import annotations
 
@@ -17,21 +18,26 @@ from burncloud.config import Settings
 from burncloud.db import open_database
 from burncloud.money import parse_usd
 from burncloud.server import create_app
+from burncloud.services.admin_keys import create_admin_key
 from burncloud.services.tokens import create_token
-from burncloud.services.users import add_user
+from burncloud.services.users import add_user, update_user
 from tests.admin.conftest import client, wait_for_key
 from tests.fakes import FakeOpenAI
-from tests.gateway.router_harness import RunningRouter, running_router
+from tests.gateway.router_harness import RunningRouter, running_router, wait_for_reload
 
-ANONYMOUS, BAD_KEY, USER, ADMIN = "anonymous", "bad key", "user key", "admin key"
-ROLES = (ANONYMOUS, BAD_KEY, USER, ADMIN)
+ANONYMOUS, BAD_KEY, USER = "anonymous", "bad key", "user key"
+ADMINS_RELAY_KEY = "an admin user's ordinary token"
+PROMOTED = "a relay key of a user who is later made admin"
+ADMIN, ADMIN_RELAY = "admin key", "admin key made with --relay"
+ROLES = (ANONYMOUS, BAD_KEY, USER, ADMINS_RELAY_KEY, PROMOTED, ADMIN, ADMIN_RELAY)
+RELAY_KEYS = (USER, ADMINS_RELAY_KEY, PROMOTED)  # no admin scope, whoever owns them
 BAD_KEY_VALUE = "sk-not-a-real-key-0000000000000000000000000000"
 METRICS_TOKEN = "scrape-secret-7f3a"
 
 
 class Access(Enum):
     PUBLIC = "anyone"
-    CALLER = "any valid API key"  # the relay, the front doors, the account endpoints
+    CALLER = "any relay key"  # the relay, the front doors, the account endpoints
     ADMIN = "admin keys only"
     METRICS = "the metrics token when one is set, else anyone"
 
@@ -63,6 +69,12 @@ TABLE: dict[tuple[str, str], Row] = {
     ),
     ("POST", "/v1beta/models/{model}:streamGenerateContent"): Row(
         Access.CALLER, "/v1beta/models/gpt-4:streamGenerateContent?alt=sse", GEMINI
+    ),
+    ("POST", "/v1/models/{model}:generateContent"): Row(
+        Access.CALLER, "/v1/models/gpt-4:generateContent", GEMINI
+    ),
+    ("POST", "/v1/models/{model}:streamGenerateContent"): Row(
+        Access.CALLER, "/v1/models/gpt-4:streamGenerateContent?alt=sse", GEMINI
     ),
     ("GET", "/v1/models"): Row(Access.CALLER),
     ("GET", "/v1/dashboard/billing/subscription"): Row(Access.CALLER),
@@ -116,7 +128,9 @@ def expected_refusal(access: Access, role: str, metrics_token: str | None) -> st
         return None
     if access is Access.METRICS or role in (ANONYMOUS, BAD_KEY):
         return "invalid_token"
-    if access is Access.ADMIN and role == USER:
+    if access is Access.ADMIN and role in RELAY_KEYS:
+        return "permission_denied"
+    if access is Access.CALLER and role == ADMIN:
         return "permission_denied"
     return None
 
@@ -145,6 +159,42 @@ async def user_key(router: RunningRouter, name: str = "alice") -> str:
     return key
 
 
+async def promoted_user_key(router: RunningRouter) -> str:
+    """A relay key issued to an ordinary user who is made an admin afterwards."""
+    key = await user_key(router, "bob")
+    db = await open_database(router.db_url)
+    try:
+        await update_user(db, "bob", role="admin")
+    finally:
+        await db.close()
+    await wait_for_reload(router)
+    return key
+
+
+async def admin_key(router: RunningRouter, *, relay: bool) -> str:
+    """A new admin key (also a relay key if ``relay``), once the router knows it."""
+    db = await open_database(router.db_url)
+    try:
+        _, key = await create_admin_key(db, "matrix-admin", relay=relay)
+    finally:
+        await db.close()
+    await wait_for_key(router, key, 200)
+    return key
+
+
+async def role_keys(router: RunningRouter) -> dict[str, str | None]:
+    """A key for every role of the matrix."""
+    return {
+        ANONYMOUS: None,
+        BAD_KEY: BAD_KEY_VALUE,
+        USER: await user_key(router),
+        ADMINS_RELAY_KEY: router.key,
+        PROMOTED: await promoted_user_key(router),
+        ADMIN: router.admin_key,
+        ADMIN_RELAY: await admin_key(router, relay=True),
+    }
+
+
 def test_every_served_route_is_classified() -> None:
     routes = served_routes()
     assert [route for route in routes if classify(*route) is None] == []
@@ -161,8 +211,7 @@ async def test_every_route_answers_every_role_as_classified(
         FakeOpenAI("sk-upstream-matrix") as upstream,
         running_router(tmp_path, upstream, metrics_token=metrics_token) as router,
     ):
-        keys = {ANONYMOUS: None, BAD_KEY: BAD_KEY_VALUE, USER: await user_key(router)}
-        keys[ADMIN] = router.key
+        keys = await role_keys(router)
         for role in ROLES:
             async with client(router, keys[role]) as http:
                 for method, pattern in routes:

@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import sqlite3
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, closing, contextmanager
@@ -35,7 +36,7 @@ from burncloud.config import Settings
 from burncloud.crypto import SecretBox, hash_secret
 from burncloud.db import Database, open_database, parse_database_url
 from burncloud.server import create_app
-from burncloud.services.admin_keys import rotate_admin_key
+from burncloud.services.admin_keys import create_admin_key, rotate_admin_key
 from burncloud.services.bootstrap import ensure_admin
 from burncloud.services.channels import add_channel, decrypt_key
 from burncloud.services.tokens import create_token
@@ -48,7 +49,7 @@ from tests.fakes.gemini_upstream import FakeGemini
 from tests.gateway.quota_db import BACKENDS, database_factory
 from tests.gateway.router_harness import SECRET, free_port, running_router, seed, wait_for_reload
 from tests.gateway.router_process import _run
-from tests.security.test_route_matrix import served_routes
+from tests.security.test_route_matrix import admin_key, served_routes
 
 BOX = SecretBox.from_passphrase(SECRET)
 TYPES = ("openai", "anthropic", "gemini", "azure")
@@ -182,7 +183,10 @@ async def _stop(app: Any) -> None:
     await app.runtime.stop()
 
 
-async def test_a_fresh_database_gets_one_random_admin_key_printed_once(tmp_path, capsys):
+async def test_a_fresh_database_gets_one_random_admin_key_printed_once(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # shown on a terminal only
     printed: list[str] = []
     for name in ("one", "two"):
         app, stderr = await _fresh_start(f"sqlite:///{tmp_path}/{name}.db", capsys)
@@ -377,11 +381,15 @@ async def test_canary_keys_never_reach_responses_logs_metrics_or_the_cli(tmp_pat
         await wait_for_reload(router)
         root = router.base_url.removesuffix("/v1")
         auth = {"Authorization": f"Bearer {router.key}"}
-        async with httpx.AsyncClient(base_url=root, headers=auth, timeout=10) as http:
+        admin_auth = {"Authorization": f"Bearer {await admin_key(router, relay=True)}"}
+        async with (
+            httpx.AsyncClient(base_url=root, headers=auth, timeout=10) as http,
+            httpx.AsyncClient(base_url=root, headers=admin_auth, timeout=10) as admin,
+        ):
             replies = await drive_traffic(http)
             probed = fakes["echo"].requests
             await eventually(lambda: _more(fakes["echo"], probed))  # disabled ones are probed
-            channels, admin_replies = await admin_sweep(http)
+            channels, admin_replies = await admin_sweep(admin)
             metrics = await http.get("/metrics")
         ids = [channel["id"] for channel in channels]
         outputs = await asyncio.to_thread(cli_outputs, router.db_url, ids)
@@ -424,10 +432,12 @@ async def test_an_upstream_error_quoting_the_key_is_masked_everywhere(tmp_path, 
                 replies.append(await http.post("/v1/chat/completions", json=body))
             native = {"model": "anthropic-400", "max_tokens": 8, "messages": MESSAGES}
             replies.append(await http.post("/v1/messages", json=native))
-            replies.append(await http.get("/api/logs"))
+            admin_auth = {"Authorization": f"Bearer {router.admin_key}"}
+            replies.append(await http.get("/api/logs", headers=admin_auth))
         ids = list(range(2, 2 + len(routes)))
         outputs = await asyncio.to_thread(cli_outputs, router.db_url, ids)
     assert echo.requests >= 2 * len(routes)  # each one reached by the relay and by the test
+    assert replies[-1].status_code == 200  # the admin API's logs were read, not refused
     assert leaks_in(replies, outputs, caplog.records, keys) == {
         "responses": [],
         "cli": [],
@@ -460,21 +470,35 @@ def debug_router(db_url: str) -> Iterator[tuple[str, list[str]]]:
         stderr.append(log.read().decode(errors="replace"))
 
 
+async def _relaying_admin_key(db_url: str) -> str:
+    """An admin key that relays too, so the admin sweep's GETs of /v1/... answer."""
+    db = await open_database(db_url)
+    try:
+        return (await create_admin_key(db, "sweep", relay=True))[1]
+    finally:
+        await db.close()
+
+
 @pytest.mark.slow
 async def test_a_debug_router_process_logs_no_canary_key(tmp_path) -> None:
     db_url = f"sqlite:///{tmp_path}/router.db"
     keys = {kind: canary(kind) for kind in TYPES}
     async with canary_upstreams(keys) as fakes:
         _, api_key = await seed(db_url, fakes["openai"])
+        sweeper = await _relaying_admin_key(db_url)
         every_key = [*keys.values(), *await add_canary_channels(db_url, fakes)]
         with debug_router(db_url) as (base_url, stderr):
             auth = {"Authorization": f"Bearer {api_key}"}
+            admin_auth = {"Authorization": f"Bearer {sweeper}"}
             root = base_url.removesuffix("/v1")
-            async with httpx.AsyncClient(base_url=root, headers=auth, timeout=10) as http:
+            async with (
+                httpx.AsyncClient(base_url=root, headers=auth, timeout=10) as http,
+                httpx.AsyncClient(base_url=root, headers=admin_auth, timeout=10) as admin,
+            ):
                 replies = await drive_traffic(http)
                 probed = fakes["echo"].requests
                 await eventually(lambda: _more(fakes["echo"], probed))
-                replies += (await admin_sweep(http))[1]
+                replies += (await admin_sweep(admin))[1]
                 replies.append(await http.get("/metrics"))
         every_key += stored_keys(db_url)
     assert " DEBUG " in stderr[0] and "auto-disabled" in stderr[0]  # it did log, at DEBUG

@@ -13,6 +13,7 @@ from burncloud.services import channel_test, channels
 from burncloud.services.settings import read_config_version
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.key_fragments import fragments_in
 
 BOX = SecretBox.from_passphrase("test-secret")
 TESTED_AT = 1_767_225_600
@@ -109,6 +110,19 @@ async def test_upstream_message_never_carries_the_key_or_base_url(
         result = await channel_test.test_channel(db, BOX, ch.id, client=client)
     assert (result.ok, result.status) == (False, 400)
     assert result.error == "upstream: key *** is not allowed at *** for this org"
+
+
+async def test_a_piece_of_the_key_anywhere_in_a_long_message_is_masked_before_the_cut(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    key = "plainkey-7781-Zq7DistinctivePlaintext"  # not key-like to the provider's own mask
+    async with FakeOpenAI(key) as fake:
+        ch = await add(db, fake.base_url, key=key)
+        for message in (f"a piece {key[4:20]} of it", "y" * 280 + key, "z" * 495 + key):
+            fake.fail_with(400, message)
+            result = await channel_test.test_channel(db, BOX, ch.id, client=client)
+            assert len(result.error) <= channel_test.ERROR_LIMIT
+            assert fragments_in(result.error, key) == [] and key[:4] not in result.error
 
 
 async def test_anthropic_channel_is_tested_through_its_own_provider(

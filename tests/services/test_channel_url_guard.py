@@ -157,7 +157,7 @@ async def test_the_admin_api_refuses_metadata_urls_with_400(tmp_path, allow: boo
         running_router(tmp_path, upstream, allow_private_upstreams=allow) as router,
     ):
         root = router.base_url.removesuffix("/v1")
-        headers = {"Authorization": f"Bearer {router.key}"}
+        headers = {"Authorization": f"Bearer {router.admin_key}"}
         async with httpx.AsyncClient(base_url=root, headers=headers) as http:
             added, updated, shown = await _admin_calls(http, "http://[fe80::a9fe]/v1")
     if allow:

@@ -19,8 +19,9 @@ read is the one production keeps. One world of eight requests around a UTC midni
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +31,7 @@ from burncloud.db.schema import MIGRATIONS, render
 from burncloud.errors import InvalidRequest
 from burncloud.gateway.logwriter import LogRecord, LogWriter
 from burncloud.services import stats
+from burncloud.services.logs import LogFilter, named_lines
 from burncloud.services.stats import GroupRow, HourPoint, MinutePoint
 from burncloud.services.tokens import insert_token
 from burncloud.services.users import create_user
@@ -258,28 +260,46 @@ async def test_breakdown_of_an_unknown_dimension_is_refused(world: World) -> Non
     [
         (DAY - 3600, 8),  # whole hours only
         (DAY - 30 * 60, 8),  # minutes 23:30..23:59 of yesterday, then whole hours
-        (DAY - 1, 8),  # starts at 23:59:00, the minute holding r8
+        (DAY - 1, 8),  # r8 is this very second
         (DAY, 7),
-        (DAY + 60, 6),  # r7 (00:00:05) is before
-        (NOW - 45, 6),  # from 02:29:00: r6 is in that minute
+        (DAY + 5, 7),  # r7 (00:00:05) is this very second
+        (DAY + 6, 6),  # the seconds of minute 00:00 after r7
+        (DAY + 60, 6),
+        (NOW - 60, 6),  # r6 is this very second
+        (NOW - 59, 5),  # minute 02:29 holds r6..r4: only the seconds after r6 count
+        (NOW - 45, 4),  # r2, r3, r4 in 02:29:30..02:29:59, and r5
         (NOW - 15, 1),  # from 02:30:00
-        (NOW + 60, 0),
+        (NOW, 1),
+        (NOW + 1, 0),
     ],
 )
-async def test_a_window_starts_at_the_minute_holding_since(
-    world: World, since: int, requests: int
-) -> None:
+async def test_a_window_starts_exactly_at_since(world: World, since: int, requests: int) -> None:
     totals = await stats.window_totals(world.db, since)
-    assert (totals.since, totals.requests, totals.sampled) == (
-        since - since % 60,
-        requests,
-        requests,
-    )
+    assert (totals.since, totals.requests, totals.sampled) == (since, requests, requests)
     models = await stats.breakdown(world.db, since, "model")
     assert sum(row.requests for row in models) == requests
+    assert sum(row.latency_p50_ms is not None for row in models) == len(models)
     channels = await stats.channel_rows(world.db, since)
-    without_channel = int(since - since % 60 <= NOW)  # r5
+    without_channel = int(since <= NOW)  # r5
     assert sum(row.requests for row in channels) == requests - without_channel
+
+
+async def test_the_seconds_before_the_first_minute_count_in_every_figure(world: World) -> None:
+    since = NOW - 45  # 02:29:30: r2 (429), r3 (499), r4 (500) from the logs, r5 from 02:30
+    totals = await stats.window_totals(world.db, since)
+    assert (totals.errors, totals.prompt_tokens, totals.cost) == (3, 900, 31 * M)
+    models = await stats.breakdown(world.db, since, "model")
+    assert [(m.key, m.requests, m.errors, m.cost) for m in models] == [
+        ("claude", 2, 1, 24 * M),
+        ("gpt-4", 1, 1, 7 * M),
+        ("", 1, 1, 0),
+    ]
+    tokens = await stats.breakdown(world.db, since, "token")
+    assert [(t.label, t.requests) for t in tokens] == [
+        ("bob-key", 2),
+        ("alice-key", 1),
+        ("(none)", 1),
+    ]
 
 
 async def test_window_totals_add_up_every_request(world: World) -> None:
@@ -341,20 +361,23 @@ async def test_channel_rows_show_health_and_window_traffic(world: World) -> None
     assert [row.latency_ms for row in rows] == [123, None, 77]
 
 
-async def test_recent_logs_newest_first_with_filters(world: World) -> None:
+async def test_log_list_lines_newest_first_with_the_admin_api_filters(world: World) -> None:
     ids = world.ids
 
-    async def found(**filters: object) -> list[int]:
-        return [line.id for line in await stats.recent_logs(world.db, **filters)]  # type: ignore[arg-type]
+    async def found(limit: int = 100, **filters: Any) -> list[int]:
+        lines = await named_lines(world.db, LogFilter(**filters), limit=limit)
+        return [line.id for line in lines]
 
     newest_first = [ids[n] for n in ("r5", "r4", "r3", "r2", "r1", "r6", "r7", "r8")]
     assert await found() == newest_first
     assert await found(limit=2) == newest_first[:2]
-    assert await found(after_id=ids["r1"]) == newest_first[:4]
     assert await found(model="claude") == [ids["r4"], ids["r3"]]
     assert await found(token_id=world.bob) == [ids["r4"], ids["r3"], ids["r7"]]
+    assert await found(user_id=world.bob_user) == [ids["r4"], ids["r3"], ids["r7"]]
+    assert await found(channel_id=world.spare) == [ids["r3"]]
     assert await found(status=429) == [ids["r2"]]
     assert await found(since=NOW - 40) == newest_first[:4]
+    assert await found(until=NOW - 40) == newest_first[4:]
     assert await found(model="gpt-4", since=DAY, token_id=world.alice) == [
         ids["r2"],
         ids["r1"],
@@ -372,19 +395,20 @@ async def test_recent_logs_list_by_time_and_tail_by_id(world: World) -> None:
     writer.submit(late)
     await writer.flush()
     late_id = max(world.ids.values()) + 1
-    listed = [line.id for line in await stats.recent_logs(world.db, since=NOW - 100)]
+    listed = [line.id for line in await stats.recent_logs(world.db, limit=7)]
     assert listed == [world.ids[n] for n in ("r5", "r4", "r3", "r2", "r1", "r6")] + [late_id]
     tailed = await stats.recent_logs(world.db, after_id=world.ids["r5"])
     assert [line.id for line in tailed] == [late_id]
-    tail_filtered = await stats.recent_logs(
-        world.db, after_id=world.ids["r6"], model="gpt-4", token_id=world.alice, since=NOW - 45
-    )
-    assert [line.id for line in tail_filtered] == [world.ids["r2"]]  # r1 is at NOW - 50
+    after_r1 = await stats.recent_logs(world.db, after_id=world.ids["r1"])
+    assert [line.id for line in after_r1] == [
+        late_id,
+        *(world.ids[n] for n in ("r5", "r4", "r3", "r2")),
+    ]
     assert await stats.recent_logs(world.db, after_id=late_id) == []
 
 
-async def test_recent_logs_carry_names_and_the_whole_row(world: World) -> None:
-    first, *_, refused = await stats.recent_logs(world.db, since=NOW - 30)
+async def test_log_lines_carry_names_and_the_whole_row(world: World) -> None:
+    first, *_, refused = await named_lines(world.db, LogFilter(since=NOW - 30))
     assert refused.id == world.ids["r3"] and first.id == world.ids["r5"]
     assert refused == stats.LogLine(
         id=world.ids["r3"],
@@ -416,6 +440,9 @@ async def test_recent_logs_carry_names_and_the_whole_row(world: World) -> None:
         "",
     )
     assert first.to_json()["cost"] == "0" and refused.to_json()["cost"] == "0.011"
+    assert refused.to_json()["route"] is None
+    assert replace(refused, route='{"attempts": []}').to_json()["route"] == {"attempts": []}
+    assert await stats.recent_logs(world.db, limit=1) == [first]
 
 
 async def test_an_empty_database_has_zero_figures(sdb: Database) -> None:
@@ -474,7 +501,7 @@ async def test_migration_backfills_the_rollup_from_existing_logs(version3_url: s
     try:
         await _migrate_to_version_3(db)
         await _write_old_logs(db)
-        assert await migrate(db) == 1
+        assert await migrate(db) == len(MIGRATIONS) - 3
         await assert_rollup_matches_logs(db)
         totals = await stats.window_totals(db, DAY - 3600)
         assert (totals.requests, totals.errors, totals.cost) == (4, 2, 11 * M)

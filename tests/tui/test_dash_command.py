@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ from burncloud_tui.db_source import DatabaseSource
 from typer.testing import CliRunner
 
 from burncloud.cli import dash
+from burncloud.cli.init import initialise
 
 
 def command() -> typer.Typer:
@@ -24,6 +26,7 @@ def test_options_reach_the_app(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Non
     started: list[DashApp] = []
     monkeypatch.setattr(DashApp, "run", lambda self: started.append(self))
     url = f"sqlite:///{tmp_path}/dash.db"
+    asyncio.run(initialise(url))
     result = CliRunner().invoke(command(), ["--refresh", "2.5", "--db", url])
     assert result.exit_code == 0, result.output
     (app,) = started
@@ -36,6 +39,16 @@ def test_database_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("DATABASE_URL", "sqlite:other.db")
     app = dash.build_app(None, 1.0)
     assert (app.dash.refresh_every, app.dash.location) == (1.0, "sqlite:other.db")
+
+
+def test_a_missing_database_is_one_line_and_not_created(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setattr(DashApp, "run", lambda self: pytest.fail("the screen started"))
+    result = CliRunner().invoke(command(), ["--db", f"sqlite:///{tmp_path}/dash.db"])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "burncloud init" in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_bad_database_url_is_one_line() -> None:

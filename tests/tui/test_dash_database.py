@@ -3,6 +3,7 @@ state file: the figures shown are the rows written."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -163,6 +164,16 @@ async def test_an_unreachable_database_shows_in_the_header(tmp_path: Path) -> No
         assert "database error, retrying:" in screen_text(app).splitlines()[0]
 
 
+async def test_the_dashboard_never_creates_a_database(tmp_path: Path) -> None:
+    """A reader: a missing database shows in the header and is not created."""
+    source = DatabaseSource(f"sqlite:///{tmp_path}/dash.db")
+    app = DashApp(source, refresh_every=3600, clock=Clock(), location="test")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert "create it with `burncloud init`" in screen_text(app)
+    assert not os.listdir(tmp_path)
+
+
 async def test_a_new_database_is_empty_and_queried_off_the_ui_thread(
     db_url: str, state_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -176,6 +187,7 @@ async def test_a_new_database_is_empty_and_queried_off_the_ui_thread(
         return await live_summary(db, now)  # type: ignore[arg-type]
 
     monkeypatch.setattr(stats, "live_summary", spy)
+    await (await open_database(db_url)).close()  # created, as `burncloud init` would
     app = DashApp(DatabaseSource(db_url), refresh_every=3600, clock=Clock(), location="test")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

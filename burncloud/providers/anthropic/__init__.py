@@ -24,6 +24,7 @@ from burncloud.providers.anthropic.request import build_request, check_config, n
 from burncloud.providers.anthropic.response import convert_answer
 from burncloud.providers.anthropic.stream import AnthropicChatStream
 from burncloud.providers.base import JSON, ChannelAccess, ChatAnswer, UpstreamRequest
+from burncloud.providers.passthrough import PassthroughStream
 
 __all__ = [
     "AnthropicChatStream",
@@ -61,6 +62,14 @@ class AnthropicProvider:
     ) -> UpstreamRequest:
         """A Messages-format request passed through (``stream`` is in the body already)."""
         return native_request(channel, raw, body, model, max_tokens, client_headers)
+
+    def native_stream(self, model: str) -> PassthroughStream:
+        """The upstream's Messages events passed on, read for usage by ``chat_stream``."""
+        return PassthroughStream(self.chat_stream(model, False))
+
+    def native_answer(self, raw: bytes, model: str) -> ChatAnswer:
+        """A whole Messages answer, read as ``chat_answer`` reads it."""
+        return self.chat_answer(raw, model)
 
     def chat_answer(self, raw: bytes, model: str) -> ChatAnswer:
         """The ``chat.completion`` for a whole 200 answer, named ``model``."""

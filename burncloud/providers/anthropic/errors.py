@@ -4,7 +4,9 @@ The upstream status decides where it is clear; the error ``type`` decides otherw
 in-band stream errors, which have no status). Problems with the channel's own account (bad
 key, no permission, billing) are the gateway's fault, not the client's: they become 502
 upstream errors whose message names the problem but never repeats anything upstream said
-about the key or account. Client mistakes keep Anthropic's message.
+about the key or account. Client mistakes keep Anthropic's message, uncut: the upstream seam
+(or, in a stream, the pump) masks the channel's key in it and only then cuts it
+(``crypto.public_error_text``); ``MESSAGE_CAP`` only bounds memory.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from burncloud.errors import (
 )
 from burncloud.protocols.openai_chunks import error_event
 
-MAX_MESSAGE = 500
+MESSAGE_CAP = 64 * 1024  # memory bound only; the public cut comes after masking
 
 _STATUS_TYPES = {
     400: "invalid_request_error",
@@ -109,7 +111,7 @@ def _type_of(error: Mapping[str, Any]) -> str | None:
 def _message_of(error: Mapping[str, Any], status: int | None) -> str:
     message = error.get("message")
     if isinstance(message, str) and message.strip():
-        return message.strip()[:MAX_MESSAGE]
+        return message.strip()[:MESSAGE_CAP]
     return f"HTTP {status}" if status is not None else "stream failed"
 
 

@@ -1,7 +1,9 @@
 """Anthropic front door: a Messages API request -> an OpenAI chat request (PROTOCOLS.md 8.6).
 
 Tool results become ``tool`` messages placed before the rest of their user turn; images in
-tool results follow as a user message (OpenAI tool messages hold text only). Thinking blocks
+tool results follow as a user message (OpenAI tool messages hold text only). A ``system``
+message in the conversation (the ``mid-conversation-system`` beta) stays a system message at
+its place; providers with one system slot (Gemini, Bedrock) merge it into that slot. Thinking blocks
 sent back by the client, ``cache_control`` and ``top_k`` are dropped; server tools (those
 with a ``type`` such as ``web_search_20250305``) are dropped, as an OpenAI upstream cannot
 run them. ``thinking`` becomes ``reasoning_effort`` unless ``map_thinking`` is off (for
@@ -67,6 +69,9 @@ def _convert_turn(turn: Any) -> list[JSON]:
         return _user_messages(turn.get("content"))
     if role == "assistant":
         return _assistant_messages(turn.get("content"))
+    if role == "system":  # mid-conversation instructions (Claude Code sends them)
+        text = _joined_text(turn.get("content"), "messages: a system message")
+        return [{"role": "system", "content": text}] if text else []
     raise InvalidRequest(f"messages: unsupported role {role!r}")
 
 

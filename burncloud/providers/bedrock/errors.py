@@ -68,6 +68,15 @@ def stream_error_kind(exception: str) -> type[BurncloudError]:
     return _BY_EXCEPTION.get(exception.lower(), UpstreamError)
 
 
+def exception_message(payload: bytes) -> str:
+    """The ``message`` of a mid-stream exception frame's payload; empty when absent."""
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return ""
+    return str(data.get("message") or "") if isinstance(data, dict) else ""
+
+
 def scrub(message: str) -> str:
     """``message`` without ARNs and AWS account ids."""
     return _ACCOUNT_ID.sub("<account>", _ARN.sub("<arn>", message)).strip()

@@ -1,4 +1,5 @@
-"""``BedrockProvider``: OpenAI chat over Bedrock Converse / ConverseStream (PROTOCOLS.md 7).
+"""``BedrockProvider``: OpenAI chat over Bedrock Converse / ConverseStream (PROTOCOLS.md 7),
+and Anthropic Messages requests for Claude models over InvokeModel, as they came (``invoke``).
 
 The channel key is ``ACCESS_KEY_ID:SECRET_ACCESS_KEY`` or
 ``ACCESS_KEY_ID:SECRET_ACCESS_KEY:SESSION_TOKEN`` and requests are SigV4-signed for service
@@ -10,18 +11,23 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import quote
 
 import orjson
 
 from burncloud.errors import BurncloudError, UpstreamError
 from burncloud.protocols.openai_chunks import ChunkWriter
+from burncloud.providers.anthropic.response import convert_answer
+from burncloud.providers.anthropic.stream import AnthropicChatStream
 from burncloud.providers.base import JSON, ChannelAccess, ChatAnswer, UpstreamRequest
 from burncloud.providers.bedrock import response
 from burncloud.providers.bedrock.errors import http_error
+from burncloud.providers.bedrock.invoke import invoke_action, invoke_body
+from burncloud.providers.bedrock.invoke_stream import InvokeStreamTranscoder
 from burncloud.providers.bedrock.request import converse_body
 from burncloud.providers.bedrock.stream import ConverseStreamTranscoder
+from burncloud.providers.passthrough import PassthroughStream
 from burncloud.providers.sigv4 import AwsCredentials, sign_request
 
 SERVICE = "bedrock"
@@ -33,7 +39,8 @@ def new_completion_id() -> str:
 
 
 class BedrockProvider:
-    """Translation between OpenAI chat and Bedrock Converse; pure apart from the clock."""
+    """OpenAI chat over Converse, and Claude's Messages API over InvokeModel; pure apart
+    from the clock."""
 
     name = "bedrock"
     needs_image_bytes = True  # Converse takes image bytes or s3://, never http(s) URLs
@@ -51,11 +58,32 @@ class BedrockProvider:
     ) -> UpstreamRequest:
         """The signed POST to ``/model/{model}/converse`` or ``/converse-stream``."""
         payload = orjson.dumps(converse_body(body, model))
-        action = "converse-stream" if stream else "converse"
-        url = f"{channel.base_url.rstrip('/')}/model/{quote(model, safe='')}/{action}"
-        headers = self._auth_headers(channel, url, payload)
-        headers["Accept"] = STREAM_CONTENT_TYPE if stream else "application/json"
-        return UpstreamRequest(url=url, headers=headers, body=payload)
+        return self._post(channel, model, "converse-stream" if stream else "converse", payload)
+
+    def native_request(
+        self,
+        channel: ChannelAccess,
+        raw: bytes,
+        body: JSON,
+        model: str,
+        stream: bool,
+        max_tokens: int | None,
+        client_headers: Mapping[str, str],
+    ) -> UpstreamRequest:
+        """An Anthropic Messages request for Claude ``model``, over InvokeModel: the body
+        as the client sent it, less ``model`` and ``stream``, plus Bedrock's API version and
+        the client's betas (``invoke``)."""
+        payload = orjson.dumps(invoke_body(body, max_tokens, client_headers))
+        return self._post(channel, model, invoke_action(stream), payload)
+
+    def native_stream(self, model: str) -> InvokeStreamTranscoder:
+        """Claude's events out of InvokeModelWithResponseStream frames, as Anthropic SSE."""
+        reader = AnthropicChatStream(model, False, int(self._clock()))
+        return InvokeStreamTranscoder(PassthroughStream(reader))
+
+    def native_answer(self, raw: bytes, model: str) -> ChatAnswer:
+        """A whole InvokeModel answer: Claude's Messages answer, read as Anthropic's is."""
+        return convert_answer(raw, model, int(self._clock()))
 
     def chat_answer(self, raw: bytes, model: str) -> ChatAnswer:
         """The OpenAI completion for a whole Converse answer."""
@@ -69,6 +97,17 @@ class BedrockProvider:
     def error(self, status: int, raw: bytes, retry_after: str | None) -> BurncloudError:
         """The burncloud error for a non-200 Bedrock answer."""
         return http_error(status, raw, retry_after)
+
+    def _post(
+        self, channel: ChannelAccess, model: str, action: str, payload: bytes
+    ) -> UpstreamRequest:
+        """The signed POST of ``payload`` to ``/model/{model}/{action}``; the model id is
+        one path segment (``:`` and ``/`` percent-encoded)."""
+        url = f"{channel.base_url.rstrip('/')}/model/{quote(model, safe='')}/{action}"
+        headers = self._auth_headers(channel, url, payload)
+        streams = action.endswith("stream")
+        headers["Accept"] = STREAM_CONTENT_TYPE if streams else "application/json"
+        return UpstreamRequest(url=url, headers=headers, body=payload)
 
     def _auth_headers(self, channel: ChannelAccess, url: str, payload: bytes) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}

@@ -17,7 +17,7 @@ import orjson
 from burncloud.protocols.eventstream import EventMessage, EventStreamError, EventStreamParser
 from burncloud.protocols.openai_chunks import DONE, ChunkWriter, error_event
 from burncloud.providers.base import TokenUsage
-from burncloud.providers.bedrock.errors import scrub, stream_error_kind
+from burncloud.providers.bedrock.errors import exception_message, scrub, stream_error_kind
 from burncloud.providers.bedrock.response import finish_reason, token_usage
 
 JSON = dict[str, Any]
@@ -72,7 +72,7 @@ class ConverseStreamTranscoder:
         kind = message.header(":message-type")
         if kind == "exception":
             name = message.header(":exception-type") or "exception"
-            return self._fail(_payload_message(message.payload) or name, name)
+            return self._fail(exception_message(message.payload) or name, name)
         if kind == "error":
             code = message.header(":error-code") or "error"
             return self._fail(message.header(":error-message") or code, code)
@@ -140,11 +140,3 @@ class ConverseStreamTranscoder:
             self._texts.append(kept)
             self._text_chars += len(kept)
         return text
-
-
-def _payload_message(payload: bytes) -> str:
-    try:
-        data = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return ""
-    return str(data.get("message") or "") if isinstance(data, dict) else ""

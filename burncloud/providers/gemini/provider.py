@@ -26,6 +26,7 @@ from burncloud.providers.gemini.errors import upstream_error
 from burncloud.providers.gemini.request import build_body
 from burncloud.providers.gemini.response import convert_answer
 from burncloud.providers.gemini.stream import GeminiStream
+from burncloud.providers.passthrough import PassthroughStream
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 DEFAULT_API_VERSION = "v1beta"
@@ -78,6 +79,14 @@ class GeminiProvider:
             raw = orjson.dumps({**body, "generationConfig": config})
         method = "streamGenerateContent?alt=sse" if stream else "generateContent"
         return _post_bytes(channel, bare_model(model), method, raw, stream)
+
+    def native_stream(self, model: str) -> PassthroughStream:
+        """The upstream's ``alt=sse`` events passed on, read for usage by ``chat_stream``."""
+        return PassthroughStream(GeminiStream(model, False))
+
+    def native_answer(self, raw: bytes, model: str) -> ChatAnswer:
+        """A whole ``generateContent`` answer, read as ``chat_answer`` reads it."""
+        return convert_answer(raw, model)
 
     def embeddings_request(self, channel: ChannelAccess, body: JSON, model: str) -> UpstreamRequest:
         """The ``batchEmbedContents`` request for an OpenAI embeddings ``body``."""

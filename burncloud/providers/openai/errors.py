@@ -2,7 +2,9 @@
 
 The upstream's HTTP status keeps its meaning; its message is passed on for what the client
 can fix (400, 404, 429) and never for credential failures, whose messages can quote part of
-the channel's key. Anything that still looks like a key is masked.
+the channel's key. Anything that still looks like a key is masked. Messages are not cut for
+the client here: the upstream seam masks the channel's key in the whole message first, then
+cuts it (``crypto.public_error_text``); ``MESSAGE_CAP`` only bounds memory.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from burncloud.errors import (
     UpstreamError,
 )
 
-MESSAGE_LIMIT = 500
+MESSAGE_CAP = 64 * 1024  # memory bound only; the public cut comes after masking
 # OpenAI and DashScope keys start "sk-"; Azure keys are long alphanumeric runs.
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9*_\-]{4,}|\b[A-Za-z0-9]{32,}\b")
 _MODEL_MISSING = frozenset({"model_not_found", "DeploymentNotFound"})
@@ -99,7 +101,7 @@ def in_band_error(error: Any) -> tuple[str, str, str]:
 def _clean(message: Any) -> str:
     if not isinstance(message, str):
         return ""
-    return _KEY_LIKE.sub("***", message[:MESSAGE_LIMIT])
+    return _KEY_LIKE.sub("***", message[:MESSAGE_CAP])
 
 
 def _retry(retry_after: str | None) -> dict[str, str] | None:
