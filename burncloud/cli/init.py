@@ -52,7 +52,10 @@ class InitResult:
         else:
             done = f"The database at {self.database} is up to date (schema version {LATEST})."
         if self.admin_key is not None:
-            return done + "\nCreated the admin user; its API key (shown only now, keep it safe):"
+            return done + (
+                "\nCreated the admin user; its admin key, for the admin API (/api/) only"
+                " (shown only now, keep it safe):"
+            )
         if self.found_version >= LATEST:
             return done[:-1] + f" and has users: nothing to do ({GET_A_KEY})."
         return done
