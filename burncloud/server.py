@@ -19,15 +19,15 @@ from werkzeug.routing import IntegerConverter, Map
 from burncloud.admin.blueprint import admin_blueprint
 from burncloud.config import Settings
 from burncloud.errors import BurncloudError, NotFound
-from burncloud.gateway.account import account_blueprint
-from burncloud.gateway.anthropic_door import AnthropicDialect, count_tokens
 from burncloud.gateway.asgi import Receive, Scope, Send, host_guard
-from burncloud.gateway.front_door import FrontDoor
-from burncloud.gateway.gemini_door import PREFIXES as GEMINI_PREFIXES
-from burncloud.gateway.gemini_door import GeminiDialect, is_gemini_path
-from burncloud.gateway.inbound import CHAT, COMPLETIONS, EMBEDDINGS, Endpoint
-from burncloud.gateway.metrics import MetricsEndpoint
-from burncloud.gateway.relay import Relay
+from burncloud.gateway.doors.account import account_blueprint
+from burncloud.gateway.doors.anthropic import AnthropicDialect, count_tokens
+from burncloud.gateway.doors.front_door import FrontDoor
+from burncloud.gateway.doors.gemini import PREFIXES as GEMINI_PREFIXES
+from burncloud.gateway.doors.gemini import GeminiDialect, is_gemini_path
+from burncloud.gateway.doors.metrics import MetricsEndpoint
+from burncloud.gateway.relay.inbound import CHAT, COMPLETIONS, EMBEDDINGS, Endpoint
+from burncloud.gateway.relay.story import Relay
 from burncloud.gateway.runtime import Runtime
 from burncloud.services.logs import MAX_BIGINT
 from burncloud.serving.log_setup import configure_logging

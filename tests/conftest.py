@@ -18,7 +18,7 @@ from typer.testing import CliRunner, Result
 
 from burncloud.cli.app import app
 from burncloud.db import Database, open_database
-from burncloud.gateway import upstream_guard
+from burncloud.gateway.egress import upstream_guard
 
 Invoke = Callable[..., Result]
 ON_POSTGRES = os.environ.get("BURNCLOUD_TEST_ENGINE") == "postgresql"

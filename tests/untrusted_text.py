@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from burncloud.db import Database
-from burncloud.gateway.logwriter import LogRecord, LogWriter
+from burncloud.gateway.billing.logwriter import LogRecord, LogWriter
 from burncloud.gateway.route_trace import RouteTrace
 from burncloud.services.tokens import insert_token
 from burncloud.services.users import create_user

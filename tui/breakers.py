@@ -1,7 +1,7 @@
 """Circuit-breaker states of the routers on this machine, read from their shared-state file.
 
 Breakers live per (channel, model) in the memory-mapped file the router keeps next to its
-database (``burncloud.gateway.state_file``); the dashboard shows each channel's worst one.
+database (``burncloud.gateway.fleet.state_file``); the dashboard shows each channel's worst one.
 Without the file (no router on this machine, or another machine's database) a breaker is
 unknown and shows as "".
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from burncloud.gateway.health import HealthBook
-    from burncloud.gateway.shared_state import MmapState
+    from burncloud.gateway.fleet.health import HealthBook
+    from burncloud.gateway.fleet.shared_state import MmapState
 
 _SEVERITY = {"closed": 0, "half_open": 1, "open": 2}
 
@@ -50,8 +50,8 @@ class BreakerReader:
         if self._book is not None:
             return self._book
         from burncloud.errors import ConfigError
-        from burncloud.gateway.health import HealthBook
-        from burncloud.gateway.shared_state import MmapState
+        from burncloud.gateway.fleet.health import HealthBook
+        from burncloud.gateway.fleet.shared_state import MmapState
 
         if not self._path.exists():
             return None

@@ -25,7 +25,7 @@ class DatabaseSource:
     """A ``StatsSource`` reading one database; breakers from this machine's routers."""
 
     def __init__(self, database_url: str) -> None:
-        from burncloud.gateway.state_file import state_file_path
+        from burncloud.gateway.fleet.state_file import state_file_path
 
         self._url = database_url
         self._db: Database | None = None

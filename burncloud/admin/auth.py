@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from quart import request
 
-from burncloud.gateway.auth import Caller, authenticate, extract_key
+from burncloud.gateway.relay.auth import Caller, authenticate, extract_key
 from burncloud.services.key_scopes import ADMIN
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from quart import Blueprint
 
 from burncloud.admin.params import integer, names, read_body, required_text, string_map, text
-from burncloud.gateway.upstream_guard import check_base_url
+from burncloud.gateway.egress.upstream_guard import check_base_url
 from burncloud.services import channels
 
 if TYPE_CHECKING:

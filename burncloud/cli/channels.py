@@ -258,7 +258,7 @@ def delete(channel_id: IdArgument, db: DbOption = None) -> None:
 def _url_check(session: Session) -> UrlCheck:
     """The base-URL guard under this environment's BURNCLOUD_ALLOW_PRIVATE_UPSTREAMS."""
     # Imported here: aiohttp, which the guard shares with the router, slows each CLI start.
-    from burncloud.gateway.upstream_guard import check_base_url
+    from burncloud.gateway.egress.upstream_guard import check_base_url
 
     return partial(check_base_url, allow_private=session.settings.allow_private_upstreams)
 

@@ -99,10 +99,9 @@ def dry_run(
 
 def _breakers(session: Session) -> BreakerLookup | None:
     """Breaker states from the routers' shared state on this machine, when there is one."""
-    from burncloud.gateway.failover import why_unavailable
-    from burncloud.gateway.health import BreakerState, HealthBook
-    from burncloud.gateway.shared_state import MmapState
-    from burncloud.gateway.state_file import state_file_path
+    from burncloud.gateway.fleet.health import BreakerState, HealthBook, why_unavailable
+    from burncloud.gateway.fleet.shared_state import MmapState
+    from burncloud.gateway.fleet.state_file import state_file_path
 
     path = state_file_path(session.settings.database_url)
     if not path.exists():

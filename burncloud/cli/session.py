@@ -109,7 +109,7 @@ async def _run(settings: Settings, action: Callable[[Session], Awaitable[T]]) ->
 
 async def _announce(url: str, prefix: str) -> None:
     """Tell a fleet's routers to reload now (they would within a second of polling anyway)."""
-    from burncloud.gateway.fleet_notices import announce_config_change
+    from burncloud.gateway.fleet.notices import announce_config_change
 
     if not await announce_config_change(url, prefix):
         print(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from burncloud.db.connection import HOW_TO_CREATE, Database, Executor
+from burncloud.db.base import HOW_TO_CREATE, Database, Executor
 from burncloud.db.schema import MIGRATIONS, render
 from burncloud.errors import ConfigError
 

@@ -1,4 +1,4 @@
-"""The router's Prometheus metrics: one call per finished request, and ``GET /metrics``.
+"""The router's Prometheus metrics: one call per finished request (``doors.metrics`` serves them).
 
 With several workers prometheus-client runs in multi-process mode: every worker writes its
 values to memory-mapped files in the directory named by ``PROMETHEUS_MULTIPROC_DIR``, which
@@ -10,8 +10,6 @@ so they never go backwards) and the live gauges over the workers still running.
 
 from __future__ import annotations
 
-import asyncio
-import hmac
 import os
 import shutil
 import tempfile
@@ -20,12 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
-
-from burncloud.errors import InvalidToken
-from burncloud.gateway.asgi import Receive, Scope, Send, send_bytes, send_error
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_TOKEN_ENV = "BURNCLOUD_METRICS_TOKEN"
@@ -201,29 +196,6 @@ class RouterMetrics:
             return OTHER_MODEL
         self._models.add(model)
         return model
-
-
-class MetricsEndpoint:
-    """``GET /metrics`` as a bare ASGI handler; with a token, only for its bearer."""
-
-    def __init__(self, metrics: RouterMetrics, token: str | None = None) -> None:
-        self._metrics = metrics
-        self._expected = f"Bearer {token}".encode() if token else None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._expected is not None and not self._authorized(scope):
-            await send_error(send, InvalidToken("a valid metrics token is required"), [])
-            return
-        # Merging the workers' files reads the disk: keep it off the event loop.
-        body = await asyncio.to_thread(self._metrics.render)
-        await send_bytes(send, 200, body, [], CONTENT_TYPE_LATEST.encode())
-
-    def _authorized(self, scope: Scope) -> bool:
-        assert self._expected is not None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                return hmac.compare_digest(value, self._expected)
-        return False
 
 
 @contextmanager

@@ -18,26 +18,31 @@ from burncloud.config import Settings
 from burncloud.crypto import SecretBox
 from burncloud.db import Database, open_database, parse_database_url
 from burncloud.errors import StorageUnavailable
-from burncloud.gateway.disabler import ChannelDisabler
-from burncloud.gateway.estimate import TokenEstimator
-from burncloud.gateway.failover import FailoverPolicy
-from burncloud.gateway.fetcher import SafeFetcher, policy_for
-from burncloud.gateway.fleet_limits import FleetRateLimiter
-from burncloud.gateway.fleet_notices import FleetNotices
-from burncloud.gateway.health import HealthBook
-from burncloud.gateway.ledger import Ledger, make_owner
-from burncloud.gateway.log_spill import describe_lost, replay_spills, spill_place, write_spill
-from burncloud.gateway.logwriter import LogRecord, LogWriter
+from burncloud.gateway.billing.ledger import Ledger, make_owner
+from burncloud.gateway.billing.log_spill import (
+    describe_lost,
+    replay_spills,
+    spill_place,
+    write_spill,
+)
+from burncloud.gateway.billing.logwriter import LogRecord, LogWriter
+from burncloud.gateway.egress.fetcher import SafeFetcher, policy_for
+from burncloud.gateway.egress.upstream_guard import UpstreamResolver
+from burncloud.gateway.fleet.health import HealthBook
+from burncloud.gateway.fleet.limits import FleetRateLimiter
+from burncloud.gateway.fleet.notices import FleetNotices
+from burncloud.gateway.fleet.rate_limit import SharedRateLimiter
+from burncloud.gateway.fleet.redis_link import RedisLink
+from burncloud.gateway.fleet.shared_state import Record, SharedState, claim_turn, open_shared_state
+from burncloud.gateway.fleet.state_sweeper import StateSweeper
 from burncloud.gateway.metrics import RouterMetrics
-from burncloud.gateway.probe import claim_turn, probe_channel
-from burncloud.gateway.prober import Prober
-from burncloud.gateway.rate_limit import SharedRateLimiter
-from burncloud.gateway.redis_link import RedisLink
-from burncloud.gateway.routing import ChannelSelector
-from burncloud.gateway.shared_state import Record, SharedState, open_shared_state
+from burncloud.gateway.relay.estimate import TokenEstimator
+from burncloud.gateway.relay.failover import FailoverPolicy
+from burncloud.gateway.relay.routing import ChannelSelector
 from burncloud.gateway.snapshot import ConfigCache, Snapshot
-from burncloud.gateway.state_sweeper import StateSweeper
-from burncloud.gateway.upstream_guard import UpstreamResolver
+from burncloud.gateway.upkeep.disabler import ChannelDisabler
+from burncloud.gateway.upkeep.probe import probe_channel
+from burncloud.gateway.upkeep.prober import Prober
 from burncloud.services.bootstrap import announce_admin_key, ensure_admin
 from burncloud.services.channels import Channel
 from burncloud.services.secret_box import open_secret_box

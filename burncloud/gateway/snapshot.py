@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from burncloud.crypto import SecretBox
-from burncloud.db.connection import Database
+from burncloud.db.base import Database
 from burncloud.errors import InvalidRequest
 from burncloud.services.channels import Channel, decrypt_key
 from burncloud.services.groups import load_group_ratios

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from burncloud.crypto import generate_key, hash_secret, mask_secret
-from burncloud.db.connection import Database, Executor
+from burncloud.db.base import Database, Executor
 from burncloud.errors import NotFound
 from burncloud.services.bootstrap import ADMIN_NAME, ADMIN_TOKEN_NAME
 from burncloud.services.clock import now

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from burncloud.db.connection import Executor, Row
+from burncloud.db.base import Executor, Row
 from burncloud.money import UNLIMITED
 from burncloud.services.leases import SUBJECTS
 

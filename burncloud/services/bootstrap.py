@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from burncloud.db.connection import Database
+from burncloud.db.base import Database
 from burncloud.money import UNLIMITED
 from burncloud.services.key_scopes import ADMIN
 from burncloud.services.tokens import insert_token

@@ -8,7 +8,7 @@ the operator's reason) nor re-enabled, even when several routers race on the sam
 
 from __future__ import annotations
 
-from burncloud.db.connection import Database, Executor
+from burncloud.db.base import Database, Executor
 from burncloud.services.channels import Channel, commit_channel_write
 from burncloud.services.clock import now
 

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from burncloud.crypto import SecretBox, public_error_text
-from burncloud.db.connection import Database
+from burncloud.db.base import Database
 from burncloud.errors import BurncloudError, NotFound
 from burncloud.providers.base import ChatProvider
 from burncloud.providers.registry import provider_for

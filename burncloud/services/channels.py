@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from burncloud.crypto import SecretBox, mask_secret
-from burncloud.db.connection import Database, Executor, Row
+from burncloud.db.base import Database, Executor, Row
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import format_usd
 from burncloud.services.channel_types import (

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from burncloud.db.connection import Executor, Row
+from burncloud.db.base import Executor, Row
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.services.clock import now
 from burncloud.services.settings import bump_config_version

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from burncloud.db.connection import Database, Executor
+from burncloud.db.base import Database, Executor
 from burncloud.errors import ConfigError, InvalidRequest, NotFound
 from burncloud.money import UNLIMITED, format_usd
 from burncloud.services.settings import get_setting, set_setting

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from burncloud.db.connection import Database, Executor
+from burncloud.db.base import Database, Executor
 from burncloud.services.clock import now as clock_now
 
 TOKEN = "token"

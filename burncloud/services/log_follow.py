@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from burncloud.db.connection import Executor
+from burncloud.db.base import Executor
 from burncloud.services.stats import LogLine, log_lines
 
 HOLE_TTL = 30.0  # seconds a missing id is looked for; a batch commits well within this

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
-from burncloud.db.connection import Executor, Row
+from burncloud.db.base import Executor, Row
 from burncloud.errors import InvalidRequest
 from burncloud.money import format_usd
 from burncloud.services.stats import LogLine, log_line

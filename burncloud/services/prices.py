@@ -8,7 +8,7 @@ deleting a model others alias to.
 
 from __future__ import annotations
 
-from burncloud.db.connection import Executor, Row
+from burncloud.db.base import Executor, Row
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.services.clock import now
 from burncloud.services.pricing import Price, resolve_price

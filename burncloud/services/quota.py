@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from burncloud.db.connection import Database, Executor
+from burncloud.db.base import Database, Executor
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import MAX_UNITS, UNLIMITED, format_usd
 from burncloud.services.balances import read_holdings

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from burncloud.crypto import generate_code, hash_secret, mask_secret
-from burncloud.db.connection import Database, Executor, Row
+from burncloud.db.base import Database, Executor, Row
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import format_usd
 from burncloud.services.clock import now

@@ -9,7 +9,7 @@ silently missing minutes.
 
 from __future__ import annotations
 
-from burncloud.db.connection import Database, Executor
+from burncloud.db.base import Database, Executor
 
 MINUTES_KEPT = 48 * 3600  # seconds of per-minute rows kept
 _KEPT_FROM = "rollup.minutes_kept_from"

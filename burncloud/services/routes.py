@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from burncloud.db.connection import Executor
+from burncloud.db.base import Executor
 from burncloud.errors import NotFound
 from burncloud.services.channels import Channel, list_channels
 from burncloud.services.tokens import get_token

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from burncloud.crypto import SecretBox, load_secret_box
-from burncloud.db.connection import Database
+from burncloud.db.base import Database
 
 _CHECK_KEY = "secret_check"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from burncloud.db.connection import Executor
+from burncloud.db.base import Executor
 from burncloud.services.clock import now
 
 

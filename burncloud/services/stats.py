@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from burncloud.db.connection import Executor, Row
+from burncloud.db.base import Executor, Row
 from burncloud.db.schema import ROLLUP_DIMS
 from burncloud.errors import InvalidRequest
 from burncloud.money import format_usd

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from burncloud.crypto import generate_code
-from burncloud.db.connection import Database, Executor, Row
+from burncloud.db.base import Database, Executor, Row
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import UNLIMITED, format_usd
 from burncloud.services.balances import Holding, read_holdings

@@ -17,9 +17,9 @@ import socket
 
 from burncloud.config import Settings
 from burncloud.errors import BurncloudError, ConfigError
+from burncloud.gateway.fleet.shared_state import STATE_FILE_ENV
+from burncloud.gateway.fleet.state_file import attach_state, state_file_path
 from burncloud.gateway.metrics import multiprocess_dir
-from burncloud.gateway.shared_state import STATE_FILE_ENV
-from burncloud.gateway.state_file import attach_state, state_file_path
 from burncloud.serving.limits import ServerLimits, fit_open_files
 from burncloud.serving.log_setup import configure_logging
 from burncloud.serving.supervisor import Supervisor

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from burncloud.db import Database, open_database
-from burncloud.gateway.logwriter import LogWriter
+from burncloud.gateway.billing.logwriter import LogWriter
 from burncloud.gateway.route_trace import RouteTrace
 from tests.cli.checks import fails_with_one_line
 from tests.services.test_stats import DAY, NOW, M, NoLedger, World, build_world, record

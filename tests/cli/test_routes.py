@@ -14,7 +14,7 @@ from typer.testing import Result
 
 from burncloud.crypto import SecretBox
 from burncloud.db import open_database
-from burncloud.gateway.shared_state import STATE_FILE_ENV, MmapState
+from burncloud.gateway.fleet.shared_state import STATE_FILE_ENV, MmapState
 from burncloud.services.channels import add_channel
 from tests.fakes import FakeOpenAI
 from tests.gateway.router_harness import (

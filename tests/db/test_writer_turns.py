@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from burncloud.db import open_database
-from burncloud.db.connection import WriterTurns
+from burncloud.db.sqlite import WriterTurns
 
 
 async def test_a_second_connection_waits_its_turn_and_gets_it_at_once(tmp_path) -> None:

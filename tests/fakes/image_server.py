@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from burncloud.gateway.fetcher import IPAddress
+from burncloud.gateway.egress.fetcher import IPAddress
 
 MiB = 1024 * 1024
 

@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Any
 
-from burncloud.db import connection
+from burncloud.db import sqlite
 from burncloud.db.url import DatabaseUrl
 
 POLL_SECONDS = 0.05
@@ -27,11 +27,11 @@ _state: dict[str, Any] = {"read_only": False, "watch": None}
 
 def install(flag: str) -> None:
     """Make every SqliteDatabase of this process follow the flag file ``flag``."""
-    connect = connection.SqliteDatabase.connect.__func__  # type: ignore[attr-defined]
+    connect = sqlite.SqliteDatabase.connect.__func__  # type: ignore[attr-defined]
 
     async def switchable(
-        cls: type[connection.SqliteDatabase], url: DatabaseUrl, *, create: bool = True
-    ) -> connection.SqliteDatabase:
+        cls: type[sqlite.SqliteDatabase], url: DatabaseUrl, *, create: bool = True
+    ) -> sqlite.SqliteDatabase:
         db = await connect(cls, url, create=create)
         _opened.append(db)
         if _state["watch"] is None:
@@ -39,7 +39,7 @@ def install(flag: str) -> None:
         await _apply(db)
         return db
 
-    connection.SqliteDatabase.connect = classmethod(switchable)  # type: ignore[method-assign,assignment]
+    sqlite.SqliteDatabase.connect = classmethod(switchable)  # type: ignore[method-assign,assignment]
 
 
 async def _watch(flag: str) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import openai
 import pytest
 
-from burncloud.gateway.pump import CUT_BY_SHUTDOWN
+from burncloud.gateway.relay.pump import CUT_BY_SHUTDOWN
 from burncloud.money import parse_usd
 from tests.fakes import FakeOpenAI, running_fake_openai
 from tests.faults.books import price, read_books

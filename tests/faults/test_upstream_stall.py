@@ -12,7 +12,7 @@ import time
 import openai
 import pytest
 
-from burncloud.gateway.estimate import TokenEstimator
+from burncloud.gateway.relay.estimate import TokenEstimator
 from burncloud.money import parse_usd
 from tests.fakes import FakeOpenAI
 from tests.faults.books import price, read_books, wait_for_rows

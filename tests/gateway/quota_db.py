@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from burncloud.db import Database, open_database
-from burncloud.gateway.logwriter import LogRecord
-from burncloud.gateway.reservations import Settlement
+from burncloud.gateway.billing.logwriter import LogRecord
+from burncloud.gateway.billing.reservations import Settlement
 from burncloud.services.clock import now
 from burncloud.services.tokens import Token, insert_token
 from burncloud.services.users import User, create_user

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from burncloud.errors import RequestTooLarge
-from burncloud.gateway.body_budget import (
+from burncloud.gateway.relay.body_budget import (
     LARGE_BODY,
     MAX_JSON_ELEMENTS,
     check_json_elements,

@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from burncloud.errors import InsufficientQuota
-from burncloud.gateway.budget import affordable_answer, reserve_budget
-from burncloud.gateway.inbound import CHAT, parse_request
+from burncloud.gateway.relay.budget import affordable_answer, reserve_budget
+from burncloud.gateway.relay.inbound import CHAT, parse_request
 from burncloud.services.pricing import Price
 
 OUTPUT_ONLY = Price("m", input=0, output=60_000_000_000)  # 60 USD / 1M answer tokens

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from burncloud.gateway.asgi import ClientDisconnected
-from burncloud.gateway.disconnect import unless_disconnected
+from burncloud.gateway.relay.disconnect import unless_disconnected
 
 
 def _queue_receive() -> tuple[asyncio.Queue, object]:

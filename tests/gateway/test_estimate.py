@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from burncloud.gateway.estimate import (
+from burncloud.gateway.relay.estimate import (
     CL100K,
     IMAGE_TOKENS_HIGH,
     IMAGE_TOKENS_LOW,
@@ -315,7 +315,7 @@ def test_importing_the_module_loads_no_vocabulary() -> None:
         "    for line in open('/proc/self/status'):\n"
         "        if line.startswith('VmRSS'):\n"
         "            return int(line.split()[1]) // 1024\n"
-        "from burncloud.gateway.estimate import TokenEstimator\n"
+        "from burncloud.gateway.relay.estimate import TokenEstimator\n"
         "estimator = TokenEstimator()\n"
         "print('quicktok' in sys.modules, 'tiktoken' in sys.modules, rss())\n"
         "asyncio.run(estimator.count('hello world', 'gpt-4o'))\n"

@@ -24,7 +24,8 @@ import pytest
 
 from burncloud.crypto import SecretBox
 from burncloud.db import open_database
-from burncloud.gateway import health, routing
+from burncloud.gateway.fleet import health
+from burncloud.gateway.relay import routing
 from burncloud.services.channels import add_channel, update_channel
 from tests.fakes import FakeOpenAI
 from tests.gateway.router_harness import (

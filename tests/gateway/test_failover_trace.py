@@ -6,12 +6,12 @@ from __future__ import annotations
 import contextlib
 
 from burncloud.errors import InvalidRequest
-from burncloud.gateway.exchange import Exchange
-from burncloud.gateway.failover import TRACE_ERROR_LIMIT, FailoverPolicy, try_channels
-from burncloud.gateway.health import BreakerPolicy, HealthBook
-from burncloud.gateway.shared_state import LocalState
+from burncloud.gateway.egress.upstream import UpstreamFailure
+from burncloud.gateway.fleet.health import BreakerPolicy, HealthBook
+from burncloud.gateway.fleet.shared_state import LocalState
+from burncloud.gateway.relay.exchange import Exchange
+from burncloud.gateway.relay.failover import TRACE_ERROR_LIMIT, FailoverPolicy, try_channels
 from burncloud.gateway.snapshot import Candidate, Upstream
-from burncloud.gateway.upstream import UpstreamFailure
 from tests.key_fragments import fragments_in
 
 KEY = "sk-canary-trace-9a8b7c6d5e4f30211203f4e5d6c7b8a9"

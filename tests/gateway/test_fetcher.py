@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from burncloud.errors import InvalidRequest
-from burncloud.gateway.fetcher import (
+from burncloud.gateway.egress.fetcher import (
     AddressRefused,
     FetchedImage,
     SafeFetcher,

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio
 
-from burncloud.gateway.fleet_limits import FleetRateLimiter
-from burncloud.gateway.rate_limit import CONCURRENCY, RPM, TPM, Limits, SharedRateLimiter
-from burncloud.gateway.redis_link import COMMAND_TIMEOUT, RedisLink
-from burncloud.gateway.shared_state import LocalState
+from burncloud.gateway.fleet.limits import FleetRateLimiter
+from burncloud.gateway.fleet.rate_limit import CONCURRENCY, RPM, TPM, Limits, SharedRateLimiter
+from burncloud.gateway.fleet.redis_link import COMMAND_TIMEOUT, RedisLink
+from burncloud.gateway.fleet.shared_state import LocalState
 from tests.redis_support import REDIS_URL, private_redis, redis_prefix
 
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from burncloud.gateway.fleet_notices import FleetNotices, announce_config_change
-from burncloud.gateway.health import BreakerState, HealthBook, Outcome, breaker_key
-from burncloud.gateway.redis_link import RedisLink
-from burncloud.gateway.routing import ChannelSelector
-from burncloud.gateway.shared_state import LocalState, Record
+from burncloud.gateway.fleet.health import BreakerState, HealthBook, Outcome, breaker_key
+from burncloud.gateway.fleet.notices import FleetNotices, announce_config_change
+from burncloud.gateway.fleet.redis_link import RedisLink
+from burncloud.gateway.fleet.shared_state import LocalState, Record
+from burncloud.gateway.relay.routing import ChannelSelector
 from burncloud.gateway.snapshot import Candidate, Upstream
 from tests.redis_support import REDIS_URL, private_redis, redis_prefix
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from burncloud.errors import BurncloudError
-from burncloud.gateway.health import (
+from burncloud.gateway.fleet.health import (
     TRUST_CLEAN_FOR,
     BreakerPolicy,
     BreakerState,
@@ -21,7 +21,7 @@ from burncloud.gateway.health import (
     breaker_key,
     classify,
 )
-from burncloud.gateway.shared_state import LocalState, MmapState
+from burncloud.gateway.fleet.shared_state import LocalState, MmapState
 from burncloud.providers.anthropic.errors import error_from_response as anthropic_error
 from burncloud.providers.bedrock.errors import http_error as bedrock_error
 from burncloud.providers.gemini.errors import upstream_error as gemini_error

@@ -4,7 +4,7 @@ import orjson
 import pytest
 
 from burncloud.errors import InvalidRequest
-from burncloud.gateway.inbound import (
+from burncloud.gateway.relay.inbound import (
     CHAT,
     CLIENT_OVERRIDES,
     COMPLETIONS,
@@ -12,7 +12,7 @@ from burncloud.gateway.inbound import (
     parse_request,
     without_overrides,
 )
-from burncloud.gateway.outbound import upstream_body
+from burncloud.gateway.relay.outbound import upstream_body
 from burncloud.providers.qwen import QwenProvider
 
 

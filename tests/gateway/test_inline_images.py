@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from burncloud.errors import InvalidRequest
-from burncloud.gateway.fetcher import FetchedImage, SafeFetcher
-from burncloud.gateway.inline_images import (
+from burncloud.gateway.egress.fetcher import FetchedImage, SafeFetcher
+from burncloud.gateway.egress.inline_images import (
     MAX_CONCURRENT,
     has_remote_images,
     inline_remote_images,

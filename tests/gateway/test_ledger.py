@@ -10,8 +10,8 @@ import pytest
 
 from burncloud.db import Database
 from burncloud.errors import InsufficientQuota, ServiceUnavailable
-from burncloud.gateway.ledger import Ledger, slice_size
-from burncloud.gateway.logwriter import LogWriter
+from burncloud.gateway.billing.ledger import Ledger, slice_size
+from burncloud.gateway.billing.logwriter import LogWriter
 from burncloud.services.clock import now
 from burncloud.services.leases import sweep_expired_leases
 from burncloud.services.tokens import Token

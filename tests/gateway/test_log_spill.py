@@ -13,15 +13,15 @@ import pytest
 
 from burncloud.config import Settings
 from burncloud.db import Database
-from burncloud.gateway.ledger import Ledger
-from burncloud.gateway.log_spill import (
+from burncloud.gateway.billing.ledger import Ledger
+from burncloud.gateway.billing.log_spill import (
     SpillPlace,
     read_spill,
     replay_spills,
     spill_place,
     write_spill,
 )
-from burncloud.gateway.logwriter import LogRecord, LogWriter
+from burncloud.gateway.billing.logwriter import LogRecord, LogWriter
 from burncloud.gateway.route_trace import RouteTrace
 from burncloud.services.leases import sweep_expired_leases
 from tests.gateway.quota_db import (

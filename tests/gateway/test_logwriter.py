@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from burncloud.db import Database
-from burncloud.db.connection import Executor
+from burncloud.db.base import Executor
 from burncloud.errors import InsufficientQuota, StorageUnavailable
-from burncloud.gateway.ledger import Ledger
-from burncloud.gateway.logwriter import LogRecord, LogWriter
-from burncloud.gateway.reservations import Settlement
+from burncloud.gateway.billing.ledger import Ledger
+from burncloud.gateway.billing.logwriter import LogRecord, LogWriter
+from burncloud.gateway.billing.reservations import Settlement
 from burncloud.gateway.route_trace import RouteTrace
 from burncloud.services.clock import now
 from burncloud.services.leases import sweep_expired_leases
@@ -415,7 +415,7 @@ async def test_concurrent_writers_keep_one_rollup(open_db: OpenDb) -> None:
 def test_batches_are_inserted_in_a_handful_of_statement_shapes() -> None:
     """Each statement text is cached with its parameter rewrite (kilobytes each): batch
     sizes from 1 to 5,000 must not build more than the powers of two and the full size."""
-    from burncloud.gateway.logwriter import ROWS_PER_INSERT, _chunk_sizes
+    from burncloud.gateway.billing.logwriter import ROWS_PER_INSERT, _chunk_sizes
 
     shapes: set[int] = set()
     for count in range(5_001):

@@ -16,12 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from burncloud.db import open_database
 from burncloud.gateway import metrics as metrics_module
-from burncloud.gateway.metrics import (
-    MULTIPROC_ENV,
-    MetricsEndpoint,
-    RouterMetrics,
-    multiprocess_dir,
-)
+from burncloud.gateway.doors.metrics import MetricsEndpoint
+from burncloud.gateway.metrics import MULTIPROC_ENV, RouterMetrics, multiprocess_dir
 from burncloud.services.tokens import create_token
 from tests.fakes import FakeOpenAI, running_fake_openai
 from tests.gateway.router_harness import logged_rows, running_router, seed, wait_for_reload

@@ -11,7 +11,7 @@ import pytest
 
 from burncloud.crypto import SecretBox
 from burncloud.db import Database
-from burncloud.gateway.prober import Prober
+from burncloud.gateway.upkeep.prober import Prober
 from burncloud.services import channels
 from burncloud.services.channel_health import auto_disable
 from burncloud.services.channels import Channel

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from burncloud.gateway.rate_limit import (
+from burncloud.gateway.fleet.rate_limit import (
     CONCURRENCY,
     RPM,
     TPM,
@@ -18,7 +18,7 @@ from burncloud.gateway.rate_limit import (
     Limits,
     SharedRateLimiter,
 )
-from burncloud.gateway.shared_state import EMPTY, LocalState, MmapState, Record, SharedState
+from burncloud.gateway.fleet.shared_state import EMPTY, LocalState, MmapState, Record, SharedState
 
 T0 = 1_700_000_000.25  # a realistic unix time: rounding at this magnitude must not cost a request
 TOKEN = "token:12"
@@ -264,7 +264,7 @@ def test_a_full_state_fails_open_and_warns_once(
     with MmapState.create(tmp_path / "state", slots=1) as state:
         state.update("someone else", lambda record: ((1.0, 0.0, 0.0, 0.0), None))
         limiter = SharedRateLimiter(state, clock=clock)
-        with caplog.at_level(logging.WARNING, logger="burncloud.gateway.rate_limit"):
+        with caplog.at_level(logging.WARNING, logger="burncloud.gateway.fleet.rate_limit"):
             results = [limiter.admit(TOKEN, Limits(rpm=1), 0, T0) for _ in range(3)]
         assert [(result.admitted, result.charges) for result in results] == [(True, ())] * 3
         assert [record.message for record in caplog.records] == [

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from burncloud.gateway.request_id import request_id
+from burncloud.gateway.relay.request_id import request_id
 
 FRESH = re.compile(r"[0-9a-f]{32}")
 

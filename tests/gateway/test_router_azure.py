@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from burncloud.db import open_database
-from burncloud.gateway.estimate import TokenEstimator
+from burncloud.gateway.relay.estimate import TokenEstimator
 from burncloud.services.channels import update_channel
 from tests.fakes import FakeOpenAI
 from tests.fakes.azure_upstream import FakeAzure

@@ -20,7 +20,7 @@ from yarl import URL
 
 from burncloud.db import open_database
 from burncloud.money import parse_usd
-from burncloud.providers.sigv4 import AwsCredentials, sign_request
+from burncloud.providers.bedrock.sigv4 import AwsCredentials, sign_request
 from burncloud.services.prices import set_price
 from tests.fakes import FakeOpenAI
 from tests.fakes.bedrock_upstream import ACCESS_KEY, HTTP_ERRORS, FakeBedrock

@@ -12,7 +12,7 @@ import pytest
 
 from burncloud.crypto import SecretBox
 from burncloud.db import open_database
-from burncloud.gateway.estimate import TokenEstimator
+from burncloud.gateway.relay.estimate import TokenEstimator
 from burncloud.money import parse_usd
 from burncloud.services.channels import update_channel
 from burncloud.services.prices import set_price

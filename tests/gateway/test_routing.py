@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from burncloud.gateway.routing import ChannelSelector
-from burncloud.gateway.shared_state import LocalState, MmapState
+from burncloud.gateway.fleet.shared_state import LocalState, MmapState
+from burncloud.gateway.relay.routing import ChannelSelector
 from burncloud.gateway.snapshot import Candidate, Upstream
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from burncloud.errors import ConfigError
-from burncloud.gateway.shared_state import (
+from burncloud.gateway.fleet.shared_state import (
     EMPTY,
     STATE_FILE_ENV,
     LocalState,

@@ -9,7 +9,7 @@ import pytest
 
 from burncloud.crypto import SecretBox
 from burncloud.errors import InvalidToken, PermissionDenied, TokenExpired
-from burncloud.gateway.auth import authenticate, authorize_model, extract_key
+from burncloud.gateway.relay.auth import authenticate, authorize_model, extract_key
 from burncloud.gateway.snapshot import ConfigCache, load_snapshot
 from burncloud.services.admin_keys import create_admin_key
 from burncloud.services.bootstrap import ensure_admin

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from burncloud.gateway.health import HealthBook, Outcome
-from burncloud.gateway.rate_limit import STALE_AFTER, Limits, SharedRateLimiter
-from burncloud.gateway.routing import ChannelSelector
-from burncloud.gateway.shared_state import EMPTY, LocalState, MmapState, SharedState
+from burncloud.gateway.fleet.health import HealthBook, Outcome
+from burncloud.gateway.fleet.rate_limit import STALE_AFTER, Limits, SharedRateLimiter
+from burncloud.gateway.fleet.shared_state import EMPTY, LocalState, MmapState, SharedState
+from burncloud.gateway.fleet.state_sweeper import StateSweeper
+from burncloud.gateway.relay.routing import ChannelSelector
 from burncloud.gateway.snapshot import Candidate, Upstream
-from burncloud.gateway.state_sweeper import StateSweeper
 
 NOW = 1_800_000_000.0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from burncloud.gateway.stream_mask import StreamKeyMask
+from burncloud.gateway.relay.stream_mask import StreamKeyMask
 from tests.key_fragments import fragments_in
 
 KEY = "sk-canary-stream-0f1e2d3c4b5a69788796a5b4c3d2e1f0"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from burncloud.gateway.streaming import StreamMeter
+from burncloud.gateway.relay.streaming import StreamMeter
 
 RECORDED = (
     Path(__file__).resolve().parents[1] / "fixtures" / "openai" / "chat_stream_text_with_usage.sse"

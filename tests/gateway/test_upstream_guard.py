@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 
 from burncloud.config import Settings
-from burncloud.gateway.fetcher import AddressRefused, address_allowed
+from burncloud.gateway.egress.fetcher import AddressRefused, address_allowed
+from burncloud.gateway.egress.upstream_guard import UpstreamResolver, upstream_address_allowed
 from burncloud.gateway.runtime import Runtime
-from burncloud.gateway.upstream_guard import UpstreamResolver, upstream_address_allowed
 from tests.gateway.test_fetcher import FakeResolver as TableResolver
 
 REFUSED = [

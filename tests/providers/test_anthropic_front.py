@@ -22,9 +22,9 @@ from burncloud.errors import (
     UpstreamError,
 )
 from burncloud.providers.anthropic import AnthropicProvider
-from burncloud.providers.anthropic.front_answer import chat_to_message
-from burncloud.providers.anthropic.front_errors import anthropic_error
-from burncloud.providers.anthropic.front_request import messages_to_chat
+from burncloud.providers.anthropic.front.answer import chat_to_message
+from burncloud.providers.anthropic.front.errors import anthropic_error
+from burncloud.providers.anthropic.front.request import messages_to_chat
 from burncloud.providers.anthropic.request import build_body
 from burncloud.providers.base import TokenUsage
 

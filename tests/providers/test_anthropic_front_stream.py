@@ -13,7 +13,7 @@ import pytest
 
 from burncloud.protocols.sse import SSEFramer, parse_event
 from burncloud.providers.anthropic import AnthropicProvider
-from burncloud.providers.anthropic.front_stream import MessagesEventStream
+from burncloud.providers.anthropic.front.stream import MessagesEventStream
 from burncloud.providers.base import TokenUsage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "anthropic"

@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from burncloud.errors import InvalidRequest, UpstreamError
-from burncloud.providers.anthropic import AnthropicProvider, check_config
+from burncloud.providers.anthropic import AnthropicProvider
+from burncloud.providers.anthropic.request import check_config
 from burncloud.providers.anthropic.tools import JSON_OBJECT_INSTRUCTION, JSON_SCHEMA_INSTRUCTION
 
 PROVIDER = AnthropicProvider()

@@ -10,7 +10,7 @@ import pytest
 from burncloud.errors import UpstreamError
 from burncloud.providers.bedrock import BedrockProvider
 from burncloud.providers.bedrock.provider import parse_credentials
-from burncloud.providers.sigv4 import canonical_request, sign_request
+from burncloud.providers.bedrock.sigv4 import canonical_request, sign_request
 
 NOW = calendar.timegm((2025, 1, 1, 12, 0, 0))
 KEY = "AKIDEXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"

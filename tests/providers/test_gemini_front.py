@@ -16,9 +16,9 @@ from pydantic import TypeAdapter
 
 from burncloud.errors import InvalidRequest, RateLimited, ServiceUnavailable
 from burncloud.providers.gemini import call_ids
-from burncloud.providers.gemini.front_answer import chat_to_gemini
-from burncloud.providers.gemini.front_errors import gemini_error, gemini_rejection
-from burncloud.providers.gemini.front_request import contents_to_chat
+from burncloud.providers.gemini.front.answer import chat_to_gemini
+from burncloud.providers.gemini.front.errors import gemini_error, gemini_rejection
+from burncloud.providers.gemini.front.request import contents_to_chat
 from burncloud.providers.gemini.messages import SKIP_SIGNATURE
 from burncloud.providers.gemini.request import build_body
 from burncloud.providers.gemini.response import convert_answer

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from burncloud.protocols.sse import SSEFramer, parse_event
-from burncloud.providers.gemini.front_stream import TEXT_LIMIT, GeminiEventStream
+from burncloud.providers.gemini.front.stream import TEXT_LIMIT, GeminiEventStream
 from burncloud.providers.gemini.stream import GeminiStream
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from burncloud.providers.sigv4 import (
+from burncloud.providers.bedrock.sigv4 import (
     AwsCredentials,
     amz_date,
     canonical_query,

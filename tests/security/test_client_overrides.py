@@ -8,7 +8,7 @@ import httpx
 import orjson
 import pytest
 
-from burncloud.gateway.inbound import CLIENT_OVERRIDES
+from burncloud.gateway.relay.inbound import CLIENT_OVERRIDES
 from tests.fakes import FakeOpenAI
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.gemini_upstream import FakeGemini

@@ -12,8 +12,8 @@ import pytest
 import schemathesis
 
 from burncloud.config import Settings
-from burncloud.gateway.gemini_door import PREFIXES as GEMINI_PREFIXES
-from burncloud.gateway.openapi import openapi_document
+from burncloud.gateway.doors.gemini import PREFIXES as GEMINI_PREFIXES
+from burncloud.gateway.doors.openapi import openapi_document
 from burncloud.server import RELAY_ROUTES, BurncloudApp, create_app
 
 # Quart's default static route (burncloud has no static folder: always 404) and the admin
@@ -48,7 +48,9 @@ def documented() -> set[tuple[str, str]]:
 
 def test_every_served_route_is_documented_and_nothing_else(app: BurncloudApp) -> None:
     routes = served(app)
-    assert routes - documented() == set(), "served but missing from burncloud/gateway/openapi.py"
+    assert routes - documented() == set(), (
+        "served but missing from burncloud/gateway/doors/openapi.py"
+    )
     assert documented() - routes == set(), "documented but not served"
     assert len(routes) > 45  # the app really was read
 

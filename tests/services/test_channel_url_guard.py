@@ -13,8 +13,8 @@ from typer.testing import CliRunner, Result
 from burncloud.cli.app import app
 from burncloud.config import Settings
 from burncloud.errors import ConfigError, InvalidRequest
-from burncloud.gateway import upstream_guard
-from burncloud.gateway.upstream_guard import check_base_url
+from burncloud.gateway.egress import upstream_guard
+from burncloud.gateway.egress.upstream_guard import check_base_url
 from tests.cli.checks import fails_with_one_line
 from tests.fakes import FakeOpenAI
 from tests.gateway.router_harness import running_router

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from burncloud.db import Database
-from burncloud.gateway.logwriter import LogWriter
+from burncloud.gateway.billing.logwriter import LogWriter
 from burncloud.services import stats
 from burncloud.services.rollup import MINUTES_KEPT, minutes_kept_from, prune_minutes
 from tests.gateway.quota_db import BACKENDS, database_factory

@@ -29,7 +29,7 @@ from burncloud.db import Database, open_database
 from burncloud.db.migrations import migrate
 from burncloud.db.schema import MIGRATIONS, render
 from burncloud.errors import InvalidRequest
-from burncloud.gateway.logwriter import LogRecord, LogWriter
+from burncloud.gateway.billing.logwriter import LogRecord, LogWriter
 from burncloud.services import stats
 from burncloud.services.logs import LogFilter, named_lines
 from burncloud.services.stats import GroupRow, HourPoint, MinutePoint

@@ -128,7 +128,7 @@ def test_startup_retry_delay(failures: int, served: bool, delay: float | None) -
 def test_the_supervising_process_imports_nothing_of_the_app() -> None:
     code = (
         "import sys, burncloud.serving.launch, burncloud.serving.listener\n"
-        "loaded = ('burncloud.server', 'burncloud.gateway.relay', 'quart', 'aiohttp',"
+        "loaded = ('burncloud.server', 'burncloud.gateway.relay.story', 'quart', 'aiohttp',"
         " 'hypercorn')\n"
         "print(','.join(m for m in loaded if m in sys.modules))\n"
     )

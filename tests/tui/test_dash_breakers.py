@@ -6,8 +6,8 @@ from pathlib import Path
 
 from burncloud_tui.breakers import BreakerReader
 
-from burncloud.gateway.health import HealthBook, Outcome
-from burncloud.gateway.shared_state import MmapState
+from burncloud.gateway.fleet.health import HealthBook, Outcome
+from burncloud.gateway.fleet.shared_state import MmapState
 
 
 def test_the_worst_breaker_of_each_channel(tmp_path: Path) -> None:

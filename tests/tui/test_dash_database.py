@@ -15,10 +15,10 @@ from textual.widgets import DataTable
 
 from burncloud.crypto import SecretBox
 from burncloud.db import open_database
-from burncloud.gateway.health import HealthBook, Outcome
-from burncloud.gateway.logwriter import LogRecord, LogWriter
+from burncloud.gateway.billing.logwriter import LogRecord, LogWriter
+from burncloud.gateway.fleet.health import HealthBook, Outcome
+from burncloud.gateway.fleet.shared_state import STATE_FILE_ENV, MmapState
 from burncloud.gateway.route_trace import RouteTrace
-from burncloud.gateway.shared_state import STATE_FILE_ENV, MmapState
 from burncloud.money import UNLIMITED
 from burncloud.services.channels import add_channel, disable_channel
 from burncloud.services.tokens import create_token

@@ -2,83 +2,12 @@
 
 ``request`` builds ``POST {base}/v1/messages`` (with ``messages``, ``content`` and ``tools``);
 ``response`` converts a whole answer; ``stream`` transcodes the SSE stream; ``errors`` maps
-failures (PROTOCOLS.md 3, 8.1-8.3, 8.7, 9). The ``front_*`` modules hold the reverse
+failures (PROTOCOLS.md 3, 8.1-8.3, 8.7, 9). ``front/`` holds the reverse
 direction for the Anthropic front door (8.6): a Messages request as an OpenAI chat request,
 an OpenAI answer or chunk stream as an Anthropic message or event stream, errors in
 Anthropic's shape.
 """
 
-from __future__ import annotations
+from burncloud.providers.anthropic.provider import AnthropicProvider
 
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-
-from burncloud.errors import BurncloudError
-from burncloud.providers.anthropic.errors import error_from_response
-from burncloud.providers.anthropic.front_answer import chat_to_message
-from burncloud.providers.anthropic.front_errors import anthropic_error
-from burncloud.providers.anthropic.front_request import messages_to_chat
-from burncloud.providers.anthropic.front_stream import MessagesEventStream
-from burncloud.providers.anthropic.request import build_request, check_config, native_request
-from burncloud.providers.anthropic.response import convert_answer
-from burncloud.providers.anthropic.stream import AnthropicChatStream
-from burncloud.providers.base import JSON, ChannelAccess, ChatAnswer, UpstreamRequest
-from burncloud.providers.passthrough import PassthroughStream
-
-__all__ = [
-    "AnthropicChatStream",
-    "AnthropicProvider",
-    "MessagesEventStream",
-    "anthropic_error",
-    "chat_to_message",
-    "check_config",
-    "messages_to_chat",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class AnthropicProvider:
-    """Chat completions over Anthropic's Messages API; ``clock`` dates the answers."""
-
-    name: str = "anthropic"
-    clock: Callable[[], float] = time.time
-
-    def chat_request(
-        self, channel: ChannelAccess, body: JSON, model: str, stream: bool
-    ) -> UpstreamRequest:
-        """The ``/v1/messages`` request; InvalidRequest for what Anthropic cannot express."""
-        return build_request(channel, body, model, stream)
-
-    def native_request(
-        self,
-        channel: ChannelAccess,
-        raw: bytes,
-        body: JSON,
-        model: str,
-        stream: bool,
-        max_tokens: int | None,
-        client_headers: Mapping[str, str],
-    ) -> UpstreamRequest:
-        """A Messages-format request passed through (``stream`` is in the body already)."""
-        return native_request(channel, raw, body, model, max_tokens, client_headers)
-
-    def native_stream(self, model: str) -> PassthroughStream:
-        """The upstream's Messages events passed on, read for usage by ``chat_stream``."""
-        return PassthroughStream(self.chat_stream(model, False))
-
-    def native_answer(self, raw: bytes, model: str) -> ChatAnswer:
-        """A whole Messages answer, read as ``chat_answer`` reads it."""
-        return self.chat_answer(raw, model)
-
-    def chat_answer(self, raw: bytes, model: str) -> ChatAnswer:
-        """The ``chat.completion`` for a whole 200 answer, named ``model``."""
-        return convert_answer(raw, model, int(self.clock()))
-
-    def chat_stream(self, model: str, include_usage: bool) -> AnthropicChatStream:
-        """A fresh transcoder for one streamed answer."""
-        return AnthropicChatStream(model, include_usage, int(self.clock()))
-
-    def error(self, status: int, raw: bytes, retry_after: str | None) -> BurncloudError:
-        """The burncloud error for a non-200 answer (PROTOCOLS.md 8.7)."""
-        return error_from_response(status, raw, retry_after)
+__all__ = ["AnthropicProvider"]

@@ -24,7 +24,7 @@ import orjson
 from burncloud.errors import BurncloudError, UpstreamError
 from burncloud.protocols.eventstream import EventMessage, EventStreamError, EventStreamParser
 from burncloud.protocols.sse import encode_event
-from burncloud.providers.anthropic.front_errors import anthropic_error
+from burncloud.providers.anthropic.front.errors import anthropic_error
 from burncloud.providers.base import TokenUsage
 from burncloud.providers.bedrock.errors import exception_message, scrub, stream_error_kind
 from burncloud.providers.passthrough import PassthroughStream

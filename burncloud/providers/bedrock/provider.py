@@ -26,9 +26,9 @@ from burncloud.providers.bedrock.errors import http_error
 from burncloud.providers.bedrock.invoke import invoke_action, invoke_body
 from burncloud.providers.bedrock.invoke_stream import InvokeStreamTranscoder
 from burncloud.providers.bedrock.request import converse_body
+from burncloud.providers.bedrock.sigv4 import AwsCredentials, sign_request
 from burncloud.providers.bedrock.stream import ConverseStreamTranscoder
 from burncloud.providers.passthrough import PassthroughStream
-from burncloud.providers.sigv4 import AwsCredentials, sign_request
 
 SERVICE = "bedrock"
 STREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream"

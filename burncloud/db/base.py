@@ -1,0 +1,71 @@
+"""What every database offers, whatever the engine: the ``Executor`` and ``Database``
+protocols, the row type, and SQL parameters written once as ``:name``.
+
+SQL is written once, with ``:name`` parameters, in the subset both engines share
+(``RETURNING``, ``ON CONFLICT``, integer money and timestamps); ``to_positional`` rewrites
+them into each driver's numbered form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any, Protocol
+
+from burncloud.db.url import DatabaseUrl
+
+Row = dict[str, Any]
+Params = Mapping[str, Any] | None
+
+HOW_TO_CREATE = "create it with `burncloud init` (or any write command, or `burncloud router`)"
+
+
+class Executor(Protocol):
+    """What a database and an open transaction both offer."""
+
+    dialect: str
+
+    async def fetch_one(self, sql: str, params: Params = None) -> Row | None: ...
+    async def fetch_all(self, sql: str, params: Params = None) -> list[Row]: ...
+    async def fetch_value(self, sql: str, params: Params = None) -> Any: ...
+    async def execute(self, sql: str, params: Params = None) -> int: ...
+    async def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+
+
+class Database(Executor, Protocol):
+    """A connection pool with transactions; opened once, closed once."""
+
+    url: DatabaseUrl
+
+    def transaction(self) -> Any: ...  # async context manager yielding an Executor
+    async def close(self) -> None: ...
+
+
+_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@lru_cache(maxsize=1024)
+def to_positional(sql: str, marker: str = "$") -> tuple[str, tuple[str, ...]]:
+    """Rewrite ``:name`` parameters as numbered ones (``$n`` for asyncpg, ``?n`` for
+    SQLite); return the names in order.
+
+    SQLite gets numbered parameters too: Python's sqlite3 binds named ones far more slowly
+    and, while the event loop keeps the GIL busy, can stall a statement for seconds.
+    """
+    numbers: dict[str, str] = {}  # a multi-row INSERT has thousands of names: no list scans
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        found = numbers.get(name)
+        if found is None:
+            found = numbers[name] = f"{marker}{len(numbers) + 1}"
+        return found
+
+    return _PARAMETER.sub(number, sql), tuple(numbers)
+
+
+def bind(sql: str, params: Params, marker: str = "$") -> tuple[str, list[Any]]:
+    query, names = to_positional(sql, marker)
+    params = params or {}
+    return query, [params[name] for name in names]

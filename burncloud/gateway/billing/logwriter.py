@@ -1,0 +1,443 @@
+"""The background batch writer of request logs and their billing.
+
+The relay hands every finished request to ``LogWriter.submit`` (never blocks, never drops).
+A background task flushes every ``interval`` seconds, or sooner once ``batch_size`` rows
+wait: in ONE transaction it inserts the log rows, adds their costs to ``used`` of tokens,
+users and channels, takes the settled amounts out of the routers' lease rows, and adds the
+rows to the per-minute and per-hour totals (``log_minutes``, ``log_hours``: they and the
+logs always agree). A crash therefore never refunds (by a lease sweep) what a log row
+already billed, and ``tokens.used`` always equals the sum of the token's logged costs. A
+failed flush keeps its rows and is retried with backoff; ``stop`` flushes everything it
+can before it returns, and hands what it could not to the caller (the runtime spills them
+to a file, ``log_spill``). While flushes fail, ``failing`` says why: /healthz reports
+not-ready until one succeeds again.
+
+Memory grows while the database is unreachable: rows are kept, not dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol, TypeVar
+
+from burncloud.db.base import Database, Executor
+from burncloud.errors import BurncloudError
+from burncloud.gateway.billing.reservations import Settlement
+from burncloud.gateway.route_trace import RouteTrace
+from burncloud.services.clock import now as wall_clock
+from burncloud.services.leases import TOKEN, USER, add_used, charge_directly, consume_leases
+from burncloud.services.rollup import prune_minutes
+
+log = logging.getLogger("burncloud.logwriter")
+
+MAX_BACKOFF = 5.0
+T = TypeVar("T")
+PRUNE_EVERY = 600  # seconds between prunings of the per-minute rollup
+
+_COLUMNS = (
+    "created_at", "request_id", "user_id", "token_id", "channel_id", "model", "endpoint",
+    "prompt_tokens", "completion_tokens", "cached_tokens", "cost", "latency_ms", "ttft_ms",
+    "status", "stream", "estimated", "error", "route",
+)  # fmt: skip
+ROWS_PER_INSERT = 200  # x 18 columns stays far below both engines' parameter limits
+
+
+@lru_cache(maxsize=16)
+def _insert_sql(rows: int) -> str:
+    """One INSERT of ``rows`` rows: a single statement, so SQLite runs it in one step
+    instead of handing the GIL back and forth with the event loop once per row."""
+    values = ", ".join(
+        "(" + ", ".join(f":{column}_{i}" for column in _COLUMNS) + ")" for i in range(rows)
+    )
+    return f"INSERT INTO logs ({', '.join(_COLUMNS)}) VALUES {values}"
+
+
+def _chunk_sizes(count: int) -> list[int]:
+    """``count`` as full inserts of ROWS_PER_INSERT rows and powers of two for the rest, so
+    only a handful of statement texts (each kilobytes, with its parameter rewrite) are ever
+    built and cached, however the batch sizes vary."""
+    sizes = [ROWS_PER_INSERT] * (count // ROWS_PER_INSERT)
+    rest = count % ROWS_PER_INSERT
+    sizes += [1 << bit for bit in reversed(range(rest.bit_length())) if rest >> bit & 1]
+    return sizes
+
+
+def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``items`` cut by ``_chunk_sizes``."""
+    start = 0
+    for size in _chunk_sizes(len(items)):
+        yield items[start : start + size]
+        start += size
+
+
+async def _insert_rows(tx: Executor, records: Sequence[LogRecord]) -> None:
+    for chunk in _chunks(records):
+        params = {
+            f"{column}_{i}": value
+            for i, record in enumerate(chunk)
+            for column, value in record.row().items()
+        }
+        await tx.execute(_insert_sql(len(chunk)), params)
+
+
+class BillingListener(Protocol):
+    """Told which lease amounts a flush billed (the ``Ledger``)."""
+
+    def on_billed(self, amounts: Mapping[int, int]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One finished request, as logged; ``settlement`` says which leases paid its cost.
+
+    ``cost`` is billed to ``used`` of the token, user and channel; pass the ``Settlement``
+    that ``Ledger.settle`` returned (it must be for the same cost), or None for a request
+    that never reserved: a cost without one is taken from quota and balance directly.
+    """
+
+    created_at: int
+    request_id: str
+    user_id: int | None
+    token_id: int | None
+    channel_id: int | None
+    model: str
+    endpoint: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost: int
+    latency_ms: int
+    ttft_ms: int | None
+    status: int
+    stream: bool
+    estimated: bool
+    settlement: Settlement | None
+    error: str = ""
+    route: RouteTrace | None = None  # serialised when the row is written, off the request
+
+    def __post_init__(self) -> None:
+        if self.settlement is not None and self.settlement.cost != self.cost:
+            raise ValueError("a log record's cost must be its settlement's cost")
+
+    def row(self) -> dict[str, Any]:
+        """The ``logs`` row: flags as 0/1."""
+        values = {column: getattr(self, column) for column in _COLUMNS}
+        values["stream"], values["estimated"] = int(self.stream), int(self.estimated)
+        values["route"] = self.route.to_json() if self.route is not None else ""
+        return values
+
+
+# The rollup tables of the schema's migration 4: (table, time column, bucket seconds)
+ROLLUP_TABLES = (("log_minutes", "minute", 60), ("log_hours", "hour", 3600))
+_TOTALS = (
+    "requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "cost",
+    "latency_ms_sum",
+)  # fmt: skip
+MinuteKey = tuple[int, str, int | None, int | None, int | None]  # minute, model, ids
+BucketKey = tuple[str, int, str]  # dim, bucket start, key (the model or an id as text)
+
+
+@dataclass(slots=True)
+class _Bill:
+    """What one batch adds up to, per id."""
+
+    used: dict[str, dict[int, int]]
+    leases: dict[int, int]
+    lease_subjects: dict[int, tuple[str, int]]
+    direct: dict[str, dict[int, int]]
+    outcomes: dict[int, list[int]]  # channel id -> [successes, failures]
+    minutes: dict[MinuteKey, list[int]]  # totals in _TOTALS order
+
+
+def _add_up(records: Iterable[LogRecord]) -> _Bill:
+    """Aggregate a batch's costs per token, user, channel and lease, and each channel's
+    successes and failures (every attempt of the route counts, failed-over ones too)."""
+    bill = _Bill({"tokens": {}, "users": {}, "channels": {}}, {}, {}, {TOKEN: {}, USER: {}}, {}, {})
+    for record in records:
+        _add_to_minute(bill.minutes, record)
+        if record.route is not None:
+            for attempt in record.route.attempts:
+                _count_outcome(bill.outcomes, attempt["id"], attempt["status"])
+        for table, rid in (
+            ("tokens", record.token_id),
+            ("users", record.user_id),
+            ("channels", record.channel_id),
+        ):
+            if rid is not None and record.cost:
+                _add(bill.used[table], rid, record.cost)
+        _add_charges(bill, record)
+    return bill
+
+
+def _add_charges(bill: _Bill, record: LogRecord) -> None:
+    if record.settlement is None:
+        for subject, rid in ((TOKEN, record.token_id), (USER, record.user_id)):
+            if rid is not None and record.cost:
+                _add(bill.direct[subject], rid, record.cost)
+        return
+    for charge in record.settlement.charges:
+        if charge.lease_id is None:
+            _add(bill.direct[charge.subject], charge.subject_id, charge.amount)
+        else:
+            _add(bill.leases, charge.lease_id, charge.amount)
+            bill.lease_subjects[charge.lease_id] = (charge.subject, charge.subject_id)
+
+
+def _count_outcome(outcomes: dict[int, list[int]], channel_id: int, status: int | None) -> None:
+    """A 200 is a success; no answer, 429, 5xx or a refused key is the channel's failure;
+    what the client caused (400, a disconnect) is neither."""
+    if status == 200:
+        outcomes.setdefault(channel_id, [0, 0])[0] += 1
+    elif status is None or status in (401, 402, 403, 429) or (status >= 500):
+        outcomes.setdefault(channel_id, [0, 0])[1] += 1
+
+
+def _add(totals: dict[int, int], key: int, amount: int) -> None:
+    totals[key] = totals.get(key, 0) + amount
+
+
+def _add_to_minute(minutes: dict[MinuteKey, list[int]], record: LogRecord) -> None:
+    """Count ``record`` in its minute's totals; an error is a status >= 400 but 499."""
+    key = (
+        record.created_at - record.created_at % 60,
+        record.model,
+        record.channel_id,
+        record.token_id,
+        record.user_id,
+    )
+    error = int(record.status >= 400 and record.status != 499)
+    values = (
+        1, error, record.prompt_tokens, record.completion_tokens, record.cached_tokens,
+        record.cost, record.latency_ms,
+    )  # fmt: skip
+    totals = minutes.setdefault(key, [0] * len(_TOTALS))
+    for i, value in enumerate(values):
+        totals[i] += value
+
+
+def _buckets(minutes: Mapping[MinuteKey, list[int]], span: int) -> dict[BucketKey, list[int]]:
+    """The batch's totals per ``span``-second bucket, overall and per model, channel, token
+    and user (ids as text, '' for none), in key order: the order rows are locked in."""
+    buckets: dict[BucketKey, list[int]] = {}
+    for (minute, model, channel_id, token_id, user_id), values in minutes.items():
+        bucket = minute - minute % span
+        for dim, key in (
+            ("all", ""),
+            ("model", model),
+            ("channel", _id_key(channel_id)),
+            ("token", _id_key(token_id)),
+            ("user", _id_key(user_id)),
+        ):
+            totals = buckets.setdefault((dim, bucket, key), [0] * len(_TOTALS))
+            for i, value in enumerate(values):
+                totals[i] += value
+    return dict(sorted(buckets.items()))
+
+
+def _id_key(rid: int | None) -> str:
+    return "" if rid is None else str(rid)
+
+
+@lru_cache(maxsize=32)  # 2 tables x the sizes of _chunk_sizes
+def _upsert_sql(table: str, time_column: str, rows: int) -> str:
+    """Add ``rows`` buckets' totals to ``table``, creating the rows that are new."""
+    columns = (time_column, "dim", "key", *_TOTALS)
+    values = ", ".join(
+        "(" + ", ".join(f":{column}_{i}" for column in columns) + ")" for i in range(rows)
+    )
+    updates = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in _TOTALS)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"
+        f" ON CONFLICT (dim, {time_column}, key) DO UPDATE SET {updates}"
+    )
+
+
+async def _add_to_rollup(tx: Executor, minutes: Mapping[MinuteKey, list[int]]) -> None:
+    """Add the batch to log_minutes, then log_hours, each in key order: concurrent writers
+    lock the rows in one order, so they never deadlock."""
+    for table, time_column, span in ROLLUP_TABLES:
+        items = list(_buckets(minutes, span).items())
+        for chunk in _chunks(items):
+            params = {
+                f"{column}_{i}": value
+                for i, ((dim, bucket, key), totals) in enumerate(chunk)
+                for column, value in zip(
+                    (time_column, "dim", "key", *_TOTALS), (bucket, dim, key, *totals), strict=True
+                )
+            }
+            await tx.execute(_upsert_sql(table, time_column, len(chunk)), params)
+
+
+async def persist_records(tx: Executor, records: Sequence[LogRecord]) -> Mapping[int, int]:
+    """Write and bill ``records`` in ``tx`` as a flush does; the amounts billed per lease."""
+    bill = _add_up(records)
+    await _persist(tx, records, bill)
+    return bill.leases
+
+
+async def _persist(tx: Executor, records: Sequence[LogRecord], bill: _Bill) -> None:
+    """Insert the rows, add them to the rollup and bill them; lease rows first, then
+    subjects (the lock order)."""
+    await _insert_rows(tx, records)
+    await _add_to_rollup(tx, bill.minutes)
+    for lease_id in await consume_leases(tx, bill.leases):
+        subject, sid = bill.lease_subjects[lease_id]  # swept meanwhile: bill the subject
+        _add(bill.direct[subject], sid, bill.leases[lease_id])
+    for table, subject in (("tokens", TOKEN), ("users", USER)):
+        await add_used(tx, table, bill.used[table])
+        await charge_directly(tx, subject, bill.direct[subject])
+    await add_used(tx, "channels", bill.used["channels"])
+    await tx.execute_many(
+        "UPDATE channels SET success_count = success_count + :ok,"
+        " failure_count = failure_count + :failed WHERE id = :id",
+        [
+            {"ok": ok, "failed": failed, "id": cid}
+            for cid, (ok, failed) in sorted(bill.outcomes.items())
+        ],
+    )
+
+
+class LogWriter:
+    """Batches log rows and their billing into one transaction per flush."""
+
+    def __init__(
+        self,
+        db: Database,
+        ledger: BillingListener,
+        *,
+        interval: float = 0.2,
+        batch_size: int = 500,
+        max_batch: int = 5000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = db
+        self._ledger = ledger
+        self._interval = interval
+        self._batch_size = batch_size
+        self._max_batch = max_batch
+        self._clock = clock
+        self._pending: deque[LogRecord] = deque()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._flushing = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._failures = 0
+        self._failure: str | None = None
+
+    @property
+    def pending(self) -> int:
+        """How many rows wait to be written."""
+        return len(self._pending)
+
+    @property
+    def failing(self) -> str | None:
+        """Why the latest flush failed, while no flush has succeeded since; else None."""
+        return self._failure
+
+    def submit(self, record: LogRecord) -> None:
+        """Queue ``record`` for the next flush; never blocks, never drops."""
+        self._pending.append(record)
+        if len(self._pending) >= self._batch_size:
+            self._wake.set()
+
+    async def flush(self) -> int:
+        """Write what is pending now, one transaction per batch; how many rows were written.
+
+        On a failure the rows stay queued and the error propagates.
+        """
+        written = 0
+        while self._pending:
+            # shielded: a cancelled caller must not leave a committed batch queued (billed twice)
+            written += await asyncio.shield(self._write_batch())
+        return written
+
+    async def _write_batch(self) -> int:
+        async with self._flushing:
+            batch = list(itertools.islice(self._pending, self._max_batch))
+            if not batch:
+                return 0
+            bill = _add_up(batch)
+            async with self._db.transaction() as tx:
+                await _persist(tx, batch, bill)
+            for _ in batch:
+                self._pending.popleft()
+            self._ledger.on_billed(bill.leases)
+            return len(batch)
+
+    async def start(self) -> None:
+        """Start the background flushing task."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="log writer")
+
+    async def stop(self, retry_for: float = 30.0) -> int:
+        """Stop the task and flush everything, retrying for ``retry_for`` s; rows left unwritten."""
+        if self._task is not None:
+            self._stopping.set()
+            self._wake.set()
+            await self._task  # lets a running flush finish
+            self._task = None
+        deadline = self._clock() + retry_for
+        while self._pending:
+            if await self._try_flush():
+                continue
+            if self._clock() + self._backoff() > deadline:
+                break
+            await asyncio.sleep(self._backoff())
+        if self._pending:
+            log.error("log writer stopped with %d rows unwritten", len(self._pending))
+        return len(self._pending)
+
+    def take_unwritten(self) -> list[LogRecord]:
+        """The rows ``stop`` could not write, handed over and forgotten here."""
+        rows = list(self._pending)
+        self._pending.clear()
+        return rows
+
+    async def _run(self) -> None:
+        next_prune = self._clock() + PRUNE_EVERY / 10
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            if self._pending and not await self._try_flush():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self._backoff())
+            elif self._clock() >= next_prune:
+                next_prune = self._clock() + PRUNE_EVERY
+                await self._prune()
+
+    async def _prune(self) -> None:
+        """Drop per-minute rollup rows past their keep (every worker does; it is idempotent)."""
+        try:
+            await prune_minutes(self._db, wall_clock())
+        except Exception:
+            log.exception("pruning the per-minute rollup failed; next try in %d s", PRUNE_EVERY)
+
+    async def _try_flush(self) -> bool:
+        """Flush; on failure log once per failure streak and return False."""
+        try:
+            await self.flush()
+        except Exception as exc:
+            if not self._failures:
+                log.exception("writing %d log rows failed; retrying", len(self._pending))
+            self._failures += 1
+            self._failure = exc.message if isinstance(exc, BurncloudError) else "a write failed"
+            return False
+        if self._failures:
+            log.info("log rows written again after %d failed attempts", self._failures)
+        self._failures = 0
+        self._failure = None
+        return True
+
+    def _backoff(self) -> float:
+        return min(self._interval * 2 ** min(self._failures, 16), MAX_BACKOFF)

@@ -1,0 +1,5 @@
+"""Alibaba Qwen through DashScope's OpenAI-compatible mode (PROTOCOLS 6)."""
+
+from burncloud.providers.qwen.provider import QwenProvider
+
+__all__ = ["QwenProvider"]
