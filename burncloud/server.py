@@ -26,6 +26,7 @@ from burncloud.gateway.doors.front_door import FrontDoor
 from burncloud.gateway.doors.gemini import PREFIXES as GEMINI_PREFIXES
 from burncloud.gateway.doors.gemini import GeminiDialect, is_gemini_path
 from burncloud.gateway.doors.metrics import MetricsEndpoint
+from burncloud.gateway.relay.call import Call
 from burncloud.gateway.relay.inbound import CHAT, COMPLETIONS, EMBEDDINGS, Endpoint
 from burncloud.gateway.relay.story import Relay
 from burncloud.gateway.runtime import Runtime
@@ -78,7 +79,7 @@ class BurncloudApp:
         if scope["type"] == "http":
             endpoint = RELAY_ROUTES.get((scope["method"], scope["path"].rstrip("/")))
             if endpoint is not None:
-                await self.relay.handle(endpoint, scope, receive, send)
+                await self.relay.handle(Call(endpoint, scope, receive, send))
                 return
             door = self._front_doors.get((scope["method"], scope["path"].rstrip("/")))
             if door is None and scope["method"] == "POST" and is_gemini_path(scope["path"]):

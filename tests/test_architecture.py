@@ -14,7 +14,7 @@ FRAME = ("asgi", "runtime", "snapshot", "metrics", "route_trace")  # the worker'
 # What each gateway folder may import of the gateway (besides itself).
 GATEWAY_RULES: dict[str, set[str]] = {
     "doors": {"relay", *FRAME},
-    "relay": {"billing", "egress", "fleet", "asgi", "snapshot", "route_trace", "runtime"},
+    "relay": {"billing", "egress", "fleet", "asgi", "snapshot", "route_trace", "metrics"},
     "egress": {"snapshot"},
     "billing": {"route_trace"},
     "fleet": set(),

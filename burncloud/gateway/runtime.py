@@ -12,8 +12,6 @@ import asyncio
 import logging
 import time
 
-import aiohttp
-
 from burncloud.config import Settings
 from burncloud.crypto import SecretBox
 from burncloud.db import Database, open_database, parse_database_url
@@ -27,7 +25,7 @@ from burncloud.gateway.billing.log_spill import (
 )
 from burncloud.gateway.billing.logwriter import LogRecord, LogWriter
 from burncloud.gateway.egress.fetcher import SafeFetcher, policy_for
-from burncloud.gateway.egress.upstream_guard import UpstreamResolver
+from burncloud.gateway.egress.transport import AiohttpTransport, Transport
 from burncloud.gateway.fleet.health import HealthBook
 from burncloud.gateway.fleet.limits import FleetRateLimiter
 from burncloud.gateway.fleet.notices import FleetNotices
@@ -61,7 +59,7 @@ class Runtime:
         self._log_db: Database | None = None
         self._box: SecretBox | None = None
         self._cache: ConfigCache | None = None
-        self._http: aiohttp.ClientSession | None = None
+        self._transport: Transport | None = None
         self._ledger: Ledger | None = None
         self._logs: LogWriter | None = None
         self._fetcher: SafeFetcher | None = None
@@ -112,15 +110,7 @@ class Runtime:
         if self.notices is not None:
             await self.notices.start()
         await self._note_channel_states()
-        self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
-                limit=0,
-                ttl_dns_cache=300,
-                # link-local / metadata addresses refused at connect time (DNS rebinding)
-                resolver=UpstreamResolver(self.settings.allow_private_upstreams),
-            ),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300),
-        )
+        self._transport = AiohttpTransport.open(self.settings.allow_private_upstreams)
         self._fetcher = SafeFetcher(allow=policy_for(self.settings.fetch_allow_private))
         await self._fetcher.start()
         await self._ledger.start()
@@ -151,15 +141,15 @@ class Runtime:
             await self._ledger.stop()
         if self._cache is not None:
             await self._cache.stop()
-        if self._http is not None:
-            await self._http.close()
+        if self._transport is not None:
+            await self._transport.close()
         if self._fetcher is not None:
             await self._fetcher.close()
         if self._db is not None:
             await self._db.close()
         if self.redis is not None:
             await self.redis.close()
-        self._logs = self._ledger = self._cache = self._http = self._fetcher = None
+        self._logs = self._ledger = self._cache = self._transport = self._fetcher = None
         self._disabler = self._prober = self._sweeper = None
         self._db = self._log_db = None
         self.metrics.close()
@@ -252,7 +242,7 @@ class Runtime:
         """One worker per channel and round probes it (the claim is in the shared state)."""
         if not claim_turn(self.state, f"probe:{channel.id}", self.settings.probe_seconds / 2):
             return False
-        return await probe_channel(self.db, self.secret_box, self.http, channel)
+        return await probe_channel(self.db, self.secret_box, self.transport, channel)
 
     def snapshot(self) -> Snapshot:
         assert self._cache is not None and self._cache.snapshot is not None
@@ -270,9 +260,10 @@ class Runtime:
         return self._box
 
     @property
-    def http(self) -> aiohttp.ClientSession:
-        assert self._http is not None
-        return self._http
+    def transport(self) -> Transport:
+        """The relay's upstream client (egress.transport)."""
+        assert self._transport is not None
+        return self._transport
 
     @property
     def fetcher(self) -> SafeFetcher:

@@ -71,6 +71,14 @@ class Snapshot:
         """The models a group has at least one enabled channel for, sorted."""
         return sorted(model for (g, model) in self.routes if g == group)
 
+    def may_be_free(self, group: str, allow_free_models: bool) -> bool:
+        """Whether some request of a ``group`` caller could cost nothing (an unpriced model
+        served free, a zero price, a group ratio of 0): then an empty balance refuses
+        nothing before the model is known."""
+        if allow_free_models or self.ratios.get(group) == 0:
+            return True
+        return any(not (price.input or price.output) for price in self.prices.values())
+
 
 async def load_snapshot(db: Database, box: SecretBox) -> Snapshot:
     """Read the whole routing configuration at the current config version."""

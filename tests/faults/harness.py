@@ -13,6 +13,7 @@ import orjson
 from burncloud.crypto import SecretBox
 from burncloud.db import open_database
 from burncloud.gateway.asgi import ASGIApp
+from burncloud.gateway.egress.transport import AiohttpTransport
 from burncloud.server import BurncloudApp
 from burncloud.services.channels import update_channel
 from tests.gateway.router_harness import SECRET, RunningRouter, wait_for_reload
@@ -39,7 +40,9 @@ class AppHandle:
         aiohttp has no public count of these; ``_acquired`` is the set its connector keeps.
         """
         (app,) = self.apps
-        return len(app.runtime.http.connector._acquired)  # type: ignore[union-attr]
+        transport = app.runtime.transport
+        assert isinstance(transport, AiohttpTransport)
+        return len(transport.session.connector._acquired)  # type: ignore[union-attr]
 
 
 async def set_channel_config(router: RunningRouter, config: Mapping[str, str]) -> None:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from burncloud.config import Settings
 from burncloud.gateway.egress.fetcher import AddressRefused, address_allowed
+from burncloud.gateway.egress.transport import AiohttpTransport
 from burncloud.gateway.egress.upstream_guard import UpstreamResolver, upstream_address_allowed
 from burncloud.gateway.runtime import Runtime
 from tests.gateway.test_fetcher import FakeResolver as TableResolver
@@ -101,7 +102,9 @@ async def test_the_relay_session_resolves_through_the_guard(tmp_path) -> None:
     runtime = Runtime(Settings(database_url=f"sqlite:///{tmp_path}/r.db", secret="s"))
     await runtime.start()
     try:
-        connector = runtime.http.connector
+        transport = runtime.transport
+        assert isinstance(transport, AiohttpTransport)
+        connector = transport.session.connector
         assert isinstance(connector, aiohttp.TCPConnector)
         assert isinstance(connector._resolver, UpstreamResolver)
     finally:

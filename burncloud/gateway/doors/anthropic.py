@@ -45,6 +45,7 @@ _KIND_BY_STATUS = {
 class AnthropicDialect:
     """Anthropic Messages <-> OpenAI chat, for ``FrontDoor``."""
 
+    format = "anthropic"
     endpoint = Endpoint("messages", "/chat/completions", "messages", True, 4096)
     forwarded_headers = (b"anthropic-version", b"anthropic-beta")
 
@@ -88,15 +89,15 @@ async def count_tokens(relay: Relay, scope: Scope, receive: Receive, send: Send)
 
     Not relayed, so not logged when it succeeds; a refusal after the key was accepted is
     logged like any other."""
-    runtime = relay.runtime
+    deps = relay.deps
     headers = header_map(scope)
     exchange = Exchange(request_id=request_id(scope))
     try:
-        exchange.caller = authenticate(runtime.snapshot(), extract_key(headers), client_ip(scope))
-        body = parse_object(await read_body(receive, headers, runtime.settings.max_body_bytes))
+        exchange.caller = authenticate(deps.snapshot(), extract_key(headers), client_ip(scope))
+        body = parse_object(await read_body(receive, headers, deps.settings.max_body_bytes))
         exchange.model = model_name(body.get("model"))
         chat = messages_to_chat(body)
-        count = await runtime.estimator.prompt_tokens(chat, exchange.model)
+        count = await deps.estimator.prompt_tokens(chat, exchange.model)
     except ClientDisconnected:
         return
     except BurncloudError as exc:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import orjson
 
 from burncloud.gateway.asgi import Message, Receive, Scope, Send
+from burncloud.gateway.relay.call import Call, DoorParse, NativeRequest
 from burncloud.gateway.relay.inbound import (
     Endpoint,
     InboundRequest,
@@ -26,7 +27,6 @@ from burncloud.gateway.relay.inbound import (
     parse_request,
     without_overrides,
 )
-from burncloud.gateway.relay.native import DoorParse, NativeRequest
 from burncloud.gateway.relay.pump import Transcoder
 from burncloud.gateway.relay.story import Relay
 
@@ -45,6 +45,7 @@ class DoorFields:
 
 
 class Dialect(Protocol):
+    format: str  # the API format's name ("anthropic", "gemini")
     endpoint: Endpoint
     forwarded_headers: tuple[bytes, ...]  # client headers a native channel gets too
 
@@ -83,7 +84,8 @@ class FrontDoor:
         extra = self.dialect.credentials(scope)
         inner = {**scope, "headers": [*scope["headers"], *extra]} if extra else scope
         parse = _DoorParser(self.dialect, scope, send, answer)
-        await self.relay.handle(self.dialect.endpoint, inner, receive, answer, parse)
+        call = Call(self.dialect.endpoint, inner, receive, answer, self.dialect.format, parse)
+        await self.relay.handle(call)
 
 
 class _DoorParser:

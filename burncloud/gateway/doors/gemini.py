@@ -43,6 +43,7 @@ def _query(scope: Scope) -> dict[str, list[str]]:
 class GeminiDialect:
     """Gemini GenerateContent <-> OpenAI chat, for ``FrontDoor``."""
 
+    format = "gemini"
     endpoint = Endpoint("generateContent", "/chat/completions", "messages", True, 8192)
     forwarded_headers: tuple[bytes, ...] = ()
 

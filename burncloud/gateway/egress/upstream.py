@@ -1,11 +1,11 @@
-"""Calling an upstream with aiohttp, and translating its failures once.
+"""Calling an upstream: the one seam every relayed request leaves through.
 
-aiohttp's pooled ClientSession is the relay's upstream client (one per worker, owned by
-the runtime): its per-request cost is a fraction of httpx's pool (DESIGN.md). Errors from
-aiohttp or the upstream become BurncloudErrors here and nowhere else, and never carry the
-channel's key or URL: an upstream's error text enters our code here, where the channel's key
-is known, and is masked whole before it is cut (``crypto.public_error_text``); the
-providers' error mappers pass messages on uncut.
+``send_upstream`` posts through the worker's ``Transport`` within the channel's timeouts
+and returns the answer once its status is 200; anything else leaves as ``UpstreamFailure``
+carrying the error the client would get. Failures become BurncloudErrors here and nowhere
+else, and never carry the channel's key or URL: an upstream's error text enters our code
+here, where the channel's key is known, and is masked whole before it is cut
+(``crypto.public_error_text``); the providers' error mappers pass messages on uncut.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 
-import aiohttp
 import orjson
-from yarl import URL
 
 from burncloud.crypto import public_error_text
 from burncloud.errors import (
@@ -26,8 +24,8 @@ from burncloud.errors import (
     ServiceUnavailable,
     UpstreamError,
 )
+from burncloud.gateway.egress.transport import Answer, Transport, Unreachable
 from burncloud.gateway.snapshot import Upstream
-from burncloud.services.timeouts import Timeouts
 
 ERROR_BODY_LIMIT = 64 * 1024
 MESSAGE_LIMIT = 600  # characters of an upstream's error a client or a log row gets
@@ -54,60 +52,52 @@ class UpstreamFailure(Exception):
 
 
 async def open_upstream(
-    session: aiohttp.ClientSession,
+    transport: Transport,
     upstream: Upstream,
     path: str,
     headers: dict[str, str],
     body: bytes,
-) -> aiohttp.ClientResponse:
-    """POST ``body`` to an OpenAI-style channel with its auth ``headers``; return the response
+) -> Answer:
+    """POST ``body`` to an OpenAI-style channel with its auth ``headers``; return the answer
     once its status is 200."""
     headers["Content-Type"] = "application/json"
     return await send_upstream(
-        session, upstream, upstream.base_url + path, headers, body, map_upstream_error
+        transport, upstream, upstream.base_url + path, headers, body, map_upstream_error
     )
 
 
 async def send_upstream(
-    session: aiohttp.ClientSession,
+    transport: Transport,
     upstream: Upstream,
     url: str,
     headers: Mapping[str, str],
     body: bytes,
     map_error: Callable[[int, bytes, str | None], BurncloudError],
-) -> aiohttp.ClientResponse:
-    """POST to the upstream within its timeouts; the 200 response, or UpstreamFailure with
+) -> Answer:
+    """POST to the upstream within its timeouts; the 200 answer, or UpstreamFailure with
     the mapped error, which never holds the URL or key."""
     timeouts = upstream.timeouts
     try:
         async with asyncio.timeout(timeouts.first_byte):
-            # encoded=True: the URL goes out exactly as built; aiohttp would otherwise
-            # decode %3A in a Bedrock model id to ':' after SigV4 signed the encoded path.
-            response = await session.post(
-                URL(url, encoded=True),
-                data=body,
-                headers=dict(headers),
-                timeout=_client_timeout(timeouts),
-                allow_redirects=False,  # a redirect's target would skip the address guard
-            )
+            answer = await transport.post(url, headers, body, timeouts)
     except TimeoutError as exc:
         message = f"upstream channel {upstream.name!r} did not answer in time"
         raise UpstreamFailure(ServiceUnavailable(message), None, True) from exc
-    except (aiohttp.ClientConnectionError, OSError) as exc:
+    except Unreachable as exc:
         message = f"upstream channel {upstream.name!r} is unreachable"
         raise UpstreamFailure(ServiceUnavailable(message), None, True) from exc
-    if response.status == 200:
-        return response
+    if answer.status == 200:
+        return answer
     try:
-        raw = await response.content.read(ERROR_BODY_LIMIT)
-    except (aiohttp.ClientError, TimeoutError):
+        raw = await answer.read(ERROR_BODY_LIMIT)
+    except UpstreamError:
         raw = b""
     finally:
-        response.release()
-    retry_after = response.headers.get("Retry-After")
-    error = public_error(map_error(response.status, raw, retry_after), upstream.key)
-    retryable = response.status == 429 or response.status >= 500
-    raise UpstreamFailure(error, response.status, retryable, _seconds(retry_after))
+        answer.release()
+    retry_after = answer.header("Retry-After")
+    error = public_error(map_error(answer.status, raw, retry_after), upstream.key)
+    retryable = answer.status == 429 or answer.status >= 500
+    raise UpstreamFailure(error, answer.status, retryable, _seconds(retry_after))
 
 
 def public_error(error: BurncloudError, secret: str) -> BurncloudError:
@@ -116,20 +106,6 @@ def public_error(error: BurncloudError, secret: str) -> BurncloudError:
     message = public_error_text(error.message, secret, MESSAGE_LIMIT)
     error.message, error.args = message, (message,)
     return error
-
-
-def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
-    """Connect and idle limits for aiohttp (the first-byte limit wraps the whole call)."""
-    cached = _CLIENT_TIMEOUTS.get(timeouts)
-    if cached is None:
-        cached = aiohttp.ClientTimeout(
-            total=None, sock_connect=timeouts.connect, sock_read=timeouts.idle
-        )
-        _CLIENT_TIMEOUTS[timeouts] = cached
-    return cached
-
-
-_CLIENT_TIMEOUTS: dict[Timeouts, aiohttp.ClientTimeout] = {}
 
 
 def _seconds(retry_after: str | None) -> float | None:

@@ -1,150 +1,98 @@
-"""Relaying OpenAI chat and embeddings to a channel that speaks another format, through its
-provider module.
+"""Converted: an OpenAI-format request to a channel that speaks another format, through its
+provider module (Anthropic, Gemini, Azure, Bedrock's Converse).
 
 The provider builds the upstream request and converts the answer (whole, or stream bytes as
-they arrive) back to OpenAI format; this module only sends, pumps and meters.
+they arrive) back to OpenAI format; this module only sends, pumps and meters. A provider
+that cannot take image URLs gets them fetched (SSRF-safe) as data URLs first.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
-import aiohttp
 import orjson
 
-from burncloud.errors import BurncloudError, UpstreamError
-from burncloud.gateway.asgi import Receive, Send, send_bytes
+from burncloud.errors import BurncloudError
+from burncloud.gateway.asgi import send_bytes
 from burncloud.gateway.egress.inline_images import has_remote_images, inline_remote_images
+from burncloud.gateway.egress.transport import Answer
 from burncloud.gateway.egress.upstream import public_error, send_upstream
-from burncloud.gateway.relay.exchange import Exchange
+from burncloud.gateway.relay.forward import Forward
 from burncloud.gateway.relay.inbound import InboundRequest
-from burncloud.gateway.relay.metering import estimate_texts, rough_usage
+from burncloud.gateway.relay.metering import Metered, answer_texts
 from burncloud.gateway.relay.pump import pump_stream
-from burncloud.gateway.snapshot import Upstream
-from burncloud.providers.base import ChatProvider, EmbeddingsProvider, TokenUsage
-from burncloud.services.pricing import Usage
-
-if TYPE_CHECKING:
-    from burncloud.gateway.runtime import Runtime
+from burncloud.providers.base import ChatProvider, EmbeddingsProvider
+from burncloud.providers.registry import PROVIDERS
 
 
-async def relay_converted(
-    runtime: Runtime,
-    provider: ChatProvider,
-    upstream: Upstream,
-    request: InboundRequest,
-    model: str,
-    max_tokens_cap: int | None,
-    exchange: Exchange,
-    receive: Receive,
-    send: Send,
-) -> None:
-    """Send ``request`` to ``upstream`` in its own format and answer the client in OpenAI's.
-
-    A provider that cannot take image URLs gets them fetched (SSRF-safe) as data URLs."""
-    data = _capped(request, max_tokens_cap)
+async def converted_chat(forward: Forward) -> None:
+    """Send a chat request in the channel's format; answer the client in OpenAI's."""
+    request, upstream = forward.request, forward.upstream
+    provider = PROVIDERS[upstream.type]
+    data = _capped(request, forward.cap)
     if getattr(provider, "needs_image_bytes", False) and has_remote_images(data):
-        data = await inline_remote_images(data, runtime.fetcher)
-    built = provider.chat_request(upstream, data, model, request.stream)
-    response = await send_upstream(
-        runtime.http, upstream, built.url, built.headers, built.body, provider.error
+        data = await inline_remote_images(data, forward.deps.fetcher)
+    built = provider.chat_request(upstream, data, forward.model, request.stream)
+    answer = await send_upstream(
+        forward.deps.transport, upstream, built.url, built.headers, built.body, provider.error
     )
     try:
         if request.stream:
-            await _stream(
-                runtime, provider, request, response, exchange, receive, send, upstream.key
-            )
+            await _stream(forward, provider, answer)
         else:
-            await _whole(runtime, provider, request, response, exchange, send, upstream.key)
+            await _whole(forward, provider, answer)
     finally:
-        response.release()
+        answer.release()
 
 
-async def relay_converted_embeddings(
-    runtime: Runtime,
-    provider: EmbeddingsProvider,
-    upstream: Upstream,
-    request: InboundRequest,
-    model: str,
-    exchange: Exchange,
-    send: Send,
-) -> None:
-    """Send an OpenAI embeddings ``request`` to ``upstream`` in its own format."""
-    built = provider.embeddings_request(upstream, request.data, model)
-    response = await send_upstream(
-        runtime.http, upstream, built.url, built.headers, built.body, provider.error
+async def converted_embeddings(forward: Forward) -> None:
+    """Send an OpenAI embeddings request in the channel's format."""
+    request, upstream = forward.request, forward.upstream
+    provider: EmbeddingsProvider = PROVIDERS[upstream.type]  # type: ignore[assignment]
+    built = provider.embeddings_request(upstream, request.data, forward.model)
+    answer = await send_upstream(
+        forward.deps.transport, upstream, built.url, built.headers, built.body, provider.error
     )
     try:
-        raw = await response.read()
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        raise UpstreamError("the upstream connection failed while answering") from exc
+        raw = await answer.read()
     finally:
-        response.release()
-    answer = provider.embeddings_answer(raw, request.model, request.data)
-    meter_usage(runtime, request, exchange, answer.usage, [])
-    exchange.responded = True
-    await send_bytes(send, 200, orjson.dumps(answer.result), exchange.headers)
+        answer.release()
+    result = provider.embeddings_answer(raw, request.model, request.data)
+    forward.exchange.metered = Metered.of(request, result.usage, [])
+    forward.exchange.responded = True
+    await send_bytes(forward.call.send, 200, orjson.dumps(result.result), forward.exchange.headers)
 
 
-async def _whole(
-    runtime: Runtime,
-    provider: ChatProvider,
-    request: InboundRequest,
-    response: aiohttp.ClientResponse,
-    exchange: Exchange,
-    send: Send,
-    secret: str,
-) -> None:
+async def _whole(forward: Forward, provider: ChatProvider, answer: Answer) -> None:
+    request, exchange = forward.request, forward.exchange
+    raw = await answer.read()
     try:
-        raw = await response.read()
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        raise UpstreamError("the upstream connection failed while answering") from exc
-    try:
-        answer = provider.chat_answer(raw, request.model)
+        result = provider.chat_answer(raw, request.model)
     except BurncloudError as error:  # an error body with a 200: it may quote the key
-        public_error(error, secret)
+        public_error(error, forward.upstream.key)
         raise
-    meter_usage(runtime, request, exchange, answer.usage, answer_texts(answer.completion))
+    exchange.metered = Metered.of(request, result.usage, answer_texts(result.completion))
     exchange.responded = True
-    await send_bytes(send, 200, orjson.dumps(answer.completion), exchange.headers)
+    await send_bytes(forward.call.send, 200, orjson.dumps(result.completion), exchange.headers)
 
 
-async def _stream(
-    runtime: Runtime,
-    provider: ChatProvider,
-    request: InboundRequest,
-    response: aiohttp.ClientResponse,
-    exchange: Exchange,
-    receive: Receive,
-    send: Send,
-    secret: str,
-) -> None:
+async def _stream(forward: Forward, provider: ChatProvider, answer: Answer) -> None:
+    request, exchange = forward.request, forward.exchange
     stream = provider.chat_stream(request.model, request.client_wants_usage)
     try:
-        await pump_stream(response, stream, exchange, receive, send, secret=secret)
+        await pump_stream(
+            answer,
+            stream,
+            exchange,
+            forward.call.receive,
+            forward.call.send,
+            secret=forward.upstream.key,
+        )
     finally:
-        meter_usage(runtime, request, exchange, stream.usage, stream.texts())
+        exchange.metered = Metered.of(request, stream.usage, stream.texts())
 
 
-def meter_usage(
-    runtime: Runtime,
-    request: InboundRequest,
-    exchange: Exchange,
-    usage: TokenUsage | None,
-    texts: list[str],
-) -> None:
-    """Put the upstream's usage on ``exchange``, or a rough estimate (marked, refined later
-    by the tokenizer from the request and the generated ``texts``)."""
-    if usage is not None:
-        exchange.usage = Usage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
-        return
-    exchange.usage = rough_usage(request, sum(len(text) for text in texts))
-    exchange.estimated = True
-    estimator = runtime.estimator
-    exchange.refine = lambda: estimate_texts(estimator, request, texts)
-
-
-def _capped(request: InboundRequest, cap: int | None) -> dict:
+def _capped(request: InboundRequest, cap: int | None) -> dict[str, Any]:
     cap = request.cap_to_apply(cap)
     if cap is None:
         return request.data
@@ -152,17 +100,3 @@ def _capped(request: InboundRequest, cap: int | None) -> dict:
     data.pop("max_completion_tokens", None)
     data["max_tokens"] = cap
     return data
-
-
-def answer_texts(completion: dict) -> list[str]:
-    """The generated texts of an OpenAI completion, for estimates."""
-    texts: list[str] = []
-    for choice in completion.get("choices") or ():
-        message = choice.get("message") or {}
-        for key in ("content", "reasoning_content"):
-            if isinstance(message.get(key), str):
-                texts.append(message[key])
-        for call in message.get("tool_calls") or ():
-            function = call.get("function") or {}
-            texts += [function.get("name") or "", function.get("arguments") or ""]
-    return texts

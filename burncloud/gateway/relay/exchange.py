@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from burncloud.gateway.billing.logwriter import LogRecord
 from burncloud.gateway.billing.reservations import Settlement
 from burncloud.gateway.relay.auth import Caller
+from burncloud.gateway.relay.metering import Metered, rough_usage
 from burncloud.gateway.route_trace import RouteTrace
 from burncloud.services.pricing import Usage
 
@@ -25,14 +26,58 @@ class Exchange:
     status: int = 200
     error: str = ""
     ttft_ms: int | None = None
-    usage: Usage | None = None
+    metered: Metered | None = None  # what the forwarding mode learned of the answer
+    usage: Usage | None = None  # what is billed: set once the answer is over
     estimated: bool = False
     cost: int = 0
     responded: bool = False
-    refine: Callable[[], Awaitable[Usage]] | None = None  # a better estimate than the rough one
     settlement: Settlement | None = None
     trace: RouteTrace = field(default_factory=RouteTrace)
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
         return [(b"x-request-id", self.request_id.encode())]
+
+    def usage_now(self) -> Usage | None:
+        """The usage to bill without waiting: the measured one, else the rough estimate
+        (marked estimated) of what was metered, else None (nothing reached an upstream)."""
+        if self.usage is None and self.metered is not None:
+            self.usage = rough_usage(self.metered)
+            self.estimated = self.metered.usage is None
+        return self.usage
+
+    def tokens_used(self) -> int:
+        """Tokens to count against per-minute token limits: the billed usage's."""
+        usage = self.usage
+        return usage.prompt_tokens + usage.completion_tokens if usage else 0
+
+    def log_record(self, endpoint: str) -> LogRecord:
+        """The request's log row (it lives here, not in billing, which never imports the
+        relay)."""
+        caller = self.caller
+        assert caller is not None
+        usage = self.usage or Usage(0, 0)
+        return LogRecord(
+            created_at=int(time.time()),
+            request_id=self.request_id,
+            user_id=caller.user.id,
+            token_id=caller.token.id,
+            channel_id=self.channel_id,
+            model=self.model,
+            endpoint=endpoint,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            cost=self.cost,
+            latency_ms=self.elapsed_ms(),
+            ttft_ms=self.ttft_ms,
+            status=self.status,
+            stream=self.stream,
+            estimated=self.estimated,
+            settlement=self.settlement,
+            error=self.error,
+            route=self.trace,
+        )
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)

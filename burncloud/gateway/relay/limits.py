@@ -5,9 +5,13 @@ Most keys have none, and those requests never touch the shared limiter state.
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from burncloud.errors import InvalidRequest, RateLimited
+from burncloud.gateway.fleet.limits import FleetRateLimiter
 from burncloud.gateway.fleet.rate_limit import Admission, Limits
 from burncloud.gateway.relay.auth import Caller
 from burncloud.gateway.relay.inbound import InboundRequest
@@ -26,6 +30,29 @@ def limited_subjects(caller: Caller) -> list[tuple[str, Limits]]:
 def tokens_to_count(request: InboundRequest) -> int:
     """The tokens a request is counted for until its usage is known: prompt and answer."""
     return request.prompt_estimate() + request.answer_budget()
+
+
+@asynccontextmanager
+async def admitted(
+    limiter: FleetRateLimiter,
+    caller: Caller,
+    request: InboundRequest,
+    tokens_used: Callable[[], int],
+) -> AsyncIterator[None]:
+    """Admit the request against its caller's limits (429 / 400 when refused); on leaving,
+    release its concurrency and count ``tokens_used()`` against the token limits."""
+    subjects = limited_subjects(caller)
+    if not subjects:
+        yield
+        return
+    admission = await limiter.admit_all(subjects, tokens_to_count(request), time.time())
+    if not admission.admitted:
+        raise refusal(admission)
+    try:
+        yield
+    finally:
+        limiter.release(admission)
+        limiter.settle(admission, tokens_used())
 
 
 def refusal(admission: Admission) -> InvalidRequest | RateLimited:

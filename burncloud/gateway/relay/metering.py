@@ -1,75 +1,92 @@
-"""Usage of one answer: the upstream's own figures, or a tokenizer estimate marked as such."""
+"""One way to meter: every forwarding mode leaves a ``Metered`` on the exchange, and one
+function turns it into the log row's usage and its ``estimated`` flag.
+
+A mode knows the upstream's own usage when the upstream reported it; otherwise it keeps the
+generated text it saw (a sample of it when the answer is long, with the total count), and
+the request it sent, from which a tokenizer estimates. While a request is being cancelled
+nothing may wait, so ``rough_usage`` (bytes / 4) is always at hand; ``measure`` replaces it
+with the tokenizer's figure once the request finished.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
+import logging
+from dataclasses import dataclass, field
 
 from burncloud.gateway.relay.estimate import TokenEstimator
 from burncloud.gateway.relay.inbound import InboundRequest
-from burncloud.gateway.relay.streaming import StreamMeter
+from burncloud.providers.base import TokenUsage
 from burncloud.services.pricing import Usage
 
-
-def usage_from_openai(data: dict[str, Any]) -> Usage:
-    """An OpenAI ``usage`` object as a Usage (cached tokens from prompt_tokens_details)."""
-    details = data.get("prompt_tokens_details") or {}
-    return Usage(
-        prompt_tokens=int(data.get("prompt_tokens") or 0),
-        completion_tokens=int(data.get("completion_tokens") or 0),
-        cached_tokens=int(details.get("cached_tokens") or 0),
-    )
+log = logging.getLogger("burncloud.relay")
 
 
-def whole_usage(raw: bytes) -> Usage | None:
-    """The usage of a whole OpenAI response body, or None when it reports none."""
-    data = _json(raw)
-    if data is not None and isinstance(data.get("usage"), dict):
-        return usage_from_openai(data["usage"])
-    return None
+@dataclass(slots=True)
+class Metered:
+    """What a forwarding mode learned of one answer's size."""
+
+    prompt: InboundRequest  # the request the upstream was sent (OpenAI shape), for estimates
+    usage: TokenUsage | None = None  # the upstream's own figure
+    texts: list[str] = field(default_factory=list)  # generated text, or a sample of it
+    text_chars: int = 0  # every generated character (more than the sample's when long)
+
+    @classmethod
+    def of(
+        cls, prompt: InboundRequest, usage: TokenUsage | None, texts: list[str], chars: int = -1
+    ) -> Metered:
+        """``chars`` defaults to the texts' own length (they are the whole answer)."""
+        total = sum(len(text) for text in texts) if chars < 0 else chars
+        return cls(prompt, usage, texts, total)
 
 
-def rough_usage(request: InboundRequest, answer_chars: int) -> Usage:
-    """A cheap estimate (bytes / 4) usable anywhere, even while being cancelled."""
-    return Usage(len(request.body) // 4 + 1, (answer_chars + 3) // 4)
+def billed_usage(usage: TokenUsage) -> Usage:
+    """The upstream's usage, in the terms a price bills."""
+    return Usage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
 
 
-async def estimate_whole(estimator: TokenEstimator, request: InboundRequest, raw: bytes) -> Usage:
-    """Tokenizer estimate for a whole answer that carried no usage."""
-    data = _json(raw) or {}
-    texts = [
-        text
-        for choice in data.get("choices") or ()
-        for text in (choice.get("text"), (choice.get("message") or {}).get("content"))
-        if isinstance(text, str)
-    ]
-    prompt = await estimator.prompt_tokens(request.data, request.model)
-    return Usage(prompt, await estimator.completion_tokens(texts, request.model))
+def rough_usage(metered: Metered) -> Usage:
+    """The usage to bill now: the upstream's, else a cheap estimate (bytes / 4)."""
+    if metered.usage is not None:
+        return billed_usage(metered.usage)
+    return Usage(len(metered.prompt.body) // 4 + 1, (metered.text_chars + 3) // 4)
 
 
-async def estimate_texts(
-    estimator: TokenEstimator, request: InboundRequest, texts: list[str]
-) -> Usage:
-    """Tokenizer estimate from the request and the generated texts a converter kept."""
-    prompt = await estimator.prompt_tokens(request.data, request.model)
-    return Usage(prompt, await estimator.completion_tokens(texts, request.model))
-
-
-async def estimate_stream(
-    estimator: TokenEstimator, request: InboundRequest, meter: StreamMeter
-) -> Usage:
-    """Tokenizer estimate for a stream without usage, scaled from the meter's sample."""
-    prompt = await estimator.prompt_tokens(request.data, request.model)
-    sampled = await estimator.completion_tokens(meter.sample, request.model)
-    if meter.sample_chars and meter.text_chars > meter.sample_chars:
-        sampled = -(-sampled * meter.text_chars // meter.sample_chars)
-    return Usage(prompt, sampled)
-
-
-def _json(raw: bytes) -> dict[str, Any] | None:
+async def measure(metered: Metered, estimator: TokenEstimator) -> tuple[Usage, bool]:
+    """The usage to bill and whether it is estimated: the upstream's, else the tokenizer's
+    count of the prompt and the generated text (scaled from the sample to the whole)."""
+    if metered.usage is not None:
+        return billed_usage(metered.usage), False
     try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    return data if isinstance(data, dict) else None
+        return await _estimate(metered, estimator), True
+    except Exception:
+        log.exception("token estimate failed; billing the rough estimate")
+        return rough_usage(metered), True
+
+
+async def _estimate(metered: Metered, estimator: TokenEstimator) -> Usage:
+    request = metered.prompt
+    prompt = await estimator.prompt_tokens(request.data, request.model)
+    completion = await estimator.completion_tokens(metered.texts, request.model)
+    sampled = sum(len(text) for text in metered.texts)
+    if sampled and metered.text_chars > sampled:
+        completion = -(-completion * metered.text_chars // sampled)
+    return Usage(prompt, completion)
+
+
+def answer_texts(answer: object) -> list[str]:
+    """The generated texts of a whole OpenAI answer (chat or legacy completion): content,
+    reasoning, refusals, tool-call names and arguments, for an estimate."""
+    texts: list[object] = []
+    choices = answer.get("choices") if isinstance(answer, dict) else None
+    for choice in choices if isinstance(choices, list) else ():
+        if not isinstance(choice, dict):
+            continue
+        message = choice.get("message")
+        message = message if isinstance(message, dict) else {}
+        texts += [choice.get("text"), message.get("content"), message.get("refusal")]
+        texts.append(message.get("reasoning_content"))
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                texts += [function.get("name"), function.get("arguments")]
+    return [text for text in texts if isinstance(text, str) and text]

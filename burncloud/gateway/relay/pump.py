@@ -16,9 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-import aiohttp
-
 from burncloud.gateway.asgi import ClientDisconnected, Receive, Send
+from burncloud.gateway.egress.transport import Answer, BrokeOff
 from burncloud.gateway.egress.upstream import MESSAGE_LIMIT
 from burncloud.gateway.relay.disconnect import unless_disconnected
 from burncloud.gateway.relay.exchange import Exchange
@@ -47,7 +46,7 @@ class Transcoder(Protocol):
 
 
 async def pump_stream(
-    response: aiohttp.ClientResponse,
+    answer: Answer,
     transcoder: Transcoder,
     exchange: Exchange,
     receive: Receive,
@@ -66,7 +65,7 @@ async def pump_stream(
     )
     ending = asyncio.Event()  # the last write has begun: a disconnect now is its end
     mask = StreamKeyMask(secret)
-    pump = _pump(response, transcoder, exchange, send, stream_error, ending, mask)
+    pump = _pump(answer, transcoder, exchange, send, stream_error, ending, mask)
     try:
         await unless_disconnected(pump, receive, ending.is_set)
     except ClientDisconnected:
@@ -81,7 +80,7 @@ async def pump_stream(
 
 
 async def _pump(
-    response: aiohttp.ClientResponse,
+    answer: Answer,
     transcoder: Transcoder,
     exchange: Exchange,
     send: Send,
@@ -90,7 +89,7 @@ async def _pump(
     mask: StreamKeyMask,
 ) -> None:
     try:
-        async for chunk in response.content.iter_any():
+        async for chunk in answer.chunks():
             if exchange.ttft_ms is None:
                 exchange.ttft_ms = int((time.monotonic() - exchange.started) * 1000)
             out = transcoder.feed(chunk)
@@ -106,7 +105,7 @@ async def _pump(
         failure = getattr(transcoder, "failure", None)
         if failure is not None and exchange.status == 200:
             exchange.status, exchange.error = failure[0], mask.text(failure[1], MESSAGE_LIMIT)
-    except (TimeoutError, aiohttp.ClientError):
+    except BrokeOff:
         exchange.status, exchange.error = 502, "the upstream stream broke off"
         tail = mask.flush() + stream_error("the upstream stream broke off")
     ending.set()

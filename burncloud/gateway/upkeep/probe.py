@@ -1,4 +1,4 @@
-"""The prober's check of one auto-disabled channel: a 1-token chat request, on aiohttp.
+"""The prober's check of one auto-disabled channel: a 1-token chat request, sent as the relay sends.
 
 The relay's own client and provider code send it, so a probe succeeds exactly when a real
 request would (the CLI's ``channel test`` does the same over httpx, which workers do not
@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 
-import aiohttp
-
 from burncloud.crypto import SecretBox
 from burncloud.db import Database
 from burncloud.errors import BurncloudError
+from burncloud.gateway.egress.transport import Transport
 from burncloud.gateway.egress.upstream import UpstreamFailure, send_upstream
 from burncloud.gateway.snapshot import Upstream
 from burncloud.providers.registry import PROVIDERS
@@ -26,7 +25,7 @@ PROBE_TIMEOUTS = Timeouts(connect=10.0, first_byte=30.0, idle=30.0)
 
 
 async def probe_channel(
-    db: Database, box: SecretBox, session: aiohttp.ClientSession, channel: Channel
+    db: Database, box: SecretBox, transport: Transport, channel: Channel
 ) -> bool:
     """True when the channel answers a minimal request for its first model with a 200."""
     provider = PROVIDERS.get(channel.type)
@@ -49,7 +48,7 @@ async def probe_channel(
     try:
         built = provider.chat_request(upstream, body, model, False)
         response = await send_upstream(
-            session, upstream, built.url, built.headers, built.body, provider.error
+            transport, upstream, built.url, built.headers, built.body, provider.error
         )
         try:
             raw = await response.read()
@@ -59,7 +58,7 @@ async def probe_channel(
     except UpstreamFailure as failure:
         log.info("probe of channel %s failed: %s", channel.id, failure.error.message)
         return False
-    except (BurncloudError, aiohttp.ClientError, TimeoutError) as exc:
+    except (BurncloudError, TimeoutError) as exc:
         log.info("probe of channel %s failed: %s", channel.id, exc)
         return False
     return True

@@ -1,0 +1,97 @@
+"""Before anything is held or sent: what a request would cost and which channels may serve
+it (the route's plan)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from burncloud.config import Settings
+from burncloud.errors import BurncloudError, ModelNotFound, ModelPriceNotSet, ServiceUnavailable
+from burncloud.gateway.relay.auth import Caller
+from burncloud.gateway.relay.call import NativeRequest
+from burncloud.gateway.relay.inbound import CHAT, EMBEDDINGS, InboundRequest
+from burncloud.gateway.snapshot import Candidate, Snapshot
+from burncloud.providers.registry import PROVIDERS
+from burncloud.services.channel_types import CHANNEL_TYPES
+from burncloud.services.pricing import Price
+
+FREE = Price(model="", input=0, output=0)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    """The channels serving the caller's group and model, the price, the group's ratio."""
+
+    candidates: tuple[Candidate, ...]
+    price: Price
+    ratio: Decimal
+
+
+def plan_route(
+    snapshot: Snapshot, caller: Caller, request: InboundRequest, settings: Settings
+) -> RoutePlan:
+    """The plan for ``request``; 404 when no channel serves the model, 403 when it is
+    unpriced (unless free models are allowed)."""
+    candidates = snapshot.routes.get((caller.group, request.model))
+    if not candidates:
+        raise ModelNotFound(f"no channel serves model {request.model!r}")
+    price = snapshot.prices.get(request.model)
+    if price is None:
+        if not settings.allow_free_models:
+            raise ModelPriceNotSet(
+                f"model {request.model!r} has no price: set one with `burncloud price set`"
+            )
+        price = FREE
+    return RoutePlan(candidates, price, snapshot.ratios.get(caller.group, Decimal(1)))
+
+
+def relayable(
+    plan: RoutePlan, request: InboundRequest, native: NativeRequest | None
+) -> list[Candidate]:
+    """The candidates that can serve this request; 503 when none can.
+
+    Channels that take OpenAI bodies serve every endpoint, converted ones chat completions
+    and embeddings where the provider has them. A front door's request also goes to
+    channels of its own format untouched; the others need its OpenAI conversion, which is
+    tried (once) only when such a channel is among them: when it fails they are left out,
+    and its error is the answer only if no channel of the door's format remains."""
+    found = [c for c in plan.candidates if _speaks(c.upstream.type, request)]
+    if native is not None:
+        found = _convertible(found, native, request.model)
+    if not found:
+        kinds = ", ".join(sorted({c.upstream.type for c in plan.candidates}))
+        raise ServiceUnavailable(
+            f"model {request.model!r} is served only by {kinds} channels,"
+            f" which cannot serve {request.endpoint.name} requests yet"
+        )
+    return found
+
+
+def upstream_model(candidate: Candidate, model: str) -> str:
+    """The model name ``candidate``'s upstream is asked for (after its model map)."""
+    return candidate.upstream.model_map.get(model, model)
+
+
+def _speaks(channel_type: str, request: InboundRequest) -> bool:
+    if CHANNEL_TYPES[channel_type].openai_style:
+        return True
+    provider = PROVIDERS.get(channel_type)
+    if provider is None:
+        return False
+    if request.endpoint.path == CHAT.path:
+        return True
+    return request.endpoint is EMBEDDINGS and hasattr(provider, "embeddings_request")
+
+
+def _convertible(candidates: list[Candidate], native: NativeRequest, model: str) -> list[Candidate]:
+    own = [c for c in candidates if native.speaks(c.upstream.type, upstream_model(c, model))]
+    if len(own) == len(candidates):
+        return candidates
+    try:
+        native.convert()
+    except BurncloudError:
+        if not own:
+            raise
+        return own
+    return candidates
