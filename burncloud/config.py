@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypedDict
 
 from burncloud.errors import ConfigError
 
@@ -91,9 +92,26 @@ class Settings:
             **_server_limits(env),
         )
 
-    def with_overrides(self, **changes: object) -> Settings:
-        """A copy with every non-None keyword applied."""
-        changed = replace(self, **{k: v for k, v in changes.items() if v is not None})
+    def with_overrides(
+        self,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        workers: int | None = None,
+        grace_period: float | None = None,
+        database_url: str | None = None,
+        server: str | None = None,
+    ) -> Settings:
+        """A copy with the CLI's flags applied; None is a flag not given (the setting stays)."""
+        changed = replace(
+            self,
+            host=self.host if host is None else host,
+            port=self.port if port is None else port,
+            workers=self.workers if workers is None else workers,
+            grace_period=self.grace_period if grace_period is None else grace_period,
+            database_url=self.database_url if database_url is None else database_url,
+            server=self.server if server is None else server,
+        )
         _server(changed.server)
         return changed
 
@@ -107,7 +125,14 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _server_limits(env: Mapping[str, str]) -> dict[str, int | float]:
+class _ServerLimits(TypedDict):
+    max_connections: int
+    max_header_bytes: int
+    header_timeout: float
+    keep_alive: float
+
+
+def _server_limits(env: Mapping[str, str]) -> _ServerLimits:
     """The per-connection limits every server applies (``burncloud.serving.limits``)."""
     default = _DEFAULTS
     return {

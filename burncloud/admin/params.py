@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, overload
+from typing import overload
 
 from quart import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from burncloud.errors import InvalidRequest, RequestTooLarge
+from burncloud.protocols.shapes import JSON
 from burncloud.services.logs import MAX_BIGINT
 from burncloud.services.tokens import split_list
 
-Body = dict[str, Any]
 
-
-async def read_body(*allowed: str) -> Body:
+async def read_body(*allowed: str) -> JSON:
     """The body's JSON object without null fields ({} when empty); 400 if malformed or unknown."""
     try:
         data = await request.get_data()
@@ -46,7 +45,7 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def text(body: Body, name: str) -> str | None:
+def text(body: JSON, name: str) -> str | None:
     """A string field, or None when absent."""
     value = body.get(name)
     if value is not None and not isinstance(value, str):
@@ -54,7 +53,7 @@ def text(body: Body, name: str) -> str | None:
     return value
 
 
-def required_text(body: Body, name: str) -> str:
+def required_text(body: JSON, name: str) -> str:
     """A string field that must be present."""
     value = text(body, name)
     if value is None:
@@ -63,10 +62,10 @@ def required_text(body: Body, name: str) -> str:
 
 
 @overload
-def integer(body: Body, name: str) -> int | None: ...
+def integer(body: JSON, name: str) -> int | None: ...
 @overload
-def integer(body: Body, name: str, default: int) -> int: ...
-def integer(body: Body, name: str, default: int | None = None) -> int | None:
+def integer(body: JSON, name: str, default: int) -> int: ...
+def integer(body: JSON, name: str, default: int | None = None) -> int | None:
     """An integer field a BIGINT column can hold, or ``default`` when absent."""
     value = body.get(name)
     if value is None:
@@ -76,7 +75,7 @@ def integer(body: Body, name: str, default: int | None = None) -> int | None:
     return value
 
 
-def decimal_text(body: Body, name: str) -> str | None:
+def decimal_text(body: JSON, name: str) -> str | None:
     """A decimal (money, a ratio) sent as a string or a JSON number, as text; None if absent."""
     value = body.get(name)
     if value is None:
@@ -86,7 +85,7 @@ def decimal_text(body: Body, name: str) -> str | None:
     return str(value)
 
 
-def required_decimal(body: Body, name: str) -> str:
+def required_decimal(body: JSON, name: str) -> str:
     """A decimal field that must be present, as text."""
     value = decimal_text(body, name)
     if value is None:
@@ -94,7 +93,7 @@ def required_decimal(body: Body, name: str) -> str:
     return value
 
 
-def ref(body: Body, name: str) -> str | None:
+def ref(body: JSON, name: str) -> str | None:
     """A reference given as a string or an integer (a user id or name, a unix time)."""
     value = body.get(name)
     if value is None:
@@ -104,7 +103,7 @@ def ref(body: Body, name: str) -> str | None:
     return str(value)
 
 
-def names(body: Body, name: str) -> list[str] | None:
+def names(body: JSON, name: str) -> list[str] | None:
     """A list of strings, sent as a JSON list or a comma-separated string; None if absent."""
     value = body.get(name)
     if value is None:
@@ -116,7 +115,7 @@ def names(body: Body, name: str) -> list[str] | None:
     return value
 
 
-def string_map(body: Body, name: str) -> dict[str, str] | None:
+def string_map(body: JSON, name: str) -> dict[str, str] | None:
     """A JSON object field, or None when absent (the services check its entries)."""
     value = body.get(name)
     if value is not None and not isinstance(value, dict):

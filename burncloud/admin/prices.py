@@ -13,8 +13,8 @@ from burncloud.services import prices
 from burncloud.services.pricing import Price
 
 if TYPE_CHECKING:
-    from burncloud.admin.params import Body
     from burncloud.gateway.runtime import Runtime
+    from burncloud.protocols.shapes import JSON
 
 AMOUNTS = ("input", "output", "cached")
 
@@ -52,12 +52,12 @@ def prices_blueprint(runtime: Runtime) -> Blueprint:
     return blueprint
 
 
-def _refuse_amounts_with_alias(body: Body) -> None:
+def _refuse_amounts_with_alias(body: JSON) -> None:
     if any(name in body for name in AMOUNTS):
         raise InvalidRequest("alias cannot be combined with input, output or cached")
 
 
-def _amounts(body: Body) -> tuple[int, int, int | None]:
+def _amounts(body: JSON) -> tuple[int, int, int | None]:
     """input, output and cached (optional) in nano-USD per 1M tokens."""
     if "input" not in body or "output" not in body:
         raise InvalidRequest("a price needs input and output (or alias)")
@@ -65,7 +65,7 @@ def _amounts(body: Body) -> tuple[int, int, int | None]:
     return _usd(body, "input") or 0, _usd(body, "output") or 0, cached
 
 
-def _usd(body: Body, name: str) -> int | None:
+def _usd(body: JSON, name: str) -> int | None:
     """A USD-per-1M field as nano-USD, naming the field in any error."""
     amount = decimal_text(body, name)
     if amount is None:

@@ -28,17 +28,19 @@ def users_blueprint(runtime: Runtime) -> Blueprint:
     @blueprint.post("/users")
     async def add_user() -> tuple[dict[str, Any], int]:
         body = await read_body(*CREATE_FIELDS)
-        fields = {
-            "name": required_text(body, "name"),
-            "role": text(body, "role") or "user",
-            "group": text(body, "group") or "default",
-            "balance": parse_usd(decimal_text(body, "balance") or "0", allow_unlimited=True),
-        }
+        name = required_text(body, "name")
+        role = text(body, "role") or "user"
+        group = text(body, "group") or "default"
+        balance = parse_usd(decimal_text(body, "balance") or "0", allow_unlimited=True)
         invite = text(body, "invite")
         if invite is None:
-            user = await users.add_user(runtime.db, **fields)
+            user = await users.add_user(
+                runtime.db, name=name, role=role, group=group, balance=balance
+            )
         else:
-            user = await invites.sign_up(runtime.db, invite_code=invite, **fields)
+            user = await invites.sign_up(
+                runtime.db, invite_code=invite, name=name, role=role, group=group, balance=balance
+            )
         return user.to_json(), 201
 
     @blueprint.get("/users/<user_ref>")

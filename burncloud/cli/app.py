@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, TypeGuard
 
 import typer
 from typer.core import TyperGroup
@@ -33,14 +33,16 @@ from burncloud.cli import (
 class BurncloudGroup(TyperGroup):
     """Reports every usage error as one line and exit code 1, never a traceback."""
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,
         complete_var: str | None = None,
         standalone_mode: bool = True,
+        windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
+        extra["windows_expand_args"] = windows_expand_args
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
@@ -52,7 +54,7 @@ class BurncloudGroup(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":
                 sys.exit(0)  # typer has already printed the help
             if _is_usage_error(exc):
-                print(f"error: {_one_line(exc.format_message())}", file=sys.stderr)  # type: ignore[attr-defined]
+                print(f"error: {_one_line(exc.format_message())}", file=sys.stderr)
                 sys.exit(1)
             if os.environ.get("BURNCLOUD_DEBUG"):
                 raise
@@ -61,7 +63,11 @@ class BurncloudGroup(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-def _is_usage_error(exc: Exception) -> bool:
+class _UsageError(Protocol):
+    def format_message(self) -> str: ...
+
+
+def _is_usage_error(exc: Exception) -> TypeGuard[_UsageError]:
     """A click-style usage error (typer vendors click, so match by shape, not by class)."""
     return callable(getattr(exc, "format_message", None)) and hasattr(exc, "exit_code")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -38,7 +39,7 @@ class Database(Executor, Protocol):
 
     url: DatabaseUrl
 
-    def transaction(self) -> Any: ...  # async context manager yielding an Executor
+    def transaction(self) -> AbstractAsyncContextManager[Executor]: ...
     async def close(self) -> None: ...
 
 

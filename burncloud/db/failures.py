@@ -68,12 +68,12 @@ class _StorageErrors:
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None
-    ) -> bool:
+    ) -> None:
         if exc is None or not isinstance(exc, Exception):
-            return False
+            return
         reason = storage_failure(exc)
         if reason is None:
-            return False
+            return
         raise StorageUnavailable(reason) from exc
 
 

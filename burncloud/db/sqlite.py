@@ -43,7 +43,8 @@ class _SqliteExecutor:
 
     async def fetch_one(self, sql: str, params: Params = None) -> Row | None:
         rows = await self._conn.execute_fetchall(*bind(sql, params, "?"))
-        return dict(rows[0]) if rows else None
+        first = next(iter(rows), None)  # typed as an Iterable, though aiosqlite returns a list
+        return None if first is None else dict(first)
 
     async def fetch_value(self, sql: str, params: Params = None) -> Any:
         row = await self.fetch_one(sql, params)

@@ -14,7 +14,7 @@ import uuid
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 PRELUDE_LENGTH = 12
 MAX_HEADERS_LENGTH = 128 * 1024
@@ -24,6 +24,7 @@ _MIN_MESSAGE_LENGTH = PRELUDE_LENGTH + 4
 HeaderValue = bool | int | bytes | str | datetime | uuid.UUID
 
 _INTEGER_FORMATS = {2: ">b", 3: ">h", 4: ">i", 5: ">q"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class EventStreamError(ValueError):
@@ -163,7 +164,9 @@ def _decode_value(raw: bytes, offset: int) -> tuple[HeaderValue, int]:
     if kind == 8:
         (millis,) = struct.unpack(">q", raw[start : start + 8])
         try:
-            return datetime.fromtimestamp(millis / 1000, UTC), start + 8
+            # Integer arithmetic: ``millis / 1000`` as a float loses the last millisecond
+            # of far-off dates.
+            return _EPOCH + timedelta(milliseconds=millis), start + 8
         except (ValueError, OverflowError, OSError):
             raise EventStreamError(f"event-stream timestamp {millis} is out of range") from None
     if kind == 9:

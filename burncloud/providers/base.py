@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from burncloud.errors import BurncloudError
-
-JSON = dict[str, Any]
+from burncloud.protocols.shapes import JSON
 
 
 class ChannelAccess(Protocol):
@@ -101,7 +100,10 @@ class ChatStream(Protocol):
 class ChatProvider(Protocol):
     """One upstream kind, for OpenAI-format chat completions."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The channel type this provider speaks for (read-only: providers are shared)."""
+        ...
 
     def chat_request(
         self, channel: ChannelAccess, body: JSON, model: str, stream: bool

@@ -10,13 +10,13 @@ services do not import the gateway), outside the transaction, as it may resolve 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
 
 from burncloud.crypto import SecretBox, mask_secret
-from burncloud.db.base import Database, Executor, Row
+from burncloud.db.base import Database, Executor
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import format_usd
 from burncloud.services.channel_types import (
@@ -61,7 +61,7 @@ class Channel:
     updated_at: int
 
     @classmethod
-    def from_row(cls, row: Row) -> Channel:
+    def from_row(cls, row: Mapping[str, Any]) -> Channel:
         values = {f.name: row[f.name] for f in fields(cls)}
         values["models"] = split_list(row["models"])
         values["groups"] = split_list(row["groups"])
@@ -94,10 +94,6 @@ class _Fields:
     model_map: Mapping[str, str] = field(default_factory=dict)
     config: Mapping[str, str] = field(default_factory=dict)
 
-    @classmethod
-    def of(cls, channel: Channel) -> _Fields:
-        return cls(**{f.name: getattr(channel, f.name) for f in fields(cls)})
-
     def columns(self) -> dict[str, Any]:
         """The fields as column values (lists comma-separated, maps as JSON)."""
         return {
@@ -107,6 +103,43 @@ class _Fields:
             "model_map": orjson.dumps(self.model_map).decode(),
             "config": orjson.dumps(self.config).decode(),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class _Update:
+    """The fields ``update_channel`` was given; None leaves a field as it is."""
+
+    type: str | None = None
+    name: str | None = None
+    base_url: str | None = None
+    models: Sequence[str] | None = None
+    groups: Sequence[str] | None = None
+    weight: int | None = None
+    priority: int | None = None
+    model_map: Mapping[str, str] | None = None
+    config: Mapping[str, str] | None = None
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, f.name) is None for f in fields(self))
+
+    def applied_to(self, old: Channel) -> _Fields:
+        """``old``'s fields with these changes; a base URL that was the old type's default
+        is left to the new default when the type or config changes."""
+        base_url = self.base_url
+        if base_url is None:
+            retyped = self.type is not None or self.config is not None
+            base_url = _kept_base_url(old) if retyped else old.base_url
+        return _Fields(
+            type=old.type if self.type is None else self.type,
+            name=old.name if self.name is None else self.name,
+            base_url=base_url,
+            models=old.models if self.models is None else self.models,
+            groups=old.groups if self.groups is None else self.groups,
+            weight=old.weight if self.weight is None else self.weight,
+            priority=old.priority if self.priority is None else self.priority,
+            model_map=old.model_map if self.model_map is None else self.model_map,
+            config=old.config if self.config is None else self.config,
+        )
 
 
 async def add_channel(
@@ -165,19 +198,18 @@ async def update_channel(
     check_url: UrlCheck | None = None,
 ) -> Channel:
     """Change only the given fields (``box`` is needed only for a new key)."""
-    given = {
-        "type": type,
-        "name": name,
-        "models": models,
-        "base_url": base_url,
-        "groups": groups,
-        "weight": weight,
-        "priority": priority,
-        "model_map": model_map,
-        "config": config,
-    }
-    changes = {column: value for column, value in given.items() if value is not None}
-    if not changes and key is None:
+    changes = _Update(
+        type=type,
+        name=name,
+        base_url=base_url,
+        models=models,
+        groups=groups,
+        weight=weight,
+        priority=priority,
+        model_map=model_map,
+        config=config,
+    )
+    if changes.is_empty() and key is None:
         raise InvalidRequest("nothing to update: give at least one option")
     sealed: dict[str, Any] = {}
     if key is not None:
@@ -188,9 +220,7 @@ async def update_channel(
         await check_url(base_url)
     async with db.transaction() as tx:
         old = await _fetch(tx, channel_id)
-        if base_url is None and (type is not None or config is not None):
-            changes["base_url"] = _kept_base_url(old)
-        spec = await _validate(tx, replace(_Fields.of(old), **changes))
+        spec = await _validate(tx, changes.applied_to(old))
         values = {**spec.columns(), **sealed}
         assignments = ", ".join(f"{column} = :{column}" for column in values)
         row = await tx.fetch_one(

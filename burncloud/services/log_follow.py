@@ -35,7 +35,8 @@ class LogFollower:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
-        self._filters = {"model": model, "token_id": token_id}
+        self._model = model
+        self._token_id = token_id
         self._clock = clock
         self._last: int | None = None
         self._holes: dict[int, float] = {}  # id -> when it was first missed
@@ -55,7 +56,7 @@ class LogFollower:
             if len(ids) < BATCH:
                 break
         self._forget_old_holes()
-        return await log_lines(self._db, sorted(found), **self._filters)
+        return await log_lines(self._db, sorted(found), model=self._model, token_id=self._token_id)
 
     async def _ids_after(self) -> list[int]:
         assert self._last is not None

@@ -23,7 +23,8 @@ async def read_config_version(db: Executor) -> int:
 
 async def get_setting(db: Executor, key: str) -> str | None:
     """One stored setting, or None."""
-    return await db.fetch_value("SELECT value FROM settings WHERE key = :k", {"k": key})
+    value = await db.fetch_value("SELECT value FROM settings WHERE key = :k", {"k": key})
+    return None if value is None else str(value)
 
 
 async def set_setting(tx: Executor, key: str, value: str) -> None:

@@ -20,7 +20,7 @@ from asyncio import StreamReader, StreamWriter
 from contextlib import suppress
 from functools import partial
 from ssl import SSLError
-from typing import Any
+from typing import Any, cast
 
 import hypercorn.asyncio.run as hypercorn_run
 from hypercorn.app_wrappers import ASGIWrapper
@@ -28,6 +28,7 @@ from hypercorn.asyncio import serve
 from hypercorn.asyncio.tcp_server import MAX_RECV, TCPServer
 from hypercorn.config import Config
 from hypercorn.events import Closed, Event, RawData, Updated
+from hypercorn.typing import ASGIFramework
 from hypercorn.utils import LifespanFailureError
 
 from burncloud.config import Settings
@@ -35,7 +36,15 @@ from burncloud.gateway.asgi import ASGIApp
 from burncloud.serving.limits import ConnectionGate, ServerLimits, refuse_connection
 from burncloud.serving.listener import BACKLOG
 
-_REFUSE = ASGIWrapper(refuse_connection)
+
+def _hypercorn_app(app: ASGIApp) -> ASGIFramework:
+    """``app`` as Hypercorn types an app. Hypercorn types the scope and messages as
+    TypedDicts and passes plain dicts, which our apps take as ``MutableMapping``s: the two
+    types differ, the values are the same."""
+    return cast("ASGIFramework", app)
+
+
+_REFUSE = ASGIWrapper(_hypercorn_app(refuse_connection))
 
 
 def serve_on_hypercorn(
@@ -45,7 +54,9 @@ def serve_on_hypercorn(
     lifespan failed."""
     config = hypercorn_config(listen_fd, settings, limits)
     gate = ConnectionGate(limits.max_connections)
-    hypercorn_run.TCPServer = partial(LimitedTCPServer, limits, gate)  # type: ignore[misc]
+    # Set in the module's namespace, where Hypercorn looks the class up when it calls it:
+    # a partial is not a class, though it takes the same arguments.
+    vars(hypercorn_run)["TCPServer"] = partial(LimitedTCPServer, limits, gate)
     loop_factory = None
     if uvloop:
         import uvloop as uvloop_module
@@ -53,7 +64,7 @@ def serve_on_hypercorn(
         loop_factory = uvloop_module.new_event_loop
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            runner.run(serve(app, config))  # type: ignore[arg-type]
+            runner.run(serve(_hypercorn_app(app), config))
     except LifespanFailureError:
         return False
     return True

@@ -17,7 +17,7 @@ import signal
 import socket
 from asyncio import TimerHandle
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import httptools
 import uvicorn
@@ -44,13 +44,15 @@ def serve_on_uvicorn(
         app,
         interface="asgi3",
         loop="uvloop" if uvloop else "asyncio",
-        http=partial(LimitedHttpTools, limits=limits, gate=gate),
+        # uvicorn only calls its protocol class, with keywords the partial passes on.
+        http=cast("type[asyncio.Protocol]", partial(LimitedHttpTools, limits=limits, gate=gate)),
         ws="none",  # an upgraded connection would leave the protocol that counts it
         lifespan="on",
         access_log=False,
         log_config=None,  # ours: one handler, one format
         log_level=settings.log_level,
         backlog=BACKLOG,
+        # uvicorn types it int but takes any seconds (it hands them to loop.call_later).
         timeout_keep_alive=limits.keep_alive,  # type: ignore[arg-type]
         timeout_graceful_shutdown=math.ceil(settings.grace_period),
     )
@@ -93,6 +95,7 @@ class LimitedHttpTools(HttpToolsProtocol):
         self._head_too_large = False
         self._head_timer: TimerHandle | None = None
 
+    # The ignore: uvicorn's own override narrows BaseTransport to Transport; ours is uvicorn's.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._admitted = self._gate.admit()

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from burncloud.config import Settings
 from burncloud.errors import BurncloudError
-from burncloud.gateway.asgi import ASGIApp, Receive, Scope, Send
+from burncloud.gateway.asgi import ASGIApp, Message, Receive, Scope, Send
 from burncloud.serving.limits import ServerLimits
 from burncloud.serving.log_setup import configure_logging
 
@@ -124,7 +124,7 @@ class LifespanWatch:
         await self._lifespan(scope, receive, send)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def reporting(message: dict) -> None:
+        async def reporting(message: Message) -> None:
             if message["type"] == "lifespan.startup.complete":
                 self._report.ready()
             elif message["type"] == "lifespan.startup.failed":

@@ -202,6 +202,14 @@ def test_allowed_tools_in_auto_mode_declares_only_the_allowed_functions() -> Non
     assert body["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
 
 
+@pytest.mark.parametrize("spec", [["a"], "a", 1])
+def test_allowed_tools_that_is_not_an_object_is_an_invalid_request(spec: object) -> None:
+    tools = [{"type": "function", "function": {"name": "a"}}]
+    choice = {"type": "allowed_tools", "allowed_tools": spec}
+    with pytest.raises(InvalidRequest, match=r"allowed_tools must be an object"):
+        build({"messages": [USER], "tools": tools, "tool_choice": choice})
+
+
 def test_sampling_limits_and_stop_map_to_generation_config() -> None:
     body = build(
         {

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from burncloud.errors import InvalidRequest
-
-JSON = dict[str, Any]
+from burncloud.protocols.shapes import JSON
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _TYPE_ALIASES = {"image/jpg": "image/jpeg"}

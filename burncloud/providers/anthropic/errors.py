@@ -27,6 +27,7 @@ from burncloud.errors import (
     UpstreamError,
 )
 from burncloud.protocols.openai_chunks import error_event
+from burncloud.protocols.shapes import object_field
 
 MESSAGE_CAP = 64 * 1024  # memory bound only; the public cut comes after masking
 
@@ -59,7 +60,7 @@ def error_from_response(status: int, raw: bytes, retry_after: str | None) -> Bur
 
 def error_from_event(payload: Mapping[str, Any]) -> BurncloudError:
     """The burncloud error for an in-band ``event: error`` payload."""
-    error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+    error = object_field(payload, "error")
     return map_error(_type_of(error) or "api_error", _message_of(error, None), None)
 
 

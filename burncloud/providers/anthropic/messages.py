@@ -15,9 +15,8 @@ from typing import Any
 import orjson
 
 from burncloud.errors import InvalidRequest
+from burncloud.protocols.shapes import JSON
 from burncloud.providers.anthropic.content import part_block, text_block
-
-JSON = dict[str, Any]
 
 OPENING_TURN = "(continue)"
 _UNSAFE_ID = re.compile(r"[^a-zA-Z0-9_-]")

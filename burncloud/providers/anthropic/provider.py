@@ -8,11 +8,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from burncloud.errors import BurncloudError
+from burncloud.protocols.shapes import JSON
 from burncloud.providers.anthropic.errors import error_from_response
 from burncloud.providers.anthropic.request import build_request, native_request
 from burncloud.providers.anthropic.response import convert_answer
 from burncloud.providers.anthropic.stream import AnthropicChatStream
-from burncloud.providers.base import JSON, ChannelAccess, ChatAnswer, UpstreamRequest
+from burncloud.providers.base import ChannelAccess, ChatAnswer, UpstreamRequest
 from burncloud.providers.passthrough import PassthroughStream
 
 

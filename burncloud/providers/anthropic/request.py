@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from burncloud.errors import InvalidRequest, UpstreamError
+from burncloud.protocols.shapes import JSON
 from burncloud.providers.anthropic.messages import convert_messages
 from burncloud.providers.anthropic.tools import (
     convert_tool_choice,
@@ -31,8 +32,6 @@ from burncloud.providers.anthropic.tools import (
     format_instruction,
 )
 from burncloud.providers.base import ChannelAccess, UpstreamRequest
-
-JSON = dict[str, Any]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"

@@ -15,10 +15,9 @@ from typing import Any
 import orjson
 
 from burncloud.errors import UpstreamError
+from burncloud.protocols.shapes import JSON
 from burncloud.providers.anthropic.errors import error_from_event
 from burncloud.providers.base import ChatAnswer, TokenUsage
-
-JSON = dict[str, Any]
 
 FINISH_REASONS = {
     "end_turn": "stop",

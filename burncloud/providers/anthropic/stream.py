@@ -22,6 +22,7 @@ import orjson
 
 from burncloud.errors import UpstreamError
 from burncloud.protocols.openai_chunks import DONE, ChunkWriter
+from burncloud.protocols.shapes import object_field
 from burncloud.protocols.sse import SSEFramer, parse_event
 from burncloud.providers.anthropic.errors import error_bytes, stream_error_event
 from burncloud.providers.anthropic.response import USAGE_FIELDS, finish_reason, token_usage
@@ -97,7 +98,7 @@ class AnthropicChatStream:
         return handler(self, data) if handler else b""
 
     def _message_start(self, data: dict[str, Any]) -> bytes:
-        message = data.get("message") if isinstance(data.get("message"), dict) else {}
+        message = object_field(data, "message")
         self._count_usage(message.get("usage"), skip_output=True)
         if self._writer is not None:
             return b""

@@ -13,8 +13,7 @@ from typing import Any
 import orjson
 
 from burncloud.errors import InvalidRequest
-
-JSON = dict[str, Any]
+from burncloud.protocols.shapes import JSON
 
 _EMPTY_SCHEMA: JSON = {"type": "object", "properties": {}}
 _CHOICES = {"auto": "auto", "required": "any", "none": "none"}
@@ -71,7 +70,9 @@ def _convert_tool(tool: Any) -> JSON:
     if not isinstance(tool, dict) or tool.get("type") != "function":
         raise InvalidRequest("only function tools are supported for Anthropic models")
     function = tool.get("function")
-    name = function.get("name") if isinstance(function, dict) else None
+    if not isinstance(function, dict):
+        function = {}
+    name = function.get("name")
     if not isinstance(name, str) or not name:
         raise InvalidRequest("each function tool needs a name")
     converted: JSON = {"name": name}

@@ -27,13 +27,8 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from burncloud.errors import BurncloudError, InvalidRequest
-from burncloud.providers.base import (
-    JSON,
-    ChannelAccess,
-    ChatAnswer,
-    EmbeddingsAnswer,
-    UpstreamRequest,
-)
+from burncloud.protocols.shapes import JSON
+from burncloud.providers.base import ChannelAccess, ChatAnswer, EmbeddingsAnswer, UpstreamRequest
 from burncloud.providers.openai import PassthroughStream, map_error
 from burncloud.providers.openai.provider import embeddings_answer
 from burncloud.providers.openai.request import chat_body, json_request, read_answer

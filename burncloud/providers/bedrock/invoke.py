@@ -13,9 +13,8 @@ not yet invented) passes unread.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-JSON = dict[str, Any]
+from burncloud.protocols.shapes import JSON
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 INVOKE = "invoke"

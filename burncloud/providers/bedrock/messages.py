@@ -14,8 +14,7 @@ from typing import Any
 import orjson
 
 from burncloud.errors import InvalidRequest
-
-JSON = dict[str, Any]
+from burncloud.protocols.shapes import JSON
 
 _DATA_URL = re.compile(
     r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?P<params>(?:;[^,;]*)*),(?P<data>.*)$", re.S

@@ -18,9 +18,10 @@ import orjson
 
 from burncloud.errors import BurncloudError, UpstreamError
 from burncloud.protocols.openai_chunks import ChunkWriter
+from burncloud.protocols.shapes import JSON
 from burncloud.providers.anthropic.response import convert_answer
 from burncloud.providers.anthropic.stream import AnthropicChatStream
-from burncloud.providers.base import JSON, ChannelAccess, ChatAnswer, UpstreamRequest
+from burncloud.providers.base import ChannelAccess, ChatAnswer, UpstreamRequest
 from burncloud.providers.bedrock import response
 from burncloud.providers.bedrock.errors import http_error
 from burncloud.providers.bedrock.invoke import invoke_action, invoke_body

@@ -14,9 +14,8 @@ from typing import Any
 import orjson
 
 from burncloud.errors import InvalidRequest
+from burncloud.protocols.shapes import JSON
 from burncloud.providers.bedrock.messages import convert_messages, history_has_tool_blocks
-
-JSON = dict[str, Any]
 
 THINKING_BUDGETS = {"low": 1024, "medium": 4096, "high": 16384}
 THINKING_OUTPUT_ALLOWANCE = 4096

@@ -12,9 +12,8 @@ from typing import Any
 import orjson
 
 from burncloud.errors import UpstreamError
+from burncloud.protocols.shapes import JSON
 from burncloud.providers.base import ChatAnswer, TokenUsage
-
-JSON = dict[str, Any]
 
 FINISH_REASONS = {
     "end_turn": "stop",

@@ -10,17 +10,14 @@ one in-band error event, after which input is ignored.
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
 from burncloud.protocols.eventstream import EventMessage, EventStreamError, EventStreamParser
 from burncloud.protocols.openai_chunks import DONE, ChunkWriter, error_event
+from burncloud.protocols.shapes import JSON
 from burncloud.providers.base import TokenUsage
 from burncloud.providers.bedrock.errors import exception_message, scrub, stream_error_kind
 from burncloud.providers.bedrock.response import finish_reason, token_usage
-
-JSON = dict[str, Any]
 
 TEXT_SAMPLE_CHARS = 16_384
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 import base64
 import sys
 from array import array
-from typing import Any
 
 import orjson
 
 from burncloud.errors import InvalidRequest, UpstreamError
+from burncloud.protocols.shapes import JSON
 from burncloud.providers.base import EmbeddingsAnswer
-
-JSON = dict[str, Any]
 
 
 def embeddings_body(body: JSON, model: str) -> JSON:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
@@ -25,8 +24,7 @@ from burncloud.errors import (
     ServiceUnavailable,
     UpstreamError,
 )
-
-JSON = dict[str, Any]
+from burncloud.protocols.shapes import JSON
 
 _SECRETS = re.compile(r"AIza[0-9A-Za-z_\-]{20,}|([?&]key=)[^&\s\"']+")
 _PROJECTS = re.compile(r"\b(projects?[/ ])\d+")

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 
 from burncloud.errors import InvalidRequest
+from burncloud.protocols.shapes import JSON, object_field
 from burncloud.providers.gemini import call_ids
 from burncloud.providers.gemini.parts import content_parts, content_text
-
-JSON = dict[str, Any]
 
 # Google's documented placeholder for a function call whose real signature is lost (for
 # example history written by another model): Gemini 3 then skips signature validation.
@@ -92,12 +90,14 @@ def _assistant_parts(conversation: _Conversation, message: JSON) -> list[JSON]:
     return parts
 
 
-def _function_call(conversation: _Conversation, call: object) -> JSON:
-    function = call.get("function") if isinstance(call, dict) else None
-    name = function.get("name") if isinstance(function, dict) else None
+def _function_call(conversation: _Conversation, given: object) -> JSON:
+    call: JSON = given if isinstance(given, dict) else {}
+    function = object_field(call, "function")
+    name = function.get("name")
     if not isinstance(name, str) or not name:
         raise InvalidRequest("each tool call needs a function name")
-    call_id = call.get("id") if isinstance(call.get("id"), str) else ""
+    given_id = call.get("id")
+    call_id = given_id if isinstance(given_id, str) else ""
     unpacked = call_ids.decode(call_id)
     if call_id:
         conversation.names[call_id] = name

@@ -9,12 +9,10 @@ becomes ``fileData`` with the URL as ``fileUri``.
 from __future__ import annotations
 
 import mimetypes
-from typing import Any
 from urllib.parse import urlsplit
 
 from burncloud.errors import InvalidRequest
-
-JSON = dict[str, Any]
+from burncloud.protocols.shapes import JSON
 
 _AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mp3"}
 _FETCHED_SCHEMES = ("http", "https", "gs")

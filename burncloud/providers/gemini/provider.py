@@ -14,13 +14,8 @@ from urllib.parse import quote
 import orjson
 
 from burncloud.errors import BurncloudError
-from burncloud.providers.base import (
-    JSON,
-    ChannelAccess,
-    ChatAnswer,
-    EmbeddingsAnswer,
-    UpstreamRequest,
-)
+from burncloud.protocols.shapes import JSON
+from burncloud.providers.base import ChannelAccess, ChatAnswer, EmbeddingsAnswer, UpstreamRequest
 from burncloud.providers.gemini.embeddings import convert_embeddings, embeddings_body
 from burncloud.providers.gemini.errors import upstream_error
 from burncloud.providers.gemini.request import build_body

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from burncloud.errors import InvalidRequest
+from burncloud.protocols.shapes import JSON
 from burncloud.providers.gemini.messages import convert_messages
 from burncloud.providers.gemini.schema import gemini_schema, is_empty_object
-
-JSON = dict[str, Any]
 
 _SAMPLING = {
     "temperature": "temperature",
@@ -173,9 +171,15 @@ def _declaration(tool: object) -> JSON:
 def _allowed_names(choice: object) -> list[str] | None:
     if not isinstance(choice, dict) or choice.get("type") != "allowed_tools":
         return None
+    return [_named(tool) for tool in _allowed_spec(choice).get("tools") or ()]
+
+
+def _allowed_spec(choice: JSON) -> JSON:
+    """``tool_choice.allowed_tools`` (``{"mode": ..., "tools": [...]}``), empty if absent."""
     spec = choice.get("allowed_tools") or {}
-    tools = spec.get("tools") if isinstance(spec, dict) else None
-    return [_named(tool) for tool in tools or ()]
+    if not isinstance(spec, dict):
+        raise InvalidRequest("tool_choice.allowed_tools must be an object")
+    return spec
 
 
 def _tool_config(choice: object, allowed: list[str] | None) -> JSON | None:
@@ -187,7 +191,8 @@ def _tool_config(choice: object, allowed: list[str] | None) -> JSON | None:
         return {"mode": _TOOL_MODES[choice]}
     if allowed is None:
         return {"mode": "ANY", "allowedFunctionNames": [_named(choice)]}
-    if (choice.get("allowed_tools") or {}).get("mode") == "required":
+    # ``allowed`` is a list only for an ``allowed_tools`` object, so ``choice`` is a dict here.
+    if isinstance(choice, dict) and _allowed_spec(choice).get("mode") == "required":
         return {"mode": "ANY", "allowedFunctionNames": allowed}
     return {"mode": "AUTO"}  # the declarations were already cut down to ``allowed``
 

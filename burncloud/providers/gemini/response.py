@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
 import orjson
 
 from burncloud.errors import UpstreamError
+from burncloud.protocols.shapes import JSON
 from burncloud.providers.base import ChatAnswer, TokenUsage
 from burncloud.providers.gemini import call_ids
-
-JSON = dict[str, Any]
 
 _FILTERED = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED", "SPII", "LANGUAGE")
 
@@ -100,7 +98,9 @@ def _load(raw: bytes) -> JSON:
 
 def _choice(candidate: JSON, position: int, response_id: str) -> JSON:
     index = candidate.get("index", position)
-    texts, thoughts, calls = [], [], []
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[JSON] = []
     for part in (candidate.get("content") or {}).get("parts") or []:
         if not isinstance(part, dict):
             continue

@@ -11,9 +11,7 @@ becomes ``anyOf``, a one-item ``allOf`` is merged, a string ``const`` becomes a 
 
 from __future__ import annotations
 
-from typing import Any
-
-JSON = dict[str, Any]
+from burncloud.protocols.shapes import JSON
 
 _KEEP = frozenset(
     {

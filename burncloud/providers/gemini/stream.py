@@ -15,8 +15,9 @@ import time
 import orjson
 
 from burncloud.protocols.openai_chunks import DONE, ChunkWriter, error_event
+from burncloud.protocols.shapes import JSON
 from burncloud.protocols.sse import SSEFramer, parse_event
-from burncloud.providers.base import JSON, TokenUsage
+from burncloud.providers.base import TokenUsage
 from burncloud.providers.gemini.errors import stream_error
 from burncloud.providers.gemini.response import (
     completion_id,

@@ -9,8 +9,8 @@ compatible upstreams that reject ``stream_options``.
 from __future__ import annotations
 
 from burncloud.errors import BurncloudError
+from burncloud.protocols.shapes import JSON
 from burncloud.providers.base import (
-    JSON,
     ChannelAccess,
     ChatAnswer,
     EmbeddingsAnswer,

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 
 from burncloud.errors import UpstreamError
-from burncloud.providers.base import JSON, ChatAnswer, UpstreamRequest
+from burncloud.protocols.shapes import JSON
+from burncloud.providers.base import ChatAnswer, UpstreamRequest
 from burncloud.providers.openai.errors import read_fault
 from burncloud.providers.openai.usage import token_usage
 

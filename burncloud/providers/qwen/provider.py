@@ -17,7 +17,7 @@ with DashScope's extras passed through (``enable_thinking``, ``thinking_budget``
 
 from __future__ import annotations
 
-from burncloud.providers.base import JSON
+from burncloud.protocols.shapes import JSON
 from burncloud.providers.openai import OpenAIProvider
 
 

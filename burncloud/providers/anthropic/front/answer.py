@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from burncloud.protocols.shapes import JSON, object_field
 from burncloud.providers.anthropic.messages import tool_input
 from burncloud.providers.base import TokenUsage
-
-JSON = dict[str, Any]
 
 STOP_REASONS = {
     "stop": "end_turn",
@@ -65,7 +64,7 @@ def chat_to_message(completion: JSON, model: str, usage: TokenUsage | None = Non
     """
     choices = completion.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
-    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    message = object_field(choice, "message")
     if usage is None and isinstance(completion.get("usage"), dict):
         usage = usage_from_openai(completion["usage"])
     return {

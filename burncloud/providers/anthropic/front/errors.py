@@ -23,9 +23,8 @@ from burncloud.errors import (
     ServiceUnavailable,
     UpstreamError,
 )
+from burncloud.protocols.shapes import JSON
 from burncloud.protocols.sse import encode_event
-
-JSON = dict[str, Any]
 
 # Most specific first: RequestTooLarge is an InvalidRequest.
 _KINDS: tuple[tuple[type[BurncloudError], int, str], ...] = (

@@ -17,8 +17,7 @@ from typing import Any
 import orjson
 
 from burncloud.errors import InvalidRequest
-
-JSON = dict[str, Any]
+from burncloud.protocols.shapes import JSON, object_field
 
 _TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 _IGNORED_BLOCKS = ("thinking", "redacted_thinking")
@@ -104,7 +103,7 @@ def _user_part(block: JSON) -> JSON:
     kind = block.get("type")
     if kind == "text":
         return {"type": "text", "text": str(block.get("text") or "")}
-    source = block.get("source") if isinstance(block.get("source"), dict) else {}
+    source = object_field(block, "source")
     if kind == "image":
         return {"type": "image_url", "image_url": {"url": _source_url(source)}}
     if kind == "document" and source.get("type") == "text":
@@ -118,8 +117,9 @@ def _user_part(block: JSON) -> JSON:
 def _source_url(source: JSON) -> str:
     if source.get("type") == "base64":
         return f"data:{source.get('media_type')};base64,{source.get('data')}"
-    if source.get("type") == "url" and isinstance(source.get("url"), str):
-        return source["url"]
+    url = source.get("url")
+    if source.get("type") == "url" and isinstance(url, str):
+        return url
     raise InvalidRequest("messages: sources must be base64 or url")
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from burncloud.protocols.shapes import object_field
 from burncloud.protocols.sse import SSEFramer, encode_event, parse_event
 from burncloud.providers.anthropic.front.answer import (
     anthropic_usage,
@@ -139,8 +140,9 @@ class MessagesEventStream:
         )
 
     def _tool_call(self, call: dict[str, Any]) -> bytes:
-        index = call.get("index") if isinstance(call.get("index"), int) else len(self._tools)
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        given = call.get("index")
+        index = given if isinstance(given, int) else len(self._tools)
+        function = object_field(call, "function")
         known = self._tools.get(index)
         out = b""
         if known is None or (call.get("id") and call["id"] != known[0]):
@@ -161,7 +163,7 @@ class MessagesEventStream:
         if self._started:
             return b""
         self._started = True
-        message = {
+        message: dict[str, Any] = {
             "id": "msg_" + str(chunk.get("id") or "burncloud"),
             "type": "message",
             "role": "assistant",

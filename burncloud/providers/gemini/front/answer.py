@@ -13,11 +13,10 @@ from typing import Any
 
 import orjson
 
+from burncloud.protocols.shapes import JSON, object_field
 from burncloud.providers.base import TokenUsage
 from burncloud.providers.gemini import call_ids
 from burncloud.providers.openai.usage import token_usage
-
-JSON = dict[str, Any]
 
 FINISH_REASONS = {
     "stop": "STOP",
@@ -95,7 +94,7 @@ def chat_to_gemini(completion: JSON, model: str, usage: TokenUsage | None = None
 
 
 def _candidate(choice: JSON, position: int) -> JSON:
-    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    message = object_field(choice, "message")
     index = choice.get("index")
     return {
         "content": {"role": "model", "parts": message_parts(message)},

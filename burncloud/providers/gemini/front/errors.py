@@ -13,8 +13,7 @@ from typing import Any
 import orjson
 
 from burncloud.errors import BurncloudError
-
-JSON = dict[str, Any]
+from burncloud.protocols.shapes import JSON
 
 _STATUSES = {
     400: "INVALID_ARGUMENT",

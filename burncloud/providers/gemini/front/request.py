@@ -18,9 +18,8 @@ from typing import Any
 import orjson
 
 from burncloud.errors import InvalidRequest
+from burncloud.protocols.shapes import JSON
 from burncloud.providers.gemini import call_ids
-
-JSON = dict[str, Any]
 
 _UPPER = re.compile(r"([A-Z])")
 _SNAKE = re.compile(r"_([a-z])")
@@ -110,7 +109,8 @@ class _Contents:
         return self._messages
 
     def _model_turn(self, parts: list[JSON], turn: int) -> None:
-        texts, calls = [], []
+        texts: list[str] = []
+        calls: list[JSON] = []
         for part in parts:
             call = field(part, "functionCall")
             if isinstance(call, dict):

@@ -13,10 +13,9 @@ usage chunk. Gemini has no end marker, and events end in CRLF CRLF as Google's d
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
+from burncloud.protocols.shapes import JSON, object_field
 from burncloud.protocols.sse import SSEFramer, parse_event
 from burncloud.providers.base import TokenUsage
 from burncloud.providers.gemini.front.answer import (
@@ -28,7 +27,6 @@ from burncloud.providers.gemini.front.answer import (
 from burncloud.providers.gemini.front.errors import error_event, sse_event, stream_status
 from burncloud.providers.openai.usage import token_usage
 
-JSON = dict[str, Any]
 TEXT_LIMIT = 16 * 1024
 
 
@@ -129,7 +127,8 @@ class GeminiEventStream:
         for choice in chunk.get("choices") or []:
             if not isinstance(choice, dict):
                 continue
-            index = choice.get("index") if isinstance(choice.get("index"), int) else 0
+            given = choice.get("index")
+            index = given if isinstance(given, int) else 0
             state = self._candidates.setdefault(index, _Candidate())
             delta = choice.get("delta")
             parts = self._delta(state, delta) if isinstance(delta, dict) else []
@@ -155,8 +154,9 @@ class GeminiEventStream:
         return parts
 
     def _tool_call(self, state: _Candidate, call: JSON) -> list[JSON]:
-        index = call.get("index") if isinstance(call.get("index"), int) else state.started
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        given = call.get("index")
+        index = given if isinstance(given, int) else state.started
+        function = object_field(call, "function")
         known = state.calls.get(index)
         parts: list[JSON] = []
         if known is None or (call.get("id") and call["id"] != known.id):
