@@ -12,7 +12,8 @@ from burncloud.cli.completions import one_of
 from burncloud.cli.output import emit, print_json, print_line
 from burncloud.cli.session import DbOption, JsonOption, Session, fail, run, run_read
 from burncloud.money import format_usd
-from burncloud.services.channel_types import CHANNEL_TYPES, parse_pairs
+from burncloud.providers.registry import CHANNEL_KINDS
+from burncloud.services.channel_types import parse_pairs
 from burncloud.services.channels import (
     Channel,
     UrlCheck,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True, help="Manage channels (upstream provider accounts).")
 
 IdArgument = Annotated[int, typer.Argument(metavar="ID", help="Channel id.", show_default=False)]
-_TYPES = ", ".join(CHANNEL_TYPES)
+_TYPES = ", ".join(CHANNEL_KINDS)
 _HELP = {
     "type": f"Channel type: {_TYPES}.",
     "name": "A name for the channel.",
@@ -74,7 +75,7 @@ REASON_WIDTH = 40
 
 
 def _option(flag: str, metavar: str, *, show_default: bool = False) -> Any:
-    values = one_of(CHANNEL_TYPES) if flag == "type" else None
+    values = one_of(CHANNEL_KINDS) if flag == "type" else None
     return typer.Option(
         f"--{flag}",
         metavar=metavar,

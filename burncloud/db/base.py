@@ -9,15 +9,17 @@ them into each driver's numbered form.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from burncloud.db.url import DatabaseUrl
 
 Row = dict[str, Any]
 Params = Mapping[str, Any] | None
+
+T = TypeVar("T")
 
 HOW_TO_CREATE = "create it with `burncloud init` (or any write command, or `burncloud router`)"
 
@@ -70,3 +72,21 @@ def bind(sql: str, params: Params, marker: str = "$") -> tuple[str, list[Any]]:
     query, names = to_positional(sql, marker)
     params = params or {}
     return query, [params[name] for name in names]
+
+
+def batch_sizes(count: int, largest: int) -> list[int]:
+    """``count`` rows as full statements of ``largest`` rows and powers of two for the
+    rest: a many-row statement's text (kilobytes, with its parameter rewrite) is built and
+    cached per size, so only a handful of sizes are ever made, however batches vary."""
+    sizes = [largest] * (count // largest)
+    rest = count % largest
+    sizes += [1 << bit for bit in reversed(range(rest.bit_length())) if rest >> bit & 1]
+    return sizes
+
+
+def batches(items: Sequence[T], largest: int) -> Iterator[Sequence[T]]:
+    """``items`` cut by ``batch_sizes``."""
+    start = 0
+    for size in batch_sizes(len(items), largest):
+        yield items[start : start + size]
+        start += size

@@ -186,3 +186,16 @@ class EmbeddingsProvider(ChatProvider, Protocol):
         """Convert a whole 200 answer to the client's ``body`` (which says how many inputs
         and which ``encoding_format``); ``model`` is the name the client asked for."""
         ...
+
+
+class PassthroughProvider(ChatProvider, Protocol):
+    """An upstream kind that takes OpenAI bodies as they are, for every OpenAI endpoint: the
+    relay sends the client's bytes with these headers, changed only by ``prepare``."""
+
+    def prepare(self, body: JSON, model: str, stream: bool) -> JSON:
+        """The body with the vendor's request quirks applied (the same object when none)."""
+        ...
+
+    def headers(self, channel: ChannelAccess) -> dict[str, str]:
+        """The upstream's auth and account headers for ``channel``."""
+        ...

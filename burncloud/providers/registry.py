@@ -1,38 +1,125 @@
-"""Which provider speaks for each channel type: one line per provider.
+"""Every channel kind and what it can do: one entry per kind, the only place that says.
 
-Providers are stateless, so one instance per channel type serves every request.
+An entry names the kind's provider and its capabilities as typed fields: whether it takes
+OpenAI bodies as they are (``passthrough``: every OpenAI endpoint), serves embeddings
+through a conversion, answers a front door's format untouched (``native``, for
+``door_format`` and the models ``native_models`` accepts), needs image URLs fetched into
+bytes, and the rules its channels' URLs and config follow. Adding a provider is one folder
+under ``providers/`` and one entry here; nothing asks a provider what it can do.
+Providers are stateless, so one instance per kind serves every request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from burncloud.errors import ServiceUnavailable
 from burncloud.providers.anthropic import AnthropicProvider
 from burncloud.providers.azure import AzureProvider
-from burncloud.providers.base import ChatProvider
-from burncloud.providers.bedrock import BedrockProvider
+from burncloud.providers.base import (
+    ChatProvider,
+    EmbeddingsProvider,
+    NativeProvider,
+    PassthroughProvider,
+)
+from burncloud.providers.bedrock import BedrockProvider, is_claude_model
 from burncloud.providers.gemini import GeminiProvider
 from burncloud.providers.openai import OpenAIProvider
 from burncloud.providers.qwen import QwenProvider
 
-# The channel types whose requests the relay passes through as bytes (``openai_style``).
-OPENAI_STYLE: dict[str, OpenAIProvider] = {
-    "openai": OpenAIProvider("openai"),
-    "openai-compatible": OpenAIProvider("openai-compatible"),
-    "qwen": QwenProvider(),
+CHAT_PATH, EMBEDDINGS_PATH = "/chat/completions", "/embeddings"
+
+
+def _every_model(_model: str) -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelKind:
+    """One upstream kind: its provider, what it can do, and its channels' rules."""
+
+    name: str
+    provider: ChatProvider  # chat completions, converted to and from the kind's format
+    passthrough: PassthroughProvider | None = None  # OpenAI bodies as they are: every endpoint
+    embeddings: EmbeddingsProvider | None = None  # OpenAI embeddings, converted
+    native: NativeProvider | None = None  # a front door's requests, untouched
+    door_format: str | None = None  # ... of this format
+    native_models: Callable[[str], bool] = _every_model  # ... for these upstream models
+    needs_image_bytes: bool = False  # client image URLs fetched into data URLs first
+    default_base_url: str | None = None
+    base_url_template: str | None = None  # from config entries, e.g. Bedrock's region
+    required_config: tuple[str, ...] = ()
+
+    def serves(self, path: str) -> bool:
+        """Whether the kind serves the OpenAI endpoint at ``path`` (a front door's
+        requests count as chat completions)."""
+        if self.passthrough is not None or path == CHAT_PATH:
+            return True
+        return path == EMBEDDINGS_PATH and self.embeddings is not None
+
+    def speaks(self, door_format: str, model: str) -> bool:
+        """Whether the kind takes ``door_format`` requests untouched for upstream ``model``."""
+        return (
+            self.native is not None
+            and door_format == self.door_format
+            and self.native_models(model)
+        )
+
+
+def _openai_kind(name: str, provider: OpenAIProvider, url: str | None = None) -> ChannelKind:
+    return ChannelKind(
+        name, provider, passthrough=provider, embeddings=provider, default_base_url=url
+    )
+
+
+_AZURE, _ANTHROPIC, _GEMINI, _BEDROCK = (
+    AzureProvider(),
+    AnthropicProvider(),
+    GeminiProvider(),
+    BedrockProvider(),
+)
+
+CHANNEL_KINDS: dict[str, ChannelKind] = {
+    kind.name: kind
+    for kind in (
+        _openai_kind("openai", OpenAIProvider("openai"), "https://api.openai.com/v1"),
+        _openai_kind("openai-compatible", OpenAIProvider("openai-compatible")),
+        ChannelKind("azure", _AZURE, embeddings=_AZURE),
+        ChannelKind(
+            "anthropic",
+            _ANTHROPIC,
+            native=_ANTHROPIC,
+            door_format="anthropic",
+            default_base_url="https://api.anthropic.com",
+        ),
+        ChannelKind(
+            "gemini",
+            _GEMINI,
+            embeddings=_GEMINI,
+            native=_GEMINI,
+            door_format="gemini",
+            needs_image_bytes=True,
+            default_base_url="https://generativelanguage.googleapis.com",
+        ),
+        _openai_kind("qwen", QwenProvider(), "https://dashscope.aliyuncs.com/compatible-mode/v1"),
+        ChannelKind(
+            "bedrock",
+            _BEDROCK,
+            native=_BEDROCK,
+            door_format="anthropic",
+            native_models=is_claude_model,  # Claude over InvokeModel; others over Converse
+            needs_image_bytes=True,
+            base_url_template="https://bedrock-runtime.{region}.amazonaws.com",
+            required_config=("region",),
+        ),
+    )
 }
 
-PROVIDERS: dict[str, ChatProvider] = {
-    **OPENAI_STYLE,
-    "azure": AzureProvider(),
-    "anthropic": AnthropicProvider(),
-    "gemini": GeminiProvider(),
-    "bedrock": BedrockProvider(),
-}
 
-
-def provider_for(channel_type: str) -> ChatProvider:
-    """The provider for ``channel_type``; ServiceUnavailable if this build has none."""
-    provider = PROVIDERS.get(channel_type)
-    if provider is None:
+def kind_of(channel_type: str) -> ChannelKind:
+    """The kind called ``channel_type``; ServiceUnavailable if this build has none."""
+    kind = CHANNEL_KINDS.get(channel_type)
+    if kind is None:
         raise ServiceUnavailable(f"no provider for {channel_type!r} channels in this build")
-    return provider
+    return kind

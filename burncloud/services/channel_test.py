@@ -24,7 +24,7 @@ from burncloud.crypto import SecretBox, public_error_text
 from burncloud.db.base import Database
 from burncloud.errors import BurncloudError, NotFound
 from burncloud.providers.base import ChatProvider
-from burncloud.providers.registry import provider_for
+from burncloud.providers.registry import kind_of
 from burncloud.services.channels import Channel, decrypt_key
 from burncloud.services.clock import now
 
@@ -126,7 +126,7 @@ async def _exchange(
     """Build, send and read the test request; an empty error means the channel answered."""
     body = {"model": model, "messages": [{"role": "user", "content": TEST_PROMPT}], "max_tokens": 1}
     try:
-        provider = provider_for(channel.type)
+        provider = kind_of(channel.type).provider
         built = provider.chat_request(access, body, model, False)
     except BurncloudError as exc:
         return _Outcome(None, exc.message)

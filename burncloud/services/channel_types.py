@@ -1,8 +1,10 @@
-"""Channel types and the rules a channel's fields follow (base URL, models, maps).
+"""The rules a channel's fields follow (base URL, config, models, maps), per its kind
+(``providers.registry``).
 
-OpenAI-style types (openai, openai-compatible, qwen) keep the SDK-style base URL
-(``https://api.openai.com/v1``): the provider appends ``/chat/completions`` and friends, so
-a base URL without a path gets ``/v1``. Other types keep the URL as given, less a trailing
+Kinds that take OpenAI bodies as they are (openai, openai-compatible, qwen) keep the
+SDK-style base URL (``https://api.openai.com/v1``): the provider appends
+``/chat/completions`` and friends, so a base URL without a path gets ``/v1``. Other kinds
+keep the URL as given, less a trailing
 slash. Bedrock has no single endpoint: its base URL comes from the ``region`` config entry.
 """
 
@@ -10,11 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from burncloud.errors import InvalidRequest
 from burncloud.providers.output_limits import CONFIG_KEY as OUTPUT_LIMIT_KEY
+from burncloud.providers.registry import CHANNEL_KINDS, ChannelKind
 from burncloud.services.timeouts import timeouts_from_config
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -22,71 +24,45 @@ _WHITESPACE = re.compile(r"\s")
 _SECRET_CONFIG_WORDS = ("secret", "password", "api_key")
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelType:
-    """One upstream kind and what its channels need."""
-
-    name: str
-    default_base_url: str | None = None
-    openai_style: bool = False
-    required_config: tuple[str, ...] = ()
-    base_url_template: str | None = None
-
-    def default_url(self, config: Mapping[str, str]) -> str:
-        """The base URL to use when none is given; InvalidRequest if the type has none."""
-        if self.base_url_template is not None:
-            return self.base_url_template.format(**config)
-        if self.default_base_url is None:
-            raise InvalidRequest(f"{self.name} channels need --base-url")
-        return self.default_base_url
-
-    def check_config(self, config: Mapping[str, str]) -> None:
-        """Raise InvalidRequest when a required config entry is missing or malformed."""
-        for key in self.required_config:
-            if not config.get(key):
-                raise InvalidRequest(f"{self.name} channels need --config {key}=...")
-        region = config.get("region")
-        if region is not None and not _REGION.match(region):
-            raise InvalidRequest(f"not an AWS region: {region!r} (e.g. us-east-1)")
-        timeouts_from_config(config)
-        limit = config.get(OUTPUT_LIMIT_KEY)
-        if limit is not None and not (limit.isdigit() and int(limit) > 0):
-            raise InvalidRequest(f"--config {OUTPUT_LIMIT_KEY}=N needs a positive whole number")
-
-    def normalize_base_url(self, url: str) -> str:
-        """Validate ``url`` and return it in the form stored for this type."""
-        url = validate_base_url(url)
-        if self.openai_style and not urlsplit(url).path:
-            url += "/v1"
-        return url
-
-
-CHANNEL_TYPES: dict[str, ChannelType] = {
-    t.name: t
-    for t in (
-        ChannelType("openai", "https://api.openai.com/v1", openai_style=True),
-        ChannelType("openai-compatible", openai_style=True),
-        ChannelType("azure"),
-        ChannelType("anthropic", "https://api.anthropic.com"),
-        ChannelType("gemini", "https://generativelanguage.googleapis.com"),
-        ChannelType("qwen", "https://dashscope.aliyuncs.com/compatible-mode/v1", openai_style=True),
-        ChannelType(
-            "bedrock",
-            required_config=("region",),
-            base_url_template="https://bedrock-runtime.{region}.amazonaws.com",
-        ),
-    )
-}
-
-
-def get_channel_type(name: str) -> ChannelType:
-    """The channel type called ``name``; InvalidRequest listing the valid ones otherwise."""
-    found = CHANNEL_TYPES.get(name.strip().lower())
+def get_channel_type(name: str) -> ChannelKind:
+    """The channel kind called ``name``; InvalidRequest listing the valid ones otherwise."""
+    found = CHANNEL_KINDS.get(name.strip().lower())
     if found is None:
         raise InvalidRequest(
-            f"unknown channel type {name!r}: use one of {', '.join(CHANNEL_TYPES)}"
+            f"unknown channel type {name!r}: use one of {', '.join(CHANNEL_KINDS)}"
         )
     return found
+
+
+def default_url(kind: ChannelKind, config: Mapping[str, str]) -> str:
+    """The base URL to use when none is given; InvalidRequest if the kind has none."""
+    if kind.base_url_template is not None:
+        return kind.base_url_template.format(**config)
+    if kind.default_base_url is None:
+        raise InvalidRequest(f"{kind.name} channels need --base-url")
+    return kind.default_base_url
+
+
+def check_config(kind: ChannelKind, config: Mapping[str, str]) -> None:
+    """Raise InvalidRequest when a required config entry is missing or malformed."""
+    for key in kind.required_config:
+        if not config.get(key):
+            raise InvalidRequest(f"{kind.name} channels need --config {key}=...")
+    region = config.get("region")
+    if region is not None and not _REGION.match(region):
+        raise InvalidRequest(f"not an AWS region: {region!r} (e.g. us-east-1)")
+    timeouts_from_config(config)
+    limit = config.get(OUTPUT_LIMIT_KEY)
+    if limit is not None and not (limit.isdigit() and int(limit) > 0):
+        raise InvalidRequest(f"--config {OUTPUT_LIMIT_KEY}=N needs a positive whole number")
+
+
+def normalize_base_url(kind: ChannelKind, url: str) -> str:
+    """Validate ``url`` and return it in the form stored for this kind."""
+    url = validate_base_url(url)
+    if kind.passthrough is not None and not urlsplit(url).path:
+        url += "/v1"
+    return url
 
 
 def validate_base_url(url: str) -> str:

@@ -20,13 +20,16 @@ from burncloud.db.base import Database, Executor
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import format_usd
 from burncloud.services.channel_types import (
+    check_config,
     check_int,
     clean_config,
     clean_key,
     clean_model_map,
     clean_name,
     clean_names,
+    default_url,
     get_channel_type,
+    normalize_base_url,
 )
 from burncloud.services.clock import now
 from burncloud.services.settings import bump_config_version
@@ -324,7 +327,7 @@ def _seal_key(box: SecretBox, key: str) -> tuple[str, str]:
 def _kept_base_url(old: Channel) -> str | None:
     """The old base URL, or None (the new default) when it was the old type's default."""
     try:
-        default = get_channel_type(old.type).default_url(old.config)
+        default = default_url(get_channel_type(old.type), old.config)
     except (InvalidRequest, KeyError):
         return old.base_url
     return None if old.base_url == default else old.base_url
@@ -334,7 +337,7 @@ async def _validate(tx: Executor, draft: _Fields) -> _Fields:
     """Check every field of a channel; InvalidRequest with a one-line reason otherwise."""
     kind = get_channel_type(draft.type)
     config = clean_config(draft.config)
-    kind.check_config(config)
+    check_config(kind, config)
     models = clean_names(draft.models, "model")
     groups = clean_names(draft.groups, "group")
     for group in groups:
@@ -342,7 +345,7 @@ async def _validate(tx: Executor, draft: _Fields) -> _Fields:
     return _Fields(
         type=kind.name,
         name=clean_name(draft.name),
-        base_url=kind.normalize_base_url(draft.base_url or kind.default_url(config)),
+        base_url=normalize_base_url(kind, draft.base_url or default_url(kind, config)),
         models=models,
         groups=groups,
         weight=check_int(draft.weight, "weight", minimum=0),

@@ -1,5 +1,8 @@
-"""How long the per-minute rollup is kept, and pruning it.
+"""The request rollup: adding a batch of requests to its per-minute and per-hour totals,
+how long the per-minute rows are kept, and pruning them.
 
+The log writer adds every batch it writes (``MinuteTotals``), in the transaction that
+inserts the batch's log rows, so the totals and the logs always agree; stats read them.
 ``log_minutes`` holds one row per minute and model, channel, token and user: kept forever
 it would outgrow the logs' own index. Minutes older than ``MINUTES_KEPT`` are deleted
 (whole hours at a time; ``log_hours`` keeps their totals), and the first minute still kept
@@ -9,9 +12,105 @@ silently missing minutes.
 
 from __future__ import annotations
 
-from burncloud.db.base import Database, Executor
+from collections.abc import Mapping
+from functools import lru_cache
+
+from burncloud.db.base import Database, Executor, batches
 
 MINUTES_KEPT = 48 * 3600  # seconds of per-minute rows kept
+# The rollup tables of the schema's migration 4: (table, time column, bucket seconds)
+ROLLUP_TABLES = (("log_minutes", "minute", 60), ("log_hours", "hour", 3600))
+TOTALS = (
+    "requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "cost",
+    "latency_ms_sum",
+)  # fmt: skip
+ROWS_PER_UPSERT = 200  # x 10 columns stays far below both engines' parameter limits
+Dims = tuple[str, int | None, int | None, int | None]  # model, channel, token, user ids
+MinuteKey = tuple[int, str, int | None, int | None, int | None]  # minute, then the dims
+BucketKey = tuple[str, int, str]  # dim, bucket start, key (the model or an id as text)
+
+
+class MinuteTotals:
+    """A batch of requests summed per minute and (model, channel, token, user)."""
+
+    __slots__ = ("_minutes",)
+
+    def __init__(self) -> None:
+        self._minutes: dict[MinuteKey, list[int]] = {}
+
+    def add(
+        self,
+        created_at: int,
+        dims: Dims,
+        status: int,
+        tokens: tuple[int, int, int],
+        cost: int,
+        latency_ms: int,
+    ) -> None:
+        """Count one request (``tokens``: prompt, completion, cached); an error is a
+        status of 400 or more but 499 (the client went away)."""
+        key = (created_at - created_at % 60, *dims)
+        error = int(status >= 400 and status != 499)
+        values = (1, error, *tokens, cost, latency_ms)
+        totals = self._minutes.setdefault(key, [0] * len(TOTALS))
+        for i, value in enumerate(values):
+            totals[i] += value
+
+    async def write(self, tx: Executor) -> None:
+        """Add the batch to log_minutes, then log_hours, each in key order: concurrent
+        writers lock the rows in one order, so they never deadlock."""
+        for table, time_column, span in ROLLUP_TABLES:
+            items = list(_buckets(self._minutes, span).items())
+            for chunk in batches(items, ROWS_PER_UPSERT):
+                params = {
+                    f"{column}_{i}": value
+                    for i, ((dim, bucket, key), totals) in enumerate(chunk)
+                    for column, value in zip(
+                        (time_column, "dim", "key", *TOTALS),
+                        (bucket, dim, key, *totals),
+                        strict=True,
+                    )
+                }
+                await tx.execute(_upsert_sql(table, time_column, len(chunk)), params)
+
+
+def _buckets(minutes: Mapping[MinuteKey, list[int]], span: int) -> dict[BucketKey, list[int]]:
+    """The batch's totals per ``span``-second bucket, overall and per model, channel, token
+    and user (ids as text, '' for none), in key order: the order rows are locked in."""
+    buckets: dict[BucketKey, list[int]] = {}
+    for (minute, model, channel_id, token_id, user_id), values in minutes.items():
+        bucket = minute - minute % span
+        for dim, key in (
+            ("all", ""),
+            ("model", model),
+            ("channel", _id_key(channel_id)),
+            ("token", _id_key(token_id)),
+            ("user", _id_key(user_id)),
+        ):
+            totals = buckets.setdefault((dim, bucket, key), [0] * len(TOTALS))
+            for i, value in enumerate(values):
+                totals[i] += value
+    return dict(sorted(buckets.items()))
+
+
+def _id_key(rid: int | None) -> str:
+    return "" if rid is None else str(rid)
+
+
+@lru_cache(maxsize=32)  # 2 tables x the sizes of batch_sizes
+def _upsert_sql(table: str, time_column: str, rows: int) -> str:
+    """Add ``rows`` buckets' totals to ``table``, creating the rows that are new."""
+    columns = (time_column, "dim", "key", *TOTALS)
+    values = ", ".join(
+        "(" + ", ".join(f":{column}_{i}" for column in columns) + ")" for i in range(rows)
+    )
+    updates = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in TOTALS)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"
+        f" ON CONFLICT (dim, {time_column}, key) DO UPDATE SET {updates}"
+    )
+
+
 _KEPT_FROM = "rollup.minutes_kept_from"
 
 

@@ -56,7 +56,7 @@ def test_options_with_a_fixed_set_carry_their_values() -> None:
     from burncloud.cli.app import app
     from burncloud.cli.completions import command_tree
     from burncloud.config import SERVERS
-    from burncloud.services.channel_types import CHANNEL_TYPES
+    from burncloud.providers.registry import CHANNEL_KINDS
     from burncloud.services.stats import GROUPINGS
     from burncloud.services.users import ROLES
 
@@ -69,8 +69,8 @@ def test_options_with_a_fixed_set_carry_their_values() -> None:
     assert values == {
         ("router", "--server"): SERVERS,
         ("stats", "--by"): GROUPINGS,
-        ("channel add", "--type"): tuple(CHANNEL_TYPES),
-        ("channel update", "--type"): tuple(CHANNEL_TYPES),
+        ("channel add", "--type"): tuple(CHANNEL_KINDS),
+        ("channel update", "--type"): tuple(CHANNEL_KINDS),
         ("user add", "--role"): ROLES,
         ("user update", "--role"): ROLES,
         ("redeem list", "--status"): ("unused", "used"),

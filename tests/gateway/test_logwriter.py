@@ -415,11 +415,12 @@ async def test_concurrent_writers_keep_one_rollup(open_db: OpenDb) -> None:
 def test_batches_are_inserted_in_a_handful_of_statement_shapes() -> None:
     """Each statement text is cached with its parameter rewrite (kilobytes each): batch
     sizes from 1 to 5,000 must not build more than the powers of two and the full size."""
-    from burncloud.gateway.billing.logwriter import ROWS_PER_INSERT, _chunk_sizes
+    from burncloud.db.base import batch_sizes
+    from burncloud.gateway.billing.logwriter import ROWS_PER_INSERT
 
     shapes: set[int] = set()
     for count in range(5_001):
-        sizes = _chunk_sizes(count)
+        sizes = batch_sizes(count, ROWS_PER_INSERT)
         assert sum(sizes) == count and all(0 < size <= ROWS_PER_INSERT for size in sizes)
         shapes.update(sizes)
     assert shapes == {ROWS_PER_INSERT, 1, 2, 4, 8, 16, 32, 64, 128}

@@ -6,7 +6,12 @@ from burncloud.crypto import SecretBox
 from burncloud.db import Database
 from burncloud.errors import ConfigError, InvalidRequest, NotFound
 from burncloud.services import channels
-from burncloud.services.channel_types import get_channel_type, parse_pairs, validate_base_url
+from burncloud.services.channel_types import (
+    get_channel_type,
+    normalize_base_url,
+    parse_pairs,
+    validate_base_url,
+)
 from burncloud.services.settings import read_config_version
 
 BOX = SecretBox.from_passphrase("test-secret")
@@ -220,7 +225,7 @@ async def test_invalid_channels_are_refused(db: Database, changes: dict, message
     ],
 )
 def test_base_url_normalisation(type_name: str, url: str, stored: str) -> None:
-    assert get_channel_type(type_name).normalize_base_url(url) == stored
+    assert normalize_base_url(get_channel_type(type_name), url) == stored
 
 
 @pytest.mark.parametrize(

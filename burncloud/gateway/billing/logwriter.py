@@ -23,23 +23,22 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-from burncloud.db.base import Database, Executor
+from burncloud.db.base import Database, Executor, batches
 from burncloud.errors import BurncloudError
 from burncloud.gateway.billing.reservations import Settlement
 from burncloud.gateway.route_trace import RouteTrace
 from burncloud.services.clock import now as wall_clock
 from burncloud.services.leases import TOKEN, USER, add_used, charge_directly, consume_leases
-from burncloud.services.rollup import prune_minutes
+from burncloud.services.rollup import MinuteTotals, prune_minutes
 
 log = logging.getLogger("burncloud.logwriter")
 
 MAX_BACKOFF = 5.0
-T = TypeVar("T")
 PRUNE_EVERY = 600  # seconds between prunings of the per-minute rollup
 
 _COLUMNS = (
@@ -60,26 +59,8 @@ def _insert_sql(rows: int) -> str:
     return f"INSERT INTO logs ({', '.join(_COLUMNS)}) VALUES {values}"
 
 
-def _chunk_sizes(count: int) -> list[int]:
-    """``count`` as full inserts of ROWS_PER_INSERT rows and powers of two for the rest, so
-    only a handful of statement texts (each kilobytes, with its parameter rewrite) are ever
-    built and cached, however the batch sizes vary."""
-    sizes = [ROWS_PER_INSERT] * (count // ROWS_PER_INSERT)
-    rest = count % ROWS_PER_INSERT
-    sizes += [1 << bit for bit in reversed(range(rest.bit_length())) if rest >> bit & 1]
-    return sizes
-
-
-def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
-    """``items`` cut by ``_chunk_sizes``."""
-    start = 0
-    for size in _chunk_sizes(len(items)):
-        yield items[start : start + size]
-        start += size
-
-
 async def _insert_rows(tx: Executor, records: Sequence[LogRecord]) -> None:
-    for chunk in _chunks(records):
+    for chunk in batches(records, ROWS_PER_INSERT):
         params = {
             f"{column}_{i}": value
             for i, record in enumerate(chunk)
@@ -135,16 +116,6 @@ class LogRecord:
         return values
 
 
-# The rollup tables of the schema's migration 4: (table, time column, bucket seconds)
-ROLLUP_TABLES = (("log_minutes", "minute", 60), ("log_hours", "hour", 3600))
-_TOTALS = (
-    "requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "cost",
-    "latency_ms_sum",
-)  # fmt: skip
-MinuteKey = tuple[int, str, int | None, int | None, int | None]  # minute, model, ids
-BucketKey = tuple[str, int, str]  # dim, bucket start, key (the model or an id as text)
-
-
 @dataclass(slots=True)
 class _Bill:
     """What one batch adds up to, per id."""
@@ -154,15 +125,29 @@ class _Bill:
     lease_subjects: dict[int, tuple[str, int]]
     direct: dict[str, dict[int, int]]
     outcomes: dict[int, list[int]]  # channel id -> [successes, failures]
-    minutes: dict[MinuteKey, list[int]]  # totals in _TOTALS order
+    minutes: MinuteTotals  # the rollup's per-minute totals
 
 
 def _add_up(records: Iterable[LogRecord]) -> _Bill:
     """Aggregate a batch's costs per token, user, channel and lease, and each channel's
     successes and failures (every attempt of the route counts, failed-over ones too)."""
-    bill = _Bill({"tokens": {}, "users": {}, "channels": {}}, {}, {}, {TOKEN: {}, USER: {}}, {}, {})
+    bill = _Bill(
+        {"tokens": {}, "users": {}, "channels": {}},
+        {},
+        {},
+        {TOKEN: {}, USER: {}},
+        {},
+        MinuteTotals(),
+    )
     for record in records:
-        _add_to_minute(bill.minutes, record)
+        bill.minutes.add(
+            record.created_at,
+            (record.model, record.channel_id, record.token_id, record.user_id),
+            record.status,
+            (record.prompt_tokens, record.completion_tokens, record.cached_tokens),
+            record.cost,
+            record.latency_ms,
+        )
         if record.route is not None:
             for attempt in record.route.attempts:
                 _count_outcome(bill.outcomes, attempt["id"], attempt["status"])
@@ -204,78 +189,6 @@ def _add(totals: dict[int, int], key: int, amount: int) -> None:
     totals[key] = totals.get(key, 0) + amount
 
 
-def _add_to_minute(minutes: dict[MinuteKey, list[int]], record: LogRecord) -> None:
-    """Count ``record`` in its minute's totals; an error is a status >= 400 but 499."""
-    key = (
-        record.created_at - record.created_at % 60,
-        record.model,
-        record.channel_id,
-        record.token_id,
-        record.user_id,
-    )
-    error = int(record.status >= 400 and record.status != 499)
-    values = (
-        1, error, record.prompt_tokens, record.completion_tokens, record.cached_tokens,
-        record.cost, record.latency_ms,
-    )  # fmt: skip
-    totals = minutes.setdefault(key, [0] * len(_TOTALS))
-    for i, value in enumerate(values):
-        totals[i] += value
-
-
-def _buckets(minutes: Mapping[MinuteKey, list[int]], span: int) -> dict[BucketKey, list[int]]:
-    """The batch's totals per ``span``-second bucket, overall and per model, channel, token
-    and user (ids as text, '' for none), in key order: the order rows are locked in."""
-    buckets: dict[BucketKey, list[int]] = {}
-    for (minute, model, channel_id, token_id, user_id), values in minutes.items():
-        bucket = minute - minute % span
-        for dim, key in (
-            ("all", ""),
-            ("model", model),
-            ("channel", _id_key(channel_id)),
-            ("token", _id_key(token_id)),
-            ("user", _id_key(user_id)),
-        ):
-            totals = buckets.setdefault((dim, bucket, key), [0] * len(_TOTALS))
-            for i, value in enumerate(values):
-                totals[i] += value
-    return dict(sorted(buckets.items()))
-
-
-def _id_key(rid: int | None) -> str:
-    return "" if rid is None else str(rid)
-
-
-@lru_cache(maxsize=32)  # 2 tables x the sizes of _chunk_sizes
-def _upsert_sql(table: str, time_column: str, rows: int) -> str:
-    """Add ``rows`` buckets' totals to ``table``, creating the rows that are new."""
-    columns = (time_column, "dim", "key", *_TOTALS)
-    values = ", ".join(
-        "(" + ", ".join(f":{column}_{i}" for column in columns) + ")" for i in range(rows)
-    )
-    updates = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in _TOTALS)
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"
-        f" ON CONFLICT (dim, {time_column}, key) DO UPDATE SET {updates}"
-    )
-
-
-async def _add_to_rollup(tx: Executor, minutes: Mapping[MinuteKey, list[int]]) -> None:
-    """Add the batch to log_minutes, then log_hours, each in key order: concurrent writers
-    lock the rows in one order, so they never deadlock."""
-    for table, time_column, span in ROLLUP_TABLES:
-        items = list(_buckets(minutes, span).items())
-        for chunk in _chunks(items):
-            params = {
-                f"{column}_{i}": value
-                for i, ((dim, bucket, key), totals) in enumerate(chunk)
-                for column, value in zip(
-                    (time_column, "dim", "key", *_TOTALS), (bucket, dim, key, *totals), strict=True
-                )
-            }
-            await tx.execute(_upsert_sql(table, time_column, len(chunk)), params)
-
-
 async def persist_records(tx: Executor, records: Sequence[LogRecord]) -> Mapping[int, int]:
     """Write and bill ``records`` in ``tx`` as a flush does; the amounts billed per lease."""
     bill = _add_up(records)
@@ -287,7 +200,7 @@ async def _persist(tx: Executor, records: Sequence[LogRecord], bill: _Bill) -> N
     """Insert the rows, add them to the rollup and bill them; lease rows first, then
     subjects (the lock order)."""
     await _insert_rows(tx, records)
-    await _add_to_rollup(tx, bill.minutes)
+    await bill.minutes.write(tx)
     for lease_id in await consume_leases(tx, bill.leases):
         subject, sid = bill.lease_subjects[lease_id]  # swept meanwhile: bill the subject
         _add(bill.direct[subject], sid, bill.leases[lease_id])

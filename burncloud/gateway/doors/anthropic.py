@@ -28,7 +28,6 @@ from burncloud.providers.anthropic.front.errors import (
 )
 from burncloud.providers.anthropic.front.request import messages_to_chat
 from burncloud.providers.anthropic.front.stream import MessagesEventStream
-from burncloud.providers.bedrock import is_claude_model
 
 # Anthropic's error types by HTTP status; others follow the OpenAI error's type.
 _KIND_BY_STATUS = {
@@ -47,14 +46,10 @@ class AnthropicDialect:
 
     format = "anthropic"
     endpoint = Endpoint("messages", "/chat/completions", "messages", True, 4096)
-    forwarded_headers = (b"anthropic-version", b"anthropic-beta")
+    forwarded_headers: tuple[bytes, ...] = (b"anthropic-version", b"anthropic-beta")
 
     def credentials(self, scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
         return ()
-
-    def speaks(self, channel_type: str, model: str) -> bool:
-        """Anthropic channels, and Bedrock channels serving a Claude model (InvokeModel)."""
-        return channel_type == "anthropic" or (channel_type == "bedrock" and is_claude_model(model))
 
     def fields(self, scope: Scope, body: JSON) -> DoorFields:
         """Model, stream and ``max_tokens``: all an Anthropic channel's request is read for."""

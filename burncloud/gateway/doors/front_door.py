@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import orjson
@@ -29,6 +30,7 @@ from burncloud.gateway.relay.inbound import (
 )
 from burncloud.gateway.relay.pump import Transcoder
 from burncloud.gateway.relay.story import Relay
+from burncloud.providers.registry import CHANNEL_KINDS
 
 JSON = dict[str, Any]
 
@@ -51,10 +53,6 @@ class Dialect(Protocol):
 
     def credentials(self, scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
         """Headers carrying a key the client sent elsewhere (e.g. in the query)."""
-        ...
-
-    def speaks(self, channel_type: str, model: str) -> bool:
-        """Whether a channel of ``channel_type`` takes this format as it is for ``model``."""
         ...
 
     def fields(self, scope: Scope, body: JSON) -> DoorFields:
@@ -113,7 +111,7 @@ class _DoorParser:
             answers=fields.answers,
         )
         native = NativeRequest(
-            speaks=dialect.speaks,
+            speaks=partial(_speaks, dialect.format),
             raw=raw,
             body=body,
             stream=fields.stream,
@@ -127,6 +125,12 @@ class _DoorParser:
             convert=_converter(dialect, self._scope, body),
         )
         return request, native
+
+
+def _speaks(door_format: str, channel_type: str, model: str) -> bool:
+    """Whether a channel of ``channel_type`` takes ``door_format`` untouched for ``model``."""
+    kind = CHANNEL_KINDS.get(channel_type)
+    return kind is not None and kind.speaks(door_format, model)
 
 
 def _converter(dialect: Dialect, scope: Scope, body: JSON) -> Callable[[], InboundRequest]:

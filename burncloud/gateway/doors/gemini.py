@@ -52,9 +52,6 @@ class GeminiDialect:
         key = _query(scope).get("key")
         return ((b"x-goog-api-key", key[0].encode("latin-1")),) if key else ()
 
-    def speaks(self, channel_type: str, model: str) -> bool:
-        return channel_type == "gemini"
-
     def fields(self, scope: Scope, body: JSON) -> DoorFields:
         """The model and method from the URL; the answer limit and count from
         ``generationConfig``."""

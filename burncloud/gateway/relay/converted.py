@@ -21,16 +21,17 @@ from burncloud.gateway.relay.forward import Forward
 from burncloud.gateway.relay.inbound import InboundRequest
 from burncloud.gateway.relay.metering import Metered, answer_texts
 from burncloud.gateway.relay.pump import pump_stream
-from burncloud.providers.base import ChatProvider, EmbeddingsProvider
-from burncloud.providers.registry import PROVIDERS
+from burncloud.providers.base import ChatProvider
+from burncloud.providers.registry import kind_of
 
 
 async def converted_chat(forward: Forward) -> None:
     """Send a chat request in the channel's format; answer the client in OpenAI's."""
     request, upstream = forward.request, forward.upstream
-    provider = PROVIDERS[upstream.type]
+    kind = kind_of(upstream.type)
+    provider = kind.provider
     data = _capped(request, forward.cap)
-    if getattr(provider, "needs_image_bytes", False) and has_remote_images(data):
+    if kind.needs_image_bytes and has_remote_images(data):
         data = await inline_remote_images(data, forward.deps.fetcher)
     built = provider.chat_request(upstream, data, forward.model, request.stream)
     answer = await send_upstream(
@@ -48,7 +49,8 @@ async def converted_chat(forward: Forward) -> None:
 async def converted_embeddings(forward: Forward) -> None:
     """Send an OpenAI embeddings request in the channel's format."""
     request, upstream = forward.request, forward.upstream
-    provider: EmbeddingsProvider = PROVIDERS[upstream.type]  # type: ignore[assignment]
+    provider = kind_of(upstream.type).embeddings
+    assert provider is not None  # the plan sends embeddings only to kinds that serve them
     built = provider.embeddings_request(upstream, request.data, forward.model)
     answer = await send_upstream(
         forward.deps.transport, upstream, built.url, built.headers, built.body, provider.error

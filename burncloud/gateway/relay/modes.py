@@ -9,14 +9,14 @@ from burncloud.gateway.relay.inbound import EMBEDDINGS
 from burncloud.gateway.relay.native import native as native_mode
 from burncloud.gateway.relay.passthrough import passthrough
 from burncloud.providers.output_limits import capped_to_model
-from burncloud.services.channel_types import CHANNEL_TYPES
+from burncloud.providers.registry import kind_of
 
 
 def choose_mode(forward: Forward) -> tuple[Mode, Forward]:
     """The mode for ``forward``, and what it takes: a front door's request goes untouched to
     a channel of its format; to any other it goes as its OpenAI conversion, with the answer
     capped to what the target model allows (Claude Code asks for up to 128,000 tokens)."""
-    door, kind = forward.native, CHANNEL_TYPES[forward.upstream.type]
+    door, kind = forward.native, kind_of(forward.upstream.type)
     if door is not None:
         if door.speaks(forward.upstream.type, forward.model):
             return native_mode, forward
@@ -31,7 +31,7 @@ def choose_mode(forward: Forward) -> tuple[Mode, Forward]:
             cap,
             forward.exchange,
         )
-    if kind.openai_style:
+    if kind.passthrough is not None:
         return passthrough, forward
     if forward.request.endpoint is EMBEDDINGS:
         return converted_embeddings, forward

@@ -21,14 +21,15 @@ from burncloud.gateway.relay.inbound import InboundRequest
 from burncloud.gateway.relay.metering import Metered, answer_texts
 from burncloud.gateway.relay.pump import pump_stream
 from burncloud.providers.base import NativeProvider
-from burncloud.providers.registry import PROVIDERS
+from burncloud.providers.registry import kind_of
 
 
 async def native(forward: Forward) -> None:
     """Send the client's own request to the channel and its answer back as it came."""
     request, upstream, door = forward.request, forward.upstream, forward.native
     assert door is not None
-    provider: NativeProvider = PROVIDERS[upstream.type]  # type: ignore[assignment]
+    provider = kind_of(upstream.type).native
+    assert provider is not None  # chosen only for kinds that speak the door's format
     built = provider.native_request(
         upstream,
         door.raw,

@@ -20,13 +20,14 @@ from burncloud.gateway.relay.pump import pump_stream
 from burncloud.gateway.relay.streaming import StreamMeter
 from burncloud.providers.openai.request import wants_stream_usage
 from burncloud.providers.openai.usage import token_usage
-from burncloud.providers.registry import OPENAI_STYLE
+from burncloud.providers.registry import kind_of
 
 
 async def passthrough(forward: Forward) -> None:
     """Send the request as it came (nearly) and pass the answer on."""
     request, upstream = forward.request, forward.upstream
-    provider = OPENAI_STYLE[upstream.type]
+    provider = kind_of(upstream.type).passthrough
+    assert provider is not None  # chosen only for kinds that take OpenAI bodies
     fields = provider.prepare(request.data, forward.model, request.stream)
     stream_usage = wants_stream_usage(upstream.config)
     body = upstream_body(request, forward.model, forward.cap, fields, stream_usage)

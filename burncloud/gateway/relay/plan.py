@@ -10,10 +10,9 @@ from burncloud.config import Settings
 from burncloud.errors import BurncloudError, ModelNotFound, ModelPriceNotSet, ServiceUnavailable
 from burncloud.gateway.relay.auth import Caller
 from burncloud.gateway.relay.call import NativeRequest
-from burncloud.gateway.relay.inbound import CHAT, EMBEDDINGS, InboundRequest
+from burncloud.gateway.relay.inbound import InboundRequest
 from burncloud.gateway.snapshot import Candidate, Snapshot
-from burncloud.providers.registry import PROVIDERS
-from burncloud.services.channel_types import CHANNEL_TYPES
+from burncloud.providers.registry import CHANNEL_KINDS
 from burncloud.services.pricing import Price
 
 FREE = Price(model="", input=0, output=0)
@@ -74,14 +73,8 @@ def upstream_model(candidate: Candidate, model: str) -> str:
 
 
 def _speaks(channel_type: str, request: InboundRequest) -> bool:
-    if CHANNEL_TYPES[channel_type].openai_style:
-        return True
-    provider = PROVIDERS.get(channel_type)
-    if provider is None:
-        return False
-    if request.endpoint.path == CHAT.path:
-        return True
-    return request.endpoint is EMBEDDINGS and hasattr(provider, "embeddings_request")
+    kind = CHANNEL_KINDS.get(channel_type)
+    return kind is not None and kind.serves(request.endpoint.path)
 
 
 def _convertible(candidates: list[Candidate], native: NativeRequest, model: str) -> list[Candidate]:

@@ -15,7 +15,7 @@ from burncloud.errors import BurncloudError
 from burncloud.gateway.egress.transport import Transport
 from burncloud.gateway.egress.upstream import UpstreamFailure, send_upstream
 from burncloud.gateway.snapshot import Upstream
-from burncloud.providers.registry import PROVIDERS
+from burncloud.providers.registry import CHANNEL_KINDS
 from burncloud.services.channels import Channel, decrypt_key
 from burncloud.services.timeouts import Timeouts
 
@@ -28,10 +28,11 @@ async def probe_channel(
     db: Database, box: SecretBox, transport: Transport, channel: Channel
 ) -> bool:
     """True when the channel answers a minimal request for its first model with a 200."""
-    provider = PROVIDERS.get(channel.type)
+    kind = CHANNEL_KINDS.get(channel.type)
     row = await db.fetch_one("SELECT key_enc FROM channels WHERE id = :id", {"id": channel.id})
-    if provider is None or row is None or not channel.models:
+    if kind is None or row is None or not channel.models:
         return False
+    provider = kind.provider
     upstream = Upstream(
         id=channel.id,
         type=channel.type,

@@ -44,7 +44,6 @@ class BedrockProvider:
     from the clock."""
 
     name = "bedrock"
-    needs_image_bytes = True  # Converse takes image bytes or s3://, never http(s) URLs
 
     def __init__(
         self,

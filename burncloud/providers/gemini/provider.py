@@ -33,7 +33,6 @@ class GeminiProvider:
 
     __slots__ = ()
     name = "gemini"
-    needs_image_bytes = True  # http(s) image URLs are fetched by the relay (see parts.py)
 
     def chat_request(
         self, channel: ChannelAccess, body: JSON, model: str, stream: bool
