@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from quart import Quart, request
 from werkzeug.exceptions import HTTPException
@@ -19,7 +19,7 @@ from werkzeug.routing import IntegerConverter, Map
 from burncloud.admin.blueprint import admin_blueprint
 from burncloud.config import Settings
 from burncloud.errors import BurncloudError, NotFound
-from burncloud.gateway.asgi import Receive, Scope, Send, host_guard
+from burncloud.gateway.asgi import ASGIApp, Receive, Scope, Send, host_guard
 from burncloud.gateway.doors.account import account_blueprint
 from burncloud.gateway.doors.anthropic import AnthropicDialect, count_tokens
 from burncloud.gateway.doors.front_door import FrontDoor
@@ -49,14 +49,15 @@ class BurncloudApp:
     def __init__(self, settings: Settings) -> None:
         self.runtime = Runtime(settings)
         self.relay = Relay(self.runtime)
-        self._front_doors = {
+        self._front_doors: dict[tuple[str, str], ASGIApp] = {
             ("POST", "/v1/messages"): FrontDoor(self.relay, AnthropicDialect()),
             ("POST", "/v1/messages/count_tokens"): partial(count_tokens, self.relay),
             ("GET", "/metrics"): MetricsEndpoint(self.runtime.metrics, settings.metrics_token),
         }
         self._gemini_door = FrontDoor(self.relay, GeminiDialect())
         self.control = _control_app(self.runtime)
-        self._control_asgi = host_guard(self.control)  # a Host werkzeug cannot route: 400
+        # Quart types its ASGI arguments with its own event TypedDicts; the app is an ASGI app.
+        self._control_asgi = host_guard(cast(ASGIApp, self.control))  # unroutable Host: 400
 
     def routes(self) -> list[tuple[str, str]]:
         """Every (method, path pattern) this app serves, for access audits; HEAD and OPTIONS,

@@ -55,7 +55,7 @@ async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -
             raise InvalidRequest("invalid Content-Length header") from None
     message = await receive()  # nearly every body arrives whole, in the first message
     if message["type"] == "http.body" and not message.get("more_body", False):
-        body = message.get("body", b"")
+        body: bytes = message.get("body", b"")
         if len(body) > limit:
             raise _too_large(limit)
         return body

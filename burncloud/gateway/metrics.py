@@ -108,7 +108,8 @@ class RouterMetrics:
             multiprocess_mode="livemax",
         )
         if directory:
-            MultiProcessCollector(self.registry, path=directory)
+            # prometheus_client ships this constructor without annotations
+            MultiProcessCollector(self.registry, path=directory)  # type: ignore[no-untyped-call]
         self._series: dict[_Key, _Series] = {}
         self._models: set[str] = set()
         self._channels: set[int] = set()
@@ -163,7 +164,8 @@ class RouterMetrics:
     def close(self) -> None:
         """At worker exit: drop this worker's live gauges (in flight, channel up)."""
         if self.multiprocess_dir:
-            mark_process_dead(os.getpid(), self.multiprocess_dir)
+            # prometheus_client ships this function without annotations
+            mark_process_dead(os.getpid(), self.multiprocess_dir)  # type: ignore[no-untyped-call]
 
     def _new_series(self, key: _Key) -> _Series:
         model, channel_id, endpoint, status, stream = key

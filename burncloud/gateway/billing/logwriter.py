@@ -353,4 +353,4 @@ class LogWriter:
         return True
 
     def _backoff(self) -> float:
-        return min(self._interval * 2 ** min(self._failures, 16), MAX_BACKOFF)
+        return min(self._interval * float(1 << min(self._failures, 16)), MAX_BACKOFF)

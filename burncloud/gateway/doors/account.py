@@ -13,6 +13,7 @@ from burncloud.errors import StorageUnavailable
 from burncloud.gateway.doors.openapi import openapi_document
 from burncloud.gateway.relay.auth import Caller, authenticate, extract_key
 from burncloud.money import UNITS_PER_USD, UNLIMITED
+from burncloud.protocols.shapes import JSON
 from burncloud.services.balances import Holding, read_holdings
 from burncloud.services.leases import TOKEN, USER
 
@@ -33,7 +34,7 @@ def account_blueprint(runtime: Runtime) -> Blueprint:
         return authenticate(runtime.snapshot(), key, request.remote_addr)
 
     @blueprint.get("/v1/models")
-    async def models() -> dict:
+    async def models() -> JSON:
         who = caller()
         snapshot = runtime.snapshot()
         names = snapshot.models_for(who.group)
@@ -49,7 +50,7 @@ def account_blueprint(runtime: Runtime) -> Blueprint:
         return token.get(who.token.id), user.get(who.user.id)
 
     @blueprint.get("/v1/dashboard/billing/subscription")
-    async def subscription() -> dict:
+    async def subscription() -> JSON:
         limit = _remaining_usd(*await holdings(caller()))
         return {
             "object": "billing_subscription",
@@ -61,7 +62,7 @@ def account_blueprint(runtime: Runtime) -> Blueprint:
         }
 
     @blueprint.get("/v1/dashboard/billing/usage")
-    async def usage() -> dict:
+    async def usage() -> JSON:
         who = caller()
         token, _ = await holdings(who)
         used = who.token.used if token is None else token.used
@@ -89,7 +90,7 @@ def account_blueprint(runtime: Runtime) -> Blueprint:
     return blueprint
 
 
-def _model(name: str) -> dict:
+def _model(name: str) -> JSON:
     return {"id": name, "object": "model", "created": int(time.time()), "owned_by": "burncloud"}
 
 

@@ -142,8 +142,9 @@ def _upstream_message(raw: bytes) -> str:
     except orjson.JSONDecodeError:
         return ""
     error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return error["message"]  # uncut: masked whole, then cut, by ``public_error``
+    message = error.get("message") if isinstance(error, dict) else None
+    if isinstance(message, str):
+        return message  # uncut: masked whole, then cut, by ``public_error``
     if isinstance(error, str):
         return error
     return ""

@@ -259,7 +259,7 @@ def _read_slots(fd: int, path: str) -> int:
     header = os.pread(fd, _HEADER.size, 0)
     if len(header) < _HEADER.size or header[:8] != _MAGIC:
         raise ConfigError(f"{path} is not a burncloud shared state file")
-    slots = _HEADER.unpack(header)[1]
+    slots: int = _HEADER.unpack(header)[1]
     if slots < 1 or info.st_size != _HEADER.size + slots * _SLOT.size:
         raise ConfigError(f"{path} has the wrong size for {slots} slots")
     return slots

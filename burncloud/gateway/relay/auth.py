@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from burncloud.crypto import hash_secret
 from burncloud.errors import InvalidToken, PermissionDenied, TokenExpired
-from burncloud.gateway.snapshot import Snapshot
+from burncloud.gateway.snapshot import Network, Snapshot
 from burncloud.services.key_scopes import ADMIN, RELAY
 from burncloud.services.tokens import Token
 from burncloud.services.users import User
@@ -49,9 +49,9 @@ def extract_key(headers: Mapping[bytes, bytes]) -> str | None:
             return value.strip()
         return None
     for name in (b"x-api-key", b"x-goog-api-key"):
-        value = headers.get(name)
-        if value:
-            return value.decode("latin-1").strip()
+        raw = headers.get(name)
+        if raw:
+            return raw.decode("latin-1").strip()
     return None
 
 
@@ -93,7 +93,7 @@ def authorize_model(caller: Caller, model: str) -> None:
         raise PermissionDenied(f"this API key may not use model {model!r}")
 
 
-def _ip_allowed(client_ip: str | None, networks: tuple) -> bool:
+def _ip_allowed(client_ip: str | None, networks: tuple[Network, ...]) -> bool:
     if client_ip is None:
         return False
     try:

@@ -60,7 +60,8 @@ def load_quicktok(name: str) -> Encoder:
     """Load a bundled vocabulary (blocking, ~0.5 s; call from a worker thread)."""
     import quicktok  # deferred: importing the router must not pay for a tokenizer
 
-    return quicktok.get_encoding(name)
+    encoder: Encoder = quicktok.get_encoding(name)
+    return encoder
 
 
 def encoding_for_model(model: str) -> str:

@@ -19,7 +19,8 @@ _PLAIN = re.compile(rb"[\x21-\x7e]{1,%d}" % MAX_LENGTH)
 
 def request_id(scope: Scope) -> str:
     """The client's first ``X-Request-ID`` if it is plain, else 32 fresh hex digits."""
-    for name, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for name, value in headers:
         if name == b"x-request-id":
             if _PLAIN.fullmatch(value):
                 return value.decode("ascii")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from functools import partial
 from itertools import groupby
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,8 @@ from burncloud.gateway.fleet.redis_link import RedisDown
 from burncloud.gateway.snapshot import Candidate
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from burncloud.gateway.fleet.redis_link import RedisLink
     from burncloud.gateway.fleet.shared_state import Record, SharedState
 
@@ -58,10 +61,10 @@ class ChannelSelector:
             for key, rotates, _ in tiers:
                 if rotates:
                     try:
-                        counted = await link.call(lambda redis, k=key: redis.incr(link.key(k)))
+                        counted = await link.call(partial(_fleet_turn, link.key(key)))
                     except RedisDown:
                         break
-                    turns[key] = int(counted) - 1
+                    turns[key] = counted - 1
         return self._ordered(tiers, turns)
 
     def _ordered(
@@ -103,3 +106,8 @@ def weighted_shuffle(tier: list[Candidate], rng: random.Random) -> list[Candidat
     keyed = [(rng.random() ** (1.0 / c.weight) if c.weight > 0 else -1.0, c) for c in tier]
     keyed.sort(key=lambda pair: pair[0], reverse=True)
     return [c for _, c in keyed]
+
+
+async def _fleet_turn(key: str, redis: Redis) -> int:
+    """The fleet's next round-robin turn of ``key`` (Redis ``INCR``)."""
+    return int(await redis.incr(key))
