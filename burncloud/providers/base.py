@@ -85,12 +85,20 @@ class ChatStream(Protocol):
 
     ``feed`` takes bytes exactly as they arrive (any chunk boundary, split UTF-8 included)
     and returns the SSE bytes to send now (possibly empty); ``finish`` returns the closing
-    bytes: the usage chunk when the client asked for it, then ``data: [DONE]``. ``usage`` is
-    the upstream's figure once known (None if it never came); ``texts`` is the generated
-    text seen so far (content, reasoning, tool names and arguments) for estimates.
+    bytes: the usage chunk when the client asked for it, then ``data: [DONE]``. ``finished``
+    says ``feed`` has already returned ``[DONE]`` (the client may hang up from then on).
+    ``usage`` is the upstream's figure once known (None if it never came). For an estimate
+    without it, ``texts`` is a sample of the generated text seen so far (content,
+    reasoning, tool names and arguments: ``text_sample.TextSample``) and ``text_chars``
+    counts all of it, so the sample's token count can be scaled to the whole answer.
     """
 
     usage: TokenUsage | None
+
+    @property
+    def finished(self) -> bool: ...
+    @property
+    def text_chars(self) -> int: ...
 
     def feed(self, chunk: bytes) -> bytes: ...
     def finish(self) -> bytes: ...
@@ -130,15 +138,19 @@ class NativeStream(Protocol):
     """One streamed answer to a request sent in the provider's native format.
 
     ``feed`` and ``finish`` return the bytes the client gets, in the client's own format
-    (the upstream's bytes unchanged, or re-framed when the upstream wraps them); ``usage``
-    and ``texts`` are as in ``ChatStream``; ``failure`` is the (status, message) of an error
-    the stream carried, None while there is none.
+    (the upstream's bytes unchanged, or re-framed when the upstream wraps them); ``usage``,
+    ``finished``, ``texts`` and ``text_chars`` are as in ``ChatStream``; ``failure`` is the
+    (status, message) of an error the stream carried, None while there is none.
     """
 
     @property
     def usage(self) -> TokenUsage | None: ...
     @property
     def failure(self) -> tuple[int, str] | None: ...
+    @property
+    def finished(self) -> bool: ...
+    @property
+    def text_chars(self) -> int: ...
 
     def feed(self, chunk: bytes) -> bytes: ...
     def finish(self) -> bytes: ...

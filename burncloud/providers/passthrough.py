@@ -17,6 +17,7 @@ class PassthroughStream:
     """A ``NativeStream`` whose client bytes are the upstream's, read by ``reader``."""
 
     __slots__ = ("_reader", "failure")
+    finished = False  # the end marker, the upstream's own, is not watched for
 
     def __init__(self, reader: ChatStream) -> None:
         self._reader = reader
@@ -38,6 +39,10 @@ class PassthroughStream:
 
     def texts(self) -> list[str]:
         return self._reader.texts()
+
+    @property
+    def text_chars(self) -> int:
+        return self._reader.text_chars
 
     def _watch(self, converted: bytes) -> None:
         if self.failure is None and ERROR_MARK in converted:

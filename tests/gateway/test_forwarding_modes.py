@@ -19,7 +19,7 @@ from burncloud.gateway.relay.estimate import TokenEstimator
 from burncloud.gateway.relay.exchange import Exchange
 from burncloud.gateway.relay.forward import Forward
 from burncloud.gateway.relay.inbound import CHAT, EMBEDDINGS, parse_request
-from burncloud.gateway.relay.metering import measure
+from burncloud.gateway.relay.metering import Metered, measure
 from burncloud.gateway.relay.modes import choose_mode
 from burncloud.gateway.relay.native import native
 from burncloud.gateway.relay.passthrough import passthrough
@@ -300,3 +300,59 @@ def test_embeddings_on_a_converted_channel_take_the_embeddings_mode() -> None:
 
 def _fields(door: NativeRequest) -> dict[str, Any]:
     return {name: getattr(door, name) for name in NativeRequest.__dataclass_fields__}
+
+
+LONG_ANSWER = [f"word{i % 97} " for i in range(12_000)]  # ~83,000 characters, even
+
+
+async def _estimated_on_all_of(metered: Metered | None, texts: list[str]) -> None:
+    """The estimate scales the sample's token count to every character generated."""
+    assert metered is not None and metered.usage is None
+    assert metered.text_chars == sum(map(len, texts)) > 5 * sum(map(len, metered.texts))
+    estimator = TokenEstimator()
+    usage, estimated = await measure(metered, estimator)
+    whole = await estimator.completion_tokens(texts, metered.prompt.model)
+    assert estimated and abs(usage.completion_tokens - whole) <= whole // 50
+
+
+async def test_a_long_converted_answer_without_usage_is_estimated_on_all_its_text() -> None:
+    parts = [
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": piece}]}}]}
+        for piece in LONG_ANSWER
+    ]
+    parts[-1]["candidates"][0]["finishReason"] = "STOP"  # a whole answer, no usageMetadata
+    transport = FakeTransport(
+        replying(Reply(parts=sse(*(b"data: " + orjson.dumps(p) for p in parts))))
+    )
+    body = {"model": "gemini-2.0-flash", "messages": CHAT_BODY["messages"], "stream": True}
+    forward, client = _forward(transport, body, "gemini", model="gemini-2.0-flash")
+    await converted_chat(forward)
+    assert client.body.endswith(b"data: [DONE]\n\n") and forward.exchange.status == 200
+    await _estimated_on_all_of(forward.exchange.metered, LONG_ANSWER)
+
+
+async def test_a_long_native_answer_cut_before_its_usage_is_estimated_on_all_its_text() -> None:
+    def event(kind: str, **fields: Any) -> bytes:
+        return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps({"type": kind, **fields})
+
+    start = {"id": "msg_1", "role": "assistant", "content": [], "usage": {"input_tokens": 9}}
+    events = [
+        event("message_start", message=start),
+        event("content_block_start", index=0, content_block={"type": "text", "text": ""}),
+        *(
+            event("content_block_delta", index=0, delta={"type": "text_delta", "text": piece})
+            for piece in LONG_ANSWER
+        ),
+    ]  # cut before message_delta: no usage
+    transport = FakeTransport(replying(Reply(parts=sse(*events))))
+    raw = orjson.dumps({**ANTHROPIC_BODY, "stream": True})
+    door_client = Client()
+    door = _native_request(raw, door_client.send)
+    converted = parse_request(CHAT, orjson.dumps({**CHAT_BODY, "model": "claude"}))
+    door = NativeRequest(**{**_fields(door), "stream": True, "convert": lambda: converted})
+    forward, _ = _forward(
+        transport, ANTHROPIC_BODY, "anthropic", native_request=door, model="claude"
+    )
+    await native(forward)
+    assert door_client.body.startswith(b"event: message_start")
+    await _estimated_on_all_of(forward.exchange.metered, LONG_ANSWER)

@@ -14,7 +14,7 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
 
 from burncloud.providers.anthropic import AnthropicProvider
-from burncloud.providers.anthropic.stream import TEXT_LIMIT
+from burncloud.providers.text_sample import SAMPLE_CHARS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "anthropic"
 STREAMS = ["basic_text", "tool_use", "thinking", "incomplete_partial_json"]
@@ -332,7 +332,8 @@ def test_texts_are_bounded() -> None:
     stream = PROVIDER.chat_stream("m", False)
     stream.feed(sse(message_start(), *text_block(0, *([big] * 10)), *ending()))
     stream.finish()
-    assert sum(len(t) for t in stream.texts()) == TEXT_LIMIT
+    assert sum(len(t) for t in stream.texts()) == SAMPLE_CHARS
+    assert stream.text_chars == 50_000
 
 
 def test_texts_hold_content_reasoning_tool_names_and_arguments() -> None:

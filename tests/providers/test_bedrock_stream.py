@@ -13,7 +13,7 @@ from burncloud.protocols.eventstream import encode_message
 from burncloud.protocols.sse import SSEFramer, parse_event
 from burncloud.providers.base import TokenUsage
 from burncloud.providers.bedrock import BedrockProvider
-from burncloud.providers.bedrock.stream import TEXT_SAMPLE_CHARS
+from burncloud.providers.text_sample import SAMPLE_CHARS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bedrock"
 STREAMS = ["tool_use", "claude_reasoning", "nova_text"]
@@ -319,4 +319,5 @@ def test_texts_are_capped() -> None:
         for _ in range(40)
     )
     _, stream = run(data)
-    assert sum(len(t) for t in stream.texts()) == TEXT_SAMPLE_CHARS
+    assert sum(len(t) for t in stream.texts()) == SAMPLE_CHARS
+    assert stream.text_chars == 40_000

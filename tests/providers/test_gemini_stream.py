@@ -107,6 +107,9 @@ def test_long_thinking_stream_bills_thoughts_and_keeps_a_bounded_sample() -> Non
     sample = "".join(stream.texts())
     assert len(sample) == 16_384
     assert final.choices[0].message.content.startswith(sample)
+    deltas = [chunk["choices"][0]["delta"] for chunk in events(out) if chunk.get("choices")]
+    generated = [d.get("content") or d.get("reasoning_content") or "" for d in deltas]
+    assert stream.text_chars == sum(map(len, generated)) > len(sample)
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,9 @@ from burncloud.protocols.sse import SSEFramer, parse_event
 from burncloud.providers.azure import AzureProvider
 from burncloud.providers.base import ChatProvider, ChatStream
 from burncloud.providers.openai import OpenAIProvider
-from burncloud.providers.openai.stream import SAMPLE_CHARS
+from burncloud.providers.openai.stream import CUT_SHORT
 from burncloud.providers.qwen import QwenProvider
+from burncloud.providers.text_sample import SAMPLE_CHARS
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -287,24 +288,28 @@ def test_in_band_upstream_error_becomes_an_openai_error_event() -> None:
     assert (error["type"], error["code"]) == ("server_error", "upstream_error")
 
 
-def test_a_cut_stream_drops_the_torn_event_and_still_ends_with_done() -> None:
+def test_a_cut_stream_drops_the_torn_event_and_ends_with_an_error_and_done() -> None:
     raw = _chunk({"role": "assistant", "content": "whole"}) + b'data: {"id":"c","choi'
-    chunks = events(relay(OpenAIProvider().chat_stream("m", False), raw))
+    *chunks, error = events(relay(OpenAIProvider().chat_stream("m", False), raw))
     assert [c["choices"][0]["delta"]["content"] for c in chunks] == ["whole"]
+    assert error["error"]["message"] == CUT_SHORT
 
 
 def test_an_unterminated_last_event_is_still_relayed() -> None:
     raw = _chunk({"role": "assistant", "content": "a"}) + _chunk({}, "stop").rstrip(b"\n")
-    chunks = events(relay(OpenAIProvider().chat_stream("m", False), raw))
+    *chunks, error = events(relay(OpenAIProvider().chat_stream("m", False), raw))
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert error["error"]["message"] == CUT_SHORT  # no [DONE]: it may have been cut there
 
 
-def test_texts_keep_a_bounded_sample() -> None:
-    stream = OpenAIProvider().chat_stream("m", False)
+@pytest.mark.parametrize("provider", [OpenAIProvider(), AzureProvider()], ids=["read", "parsed"])
+def test_texts_keep_a_bounded_sample_and_count_every_character(provider: ChatProvider) -> None:
+    stream = provider.chat_stream("m", False)
     piece = _chunk({"content": "x" * 1000})
     for _ in range(50):
         stream.feed(piece)
     assert sum(map(len, stream.texts())) == SAMPLE_CHARS
+    assert stream.text_chars == 50_000  # read from a sample of even chunks: exact
 
 
 def test_named_and_multi_line_events_go_out_as_plain_data_lines() -> None:
@@ -318,6 +323,7 @@ def test_named_and_multi_line_events_go_out_as_plain_data_lines() -> None:
         + multi
         + b"\n\n"
         + b": OPENROUTER PROCESSING\n\n"
+        + DONE
     )
     out = relay(OpenAIProvider("openai-compatible").chat_stream("m", False), raw)
     assert b"event:" not in out

@@ -91,7 +91,7 @@ async def _stream(forward: Forward, provider: ChatProvider, answer: Answer) -> N
             secret=forward.upstream.key,
         )
     finally:
-        exchange.metered = Metered.of(request, stream.usage, stream.texts())
+        exchange.metered = Metered.of(request, stream.usage, stream.texts(), stream.text_chars)
 
 
 def _capped(request: InboundRequest, cap: int | None) -> dict[str, Any]:

@@ -67,7 +67,9 @@ async def _stream(
         )
     finally:
         prompt = _prompt(forward.request, door, stream.usage is None)
-        forward.exchange.metered = Metered.of(prompt, stream.usage, stream.texts())
+        forward.exchange.metered = Metered.of(
+            prompt, stream.usage, stream.texts(), stream.text_chars
+        )
 
 
 async def _whole(

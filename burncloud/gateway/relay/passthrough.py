@@ -1,9 +1,9 @@
 """Passthrough: an OpenAI-format request to a channel that takes OpenAI bodies as they are.
 
 The client's bytes go up unless a change is due (``outbound``); a whole answer comes back
-as it came, a stream chunk by chunk through ``StreamMeter`` (which finds the usage and hides
-what burncloud asked for). Usage is the upstream's; without it, the generated text is kept
-for an estimate.
+as it came, a stream chunk by chunk through ``OpenAIChunkStream`` (which finds the usage and
+hides what burncloud asked for). Usage is the upstream's; without it, the generated text is
+kept for an estimate.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from burncloud.gateway.relay.forward import Forward
 from burncloud.gateway.relay.metering import Metered, answer_texts
 from burncloud.gateway.relay.outbound import upstream_body
 from burncloud.gateway.relay.pump import pump_stream
-from burncloud.gateway.relay.streaming import StreamMeter
 from burncloud.providers.openai.request import wants_stream_usage
+from burncloud.providers.openai.stream import OpenAIChunkStream
 from burncloud.providers.openai.usage import token_usage
 from burncloud.providers.registry import kind_of
 
@@ -65,7 +65,7 @@ def _metered_whole(forward: Forward, raw: bytes) -> Metered:
 
 async def _stream(forward: Forward, answer: Answer) -> None:
     request, exchange = forward.request, forward.exchange
-    meter = StreamMeter(hide_usage=not request.client_wants_usage)
+    meter = OpenAIChunkStream(include_usage=request.client_wants_usage)
     try:
         await pump_stream(
             answer,
@@ -76,6 +76,6 @@ async def _stream(forward: Forward, answer: Answer) -> None:
             secret=forward.upstream.key,
         )
     finally:
-        usage = token_usage(meter.usage)
-        texts = meter.sample if usage is None else []
+        usage = meter.usage
+        texts = meter.texts() if usage is None else []
         exchange.metered = Metered.of(request, usage, texts, meter.text_chars if texts else 0)

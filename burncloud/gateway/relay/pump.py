@@ -35,19 +35,27 @@ SSE_HEADERS = [
 
 
 class Transcoder(Protocol):
-    """Turns upstream bytes into the client's. An OpenAI-format error event in its output
-    (``protocols.openai_chunks.error_event``) is recorded as the request's failure; a
-    transcoder whose output is in another format reports one through ``failure``. One that
-    passes the answer's end marker through (``[DONE]``) says so with ``finished``: the
-    client may hang up right after it, before the upstream closes, and that is no 499."""
+    """Turns stream bytes into the client's as they arrive (``feed``) and ends the stream
+    (``finish``): an upstream's here, the relay's OpenAI output for a front door's dialect."""
 
     def feed(self, chunk: bytes) -> bytes: ...
     def finish(self) -> bytes: ...
 
 
+class UpstreamTranscoder(Transcoder, Protocol):
+    """What the pump relays an upstream stream through. An OpenAI-format error event in its
+    output (``protocols.openai_chunks.error_event``) is recorded as the request's failure; a
+    transcoder whose output is in another format reports one through ``failure``.
+    ``finished`` says ``feed`` has returned the answer's end marker (``[DONE]``): the client
+    may hang up right after it, before the upstream closes, and that is no 499."""
+
+    @property
+    def finished(self) -> bool: ...
+
+
 async def pump_stream(
     answer: Answer,
-    transcoder: Transcoder,
+    transcoder: UpstreamTranscoder,
     exchange: Exchange,
     receive: Receive,
     send: Send,
@@ -81,7 +89,7 @@ async def pump_stream(
 
 async def _pump(
     answer: Answer,
-    transcoder: Transcoder,
+    transcoder: UpstreamTranscoder,
     exchange: Exchange,
     send: Send,
     stream_error: Callable[[str], bytes],
@@ -93,7 +101,7 @@ async def _pump(
             if exchange.ttft_ms is None:
                 exchange.ttft_ms = int((time.monotonic() - exchange.started) * 1000)
             out = transcoder.feed(chunk)
-            if getattr(transcoder, "finished", False):
+            if transcoder.finished:
                 ending.set()  # the answer's end is in ``out``: a client may close after it
             if out:
                 _note_failure(exchange, out, mask)

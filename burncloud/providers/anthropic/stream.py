@@ -1,7 +1,7 @@
 """Anthropic Messages SSE -> OpenAI ``chat.completion.chunk`` SSE, incrementally (PROTOCOLS.md 8.3).
 
 State is bounded: the SSE framer's partial event, one small entry per content block, the
-usage counters and at most ``TEXT_LIMIT`` characters of generated text for estimates.
+usage counters and a ``TextSample`` of the generated text for estimates.
 Anthropic block indexes map to OpenAI tool-call indexes counted from 0 (a text block before
 a tool call takes no tool index). Thinking streams as ``reasoning_content`` deltas;
 signatures and other block kinds (redacted thinking, server tools) are not forwarded.
@@ -27,8 +27,8 @@ from burncloud.protocols.sse import SSEFramer, parse_event
 from burncloud.providers.anthropic.errors import error_bytes, stream_error_event
 from burncloud.providers.anthropic.response import USAGE_FIELDS, finish_reason, token_usage
 from burncloud.providers.base import TokenUsage
+from burncloud.providers.text_sample import TextSample
 
-TEXT_LIMIT = 16 * 1024
 _TEXT, _THINKING, _OTHER = "text", "thinking", "other"
 
 
@@ -44,13 +44,13 @@ class AnthropicChatStream:
         "_framer",
         "_include_usage",
         "_model",
+        "_sample",
         "_stop_reason",
-        "_text_size",
-        "_texts",
         "_tool_count",
         "_writer",
         "usage",
     )
+    finished = False  # [DONE] comes from finish()
 
     def __init__(self, model: str, include_usage: bool, created: int) -> None:
         self.usage: TokenUsage | None = None
@@ -63,8 +63,7 @@ class AnthropicChatStream:
         self._stop_reason: str | None = None
         self._ended = False  # message_stop or an error seen: nothing more is read
         self._failed = False
-        self._texts: list[str] = []
-        self._text_size = 0
+        self._sample = TextSample()
 
     def feed(self, chunk: bytes) -> bytes:
         """OpenAI SSE bytes for the upstream events ``chunk`` completes."""
@@ -80,8 +79,13 @@ class AnthropicChatStream:
         return out + DONE
 
     def texts(self) -> list[str]:
-        """Generated text so far (content, reasoning, tool names, arguments), capped."""
-        return list(self._texts)
+        """A sample of the generated text (content, reasoning, tool names, arguments)."""
+        return list(self._sample.parts)
+
+    @property
+    def text_chars(self) -> int:
+        """Characters of generated text so far."""
+        return self._sample.total
 
     def _event(self, raw: bytes) -> bytes:
         event = parse_event(raw) if raw and not self._ended else None
@@ -127,7 +131,7 @@ class AnthropicChatStream:
         tool_index = self._blocks[index] = self._tool_count
         self._tool_count += 1
         name = str(block.get("name") or "")
-        self._remember(name)
+        self._sample.add(name)
         out = writer.tool_call_start(tool_index, str(block.get("id") or ""), name)
         if block.get("input"):  # normally {} with the input streamed as input_json_delta
             out += self._arguments(writer, tool_index, orjson.dumps(block["input"]).decode())
@@ -178,19 +182,19 @@ class AnthropicChatStream:
     def _text(self, writer: ChunkWriter, text: Any) -> bytes:
         if not isinstance(text, str) or not text:
             return b""
-        self._remember(text)
+        self._sample.add(text)
         return writer.content(text)
 
     def _reasoning(self, writer: ChunkWriter, text: Any) -> bytes:
         if not isinstance(text, str) or not text:
             return b""
-        self._remember(text)
+        self._sample.add(text)
         return writer.reasoning(text)
 
     def _arguments(self, writer: ChunkWriter, tool_index: int, text: Any) -> bytes:
         if not isinstance(text, str) or not text:
             return b""
-        self._remember(text)
+        self._sample.add(text)
         return writer.tool_call_arguments(tool_index, text)
 
     def _count_usage(self, usage: Any, skip_output: bool) -> None:
@@ -214,12 +218,6 @@ class AnthropicChatStream:
     def _new_writer(self, message_id: Any) -> ChunkWriter:
         suffix = message_id if isinstance(message_id, str) and message_id else "anthropic"
         return ChunkWriter("chatcmpl-" + suffix, self._model, self._created)
-
-    def _remember(self, text: str) -> None:
-        room = TEXT_LIMIT - self._text_size
-        if room > 0:
-            self._texts.append(text[:room])
-            self._text_size += min(len(text), room)
 
 
 _Handler = Callable[[AnthropicChatStream, dict[str, Any]], bytes]

@@ -29,7 +29,7 @@ from urllib.parse import quote
 from burncloud.errors import BurncloudError, InvalidRequest
 from burncloud.protocols.shapes import JSON
 from burncloud.providers.base import ChannelAccess, ChatAnswer, EmbeddingsAnswer, UpstreamRequest
-from burncloud.providers.openai import PassthroughStream, map_error
+from burncloud.providers.openai import OpenAIChunkStream, map_error
 from burncloud.providers.openai.provider import embeddings_answer
 from burncloud.providers.openai.request import chat_body, json_request, read_answer
 from burncloud.providers.openai.usage import token_usage
@@ -97,8 +97,8 @@ class AzureProvider:
                 choice.pop("content_filter_results", None)
         return ChatAnswer(completion=data, usage=token_usage(data.get("usage")))
 
-    def chat_stream(self, model: str, include_usage: bool) -> PassthroughStream:
-        return PassthroughStream(include_usage=include_usage, strip_filters=True)
+    def chat_stream(self, model: str, include_usage: bool) -> OpenAIChunkStream:
+        return OpenAIChunkStream(include_usage=include_usage, strip_filters=True)
 
     def error(self, status: int, raw: bytes, retry_after: str | None) -> BurncloudError:
         return map_error(status, raw, retry_after)

@@ -37,6 +37,7 @@ class InvokeStreamTranscoder:
     """One Claude answer over InvokeModelWithResponseStream; a ``NativeStream``."""
 
     __slots__ = ("_ended", "_failure", "_parser", "_reader")
+    finished = False  # Claude's end marker is not watched for
 
     def __init__(self, reader: PassthroughStream) -> None:
         self._reader = reader  # fed the Anthropic events this sends, for usage and texts
@@ -81,6 +82,10 @@ class InvokeStreamTranscoder:
 
     def texts(self) -> list[str]:
         return self._reader.texts()
+
+    @property
+    def text_chars(self) -> int:
+        return self._reader.text_chars
 
     def _on_message(self, message: EventMessage) -> bytes:
         kind = message.header(":message-type")

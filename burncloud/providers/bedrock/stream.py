@@ -18,12 +18,13 @@ from burncloud.protocols.shapes import JSON
 from burncloud.providers.base import TokenUsage
 from burncloud.providers.bedrock.errors import exception_message, scrub, stream_error_kind
 from burncloud.providers.bedrock.response import finish_reason, token_usage
-
-TEXT_SAMPLE_CHARS = 16_384
+from burncloud.providers.text_sample import TextSample
 
 
 class ConverseStreamTranscoder:
     """One ConverseStream answer, as OpenAI chunks; see ``ChatStream`` in providers.base."""
+
+    finished = False  # [DONE] comes from finish(), after the usage in ``metadata``
 
     def __init__(self, writer: ChunkWriter, include_usage: bool) -> None:
         self.usage: TokenUsage | None = None
@@ -34,8 +35,7 @@ class ConverseStreamTranscoder:
         self._tool_index: dict[int, int] = {}
         self._started = False
         self._stopped = False
-        self._texts: list[str] = []
-        self._text_chars = 0
+        self._sample = TextSample()
 
     def feed(self, chunk: bytes) -> bytes:
         """The SSE bytes for the events that ``chunk`` completes."""
@@ -62,8 +62,13 @@ class ConverseStreamTranscoder:
         return out + DONE
 
     def texts(self) -> list[str]:
-        """Generated text seen so far (content, reasoning, tool names and arguments), capped."""
-        return list(self._texts)
+        """A sample of the generated text (content, reasoning, tool names and arguments)."""
+        return list(self._sample.parts)
+
+    @property
+    def text_chars(self) -> int:
+        """Characters of generated text so far."""
+        return self._sample.total
 
     def _on_message(self, message: EventMessage) -> bytes:
         kind = message.header(":message-type")
@@ -131,9 +136,6 @@ class ConverseStreamTranscoder:
         return error_event(self.error, kind.type, kind.code)
 
     def _keep(self, text: str) -> str:
-        """Remember ``text`` for estimates while under the cap; return it unchanged."""
-        if self._text_chars < TEXT_SAMPLE_CHARS:
-            kept = text[: TEXT_SAMPLE_CHARS - self._text_chars]
-            self._texts.append(kept)
-            self._text_chars += len(kept)
+        """Count ``text`` for estimates; return it unchanged."""
+        self._sample.add(text)
         return text

@@ -26,8 +26,7 @@ from burncloud.providers.gemini.response import (
     token_usage,
     tool_call,
 )
-
-TEXT_SAMPLE_CHARS = 16_384
+from burncloud.providers.text_sample import TextSample
 
 
 class GeminiStream:
@@ -43,10 +42,10 @@ class GeminiStream:
         "_reason",
         "_response_id",
         "_sample",
-        "_sample_chars",
         "_writer",
         "usage",
     )
+    finished = False  # [DONE] comes from finish(): Gemini has no end marker
 
     def __init__(self, model: str, include_usage: bool) -> None:
         self.usage: TokenUsage | None = None
@@ -59,8 +58,7 @@ class GeminiStream:
         self._blocked = False
         self._calls = 0
         self._failed = False
-        self._sample: list[str] = []
-        self._sample_chars = 0
+        self._sample = TextSample()
 
     def feed(self, chunk: bytes) -> bytes:
         """OpenAI SSE bytes for the Gemini events ``chunk`` completed."""
@@ -75,8 +73,13 @@ class GeminiStream:
         return b"".join(out) + DONE
 
     def texts(self) -> list[str]:
-        """Generated text seen so far (content, reasoning, tool names and arguments)."""
-        return list(self._sample)
+        """A sample of the generated text (content, reasoning, tool names and arguments)."""
+        return list(self._sample.parts)
+
+    @property
+    def text_chars(self) -> int:
+        """Characters of generated text so far."""
+        return self._sample.total
 
     def _closing(self) -> bytes:
         if self._reason is None and not self._blocked:
@@ -129,12 +132,13 @@ class GeminiStream:
         if isinstance(part.get("functionCall"), dict):
             call = tool_call(part, self._response_id, 0, self._calls)
             self._calls += 1
-            self._keep(call["function"]["name"], call["function"]["arguments"])
+            self._sample.add(call["function"]["name"])
+            self._sample.add(call["function"]["arguments"])
             return writer.delta({"tool_calls": [{"index": self._calls - 1, **call}]})
         text = part.get("text")
         if not isinstance(text, str) or not text:
             return b""
-        self._keep(text)
+        self._sample.add(text)
         return writer.reasoning(text) if part.get("thought") else writer.content(text)
 
     def _opened(self) -> tuple[ChunkWriter, bytes]:
@@ -144,11 +148,3 @@ class GeminiStream:
         response_id = self._response_id or completion_id({})
         self._writer = ChunkWriter("chatcmpl-" + response_id, self._model, int(time.time()))
         return self._writer, self._writer.role()
-
-    def _keep(self, *texts: str) -> None:
-        for text in texts:
-            if self._sample_chars >= TEXT_SAMPLE_CHARS:
-                return
-            kept = text[: TEXT_SAMPLE_CHARS - self._sample_chars]
-            self._sample.append(kept)
-            self._sample_chars += len(kept)

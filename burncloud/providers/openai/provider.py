@@ -26,7 +26,7 @@ from burncloud.providers.openai.request import (
     read_answer,
     wants_stream_usage,
 )
-from burncloud.providers.openai.stream import PassthroughStream
+from burncloud.providers.openai.stream import OpenAIChunkStream
 
 _ACCOUNT_HEADERS = (("organization", "OpenAI-Organization"), ("project", "OpenAI-Project"))
 
@@ -64,8 +64,8 @@ class OpenAIProvider:
         """The answer unchanged, with its usage."""
         return chat_answer(raw)
 
-    def chat_stream(self, model: str, include_usage: bool) -> PassthroughStream:
-        return PassthroughStream(include_usage=include_usage)
+    def chat_stream(self, model: str, include_usage: bool) -> OpenAIChunkStream:
+        return OpenAIChunkStream(include_usage=include_usage)
 
     def error(self, status: int, raw: bytes, retry_after: str | None) -> BurncloudError:
         return map_error(status, raw, retry_after)

@@ -1,17 +1,29 @@
-"""Relaying an OpenAI-style SSE stream to an OpenAI client: meter it, hide what we added.
+"""Relaying an OpenAI-format SSE stream to an OpenAI client: meter it, hide what we added.
 
-The relay always asks OpenAI-style upstreams for stream usage (``include_usage``). When the
-client did not ask for it, the usage-only chunk is dropped and the ``usage`` member removed
-from every other chunk (after recording it: some vendors put the figure on the finishing
-chunk), so the client sees what OpenAI would have sent it. Azure's prompt-filter chunk and
-content-filter annotations are dropped the same way. Unchanged events go out byte for byte;
-the upstream's ``[DONE]`` is held back and sent by ``finish``. Memory is bounded: one
-partial event and at most ``SAMPLE_CHARS`` of generated text.
+One transcoder serves every upstream that already speaks OpenAI chunks: the passthrough
+relay (OpenAI, compatibles, Qwen) and the converted path (Azure, ``chat_stream``). The relay
+always asks such upstreams for stream usage (``include_usage``). When the client asked too,
+events go out byte for byte; when it did not, the usage-only chunk is dropped and the
+``usage`` member cut from every other chunk (after recording it: some vendors put the figure
+on the finishing chunk), so the client sees what OpenAI would have sent it. With
+``strip_filters`` (Azure) the prompt-filter chunk and content-filter annotations go too.
+
+This runs once per streamed event, so an ordinary content chunk (one ``data: {...}`` line
+holding neither ``"usage"`` nor ``"error"``) is never parsed: it goes out as it came, a
+``"usage":null`` member cut at the byte level. The text an estimate needs is read on
+demand from the first ``SAMPLE_BYTES`` of those chunks, its length scaled to all of them.
+
+What else the client gets is what an OpenAI SDK can read: comments (keep-alives) as they
+came; a named or multi-line event as one plain ``data:`` line; an event without data, or
+whose data is not a JSON object, dropped (the SDK would fail on it); an upstream's
+``{"error": ...}`` event as an OpenAI error event; the upstream's ``[DONE]`` as soon as it
+comes, and nothing after it. A stream that ends without ``[DONE]`` gets an error event
+(unless it carried its own), then ``[DONE]``: a client must never take a cut-off answer
+for a whole one. Memory is bounded: one partial event and ``SAMPLE_BYTES`` of chunks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -21,95 +33,198 @@ from burncloud.protocols.sse import SSEFramer, parse_event
 from burncloud.providers.base import TokenUsage
 from burncloud.providers.openai.errors import in_band_error
 from burncloud.providers.openai.usage import token_usage
+from burncloud.providers.text_sample import TextSample
 
-SAMPLE_CHARS = 16_384
+SAMPLE_BYTES = 32_768  # content chunks' bytes kept to read the estimate's sample from
+CUT_SHORT = "the upstream stream ended before the answer was complete"
 _NULL_USAGE = (b',"usage":null', b'"usage":null,')
 _CHOICE_FILTER_KEYS = ("content_filter_results", "content_filter_offsets")
 
 
-@dataclass(slots=True)
-class TextSample:
-    """The first ``SAMPLE_CHARS`` characters of generated text, for estimates."""
+class OpenAIChunkStream:
+    """One OpenAI-format stream on its way to an OpenAI client; a ``ChatStream``."""
 
-    parts: list[str] = field(default_factory=list)
-    chars: int = 0
+    __slots__ = (
+        "_framer",
+        "_kept",
+        "_kept_bytes",
+        "_parsed",
+        "_sample",
+        "_unread_bytes",
+        "failed",
+        "finished",
+        "include_usage",
+        "strip_filters",
+        "usage",
+    )
 
-    def add(self, text: str) -> None:
-        room = SAMPLE_CHARS - self.chars
-        if room > 0 and text:
-            self.parts.append(text[:room])
-            self.chars += min(len(text), room)
-
-
-@dataclass(slots=True)
-class PassthroughStream:
-    """A ChatStream for upstreams that already speak OpenAI chunks."""
-
-    include_usage: bool
-    strip_filters: bool = False
-    usage: TokenUsage | None = None
-    _sample: TextSample = field(default_factory=TextSample)
-    _framer: SSEFramer = field(default_factory=SSEFramer)
+    def __init__(self, include_usage: bool, strip_filters: bool = False) -> None:
+        self.include_usage = include_usage  # the client asked for the usage chunk
+        self.strip_filters = strip_filters  # Azure: drop its content-filter annotations
+        self.usage: TokenUsage | None = None  # the last non-null figure (DashScope resends)
+        self.finished = False  # [DONE] was passed on: the client has the whole answer
+        self.failed = False  # an error event was passed on
+        self._framer = SSEFramer()
+        self._kept: list[bytes] = []  # unparsed content chunks' data, up to SAMPLE_BYTES
+        self._kept_bytes = 0
+        self._unread_bytes = 0  # unparsed content chunks' data past SAMPLE_BYTES
+        self._parsed = TextSample()  # the text of the chunks parsed anyway
+        self._sample: TextSample | None = None  # all of it, once read
 
     def feed(self, chunk: bytes) -> bytes:
         """The events ``chunk`` completed, as the client should receive them."""
-        return b"".join(self._relay(event) for event in self._framer.feed(chunk))
+        return b"".join([self._relay(event) for event in self._framer.feed(chunk)])
 
     def finish(self) -> bytes:
-        """An unterminated last event if it is whole, then ``data: [DONE]``."""
+        """An unterminated last event if it is whole; then, unless ``[DONE]`` came, an
+        error event (unless the upstream sent its own) and ``[DONE]``."""
         rest = self._framer.flush()
-        tail = self._relay(rest.rstrip(b"\r\n") + b"\n\n") if rest.strip() else b""
-        return tail + DONE
+        out = b""
+        if rest.strip() and not self.finished:  # checked: a cut may have torn it
+            out = self._relay_checked(rest.rstrip(b"\r\n") + b"\n\n")
+        if self.finished:
+            return out
+        self.finished = True
+        return out + (b"" if self.failed else error_event(CUT_SHORT)) + DONE
 
     def texts(self) -> list[str]:
-        return list(self._sample.parts)
+        """The first ``SAMPLE_CHARS`` or so of the generated text, in pieces."""
+        return list(self._read().parts)
+
+    @property
+    def text_chars(self) -> int:
+        """Characters of generated text so far (past the sample, scaled from it)."""
+        return self._read().total
 
     def _relay(self, raw: bytes) -> bytes:
-        parsed = parse_event(raw)
-        if parsed is None:
+        """One whole event as the client gets it; a content chunk is not parsed."""
+        if self.finished:
+            return b""
+        data = _plain_data(raw)
+        if data is None:
+            return self._relay_other(raw)
+        if self.strip_filters or b'"error"' in data:
+            return self._relay_json(data, raw)
+        if b'"usage"' in data:
+            if not _only_null_usage(data):
+                return self._relay_json(data, raw)
+            self._keep(data)
+            return raw if self.include_usage else _cut_null_usage(raw)
+        self._keep(data)
+        return raw
+
+    def _relay_checked(self, raw: bytes) -> bytes:
+        """Like ``_relay``, but the event is parsed whatever it holds."""
+        data = _plain_data(raw)
+        return self._relay_other(raw) if data is None else self._relay_json(data, raw)
+
+    def _relay_other(self, raw: bytes) -> bytes:
+        """Anything but a plain ``data: {`` line: comments, ``[DONE]``, named, multi-line."""
+        event = parse_event(raw)
+        if event is None:
             # Comments are keep-alives that stop proxies timing the client out; a data-less
             # named event would make the OpenAI SDK parse empty JSON.
             return raw if _is_comment(raw) else b""
-        if parsed.data.strip() == "[DONE]":
-            return b""
+        plain = _is_plain(raw)
+        if event.data.strip() == "[DONE]":
+            self.finished = True
+            return raw if plain else DONE
+        return self._relay_json(event.data.encode(), raw if plain else None)
+
+    def _relay_json(self, data: bytes, raw: bytes | None) -> bytes:
+        """A parsed event as the client gets it; ``raw`` is None when it must be rewritten."""
         try:
-            data = orjson.loads(parsed.data)
+            chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
             return b""  # a torn or garbled event would crash the client's parser
-        if not isinstance(data, dict):
+        if not isinstance(chunk, dict):
             return b""
-        if data.get("error") and not data.get("choices"):
-            return error_event(*in_band_error(data["error"]))
-        self._observe(data)
-        return self._rewrite(raw, data)
-
-    def _observe(self, data: dict[str, Any]) -> None:
-        usage = token_usage(data.get("usage"))
+        if chunk.get("error") and not chunk.get("choices"):
+            self.failed = True
+            return error_event(*in_band_error(chunk["error"]))
+        usage = token_usage(chunk.get("usage"))
         if usage is not None:
-            self.usage = usage  # the last non-null figure wins (DashScope, compatibles)
-        for choice in data.get("choices") or ():
-            if isinstance(choice, dict):
-                for text in delta_texts(choice):
-                    self._sample.add(text)
+            self.usage = usage
+        for text in _chunk_texts(chunk):
+            self._parsed.add(text)
+        self._sample = None
+        return self._rewrite(chunk, raw)
 
-    def _rewrite(self, raw: bytes, data: dict[str, Any]) -> bytes:
-        has_usage = bool(data.get("usage"))
-        if not data.get("choices") and not (has_usage and self.include_usage):
+    def _rewrite(self, chunk: dict[str, Any], raw: bytes | None) -> bytes:
+        has_usage = bool(chunk.get("usage"))
+        if not chunk.get("choices") and not (has_usage and self.include_usage):
             return b""  # the usage chunk we added, or Azure's prompt-filter chunk
-        changed = self.strip_filters and _strip_filters(data)
-        if not self.include_usage and "usage" in data:
-            if not changed and not has_usage:
-                return _drop_null_usage(raw, data)
-            del data["usage"]
+        changed = self.strip_filters and _strip_filters(chunk)
+        if not self.include_usage and "usage" in chunk:
+            if raw is not None and not changed and not has_usage and _only_null_usage(raw):
+                return _cut_null_usage(raw)
+            del chunk["usage"]
             changed = True
-        if not changed and _is_plain(raw):
+        if raw is not None and not changed:
             return raw
-        if self.strip_filters and _is_empty(data):
+        if self.strip_filters and _is_empty(chunk):
             return b""
-        return b"data: " + orjson.dumps(data) + b"\n\n"
+        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+    def _keep(self, data: bytes) -> None:
+        """Keep an unparsed content chunk's data for the sample, or only count it."""
+        self._sample = None
+        if self._kept_bytes < SAMPLE_BYTES:
+            self._kept.append(data)
+            self._kept_bytes += len(data)
+        else:
+            self._unread_bytes += len(data)
+
+    def _read(self) -> TextSample:
+        """The text of the kept chunks, scaled to every unparsed one, then the parsed ones'."""
+        if self._sample is None:
+            sample = TextSample()
+            for data in self._kept:
+                for text in _chunk_texts(_loads(data)):
+                    sample.add(text)
+            if self._unread_bytes:
+                sample.add_unread(-(-sample.total * self._unread_bytes // self._kept_bytes))
+            sample.extend(self._parsed)
+            self._sample = sample
+        return self._sample
 
 
-def delta_texts(choice: dict[str, Any]) -> list[str]:
+def _plain_data(raw: bytes) -> bytes | None:
+    """The data of an event that is one ``data: {`` line, as OpenAI writes every chunk;
+    None for any other event."""
+    if not raw.startswith(b"data: {"):
+        return None
+    data = raw[6:].rstrip(b"\r\n")
+    return None if b"\n" in data or b"\r" in data else data
+
+
+def _only_null_usage(data: bytes) -> bool:
+    """A single usage member, and it is null (a JSON string cannot hold these bytes)."""
+    return (_NULL_USAGE[0] in data or _NULL_USAGE[1] in data) and data.count(b'"usage"') == 1
+
+
+def _cut_null_usage(raw: bytes) -> bytes:
+    return raw.replace(_NULL_USAGE[0], b"", 1).replace(_NULL_USAGE[1], b"", 1)
+
+
+def _loads(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _chunk_texts(chunk: Any) -> list[str]:
+    """The generated text in one chunk's choices."""
+    choices = chunk.get("choices") if isinstance(chunk, dict) else None
+    texts: list[str] = []
+    for choice in choices if isinstance(choices, list) else ():
+        if isinstance(choice, dict):
+            texts += _delta_texts(choice)
+    return texts
+
+
+def _delta_texts(choice: dict[str, Any]) -> list[str]:
     """The generated text in one streamed choice: content, refusal, reasoning, tool calls."""
     delta = choice.get("delta")
     delta = delta if isinstance(delta, dict) else {}
@@ -129,35 +244,25 @@ def _is_comment(raw: bytes) -> bool:
 def _is_plain(raw: bytes) -> bool:
     """True for one ``data:`` line and its blank line: safe to forward as it is.
 
-    Named events, ids or multi-line data are re-encoded, since the OpenAI SDK treats a
-    named event as something other than a chat chunk."""
+    Named events, ids or multi-line data are re-encoded as OpenAI writes every chunk: it
+    never sends them, and clients' SSE readers differ on what they make of them."""
     return raw.startswith(b"data:") and len(raw.rstrip(b"\r\n").splitlines()) == 1
 
 
-def _drop_null_usage(raw: bytes, data: dict[str, Any]) -> bytes:
-    """``raw`` without its ``"usage":null`` member, spliced out when it appears exactly once."""
-    if _is_plain(raw) and raw.count(b'"usage"') == 1:
-        for pattern in _NULL_USAGE:
-            if pattern in raw:
-                return raw.replace(pattern, b"", 1)
-    del data["usage"]
-    return b"data: " + orjson.dumps(data) + b"\n\n"
-
-
-def _strip_filters(data: dict[str, Any]) -> bool:
+def _strip_filters(chunk: dict[str, Any]) -> bool:
     """Remove Azure's content-filter annotations; True if there were any."""
-    changed = data.pop("prompt_filter_results", None) is not None
-    for choice in data.get("choices") or ():
+    changed = chunk.pop("prompt_filter_results", None) is not None
+    for choice in chunk.get("choices") or ():
         if isinstance(choice, dict):
             for key in _CHOICE_FILTER_KEYS:
                 changed = (choice.pop(key, None) is not None) or changed
     return changed
 
 
-def _is_empty(data: dict[str, Any]) -> bool:
+def _is_empty(chunk: dict[str, Any]) -> bool:
     """True for a chunk that, filter annotations removed, says nothing."""
-    choices = data.get("choices") or ()
-    if not choices or data.get("usage"):
+    choices = chunk.get("choices") or ()
+    if not choices or chunk.get("usage"):
         return False
     return all(
         isinstance(c, dict) and not c.get("delta") and c.get("finish_reason") is None
