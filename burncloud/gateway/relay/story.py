@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from burncloud.errors import BurncloudError, InsufficientQuota
 from burncloud.gateway.asgi import ClientDisconnected, discard_body, read_body, send_error
@@ -35,6 +36,16 @@ from burncloud.services.pricing import cost
 log = logging.getLogger("burncloud.relay")
 
 INTERNAL_ERROR = BurncloudError("internal error: the request could not be completed")
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A request the relay has admitted: what it asks, its route's plan, the money held."""
+
+    request: InboundRequest
+    native: NativeRequest | None
+    plan: RoutePlan
+    budget: Budget
 
 
 class Relay:
@@ -74,7 +85,7 @@ class Relay:
         async with admitted(self.deps.limiter, caller, request, exchange.tokens_used):
             budget = await reserve_budget(self.deps.ledger, caller, request, plan.price, plan.ratio)
             try:
-                await self._forward(call, request, native, plan, budget, exchange)
+                await self._forward(call, Held(request, native, plan, budget), exchange)
                 if exchange.metered is not None:
                     measured = await measure(exchange.metered, self.deps.estimator)
                     exchange.usage, exchange.estimated = measured
@@ -99,20 +110,11 @@ class Relay:
         check_json_elements(body)
         return body
 
-    async def _forward(
-        self,
-        call: Call,
-        request: InboundRequest,
-        native: NativeRequest | None,
-        plan: RoutePlan,
-        budget: Budget,
-        exchange: Exchange,
-    ) -> None:
+    async def _forward(self, call: Call, held: Held, exchange: Exchange) -> None:
         """Try the channels that can serve the request, in order, until one answers."""
 
         async def attempt(candidate: Candidate) -> None:
-            forward = self._forward_to(call, request, native, candidate, budget, exchange)
-            mode, forward = choose_mode(forward)
+            mode, forward = choose_mode(self._forward_to(call, held, candidate, exchange))
             if forward.request.stream:  # the pump watches the client once the stream is open
                 await mode(forward)
                 return
@@ -123,10 +125,9 @@ class Relay:
                 exchange.metered = Metered(forward.request)
                 raise
 
-        caller = exchange.caller
+        caller, request, deps = exchange.caller, held.request, self.deps
         assert caller is not None
-        candidates = relayable(plan, request, native)
-        deps = self.deps
+        candidates = relayable(held.plan, request, held.native)
         ordered = await deps.selector.fleet_order(caller.group, request.model, candidates)
         await try_channels(
             ordered,
@@ -139,23 +140,17 @@ class Relay:
         )
 
     def _forward_to(
-        self,
-        call: Call,
-        request: InboundRequest,
-        native: NativeRequest | None,
-        candidate: Candidate,
-        budget: Budget,
-        exchange: Exchange,
+        self, call: Call, held: Held, candidate: Candidate, exchange: Exchange
     ) -> Forward:
-        model = upstream_model(candidate, request.model)
+        request = held.request
         return Forward(
             self.deps,
             call,
             request,
-            native,
+            held.native,
             candidate.upstream,
-            model,
-            budget.max_tokens_cap,
+            upstream_model(candidate, request.model),
+            held.budget.max_tokens_cap,
             exchange,
         )
 
