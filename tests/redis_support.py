@@ -63,6 +63,16 @@ def redis_prefix() -> Iterator[str]:
         client.close()
 
 
+def redis_time(url: str = REDIS_URL) -> float:
+    """The server's own clock (``TIME``) in seconds: what its scripts date rate limits by."""
+    client = redis.Redis.from_url(url)
+    try:
+        seconds, microseconds = client.time()
+    finally:
+        client.close()
+    return seconds + microseconds / 1_000_000
+
+
 @dataclass(slots=True)
 class PrivateRedis:
     """A redis-server of the test's own, to stop, freeze and restart."""

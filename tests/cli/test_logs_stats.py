@@ -7,9 +7,11 @@ world's NOW, so every window and figure is exact. ``log tail`` runs as a real pr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -280,8 +282,10 @@ def test_stats_of_an_empty_database(cli, bootstrapped) -> None:
     )
 
 
-async def _start_tail(db_url: str, *args: str) -> asyncio.subprocess.Process:
-    """`burncloud log tail` in a process of its own, once it has printed its header."""
+@contextlib.asynccontextmanager
+async def running_tail(db_url: str, *args: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`burncloud log tail` in a process of its own, once it has printed its header; killed
+    on the way out if it is still running, so a failed test never leaves it behind."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -296,11 +300,24 @@ async def _start_tail(db_url: str, *args: str) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "BURNCLOUD_DEBUG": ""},
+        preexec_fn=_default_ctrl_c,
     )
-    assert process.stdout is not None
-    header = await asyncio.wait_for(process.stdout.readline(), 30)
-    assert header.decode() == HEADER + "\n"
-    return process
+    try:
+        assert process.stdout is not None
+        header = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert header.decode() == HEADER + "\n"
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.communicate()
+
+
+def _default_ctrl_c() -> None:
+    """In the child, before exec: SIGINT's default action. A test runner started with
+    SIGINT ignored (a background job of a script, some CI shells) passes that on, and a
+    tail that ignores Ctrl-C would never end."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 async def _write(db: Database, *records: Any) -> None:
@@ -314,16 +331,16 @@ async def test_log_tail_prints_rows_written_after_it_started(db_url: str) -> Non
     db = await open_database(db_url)
     try:
         world = await build_world(db)  # these were there before: never printed
-        process = await _start_tail(db_url, "--model", "gpt-4", "--max-rows", "3")
-        main = world.main
-        await _write(db, record(NOW + 1, None, main, "gpt-4", (1, 2), 3 * 10**6, 11, 200))
-        await _write(
-            db,
-            record(NOW + 2, None, main, "claude", (1, 2), 0, 12, 200),  # another model
-            record(NOW + 3, None, None, "gpt-4", (3, 4), 0, 13, 503),
-        )
-        await _write(db, record(NOW + 4, None, main, "gpt-4", (5, 6), 10**9, 14, 200))
-        out, err = await asyncio.wait_for(process.communicate(), 30)
+        async with running_tail(db_url, "--model", "gpt-4", "--max-rows", "3") as process:
+            main = world.main
+            await _write(db, record(NOW + 1, None, main, "gpt-4", (1, 2), 3 * 10**6, 11, 200))
+            await _write(
+                db,
+                record(NOW + 2, None, main, "claude", (1, 2), 0, 12, 200),  # another model
+                record(NOW + 3, None, None, "gpt-4", (3, 4), 0, 13, 503),
+            )
+            await _write(db, record(NOW + 4, None, main, "gpt-4", (5, 6), 10**9, 14, 200))
+            out, err = await asyncio.wait_for(process.communicate(), 30)
     finally:
         await db.close()
     assert process.returncode == 0, err.decode()
@@ -334,11 +351,25 @@ async def test_log_tail_prints_rows_written_after_it_started(db_url: str) -> Non
     ]
 
 
-async def test_log_tail_ends_quietly_on_ctrl_c(db_url: str) -> None:
+@pytest.fixture(params=["default", "ignored"])
+def runner_sigint(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The test runner's own SIGINT action while the test runs: as a terminal leaves it, or
+    ignored as a background job of a script inherits it (the tail is started either way)."""
+    if request.param == "default":
+        yield request.param
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield request.param
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+async def test_log_tail_ends_quietly_on_ctrl_c(db_url: str, runner_sigint: str) -> None:
     db = await open_database(db_url)
     await db.close()
-    process = await _start_tail(db_url)
-    process.send_signal(signal.SIGINT)
-    out, err = await asyncio.wait_for(process.communicate(), 30)
+    async with running_tail(db_url) as process:
+        process.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0
     assert out == b"" and b"Traceback" not in err and b"error" not in err, err.decode()

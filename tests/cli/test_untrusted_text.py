@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from burncloud.cli.app import app
 from burncloud.db import open_database
-from tests.cli.test_logs_stats import _start_tail
+from tests.cli.test_logs_stats import running_tail
 from tests.fakes import FakeOpenAI
 from tests.gateway.router_harness import running_router
 from tests.services.test_stats import NOW
@@ -128,9 +128,9 @@ async def test_log_tail_prints_untrusted_rows_as_text(db_url: str) -> None:
     db = await open_database(db_url)
     try:
         await db.fetch_value("SELECT COUNT(*) FROM logs")  # created and migrated
-        process = await _start_tail(db_url, "--max-rows", "3")
-        await write_untrusted_rows(db)
-        out, err = await asyncio.wait_for(process.communicate(), 30)
+        async with running_tail(db_url, "--max-rows", "3") as process:
+            await write_untrusted_rows(db)
+            out, err = await asyncio.wait_for(process.communicate(), 30)
     finally:
         await db.close()
     assert process.returncode == 0, err.decode()

@@ -10,10 +10,17 @@ import pytest
 import redis.asyncio
 
 from burncloud.gateway.fleet.limits import FleetRateLimiter
-from burncloud.gateway.fleet.rate_limit import CONCURRENCY, RPM, TPM, Limits, SharedRateLimiter
+from burncloud.gateway.fleet.rate_limit import (
+    CONCURRENCY,
+    RPM,
+    SLACK,
+    TPM,
+    Limits,
+    SharedRateLimiter,
+)
 from burncloud.gateway.fleet.redis_link import COMMAND_TIMEOUT, RedisLink
 from burncloud.gateway.fleet.shared_state import LocalState
-from tests.redis_support import REDIS_URL, private_redis, redis_prefix
+from tests.redis_support import REDIS_URL, private_redis, redis_prefix, redis_time
 
 
 @pytest.fixture
@@ -47,12 +54,17 @@ async def test_a_burst_over_two_routers_admits_exactly_the_limit(two_routers) ->
     tasks = [
         two_routers[i % 2].admit_all([("token:1", limits)], 0, time.time()) for i in range(600)
     ]
+    began = redis_time()
     verdicts = await asyncio.gather(*tasks)
-    assert sum(v.admitted for v in verdicts) == 60
+    took = redis_time() - began  # on the clock Redis dates admissions by
+    assert all(v.shared for v in verdicts if v.admitted)  # Redis counted every one
+    admitted = sum(v.admitted for v in verdicts)
+    # GCRA: the burst of 60, then one more per whole second the burst lasted. Exactly 60
+    # when it is through within a second (~0.3 s here); a starved machine may take longer.
+    assert 60 <= admitted <= 60 + int(took + SLACK), f"{admitted} in {took:.2f} s"
     refused = [v for v in verdicts if not v.admitted]
     assert {v.limit for v in refused} == {RPM}
     assert all(v.retry_after == 1 for v in refused)  # one more fits every second
-    assert all(v.shared for v in verdicts if v.admitted)
 
 
 async def test_all_subjects_or_none(two_routers) -> None:

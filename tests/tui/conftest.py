@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -9,6 +10,8 @@ import pytest
 from burncloud_tui.app import DashApp
 from burncloud_tui.source import StatsSource
 from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import Footer
 
 from tests.tui.memory_source import NOW
 
@@ -27,9 +30,23 @@ class Clock:
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    """Wait for the running refresh to finish and the screen to catch up."""
+    """Wait for the running refresh to finish and the screen to catch up, footer included.
+
+    Textual fills a footer in a recompose it schedules after a later screen refresh; one
+    pause, whose idle check a starved process passes at once, does not always reach it."""
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+    async with asyncio.timeout(30):  # a hang guard, never reached by a working app
+        while not _footers_drawn(pilot.app.screen):
+            await pilot.pause()
+
+
+def _footers_drawn(screen: Screen[object]) -> bool:
+    """Every footer on ``screen`` has its keys, each laid out on the screen."""
+    return all(
+        footer.children and all(key.region for key in footer.children)
+        for footer in screen.query(Footer)
+    )
 
 
 async def refreshed(pilot: Pilot[None]) -> None:
