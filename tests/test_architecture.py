@@ -9,18 +9,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 GATEWAY_FOLDERS = ("doors", "relay", "egress", "billing", "fleet", "upkeep")
-FRAME = ("asgi", "runtime", "snapshot", "metrics", "route_trace")  # the worker's frame
+FRAME = ("asgi", "runtime", "snapshot", "metrics", "route_trace", "periodic")  # the frame
 
 # What each gateway folder may import of the gateway (besides itself).
 GATEWAY_RULES: dict[str, set[str]] = {
     "doors": {"relay", *FRAME},
     "relay": {"billing", "egress", "fleet", "asgi", "snapshot", "route_trace", "metrics"},
     "egress": {"snapshot"},
-    "billing": {"route_trace"},
-    "fleet": set(),
-    "upkeep": {"egress", "fleet", "snapshot"},
+    "billing": {"route_trace", "periodic"},
+    "fleet": {"periodic"},
+    "upkeep": {"egress", "fleet", "snapshot", "periodic"},
     "asgi": set(),
-    "snapshot": set(),
+    "snapshot": {"periodic"},
+    "periodic": set(),
     "metrics": set(),
     "route_trace": set(),
 }

@@ -8,8 +8,6 @@ new snapshot when it changed, so a CLI change reaches every worker within two se
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -17,8 +15,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from burncloud.crypto import SecretBox
-from burncloud.db.base import Database
+from burncloud.db.base import Database, Row
 from burncloud.errors import InvalidRequest
+from burncloud.gateway.periodic import Failure, Periodic
 from burncloud.services.channels import Channel, decrypt_key
 from burncloud.services.groups import load_group_ratios
 from burncloud.services.prices import load_price_table
@@ -102,7 +101,7 @@ async def load_snapshot(db: Database, box: SecretBox) -> Snapshot:
     )
 
 
-def _upstream(row: Mapping, box: SecretBox) -> Upstream:
+def _upstream(row: Row, box: SecretBox) -> Upstream:
     channel = Channel.from_row(row)
     return Upstream(
         id=channel.id,
@@ -129,7 +128,7 @@ def _networks(text: str) -> tuple[Network, ...]:
 
 
 def _routes(
-    rows: list[dict], upstreams: Mapping[int, Upstream]
+    rows: list[Row], upstreams: Mapping[int, Upstream]
 ) -> dict[tuple[str, str], tuple[Candidate, ...]]:
     routes: dict[tuple[str, str], list[Candidate]] = {}
     for row in rows:
@@ -156,21 +155,21 @@ class ConfigCache:
     ) -> None:
         self._db = db
         self._box = box
-        self._interval = interval
         self._on_reload = on_reload
-        self._task: asyncio.Task[None] | None = None
-        self._poked = asyncio.Event()
+        self._polls = Periodic(
+            "burncloud-config-poll",
+            self._reload_if_changed,
+            interval=interval,
+            failure=Failure(log, "configuration reload failed; keeping the previous one"),
+        )
         self.snapshot: Snapshot | None = None
 
     async def start(self) -> None:
         self.snapshot = await load_snapshot(self._db, self._box)
-        self._task = asyncio.create_task(self._poll(), name="burncloud-config-poll")
+        self._polls.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._polls.stop()
 
     async def refresh(self) -> bool:
         """Reload if the config version moved; True when a new snapshot was installed."""
@@ -184,15 +183,10 @@ class ConfigCache:
 
     def poke(self) -> None:
         """Look for a new version now (a fleet notice said the configuration changed)."""
-        self._poked.set()
+        self._polls.run_now()
 
-    async def _poll(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poked.wait(), self._interval)
-            self._poked.clear()
-            try:
-                if await self.refresh():
-                    log.info("configuration reloaded (version %s)", self.snapshot.version)
-            except Exception:  # keep serving the last good snapshot
-                log.exception("configuration reload failed; keeping the previous one")
+    async def _reload_if_changed(self) -> None:
+        """One poll; a failure keeps the last good snapshot serving."""
+        if await self.refresh():
+            version = self.snapshot.version if self.snapshot is not None else None
+            log.info("configuration reloaded (version %s)", version)

@@ -2,6 +2,6 @@
 the values it hands out, and the background writer that bills and logs each request (with
 its spill file for rows the database would not take).
 
-May import: ``services``, ``db`` and the frame (``route_trace``); nothing else of the
+May import: ``services``, ``db`` and the frame (``route_trace``, ``periodic``); nothing else of the
 gateway.
 """

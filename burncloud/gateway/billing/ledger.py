@@ -40,6 +40,7 @@ from burncloud.db.base import Database
 from burncloud.errors import InsufficientQuota, ServiceUnavailable
 from burncloud.gateway.billing.lease_pool import Key, LeasePool, slice_size
 from burncloud.gateway.billing.reservations import Charge, Lease, Reservation, Settlement
+from burncloud.gateway.periodic import Failure, Periodic
 from burncloud.money import UNLIMITED
 from burncloud.services.leases import TOKEN, USER, sweep_expired_leases
 from burncloud.services.tokens import Token
@@ -89,8 +90,19 @@ class Ledger:
         self._timing = _Timing(ttl, idle_after, sweep_every, tick)
         self._clock = clock
         self._pool = LeasePool(db, owner, ttl, clock)
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        # Each tick sweeps, renews and returns idle leases; a stop lets a tick in progress
+        # finish (never cut mid-commit).
+        self._upkeep = Periodic(
+            f"ledger {owner}",
+            self._upkeep_tick,
+            interval=tick,
+            run_at_start=True,
+            cancel_on_stop=False,
+            failure=Failure(
+                log, f"lease upkeep failed; retrying every {tick:.1f} s", every_time=False
+            ),
+        )
+        self._next_renew = self._next_sweep = 0.0
         self._closed = False
         self._prefills: dict[Key, asyncio.Task[None]] = {}
         self._recall_from_others = recall  # asks other routers to give a key's money back
@@ -291,8 +303,10 @@ class Ledger:
 
     async def start(self) -> None:
         """Start renewing, returning idle leases and sweeping crashed routers' leases."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"ledger {self.owner}")
+        if not self._upkeep.running:
+            self._next_renew = self._clock() + self._timing.ttl / 3
+            self._next_sweep = self._clock()  # sweep at once: a crashed predecessor's leases
+            self._upkeep.start()
 
     async def stop(self) -> None:
         """Stop upkeep and give every lease back (call after the log writer's final flush).
@@ -303,10 +317,7 @@ class Ledger:
         self._closed = True
         if self._prefills:
             await asyncio.gather(*self._prefills.values(), return_exceptions=True)
-        if self._task is not None:
-            self._stopping.set()
-            await self._task  # lets a running upkeep step finish: never cut mid-commit
-            self._task = None
+        await self._upkeep.stop()
         try:
             await self._pool.return_all()
         except Exception:
@@ -324,27 +335,16 @@ class Ledger:
         """Give back the expired leases of crashed routers; how many were swept."""
         return await sweep_expired_leases(self._db, now)
 
-    async def _run(self) -> None:
+    async def _upkeep_tick(self) -> None:
+        """Sweep crashed routers' leases and renew ours when due; give back idle ones."""
         timing = self._timing
-        next_renew = self._clock() + timing.ttl / 3
-        next_sweep = self._clock()  # sweep once at start: a crashed predecessor's leases
-        failing = False
-        while not self._stopping.is_set():
-            try:
-                if self._clock() >= next_sweep:
-                    await self.sweep_expired()
-                    next_sweep = self._clock() + timing.sweep_every
-                if self._clock() >= next_renew:
-                    await self.renew()
-                    next_renew = self._clock() + timing.ttl / 3
-                await self.return_idle()
-                failing = False
-            except Exception:
-                if not failing:
-                    log.exception("lease upkeep failed; retrying every %.1f s", timing.tick)
-                failing = True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timing.tick)
+        if self._clock() >= self._next_sweep:
+            await self.sweep_expired()
+            self._next_sweep = self._clock() + timing.sweep_every
+        if self._clock() >= self._next_renew:
+            await self.renew()
+            self._next_renew = self._clock() + timing.ttl / 3
+        await self.return_idle()
 
 
 @contextlib.asynccontextmanager

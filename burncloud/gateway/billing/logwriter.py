@@ -18,7 +18,6 @@ Memory grows while the database is unreachable: rows are kept, not dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -31,6 +30,7 @@ from typing import Any, Protocol
 from burncloud.db.base import Database, Executor, batches
 from burncloud.errors import BurncloudError
 from burncloud.gateway.billing.reservations import Settlement
+from burncloud.gateway.periodic import Failure, Periodic
 from burncloud.gateway.route_trace import RouteTrace
 from burncloud.services.clock import now as wall_clock
 from burncloud.services.leases import TOKEN, USER, add_used, charge_directly, consume_leases
@@ -238,10 +238,20 @@ class LogWriter:
         self._max_batch = max_batch
         self._clock = clock
         self._pending: deque[LogRecord] = deque()
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
         self._flushing = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        # A flush every ``interval``, sooner once a batch is full; after a failure a backoff
+        # that new rows do not cut short; a stop lets a flush in progress finish.
+        self._flushes = Periodic(
+            "log writer",
+            self._flush_then_prune,
+            interval=interval,
+            cancel_on_stop=False,
+            failure=Failure(
+                log, "writing log rows failed; retrying", every_time=False, backoff=self._backoff
+            ),
+            clock=clock,
+        )
+        self._next_prune = 0.0
         self._failures = 0
         self._failure: str | None = None
 
@@ -259,7 +269,7 @@ class LogWriter:
         """Queue ``record`` for the next flush; never blocks, never drops."""
         self._pending.append(record)
         if len(self._pending) >= self._batch_size:
-            self._wake.set()
+            self._flushes.run_now()
 
     async def flush(self) -> int:
         """Write what is pending now, one transaction per batch; how many rows were written.
@@ -287,23 +297,21 @@ class LogWriter:
 
     async def start(self) -> None:
         """Start the background flushing task."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="log writer")
+        if not self._flushes.running:
+            self._next_prune = self._clock() + PRUNE_EVERY / 10
+            self._flushes.start()
 
     async def stop(self, retry_for: float = 30.0) -> int:
         """Stop the task and flush everything, retrying for ``retry_for`` s; rows left unwritten."""
-        if self._task is not None:
-            self._stopping.set()
-            self._wake.set()
-            await self._task  # lets a running flush finish
-            self._task = None
+        await self._flushes.stop()
         deadline = self._clock() + retry_for
         while self._pending:
             if await self._try_flush():
                 continue
-            if self._clock() + self._backoff() > deadline:
+            backoff = self._backoff(self._failures)
+            if self._clock() + backoff > deadline:
                 break
-            await asyncio.sleep(self._backoff())
+            await asyncio.sleep(backoff)
         if self._pending:
             log.error("log writer stopped with %d rows unwritten", len(self._pending))
         return len(self._pending)
@@ -314,20 +322,14 @@ class LogWriter:
         self._pending.clear()
         return rows
 
-    async def _run(self) -> None:
-        next_prune = self._clock() + PRUNE_EVERY / 10
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            self._wake.clear()
-            if self._stopping.is_set():
-                return
-            if self._pending and not await self._try_flush():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._backoff())
-            elif self._clock() >= next_prune:
-                next_prune = self._clock() + PRUNE_EVERY
-                await self._prune()
+    async def _flush_then_prune(self) -> None:
+        """One round of the task: flush what is pending (raising if that fails), then prune
+        the rollup when due."""
+        if self._pending:
+            await self._flush_counting_failures()
+        if self._clock() >= self._next_prune:
+            self._next_prune = self._clock() + PRUNE_EVERY
+            await self._prune()
 
     async def _prune(self) -> None:
         """Drop per-minute rollup rows past their keep (every worker does; it is idempotent)."""
@@ -339,18 +341,26 @@ class LogWriter:
     async def _try_flush(self) -> bool:
         """Flush; on failure log once per failure streak and return False."""
         try:
+            await self._flush_counting_failures()
+        except Exception:
+            if self._failures == 1:
+                log.exception("writing %d log rows failed; retrying", len(self._pending))
+            return False
+        return True
+
+    async def _flush_counting_failures(self) -> None:
+        """Flush; a failure is counted and kept as ``failing``'s reason, then raised."""
+        try:
             await self.flush()
         except Exception as exc:
-            if not self._failures:
-                log.exception("writing %d log rows failed; retrying", len(self._pending))
             self._failures += 1
             self._failure = exc.message if isinstance(exc, BurncloudError) else "a write failed"
-            return False
+            raise
         if self._failures:
             log.info("log rows written again after %d failed attempts", self._failures)
         self._failures = 0
         self._failure = None
-        return True
 
-    def _backoff(self) -> float:
-        return min(self._interval * float(1 << min(self._failures, 16)), MAX_BACKOFF)
+    def _backoff(self, failures: int) -> float:
+        """The wait after ``failures`` failed flushes in a row."""
+        return min(self._interval * float(1 << min(failures, 16)), MAX_BACKOFF)

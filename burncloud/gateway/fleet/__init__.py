@@ -2,6 +2,6 @@
 state file, breakers (``health``), rate limits (local and over Redis), round-robin turns,
 the Redis link and the notices routers send each other.
 
-May import: ``services`` and the standard library's and Redis's clients; nothing else of
-the gateway. The CLI and the dashboard may read its state (breakers, the state file).
+May import: ``services``, Redis's client and the frame's ``periodic``; nothing else of the
+gateway. The CLI and the dashboard may read its state (breakers, the state file).
 """

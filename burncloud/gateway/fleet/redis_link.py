@@ -13,13 +13,13 @@ and routers degrade to per-instance limits well within a second.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from burncloud.errors import ConfigError
+from burncloud.gateway.periodic import Failure, Periodic
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -57,7 +57,13 @@ class RedisLink:
         self._client: Redis | None = None
         self._up = False
         self._down_since: float | None = None
-        self._watchdog: asyncio.Task[None] | None = None
+        # Pings while down; once up, now and then, so a silent death is noticed too.
+        self._watchdog = Periodic(
+            "redis-watchdog",
+            self._check,
+            interval=lambda: self._retry_every if not self._up else 1.0,
+            failure=Failure(log, "the redis watchdog failed"),
+        )
         self._listeners: list[Callable[[bool], None]] = []
         self._last_answer = float("-inf")
 
@@ -70,14 +76,10 @@ class RedisLink:
             self._mark_down("unreachable at startup")
         else:
             self._set_up(True)
-        self._watchdog = asyncio.create_task(self._watch(), name="redis-watchdog")
+        self._watchdog.start()
 
     async def close(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
-            self._watchdog = None
+        await self._watchdog.stop()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -140,20 +142,18 @@ class RedisLink:
         except (TimeoutError, OSError, _redis_errors()) as exc:
             raise RedisDown(str(exc)) from None
 
-    async def _watch(self) -> None:
-        """Ping while down; once up, ping now and then so a silent death is noticed too."""
-        while True:
-            await asyncio.sleep(self._retry_every if not self._up else 1.0)
-            try:
-                await self._ping()
-            except RedisDown as exc:
-                if self._up:
-                    self._mark_down(str(exc))
-            else:
-                self._last_answer = self._clock()
-                if not self._up:
-                    log.warning("redis is back: shared limits and notices resume")
-                    self._set_up(True)
+    async def _check(self) -> None:
+        """One watchdog ping: mark Redis down on silence, up again when it answers."""
+        try:
+            await self._ping()
+        except RedisDown as exc:
+            if self._up:
+                self._mark_down(str(exc))
+            return
+        self._last_answer = self._clock()
+        if not self._up:
+            log.warning("redis is back: shared limits and notices resume")
+            self._set_up(True)
 
     def _mark_down(self, reason: str) -> None:
         if self._up or self._down_since is None:

@@ -9,13 +9,13 @@ thousand per lock hold, and frees the idle ones.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 
 from burncloud.gateway.fleet.rate_limit import idle_record
 from burncloud.gateway.fleet.shared_state import SharedState, claim_turn
+from burncloud.gateway.periodic import Failure, Periodic
 
 log = logging.getLogger("burncloud.state")
 
@@ -34,17 +34,18 @@ class StateSweeper:
         self._state = state
         self._interval = interval
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = Periodic(
+            "burncloud-state-sweeper",
+            self._sweep_if_our_turn,
+            interval=interval,
+            failure=Failure(log, "sweeping the shared state failed"),
+        )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="burncloud-state-sweeper")
+        self._rounds.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._rounds.stop()
 
     async def sweep_once(self) -> int:
         """Free every idle limiter record; returns how many."""
@@ -57,13 +58,9 @@ class StateSweeper:
                 return freed
             await asyncio.sleep(0)  # let requests run between pages
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                if claim_turn(self._state, "sweep", self._interval / 2, self._clock):
-                    freed = await self.sweep_once()
-                    if freed:
-                        log.info("freed %d idle rate-limit records", freed)
-            except Exception:
-                log.exception("sweeping the shared state failed")
+    async def _sweep_if_our_turn(self) -> None:
+        """One round: sweep unless another worker claimed this interval's turn."""
+        if claim_turn(self._state, "sweep", self._interval / 2, self._clock):
+            freed = await self.sweep_once()
+            if freed:
+                log.info("freed %d idle rate-limit records", freed)

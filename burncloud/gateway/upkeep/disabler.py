@@ -8,10 +8,10 @@ saw it. The prober re-enables the channel when it works again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from burncloud.db import Database
+from burncloud.gateway.periodic import Failure, Periodic
 from burncloud.services.channel_health import auto_disable
 
 log = logging.getLogger("burncloud.health")
@@ -23,32 +23,27 @@ class ChannelDisabler:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._pending: dict[int, str] = {}
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        # Runs only when a report asks; a stop lets the write in progress finish.
+        self._writes = Periodic(
+            "burncloud-channel-disabler",
+            self._flush,
+            interval=None,
+            failure=Failure(log, "auto-disabling channels failed"),
+            cancel_on_stop=False,
+        )
 
     def report(self, channel_id: int, reason: str) -> None:
         """Ask for ``channel_id`` to be auto-disabled (the first reason wins)."""
         self._pending.setdefault(channel_id, reason)
-        self._wake.set()
+        self._writes.run_now()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="burncloud-channel-disabler")
+        self._writes.start()
 
     async def stop(self) -> None:
         """Finish the write in progress and what is pending, then stop; safe to call twice."""
-        task, self._task = self._task, None
-        if task is not None:
-            self._stopping = True
-            self._wake.set()
-            await task
+        await self._writes.stop()
         await self._flush()
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            await self._wake.wait()
-            self._wake.clear()
-            await self._flush()
 
     async def _flush(self) -> None:
         pending, self._pending = self._pending, {}

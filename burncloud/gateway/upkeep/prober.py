@@ -8,12 +8,12 @@ probed. One probe's error or hang is logged and costs only that channel its turn
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from burncloud.db.base import Database
+from burncloud.gateway.periodic import Failure, Periodic
 from burncloud.services.channel_health import auto_disabled_channels, auto_enable
 from burncloud.services.channels import Channel
 
@@ -38,25 +38,27 @@ class Prober:
     ) -> None:
         self._db = db
         self._probe = probe
-        self._interval = interval
         self._concurrency = concurrency
         self._timeout = timeout
-        self._clock = clock
-        self._sleep = sleep
-        self._task: asyncio.Task[None] | None = None
+        # Rounds keep their cadence: one interval after the last began, a full one from
+        # its end if it overran.
+        self._rounds = Periodic(
+            "channel prober",
+            self.probe_once,
+            interval=interval,
+            from_start=True,
+            failure=Failure(log, "listing auto-disabled channels failed; trying again next round"),
+            clock=clock,
+            sleep=sleep,
+        )
 
     async def start(self) -> None:
         """Start the background task (its first round runs one ``interval`` from now)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="channel prober")
+        self._rounds.start()
 
     async def stop(self) -> None:
         """Cancel the task, in-flight probes included, and wait for it; safe to call twice."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._rounds.stop()
 
     async def probe_once(self) -> list[int]:
         """Probe every auto-disabled channel now; the ids of those re-enabled."""
@@ -64,21 +66,6 @@ class Prober:
         gate = asyncio.Semaphore(self._concurrency)
         healed = await asyncio.gather(*(self._heal(channel, gate) for channel in channels))
         return [channel.id for channel, ok in zip(channels, healed, strict=True) if ok]
-
-    async def _run(self) -> None:
-        due = self._clock()
-        while True:
-            due = self._next_round(due)
-            await self._sleep(max(0.0, due - self._clock()))
-            try:
-                await self.probe_once()
-            except Exception:
-                log.exception("listing auto-disabled channels failed; trying again next round")
-
-    def _next_round(self, last: float) -> float:
-        """One interval after the last round began; a full one from now if a round overran."""
-        due, current = last + self._interval, self._clock()
-        return due if due > current else current + self._interval
 
     async def _heal(self, channel: Channel, gate: asyncio.Semaphore) -> bool:
         """Probe one channel and re-enable it if healthy; never raises but cancellation."""
