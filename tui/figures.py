@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import time
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from burncloud.services.margins import Margin
 
 UNITS_PER_USD = 10**9
 _CENT = Decimal("0.01")
@@ -58,6 +62,22 @@ def usd(units: int) -> str:
         return f"${amount.quantize(_SMALL, ROUND_HALF_UP)}"
     shown = amount.quantize(_TINY, ROUND_HALF_UP)
     return f"${shown}" if shown else "<$0.000001"
+
+
+def margin_amount(value: Margin) -> str:
+    """A margin and its percentage, "$29.40 70.0%"; "unknown" when every request's upstream
+    cost is (the requests of unknown cost are not counted in)."""
+    amount, share = value.margin, value.percent
+    if amount is None:
+        return "unknown"
+    return usd(amount) if share is None else f"{usd(amount)} {share}%"
+
+
+def margin_cell(value: Margin) -> str:
+    """A margin as a narrow table cell: "$10.00 25.0% +300?" when 300 requests' upstream
+    cost is unknown (not counted in), "unknown" when every one's is."""
+    shown = margin_amount(value)
+    return f"{shown} +{value.unknown}?" if value.unknown and not value.all_unknown else shown
 
 
 def age(seconds: float) -> str:

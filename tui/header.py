@@ -1,9 +1,11 @@
 """The header: where the data comes from and whether it is live, then the live figures.
 
-Three lines that fit 80 columns: a status line (live / router idle or down / empty
-database / database error, PAUSED, the tail filter), then requests, tokens, errors and
-spend, then latency, TTFT and channels. The location, a database error and the filter are
-drawn literally (an error may quote a value from the database).
+Four lines that fit 80 columns: a status line (live / router idle or down / empty
+database / database error, PAUSED, the tail filter), then requests, tokens and errors,
+then latency, TTFT and channels, then today's money: spend, upstream cost and margin (an
+upstream cost nobody knows is "unknown", never $0; the requests of unknown cost are
+counted beside a margin). The location, a database error and the filter are drawn
+literally (an error may quote a value from the database).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from burncloud_tui.figures import age, millis, per_second, percent, usd
+from burncloud_tui.figures import age, margin_amount, millis, per_second, percent, usd
 from rich.text import Text
 from textual.widgets import Static
 
@@ -63,10 +65,10 @@ def status_line(state: HeaderState) -> Text:
     return Text.assemble(*shown, no_wrap=True, overflow="ellipsis")
 
 
-def figure_lines(summary: LiveSummary | None) -> tuple[Text, Text]:
-    """Requests, tokens, errors and spend; then latency, TTFT and channels."""
+def figure_lines(summary: LiveSummary | None) -> tuple[Text, Text, Text]:
+    """Requests, tokens and errors; then latency, TTFT and channels; then today's money."""
     if summary is None:
-        return Text("waiting for the first refresh...", style="dim"), Text("")
+        return Text("waiting for the first refresh...", style="dim"), Text(""), Text("")
     s = summary
     first = _figures(
         "req/s ", (per_second(s.requests_per_second), ""),
@@ -74,7 +76,6 @@ def figure_lines(summary: LiveSummary | None) -> tuple[Text, Text]:
         "  tok/s in ", (per_second(s.input_tokens_per_second), ""),
         " out ", (per_second(s.output_tokens_per_second), ""),
         "  errors ", (percent(s.error_rate), _error_style(s.error_rate)),
-        "  today ", (usd(s.spend_today), ""),
     )  # fmt: skip
     second = _figures(
         "latency p50 ", (millis(s.latency_p50_ms), ""),
@@ -85,7 +86,23 @@ def figure_lines(summary: LiveSummary | None) -> tuple[Text, Text]:
         " on ", (str(s.disabled_channels), "yellow" if s.disabled_channels else ""),
         " off",
     )  # fmt: skip
-    return first, second
+    return first, second, money_line(s)
+
+
+def money_line(summary: LiveSummary) -> Text:
+    """Since 00:00 UTC: spend, upstream cost and margin, then the requests of unknown
+    upstream cost when some, not all, are."""
+    today = summary.margin_today
+    upstream = today.upstream
+    margin = today.margin
+    line = _figures(
+        "today  spend ", (usd(summary.spend_today), ""),
+        "  upstream ", ("unknown" if upstream is None else usd(upstream), ""),
+        "  margin ", (margin_amount(today), "red" if margin is not None and margin < 0 else ""),
+    )  # fmt: skip
+    if today.unknown and not today.all_unknown:
+        line.append(f"  +{today.unknown} unknown", style="yellow")
+    return line
 
 
 def _liveness(state: HeaderState) -> Part:

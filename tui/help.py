@@ -28,9 +28,13 @@ FIGURES = (
     ("tok/s", "prompt (in) and completion (out) tokens per second, last 60 s"),
     ("errors", "share of requests with status >= 400 (client disconnects excluded)"),
     ("latency, TTFT", "p50 / p95 over the last 60 s; TTFT over streamed requests"),
-    ("today", "spend since 00:00 UTC"),
+    ("today", "spend, upstream cost and margin since 00:00 UTC"),
+    ("margin", "revenue minus upstream cost over the requests whose upstream cost is known"),
+    ("unknown", "requests of unknown upstream cost (free or unpriced): never counted as $0"),
+    ("+N?", "a margin that leaves out N requests of unknown upstream cost"),
     ("channels", "enabled, and disabled by hand or automatically"),
     ("tables", "requests, errors, tokens, spend and latency over the last 24 h"),
+    ("", "channels also their margin, and its share of the revenue it is over"),
     ("breaker", "worst circuit breaker of the channel, when a router runs on this machine"),
 )
 

@@ -1,4 +1,5 @@
-"""The breakdown tables: channels with their health, and spend by model, token and user.
+"""The breakdown tables: channels with their health and margin, and spend by model, token
+and user.
 
 Each refresh refills a table in place and keeps the cursor on the row it was on (by key),
 so the numbers move under a steady selection. A refresh that changed nothing leaves the
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from burncloud_tui.figures import compact, millis, percent, tokens, usd
+from burncloud_tui.figures import compact, margin_cell, millis, percent, tokens, usd
 from burncloud_tui.literal import literal, literal_cells
 from rich.text import Text
 from textual.widgets import DataTable
@@ -52,7 +53,7 @@ def right(value: str) -> Text:
 
 
 class ChannelsTable(DataTable[str | Text]):
-    """Status and reason, breaker, latency (p50), success rate, requests and spend."""
+    """Status and reason, breaker, latency (p50), success rate, requests, spend and margin."""
 
     def __init__(self, *, id: str) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -61,8 +62,9 @@ class ChannelsTable(DataTable[str | Text]):
     def on_mount(self) -> None:
         for label in ("id", "name", "status", "breaker", "latency", "success"):
             self.add_column(label, key=label)
-        self.add_column(right("requests"), key="requests")
+        self.add_column(right("reqs"), key="requests")
         self.add_column(right("spend"), key="spend")
+        self.add_column(right("margin"), key="margin")
         self.add_column("reason", key="reason")
 
     def show(self, rows: Sequence[ChannelRow]) -> None:
@@ -82,6 +84,7 @@ def _channel_cells(row: ChannelRow) -> Cells:
         right(percent(row.success_rate)),
         right(compact(row.requests)),
         right(usd(row.spend)),
+        right(margin_cell(row.margin)),
         literal(row.reason, REASON_WIDTH),
     )
 

@@ -10,6 +10,7 @@ from burncloud.admin.auth import require_admin
 from burncloud.admin.channels import channels_blueprint
 from burncloud.admin.groups import groups_blueprint
 from burncloud.admin.logs import logs_blueprint
+from burncloud.admin.price_catalog import price_catalog_blueprint
 from burncloud.admin.prices import prices_blueprint
 from burncloud.admin.quota import quota_blueprint
 from burncloud.admin.redemptions import redemptions_blueprint
@@ -24,7 +25,8 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def admin_blueprint(runtime: Runtime) -> Blueprint:
-    """/api/...: channels, tokens, quotas, prices, users, groups, redemptions and logs."""
+    """/api/...: channels, tokens, quotas, prices and the price catalog, users, groups,
+    redemptions and logs."""
     blueprint = Blueprint("admin", __name__, url_prefix="/api")
 
     @blueprint.before_request
@@ -43,6 +45,7 @@ def admin_blueprint(runtime: Runtime) -> Blueprint:
         tokens_blueprint,
         quota_blueprint,
         prices_blueprint,
+        price_catalog_blueprint,
         users_blueprint,
         groups_blueprint,
         redemptions_blueprint,

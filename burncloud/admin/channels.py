@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint
 
-from burncloud.admin.params import integer, names, read_body, required_text, string_map, text
+from burncloud.admin.params import (
+    decimal_text,
+    integer,
+    names,
+    read_body,
+    required_text,
+    string_map,
+    text,
+)
 from burncloud.gateway.egress.upstream_guard import check_base_url
 from burncloud.services import channels
 
@@ -17,7 +25,7 @@ if TYPE_CHECKING:
 
 FIELDS = (
     "type", "name", "key", "base_url", "models", "groups", "weight", "priority", "model_map",
-    "config",
+    "config", "cost_ratio",
 )  # fmt: skip
 
 
@@ -49,6 +57,7 @@ def channels_blueprint(runtime: Runtime) -> Blueprint:
             priority=integer(body, "priority", 0),
             model_map=string_map(body, "model_map"),
             config=string_map(body, "config"),
+            cost_ratio=decimal_text(body, "cost_ratio") or "1",
             check_url=check_url,
         )
         return channel.to_json(), 201
@@ -74,6 +83,7 @@ def channels_blueprint(runtime: Runtime) -> Blueprint:
             priority=integer(body, "priority"),
             model_map=string_map(body, "model_map"),
             config=string_map(body, "config"),
+            cost_ratio=decimal_text(body, "cost_ratio"),
             check_url=check_url,
         )
         return channel.to_json()

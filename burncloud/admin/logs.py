@@ -1,4 +1,5 @@
-"""/api/logs: request logs, filtered and paginated (newest first unless asked otherwise)."""
+"""/api/logs: request logs, filtered and paginated (newest first unless asked otherwise), and
+one request's bill."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from quart import Blueprint
 
 from burncloud.admin.params import query_int, query_text
+from burncloud.services.log_bills import logged_bill
 from burncloud.services.logs import DEFAULT_LIMIT, LogFilter, query_logs
 
 if TYPE_CHECKING:
@@ -34,6 +36,12 @@ def logs_blueprint(runtime: Runtime) -> Blueprint:
             order=query_text("order") or "desc",
         )
         return page.to_json()
+
+    @blueprint.get("/logs/<path:request_id>")
+    async def show_log(request_id: str) -> dict[str, Any]:
+        """The bill of the request logged as ``request_id`` (its x-request-id): usage by
+        kind, units, price version, lines, group ratio, cost, upstream cost and margin."""
+        return (await logged_bill(runtime.db, request_id)).to_json()
 
     return blueprint
 

@@ -13,12 +13,14 @@ from typer.core import TyperGroup
 from burncloud import __version__
 from burncloud.cli import (
     admin_key,
+    bill,
     channels,
     dash,
     groups,
     init,
     invite,
     logs,
+    price_catalog,
     prices,
     quota,
     redeem,
@@ -105,6 +107,8 @@ def root(
 
 app.command("init")(init.init)
 app.command("router")(router.router)
+prices.app.command("export")(price_catalog.export)
+prices.app.command("import")(price_catalog.import_)
 app.add_typer(prices.app, name="price", help="Model prices (USD per 1M tokens) and aliases.")
 app.add_typer(channels.app, name="channel", help="Upstream provider channels.")
 app.add_typer(tokens.app, name="token", help="Client API keys (relay keys).")
@@ -117,6 +121,7 @@ app.add_typer(admin_key.app, name="admin-key", help="Admin keys: the keys of the
 app.add_typer(routes.app, name="route", help="Routing decisions: explain and dry-run.")
 app.add_typer(logs.app, name="log", help="Request logs: list recent ones, follow new ones.")
 app.command("stats")(stats.stats)
+app.add_typer(bill.app, name="bill", help="Bills: replay logged requests at other prices.")
 app.command("dash")(dash.dash)
 
 

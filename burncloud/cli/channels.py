@@ -45,6 +45,8 @@ _HELP = {
     "priority": "Priority tier: higher tiers are tried first.",
     "map": "Model mapping FROM=TO, FROM one of --models (repeatable).",
     "config": "Provider config KEY=VALUE, e.g. region=us-east-1 (repeatable).",
+    "cost-ratio": "What the upstream charges us, as a share of the list price (0.3 = 30%);"
+    " a cost price of its own (`price set MODEL --channel ID`) wins.",
 }
 _COLUMNS = [
     ("id", "ID"),
@@ -55,6 +57,7 @@ _COLUMNS = [
     ("groups", "Groups"),
     ("priority", "Priority"),
     ("weight", "Weight"),
+    ("cost_ratio", "Cost ratio"),
     ("key_hint", "Key"),
     ("base_url", "Base URL"),
     ("latency", "Latency"),
@@ -97,6 +100,7 @@ def add(
     priority: Annotated[int, _option("priority", "P", show_default=True)] = 0,
     maps: Annotated[list[str] | None, _option("map", "FROM=TO")] = None,
     config: Annotated[list[str] | None, _option("config", "KEY=VALUE")] = None,
+    cost_ratio: Annotated[str, _option("cost-ratio", "R", show_default=True)] = "1",
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -117,6 +121,7 @@ def add(
             priority=priority,
             model_map=parse_pairs(maps or [], "map"),
             config=parse_pairs(config or [], "config"),
+            cost_ratio=cost_ratio,
             check_url=_url_check(session) if base_url else None,
         )
 
@@ -200,6 +205,7 @@ def update(
     priority: Annotated[int | None, _option("priority", "P")] = None,
     maps: Annotated[list[str] | None, _option("map", "FROM=TO")] = None,
     config: Annotated[list[str] | None, _option("config", "KEY=VALUE")] = None,
+    cost_ratio: Annotated[str | None, _option("cost-ratio", "R")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -221,6 +227,7 @@ def update(
             priority=priority,
             model_map=parse_pairs(maps, "map") if maps is not None else None,
             config=parse_pairs(config, "config") if config is not None else None,
+            cost_ratio=cost_ratio,
             check_url=_url_check(session) if base_url else None,
         )
 

@@ -1,25 +1,30 @@
-"""`burncloud log`: list recent requests, or follow them as the routers write them."""
+"""`burncloud log`: list recent requests, follow them as the routers write them, or show one
+request's bill."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from datetime import UTC, datetime
+from fractions import Fraction
 from typing import Annotated, Any
 
 import typer
 
-from burncloud.cli.output import emit, print_tsv
+from burncloud.cli.output import emit, print_json, print_line, print_tsv
 from burncloud.cli.session import DbOption, JsonOption, Session, fail, run_read
 from burncloud.errors import InvalidRequest
 from burncloud.money import format_usd
 from burncloud.services.clock import now
+from burncloud.services.log_bills import LoggedBill, exact_usd, logged_bill
 from burncloud.services.log_follow import LogFollower
 from burncloud.services.logs import MAX_LIMIT, LogFilter, named_lines
 from burncloud.services.stats import LogLine, parse_window
 from burncloud.services.users import resolve_user
 
-app = typer.Typer(no_args_is_help=True, help="Request logs: list recent ones, follow new ones.")
+app = typer.Typer(
+    no_args_is_help=True, help="Request logs: list recent ones, follow new ones, show a bill."
+)
 
 COLUMNS = [
     ("time", "time"),
@@ -132,6 +137,77 @@ def tail(
         run_read(db, action)
     except KeyboardInterrupt:
         return  # Ctrl-C is how a tail ends: exit 0, no traceback
+
+
+@app.command("show")
+def show(
+    request_id: Annotated[str, typer.Argument(help="The request's id (its x-request-id).")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a logged request's bill: a line per priced quantity at the price it was billed
+    at, the group ratio, the total (its cost), the upstream cost and the margin."""
+
+    async def action(session: Session) -> None:
+        bill = await logged_bill(session.db, request_id)
+        if as_json:
+            print_json(bill.to_json())
+            return
+        for line in bill_text(bill):
+            print_line(line)
+
+    run_read(db, action)
+
+
+def bill_text(bill: LoggedBill) -> list[str]:
+    """The lines `log show` prints for ``bill`` (values from clients not yet escaped)."""
+    entry = bill.entry
+    channel = "no channel" if entry.channel_id is None else f"channel #{entry.channel_id}"
+    text = [
+        f"request {entry.request_id}: {entry.model} on {channel}, status {entry.status},"
+        f" at {utc(entry.created_at)}"
+    ]
+    if entry.estimated:
+        text.append("usage estimated: the upstream reported none, so the router counted it")
+    if not bill.priced:
+        text.append("not priced: no price version (served free, or logged before versions)")
+    else:
+        text.append(f"billed at price version {entry.price_version}:")
+        text += [f"  {line.describe()}" for line in bill.lines] or ["  nothing to bill"]
+        text += _ratio_text(bill)
+    text.append(f"total ${format_usd(entry.cost)}")
+    upstream = entry.upstream_cost
+    text.append("upstream cost " + ("unknown" if upstream is None else f"${format_usd(upstream)}"))
+    margin, share = bill.margin, bill.margin_share()
+    shown = "unknown" if margin is None else _dollars(margin)
+    text.append(f"margin {shown}" + (f" ({share})" if share else ""))
+    return text
+
+
+def _dollars(units: int) -> str:
+    return f"-${format_usd(-units)}" if units < 0 else f"${format_usd(units)}"
+
+
+def _ratio_text(bill: LoggedBill) -> list[str]:
+    """The subtotal, the group ratio and the rounding, where they make the total differ
+    from the lines' sum."""
+    subtotal, exact = exact_usd(bill.subtotal)
+    if bill.ratio is None:
+        return [f"subtotal ${subtotal}: these lines do not explain the cost below"]
+    if bill.subtotal * Fraction(bill.ratio) == bill.entry.cost:
+        if bill.ratio == 1:
+            return []
+        return [f"subtotal ${subtotal}", _ratio_line(bill)]
+    text = [f"subtotal ${subtotal}" + ("" if exact else " (to 1e-15 USD)")]
+    if bill.ratio != 1:
+        text.append(_ratio_line(bill))
+    return [*text, "rounded once, half up, to a whole nano-dollar:"]
+
+
+def _ratio_line(bill: LoggedBill) -> str:
+    if not bill.ratio_inferred:
+        return f"group ratio x{bill.ratio}"
+    return f"group ratio x{bill.ratio} (inferred: the shortest ratio that gives this cost)"
 
 
 def window_seconds(text: str) -> int:

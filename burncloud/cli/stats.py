@@ -1,4 +1,5 @@
-"""`burncloud stats`: a window's totals and its breakdown by model, channel, token or user."""
+"""`burncloud stats`: a window's totals and its breakdown by model, channel, token, user or
+user group, with revenue (what callers paid), upstream cost and margin."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from burncloud.cli.output import print_json, print_record, print_table
 from burncloud.cli.session import DbOption, JsonOption, Session, fail, run_read
 from burncloud.money import format_usd
 from burncloud.services.clock import now
-from burncloud.services.stats import GROUPINGS, Totals, breakdown, window_totals
+from burncloud.services.margins import Margin
+from burncloud.services.stats import GROUPINGS, GroupRow, Totals, breakdown, window_totals
 
 COLUMNS = [
     ("requests", "requests"),
@@ -20,6 +22,9 @@ COLUMNS = [
     ("prompt_tokens", "tokens in"),
     ("completion_tokens", "tokens out"),
     ("cost", "spend"),
+    ("upstream_cost", "upstream"),
+    ("margin", "margin"),
+    ("margin_percent", "margin %"),
     ("latency_p50_ms", "p50 ms"),
     ("latency_p95_ms", "p95 ms"),
 ]
@@ -41,7 +46,8 @@ def stats(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Requests, tokens, spend, error rate and latency percentiles, and a breakdown."""
+    """Requests, tokens, spend, upstream cost and margin, error rate and latency
+    percentiles, and a breakdown."""
     seconds = window_seconds(since)
     if by not in GROUPINGS:
         raise fail(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
@@ -57,8 +63,8 @@ def stats(
         if totals.sampled < totals.requests:
             print(f"(latency percentiles over the newest {totals.sampled} requests)")
         print()
-        names = [("label", by)] if by == "model" else [("key", "id"), ("label", by)]
-        print_table([row.to_json() for row in rows], [*names, *COLUMNS])
+        names = [("label", by)] if by in ("model", "group") else [("key", "id"), ("label", by)]
+        print_table([_human_row(row) for row in rows], [*names, *COLUMNS])
 
     run_read(db, action)
 
@@ -71,10 +77,38 @@ def _human_totals(totals: Totals) -> dict[str, Any]:
         "tokens in": totals.prompt_tokens,
         "tokens out": totals.completion_tokens,
         "spend": f"{format_usd(totals.cost)} USD",
+        "upstream": _upstream(totals.margin, " USD"),
+        "margin": _margin(totals.margin, " USD", with_percent=True),
         "latency p50": _ms(totals.latency_p50_ms),
         "latency p95": _ms(totals.latency_p95_ms),
         "latency p99": _ms(totals.latency_p99_ms),
     }
+
+
+def _human_row(row: GroupRow) -> dict[str, Any]:
+    """The row as the table shows it: the margin's parts with their unknown requests."""
+    percent = row.margin.percent
+    return {
+        **row.to_json(),
+        "upstream_cost": _upstream(row.margin),
+        "margin": _margin(row.margin),
+        "margin_percent": "-" if percent is None else f"{percent}%",
+    }
+
+
+def _upstream(margin: Margin, unit: str = "") -> str:
+    """ "0.3 USD", "0.3 USD + 4 unknown" or "unknown"."""
+    upstream = margin.upstream
+    return margin.with_unknown("" if upstream is None else format_usd(upstream) + unit)
+
+
+def _margin(margin: Margin, unit: str = "", *, with_percent: bool = False) -> str:
+    """ "0.7 USD (70.0%)", the same + N unknown, or "unknown"."""
+    amount, percent = margin.margin, margin.percent
+    shown = "" if amount is None else format_usd(amount) + unit
+    if with_percent and percent is not None:
+        shown += f" ({percent}%)"
+    return margin.with_unknown(shown)
 
 
 def _ms(value: int | None) -> str:

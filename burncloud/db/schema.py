@@ -267,8 +267,134 @@ KEY_SCOPES = [
     """,
 ]
 
+# Prices as providers bill them (burncloud.services.pricing). A price's whole definition
+# (every token kind, the flat request price, context tiers, per-unit prices) is one
+# immutable JSON row of ``price_versions``; ``prices.version_id`` and
+# ``channel_prices.version_id`` point at the current one, and a log row names the version
+# it was billed at, so a later change never rewrites history. The existing columns of
+# ``prices`` stay in step with the definition's input, output and cached prices. A
+# channel's cost is its own price (``channel_prices``) or ``cost_ratio`` times the list
+# price; a log row stores every kind's quantity, the per-unit quantities (JSON, '' for
+# none), ``upstream_cost`` (NULL: unknown) beside ``cost``, and the caller's group ratio the
+# cost was computed with ('' on rows older than this migration).
+PRICE_MODEL = [
+    """
+    CREATE TABLE price_versions (
+        id {pk},
+        model TEXT NOT NULL,
+        channel_id BIGINT,
+        definition TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    )
+    """,
+    "CREATE INDEX price_versions_model ON price_versions (model, channel_id)",
+    "ALTER TABLE prices ADD COLUMN version_id BIGINT REFERENCES price_versions(id)",
+    """
+    CREATE TABLE channel_prices (
+        channel_id BIGINT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        version_id BIGINT NOT NULL REFERENCES price_versions(id),
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (channel_id, model)
+    )
+    """,
+    "ALTER TABLE channels ADD COLUMN cost_ratio TEXT NOT NULL DEFAULT '1'",
+    *(
+        f"ALTER TABLE logs ADD COLUMN {column} BIGINT NOT NULL DEFAULT 0"
+        for column in (
+            "cache_write_tokens",
+            "cache_write_1h_tokens",
+            "reasoning_tokens",
+            "audio_input_tokens",
+            "audio_output_tokens",
+            "image_input_tokens",
+            "image_output_tokens",
+        )
+    ),
+    "ALTER TABLE logs ADD COLUMN units TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE logs ADD COLUMN price_version BIGINT",
+    "ALTER TABLE logs ADD COLUMN upstream_cost BIGINT",
+    "ALTER TABLE logs ADD COLUMN group_ratio TEXT NOT NULL DEFAULT ''",
+]
+
+# Margins from the rollup (burncloud.services.margins). Each bucket of log_minutes and
+# log_hours also totals ``upstream_cost`` over its requests whose upstream cost is known,
+# and counts those whose cost is unknown (``upstream_unknown``: log rows with
+# upstream_cost NULL) with what their callers paid (``upstream_unknown_revenue``), so
+# margins read the rollup and an unknown cost is never taken for $0. A sixth dimension,
+# 'group', totals requests by their user's group when the log writer wrote them: a user's
+# group may change, and a join of the 'user' rows with users.group_name would move the
+# traffic they sent before into their new group (and lose deleted users'). The backfill:
+# existing buckets count every request as of unknown cost, then the log rows that do name
+# an upstream cost are moved to the known side; the 'group' rows of existing logs (of the
+# minutes still kept) use each user's current group, the only one known. Constants below
+# are part of this migration: never change them.
+MARGIN_COLUMNS = ("upstream_cost", "upstream_unknown", "upstream_unknown_revenue")
+_KEPT_FROM = (
+    "COALESCE((SELECT CAST(value AS BIGINT) FROM settings"
+    " WHERE key = 'rollup.minutes_kept_from'), 0)"
+)
+
+
+def _known_costs(table: str, time: str, span: int, dim: str, key: str) -> str:
+    """Move the logs that name an upstream cost from the unknown side to the known one."""
+    bucket = f"created_at - created_at % {span}"
+    groups = bucket if dim == "all" else f"{bucket}, {key}"
+    return f"""
+    UPDATE {table} SET upstream_cost = upstream_cost + k.upstream,
+        upstream_unknown = upstream_unknown - k.n,
+        upstream_unknown_revenue = upstream_unknown_revenue - k.revenue
+    FROM (
+        SELECT {bucket} AS bucket, {key} AS k_key, SUM(upstream_cost) AS upstream,
+            COUNT(*) AS n, SUM(cost) AS revenue
+        FROM logs WHERE upstream_cost IS NOT NULL GROUP BY {groups}
+    ) k
+    WHERE {table}.dim = '{dim}' AND {table}.{time} = k.bucket AND {table}.key = k.k_key
+    """.replace("{", "{{").replace("}", "}}")
+
+
+def _group_backfill(table: str, time: str, span: int) -> str:
+    """Add up the existing logs by their user's current group ('' for none)."""
+    bucket = f"l.created_at - l.created_at % {span}"
+    group = "COALESCE(u.group_name, '')"
+    kept = f" WHERE l.created_at >= {_KEPT_FROM}" if table == "log_minutes" else ""
+    margins = ", ".join(MARGIN_COLUMNS)
+    return f"""
+    INSERT INTO {table} ({time}, dim, key, requests, errors, prompt_tokens,
+        completion_tokens, cached_tokens, cost, latency_ms_sum, {margins})
+    SELECT {bucket}, 'group', {group}, COUNT(*),
+        SUM(CASE WHEN l.status >= 400 AND l.status <> 499 THEN 1 ELSE 0 END),
+        SUM(l.prompt_tokens), SUM(l.completion_tokens), SUM(l.cached_tokens), SUM(l.cost),
+        SUM(l.latency_ms), SUM(COALESCE(l.upstream_cost, 0)),
+        SUM(CASE WHEN l.upstream_cost IS NULL THEN 1 ELSE 0 END),
+        SUM(CASE WHEN l.upstream_cost IS NULL THEN l.cost ELSE 0 END)
+    FROM logs l LEFT JOIN users u ON u.id = l.user_id{kept}
+    GROUP BY {bucket}, {group}
+    """.replace("{", "{{").replace("}", "}}")
+
+
+MARGINS = [
+    *(
+        f"ALTER TABLE {table} ADD COLUMN {column} BIGINT NOT NULL DEFAULT 0"
+        for table in ROLLUP_TABLES
+        for column in MARGIN_COLUMNS
+    ),
+    *(
+        f"UPDATE {table} SET upstream_unknown = requests, upstream_unknown_revenue = cost"
+        for table in ROLLUP_TABLES
+    ),
+    *(
+        _known_costs(table, time, span, dim, key)
+        for table, (time, span) in ROLLUP_TABLES.items()
+        for dim, key in ROLLUP_DIMS.items()
+    ),
+    *(_group_backfill(table, time, span) for table, (time, span) in ROLLUP_TABLES.items()),
+]
+
 # Each entry is one schema version; append, never edit a released one.
-MIGRATIONS: list[list[str]] = [INITIAL, QUOTA_LEASES, ROUTING, ROLLUP, KEY_SCOPES]
+MIGRATIONS: list[list[str]] = [
+    INITIAL, QUOTA_LEASES, ROUTING, ROLLUP, KEY_SCOPES, PRICE_MODEL, MARGINS,
+]  # fmt: skip
 
 
 def render(statement: str, dialect: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from burncloud.crypto import SecretBox
@@ -20,7 +20,11 @@ from burncloud.errors import InvalidRequest
 from burncloud.gateway.periodic import Failure, Periodic
 from burncloud.services.channels import Channel, decrypt_key
 from burncloud.services.groups import load_group_ratios
-from burncloud.services.prices import load_price_table
+from burncloud.services.prices import (
+    backfill_price_versions,
+    load_channel_prices,
+    load_price_table,
+)
 from burncloud.services.pricing import Price
 from burncloud.services.settings import read_config_version
 from burncloud.services.timeouts import DEFAULT_TIMEOUTS, Timeouts, timeouts_from_config
@@ -34,7 +38,9 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass(frozen=True, slots=True)
 class Upstream:
-    """A channel as the relay uses it: where to send, with which key."""
+    """A channel as the relay uses it: where to send, with which key, and what it costs
+    us: its own price of a (public) model in ``cost_prices``, else ``cost_ratio`` times
+    the list price."""
 
     id: int
     type: str
@@ -44,6 +50,8 @@ class Upstream:
     model_map: Mapping[str, str]
     config: Mapping[str, str]
     timeouts: Timeouts = DEFAULT_TIMEOUTS
+    cost_ratio: Decimal = Decimal(1)
+    cost_prices: Mapping[str, Price] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +88,15 @@ class Snapshot:
 
 
 async def load_snapshot(db: Database, box: SecretBox) -> Snapshot:
-    """Read the whole routing configuration at the current config version."""
+    """Read the whole routing configuration at the current config version; prices stored
+    before price versions existed get theirs first, so every billed price names one."""
+    await backfill_price_versions(db)
     version = await read_config_version(db)
     token_rows = await db.fetch_all("SELECT * FROM tokens")
     users = {row["id"]: User.from_row(row) for row in await db.fetch_all("SELECT * FROM users")}
     channel_rows = await db.fetch_all("SELECT * FROM channels WHERE status = 'enabled'")
-    upstreams = {row["id"]: _upstream(row, box) for row in channel_rows}
+    cost_prices = await load_channel_prices(db)
+    upstreams = {row["id"]: _upstream(row, box, cost_prices) for row in channel_rows}
     ability_rows = await db.fetch_all(
         "SELECT group_name, model, channel_id, priority, weight FROM abilities WHERE enabled = 1"
     )
@@ -101,7 +112,7 @@ async def load_snapshot(db: Database, box: SecretBox) -> Snapshot:
     )
 
 
-def _upstream(row: Row, box: SecretBox) -> Upstream:
+def _upstream(row: Row, box: SecretBox, cost_prices: Mapping[int, Mapping[str, Price]]) -> Upstream:
     channel = Channel.from_row(row)
     return Upstream(
         id=channel.id,
@@ -112,6 +123,8 @@ def _upstream(row: Row, box: SecretBox) -> Upstream:
         model_map=channel.model_map,
         config=channel.config,
         timeouts=_timeouts(channel),
+        cost_ratio=channel.cost_ratio,
+        cost_prices=cost_prices.get(channel.id, {}),
     )
 
 

@@ -41,9 +41,13 @@ class UpstreamRequest:
 class TokenUsage:
     """Usage as the upstream reported it, normalised (PROTOCOLS.md 9.1).
 
-    ``prompt_tokens`` counts every input token, cached or not (OpenAI convention);
-    ``cached_tokens`` is the part read from cache, ``cache_write_tokens`` the part written to
-    it; ``completion_tokens`` includes ``reasoning_tokens``.
+    ``prompt_tokens`` counts every input token, cached or not (OpenAI convention); of them
+    ``cached_tokens`` were read from cache and ``cache_write_tokens`` written to it, of which
+    ``cache_write_1h_tokens`` with a one-hour lifetime (the rest: five minutes, or unstated);
+    ``audio_input_tokens`` and ``image_input_tokens`` are the prompt's audio and image
+    tokens. ``completion_tokens`` includes ``reasoning_tokens``, ``audio_output_tokens``
+    and ``image_output_tokens``. ``tool_calls`` counts the server-side tool calls the
+    upstream bills per call, by kind (``("web_search", 2)``), sorted by kind.
     """
 
     prompt_tokens: int
@@ -51,16 +55,48 @@ class TokenUsage:
     cached_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    audio_input_tokens: int = 0
+    audio_output_tokens: int = 0
+    image_input_tokens: int = 0
+    image_output_tokens: int = 0
+    tool_calls: tuple[tuple[str, int], ...] = ()
 
     def to_openai(self) -> JSON:
-        """The OpenAI ``usage`` object for these numbers."""
-        return {
+        """The OpenAI ``usage`` object for these numbers.
+
+        Cached and reasoning tokens are always there; the other kinds only when non-zero,
+        so an ordinary answer reads as OpenAI writes it. Kinds OpenAI has no field for use
+        the extensions ``openai.usage.token_usage`` reads back: a cache write split by
+        lifetime in ``cache_creation`` (DashScope's), tool calls in ``server_tool_use``
+        (Anthropic's)."""
+        prompt: JSON = {"cached_tokens": self.cached_tokens}
+        _put(prompt, "audio_tokens", self.audio_input_tokens)
+        _put(prompt, "image_tokens", self.image_input_tokens)
+        _put(prompt, "cache_write_tokens", self.cache_write_tokens)
+        if self.cache_write_1h_tokens:
+            prompt["cache_creation"] = {
+                "ephemeral_5m_input_tokens": self.cache_write_tokens - self.cache_write_1h_tokens,
+                "ephemeral_1h_input_tokens": self.cache_write_1h_tokens,
+            }
+        completion: JSON = {"reasoning_tokens": self.reasoning_tokens}
+        _put(completion, "audio_tokens", self.audio_output_tokens)
+        _put(completion, "image_tokens", self.image_output_tokens)
+        usage: JSON = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
-            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
+            "prompt_tokens_details": prompt,
+            "completion_tokens_details": completion,
         }
+        if self.tool_calls:
+            usage["server_tool_use"] = {f"{kind}_requests": n for kind, n in self.tool_calls}
+        return usage
+
+
+def _put(details: JSON, key: str, tokens: int) -> None:
+    if tokens:
+        details[key] = tokens
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,10 @@ class ChannelKind:
     default_base_url: str | None = None
     base_url_template: str | None = None  # from config entries, e.g. Bedrock's region
     required_config: tuple[str, ...] = ()
+    # Token kinds beyond input and output the upstream reports and may bill at a price of
+    # their own (``services.pricing.TOKEN_KINDS``): ``price list`` flags a model served by
+    # this kind as incomplete while its price leaves one of them to fall back.
+    reports: frozenset[str] = frozenset({"cached"})
 
     def serves(self, path: str) -> bool:
         """Whether the kind serves the OpenAI endpoint at ``path`` (a front door's
@@ -67,10 +71,25 @@ class ChannelKind:
         )
 
 
-def _openai_kind(name: str, provider: OpenAIProvider, url: str | None = None) -> ChannelKind:
+def _openai_kind(
+    name: str,
+    provider: OpenAIProvider,
+    url: str | None = None,
+    reports: frozenset[str] = frozenset({"cached"}),
+) -> ChannelKind:
     return ChannelKind(
-        name, provider, passthrough=provider, embeddings=provider, default_base_url=url
+        name,
+        provider,
+        passthrough=provider,
+        embeddings=provider,
+        default_base_url=url,
+        reports=reports,
     )
+
+
+_OPENAI_REPORTS = frozenset(
+    {"cached", "cache_write", "audio_input", "audio_output", "image_input", "image_output"}
+)
 
 
 _AZURE, _ANTHROPIC, _GEMINI, _BEDROCK = (
@@ -83,15 +102,23 @@ _AZURE, _ANTHROPIC, _GEMINI, _BEDROCK = (
 CHANNEL_KINDS: dict[str, ChannelKind] = {
     kind.name: kind
     for kind in (
-        _openai_kind("openai", OpenAIProvider("openai"), "https://api.openai.com/v1"),
+        _openai_kind(
+            "openai", OpenAIProvider("openai"), "https://api.openai.com/v1", _OPENAI_REPORTS
+        ),
         _openai_kind("openai-compatible", OpenAIProvider("openai-compatible")),
-        ChannelKind("azure", _AZURE, embeddings=_AZURE),
+        ChannelKind(
+            "azure",
+            _AZURE,
+            embeddings=_AZURE,
+            reports=frozenset({"cached", "audio_input", "audio_output"}),
+        ),
         ChannelKind(
             "anthropic",
             _ANTHROPIC,
             native=_ANTHROPIC,
             door_format="anthropic",
             default_base_url="https://api.anthropic.com",
+            reports=frozenset({"cached", "cache_write", "cache_write_1h"}),
         ),
         ChannelKind(
             "gemini",
@@ -101,8 +128,14 @@ CHANNEL_KINDS: dict[str, ChannelKind] = {
             door_format="gemini",
             needs_image_bytes=True,
             default_base_url="https://generativelanguage.googleapis.com",
+            reports=frozenset({"cached", "audio_input", "audio_output", "image_output"}),
         ),
-        _openai_kind("qwen", QwenProvider(), "https://dashscope.aliyuncs.com/compatible-mode/v1"),
+        _openai_kind(
+            "qwen",
+            QwenProvider(),
+            "https://dashscope.aliyuncs.com/compatible-mode/v1",
+            frozenset({"cached", "cache_write"}),
+        ),
         ChannelKind(
             "bedrock",
             _BEDROCK,
@@ -112,6 +145,7 @@ CHANNEL_KINDS: dict[str, ChannelKind] = {
             needs_image_bytes=True,
             base_url_template="https://bedrock-runtime.{region}.amazonaws.com",
             required_config=("region",),
+            reports=frozenset({"cached", "cache_write", "cache_write_1h"}),
         ),
     )
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -32,6 +33,7 @@ from burncloud.services.channel_types import (
     normalize_base_url,
 )
 from burncloud.services.clock import now
+from burncloud.services.groups import format_ratio, parse_ratio
 from burncloud.services.settings import bump_config_version
 from burncloud.services.tokens import split_list
 from burncloud.services.users import require_group
@@ -62,6 +64,7 @@ class Channel:
     used: int
     created_at: int
     updated_at: int
+    cost_ratio: Decimal
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Channel:
@@ -70,16 +73,19 @@ class Channel:
         values["groups"] = split_list(row["groups"])
         values["model_map"] = orjson.loads(row["model_map"])
         values["config"] = orjson.loads(row["config"])
+        values["cost_ratio"] = Decimal(row["cost_ratio"])
         return cls(**values)
 
     def to_json(self) -> dict[str, Any]:
-        """The channel as JSON: never the key, only its hint; ``used`` as a decimal string."""
+        """The channel as JSON: never the key, only its hint; ``used`` and ``cost_ratio``
+        as decimal strings."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["models"] = list(self.models)
         data["groups"] = list(self.groups)
         data["model_map"] = dict(self.model_map)
         data["config"] = dict(self.config)
         data["used"] = format_usd(self.used)
+        data["cost_ratio"] = format_ratio(self.cost_ratio)
         return data
 
 
@@ -96,15 +102,18 @@ class _Fields:
     priority: int
     model_map: Mapping[str, str] = field(default_factory=dict)
     config: Mapping[str, str] = field(default_factory=dict)
+    cost_ratio: str | int | Decimal = 1
 
     def columns(self) -> dict[str, Any]:
-        """The fields as column values (lists comma-separated, maps as JSON)."""
+        """The fields as column values (lists comma-separated, maps as JSON, the cost
+        ratio as its decimal string)."""
         return {
             **{f.name: getattr(self, f.name) for f in fields(self)},
             "models": ",".join(self.models),
             "groups": ",".join(self.groups),
             "model_map": orjson.dumps(self.model_map).decode(),
             "config": orjson.dumps(self.config).decode(),
+            "cost_ratio": format_ratio(parse_cost_ratio(self.cost_ratio)),
         }
 
 
@@ -121,6 +130,7 @@ class _Update:
     priority: int | None = None
     model_map: Mapping[str, str] | None = None
     config: Mapping[str, str] | None = None
+    cost_ratio: str | int | Decimal | None = None
 
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) is None for f in fields(self))
@@ -142,6 +152,7 @@ class _Update:
             priority=old.priority if self.priority is None else self.priority,
             model_map=old.model_map if self.model_map is None else self.model_map,
             config=old.config if self.config is None else self.config,
+            cost_ratio=old.cost_ratio if self.cost_ratio is None else self.cost_ratio,
         )
 
 
@@ -159,23 +170,35 @@ async def add_channel(
     priority: int = 0,
     model_map: Mapping[str, str] | None = None,
     config: Mapping[str, str] | None = None,
+    cost_ratio: str | int | Decimal = 1,
     check_url: UrlCheck | None = None,
 ) -> Channel:
-    """Create a channel with its key encrypted; its abilities exist when this returns."""
+    """Create a channel with its key encrypted; its abilities exist when this returns.
+    ``cost_ratio`` is the share of the list price the upstream charges us."""
     key_enc, key_hint = _seal_key(box, key)
     if check_url is not None and base_url:
         await check_url(base_url)
     draft = _Fields(
-        type, name, base_url, models, groups, weight, priority, model_map or {}, config or {}
+        type,
+        name,
+        base_url,
+        models,
+        groups,
+        weight,
+        priority,
+        model_map or {},
+        config or {},
+        cost_ratio,
     )
     async with db.transaction() as tx:
         spec = await _validate(tx, draft)
         t = now()
         row = await tx.fetch_one(
             "INSERT INTO channels (type, name, key_enc, key_hint, base_url, models, groups,"
-            " weight, priority, model_map, config, status, status_reason, created_at,"
-            " updated_at) VALUES (:type, :name, :key_enc, :key_hint, :base_url, :models,"
-            " :groups, :weight, :priority, :model_map, :config, 'enabled', '', :t, :t)"
+            " weight, priority, model_map, config, cost_ratio, status, status_reason,"
+            " created_at, updated_at) VALUES (:type, :name, :key_enc, :key_hint, :base_url,"
+            " :models, :groups, :weight, :priority, :model_map, :config, :cost_ratio,"
+            " 'enabled', '', :t, :t)"
             " RETURNING *",
             {**spec.columns(), "key_enc": key_enc, "key_hint": key_hint, "t": t},
         )
@@ -198,6 +221,7 @@ async def update_channel(
     priority: int | None = None,
     model_map: Mapping[str, str] | None = None,
     config: Mapping[str, str] | None = None,
+    cost_ratio: str | int | Decimal | None = None,
     check_url: UrlCheck | None = None,
 ) -> Channel:
     """Change only the given fields (``box`` is needed only for a new key)."""
@@ -211,6 +235,7 @@ async def update_channel(
         priority=priority,
         model_map=model_map,
         config=config,
+        cost_ratio=cost_ratio,
     )
     if changes.is_empty() and key is None:
         raise InvalidRequest("nothing to update: give at least one option")
@@ -352,4 +377,14 @@ async def _validate(tx: Executor, draft: _Fields) -> _Fields:
         priority=check_int(draft.priority, "priority"),
         model_map=clean_model_map(draft.model_map, models),
         config=config,
+        cost_ratio=parse_cost_ratio(draft.cost_ratio),
     )
+
+
+def parse_cost_ratio(text: str | int | Decimal) -> Decimal:
+    """A channel's cost ratio (the share of the list price its upstream charges): a
+    non-negative finite decimal; InvalidRequest naming the cost ratio otherwise."""
+    try:
+        return parse_ratio(text)
+    except InvalidRequest as exc:
+        raise InvalidRequest(f"cost {exc.message}") from None

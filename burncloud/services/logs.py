@@ -15,8 +15,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from burncloud.db.base import Executor, Row
-from burncloud.errors import InvalidRequest
+from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import format_usd
+from burncloud.services.logged_usage import decode_units, unit_json, usage_of_row
+from burncloud.services.pricing import Usage
 from burncloud.services.stats import LogLine, log_line
 
 DEFAULT_LIMIT = 100
@@ -41,7 +43,9 @@ _FILTERS = {
 
 @dataclass(frozen=True, slots=True)
 class LogEntry:
-    """One logged request; ``cost`` in nano-USD."""
+    """One logged request; ``cost`` (what the caller paid) and ``upstream_cost`` (what the
+    channel charges us, None: unknown) in nano-USD; ``units`` as the row stores them
+    (``logged_usage``); ``price_version`` None when the request was not priced."""
 
     id: int
     created_at: int
@@ -61,6 +65,17 @@ class LogEntry:
     stream: bool
     estimated: bool
     error: str
+    upstream_cost: int | None
+    cache_write_tokens: int
+    cache_write_1h_tokens: int
+    reasoning_tokens: int
+    audio_input_tokens: int
+    audio_output_tokens: int
+    image_input_tokens: int
+    image_output_tokens: int
+    units: str
+    price_version: int | None
+    group_ratio: str  # '' on rows logged before it was stored
 
     @classmethod
     def from_row(cls, row: Row) -> LogEntry:
@@ -69,10 +84,19 @@ class LogEntry:
         values["estimated"] = bool(row["estimated"])
         return cls(**values)
 
+    def usage(self) -> Usage:
+        """The usage this request was billed for."""
+        return usage_of_row({f.name: getattr(self, f.name) for f in fields(self)})
+
     def to_json(self) -> dict[str, Any]:
-        """The entry as JSON, the cost as a decimal USD string."""
+        """The entry as JSON: costs as decimal USD strings (null: unknown), units as a list."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["cost"] = format_usd(self.cost)
+        data["upstream_cost"] = (
+            None if self.upstream_cost is None else format_usd(self.upstream_cost)
+        )
+        data["units"] = [unit_json(unit) for unit in decode_units(self.units)]
+        data["group_ratio"] = self.group_ratio or None  # '': logged before it was stored
         return data
 
 
@@ -152,6 +176,16 @@ async def query_logs(
     entries = tuple(LogEntry.from_row(row) for row in rows[:limit])
     more = len(rows) > limit
     return LogPage(entries, make_cursor(entries[-1], sort) if more else None)
+
+
+async def get_log(db: Executor, request_id: str) -> LogEntry:
+    """The row logged for ``request_id`` (the latest, if a client reused the id)."""
+    row = await db.fetch_one(
+        "SELECT * FROM logs WHERE request_id = :id ORDER BY id DESC LIMIT 1", {"id": request_id}
+    )
+    if row is None:
+        raise NotFound(f"no logged request with id {request_id!r}")
+    return LogEntry.from_row(row)
 
 
 async def named_lines(

@@ -1,18 +1,25 @@
 """Read-only figures for the dashboard and `burncloud stats`: live rates, per-minute and
-per-hour series, breakdowns by model, channel, token or user, and recent log lines.
+per-hour series, breakdowns by model, channel, token, user or user group, margins, and
+recent log lines.
 
-Counts, tokens and costs come from the rollup the log writer keeps in step with the logs
-(``log_minutes`` and ``log_hours``, one row per bucket and model, channel, token or user), so
-a refresh reads thousands of rows instead of millions: a window takes its whole hours from
-``log_hours``, the whole minutes before its first hour from ``log_minutes``, and the
-seconds before its first whole minute (under a minute of rows, by index ``logs_time``) from
-the logs themselves, so a window given by ``since`` starts exactly at ``since``. One that
-starts before the minutes still kept (``services.rollup``, 48 hours) starts at its hour.
+Counts, tokens, revenue and upstream costs come from the rollup the log writer keeps in
+step with the logs (``log_minutes`` and ``log_hours``, one row per bucket and model,
+channel, token, user or group), so a refresh reads thousands of rows instead of millions:
+a window takes its whole hours from ``log_hours``, the whole minutes before its first hour
+from ``log_minutes``, and the seconds before its first whole minute (under a minute of
+rows, by index ``logs_time``) from the logs themselves, so a window given by ``since``
+starts exactly at ``since``. One that starts before the minutes still kept
+(``services.rollup``, 48 hours) starts at its hour.
 
 Latency percentiles need single requests: they come from the raw logs (index
 ``logs_time``), over the newest requests of the window, at most ``LIVE_SAMPLE``,
 ``GROUP_SAMPLE`` or ``WINDOW_SAMPLE`` of them. They are exact for windows with fewer
 requests, and beyond that describe the window's most recent requests.
+
+A margin is revenue minus upstream cost over the requests whose upstream cost is known;
+the others are counted beside it, never taken for $0 (``services.margins``). A request's
+group is its user's group when it was logged; the seconds before a window's first minute,
+read from the logs, take the user's current group.
 
 An error is a status of 400 or more except 499 (the client went away): 429 and 5xx count.
 Percentiles are nearest-rank. Times are unix seconds, money integer nano-USD.
@@ -31,6 +38,7 @@ from burncloud.db.base import Executor, Row
 from burncloud.db.schema import ROLLUP_DIMS
 from burncloud.errors import InvalidRequest
 from burncloud.money import format_usd
+from burncloud.services.margins import Margin
 from burncloud.services.rollup import minutes_kept_from
 
 # How many of the newest requests percentiles are taken over: bounded, so that reading them
@@ -40,7 +48,22 @@ GROUP_SAMPLE = 1_000  # a breakdown's groups, per refresh of the dashboard's tab
 WINDOW_SAMPLE = 100_000  # a window's totals (`burncloud stats`)
 LIVE_WINDOW = 60
 ERROR_SQL = "CASE WHEN status >= 400 AND status <> 499 THEN 1 ELSE 0 END"
-GROUPINGS = ("model", "channel", "token", "user")
+GROUPINGS = ("model", "channel", "token", "user", "group")
+# The key of a raw log row per dimension (the rollup's, and the group of its user now)
+_LOG_KEYS = {
+    **ROLLUP_DIMS,
+    "group": "COALESCE((SELECT u.group_name FROM users u WHERE u.id = logs.user_id), '')",
+}
+# The margin columns of the rollup, and the same of one log row
+_MARGIN_SUMS = (
+    "SUM(upstream_cost) AS upstream, SUM(upstream_unknown) AS unknown,"
+    " SUM(upstream_unknown_revenue) AS unknown_revenue"
+)
+_LOG_MARGIN = (
+    "COALESCE(upstream_cost, 0) AS upstream_cost,"
+    " CASE WHEN upstream_cost IS NULL THEN 1 ELSE 0 END AS upstream_unknown,"
+    " CASE WHEN upstream_cost IS NULL THEN cost ELSE 0 END AS upstream_unknown_revenue"
+)
 _WINDOW = re.compile(r"([1-9][0-9]{0,5})([smhd])")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -62,6 +85,7 @@ class LiveSummary:
     active_channels: int
     disabled_channels: int
     last_request_at: int | None
+    margin_today: Margin  # since 00:00 UTC, like spend_today
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +117,10 @@ class GroupRow:
     cost: int
     latency_p50_ms: int | None
     latency_p95_ms: int | None
+    margin: Margin
 
     def to_json(self) -> dict[str, Any]:
-        """The row as JSON, the cost as a decimal USD string."""
+        """The row as JSON, amounts as decimal USD strings, the margin's fields inline."""
         return _json(self)
 
 
@@ -111,6 +136,7 @@ class ChannelRow:
     requests: int
     spend: int
     breaker: str
+    margin: Margin
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,15 +199,18 @@ class Totals:
     latency_p95_ms: int | None
     latency_p99_ms: int | None
     sampled: int
+    margin: Margin
 
     def to_json(self) -> dict[str, Any]:
-        """The totals as JSON, the cost as a decimal USD string."""
+        """The totals as JSON, amounts as decimal USD strings, the margin's fields inline."""
         return _json(self)
 
 
 def _json(item: Any) -> dict[str, Any]:
     data = {f.name: getattr(item, f.name) for f in fields(item)}
     data["cost"] = format_usd(data["cost"])
+    if isinstance(margin := data.pop("margin", None), Margin):
+        data.update(margin.to_json())
     return data
 
 
@@ -213,13 +242,16 @@ def _window(dim: str) -> str:
     """The rows of one dimension from :since on: whole hours from :hour, whole minutes from
     :minute, and before that the single requests of the logs (":minute" is the first minute
     boundary at or after :since, ":hour" the first hour boundary at or after it)."""
-    columns = "key, requests, errors, prompt_tokens, completion_tokens, cached_tokens, cost"
+    columns = (
+        "key, requests, errors, prompt_tokens, completion_tokens, cached_tokens, cost,"
+        " upstream_cost, upstream_unknown, upstream_unknown_revenue"
+    )
     return (
         f"(SELECT {columns} FROM log_hours WHERE dim = '{dim}' AND hour >= :hour"
         f" UNION ALL SELECT {columns} FROM log_minutes WHERE dim = '{dim}'"
         " AND minute >= :minute AND minute < :hour"
-        f" UNION ALL SELECT {ROLLUP_DIMS[dim]} AS key, 1 AS requests, {ERROR_SQL} AS errors,"
-        " prompt_tokens, completion_tokens, cached_tokens, cost FROM logs"
+        f" UNION ALL SELECT {_LOG_KEYS[dim]} AS key, 1 AS requests, {ERROR_SQL} AS errors,"
+        f" prompt_tokens, completion_tokens, cached_tokens, cost, {_LOG_MARGIN} FROM logs"
         " WHERE created_at >= :since AND created_at < :minute) w"
     )
 
@@ -252,6 +284,7 @@ async def live_summary(db: Executor, now: int) -> LiveSummary:
     ttfts = sorted(row["ttft_ms"] for row in sample if row["stream"] and row["ttft_ms"] is not None)
     requests = _int(counts["requests"])
     active, disabled = await _channel_counts(db)
+    today = await _margin_since(db, now - now % 86400, now)
     return LiveSummary(
         requests_per_second=requests / LIVE_WINDOW,
         requests_per_minute=requests,
@@ -262,20 +295,35 @@ async def live_summary(db: Executor, now: int) -> LiveSummary:
         latency_p95_ms=percentile(latencies, 95),
         ttft_p50_ms=percentile(ttfts, 50),
         ttft_p95_ms=percentile(ttfts, 95),
-        spend_today=await _spend_since(db, now - now % 86400, now),
+        spend_today=today.revenue,
         active_channels=active,
         disabled_channels=disabled,
         last_request_at=await db.fetch_value("SELECT MAX(created_at) FROM logs"),
+        margin_today=today,
     )
 
 
-async def _spend_since(db: Executor, start: int, now: int) -> int:
-    """Spend in the hours from ``start`` (an hour boundary) to the one holding ``now``."""
-    value = await db.fetch_value(
-        "SELECT SUM(cost) FROM log_hours WHERE dim = 'all' AND hour >= :start AND hour <= :now",
+async def _margin_since(db: Executor, start: int, now: int) -> Margin:
+    """Revenue and upstream cost in the hours from ``start`` (an hour boundary) to the one
+    holding ``now``."""
+    row = await db.fetch_one(
+        f"SELECT SUM(cost) AS cost, SUM(requests) AS requests, {_MARGIN_SUMS} FROM log_hours"
+        " WHERE dim = 'all' AND hour >= :start AND hour <= :now",
         {"start": start, "now": now},
     )
-    return _int(value)
+    assert row is not None
+    return _margin_of(row)
+
+
+def _margin_of(row: Row) -> Margin:
+    """The margin of a row of sums: ``cost``, ``requests`` and ``_MARGIN_SUMS``' columns."""
+    return Margin(
+        revenue=_int(row["cost"]),
+        requests=_int(row["requests"]),
+        upstream_cost=_int(row["upstream"]),
+        unknown=_int(row["unknown"]),
+        unknown_revenue=_int(row["unknown_revenue"]),
+    )
 
 
 async def _channel_counts(db: Executor) -> tuple[int, int]:
@@ -324,13 +372,13 @@ async def hourly_spend(db: Executor, now: int, hours: int = 24) -> list[HourPoin
 
 
 async def breakdown(db: Executor, since: int, by: str) -> list[GroupRow]:
-    """Totals per model, channel, token or user since ``since``, the costliest first.
+    """Totals per model, channel, token, user or group since ``since``, the costliest first.
 
-    ``key`` is the model or the id as text, '' for requests without one; ``label`` the
-    name ('(none)' for '', '#id' for a deleted one)."""
+    ``key`` is the model, the group or the id as text, '' for requests without one;
+    ``label`` the name ('(none)' for '', '#id' for a deleted one)."""
     if by not in GROUPINGS:
         raise InvalidRequest(f"cannot break down by {by!r}: use one of {', '.join(GROUPINGS)}")
-    named = by != "model"
+    named = by not in ("model", "group")
     names = (
         f" LEFT JOIN {by}s n ON n.id = CASE WHEN r.k = '' THEN NULL ELSE CAST(r.k AS BIGINT) END"
         if named
@@ -340,11 +388,11 @@ async def breakdown(db: Executor, since: int, by: str) -> list[GroupRow]:
     rows = await db.fetch_all(
         f"SELECT r.*, {'n.name' if named else 'r.k'} AS label FROM (SELECT key AS k,"
         " SUM(requests) AS requests, SUM(errors) AS errors, SUM(prompt_tokens) AS prompt,"
-        f" SUM(completion_tokens) AS completion, SUM(cost) AS cost FROM {_window(by)}"
-        f" GROUP BY key) r{names}",
+        f" SUM(completion_tokens) AS completion, SUM(cost) AS cost, {_MARGIN_SUMS}"
+        f" FROM {_window(by)} GROUP BY key) r{names}",
         params,
     )
-    column = "model" if by == "model" else f"{by}_id"
+    column = f"{by}_id" if named else _LOG_KEYS[by]
     latencies = await _latencies_by(db, params["since"], column)
     found = [_group_row(row, latencies.get(row["k"], [])) for row in rows]
     return sorted(found, key=lambda g: (-g.cost, -g.requests, g.key))
@@ -362,11 +410,13 @@ def _group_row(row: Row, ordered: list[int]) -> GroupRow:
         cost=_int(row["cost"]),
         latency_p50_ms=percentile(ordered, 50),
         latency_p95_ms=percentile(ordered, 95),
+        margin=_margin_of(row),
     )
 
 
 async def _latencies_by(db: Executor, since: int, column: str) -> dict[str, list[int]]:
-    """Each group's latencies, ascending, over the newest requests of the window."""
+    """Each group's latencies, ascending, over the newest requests of the window;
+    ``column`` is a column or an expression over one row of ``logs``."""
     rows = await db.fetch_all(
         f"SELECT {column} AS k, latency_ms FROM logs WHERE created_at >= :start"
         " ORDER BY created_at DESC LIMIT :n",
@@ -385,8 +435,8 @@ async def window_totals(db: Executor, since: int) -> Totals:
     params = await _window_params(db, since)
     row = await db.fetch_one(
         "SELECT SUM(requests) AS requests, SUM(errors) AS errors, SUM(prompt_tokens) AS prompt,"
-        " SUM(completion_tokens) AS completion, SUM(cached_tokens) AS cached, SUM(cost) AS cost"
-        f" FROM {_window('all')}",
+        " SUM(completion_tokens) AS completion, SUM(cached_tokens) AS cached, SUM(cost) AS cost,"
+        f" {_MARGIN_SUMS} FROM {_window('all')}",
         params,
     )
     assert row is not None
@@ -409,11 +459,13 @@ async def window_totals(db: Executor, since: int) -> Totals:
         latency_p95_ms=percentile(latencies, 95),
         latency_p99_ms=percentile(latencies, 99),
         sampled=len(latencies),
+        margin=_margin_of(row),
     )
 
 
 async def channel_rows(db: Executor, since: int) -> list[ChannelRow]:
-    """Every channel by id, with its health and its requests and spend since ``since``.
+    """Every channel by id, with its health and its requests, spend and margin since
+    ``since``.
 
     Its latency is the median of its newest requests in the window, else (no traffic) the
     one its last test or probe measured."""
@@ -421,8 +473,9 @@ async def channel_rows(db: Executor, since: int) -> list[ChannelRow]:
     latencies = await _latencies_by(db, params["since"], "channel_id")
     rows = await db.fetch_all(
         "SELECT c.id, c.name, c.type, c.status, c.status_reason, c.latency_ms,"
-        " c.success_count, c.failure_count, r.requests, r.cost FROM channels c"
-        " LEFT JOIN (SELECT key, SUM(requests) AS requests, SUM(cost) AS cost"
+        " c.success_count, c.failure_count, r.requests, r.cost, r.upstream, r.unknown,"
+        " r.unknown_revenue FROM channels c"
+        f" LEFT JOIN (SELECT key, SUM(requests) AS requests, SUM(cost) AS cost, {_MARGIN_SUMS}"
         f" FROM {_window('channel')} GROUP BY key) r"
         " ON r.key = CAST(c.id AS TEXT) ORDER BY c.id",
         params,
@@ -443,6 +496,7 @@ def _channel_row(row: Row, latencies: list[int]) -> ChannelRow:
         requests=_int(row["requests"]),
         spend=_int(row["cost"]),
         breaker="",
+        margin=_margin_of(row),
     )
 
 

@@ -109,6 +109,21 @@ async def test_invalid_channels_are_refused_with_400(admin, body, message) -> No
     assert len((await admin.get("/api/channels")).json()["data"]) == 1
 
 
+async def test_a_channels_cost_ratio_is_set_shown_and_checked(admin, upstream) -> None:
+    body = {"type": "openai", "name": "r", "key": "sk-reseller-0001", "models": "gpt-4"}
+    created = await admin.post("/api/channels", json={**body, "cost_ratio": 0.30})
+    assert created.status_code == 201, created.text
+    assert created.json()["cost_ratio"] == "0.3"  # a JSON number read as an exact decimal
+    assert (await admin.get("/api/channels/1")).json()["cost_ratio"] == "1"  # the default
+    cid = created.json()["id"]
+    updated = await admin.patch(f"/api/channels/{cid}", json={"cost_ratio": "1.25"})
+    assert updated.json()["cost_ratio"] == "1.25"
+    for bad, message in (("-1", "cost ratio must be a non-negative"), ([1], "decimal string")):
+        refused = await admin.patch(f"/api/channels/{cid}", json={"cost_ratio": bad})
+        assert refused.status_code == 400 and message in refused.json()["error"]["message"]
+    assert (await admin.get(f"/api/channels/{cid}")).json()["cost_ratio"] == "1.25"
+
+
 @pytest.mark.parametrize(
     "raw", [b"{not json", b"[1, 2]", b'"text"', b'{"name": NaN}', b"\xff\xfe", b"[" * 100_000]
 )

@@ -24,6 +24,7 @@ LIST_HEADER = [
     "Groups",
     "Priority",
     "Weight",
+    "Cost ratio",
     "Key",
     "Base URL",
     "Latency",

@@ -86,6 +86,7 @@ def test_show_json_has_every_field_and_only_the_key_hint(cli, cli_json) -> None:
         "success_count": 0,
         "failure_count": 0,
         "used": "0",
+        "cost_ratio": "1",
         "created_at": data["created_at"],
         "updated_at": data["updated_at"],
     }
@@ -327,3 +328,35 @@ def test_a_changed_secret_is_refused_where_the_key_is_needed(db_url) -> None:
     listed = run_with_secret(db_url, "second-secret", "list", "--json")
     assert listed.exit_code == 0  # listing shows only hints, so it needs no secret
     assert [c["key_hint"] for c in orjson.loads(listed.stdout)] == ["sk-...8842"]
+
+
+def test_cost_ratio_is_set_on_add_and_update_and_shown(cli, cli_json) -> None:
+    channel_id = add(cli, "--cost-ratio", "0.30")
+    assert cli_json("channel", "show", str(channel_id))["cost_ratio"] == "0.3"
+    result = cli("channel", "update", str(channel_id), "--cost-ratio", "1.5")
+    assert result.exit_code == 0, result.output
+    assert [c["cost_ratio"] for c in cli_json("channel", "list")] == ["1.5"]
+    listed = cli("channel", "list")
+    header, row = (line.split("\t") for line in listed.stdout.splitlines())
+    assert row[header.index("Cost ratio")] == "1.5"
+    shown = cli("channel", "show", str(channel_id)).stdout.splitlines()
+    assert ["cost_ratio", "1.5"] in [line.split() for line in shown]
+
+
+def test_cost_ratio_defaults_to_the_list_price(cli, cli_json) -> None:
+    assert cli_json("channel", "show", str(add(cli)))["cost_ratio"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("ratio", "message"), [("-1", "non-negative"), ("x", "not a decimal"), ("nan", "finite")]
+)
+def test_a_bad_cost_ratio_is_a_one_line_error(cli, cli_json, ratio: str, message: str) -> None:
+    assert_one_line_error(add_result(cli, "--cost-ratio", ratio), "cost ratio")
+    channel_id = add(cli)
+    result = cli("channel", "update", str(channel_id), "--cost-ratio", ratio)
+    assert_one_line_error(result, message)
+    assert cli_json("channel", "show", str(channel_id))["cost_ratio"] == "1"
+
+
+def add_result(cli, *args: str) -> Result:
+    return cli("channel", "add", "--type", "openai", *BASE, "--models", "m1", *args)

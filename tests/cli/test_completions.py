@@ -57,6 +57,7 @@ def test_options_with_a_fixed_set_carry_their_values() -> None:
     from burncloud.cli.completions import command_tree
     from burncloud.config import SERVERS
     from burncloud.providers.registry import CHANNEL_KINDS
+    from burncloud.services.pricing import UNIT_BLOCKS
     from burncloud.services.stats import GROUPINGS
     from burncloud.services.users import ROLES
 
@@ -74,6 +75,11 @@ def test_options_with_a_fixed_set_carry_their_values() -> None:
         ("user add", "--role"): ROLES,
         ("user update", "--role"): ROLES,
         ("redeem list", "--status"): ("unused", "used"),
+        ("price unit", "--per"): tuple(UNIT_BLOCKS),
+        ("price export", "--format"): ("yaml", "json"),
+        ("price import", "--format"): ("yaml", "json", "litellm"),
+        ("bill replay", "--format"): ("yaml", "json", "litellm"),
+        ("bill replay", "--by"): ("model", "user"),
     }
 
 
@@ -82,7 +88,7 @@ def _walk(node):
 
 
 def test_bash_completes_option_values() -> None:
-    assert _bash_complete("burncloud stats --by ") == ["model", "channel", "token", "user"]
+    assert _bash_complete("burncloud stats --by ") == ["model", "channel", "token", "user", "group"]
     assert _bash_complete("burncloud stats --by c") == ["channel"]
     assert _bash_complete("burncloud channel add --name n --type openai") == [
         "openai",

@@ -47,6 +47,9 @@ def world(db_url: str, bootstrapped: None, monkeypatch: pytest.MonkeyPatch) -> W
 
 
 HEADER = "time\ttoken\tmodel\tchannel\ttokens in/out\tcost\tlatency\tstatus"
+STATS_COLUMNS = (
+    "requests\terrors\ttokens in\ttokens out\tspend\tupstream\tmargin\tmargin %\tp50 ms\tp95 ms"
+)
 
 
 def test_log_list_prints_the_newest_requests_first(cli, world: World) -> None:
@@ -164,7 +167,7 @@ async def _write_records(db_url: str, *records: Any) -> None:
         (("log", "list", "--user", "nobody"), "no user 'nobody'"),
         (("log", "list", "--limit", "0"), "--limit must be from 1 to 1000"),
         (("stats", "--since", "yesterday"), "--since: invalid window 'yesterday'"),
-        (("stats", "--by", "region"), "--by must be one of model, channel, token, user"),
+        (("stats", "--by", "region"), "--by must be one of model, channel, token, user, group"),
     ],
 )
 def test_bad_options_are_one_line_errors(
@@ -183,14 +186,16 @@ def test_stats_prints_totals_and_the_breakdown_by_model(cli, world: World) -> No
         "tokens in    2020\n"
         "tokens out   202\n"
         "spend        0.058 USD\n"
+        "upstream     0.012 USD + 4 unknown\n"  # r7, r2, r4 and r5 have no upstream cost
+        "margin       0.023 USD (65.7%) + 4 unknown\n"  # (58 - 23) - 12, of the 35 known
         "latency p50  80 ms\n"
         "latency p95  1000 ms\n"
         "latency p99  1000 ms\n"
         "\n"
-        "model\trequests\terrors\ttokens in\ttokens out\tspend\tp50 ms\tp95 ms\n"
-        "gpt-4\t5\t1\t1320\t132\t0.034\t80\t300\n"
-        "claude\t2\t1\t700\t70\t0.024\t200\t1000\n"
-        "(none)\t1\t1\t0\t0\t0\t5\t5\n"
+        f"model\t{STATS_COLUMNS}\n"
+        "gpt-4\t5\t1\t1320\t132\t0.034\t0.008 + 2 unknown\t0.016 + 2 unknown\t66.7%\t80\t300\n"
+        "claude\t2\t1\t700\t70\t0.024\t0.004 + 1 unknown\t0.007 + 1 unknown\t63.6%\t200\t1000\n"
+        "(none)\t1\t1\t0\t0\t0\tunknown\tunknown\t-\t5\t5\n"
     )
 
 
@@ -198,22 +203,37 @@ def test_stats_by_token_over_the_last_hour(cli, world: World) -> None:
     result = cli("stats", "--since", "1h", "--by", "token")  # r6 and r1..r5
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[:9] == [
+    assert lines[:11] == [
         f"since        {utc(NOW - 3600)}",
         "requests     6",
         "errors       3 (50.0%)",
         "tokens in    2000",
         "tokens out   200",
         "spend        0.038 USD",
+        "upstream     0.007 USD + 3 unknown",
+        "margin       0.011 USD (61.1%) + 3 unknown",
         "latency p50  100 ms",
         "latency p95  1000 ms",
         "latency p99  1000 ms",
     ]
-    assert lines[10:] == [
-        "id\ttoken\trequests\terrors\ttokens in\ttokens out\tspend\tp50 ms\tp95 ms",
-        f"{world.bob}\tbob-key\t2\t1\t700\t70\t0.024\t200\t1000",
-        f"{world.alice}\talice-key\t3\t1\t1300\t130\t0.014\t100\t300",
-        "\t(none)\t1\t1\t0\t0\t0\t5\t5",
+    assert lines[12:] == [
+        f"id\ttoken\t{STATS_COLUMNS}",
+        f"{world.bob}\tbob-key\t2\t1\t700\t70\t0.024"
+        "\t0.004 + 1 unknown\t0.007 + 1 unknown\t63.6%\t200\t1000",
+        f"{world.alice}\talice-key\t3\t1\t1300\t130\t0.014"
+        "\t0.003 + 1 unknown\t0.004 + 1 unknown\t57.1%\t100\t300",
+        "\t(none)\t1\t1\t0\t0\t0\tunknown\tunknown\t-\t5\t5",
+    ]
+
+
+def test_stats_by_group_names_the_groups(cli, world: World) -> None:
+    result = cli("stats", "--since", "7d", "--by", "group")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[12:] == [
+        f"group\t{STATS_COLUMNS}",
+        "default\t4\t1\t1310\t131\t0.031\t0.008 + 1 unknown\t0.016 + 1 unknown\t66.7%\t80\t300",
+        "vip\t3\t1\t710\t71\t0.027\t0.004 + 2 unknown\t0.007 + 2 unknown\t63.6%\t200\t1000",
+        "(none)\t1\t1\t0\t0\t0\tunknown\tunknown\t-\t5\t5",
     ]
 
 
@@ -233,12 +253,22 @@ def test_stats_json_matches_the_rows(cli_json, world: World) -> None:
             "latency_p95_ms": 1000,
             "latency_p99_ms": 1000,
             "sampled": 8,
+            **_margin("0.058", "0.012", 4, "0.023", "0.023", "65.7"),
         },
         "by": "user",
         "rows": [
-            _group(str(world.alice_user), "alice", 4, 1, 1310, 131, "0.031", 80, 300),
-            _group(str(world.bob_user), "bob", 3, 1, 710, 71, "0.027", 200, 1000),
-            _group("", "(none)", 1, 1, 0, 0, "0", 5, 5),
+            {
+                **_group(str(world.alice_user), "alice", 4, 1, 1310, 131, "0.031", 80, 300),
+                **_margin("0.031", "0.008", 1, "0.007", "0.016", "66.7"),
+            },
+            {
+                **_group(str(world.bob_user), "bob", 3, 1, 710, 71, "0.027", 200, 1000),
+                **_margin("0.027", "0.004", 2, "0.016", "0.007", "63.6"),
+            },
+            {
+                **_group("", "(none)", 1, 1, 0, 0, "0", 5, 5),
+                **_margin("0", None, 1, "0", None, None),  # r5's upstream: unknown, not 0
+            },
         ],
     }
 
@@ -251,6 +281,15 @@ def _group(key: str, label: str, *values: Any) -> dict[str, Any]:
         **dict(zip(names, values[:5], strict=True)),
         "latency_p50_ms": values[5],
         "latency_p95_ms": values[6],
+    }
+
+
+def _margin(revenue: str, *values: Any) -> dict[str, Any]:
+    names = ("upstream_cost", "upstream_unknown", "upstream_unknown_revenue", "margin")
+    return {
+        "revenue": revenue,  # what the callers paid: the cost, by its name in a margin
+        **dict(zip(names, values[:4], strict=True)),
+        "margin_percent": values[4],
     }
 
 
@@ -276,10 +315,9 @@ def test_stats_of_an_empty_database(cli, bootstrapped) -> None:
     result = cli("stats", "--since", "15m")
     assert result.exit_code == 0, result.output
     assert "requests     0\nerrors       0 (0.0%)\n" in result.stdout
+    assert "upstream     0 USD\nmargin       0 USD\n" in result.stdout
     assert "latency p99  -\n" in result.stdout
-    assert result.stdout.endswith(
-        "model\trequests\terrors\ttokens in\ttokens out\tspend\tp50 ms\tp95 ms\n"
-    )
+    assert result.stdout.endswith(f"model\t{STATS_COLUMNS}\n")
 
 
 @contextlib.asynccontextmanager

@@ -20,6 +20,7 @@ from burncloud.db.schema import MIGRATIONS, render
 from tests.cli.checks import fails_with_one_line
 from tests.conftest import ON_POSTGRES
 
+LITELLM_FILE = Path(__file__).parents[1] / "fixtures/litellm/model_prices_and_context_window.json"
 READERS: dict[str, tuple[str, ...]] = {
     "stats": ("stats",),
     "dash": ("dash",),
@@ -41,11 +42,14 @@ READERS: dict[str, tuple[str, ...]] = {
     "route dry-run": ("route", "dry-run", "--model", "gpt-4"),
     "log list": ("log", "list"),
     "log tail": ("log", "tail", "--max-rows", "1"),
+    "log show": ("log", "show", "req-1"),
+    "price export": ("price", "export"),
+    "bill replay": ("bill", "replay", "--prices", str(LITELLM_FILE), "--format", "litellm"),
 }
 WRITERS = {
     "init",
     "router",
-    *(f"price {name}" for name in ("set", "delete")),
+    *(f"price {name}" for name in ("set", "tier", "unit", "delete", "import")),
     *(f"channel {name}" for name in ("add", "test", "update", "enable", "disable", "delete")),
     *(f"token {name}" for name in ("create", "update", "revoke", "delete")),
     *(f"quota {name}" for name in ("add", "set")),

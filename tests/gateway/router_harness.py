@@ -85,11 +85,13 @@ async def running_router(
     upstream: FakeOpenAI,
     quota: str = "-1",
     wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+    db_url: str | None = None,
     **settings: object,
 ) -> AsyncIterator[RunningRouter]:
     """A router on a free port; ``settings`` override fields of burncloud.config.Settings,
-    ``wrap`` puts ASGI middleware around the app (to disturb what Hypercorn does)."""
-    db_url = f"sqlite:///{tmp_path}/router.db"
+    ``wrap`` puts ASGI middleware around the app (to disturb what Hypercorn does);
+    ``db_url`` an empty database to use instead of a SQLite file in ``tmp_path``."""
+    db_url = db_url or f"sqlite:///{tmp_path}/router.db"
     token_id, key = await seed(db_url, upstream, quota)
     admin = await rotated_admin_key(db_url)
     port = free_port()

@@ -24,6 +24,7 @@ from burncloud.gateway.relay.modes import choose_mode
 from burncloud.gateway.relay.native import native
 from burncloud.gateway.relay.passthrough import passthrough
 from burncloud.gateway.snapshot import Upstream
+from burncloud.providers.base import TokenUsage
 from tests.fakes.transport import FakeTransport, Reply, replying, sse
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -356,3 +357,49 @@ async def test_a_long_native_answer_cut_before_its_usage_is_estimated_on_all_its
     await native(forward)
     assert door_client.body.startswith(b"event: message_start")
     await _estimated_on_all_of(forward.exchange.metered, LONG_ANSWER)
+
+
+async def test_passthrough_meters_every_kind_the_answer_reports() -> None:
+    answer = (FIXTURES / "openai" / "chat_nonstream_audio_input.json").read_bytes()
+    transport = FakeTransport(replying(Reply(parts=[answer])))
+    forward, client = _forward(transport, CHAT_BODY)
+    await passthrough(forward)
+    assert client.body == answer
+    metered = forward.exchange.metered
+    assert metered is not None  # 64 prompt tokens, 44 of them audio; 9 completion tokens
+    assert metered.usage == TokenUsage(64, 9, audio_input_tokens=44)
+
+
+async def test_a_native_stream_meters_the_one_hour_cache_write() -> None:
+    recorded = (FIXTURES / "anthropic" / "anthropic_stream_cache_write_1h.sse").read_bytes()
+    transport = FakeTransport(replying(Reply(parts=[recorded[:700], recorded[700:]])))
+    door_client = Client()
+    raw = orjson.dumps({**ANTHROPIC_BODY, "stream": True})
+    door = NativeRequest(**{**_fields(_native_request(raw, door_client.send)), "stream": True})
+    forward, _ = _forward(
+        transport, ANTHROPIC_BODY, "anthropic", native_request=door, model="claude"
+    )
+    await native(forward)
+    assert door_client.body == recorded
+    metered = forward.exchange.metered
+    assert metered is not None  # input 13 + a 3,913-token write for one hour; output 4
+    assert metered.usage == TokenUsage(3926, 4, cache_write_tokens=3913, cache_write_1h_tokens=3913)
+
+
+async def test_a_native_answer_meters_its_cache_write_and_read() -> None:
+    name = "anthropic_nonstream_cache_write_5m_and_read.json"
+    answer = (FIXTURES / "anthropic" / name).read_bytes()
+    transport = FakeTransport(replying(Reply(parts=[answer])))
+    door_client = Client()
+    raw = orjson.dumps(ANTHROPIC_BODY)
+    forward, _ = _forward(
+        transport,
+        ANTHROPIC_BODY,
+        "anthropic",
+        native_request=_native_request(raw, door_client.send),
+        model="claude",
+    )
+    await native(forward)
+    metered = forward.exchange.metered
+    assert metered is not None  # input 3 + 418 written for 5 minutes + 1,111 read; output 33
+    assert metered.usage == TokenUsage(1532, 33, cached_tokens=1111, cache_write_tokens=418)

@@ -263,25 +263,32 @@ async def test_every_routed_attempt_counts_toward_its_channels_success_rate(
 
 _ROLLUP_TOTALS = (
     "requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "cost",
-    "latency_ms_sum",
+    "latency_ms_sum", "upstream_cost", "upstream_unknown", "upstream_unknown_revenue",
 )  # fmt: skip
 
 
 async def assert_rollup_matches_logs(db: Executor) -> None:
     """log_minutes and log_hours hold exactly the totals of the logs, added up here afresh:
-    per bucket, overall and per model, channel, token and user ('' for none); an error is a
-    status of 400 or more but 499."""
-    logs = await db.fetch_all("SELECT * FROM logs")
+    per bucket, overall and per model, channel, token, user and user group ('' for none);
+    an error is a status of 400 or more but 499; an upstream cost of NULL is unknown."""
+    logs = await db.fetch_all(
+        "SELECT l.*, u.group_name FROM logs l LEFT JOIN users u ON u.id = l.user_id"
+    )
     for table, column, span in (("log_minutes", "minute", 60), ("log_hours", "hour", 3600)):
         expected: dict[tuple[str, int, str], list[int]] = {}
         for row in logs:
             error = int(row["status"] >= 400 and row["status"] != 499)
-            values = (1, error, *(row[c] for c in _ROLLUP_TOTALS[2:-1]), row["latency_ms"])
+            upstream = row["upstream_cost"]
+            values = (
+                1, error, *(row[c] for c in _ROLLUP_TOTALS[2:6]), row["latency_ms"],
+                upstream or 0, int(upstream is None), row["cost"] if upstream is None else 0,
+            )  # fmt: skip
             bucket = row["created_at"] - row["created_at"] % span
             for dim, key in (
                 ("all", ""),
                 ("model", row["model"]),
                 *((d, "" if row[f"{d}_id"] is None else str(row[f"{d}_id"])) for d in IDS),
+                ("group", row["group_name"] or ""),
             ):
                 totals = expected.setdefault((dim, bucket, key), [0] * len(_ROLLUP_TOTALS))
                 for i, value in enumerate(values):
@@ -328,6 +335,9 @@ class _FailAtExecuteMany:
     async def execute_many(self, sql: str, rows: Any) -> None:
         raise ConnectionError("the database went away")
 
+    async def fetch_all(self, sql: str, params: Any = None) -> Any:
+        return await self._tx.fetch_all(sql, params)
+
 
 def varied_records(
     token: Token, user: User, channel: int, count: int, seed: int
@@ -352,6 +362,7 @@ def varied_records(
                 cached_tokens=rng.randint(0, 100),
                 latency_ms=rng.randint(1, 9000),
                 status=rng.choice((200, 200, 200, 400, 429, 499, 500, 503)),
+                upstream_cost=rng.choice((None, 0, rng.randint(0, 2 * A))),
             )
         )
     return records

@@ -299,6 +299,7 @@ def test_anthropic_answer_round_trips_through_openai_format() -> None:
     original = orjson.loads(raw)
     original["usage"]["cache_read_input_tokens"] = 300
     original["usage"]["cache_creation_input_tokens"] = 20
+    original["usage"]["cache_creation"]["ephemeral_5m_input_tokens"] = 20
     original["content"].insert(0, {"type": "thinking", "thinking": "Recall.", "signature": ""})
     answer = AnthropicProvider(clock=lambda: 0).chat_answer(orjson.dumps(original), "alias")
     message = chat_to_message(answer.completion, "alias", answer.usage)

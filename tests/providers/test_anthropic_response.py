@@ -78,7 +78,8 @@ def test_cache_reads_and_writes_count_as_prompt_tokens() -> None:
     assert result.usage == TokenUsage(
         prompt_tokens=1912, completion_tokens=7, cached_tokens=1800, cache_write_tokens=100
     )
-    assert result.completion["usage"]["prompt_tokens_details"] == {"cached_tokens": 1800}
+    details = result.completion["usage"]["prompt_tokens_details"]
+    assert details == {"cached_tokens": 1800, "cache_write_tokens": 100}
     assert result.completion["usage"]["total_tokens"] == 1919
 
 

@@ -230,7 +230,8 @@ def test_cache_usage_and_final_message_delta_counts_win() -> None:
     assert stream.usage.prompt_tokens == 7 + 100 + 300
     assert (stream.usage.cached_tokens, stream.usage.cache_write_tokens) == (300, 100)
     assert stream.usage.completion_tokens == 9  # the cumulative figure, not 1 + 9
-    assert events(out)[-2]["usage"]["prompt_tokens_details"] == {"cached_tokens": 300}
+    details = events(out)[-2]["usage"]["prompt_tokens_details"]
+    assert details == {"cached_tokens": 300, "cache_write_tokens": 100}
 
 
 def test_split_utf8_and_empty_deltas() -> None:

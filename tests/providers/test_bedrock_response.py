@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import botocore.session
 import orjson
 import pytest
 from openai.types.chat import ChatCompletion
@@ -64,6 +65,20 @@ def test_legacy_cache_count_names_are_read_when_the_new_ones_are_absent() -> Non
     body = {"output": {"message": {"content": [{"text": "x"}]}}, "usage": usage}
     assert answer_of(body).usage == TokenUsage(
         prompt_tokens=9, completion_tokens=1, cached_tokens=7
+    )
+
+
+def test_cache_details_give_the_one_hour_part_of_the_writes() -> None:
+    """botocore's TokenUsage.cacheDetails: writes by TTL, "1h" listed before "5m"."""
+    model = botocore.session.get_session().get_service_model("bedrock-runtime")
+    assert set(model.shape_for("CacheDetail").members) == {"ttl", "inputTokens"}
+    assert "cacheDetails" in model.shape_for("TokenUsage").members
+    details = [{"ttl": "1h", "inputTokens": 1800}, {"ttl": "5m", "inputTokens": 200}, "x"]
+    usage = {"inputTokens": 4, "outputTokens": 9, "cacheWriteInputTokens": 2000}
+    body = {"output": {"message": {"content": [{"text": "x"}]}}, "usage": usage}
+    body["usage"] |= {"cacheDetails": details}
+    assert answer_of(body).usage == TokenUsage(
+        prompt_tokens=2004, completion_tokens=9, cache_write_tokens=2000, cache_write_1h_tokens=1800
     )
 
 

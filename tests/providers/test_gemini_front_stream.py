@@ -15,7 +15,7 @@ from burncloud.providers.gemini.front.stream import TEXT_LIMIT, GeminiEventStrea
 from burncloud.providers.gemini.stream import GeminiStream
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-OPENAI_STREAMS = sorted(p.name for p in (FIXTURES / "openai").glob("*.sse"))
+OPENAI_STREAMS = sorted(p.name for p in (FIXTURES / "openai").glob("chat_stream_*.sse"))
 
 
 def fixture(name: str) -> bytes:

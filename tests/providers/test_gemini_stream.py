@@ -15,7 +15,7 @@ from burncloud.providers.base import TokenUsage
 from burncloud.providers.gemini import GeminiProvider
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gemini"
-STREAMS = sorted(p.name for p in FIXTURES.glob("*.sse"))
+STREAMS = sorted(p.name for p in FIXTURES.glob("stream_*.sse"))
 _CREATED = re.compile(rb'"created":\d+')
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from burncloud.crypto import SecretBox
@@ -257,3 +259,32 @@ def test_parse_pairs_skips_empty_entries_and_refuses_half_pairs() -> None:
     for bad in ("a", "=b", "a="):
         with pytest.raises(InvalidRequest, match="use NAME=VALUE"):
             parse_pairs([bad], "map")
+
+
+async def test_a_channel_costs_the_list_price_unless_given_a_cost_ratio(db: Database) -> None:
+    assert (await add(db)).cost_ratio == Decimal(1)
+    ch = await add(db, name="reseller", cost_ratio="0.30")
+    assert (ch.cost_ratio, ch.to_json()["cost_ratio"]) == (Decimal("0.3"), "0.3")
+    stored = await db.fetch_value("SELECT cost_ratio FROM channels WHERE id = :id", {"id": ch.id})
+    assert stored == "0.3"  # normalised text: exact, never a float
+
+
+async def test_updating_other_fields_keeps_the_cost_ratio(db: Database) -> None:
+    ch = await add(db, cost_ratio="0.3")
+    renamed = await channels.update_channel(db, None, ch.id, name="renamed")
+    assert renamed.cost_ratio == Decimal("0.3")
+    changed = await channels.update_channel(db, None, ch.id, cost_ratio=Decimal("1.5"))
+    assert changed.cost_ratio == Decimal("1.5")
+
+
+@pytest.mark.parametrize(
+    ("ratio", "message"),
+    [("-0.1", "non-negative"), ("abc", "not a decimal"), ("Infinity", "finite"), ("1001", "1000")],
+)
+async def test_a_bad_cost_ratio_is_refused_naming_it(db: Database, ratio: str, message: str):
+    with pytest.raises(InvalidRequest, match=f"cost ratio.*{message}"):
+        await add(db, cost_ratio=ratio)
+    ch = await add(db)
+    with pytest.raises(InvalidRequest, match="cost ratio"):
+        await channels.update_channel(db, None, ch.id, cost_ratio=ratio)
+    assert (await channels.get_channel(db, ch.id)).cost_ratio == Decimal(1)

@@ -1,4 +1,5 @@
-"""Pruning the per-minute rollup: old minutes go, hours stay, windows stay whole."""
+"""The rollup: pruning (old minutes go, hours stay, windows stay whole), and the migration
+that gave it margins and the group dimension."""
 
 from __future__ import annotations
 
@@ -8,11 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from burncloud.db import Database
+from burncloud.db import Database, open_database
+from burncloud.db.migrations import migrate
+from burncloud.db.schema import MARGINS, MIGRATIONS, ROLLUP, render
 from burncloud.gateway.billing.logwriter import LogWriter
 from burncloud.services import stats
+from burncloud.services.margins import Margin
 from burncloud.services.rollup import MINUTES_KEPT, minutes_kept_from, prune_minutes
-from tests.gateway.quota_db import BACKENDS, database_factory
+from tests.gateway.quota_db import (
+    BACKENDS,
+    _drop_schema,
+    _new_schema,
+    database_factory,
+    require_postgres,
+)
+from tests.gateway.test_logwriter import assert_rollup_matches_logs
 from tests.services.test_stats import DAY, M, NoLedger, record
 
 NOW = DAY + 10 * 86400 + 12 * 3600  # noon, ten days on
@@ -74,3 +85,116 @@ async def test_the_log_writer_prunes_in_the_background(sdb) -> None:
     await writer.stop()
     assert await minutes_kept_from(sdb) > OLD
     assert await sdb.fetch_all("SELECT minute FROM log_minutes") == []
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of an empty database, SQLite or PostgreSQL, to build an old schema in."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/old.db"
+        return
+    await require_postgres()
+    url = await _new_schema()
+    try:
+        yield url
+    finally:
+        await _drop_schema(url)
+
+
+async def _at_version_before_margins(url: str) -> Database:
+    """A database at the schema before MARGINS, with alice in 'default' and bob in 'vip'."""
+    db = await open_database(url, migrate=False)
+    await db.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+    )
+    async with db.transaction() as tx:
+        for version in range(1, MIGRATIONS.index(MARGINS) + 1):
+            for statement in MIGRATIONS[version - 1]:
+                await tx.execute(render(statement, db.dialect))
+            await tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (:v, 0)", {"v": version}
+            )
+        await tx.execute("INSERT INTO user_groups (name, ratio, updated_at) VALUES ('vip', '1', 0)")
+        await tx.execute_many(
+            "INSERT INTO users (id, name, group_name, invite_code, created_at)"
+            " VALUES (:id, :name, :group, :name, 0)",
+            [
+                {"id": 1, "name": "alice", "group": "default"},
+                {"id": 2, "name": "bob", "group": "vip"},
+            ],
+        )
+    return db
+
+
+async def _log_and_roll_up(
+    db: Database, rows: list[tuple[int, int | None, int, int | None]]
+) -> None:
+    """Log rows (time, user, cost, upstream cost) as that schema's router did, and its rollup
+    as migration 4's backfill adds them up (what its log writer would have written)."""
+    await db.execute_many(
+        "INSERT INTO logs (created_at, request_id, user_id, token_id, channel_id, model,"
+        " prompt_tokens, completion_tokens, cost, latency_ms, status, upstream_cost)"
+        " VALUES (:at, 'old', :user, :user, :user, 'gpt-4', 10, 5, :cost, 9, 200, :upstream)",
+        [
+            {"at": at, "user": user, "cost": cost, "upstream": upstream}
+            for at, user, cost, upstream in rows
+        ],
+    )
+    async with db.transaction() as tx:
+        for statement in ROLLUP:
+            if statement.lstrip().startswith("INSERT"):
+                await tx.execute(render(statement, db.dialect))
+
+
+async def test_the_margin_migration_rolls_up_logged_upstream_costs_and_groups(
+    empty_url: str,
+) -> None:
+    """Rows logged with and without an upstream cost: after the migration the rollup holds
+    exactly the logs' margins, and a 'group' dimension by each user's group."""
+    db = await _at_version_before_margins(empty_url)
+    try:
+        await _log_and_roll_up(
+            db,
+            [
+                (NOW - 7200, 1, 10 * M, 3 * M),
+                (NOW - 7190, 1, 5 * M, None),
+                (NOW - 100, 2, 8 * M, 0),  # a known cost of $0
+                (NOW - 90, 2, 2 * M, None),
+                (NOW - 80, None, 0, None),
+                (NOW - 70, 1, 4 * M, M),
+            ],
+        )
+        assert await migrate(db) == 1
+        await assert_rollup_matches_logs(db)
+        groups = await stats.breakdown(db, NOW - 3 * 3600, "group")
+        assert [(g.label, g.margin) for g in groups] == [
+            ("default", Margin(19 * M, 3, 4 * M, 1, 5 * M)),
+            ("vip", Margin(10 * M, 2, 0, 1, 2 * M)),
+            ("(none)", Margin(0, 1, 0, 1, 0)),
+        ]
+        totals = await stats.window_totals(db, NOW - 3 * 3600)
+        assert totals.margin == Margin(29 * M, 6, 4 * M, 3, 7 * M)
+        assert totals.margin.margin == 18 * M  # 29 - 7 - 4
+    finally:
+        await db.close()
+
+
+async def test_the_margin_migration_adds_no_group_rows_to_pruned_minutes(empty_url: str) -> None:
+    db = await _at_version_before_margins(empty_url)
+    try:
+        recent = NOW - 600
+        await _log_and_roll_up(db, [(OLD, 1, 2 * M, None), (recent, 2, 3 * M, M)])
+        await prune_minutes(db, NOW)  # OLD's minute goes, its hour stays
+        assert await migrate(db) == 1
+        minutes = await db.fetch_all("SELECT minute, key FROM log_minutes WHERE dim = 'group'")
+        assert [(row["minute"], row["key"]) for row in minutes] == [(recent - recent % 60, "vip")]
+        hours = await db.fetch_all(
+            "SELECT hour, key, upstream_cost, upstream_unknown FROM log_hours"
+            " WHERE dim = 'group' ORDER BY hour"
+        )
+        assert [tuple(row.values()) for row in hours] == [
+            (OLD - OLD % 3600, "default", 0, 1),
+            (recent - recent % 3600, "vip", M, 0),
+        ]
+    finally:
+        await db.close()

@@ -3,17 +3,18 @@
 The rows go through the log writer, as the router writes them, so the rollup the figures
 read is the one production keeps. One world of eight requests around a UTC midnight:
 
-    id  at            token  channel  model    in/out    cost  latency  status  ttft
-    r8  DAY - 1       alice  main     gpt-4    10/1      17    80       200
-    r7  DAY + 5       bob    main     gpt-4    10/1      3     70       200
-    r6  NOW - 60      alice  main     gpt-4    1000/100  2     50       200
-    r1  NOW - 50      alice  main     gpt-4    100/10    5     100      200     40 (stream)
-    r2  NOW - 40      alice  main     gpt-4    200/20    7     300      429
-    r3  NOW - 30      bob    spare    claude   300/30    11    200      499     80 (stream)
-    r4  NOW - 20      bob    main     claude   400/40    13    1000     500
-    r5  NOW           -      -        ''       0/0       0     5        401
+    id  at        token  channel  model    in/out    cost  upstream  latency  status  ttft
+    r8  DAY - 1   alice  main     gpt-4    10/1      17    5         80       200
+    r7  DAY + 5   bob    main     gpt-4    10/1      3     -         70       200
+    r6  NOW - 60  alice  main     gpt-4    1000/100  2     1         50       200
+    r1  NOW - 50  alice  main     gpt-4    100/10    5     2         100      200     40 (stream)
+    r2  NOW - 40  alice  main     gpt-4    200/20    7     -         300      429
+    r3  NOW - 30  bob    spare    claude   300/30    11    4         200      499     80 (stream)
+    r4  NOW - 20  bob    main     claude   400/40    13    -         1000     500
+    r5  NOW       -      -        ''       0/0       0     -         5        401
 
-(costs in millions of nano-USD; NOW is 02:30:15 UTC, so r6..r5 share minute 02:29 but r5.)
+(costs in millions of nano-USD, '-' an unknown upstream cost; NOW is 02:30:15 UTC, so r6..r5
+share minute 02:29 but r5. alice is in group 'default', bob in 'vip'.)
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ from burncloud.db.schema import MIGRATIONS, render
 from burncloud.errors import InvalidRequest
 from burncloud.gateway.billing.logwriter import LogRecord, LogWriter
 from burncloud.services import stats
+from burncloud.services.groups import set_group
 from burncloud.services.logs import LogFilter, named_lines
+from burncloud.services.margins import Margin
 from burncloud.services.stats import GroupRow, HourPoint, MinutePoint
 from burncloud.services.tokens import insert_token
-from burncloud.services.users import create_user
+from burncloud.services.users import create_user, update_user
 from tests.gateway.quota_db import (
     BACKENDS,
     _drop_schema,
@@ -91,8 +94,10 @@ def record(
     latency: int,
     status: int,
     ttft: int | None = None,
+    upstream: int | None = None,
 ) -> LogRecord:
-    """A finished request as the relay submits it; ``token`` is (token id, user id)."""
+    """A finished request as the relay submits it; ``token`` is (token id, user id),
+    ``upstream`` its upstream cost (None: unknown)."""
     return LogRecord(
         created_at=at,
         request_id=f"req-{at}-{status}",
@@ -111,14 +116,16 @@ def record(
         stream=ttft is not None,
         estimated=False,
         settlement=None,
+        upstream_cost=upstream,
     )
 
 
 async def build_world(db: Database, now: int = NOW) -> World:
     """The rows of the module docstring, written by the log writer in three flushes."""
     async with db.transaction() as tx:
+        await set_group(tx, "vip", "0.8")
         alice_user = await create_user(tx, name="alice", balance=-1)
-        bob_user = await create_user(tx, name="bob", balance=-1)
+        bob_user = await create_user(tx, name="bob", group="vip", balance=-1)
         alice, _ = await insert_token(tx, name="alice-key", user_id=alice_user.id)
         bob, _ = await insert_token(tx, name="bob-key", user_id=bob_user.id)
     main, spare = (
@@ -129,12 +136,12 @@ async def build_world(db: Database, now: int = NOW) -> World:
     a, b = (alice.id, alice_user.id), (bob.id, bob_user.id)
     day = now - now % 86400
     rows = {
-        "r8": record(day - 1, a, main, "gpt-4", (10, 1), 17 * M, 80, 200),
+        "r8": record(day - 1, a, main, "gpt-4", (10, 1), 17 * M, 80, 200, upstream=5 * M),
         "r7": record(day + 5, b, main, "gpt-4", (10, 1), 3 * M, 70, 200),
-        "r6": record(now - 60, a, main, "gpt-4", (1000, 100), 2 * M, 50, 200),
-        "r1": record(now - 50, a, main, "gpt-4", (100, 10), 5 * M, 100, 200, ttft=40),
+        "r6": record(now - 60, a, main, "gpt-4", (1000, 100), 2 * M, 50, 200, upstream=M),
+        "r1": record(now - 50, a, main, "gpt-4", (100, 10), 5 * M, 100, 200, 40, 2 * M),
         "r2": record(now - 40, a, main, "gpt-4", (200, 20), 7 * M, 300, 429),
-        "r3": record(now - 30, b, spare, "claude", (300, 30), 11 * M, 200, 499, ttft=80),
+        "r3": record(now - 30, b, spare, "claude", (300, 30), 11 * M, 200, 499, 80, 4 * M),
         "r4": record(now - 20, b, main, "claude", (400, 40), 13 * M, 1000, 500),
         "r5": record(now, None, None, "", (0, 0), 0, 5, 401),
     }
@@ -177,12 +184,19 @@ async def test_live_summary_covers_the_last_60_seconds_and_today(world: World) -
         active_channels=1,
         disabled_channels=2,  # disabled + auto_disabled
         last_request_at=NOW,
+        # upstream known for r6, r1, r3; unknown for r7, r2, r4, r5 (23 M of revenue)
+        margin_today=Margin(41 * M, 7, 7 * M, 4, 23 * M),
     )
+    assert summary.margin_today.margin == 11 * M  # 41 - 23 - 7
 
 
-async def test_spend_today_restarts_at_midnight_utc(world: World) -> None:
-    assert (await stats.live_summary(world.db, DAY - 1)).spend_today == 17 * M  # r8 alone
-    assert (await stats.live_summary(world.db, DAY)).spend_today == 3 * M  # r7, not r8
+async def test_spend_and_margin_today_restart_at_midnight_utc(world: World) -> None:
+    before = await stats.live_summary(world.db, DAY - 1)  # r8 alone
+    assert (before.spend_today, before.margin_today) == (17 * M, Margin(17 * M, 1, 5 * M, 0, 0))
+    assert (before.margin_today.margin, str(before.margin_today.percent)) == (12 * M, "70.6")
+    after = await stats.live_summary(world.db, DAY)  # r7, not r8
+    assert (after.spend_today, after.margin_today) == (3 * M, Margin(3 * M, 1, 0, 1, 3 * M))
+    assert after.margin_today.margin is None  # r7's upstream cost is unknown, not $0
 
 
 async def test_minute_series_is_zero_filled_oldest_first(world: World) -> None:
@@ -212,20 +226,32 @@ async def test_hourly_spend_is_zero_filled_across_the_day_boundary(world: World)
 async def test_breakdown_by_model_sorted_by_spend(world: World) -> None:
     rows = await stats.breakdown(world.db, DAY - 3600, "model")
     assert rows == [
-        GroupRow("gpt-4", "gpt-4", 5, 1, 1320, 132, 34 * M, 80, 300),
-        GroupRow("claude", "claude", 2, 1, 700, 70, 24 * M, 200, 1000),  # the 499 is no error
-        GroupRow("", "(none)", 1, 1, 0, 0, 0, 5, 5),
-    ]
+        GroupRow(
+            "gpt-4", "gpt-4", 5, 1, 1320, 132, 34 * M, 80, 300,
+            Margin(34 * M, 5, 8 * M, 2, 10 * M),  # r7 and r2 of unknown upstream cost
+        ),
+        GroupRow(
+            "claude", "claude", 2, 1, 700, 70, 24 * M, 200, 1000,  # the 499 is no error
+            Margin(24 * M, 2, 4 * M, 1, 13 * M),
+        ),
+        GroupRow("", "(none)", 1, 1, 0, 0, 0, 5, 5, Margin(0, 1, 0, 1, 0)),
+    ]  # fmt: skip
 
 
 async def test_breakdown_by_token_user_and_channel_show_names(world: World) -> None:
     since = DAY - 3600
     tokens = await stats.breakdown(world.db, since, "token")
     assert tokens == [
-        GroupRow(str(world.alice), "alice-key", 4, 1, 1310, 131, 31 * M, 80, 300),
-        GroupRow(str(world.bob), "bob-key", 3, 1, 710, 71, 27 * M, 200, 1000),
-        GroupRow("", "(none)", 1, 1, 0, 0, 0, 5, 5),
-    ]
+        GroupRow(
+            str(world.alice), "alice-key", 4, 1, 1310, 131, 31 * M, 80, 300,
+            Margin(31 * M, 4, 8 * M, 1, 7 * M),
+        ),
+        GroupRow(
+            str(world.bob), "bob-key", 3, 1, 710, 71, 27 * M, 200, 1000,
+            Margin(27 * M, 3, 4 * M, 2, 16 * M),
+        ),
+        GroupRow("", "(none)", 1, 1, 0, 0, 0, 5, 5, Margin(0, 1, 0, 1, 0)),
+    ]  # fmt: skip
     users = await stats.breakdown(world.db, since, "user")
     assert [(u.key, u.label, u.requests, u.cost) for u in users] == [
         (str(world.alice_user), "alice", 4, 31 * M),
@@ -233,10 +259,33 @@ async def test_breakdown_by_token_user_and_channel_show_names(world: World) -> N
         ("", "(none)", 1, 0),
     ]
     channels = await stats.breakdown(world.db, since, "channel")
-    assert [(c.key, c.label, c.requests, c.errors, c.cost) for c in channels] == [
-        (str(world.main), "main", 6, 2, 47 * M),
-        (str(world.spare), "spare", 1, 0, 11 * M),
-        ("", "(none)", 1, 1, 0),
+    assert [(c.key, c.label, c.requests, c.errors, c.cost, c.margin) for c in channels] == [
+        (str(world.main), "main", 6, 2, 47 * M, Margin(47 * M, 6, 8 * M, 3, 23 * M)),
+        (str(world.spare), "spare", 1, 0, 11 * M, Margin(11 * M, 1, 4 * M, 0, 0)),
+        ("", "(none)", 1, 1, 0, Margin(0, 1, 0, 1, 0)),
+    ]
+
+
+async def test_traffic_stays_with_the_group_it_was_sent_in(world: World) -> None:
+    """The 'group' rows total requests by their user's group when logged: moving bob to
+    'default' moves none of what he sent as 'vip' (a join with his group now would)."""
+    since = DAY - 3600
+    before = await stats.breakdown(world.db, since, "group")
+    assert [(g.key, g.label, g.requests, g.cost, g.margin) for g in before] == [
+        ("default", "default", 4, 31 * M, Margin(31 * M, 4, 8 * M, 1, 7 * M)),
+        ("vip", "vip", 3, 27 * M, Margin(27 * M, 3, 4 * M, 2, 16 * M)),
+        ("", "(none)", 1, 0, Margin(0, 1, 0, 1, 0)),
+    ]
+    await update_user(world.db, "bob", group="default")
+    writer = LogWriter(world.db, NoLedger())
+    bob = (world.bob, world.bob_user)
+    writer.submit(record(NOW, bob, world.main, "gpt-4", (1, 1), 3 * M, 9, 200, upstream=M))
+    await writer.flush()
+    after = await stats.breakdown(world.db, since, "group")
+    assert [(g.key, g.requests, g.cost, g.margin) for g in after] == [
+        ("default", 5, 34 * M, Margin(34 * M, 5, 9 * M, 1, 7 * M)),
+        ("vip", 3, 27 * M, before[1].margin),
+        ("", 1, 0, Margin(0, 1, 0, 1, 0)),
     ]
 
 
@@ -288,6 +337,7 @@ async def test_the_seconds_before_the_first_minute_count_in_every_figure(world: 
     since = NOW - 45  # 02:29:30: r2 (429), r3 (499), r4 (500) from the logs, r5 from 02:30
     totals = await stats.window_totals(world.db, since)
     assert (totals.errors, totals.prompt_tokens, totals.cost) == (3, 900, 31 * M)
+    assert totals.margin == Margin(31 * M, 4, 4 * M, 3, 20 * M)  # r3 known; r2, r4, r5 not
     models = await stats.breakdown(world.db, since, "model")
     assert [(m.key, m.requests, m.errors, m.cost) for m in models] == [
         ("claude", 2, 1, 24 * M),
@@ -299,6 +349,12 @@ async def test_the_seconds_before_the_first_minute_count_in_every_figure(world: 
         ("bob-key", 2),
         ("alice-key", 1),
         ("(none)", 1),
+    ]
+    groups = await stats.breakdown(world.db, since, "group")
+    assert [(g.label, g.requests, g.margin) for g in groups] == [
+        ("vip", 2, Margin(24 * M, 2, 4 * M, 1, 13 * M)),  # r3, r4
+        ("default", 1, Margin(7 * M, 1, 0, 1, 7 * M)),  # r2
+        ("(none)", 1, Margin(0, 1, 0, 1, 0)),  # r5
     ]
 
 
@@ -317,8 +373,18 @@ async def test_window_totals_add_up_every_request(world: World) -> None:
         latency_p95_ms=1000,
         latency_p99_ms=1000,
         sampled=8,
+        margin=Margin(58 * M, 8, 12 * M, 4, 23 * M),
     )
-    assert totals.to_json()["cost"] == "0.058"
+    json = totals.to_json()
+    assert json["cost"] == "0.058"
+    assert {key: json[key] for key in Margin(0, 0, 0, 0, 0).to_json()} == {
+        "revenue": "0.058",
+        "upstream_cost": "0.012",
+        "upstream_unknown": 4,
+        "upstream_unknown_revenue": "0.023",
+        "margin": "0.023",  # 58 - 23 - 12
+        "margin_percent": "65.7",  # of the 35 M paid for requests of known upstream cost
+    }
 
 
 async def test_percentiles_are_over_the_newest_requests_of_a_big_window(
@@ -347,11 +413,15 @@ async def test_channel_rows_show_health_and_window_traffic(world: World) -> None
     assert rows == [
         stats.ChannelRow(
             world.main, "main", "openai", "enabled", "HTTP 401 from upstream", 100, 0.75, 5,
-            30 * M, "",
+            30 * M, "", Margin(30 * M, 5, 3 * M, 3, 23 * M),
         ),  # latency: the median of r7, r6, r1, r2, r4 (the tested 123 ms is older news)
-        stats.ChannelRow(world.spare, "spare", "openai", "disabled", "", 200, None, 1, 11 * M, ""),
         stats.ChannelRow(
-            world.broken, "broken", "openai", "auto_disabled", "", None, None, 0, 0, ""
+            world.spare, "spare", "openai", "disabled", "", 200, None, 1, 11 * M, "",
+            Margin(11 * M, 1, 4 * M, 0, 0),
+        ),
+        stats.ChannelRow(
+            world.broken, "broken", "openai", "auto_disabled", "", None, None, 0, 0, "",
+            Margin(0, 0, 0, 0, 0),
         ),
     ]  # fmt: skip
     await world.db.execute(
@@ -505,6 +575,8 @@ async def test_migration_backfills_the_rollup_from_existing_logs(version3_url: s
         await assert_rollup_matches_logs(db)
         totals = await stats.window_totals(db, DAY - 3600)
         assert (totals.requests, totals.errors, totals.cost) == (4, 2, 11 * M)
+        assert totals.margin == Margin(11 * M, 4, 0, 4, 11 * M)  # logged before costs were
+        assert totals.margin.margin is None and totals.to_json()["upstream_cost"] is None
         hours = await stats.hourly_spend(db, NOW)
         assert hours[-4:] == [
             HourPoint(DAY - 3600, M),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from burncloud_tui.source import Figures, Tables
 
+from burncloud.services.margins import Margin
 from burncloud.services.stats import (
     ChannelRow,
     GroupRow,
@@ -34,8 +35,11 @@ SUMMARY = LiveSummary(
     active_channels=5,
     disabled_channels=1,
     last_request_at=NOW - 2,
+    # $300 over the requests of known upstream cost; 12 of free ones of unknown cost
+    margin_today=Margin(1234 * USD + 567_000_000, 9000, 934 * USD + 567_000_000, 12, 0),
 )
-EMPTY_SUMMARY = LiveSummary(0.0, 0, 0.0, 0.0, 0.0, None, None, None, None, 0, 0, 0, None)
+NO_MARGIN = Margin(0, 0, 0, 0, 0)
+EMPTY_SUMMARY = LiveSummary(0.0, 0, 0.0, 0.0, 0.0, None, None, None, None, 0, 0, 0, None, NO_MARGIN)
 
 ROUTE = {
     "candidates": [{"id": 2, "priority": 0, "weight": 1}, {"id": 1, "priority": 0, "weight": 1}],
@@ -69,6 +73,7 @@ def channel(id: int, name: str, **changes: object) -> ChannelRow:
         requests=1500,
         spend=42 * USD,
         breaker="closed",
+        margin=Margin(42 * USD, 1500, 12_600_000_000, 0, 0),  # a 0.3 cost ratio
     )
     values.update(changes)
     return ChannelRow(**values)  # type: ignore[arg-type]
@@ -76,7 +81,16 @@ def channel(id: int, name: str, **changes: object) -> ChannelRow:
 
 def group(key: str, label: str, requests: int, cost: int) -> GroupRow:
     return GroupRow(
-        key, label, requests, requests // 10, 1000 * requests, 200 * requests, cost, 250, 900
+        key,
+        label,
+        requests,
+        requests // 10,
+        1000 * requests,
+        200 * requests,
+        cost,
+        250,
+        900,
+        Margin(cost, requests, cost // 2, 0, 0),
     )
 
 
@@ -124,6 +138,8 @@ def busy_tables() -> Tables:
                 reason="invalid api key",
                 breaker="open",
                 success_rate=0.5,
+                # $10 over $40 of known upstream cost, 300 requests' upstream cost unknown
+                margin=Margin(42 * USD, 1500, 30 * USD, 300, 2 * USD),
             ),
         ],
         models=[group("gpt-4o", "gpt-4o", 900, 30 * USD), group("claude-3", "claude-3", 40, USD)],

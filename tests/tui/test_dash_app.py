@@ -18,8 +18,9 @@ from tests.tui.screen_text import screen_text
 
 HEADER = [
     " burncloud sqlite:burncloud.db  ● live, last request 2s ago",
-    " req/s 12.5  rpm 750  tok/s in 1.2k out 345  errors 1.2%  today $1,234.57",
+    " req/s 12.5  rpm 750  tok/s in 1.2k out 345  errors 1.2%",
     " latency p50 230ms p95 1.2s  TTFT p50 120ms p95 400ms  channels 5 on 1 off",
+    " today  spend $1,234.57  upstream $934.57  margin $300.00 24.3%  +12 unknown",
 ]
 
 
@@ -39,9 +40,9 @@ def lines(app: DashApp) -> list[str]:
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 async def test_header_shows_the_live_figures_whole(run_dash: Runner, size: tuple[int, int]) -> None:
     async with run_dash(MemorySource(), size=size) as (app, _):
-        assert lines(app)[:3] == HEADER
-        assert "req/min 1h  max 900" in lines(app)[3]
-        assert "spend/h 24h  sum $30.00" in lines(app)[3]
+        assert lines(app)[:4] == HEADER
+        assert "req/min 1h  max 900" in lines(app)[4]
+        assert "spend/h 24h  sum $30.00" in lines(app)[4]
 
 
 async def test_tables_show_each_row_of_the_source(run_dash: Runner) -> None:
@@ -55,9 +56,11 @@ async def test_tables_show_each_row_of_the_source(run_dash: Runner) -> None:
             "50.0%",
             "1.5k",
             "$42.00",
+            "$10.00 25.0% +300?",
             "invalid api key",
         ]
         assert cells(app, "#channels-table", "1")[2:4] == ["enabled", "closed"]
+        assert cells(app, "#channels-table", "1")[7:9] == ["$42.00", "$29.40 70.0%"]
         assert row_keys(app, "#models-table") == ["gpt-4o", "claude-3"]
         assert cells(app, "#models-table", "gpt-4o") == [
             "gpt-4o",
@@ -220,9 +223,10 @@ async def test_empty_database_says_so(run_dash: Runner) -> None:
     async with run_dash(empty_source()) as (app, _):
         shown = lines(app)
         assert shown[0] == " burncloud sqlite:burncloud.db  empty database: no requests logged yet"
-        assert shown[1] == " req/s 0.00  rpm 0  tok/s in 0.00 out 0.00  errors 0.0%  today $0"
+        assert shown[1] == " req/s 0.00  rpm 0  tok/s in 0.00 out 0.00  errors 0.0%"
         assert shown[2] == " latency p50 - p95 -  TTFT p50 - p95 -  channels 0 on 0 off"
-        assert "max 0" in shown[3] and "sum $0" in shown[3]
+        assert shown[3] == " today  spend $0  upstream $0  margin $0"
+        assert "max 0" in shown[4] and "sum $0" in shown[4]
         assert "Live tail · 0 rows" in screen_text(app)
 
 
@@ -247,12 +251,12 @@ async def test_a_failed_refresh_shows_one_line_and_the_next_one_retries(run_dash
         )
         source.failure = None
         await refreshed(pilot)
-        assert lines(app)[:3] == HEADER
+        assert lines(app)[:4] == HEADER
         source.failure = OSError("disk I/O error")
         source.figures_now = replace(source.figures_now, summary=replace(SUMMARY, spend_today=0))
         await refreshed(pilot)
         assert "database error, retrying: OSError: disk I/O error" in lines(app)[0]
-        assert lines(app)[1] == HEADER[1]  # the last good figures stay
+        assert lines(app)[1:4] == HEADER[1:4]  # the last good figures stay
         assert app.dash.refreshes == 3
 
 

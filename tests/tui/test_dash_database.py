@@ -28,6 +28,7 @@ from tests.tui.memory_source import NOW
 from tests.tui.screen_text import screen_text
 
 COSTS = (1_500_000, 2_250_000, 40_000_000)  # nano-USD: $0.0015, $0.00225, $0.04
+UPSTREAM = (450_000, 675_000, None)  # 0.3 of the first two; the failed-over one unknown
 
 
 class NoLedger:
@@ -58,10 +59,10 @@ async def seed(db_url: str) -> None:
             candidates=[{"id": 1, "priority": 0, "weight": 1}],
             attempts=[{"id": 1, "status": 200, "ms": 30, "error": ""}],
         )
-        for age, cost, status, route in (
-            (50, COSTS[0], 200, served),
-            (20, COSTS[1], 200, served),
-            (5, COSTS[2], 502, failover),
+        for age, cost, upstream, status, route in (
+            (50, COSTS[0], UPSTREAM[0], 200, served),
+            (20, COSTS[1], UPSTREAM[1], 200, served),
+            (5, COSTS[2], UPSTREAM[2], 502, failover),
         ):
             writer.submit(
                 LogRecord(
@@ -84,6 +85,7 @@ async def seed(db_url: str) -> None:
                     settlement=None,
                     error="bad gateway" if status == 502 else "",
                     route=route,
+                    upstream_cost=upstream,
                 )
             )
         assert await writer.flush() == 3
@@ -115,14 +117,16 @@ async def test_dashboard_shows_the_logged_rows(db_url: str, state_file: Path) ->
         await settle(pilot)
         shown = screen_text(app).splitlines()
         assert "● live, last request 5s ago" in shown[0]
-        # today: 43_750_000 nano-USD, rounded to $0.0438
-        assert shown[1].strip() == (
-            "req/s 0.05  rpm 3  tok/s in 5.00 out 1.00  errors 33.3%  today $0.0438"
-        )
+        assert shown[1].strip() == "req/s 0.05  rpm 3  tok/s in 5.00 out 1.00  errors 33.3%"
         assert "latency p50 120ms p95 150ms" in shown[2]
         assert "channels 1 on 1 off" in shown[2]
+        # today: 43_750_000 nano-USD, rounded to $0.0438; the margin is over the two
+        # requests of known upstream cost: 3_750_000 - 1_125_000 = 2_625_000 (70.0%)
+        assert shown[3].strip() == (
+            "today  spend $0.0438  upstream $0.001125  margin $0.002625 70.0%  +1 unknown"
+        )
         table = app.dash.query_one("#channels-table", DataTable)
-        assert [str(c) for c in table.get_row("1")][1:8] == [
+        assert [str(c) for c in table.get_row("1")][1:9] == [
             "openai-a",
             "enabled",
             "open",
@@ -130,7 +134,9 @@ async def test_dashboard_shows_the_logged_rows(db_url: str, state_file: Path) ->
             "66.7%",
             "3",
             "$0.0438",
+            "$0.002625 70.0% +1?",
         ]
+        assert [str(c) for c in table.get_row("2")][7:9] == ["$0", "$0"]  # no traffic
         assert [str(c) for c in table.get_row("2")][2:4] == ["disabled", "closed"]
         assert [str(c) for c in table.get_row("2")][-1] == "invalid key"
         tokens = app.dash.query_one("#tokens-table", DataTable)

@@ -7,11 +7,24 @@ from dataclasses import replace
 
 import pytest
 from burncloud_tui.details import route_sentences, route_text
-from burncloud_tui.figures import age, clip, compact, millis, per_second, percent, usd
+from burncloud_tui.figures import (
+    age,
+    clip,
+    compact,
+    margin_amount,
+    margin_cell,
+    millis,
+    per_second,
+    percent,
+    usd,
+)
 from burncloud_tui.header import HeaderState, render_header
 from burncloud_tui.tail import matches
 
+from burncloud.services.margins import Margin
 from tests.tui.memory_source import EMPTY_SUMMARY, NOW, ROUTE, SUMMARY, log_line
+
+USD = 10**9
 
 
 @pytest.mark.parametrize(
@@ -75,6 +88,34 @@ def test_header_states_in_order_of_precedence() -> None:
     assert header(summary=None)[0].endswith("connecting...")
     assert header(summary=None)[1] == "waiting for the first refresh..."
     assert header(paused=True, filter_text="gpt")[0].endswith("2s ago   PAUSED   filter: gpt")
+
+
+@pytest.mark.parametrize(
+    ("margin", "amount", "cell"),
+    [
+        (Margin(10 * USD, 5, 3 * USD, 0, 0), "$7.00 70.0%", "$7.00 70.0%"),
+        (Margin(10 * USD, 5, 3 * USD, 2, 2 * USD), "$5.00 62.5%", "$5.00 62.5% +2?"),
+        (Margin(10 * USD, 5, 0, 5, 10 * USD), "unknown", "unknown"),  # never $0
+        (Margin(USD, 1, 3 * USD, 0, 0), "$-2.00 -200.0%", "$-2.00 -200.0%"),
+        (Margin(0, 0, 0, 0, 0), "$0", "$0"),  # no traffic: no percentage
+    ],
+)
+def test_margins_say_what_is_unknown(margin: Margin, amount: str, cell: str) -> None:
+    assert (margin_amount(margin), margin_cell(margin)) == (amount, cell)
+
+
+def test_the_header_money_line_shows_today_and_its_unknown_costs() -> None:
+    assert header()[3] == (
+        "today  spend $1,234.57  upstream $934.57  margin $300.00 24.3%  +12 unknown"
+    )
+    free = Margin(3 * USD, 4, 0, 4, 3 * USD)
+    summary = replace(SUMMARY, spend_today=3 * USD, margin_today=free)
+    assert header(summary=summary)[3] == "today  spend $3.00  upstream unknown  margin unknown"
+    losing = replace(SUMMARY, spend_today=USD, margin_today=Margin(USD, 1, 2 * USD, 0, 0))
+    line = render_header(HeaderState("x", summary=losing, now=NOW)).split("\n")[3]
+    assert line.plain == "today  spend $1.00  upstream $2.00  margin $-1.00 -100.0%"
+    assert any("red" in str(span.style) for span in line.spans)  # a loss stands out
+    assert header(summary=EMPTY_SUMMARY)[3] == "today  spend $0  upstream $0  margin $0"
 
 
 def test_filter_words_must_all_match_model_key_channel_or_status() -> None:

@@ -44,9 +44,12 @@ PRUNE_EVERY = 600  # seconds between prunings of the per-minute rollup
 _COLUMNS = (
     "created_at", "request_id", "user_id", "token_id", "channel_id", "model", "endpoint",
     "prompt_tokens", "completion_tokens", "cached_tokens", "cost", "latency_ms", "ttft_ms",
-    "status", "stream", "estimated", "error", "route",
+    "status", "stream", "estimated", "error", "route", "upstream_cost",
+    "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens", "audio_input_tokens",
+    "audio_output_tokens", "image_input_tokens", "image_output_tokens", "units",
+    "price_version", "group_ratio",
 )  # fmt: skip
-ROWS_PER_INSERT = 200  # x 18 columns stays far below both engines' parameter limits
+ROWS_PER_INSERT = 200  # x 29 columns stays far below both engines' parameter limits
 
 
 @lru_cache(maxsize=16)
@@ -82,6 +85,9 @@ class LogRecord:
     ``cost`` is billed to ``used`` of the token, user and channel; pass the ``Settlement``
     that ``Ledger.settle`` returned (it must be for the same cost), or None for a request
     that never reserved: a cost without one is taken from quota and balance directly.
+    ``upstream_cost`` is what the answering channel charges us (None: unknown) and bills
+    nobody. The token counts of each kind, ``units`` (``logged_usage.encode_units``) and
+    ``price_version`` (None: not priced) let ``log show`` explain the bill later.
     """
 
     created_at: int
@@ -103,6 +109,17 @@ class LogRecord:
     settlement: Settlement | None
     error: str = ""
     route: RouteTrace | None = None  # serialised when the row is written, off the request
+    upstream_cost: int | None = None
+    cache_write_tokens: int = 0  # every cache write, the 1h part included
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0  # part of completion_tokens
+    audio_input_tokens: int = 0
+    audio_output_tokens: int = 0
+    image_input_tokens: int = 0
+    image_output_tokens: int = 0
+    units: str = ""  # per-unit quantities as compact JSON, '' for none
+    price_version: int | None = None
+    group_ratio: str = ""  # the caller's group ratio the cost was computed with
 
     def __post_init__(self) -> None:
         if self.settlement is not None and self.settlement.cost != self.cost:
@@ -140,14 +157,7 @@ def _add_up(records: Iterable[LogRecord]) -> _Bill:
         MinuteTotals(),
     )
     for record in records:
-        bill.minutes.add(
-            record.created_at,
-            (record.model, record.channel_id, record.token_id, record.user_id),
-            record.status,
-            (record.prompt_tokens, record.completion_tokens, record.cached_tokens),
-            record.cost,
-            record.latency_ms,
-        )
+        bill.minutes.add(record)
         if record.route is not None:
             for attempt in record.route.attempts:
                 _count_outcome(bill.outcomes, attempt["id"], attempt["status"])

@@ -158,6 +158,16 @@ SCHEMAS: JSON = {
     ),
 }
 
+# Every kind a price may name (USD per 1M tokens; ``request``: USD per request).
+_PRICE_KINDS: JSON = {
+    kind: DECIMAL
+    for kind in (
+        "input", "output", "cached", "cache_write", "cache_write_1h", "request",
+        "audio_input", "audio_output", "image_input", "image_output",
+    )
+}  # fmt: skip
+_UNIT_PER: JSON = {"type": "string", "enum": ["image", "minute", "characters", "search", "call"]}
+
 _CHANNEL_FIELDS: JSON = {
     "type": STRING,
     "name": STRING,
@@ -169,6 +179,7 @@ _CHANNEL_FIELDS: JSON = {
     "priority": INTEGER,
     "model_map": {"type": "object", "additionalProperties": STRING},
     "config": {"type": "object", "additionalProperties": STRING},
+    "cost_ratio": DECIMAL,
 }
 _TOKEN_FIELDS: JSON = {"name": STRING, "quota": DECIMAL, "expires": REF, "models": NAMES}
 _LIMITS: JSON = {"rpm": INTEGER, "tpm": INTEGER, "max_concurrency": INTEGER}
@@ -185,7 +196,12 @@ ADMIN_SCHEMAS: JSON = {
     "UserCreate": _obj(("name",), True, balance=DECIMAL, invite=STRING, **_USER_FIELDS),
     "UserUpdate": _obj(closed=True, **_USER_FIELDS, **_LIMITS),
     "GroupRatio": _obj(("ratio",), True, ratio=DECIMAL),
-    "Price": _obj(closed=True, input=DECIMAL, output=DECIMAL, cached=DECIMAL, alias=STRING),
+    "Price": _obj(closed=True, alias=STRING, **_PRICE_KINDS),
+    "PriceTier": _obj(("above",), True, above=INTEGER, **_PRICE_KINDS),
+    "PriceUnit": _obj(
+        ("per", "usd"), True, per=_UNIT_PER, usd=DECIMAL, size=STRING, quality=STRING, tool=STRING
+    ),
+    "PriceCatalog": OBJECT,
     "RedemptionCreate": _obj(("quota",), True, quota=DECIMAL, count=INTEGER),
     "RedemptionUse": _obj(("code", "user"), True, code=STRING, user=REF),
 }
@@ -301,6 +317,20 @@ def _admin_paths() -> JSON:
     channel = _param("channel_id", schema={"type": "integer", "minimum": 0, "maximum": MAX_BIGINT})
     token = _param("token_id", schema={"type": "integer", "minimum": 0, "maximum": MAX_BIGINT})
     user, group, model = _param("user_ref"), _param("name"), _param("model")
+    request_id = _param("request_id")
+    cost_of = _param("channel_id", "query", INTEGER)  # a channel's own cost price
+    above = _param("above", "query", INTEGER)
+    unit_keys = (
+        _param("per", "query", _UNIT_PER),
+        *(_param(name, "query", STRING) for name in ("size", "quality", "tool")),
+    )
+    flag = {"type": "string", "enum": ["true", "false", "1", "0"]}
+    catalog = (
+        _param("format", "query", {"type": "string", "enum": ["json", "yaml", "litellm"]}),
+        _param("dry_run", "query", flag),
+        _param("prune", "query", flag),
+        _param("only", "query", STRING),
+    )
     numbers = ("since", "until", "token_id", "user_id", "channel_id", "status", "limit", "offset")
     texts = ("model", "request_id", "cursor", "sort", "order")
     log_filters = (
@@ -343,11 +373,23 @@ def _admin_paths() -> JSON:
             "put": ("Set a balance (USD, -1 unlimited)", "Amount", (user,)),
         },
         "/api/users/{user_ref}/balance/add": {"post": ("Add to a balance", "Amount", (user,))},
-        "/api/prices": {"get": ("List prices", None, ())},
+        "/api/prices": {"get": ("List prices", None, (cost_of,))},
         "/api/prices/{model}": {
-            "get": ("Show a price", None, (model,)),
-            "put": ("Set a price (USD per 1M tokens) or an alias", "Price", (model,)),
-            "delete": ("Delete a price", None, (model,)),
+            "get": ("Show a price", None, (model, cost_of)),
+            "put": ("Set a price (USD per 1M tokens) or an alias", "Price", (model, cost_of)),
+            "delete": ("Delete a price", None, (model, cost_of)),
+        },
+        "/api/price-tiers/{model}": {
+            "put": ("Set a context tier", "PriceTier", (model, cost_of)),
+            "delete": ("Delete a context tier", None, (model, cost_of, above)),
+        },
+        "/api/price-units/{model}": {
+            "put": ("Set a per-unit price", "PriceUnit", (model, cost_of)),
+            "delete": ("Delete a per-unit price", None, (model, cost_of, *unit_keys)),
+        },
+        "/api/price-catalog": {
+            "get": ("Every price as a catalog", None, ()),
+            "post": ("Import a catalog or LiteLLM's file; the diff", "PriceCatalog", catalog),
         },
         "/api/groups": {"get": ("List groups", None, ())},
         "/api/groups/{name}": {
@@ -361,6 +403,7 @@ def _admin_paths() -> JSON:
         },
         "/api/redemptions/use": {"post": ("Redeem a code", "RedemptionUse", ())},
         "/api/logs": {"get": ("Request logs", None, log_filters)},
+        "/api/logs/{request_id}": {"get": ("A request's bill, explained", None, (request_id,))},
     }
     return {
         path: {

@@ -1,6 +1,7 @@
 """How much of the caller's money one request may hold while it runs.
 
-The reservation covers a generous prompt estimate plus the answer budget: each answer's
+The reservation covers a generous prompt estimate plus the answer budget, each at the
+dearest price its side may bill (a cache write may cost more than input): each answer's
 limit (the request's ``max_tokens`` or the endpoint default) times the answers generated
 (``n``, ``best_of``, a list of prompts). When that is more than the key or account has
 left, each answer's limit is cut to what the balance affords and the upstream is asked for
@@ -18,7 +19,7 @@ from burncloud.gateway.billing.ledger import Ledger
 from burncloud.gateway.billing.reservations import Reservation
 from burncloud.gateway.relay.auth import Caller
 from burncloud.gateway.relay.inbound import InboundRequest
-from burncloud.services.pricing import Price, Usage, cost
+from burncloud.services.pricing import Price, ceiling_cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,7 @@ async def reserve_budget(
     """Reserve the request's estimated cost, capping its answer if the balance is short."""
     prompt, limit, answers = request.prompt_estimate(), request.answer_limit(), request.answers
     try:
-        estimate = cost(Usage(prompt, limit * answers), price, ratio)
+        estimate = ceiling_cost(prompt, limit * answers, price, ratio)
         return Budget(await ledger.reserve(caller.token, caller.user, estimate), None)
     except InsufficientQuota:
         if limit <= 1:
@@ -45,7 +46,7 @@ async def reserve_budget(
     # The balance moved meanwhile (another worker gave a lease back): the whole answer may
     # fit after all, and then it is not capped.
     reservation = await ledger.reserve(
-        caller.token, caller.user, cost(Usage(prompt, cap * answers), price, ratio)
+        caller.token, caller.user, ceiling_cost(prompt, cap * answers, price, ratio)
     )
     return Budget(reservation, None if cap == limit else cap)
 
@@ -56,12 +57,12 @@ def affordable_answer(
     """The largest answer size in [0, most] whose cost with ``prompt`` fits ``affordable``."""
     if affordable is None:
         return most
-    if cost(Usage(prompt, 0), price, ratio) > affordable:
+    if ceiling_cost(prompt, 0, price, ratio) > affordable:
         return 0
     low, high = 0, most
     while low < high:
         middle = (low + high + 1) // 2
-        if cost(Usage(prompt, middle), price, ratio) <= affordable:
+        if ceiling_cost(prompt, middle, price, ratio) <= affordable:
             low = middle
         else:
             high = middle - 1

@@ -10,6 +10,7 @@ from burncloud.gateway.billing.reservations import Settlement
 from burncloud.gateway.relay.auth import Caller
 from burncloud.gateway.relay.metering import Metered, rough_usage
 from burncloud.gateway.route_trace import RouteTrace
+from burncloud.services.logged_usage import encode_units
 from burncloud.services.pricing import Usage
 
 
@@ -30,6 +31,9 @@ class Exchange:
     usage: Usage | None = None  # what is billed: set once the answer is over
     estimated: bool = False
     cost: int = 0
+    upstream_cost: int | None = None  # what the answering channel charges us; None: unknown
+    price_version: int | None = None  # the version of the price billed; None: not priced
+    group_ratio: str = ""  # the caller's group ratio the cost was computed with
     responded: bool = False
     settlement: Settlement | None = None
     trace: RouteTrace = field(default_factory=RouteTrace)
@@ -77,6 +81,17 @@ class Exchange:
             settlement=self.settlement,
             error=self.error,
             route=self.trace,
+            upstream_cost=self.upstream_cost,
+            cache_write_tokens=usage.cache_write_tokens,
+            cache_write_1h_tokens=usage.cache_write_1h_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            audio_input_tokens=usage.audio_input_tokens,
+            audio_output_tokens=usage.audio_output_tokens,
+            image_input_tokens=usage.image_input_tokens,
+            image_output_tokens=usage.image_output_tokens,
+            units=encode_units(usage.units),
+            price_version=self.price_version,
+            group_ratio=self.group_ratio,
         )
 
     def elapsed_ms(self) -> int:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from burncloud.gateway.relay.estimate import TokenEstimator
 from burncloud.gateway.relay.inbound import InboundRequest
 from burncloud.providers.base import TokenUsage
-from burncloud.services.pricing import Usage
+from burncloud.services.pricing import UnitUse, Usage
 
 log = logging.getLogger("burncloud.relay")
 
@@ -40,8 +41,21 @@ class Metered:
 
 
 def billed_usage(usage: TokenUsage) -> Usage:
-    """The upstream's usage, in the terms a price bills."""
-    return Usage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+    """The upstream's usage, in the terms a price bills: every token kind it reported,
+    and its server-side tool calls as per-call units."""
+    return Usage(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cached_tokens=usage.cached_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        cache_write_1h_tokens=usage.cache_write_1h_tokens,
+        audio_input_tokens=usage.audio_input_tokens,
+        image_input_tokens=usage.image_input_tokens,
+        audio_output_tokens=usage.audio_output_tokens,
+        image_output_tokens=usage.image_output_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        units=tuple(UnitUse("call", Decimal(n), kind) for kind, n in usage.tool_calls if n),
+    )
 
 
 def rough_usage(metered: Metered) -> Usage:

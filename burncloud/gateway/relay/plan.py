@@ -1,5 +1,5 @@
 """Before anything is held or sent: what a request would cost and which channels may serve
-it (the route's plan)."""
+it (the route's plan); once it is over, what the channel that answered charges us."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from burncloud.errors import BurncloudError, ModelNotFound, ModelPriceNotSet, Se
 from burncloud.gateway.relay.auth import Caller
 from burncloud.gateway.relay.call import NativeRequest
 from burncloud.gateway.relay.inbound import InboundRequest
-from burncloud.gateway.snapshot import Candidate, Snapshot
+from burncloud.gateway.snapshot import Candidate, Snapshot, Upstream
 from burncloud.providers.registry import CHANNEL_KINDS
-from burncloud.services.pricing import Price
+from burncloud.services.pricing import Price, Usage, cost
 
 FREE = Price(model="", input=0, output=0)
+AT_COST = Decimal(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,22 @@ class RoutePlan:
     candidates: tuple[Candidate, ...]
     price: Price
     ratio: Decimal
+
+    def upstream_cost(self, usage: Usage, model: str, upstream: Upstream | None) -> int | None:
+        """What ``upstream`` charges us for ``usage`` of the public ``model``: at its own
+        cost price of the model if it has one, else at the list price times its cost
+        ratio. None (unknown, never a guessed $0) when no channel answered, or when the
+        model is served free or listed at a price of nothing and the channel has no cost
+        price of its own. One ``cost`` call; the caller's bill is not touched."""
+        if upstream is None:
+            return None
+        own = upstream.cost_prices.get(model)
+        if own is not None:
+            return cost(usage, own, AT_COST)
+        amount = cost(usage, self.price, upstream.cost_ratio)
+        if amount == 0 and _bills_nothing(self.price):
+            return None
+        return amount
 
 
 def plan_route(
@@ -88,3 +105,12 @@ def _convertible(candidates: list[Candidate], native: NativeRequest, model: str)
             raise
         return own
     return candidates
+
+
+def _bills_nothing(price: Price) -> bool:
+    """Whether ``price`` is free (``FREE``, or every amount it names is 0)."""
+    if price is FREE:
+        return True
+    amounts = [*price.rates.named().values(), *(unit.amount for unit in price.units)]
+    amounts += [amount for tier in price.tiers for amount in tier.rates.named().values()]
+    return not any(amounts)

@@ -90,9 +90,22 @@ class Relay:
                     measured = await measure(exchange.metered, self.deps.estimator)
                     exchange.usage, exchange.estimated = measured
             finally:
-                usage = exchange.usage_now()
-                exchange.cost = cost(usage, plan.price, plan.ratio) if usage else 0
-                exchange.settlement = self.deps.ledger.settle(budget.reservation, exchange.cost)
+                self._settle(exchange, plan, budget, snapshot)
+
+    def _settle(
+        self, exchange: Exchange, plan: RoutePlan, budget: Budget, snapshot: Snapshot
+    ) -> None:
+        """Bill the usage (the measured one, else the rough estimate) at the plan's price,
+        settle the reservation to that cost, then work out what the channel that answered
+        charges us (no database read: the snapshot holds its cost prices and ratio)."""
+        usage = exchange.usage_now()
+        exchange.cost = cost(usage, plan.price, plan.ratio) if usage else 0
+        exchange.settlement = self.deps.ledger.settle(budget.reservation, exchange.cost)
+        exchange.price_version = plan.price.version
+        exchange.group_ratio = str(plan.ratio)
+        if usage is not None and exchange.channel_id is not None:
+            upstream = snapshot.upstreams.get(exchange.channel_id)
+            exchange.upstream_cost = plan.upstream_cost(usage, exchange.model, upstream)
 
     async def _read_body(self, call: Call, caller: Caller, snapshot: Snapshot) -> bytes:
         """The request body, once the caller can pay for it (``body_budget``)."""

@@ -4,7 +4,9 @@ Text blocks join into ``content``; ``tool_use`` blocks become ``tool_calls`` wit
 as a JSON string. Thinking is exposed as ``reasoning_content`` (the DeepSeek-style extension)
 and, signatures included, as ``thinking_blocks``, which a client may send back on the
 assistant message so a tool loop with thinking can continue. Usage: Anthropic's
-``input_tokens`` excludes cache, so the OpenAI prompt count adds cache writes and reads.
+``input_tokens`` excludes cache, so the OpenAI prompt count adds cache writes and reads;
+the write is split by lifetime in ``cache_creation``, server-side tool calls are counted in
+``server_tool_use`` and thinking tokens in ``output_tokens_details``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from burncloud.errors import UpstreamError
 from burncloud.protocols.shapes import JSON
 from burncloud.providers.anthropic.errors import error_from_event
 from burncloud.providers.base import ChatAnswer, TokenUsage
+from burncloud.providers.openai.usage import tool_calls
 
 FINISH_REASONS = {
     "end_turn": "stop",
@@ -34,6 +37,8 @@ USAGE_FIELDS = (
     "cache_read_input_tokens",
     "output_tokens",
 )
+_NESTED_FIELDS = ("cache_creation", "server_tool_use", "output_tokens_details")
+_OUTPUT_FIELDS = ("output_tokens", "output_tokens_details")
 
 
 def finish_reason(stop_reason: Any) -> str:
@@ -44,14 +49,36 @@ def finish_reason(stop_reason: Any) -> str:
 def token_usage(usage: Mapping[str, Any]) -> TokenUsage:
     """Normalised usage: prompt = uncached input + cache writes + cache reads."""
     counts = {field: _count(usage.get(field)) for field in USAGE_FIELDS}
-    written = counts["cache_creation_input_tokens"]
+    creation = _object(usage, "cache_creation")
+    one_hour = _count(creation.get("ephemeral_1h_input_tokens"))
+    split = _count(creation.get("ephemeral_5m_input_tokens")) + one_hour
+    written = max(counts["cache_creation_input_tokens"], split)
     read = counts["cache_read_input_tokens"]
     return TokenUsage(
         prompt_tokens=counts["input_tokens"] + written + read,
         completion_tokens=counts["output_tokens"],
         cached_tokens=read,
         cache_write_tokens=written,
+        cache_write_1h_tokens=one_hour,
+        reasoning_tokens=_count(_object(usage, "output_tokens_details").get("thinking_tokens")),
+        tool_calls=tool_calls(usage.get("server_tool_use")),
     )
+
+
+def merge_usage(into: dict[str, Any], usage: Any, skip_output: bool) -> None:
+    """Fold one stream event's ``usage`` into ``into``: the latest value of each field wins,
+    nested objects field by field (a ``message_delta`` may repeat the cache total without
+    its split). ``skip_output`` leaves the output figures alone: ``message_start``'s
+    ``output_tokens`` is a placeholder."""
+    if not isinstance(usage, dict):
+        return
+    for key, value in usage.items():
+        if skip_output and key in _OUTPUT_FIELDS:
+            continue
+        if key in _NESTED_FIELDS and isinstance(value, dict):
+            into[key] = {**_object(into, key), **value}
+        elif key in USAGE_FIELDS and isinstance(value, int) and not isinstance(value, bool):
+            into[key] = value
 
 
 def convert_answer(raw: bytes, model: str, created: int) -> ChatAnswer:
@@ -123,6 +150,11 @@ def _parse(raw: bytes) -> JSON:
     if not isinstance(data, dict) or data.get("type") not in ("message", None):
         raise UpstreamError("upstream returned an unexpected body instead of a message")
     return data
+
+
+def _object(usage: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = usage.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _count(value: Any) -> int:

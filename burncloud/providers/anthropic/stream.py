@@ -6,9 +6,11 @@ Anthropic block indexes map to OpenAI tool-call indexes counted from 0 (a text b
 a tool call takes no tool index). Thinking streams as ``reasoning_content`` deltas;
 signatures and other block kinds (redacted thinking, server tools) are not forwarded.
 
-Usage is taken from ``message_start`` (input and cache, final there) and ``message_delta``
-(cumulative output, and input/cache again on newer API versions, which then win); it is set
-once ``message_delta`` arrives, so a stream cut before it reports None and gets estimated.
+Usage is taken from ``message_start`` (input and cache, with the cache write's split by
+lifetime) and ``message_delta`` (cumulative output, and input, cache and server tool use
+again on newer API versions; the latest value of each field wins: ``merge_usage``); it is
+set once ``message_delta`` arrives, so a stream cut before it reports None and gets
+estimated.
 A stream that ends without ``message_delta``/``message_stop`` and without an error event is
 reported to the client as an in-band error.
 """
@@ -25,7 +27,7 @@ from burncloud.protocols.openai_chunks import DONE, ChunkWriter
 from burncloud.protocols.shapes import object_field
 from burncloud.protocols.sse import SSEFramer, parse_event
 from burncloud.providers.anthropic.errors import error_bytes, stream_error_event
-from burncloud.providers.anthropic.response import USAGE_FIELDS, finish_reason, token_usage
+from burncloud.providers.anthropic.response import finish_reason, merge_usage, token_usage
 from burncloud.providers.base import TokenUsage
 from burncloud.providers.text_sample import TextSample
 
@@ -37,7 +39,6 @@ class AnthropicChatStream:
 
     __slots__ = (
         "_blocks",
-        "_counts",
         "_created",
         "_ended",
         "_failed",
@@ -47,6 +48,7 @@ class AnthropicChatStream:
         "_sample",
         "_stop_reason",
         "_tool_count",
+        "_usage",
         "_writer",
         "usage",
     )
@@ -59,7 +61,7 @@ class AnthropicChatStream:
         self._writer: ChunkWriter | None = None
         self._blocks: dict[int, str | int] = {}  # block index -> kind, or OpenAI tool index
         self._tool_count = 0
-        self._counts: dict[str, int] = {}
+        self._usage: dict[str, Any] = {}  # the usage objects seen, merged
         self._stop_reason: str | None = None
         self._ended = False  # message_stop or an error seen: nothing more is read
         self._failed = False
@@ -103,7 +105,7 @@ class AnthropicChatStream:
 
     def _message_start(self, data: dict[str, Any]) -> bytes:
         message = object_field(data, "message")
-        self._count_usage(message.get("usage"), skip_output=True)
+        merge_usage(self._usage, message.get("usage"), skip_output=True)
         if self._writer is not None:
             return b""
         self._writer = self._new_writer(message.get("id"))
@@ -157,8 +159,8 @@ class AnthropicChatStream:
         delta = data.get("delta")
         if isinstance(delta, dict) and delta.get("stop_reason"):
             self._stop_reason = delta["stop_reason"]
-        self._count_usage(data.get("usage"), skip_output=False)
-        self.usage = token_usage(self._counts)
+        merge_usage(self._usage, data.get("usage"), skip_output=False)
+        self.usage = token_usage(self._usage)
         return b""
 
     def _message_stop(self, _data: dict[str, Any]) -> bytes:
@@ -196,14 +198,6 @@ class AnthropicChatStream:
             return b""
         self._sample.add(text)
         return writer.tool_call_arguments(tool_index, text)
-
-    def _count_usage(self, usage: Any, skip_output: bool) -> None:
-        if not isinstance(usage, dict):
-            return
-        for field in USAGE_FIELDS:
-            value = usage.get(field)
-            if isinstance(value, int) and not (skip_output and field == "output_tokens"):
-                self._counts[field] = value
 
     def _opened(self) -> tuple[bytes, ChunkWriter]:
         """The writer, plus the role chunk if no ``message_start`` opened the answer."""

@@ -2,7 +2,8 @@
 
 Text blocks become ``content``, toolUse blocks ``tool_calls`` (arguments re-serialized from
 the input object), reasoning text the ``reasoning_content`` extension. Bedrock's
-``inputTokens`` excludes the cache, so the prompt count adds cache reads and writes back.
+``inputTokens`` excludes the cache, so the prompt count adds cache reads and writes back;
+``cacheDetails`` splits the writes by lifetime (``[{"ttl": "1h", "inputTokens": n}]``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ def token_usage(usage: Any) -> TokenUsage | None:
         completion_tokens=_count(usage, "outputTokens"),
         cached_tokens=read,
         cache_write_tokens=write,
+        cache_write_1h_tokens=_written_for(usage.get("cacheDetails"), "1h"),
+    )
+
+
+def _written_for(details: Any, ttl: str) -> int:
+    """The cache-write tokens ``cacheDetails`` lists with lifetime ``ttl``."""
+    entries = details if isinstance(details, list) else ()
+    return sum(
+        _count(entry, "inputTokens")
+        for entry in entries
+        if isinstance(entry, dict) and entry.get("ttl") == ttl
     )
 
 

@@ -1,6 +1,7 @@
 """A Gemini ``GenerateContentResponse`` as an OpenAI ``chat.completion`` (PROTOCOLS.md 8.4).
 
-The pieces here (tool calls, finish reasons, usage) are shared with the stream transcoder.
+The pieces here (tool calls, finish reasons) are shared with the stream transcoder; usage is
+read by ``gemini.usage``.
 Thought parts (``"thought": true``) become ``reasoning_content``; each ``functionCall``
 becomes a tool call whose id carries its thought signature (``call_ids``).
 """
@@ -14,8 +15,9 @@ import orjson
 
 from burncloud.errors import UpstreamError
 from burncloud.protocols.shapes import JSON
-from burncloud.providers.base import ChatAnswer, TokenUsage
+from burncloud.providers.base import ChatAnswer
 from burncloud.providers.gemini import call_ids
+from burncloud.providers.gemini.usage import token_usage
 
 _FILTERED = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED", "SPII", "LANGUAGE")
 
@@ -29,19 +31,6 @@ def finish_reason(reason: str | None, has_tool_calls: bool) -> str:
     if reason and any(marker in reason for marker in _FILTERED):
         return "content_filter"
     return "stop"
-
-
-def token_usage(meta: object) -> TokenUsage | None:
-    """The usage in one ``usageMetadata`` (prompt includes cached and tool-use prompt)."""
-    if not isinstance(meta, dict):
-        return None
-    thoughts = _count(meta, "thoughtsTokenCount")
-    return TokenUsage(
-        prompt_tokens=_count(meta, "promptTokenCount") + _count(meta, "toolUsePromptTokenCount"),
-        completion_tokens=_count(meta, "candidatesTokenCount") + thoughts,
-        cached_tokens=_count(meta, "cachedContentTokenCount"),
-        reasoning_tokens=thoughts,
-    )
 
 
 def tool_call(part: JSON, response_id: str, candidate: int, position: int) -> JSON:
@@ -128,8 +117,3 @@ def prompt_blocked(data: JSON) -> bool:
     """True when Gemini refused the prompt itself (``promptFeedback.blockReason``)."""
     feedback = data.get("promptFeedback")
     return isinstance(feedback, dict) and bool(feedback.get("blockReason"))
-
-
-def _count(meta: JSON, key: str) -> int:
-    value = meta.get(key)
-    return value if isinstance(value, int) else 0

@@ -23,9 +23,9 @@ from burncloud.providers.gemini.response import (
     completion_id,
     finish_reason,
     prompt_blocked,
-    token_usage,
     tool_call,
 )
+from burncloud.providers.gemini.usage import token_usage
 from burncloud.providers.text_sample import TextSample
 
 

@@ -1,7 +1,9 @@
 """Anthropic front door: an OpenAI ``chat.completion`` -> an Anthropic message (PROTOCOLS 8.6).
 
 Usage goes back the way Anthropic counts it: ``input_tokens`` is the uncached part, cache
-reads and writes are separate fields, so a figure that came from Anthropic round-trips.
+reads and writes are separate fields (the write split by lifetime in ``cache_creation``),
+server-side tool calls are in ``server_tool_use`` and reasoning in ``output_tokens_details``,
+so a figure that came from Anthropic round-trips.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from burncloud.protocols.shapes import JSON, object_field
 from burncloud.providers.anthropic.messages import tool_input
 from burncloud.providers.base import TokenUsage
+from burncloud.providers.openai.usage import token_usage
 
 STOP_REASONS = {
     "stop": "end_turn",
@@ -31,30 +34,25 @@ def stop_reason(finish_reason: Any) -> str:
     )
 
 
-def usage_from_openai(usage: Mapping[str, Any]) -> TokenUsage:
-    """Normalised usage from an OpenAI ``usage`` object."""
-    details = usage.get("prompt_tokens_details")
-    details = details if isinstance(details, dict) else {}
-    reasoning = usage.get("completion_tokens_details")
-    reasoning = reasoning if isinstance(reasoning, dict) else {}
-    return TokenUsage(
-        prompt_tokens=_count(usage.get("prompt_tokens")),
-        completion_tokens=_count(usage.get("completion_tokens")),
-        cached_tokens=_count(details.get("cached_tokens")),
-        cache_write_tokens=_count(details.get("cache_write_tokens")),
-        reasoning_tokens=_count(reasoning.get("reasoning_tokens")),
-    )
-
-
 def anthropic_usage(usage: TokenUsage) -> JSON:
     """The Anthropic ``usage`` object for normalised ``usage``."""
     uncached = usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens
-    return {
+    one_hour = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
+    out: JSON = {
         "input_tokens": max(uncached, 0),
         "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cached_tokens,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": usage.cache_write_tokens - one_hour,
+            "ephemeral_1h_input_tokens": one_hour,
+        },
         "output_tokens": usage.completion_tokens,
     }
+    if usage.reasoning_tokens:
+        out["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
+    if usage.tool_calls:
+        out["server_tool_use"] = {f"{kind}_requests": n for kind, n in usage.tool_calls}
+    return out
 
 
 def chat_to_message(completion: JSON, model: str, usage: TokenUsage | None = None) -> JSON:
@@ -65,8 +63,8 @@ def chat_to_message(completion: JSON, model: str, usage: TokenUsage | None = Non
     choices = completion.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
     message = object_field(choice, "message")
-    if usage is None and isinstance(completion.get("usage"), dict):
-        usage = usage_from_openai(completion["usage"])
+    if usage is None:
+        usage = token_usage(completion.get("usage"))
     return {
         "id": "msg_" + str(completion.get("id") or "burncloud"),
         "type": "message",
@@ -99,7 +97,3 @@ def content_blocks(message: Mapping[str, Any]) -> list[JSON]:
             }
         )
     return blocks
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

@@ -15,13 +15,10 @@ import orjson
 
 from burncloud.protocols.shapes import object_field
 from burncloud.protocols.sse import SSEFramer, encode_event, parse_event
-from burncloud.providers.anthropic.front.answer import (
-    anthropic_usage,
-    stop_reason,
-    usage_from_openai,
-)
+from burncloud.providers.anthropic.front.answer import anthropic_usage, stop_reason
 from burncloud.providers.anthropic.front.errors import error_event, kind_of_openai_error
 from burncloud.providers.base import TokenUsage
+from burncloud.providers.openai.usage import token_usage
 
 TEXT_LIMIT = 16 * 1024
 _TEXT, _THINKING, _TOOL = "text", "thinking", "tool"
@@ -106,8 +103,7 @@ class MessagesEventStream:
 
     def _chunk(self, chunk: dict[str, Any]) -> bytes:
         out = self._start(chunk)
-        if isinstance(chunk.get("usage"), dict):
-            self.usage = usage_from_openai(chunk["usage"])
+        self.usage = token_usage(chunk.get("usage")) or self.usage
         for choice in chunk.get("choices") or []:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue

@@ -16,6 +16,7 @@ import orjson
 from burncloud.protocols.shapes import JSON, object_field
 from burncloud.providers.base import TokenUsage
 from burncloud.providers.gemini import call_ids
+from burncloud.providers.gemini.usage import usage_metadata
 from burncloud.providers.openai.usage import token_usage
 
 FINISH_REASONS = {
@@ -32,20 +33,6 @@ def finish_reason(reason: Any) -> str:
     if reason is None:
         return "STOP"
     return FINISH_REASONS.get(reason, "OTHER") if isinstance(reason, str) else "OTHER"
-
-
-def usage_metadata(usage: TokenUsage) -> JSON:
-    """Gemini ``usageMetadata``: candidates exclude the thoughts, the prompt includes the cache."""
-    meta: JSON = {
-        "promptTokenCount": usage.prompt_tokens,
-        "candidatesTokenCount": max(usage.completion_tokens - usage.reasoning_tokens, 0),
-        "totalTokenCount": usage.prompt_tokens + usage.completion_tokens,
-    }
-    if usage.cached_tokens:
-        meta["cachedContentTokenCount"] = usage.cached_tokens
-    if usage.reasoning_tokens:
-        meta["thoughtsTokenCount"] = usage.reasoning_tokens
-    return meta
 
 
 def function_call_part(call_id: Any, name: Any, arguments: Any) -> JSON:

@@ -22,9 +22,9 @@ from burncloud.providers.gemini.front.answer import (
     finish_reason,
     function_call_part,
     response_id,
-    usage_metadata,
 )
 from burncloud.providers.gemini.front.errors import error_event, sse_event, stream_status
+from burncloud.providers.gemini.usage import usage_metadata
 from burncloud.providers.openai.usage import token_usage
 
 TEXT_LIMIT = 16 * 1024
