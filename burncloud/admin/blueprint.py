@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, NoReturn
 from quart import Blueprint, Response, request
 
 from burncloud.admin.auth import require_admin
+from burncloud.admin.bill_replay import bill_replay_blueprint
 from burncloud.admin.channels import channels_blueprint
 from burncloud.admin.groups import groups_blueprint
 from burncloud.admin.logs import logs_blueprint
@@ -46,6 +47,7 @@ def admin_blueprint(runtime: Runtime) -> Blueprint:
         quota_blueprint,
         prices_blueprint,
         price_catalog_blueprint,
+        bill_replay_blueprint,
         users_blueprint,
         groups_blueprint,
         redemptions_blueprint,

@@ -41,7 +41,7 @@ def price_catalog_blueprint(runtime: Runtime) -> Blueprint:
         deletes the stored prices the file does not name. Answers the diff, whether it
         was applied, and for LiteLLM's file what it could not take."""
         wanted, litellm = wanted_catalog(
-            await _body_text(), query_text("format") or "json", split_list(query_text("only") or "")
+            await body_text(), query_text("format") or "json", split_list(query_text("only") or "")
         )
         dry_run = _flag("dry_run")
         diff = await sync_prices(runtime.db, wanted, prune=_flag("prune"), dry_run=dry_run)
@@ -53,7 +53,8 @@ def price_catalog_blueprint(runtime: Runtime) -> Blueprint:
     return blueprint
 
 
-async def _body_text() -> str:
+async def body_text() -> str:
+    """The request body as text (the file being imported), or the error why not."""
     try:
         data = await request.get_data()
     except RequestEntityTooLarge:

@@ -57,9 +57,9 @@ def replay(
     """Bill the logged requests again at the prices in FILE and compare; changes nothing.
 
     Per model or user: requests, logged and replayed revenue (USD) and their difference,
-    upstream cost (as logged) and the margin before and after. A request's group ratio is
-    its user's group's ratio now. Requests of models FILE does not price are counted as
-    unpriced and left out of the sums.
+    upstream cost (as logged) and the margin before and after. A request is billed at the
+    group ratio it was logged with (older rows: its user's group's ratio now). Requests of
+    models FILE does not price are counted as unpriced and left out of the sums.
     """
     if by not in REPLAY_BY:
         raise fail(f"--by must be one of {', '.join(REPLAY_BY)}, not {by!r}")

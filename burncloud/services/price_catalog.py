@@ -156,21 +156,7 @@ def parse_price(model: str, data: Any, where: str) -> Price:
 def priced(model: str, rates: Rates, tiers: list[Tier], units: list[UnitPrice]) -> Price:
     """The price of ``model`` naming ``rates`` (input and output 0 when unnamed), its tiers
     in order of threshold and its units in order of unit and variant."""
-    return Price(
-        model=model,
-        input=rates.input or 0,
-        output=rates.output or 0,
-        cached=rates.cached,
-        cache_write=rates.cache_write,
-        cache_write_1h=rates.cache_write_1h,
-        audio_input=rates.audio_input,
-        audio_output=rates.audio_output,
-        image_input=rates.image_input,
-        image_output=rates.image_output,
-        request=rates.request,
-        tiers=tuple(sorted(tiers, key=lambda tier: tier.above)),
-        units=tuple(sorted(units, key=_unit_key)),
-    )
+    return Price.named(model, rates, tuple(tiers), tuple(sorted(units, key=_unit_key)))
 
 
 def _prices(data: Any, where: str, *, aliases: bool) -> dict[str, Price]:

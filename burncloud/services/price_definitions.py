@@ -39,24 +39,9 @@ def from_definition(model: str, text: str, version: int | None = None) -> Price:
     rates = _rates(data)
     if rates.input is None or rates.output is None:
         raise ValueError("a price definition names its input and output prices")
-    tiers = tuple(sorted((_tier(item) for item in data.get("tiers", ())), key=lambda t: t.above))
+    tiers = tuple(_tier(item) for item in data.get("tiers", ()))
     units = tuple(_unit(item) for item in data.get("units", ()))
-    return Price(
-        model=model,
-        input=rates.input,
-        output=rates.output,
-        cached=rates.cached,
-        cache_write=rates.cache_write,
-        cache_write_1h=rates.cache_write_1h,
-        audio_input=rates.audio_input,
-        audio_output=rates.audio_output,
-        image_input=rates.image_input,
-        image_output=rates.image_output,
-        request=rates.request,
-        tiers=tiers,
-        units=units,
-        version=version,
-    )
+    return Price.named(model, rates, tiers, units, version)
 
 
 async def price_at_version(db: Executor, version_id: int) -> Price:

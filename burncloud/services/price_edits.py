@@ -25,21 +25,7 @@ async def set_rates(tx: Executor, model: str, rates: Rates, channel_id: int | No
     await bump_config_version(tx)
     current = await stored_price(tx, check_model(model), channel_id)
     kept = current if current is not None and current.alias_of is None else None
-    price = Price(
-        model=model,
-        input=rates.input,
-        output=rates.output,
-        cached=rates.cached,
-        cache_write=rates.cache_write,
-        cache_write_1h=rates.cache_write_1h,
-        audio_input=rates.audio_input,
-        audio_output=rates.audio_output,
-        image_input=rates.image_input,
-        image_output=rates.image_output,
-        request=rates.request,
-        tiers=kept.tiers if kept else (),
-        units=kept.units if kept else (),
-    )
+    price = Price.named(model, rates, kept.tiers if kept else (), kept.units if kept else ())
     return await store_price(tx, price, channel_id)
 
 

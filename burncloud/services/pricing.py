@@ -131,6 +131,34 @@ class Price:
         tables += [(tier.above, _effective(tier.rates.over(base))) for tier in self.tiers]
         object.__setattr__(self, "_tables", tuple(sorted(tables, key=lambda t: t[0])))
 
+    @classmethod
+    def named(
+        cls,
+        model: str,
+        rates: Rates,
+        tiers: tuple[Tier, ...] = (),
+        units: tuple[UnitPrice, ...] = (),
+        version: int | None = None,
+    ) -> Price:
+        """The price of ``model`` naming ``rates`` as its base prices (input and output 0
+        where ``rates`` leaves them unnamed), with ``tiers`` in order of threshold."""
+        return cls(
+            model=model,
+            input=rates.input or 0,
+            output=rates.output or 0,
+            cached=rates.cached,
+            cache_write=rates.cache_write,
+            cache_write_1h=rates.cache_write_1h,
+            audio_input=rates.audio_input,
+            audio_output=rates.audio_output,
+            image_input=rates.image_input,
+            image_output=rates.image_output,
+            request=rates.request,
+            tiers=tuple(sorted(tiers, key=lambda tier: tier.above)),
+            units=units,
+            version=version,
+        )
+
     @property
     def rates(self) -> Rates:
         """The base prices (below every tier)."""
@@ -204,8 +232,20 @@ class Usage:
     units: tuple[UnitUse, ...] = ()
 
     def token_counts(self) -> tuple[tuple[str, int], ...]:
-        """Tokens by the kind each bills as. The kinds partition the prompt and the
-        completion, each taking at most what is left, so odd figures never bill twice."""
+        """Tokens by the kind each bills as (kinds of none may be left out). The kinds
+        partition the prompt and the completion, each taking at most what is left, so odd
+        figures never bill twice."""
+        if not (
+            self.cache_write_tokens
+            or self.audio_input_tokens
+            or self.image_input_tokens
+            or self.audio_output_tokens
+            or self.image_output_tokens
+        ):  # most requests: input, cached and output only
+            prompt = self.prompt_tokens if self.prompt_tokens > 0 else 0
+            cached = _part(self.cached_tokens, prompt)
+            out = self.completion_tokens if self.completion_tokens > 0 else 0
+            return (("input", prompt - cached), ("cached", cached), ("output", out))
         left = max(self.prompt_tokens, 0)
         cached = _part(self.cached_tokens, left)
         left -= cached

@@ -32,7 +32,7 @@ TOTALS = (
     "latency_ms_sum", "upstream_cost", "upstream_unknown", "upstream_unknown_revenue",
 )  # fmt: skip
 ROWS_PER_UPSERT = 200  # x 13 columns stays far below both engines' parameter limits
-USERS_PER_READ = 500
+USERS_PER_READ = 512  # a power of two: see user_groups
 MinuteKey = tuple[int, str, int | None, int | None, int | None]  # minute, then the dims
 BucketKey = tuple[str, int, str]  # dim, bucket start, key (the model, a group, an id as text)
 
@@ -113,7 +113,11 @@ async def user_groups(db: Executor, user_ids: Iterable[int | None]) -> dict[int,
     ids = sorted(uid for uid in set(user_ids) if uid is not None)
     groups: dict[int, str] = {}
     for start in range(0, len(ids), USERS_PER_READ):
-        chunk = {f"u{n}": uid for n, uid in enumerate(ids[start : start + USERS_PER_READ])}
+        part = ids[start : start + USERS_PER_READ]
+        # Padded to a power of two with the last id: a handful of statement texts, each
+        # rewritten and prepared once, whatever the batch.
+        part += part[-1:] * ((1 << (len(part) - 1).bit_length()) - len(part))
+        chunk = {f"u{n}": uid for n, uid in enumerate(part)}
         rows = await db.fetch_all(
             f"SELECT id, group_name FROM users WHERE id IN ({', '.join(':' + k for k in chunk)})",
             chunk,

@@ -40,6 +40,7 @@ ROUTES: list[tuple[str, str, dict | None]] = [
     ("PUT", "/api/price-units/gpt-4", {"per": "search", "usd": "2"}),
     ("DELETE", "/api/price-units/gpt-4?per=search", None),
     ("GET", "/api/price-catalog", None),
+    ("POST", "/api/bill-replay", {"prices": {}}),
     ("POST", "/api/price-catalog?prune=true", {"prices": {}}),
     ("GET", "/api/users", None),
     ("POST", "/api/users", {"name": "mallory", "role": "admin"}),

@@ -132,3 +132,20 @@ async def test_an_exchange_without_usage_logs_no_units_and_unknown_upstream_cost
     assert (record.units, record.upstream_cost, record.price_version) == ("", None, None)
     assert decode_units(record.units) == ()
     assert isinstance(record, LogRecord) and record.cache_write_tokens == 0
+
+
+def test_a_records_values_follow_the_columns_one_by_one() -> None:
+    """``LogRecord.values`` spells the row out by hand: each value must sit under its own
+    column (every field below holds a value no other field has)."""
+    fields = {f.name for f in dataclasses.fields(LogRecord)}
+    record = LogRecord(
+        **{name: f"<{name}>" for name in fields - {"stream", "estimated", "route", "settlement"}},
+        stream=True,
+        estimated=False,
+        route=None,
+        settlement=None,
+    )
+    row = record.row()
+    flags = {"stream": 1, "estimated": 0, "route": ""}
+    assert row == {column: flags.get(column, f"<{column}>") for column in row}
+    assert set(row) == fields - {"settlement"}

@@ -62,13 +62,16 @@ def _insert_sql(rows: int) -> str:
     return f"INSERT INTO logs ({', '.join(_COLUMNS)}) VALUES {values}"
 
 
+@lru_cache(maxsize=16)
+def _parameter_names(rows: int) -> tuple[str, ...]:
+    """The names ``_insert_sql(rows)`` binds, row by row: built once per size, not per row."""
+    return tuple(f"{column}_{i}" for i in range(rows) for column in _COLUMNS)
+
+
 async def _insert_rows(tx: Executor, records: Sequence[LogRecord]) -> None:
     for chunk in batches(records, ROWS_PER_INSERT):
-        params = {
-            f"{column}_{i}": value
-            for i, record in enumerate(chunk)
-            for column, value in record.row().items()
-        }
+        values = itertools.chain.from_iterable(record.values() for record in chunk)
+        params = dict(zip(_parameter_names(len(chunk)), values, strict=True))
         await tx.execute(_insert_sql(len(chunk)), params)
 
 
@@ -127,10 +130,21 @@ class LogRecord:
 
     def row(self) -> dict[str, Any]:
         """The ``logs`` row: flags as 0/1."""
-        values = {column: getattr(self, column) for column in _COLUMNS}
-        values["stream"], values["estimated"] = int(self.stream), int(self.estimated)
-        values["route"] = self.route.to_json() if self.route is not None else ""
-        return values
+        return dict(zip(_COLUMNS, self.values(), strict=True))
+
+    def values(self) -> tuple[Any, ...]:
+        """The ``logs`` row's values in ``_COLUMNS`` order (spelled out: this runs for
+        every request, and reading 29 attributes by name costs more)."""
+        route = self.route.to_json() if self.route is not None else ""
+        return (
+            self.created_at, self.request_id, self.user_id, self.token_id, self.channel_id,
+            self.model, self.endpoint, self.prompt_tokens, self.completion_tokens,
+            self.cached_tokens, self.cost, self.latency_ms, self.ttft_ms, self.status,
+            int(self.stream), int(self.estimated), self.error, route, self.upstream_cost,
+            self.cache_write_tokens, self.cache_write_1h_tokens, self.reasoning_tokens,
+            self.audio_input_tokens, self.audio_output_tokens, self.image_input_tokens,
+            self.image_output_tokens, self.units, self.price_version, self.group_ratio,
+        )  # fmt: skip
 
 
 @dataclass(slots=True)

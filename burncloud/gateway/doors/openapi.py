@@ -325,8 +325,14 @@ def _admin_paths() -> JSON:
         *(_param(name, "query", STRING) for name in ("size", "quality", "tool")),
     )
     flag = {"type": "string", "enum": ["true", "false", "1", "0"]}
+    file_format = _param("format", "query", {"type": "string", "enum": ["json", "yaml", "litellm"]})
+    replay = (
+        file_format,
+        _param("since", "query", INTEGER),
+        _param("by", "query", {"type": "string", "enum": ["model", "user"]}),
+    )
     catalog = (
-        _param("format", "query", {"type": "string", "enum": ["json", "yaml", "litellm"]}),
+        file_format,
         _param("dry_run", "query", flag),
         _param("prune", "query", flag),
         _param("only", "query", STRING),
@@ -386,6 +392,9 @@ def _admin_paths() -> JSON:
         "/api/price-units/{model}": {
             "put": ("Set a per-unit price", "PriceUnit", (model, cost_of)),
             "delete": ("Delete a per-unit price", None, (model, cost_of, *unit_keys)),
+        },
+        "/api/bill-replay": {
+            "post": ("Replay logged requests at a price file's prices", "PriceCatalog", replay)
         },
         "/api/price-catalog": {
             "get": ("Every price as a catalog", None, ()),

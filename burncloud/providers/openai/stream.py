@@ -97,11 +97,14 @@ class OpenAIChunkStream:
         return self._read().total
 
     def _relay(self, raw: bytes) -> bytes:
-        """One whole event as the client gets it; a content chunk is not parsed."""
+        """One whole event as the client gets it; a content chunk is not parsed. (The
+        plain-chunk checks are spelled out here, not called: this runs per event.)"""
         if self.finished:
             return b""
-        data = _plain_data(raw)
-        if data is None:
+        if not raw.startswith(b"data: {"):
+            return self._relay_other(raw)
+        data = raw[6:].rstrip(b"\r\n")
+        if b"\n" in data or b"\r" in data:
             return self._relay_other(raw)
         if self.strip_filters or b'"error"' in data:
             return self._relay_json(data, raw)

@@ -96,12 +96,17 @@ def tool_calls(server_tool_use: Any) -> tuple[tuple[str, int], ...]:
 def details(usage: dict[str, Any], key: str) -> dict[str, Any]:
     """``usage[key]`` when it is an object, else an empty one."""
     value = usage.get(key)
-    return value if isinstance(value, dict) else {}
+    return value if type(value) is dict else _NONE
+
+
+_NONE: dict[str, Any] = {}  # read only: the details of a usage object without them
 
 
 def count(value: Any) -> int:
     """A token count: a non-negative whole number, 0 for anything else."""
-    if type(value) is int:  # nearly always: no further checks (this runs per answer)
+    if not value:  # most details are absent or 0: the cheapest test first (per answer)
+        return 0
+    if type(value) is int:
         return value if value > 0 else 0
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
