@@ -1,7 +1,8 @@
-"""Through the router: a context tier applies one token over its threshold and not at it,
-for a request converted either way (OpenAI door to an Anthropic upstream, Anthropic door
-to an OpenAI upstream); and two channels at cost ratios 0.3 and 1.0 serving 100 requests
-give `stats --by channel` revenue, upstream cost and margin equal to the log rows' sums."""
+"""Through the router: a context tier applies to a prompt one token over its threshold, not to
+one at it or one token under it, for a request converted either way (OpenAI door to an
+Anthropic upstream, Anthropic door to an OpenAI upstream); and two channels at cost ratios
+0.3 and 1.0 serving 100 requests give `stats --by channel` revenue, upstream cost and margin
+equal to the log rows' sums."""
 
 from __future__ import annotations
 
@@ -66,7 +67,9 @@ async def _set_price(router: RunningRouter, price: Price) -> None:
     await wait_for_reload(router)
 
 
-@pytest.mark.parametrize(("above", "prices"), [(PROMPT - 1, ABOVE), (PROMPT, BASE)])
+@pytest.mark.parametrize(
+    ("above", "prices"), [(PROMPT - 1, ABOVE), (PROMPT, BASE), (PROMPT + 1, BASE)]
+)
 async def test_openai_door_to_an_anthropic_upstream(
     tmp_path: Path, above: int, prices: dict[str, Decimal]
 ) -> None:
@@ -87,7 +90,9 @@ async def test_openai_door_to_an_anthropic_upstream(
     assert row["cost"] == by_hand(prices)
 
 
-@pytest.mark.parametrize(("above", "prices"), [(PROMPT - 1, ABOVE), (PROMPT, BASE)])
+@pytest.mark.parametrize(
+    ("above", "prices"), [(PROMPT - 1, ABOVE), (PROMPT, BASE), (PROMPT + 1, BASE)]
+)
 async def test_anthropic_door_to_an_openai_upstream(
     tmp_path: Path, above: int, prices: dict[str, Decimal]
 ) -> None:

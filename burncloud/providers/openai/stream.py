@@ -112,7 +112,9 @@ class OpenAIChunkStream:
             if not _only_null_usage(data):
                 return self._relay_json(data, raw)
             self._keep(data)
-            return raw if self.include_usage else _cut_null_usage(raw)
+            if self.include_usage:
+                return raw
+            return raw.replace(_NULL_USAGE[0], b"", 1).replace(_NULL_USAGE[1], b"", 1)
         self._keep(data)
         return raw
 
