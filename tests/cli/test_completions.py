@@ -120,7 +120,7 @@ def _zsh_word(word: str) -> str:
 def test_zsh_completes_commands_options_and_values() -> None:
     assert set(_zsh_complete("burncloud price ")) >= {"list", "get", "set", "delete"}
     assert "--input" in _zsh_complete("burncloud price set gpt-4 --")
-    assert _zsh_complete("burncloud stats --by ") == ["model", "channel", "token", "user"]
+    assert _zsh_complete("burncloud stats --by ") == ["model", "channel", "token", "user", "group"]
     assert _zsh_complete("burncloud user add bob --role ") == ["admin", "user"]
 
 
@@ -132,5 +132,11 @@ def _fish_complete(line: str) -> list[str]:
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
 def test_fish_completes_option_values() -> None:
-    assert sorted(_fish_complete("burncloud stats --by ")) == ["channel", "model", "token", "user"]
+    assert sorted(_fish_complete("burncloud stats --by ")) == [
+        "channel",
+        "group",
+        "model",
+        "token",
+        "user",
+    ]
     assert sorted(_fish_complete("burncloud router --server ")) == ["hypercorn", "uvicorn"]

@@ -1,6 +1,7 @@
 """A strict fake OpenAI upstream on 127.0.0.1, with fault switches and a request record.
 
-It answers ``/v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings`` and
+It answers ``/v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings``,
+``/v1/responses`` (replaying a recorded Responses stream, ``responses_recording``) and
 ``/v1/models`` in OpenAI's wire shapes (compact JSON, ``data: [DONE]``, the usage chunk only
 when ``stream_options.include_usage`` is true) and rejects what OpenAI rejects: a missing or
 wrong key (401), bad JSON or missing parameters (400), ``stream_options`` without ``stream``
@@ -21,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -61,6 +63,15 @@ _LEGACY_PARAMS = _names(
     "suffix best_of presence_penalty frequency_penalty logit_bias seed user"
 )
 _EMBEDDING_PARAMS = _names("model input encoding_format dimensions user")
+_RESPONSES_PARAMS = _names(
+    "model input instructions max_output_tokens max_tool_calls metadata parallel_tool_calls "
+    "previous_response_id prompt prompt_cache_key prompt_cache_retention reasoning "
+    "safety_identifier service_tier store stream stream_options temperature text tool_choice "
+    "tools top_logprobs top_p truncation user include background conversation "
+    "context_management client_metadata"
+)
+RECORDINGS = Path(__file__).resolve().parent.parent / "fixtures" / "openai"
+RESPONSES_MIN_OUTPUT = 16  # OpenAI refuses a smaller max_output_tokens
 _ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 _DEFAULT_ERRORS: dict[int, tuple[str, str | None, str]] = {
     400: ("invalid_request_error", None, "Bad request."),
@@ -389,6 +400,46 @@ def _positive_int(body: dict[str, Any], names: Sequence[str], default: int | Non
     return default
 
 
+def recorded_events(name: str) -> list[bytes]:
+    """The raw SSE events of a recording in tests/fixtures/openai, blank lines included."""
+    raw = (RECORDINGS / name).read_bytes()
+    return [event + b"\n\n" for event in raw.split(b"\n\n") if event.strip()]
+
+
+def event_data(event: bytes) -> dict[str, Any]:
+    """The JSON object of a one-``data:``-line event."""
+    line = next(line for line in event.split(b"\n") if line.startswith(b"data:"))
+    data: dict[str, Any] = orjson.loads(line[5:])
+    return data
+
+
+def _check_response_body(body: dict[str, Any]) -> bool:
+    """Responses' own checks (model and input required, stream_options only when streaming,
+    OpenAI's minimum output limit); whether the request streams."""
+    for name in ("model", "input"):
+        if body.get(name) is None:
+            raise _missing(name)
+    if not isinstance(body["input"], str | list):
+        raise _invalid_type("input", "a string or an array of input items")
+    stream = _stream_flag(body)
+    if body.get("stream_options") is not None and not stream:
+        raise ApiError(
+            400,
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+            param="stream_options",
+        )
+    limit = _positive_int(body, ("max_output_tokens",), None)
+    if limit is not None and limit < RESPONSES_MIN_OUTPUT:
+        raise ApiError(
+            400,
+            "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= "
+            f"{RESPONSES_MIN_OUTPUT}, but got {limit} instead.",
+            param="max_output_tokens",
+            code="integer_below_min_value",
+        )
+    return stream
+
+
 def chat_completion(head: dict[str, Any], plan: Plan, with_usage: bool) -> dict[str, Any]:
     """A non-stream ``chat.completion`` object."""
     message = {"role": "assistant", "content": "".join(plan.pieces), "refusal": None}
@@ -441,6 +492,7 @@ class FakeOpenAI:
         self.reply, self.chunks, self.chunk_delay = reply, chunks, chunk_delay
         self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
         self.cached_tokens, self.embedding_dim = cached_tokens, embedding_dim
+        self.responses_recording = "responses_stream_text.sse"  # what /v1/responses replays
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -578,6 +630,7 @@ class FakeOpenAI:
         app.router.add_post("/v1/chat/completions", self._route(self._chat))
         app.router.add_post("/v1/completions", self._route(self._legacy))
         app.router.add_post("/v1/embeddings", self._route(self._embeddings))
+        app.router.add_post("/v1/responses", self._route(self._responses))
         app.router.add_get("/v1/models", self._route(self._models))
         app.router.add_get("/v1/models/{model:.+}", self._route(self._model))
         app.router.add_route("*", "/{tail:.*}", self._route(self._invalid_url))
@@ -771,6 +824,40 @@ class FakeOpenAI:
         usage = {"prompt_tokens": prompt, "total_tokens": prompt}
         payload = {"object": "list", "data": data, "model": model, "usage": usage}
         return await self._send_json(request, payload, Plan([], "stop", prompt, 0))
+
+    async def _responses(self, request: web.Request, record: RecordedRequest) -> web.StreamResponse:
+        body = _require_object(record.json)
+        if not self.allow_unknown_params:
+            _check_known(body, _RESPONSES_PARAMS)
+        stream = _check_response_body(body)
+        self._require_model(body, _RESPONSES_PARAMS)
+        events = self._recorded_response()
+        completed = event_data(events[-1])["response"]
+        usage = completed["usage"]
+        plan = Plan([], "stop", usage["input_tokens"], usage["output_tokens"])
+        if stream:
+            return await self._send_stream(request, events, plan)
+        # The whole answer is the ``response`` object of the recording's
+        # ``response.completed`` event: a real recorded object, not one made up here.
+        return await self._send_json(request, completed, plan)
+
+    def _recorded_response(self) -> list[bytes]:
+        """The recording's events; the usage of its last (``response.completed``) replaced
+        by the configured counts where set (``prompt_tokens``, ``completion_tokens``,
+        ``cached_tokens``), so a test can bill round numbers."""
+        events = recorded_events(self.responses_recording)
+        if self.prompt_tokens is None and self.completion_tokens is None and not self.cached_tokens:
+            return events
+        completed = event_data(events[-1])
+        usage = completed["response"]["usage"]
+        if self.prompt_tokens is not None:
+            usage["input_tokens"] = self.prompt_tokens
+        if self.completion_tokens is not None:
+            usage["output_tokens"] = self.completion_tokens
+        usage["input_tokens_details"]["cached_tokens"] = self.cached_tokens
+        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+        last = b"event: response.completed\ndata: " + orjson.dumps(completed) + b"\n\n"
+        return [*events[:-1], last]
 
     async def _models(self, request: web.Request, record: RecordedRequest) -> web.StreamResponse:
         cards = [_model_card(model) for model in self.models or DEFAULT_MODELS]

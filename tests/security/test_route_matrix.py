@@ -58,6 +58,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ),
     ("POST", "/v1/completions"): Row(Access.CALLER, body={"model": "gpt-4", "prompt": "hi"}),
     ("POST", "/v1/embeddings"): Row(Access.CALLER, body={"model": "gpt-4", "input": "hi"}),
+    ("POST", "/v1/responses"): Row(Access.CALLER, body={"model": "gpt-4", "input": "hi"}),
     ("POST", "/v1/messages"): Row(
         Access.CALLER, body={"model": "gpt-4", "max_tokens": 8, "messages": MESSAGES}
     ),

@@ -121,6 +121,20 @@ SCHEMAS: JSON = {
         dimensions=POSITIVE,
         user=STRING,
     ),
+    "ResponseRequest": _obj(
+        ("model", "input"),
+        model=MODEL,
+        input={"type": ["string", "array"], "minLength": 1, "minItems": 1, "items": OBJECT},
+        instructions=STRING,
+        max_output_tokens=POSITIVE,
+        tools={"type": "array", "items": OBJECT},
+        tool_choice={"type": ["string", "object"]},
+        text=OBJECT,
+        reasoning=OBJECT,
+        store=BOOLEAN,
+        stream=BOOLEAN,
+        stream_options=OBJECT,
+    ),
     "MessagesRequest": _obj(
         ("model", "max_tokens", "messages"),
         model=MODEL,
@@ -265,6 +279,9 @@ def _relay_paths() -> JSON:
         },
         "/v1/completions": {"post": _operation("Text completion", USER, "CompletionRequest")},
         "/v1/embeddings": {"post": _operation("Embeddings", USER, "EmbeddingRequest")},
+        "/v1/responses": {
+            "post": _operation("Responses (OpenAI channels)", USER, "ResponseRequest")
+        },
         "/v1/messages": {
             "post": _operation(
                 "Anthropic Messages", ANTHROPIC, "MessagesRequest", error="AnthropicError"

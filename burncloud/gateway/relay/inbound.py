@@ -24,11 +24,24 @@ class Endpoint:
     required: str  # the field besides ``model`` every request must carry
     streams: bool
     default_max_tokens: int  # reserved for the answer when the request sets no limit
+    # The fields that carry one answer's token limit, read in this order; a cap is written
+    # to the first one the request set, else to the last.
+    limit_fields: tuple[str, ...] = ("max_completion_tokens", "max_tokens")
+    # Its streams always report usage (Responses: in ``response.completed``), so the relay
+    # never asks for it with ``stream_options``.
+    usage_in_stream: bool = False
+
+    def limit_field(self, data: dict[str, Any]) -> str:
+        """The field of ``data`` a cap on the answer's tokens is written to."""
+        return next((name for name in self.limit_fields if name in data), self.limit_fields[-1])
 
 
 CHAT = Endpoint("chat.completions", "/chat/completions", "messages", True, 4096)
 COMPLETIONS = Endpoint("completions", "/completions", "prompt", True, 16)
 EMBEDDINGS = Endpoint("embeddings", "/embeddings", "input", False, 0)
+RESPONSES = Endpoint(
+    "responses", "/responses", "input", True, 4096, ("max_output_tokens",), usage_in_stream=True
+)
 MAX_N = 128  # OpenAI's own limit on ``n`` (and far above its ``best_of`` limit)
 MAX_MODEL_LENGTH = 256  # longer than any real model id or Bedrock ARN; bounds a log row
 CLIENT_OVERRIDES = frozenset(
@@ -51,7 +64,7 @@ class InboundRequest:
     data: dict[str, Any]
     model: str
     stream: bool
-    client_wants_usage: bool
+    client_wants_usage: bool  # the client's stream carries the usage (asked, or always)
     max_tokens: int | None  # per answer
     answers: int = 1  # answers generated: n (at least best_of), times the prompts of a list
 
@@ -96,8 +109,9 @@ def parse_request(endpoint: Endpoint, body: bytes) -> InboundRequest:
         data=data,
         model=model,
         stream=stream,
-        client_wants_usage=bool(options and options.get("include_usage") is True),
-        max_tokens=_max_tokens(data),
+        client_wants_usage=bool(options and options.get("include_usage") is True)
+        or endpoint.usage_in_stream,
+        max_tokens=_max_tokens(endpoint, data),
         answers=_answers(endpoint, data),
     )
 
@@ -176,8 +190,8 @@ def positive_int(value: Any) -> int | None:
     return None
 
 
-def _max_tokens(data: dict[str, Any]) -> int | None:
-    for field in ("max_completion_tokens", "max_tokens"):
+def _max_tokens(endpoint: Endpoint, data: dict[str, Any]) -> int | None:
+    for field in endpoint.limit_fields:
         value = data.get(field)
         if value is None:
             continue

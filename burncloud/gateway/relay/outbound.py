@@ -42,9 +42,8 @@ def upstream_body(
         data["stream_options"] = {**(data.get("stream_options") or {}), "include_usage": True}
     if strip_options:
         data.pop("stream_options", None)
-    if cap is not None:
-        key = "max_completion_tokens" if "max_completion_tokens" in data else "max_tokens"
-        data[key] = cap
+    if cap is not None:  # in the endpoint's own limit field
+        data[request.endpoint.limit_field(data)] = cap
     return orjson.dumps(data)
 
 
