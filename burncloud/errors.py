@@ -92,6 +92,13 @@ class ModelNotFound(NotFound):
     code = "model_not_found"
 
 
+class EndpointNotServed(NotFound):
+    """The model has channels, but none serves the endpoint asked for (a 404: no retry
+    helps, unlike a 503, which clients such as Codex retry for half a minute)."""
+
+    code = "endpoint_not_served"
+
+
 class RateLimited(BurncloudError):
     status = 429
     code = "rate_limit_exceeded"

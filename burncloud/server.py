@@ -27,7 +27,15 @@ from burncloud.gateway.doors.gemini import PREFIXES as GEMINI_PREFIXES
 from burncloud.gateway.doors.gemini import GeminiDialect, is_gemini_path
 from burncloud.gateway.doors.metrics import MetricsEndpoint
 from burncloud.gateway.relay.call import Call
-from burncloud.gateway.relay.inbound import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES, Endpoint
+from burncloud.gateway.relay.inbound import (
+    CHAT,
+    COMPLETIONS,
+    EMBEDDINGS,
+    MODERATIONS,
+    RERANK,
+    RESPONSES,
+    Endpoint,
+)
 from burncloud.gateway.relay.story import Relay
 from burncloud.gateway.runtime import Runtime
 from burncloud.services.logs import MAX_BIGINT
@@ -40,6 +48,8 @@ RELAY_ROUTES: dict[tuple[str, str], Endpoint] = {
     ("POST", "/v1/completions"): COMPLETIONS,
     ("POST", "/v1/embeddings"): EMBEDDINGS,
     ("POST", "/v1/responses"): RESPONSES,
+    ("POST", "/v1/moderations"): MODERATIONS,
+    ("POST", "/v1/rerank"): RERANK,
 }
 GEMINI_CALLS = ("generateContent", "streamGenerateContent")  # what the Gemini door answers
 

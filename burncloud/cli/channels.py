@@ -12,8 +12,8 @@ from burncloud.cli.completions import one_of
 from burncloud.cli.output import emit, print_json, print_line
 from burncloud.cli.session import DbOption, JsonOption, Session, fail, run, run_read
 from burncloud.money import format_usd
-from burncloud.providers.registry import CHANNEL_KINDS
-from burncloud.services.channel_types import parse_pairs
+from burncloud.providers.registry import CHANNEL_KINDS, ENDPOINT_NAMES
+from burncloud.services.channel_types import parse_pairs, served_endpoints
 from burncloud.services.channels import (
     Channel,
     UrlCheck,
@@ -45,6 +45,8 @@ _HELP = {
     "priority": "Priority tier: higher tiers are tried first.",
     "map": "Model mapping FROM=TO, FROM one of --models (repeatable).",
     "config": "Provider config KEY=VALUE, e.g. region=us-east-1 (repeatable).",
+    "endpoints": f"Endpoints an openai-compatible channel serves instead of its kind's:"
+    f" some of {','.join(ENDPOINT_NAMES)} ('' on update: the kind's again).",
     "cost-ratio": "What the upstream charges us, as a share of the list price (0.3 = 30%);"
     " a cost price of its own (`price set MODEL --channel ID`) wins.",
 }
@@ -78,7 +80,7 @@ REASON_WIDTH = 40
 
 
 def _option(flag: str, metavar: str, *, show_default: bool = False) -> Any:
-    values = one_of(CHANNEL_KINDS) if flag == "type" else None
+    values = {"type": one_of(CHANNEL_KINDS), "endpoints": one_of(ENDPOINT_NAMES)}.get(flag)
     return typer.Option(
         f"--{flag}",
         metavar=metavar,
@@ -101,6 +103,7 @@ def add(
     maps: Annotated[list[str] | None, _option("map", "FROM=TO")] = None,
     config: Annotated[list[str] | None, _option("config", "KEY=VALUE")] = None,
     cost_ratio: Annotated[str, _option("cost-ratio", "R", show_default=True)] = "1",
+    endpoints: Annotated[list[str] | None, _option("endpoints", "A,B")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -122,6 +125,7 @@ def add(
             model_map=parse_pairs(maps or [], "map"),
             config=parse_pairs(config or [], "config"),
             cost_ratio=cost_ratio,
+            endpoints=endpoints,
             check_url=_url_check(session) if base_url else None,
         )
 
@@ -144,12 +148,14 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
 
 @app.command("show")
 def show(channel_id: IdArgument, db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Show one channel (its key only as a hint), its last test and its spend."""
+    """Show one channel (its key only as a hint), the endpoints it serves, its last test
+    and its spend."""
     channel = run_read(db, lambda session: get_channel(session.db, channel_id))
+    shown = {**channel.to_json(), "endpoints": list(served_endpoints(channel.type, channel.config))}
     if as_json:
-        print_json(channel.to_json())
+        print_json(shown)
     else:
-        emit({**channel.to_json(), "success_rate": _success_rate(channel)}, as_json=False)
+        emit({**shown, "success_rate": _success_rate(channel)}, as_json=False)
 
 
 @app.command("test")
@@ -206,6 +212,7 @@ def update(
     maps: Annotated[list[str] | None, _option("map", "FROM=TO")] = None,
     config: Annotated[list[str] | None, _option("config", "KEY=VALUE")] = None,
     cost_ratio: Annotated[str | None, _option("cost-ratio", "R")] = None,
+    endpoints: Annotated[list[str] | None, _option("endpoints", "A,B")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -228,6 +235,7 @@ def update(
             model_map=parse_pairs(maps, "map") if maps is not None else None,
             config=parse_pairs(config, "config") if config is not None else None,
             cost_ratio=cost_ratio,
+            endpoints=endpoints,
             check_url=_url_check(session) if base_url else None,
         )
 

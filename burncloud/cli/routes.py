@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
+from burncloud.cli.completions import one_of
 from burncloud.cli.output import emit, print_json, print_line, print_table
-from burncloud.cli.session import DbOption, JsonOption, Session, run_read
+from burncloud.cli.session import DbOption, JsonOption, Session, fail, run_read
+from burncloud.providers.registry import ENDPOINT_NAMES
 from burncloud.services import routes
 from burncloud.services.routes import BreakerLookup
 
@@ -57,14 +59,26 @@ def dry_run(
     token: Annotated[
         int | None, typer.Option("--token", help="Route as this token's group (default: default).")
     ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint",
+            metavar="NAME",
+            help=f"Only channels serving this endpoint: {', '.join(ENDPOINT_NAMES)}.",
+            autocompletion=one_of(ENDPOINT_NAMES),
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show the channels that would serve MODEL now and each one's chance to be tried first."""
+    if endpoint is not None and endpoint not in ENDPOINT_NAMES:
+        raise fail(f"unknown endpoint {endpoint!r}: use one of {', '.join(ENDPOINT_NAMES)}")
 
     async def action(session: Session) -> None:
         lookup = _breakers(session)
-        found = await routes.dry_run(session.db, model, token, lookup)
+        found = await routes.dry_run(session.db, model, token, lookup, endpoint)
         if as_json:
             print_json(found.to_json())
             return
@@ -76,7 +90,8 @@ def dry_run(
             }
             for choice in found.choices
         ]
-        print_line(f"model {found.model}, group {found.group}")
+        at = f", endpoint {endpoint}" if endpoint is not None else ""
+        print_line(f"model {found.model}, group {found.group}{at}")
         emit(
             rows,
             as_json=False,

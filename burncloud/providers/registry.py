@@ -1,18 +1,21 @@
 """Every channel kind and what it can do: one entry per kind, the only place that says.
 
-An entry names the kind's provider and its capabilities as typed fields: whether it takes
-OpenAI bodies as they are (``passthrough``: every OpenAI endpoint), serves embeddings
-through a conversion, answers a front door's format untouched (``native``, for
-``door_format`` and the models ``native_models`` accepts), needs image URLs fetched into
-bytes, and the rules its channels' URLs and config follow. Adding a provider is one folder
-under ``providers/`` and one entry here; nothing asks a provider what it can do.
-Providers are stateless, so one instance per kind serves every request.
+An entry names the kind's provider and its capabilities as typed fields: the OpenAI
+endpoints it serves (``endpoints``, by the names of ``ENDPOINT_NAMES``; an
+``openai-compatible`` channel may list its own in its ``endpoints`` config entry), whether
+it takes OpenAI bodies as they are (``passthrough``), serves embeddings through a
+conversion, answers a front door's format untouched (``native``, for ``door_format`` and
+the models ``native_models`` accepts), needs image URLs fetched into bytes, and the rules
+its channels' URLs and config follow. Adding a provider is one folder under ``providers/``
+and one entry here; nothing asks a provider what it can do. Providers are stateless, so
+one instance per kind serves every request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from burncloud.errors import ServiceUnavailable
 from burncloud.providers.anthropic import AnthropicProvider
@@ -28,7 +31,13 @@ from burncloud.providers.gemini import GeminiProvider
 from burncloud.providers.openai import OpenAIProvider
 from burncloud.providers.qwen import QwenProvider
 
-CHAT_PATH, EMBEDDINGS_PATH = "/chat/completions", "/embeddings"
+# Every OpenAI endpoint a channel may serve, by the name ``--endpoints`` takes (a front
+# door's requests count as ``chat``).
+ENDPOINT_NAMES = ("chat", "completions", "embeddings", "responses", "moderations", "rerank")
+ENDPOINTS_CONFIG = "endpoints"  # the config entry listing an openai-compatible channel's own
+CONFIGURABLE = frozenset({"openai-compatible"})  # the kinds whose channels may list their own
+_OPENAI_STYLE = frozenset(ENDPOINT_NAMES) - {"rerank"}
+_CHAT, _CHAT_EMBEDDINGS = frozenset({"chat"}), frozenset({"chat", "embeddings"})
 
 
 def _every_model(_model: str) -> bool:
@@ -41,7 +50,8 @@ class ChannelKind:
 
     name: str
     provider: ChatProvider  # chat completions, converted to and from the kind's format
-    passthrough: PassthroughProvider | None = None  # OpenAI bodies as they are: every endpoint
+    endpoints: frozenset[str]  # the ENDPOINT_NAMES its channels serve unless configured
+    passthrough: PassthroughProvider | None = None  # OpenAI bodies as they are
     embeddings: EmbeddingsProvider | None = None  # OpenAI embeddings, converted
     native: NativeProvider | None = None  # a front door's requests, untouched
     door_format: str | None = None  # ... of this format
@@ -55,12 +65,16 @@ class ChannelKind:
     # this kind as incomplete while its price leaves one of them to fall back.
     reports: frozenset[str] = frozenset({"cached"})
 
-    def serves(self, path: str) -> bool:
-        """Whether the kind serves the OpenAI endpoint at ``path`` (a front door's
-        requests count as chat completions)."""
-        if self.passthrough is not None or path == CHAT_PATH:
-            return True
-        return path == EMBEDDINGS_PATH and self.embeddings is not None
+    def serves(self, endpoint: str, config: Mapping[str, str] | None = None) -> bool:
+        """Whether a channel of this kind with ``config`` serves ``endpoint`` (a name of
+        ``ENDPOINT_NAMES``): the channel's own list when its kind lets it have one."""
+        listed = config.get(ENDPOINTS_CONFIG) if config else None
+        if listed is not None and self.name in CONFIGURABLE:
+            try:
+                return endpoint in parse_endpoints(listed)
+            except ValueError:  # stored before it was validated: the kind's own list
+                pass
+        return endpoint in self.endpoints
 
     def speaks(self, door_format: str, model: str) -> bool:
         """Whether the kind takes ``door_format`` requests untouched for upstream ``model``."""
@@ -71,15 +85,31 @@ class ChannelKind:
         )
 
 
+@lru_cache(maxsize=256)
+def parse_endpoints(listed: str) -> frozenset[str]:
+    """The endpoint names of a comma-separated list; ValueError naming an unknown one."""
+    names = frozenset(part.strip().lower() for part in listed.split(",") if part.strip())
+    unknown = sorted(names - set(ENDPOINT_NAMES))
+    if unknown:
+        raise ValueError(
+            f"unknown endpoint {unknown[0]!r}: use some of {', '.join(ENDPOINT_NAMES)}"
+        )
+    if not names:
+        raise ValueError(f"no endpoint listed: use some of {', '.join(ENDPOINT_NAMES)}")
+    return names
+
+
 def _openai_kind(
     name: str,
     provider: OpenAIProvider,
     url: str | None = None,
     reports: frozenset[str] = frozenset({"cached"}),
+    endpoints: frozenset[str] = _OPENAI_STYLE,
 ) -> ChannelKind:
     return ChannelKind(
         name,
         provider,
+        endpoints,
         passthrough=provider,
         embeddings=provider,
         default_base_url=url,
@@ -109,12 +139,14 @@ CHANNEL_KINDS: dict[str, ChannelKind] = {
         ChannelKind(
             "azure",
             _AZURE,
+            _CHAT_EMBEDDINGS,
             embeddings=_AZURE,
             reports=frozenset({"cached", "audio_input", "audio_output"}),
         ),
         ChannelKind(
             "anthropic",
             _ANTHROPIC,
+            _CHAT,
             native=_ANTHROPIC,
             door_format="anthropic",
             default_base_url="https://api.anthropic.com",
@@ -123,6 +155,7 @@ CHANNEL_KINDS: dict[str, ChannelKind] = {
         ChannelKind(
             "gemini",
             _GEMINI,
+            _CHAT_EMBEDDINGS,
             embeddings=_GEMINI,
             native=_GEMINI,
             door_format="gemini",
@@ -135,10 +168,12 @@ CHANNEL_KINDS: dict[str, ChannelKind] = {
             QwenProvider(),
             "https://dashscope.aliyuncs.com/compatible-mode/v1",
             frozenset({"cached", "cache_write"}),
+            _OPENAI_STYLE - {"moderations"},  # DashScope has no moderations endpoint
         ),
         ChannelKind(
             "bedrock",
             _BEDROCK,
+            _CHAT,
             native=_BEDROCK,
             door_format="anthropic",
             native_models=is_claude_model,  # Claude over InvokeModel; others over Converse

@@ -6,6 +6,8 @@ SDK-style base URL (``https://api.openai.com/v1``): the provider appends
 ``/chat/completions`` and friends, so a base URL without a path gets ``/v1``. Other kinds
 keep the URL as given, less a trailing
 slash. Bedrock has no single endpoint: its base URL comes from the ``region`` config entry.
+Which OpenAI endpoints a channel serves is its kind's list, or for an openai-compatible
+channel the ``endpoints`` config entry (``--endpoints chat,embeddings,rerank``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from urllib.parse import urlsplit
 
 from burncloud.errors import InvalidRequest
 from burncloud.providers.output_limits import CONFIG_KEY as OUTPUT_LIMIT_KEY
-from burncloud.providers.registry import CHANNEL_KINDS, ChannelKind
+from burncloud.providers.registry import (
+    CHANNEL_KINDS,
+    CONFIGURABLE,
+    ENDPOINT_NAMES,
+    ENDPOINTS_CONFIG,
+    ChannelKind,
+    parse_endpoints,
+)
 from burncloud.services.timeouts import timeouts_from_config
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -55,6 +64,33 @@ def check_config(kind: ChannelKind, config: Mapping[str, str]) -> None:
     limit = config.get(OUTPUT_LIMIT_KEY)
     if limit is not None and not (limit.isdigit() and int(limit) > 0):
         raise InvalidRequest(f"--config {OUTPUT_LIMIT_KEY}=N needs a positive whole number")
+
+
+def clean_endpoints(kind: ChannelKind, config: Mapping[str, str]) -> dict[str, str]:
+    """``config`` with its ``endpoints`` entry checked and written in the canonical order;
+    InvalidRequest for an unknown name or a kind whose channels cannot list their own."""
+    listed = config.get(ENDPOINTS_CONFIG)
+    if listed is None:
+        return dict(config)
+    if kind.name not in CONFIGURABLE:
+        raise InvalidRequest(
+            f"{kind.name} channels serve {', '.join(served_endpoints(kind.name, {}))};"
+            f" only {', '.join(sorted(CONFIGURABLE))} channels take --endpoints"
+        )
+    try:
+        names = parse_endpoints(listed)
+    except ValueError as exc:
+        raise InvalidRequest(f"--endpoints: {exc}") from None
+    ordered = ",".join(name for name in ENDPOINT_NAMES if name in names)
+    return {**config, ENDPOINTS_CONFIG: ordered}
+
+
+def served_endpoints(channel_type: str, config: Mapping[str, str]) -> tuple[str, ...]:
+    """The endpoint names a channel of ``channel_type`` with ``config`` serves, in order."""
+    kind = CHANNEL_KINDS.get(channel_type)
+    if kind is None:
+        return ()
+    return tuple(name for name in ENDPOINT_NAMES if kind.serves(name, config))
 
 
 def normalize_base_url(kind: ChannelKind, url: str) -> str:

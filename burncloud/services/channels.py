@@ -20,10 +20,12 @@ from burncloud.crypto import SecretBox, mask_secret
 from burncloud.db.base import Database, Executor
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import format_usd
+from burncloud.providers.registry import ENDPOINTS_CONFIG
 from burncloud.services.channel_types import (
     check_config,
     check_int,
     clean_config,
+    clean_endpoints,
     clean_key,
     clean_model_map,
     clean_name,
@@ -131,6 +133,7 @@ class _Update:
     model_map: Mapping[str, str] | None = None
     config: Mapping[str, str] | None = None
     cost_ratio: str | int | Decimal | None = None
+    endpoints: Sequence[str] | None = None  # () drops the channel's own list
 
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) is None for f in fields(self))
@@ -151,7 +154,9 @@ class _Update:
             weight=old.weight if self.weight is None else self.weight,
             priority=old.priority if self.priority is None else self.priority,
             model_map=old.model_map if self.model_map is None else self.model_map,
-            config=old.config if self.config is None else self.config,
+            config=with_endpoints(
+                old.config if self.config is None else self.config, self.endpoints
+            ),
             cost_ratio=old.cost_ratio if self.cost_ratio is None else self.cost_ratio,
         )
 
@@ -171,10 +176,12 @@ async def add_channel(
     model_map: Mapping[str, str] | None = None,
     config: Mapping[str, str] | None = None,
     cost_ratio: str | int | Decimal = 1,
+    endpoints: Sequence[str] | None = None,
     check_url: UrlCheck | None = None,
 ) -> Channel:
     """Create a channel with its key encrypted; its abilities exist when this returns.
-    ``cost_ratio`` is the share of the list price the upstream charges us."""
+    ``cost_ratio`` is the share of the list price the upstream charges us; ``endpoints``
+    (openai-compatible channels) the endpoint names it serves instead of its kind's."""
     key_enc, key_hint = _seal_key(box, key)
     if check_url is not None and base_url:
         await check_url(base_url)
@@ -187,7 +194,7 @@ async def add_channel(
         weight,
         priority,
         model_map or {},
-        config or {},
+        with_endpoints(config or {}, endpoints),
         cost_ratio,
     )
     async with db.transaction() as tx:
@@ -222,9 +229,11 @@ async def update_channel(
     model_map: Mapping[str, str] | None = None,
     config: Mapping[str, str] | None = None,
     cost_ratio: str | int | Decimal | None = None,
+    endpoints: Sequence[str] | None = None,
     check_url: UrlCheck | None = None,
 ) -> Channel:
-    """Change only the given fields (``box`` is needed only for a new key)."""
+    """Change only the given fields (``box`` is needed only for a new key); empty
+    ``endpoints`` puts the channel back on its kind's list."""
     changes = _Update(
         type=type,
         name=name,
@@ -236,6 +245,7 @@ async def update_channel(
         model_map=model_map,
         config=config,
         cost_ratio=cost_ratio,
+        endpoints=endpoints,
     )
     if changes.is_empty() and key is None:
         raise InvalidRequest("nothing to update: give at least one option")
@@ -361,7 +371,7 @@ def _kept_base_url(old: Channel) -> str | None:
 async def _validate(tx: Executor, draft: _Fields) -> _Fields:
     """Check every field of a channel; InvalidRequest with a one-line reason otherwise."""
     kind = get_channel_type(draft.type)
-    config = clean_config(draft.config)
+    config = clean_endpoints(kind, clean_config(draft.config))
     check_config(kind, config)
     models = clean_names(draft.models, "model")
     groups = clean_names(draft.groups, "group")
@@ -379,6 +389,18 @@ async def _validate(tx: Executor, draft: _Fields) -> _Fields:
         config=config,
         cost_ratio=parse_cost_ratio(draft.cost_ratio),
     )
+
+
+def with_endpoints(config: Mapping[str, str], endpoints: Sequence[str] | None) -> dict[str, str]:
+    """``config`` with its ``endpoints`` entry set to ``endpoints`` (comma-separated items
+    allowed), dropped when they are empty, kept when None."""
+    if endpoints is None:
+        return dict(config)
+    rest = {key: value for key, value in config.items() if key != ENDPOINTS_CONFIG}
+    listed = ",".join(
+        part.strip() for item in endpoints for part in item.split(",") if part.strip()
+    )
+    return {**rest, ENDPOINTS_CONFIG: listed} if listed else rest
 
 
 def parse_cost_ratio(text: str | int | Decimal) -> Decimal:

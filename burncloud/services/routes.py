@@ -9,6 +9,7 @@ import orjson
 
 from burncloud.db.base import Executor
 from burncloud.errors import NotFound
+from burncloud.services.channel_types import served_endpoints
 from burncloud.services.channels import Channel, list_channels
 from burncloud.services.tokens import get_token
 from burncloud.services.users import get_user
@@ -109,10 +110,15 @@ BreakerLookup = Any  # callable (channel_id, model) -> (usable: bool, descriptio
 
 
 async def dry_run(
-    db: Executor, model: str, token_id: int | None, breakers: BreakerLookup | None
+    db: Executor,
+    model: str,
+    token_id: int | None,
+    breakers: BreakerLookup | None,
+    endpoint: str | None = None,
 ) -> DryRun:
     """Which channels would serve ``model`` for the token's group (default: ``default``)
-    now, and each one's chance of being tried first."""
+    now, at ``endpoint`` (a name of ``ENDPOINT_NAMES``) when given, and each one's chance
+    of being tried first."""
     group = "default"
     if token_id is not None:
         token = await get_token(db, token_id)
@@ -125,6 +131,10 @@ async def dry_run(
     if not rows:
         raise NotFound(f"no channel serves model {model!r} for group {group!r}")
     channels = {c.id: c for c in await list_channels(db)}
+    if endpoint is not None:
+        rows = [row for row in rows if _serves(channels[row["channel_id"]], endpoint)]
+        if not rows:
+            raise NotFound(f"no channel serving model {model!r} serves the {endpoint} endpoint")
     drafts = []
     for row in rows:
         channel = channels[row["channel_id"]]
@@ -138,6 +148,10 @@ async def dry_run(
     ]
     choices.sort(key=lambda choice: (-choice.priority, -choice.share, choice.channel.id))
     return DryRun(model, group, choices, breakers is not None)
+
+
+def _serves(channel: Channel, endpoint: str) -> bool:
+    return endpoint in served_endpoints(channel.type, channel.config)
 
 
 def _status_reason(channel: Channel) -> str:

@@ -87,6 +87,7 @@ def test_show_json_has_every_field_and_only_the_key_hint(cli, cli_json) -> None:
         "failure_count": 0,
         "used": "0",
         "cost_ratio": "1",
+        "endpoints": ["chat", "completions", "embeddings", "responses", "moderations"],
         "created_at": data["created_at"],
         "updated_at": data["updated_at"],
     }

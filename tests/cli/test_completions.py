@@ -56,7 +56,7 @@ def test_options_with_a_fixed_set_carry_their_values() -> None:
     from burncloud.cli.app import app
     from burncloud.cli.completions import command_tree
     from burncloud.config import SERVERS
-    from burncloud.providers.registry import CHANNEL_KINDS
+    from burncloud.providers.registry import CHANNEL_KINDS, ENDPOINT_NAMES
     from burncloud.services.pricing import UNIT_BLOCKS
     from burncloud.services.stats import GROUPINGS
     from burncloud.services.users import ROLES
@@ -72,6 +72,9 @@ def test_options_with_a_fixed_set_carry_their_values() -> None:
         ("stats", "--by"): GROUPINGS,
         ("channel add", "--type"): tuple(CHANNEL_KINDS),
         ("channel update", "--type"): tuple(CHANNEL_KINDS),
+        ("channel add", "--endpoints"): ENDPOINT_NAMES,
+        ("channel update", "--endpoints"): ENDPOINT_NAMES,
+        ("route dry-run", "--endpoint"): ENDPOINT_NAMES,
         ("user add", "--role"): ROLES,
         ("user update", "--role"): ROLES,
         ("redeem list", "--status"): ("unused", "used"),

@@ -29,6 +29,9 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from tests.fakes.responses_params import PARAMS as RESPONSES_PARAMS
+from tests.fakes.responses_params import check_request as check_responses_request
+
 DEFAULT_KEY = "sk-canary-upstream"
 DEFAULT_MODELS = (
     "gpt-4o-mini",
@@ -63,13 +66,24 @@ _LEGACY_PARAMS = _names(
     "suffix best_of presence_penalty frequency_penalty logit_bias seed user"
 )
 _EMBEDDING_PARAMS = _names("model input encoding_format dimensions user")
-_RESPONSES_PARAMS = _names(
-    "model input instructions max_output_tokens max_tool_calls metadata parallel_tool_calls "
-    "previous_response_id prompt prompt_cache_key prompt_cache_retention reasoning "
-    "safety_identifier service_tier store stream stream_options temperature text tool_choice "
-    "tools top_logprobs top_p truncation user include background conversation "
-    "context_management client_metadata"
-)
+_RESPONSES_PARAMS = RESPONSES_PARAMS  # the openai SDK's ResponseCreateParams
+_MODERATION_PARAMS = _names("model input")
+_RERANK_PARAMS = _names("model query documents top_n return_documents")
+MODERATION_CATEGORIES = [
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+]
 RECORDINGS = Path(__file__).resolve().parent.parent / "fixtures" / "openai"
 RESPONSES_MIN_OUTPUT = 16  # OpenAI refuses a smaller max_output_tokens
 _ROLES = ("system", "developer", "user", "assistant", "tool", "function")
@@ -440,6 +454,13 @@ def _check_response_body(body: dict[str, Any]) -> bool:
     return stream
 
 
+def _check_response_values(body: dict[str, Any]) -> None:
+    """Input item, tool, ``include``, ``reasoning`` and ``text`` values OpenAI accepts."""
+    rejection = check_responses_request(body)
+    if rejection is not None:
+        raise ApiError(400, rejection.message, param=rejection.param, code=rejection.code)
+
+
 def chat_completion(head: dict[str, Any], plan: Plan, with_usage: bool) -> dict[str, Any]:
     """A non-stream ``chat.completion`` object."""
     message = {"role": "assistant", "content": "".join(plan.pieces), "refusal": None}
@@ -493,6 +514,10 @@ class FakeOpenAI:
         self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
         self.cached_tokens, self.embedding_dim = cached_tokens, embedding_dim
         self.responses_recording = "responses_stream_text.sse"  # what /v1/responses replays
+        # What /v1/rerank reports: "tokens" (Jina/vLLM usage.total_tokens), "search_units"
+        # (Cohere's meta.billed_units), or "none".
+        self.rerank_usage = "tokens"
+        self.search_units = 1
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -631,6 +656,8 @@ class FakeOpenAI:
         app.router.add_post("/v1/completions", self._route(self._legacy))
         app.router.add_post("/v1/embeddings", self._route(self._embeddings))
         app.router.add_post("/v1/responses", self._route(self._responses))
+        app.router.add_post("/v1/moderations", self._route(self._moderations))
+        app.router.add_post("/v1/rerank", self._route(self._rerank))
         app.router.add_get("/v1/models", self._route(self._models))
         app.router.add_get("/v1/models/{model:.+}", self._route(self._model))
         app.router.add_route("*", "/{tail:.*}", self._route(self._invalid_url))
@@ -830,6 +857,8 @@ class FakeOpenAI:
         if not self.allow_unknown_params:
             _check_known(body, _RESPONSES_PARAMS)
         stream = _check_response_body(body)
+        if not self.allow_unknown_params:
+            _check_response_values(body)
         self._require_model(body, _RESPONSES_PARAMS)
         events = self._recorded_response()
         completed = event_data(events[-1])["response"]
@@ -858,6 +887,49 @@ class FakeOpenAI:
         usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
         last = b"event: response.completed\ndata: " + orjson.dumps(completed) + b"\n\n"
         return [*events[:-1], last]
+
+    async def _moderations(
+        self, request: web.Request, record: RecordedRequest
+    ) -> web.StreamResponse:
+        """OpenAI's moderations: ``model`` optional (omni-moderation-latest), no usage."""
+        body = _require_object(record.json)
+        if not self.allow_unknown_params:
+            _check_known(body, _MODERATION_PARAMS)
+        model = body.get("model", "omni-moderation-latest")
+        if not isinstance(model, str):
+            raise _invalid_type("model", "a string")
+        texts = _check_input(body, "input")
+        results = [_moderation_result("kill" in text.lower()) for text in texts]
+        self._serial += 1
+        payload = {"id": f"modr-fake{self._serial:06d}", "model": model, "results": results}
+        return await self._send_json(request, payload, None)
+
+    async def _rerank(self, request: web.Request, record: RecordedRequest) -> web.StreamResponse:
+        """The Cohere/Jina rerank shape; usage as ``rerank_usage`` says."""
+        body = _require_object(record.json)
+        model = self._require_model(body, _RERANK_PARAMS)
+        query = body.get("query")
+        if not isinstance(query, str) or not query:
+            raise _missing("query")
+        documents = body.get("documents")
+        if not isinstance(documents, list) or not documents:
+            raise _missing("documents")
+        texts = [doc if isinstance(doc, str) else str(doc.get("text", "")) for doc in documents]
+        top_n = _positive_int(body, ("top_n",), len(texts)) or len(texts)
+        ranked = sorted(range(len(texts)), key=lambda i: (-_overlap(query, texts[i]), i))
+        results: list[dict[str, Any]] = []
+        for index in ranked[:top_n]:
+            result = {"index": index, "relevance_score": _overlap(query, texts[index])}
+            if body.get("return_documents"):
+                result["document"] = {"text": texts[index]}
+            results.append(result)
+        payload: dict[str, Any] = {"id": f"rerank-fake{self._serial:06d}", "results": results}
+        tokens = self._prompt_count(_words([query, *texts]))
+        if self.rerank_usage == "tokens":
+            payload |= {"model": model, "usage": {"total_tokens": tokens}}
+        elif self.rerank_usage == "search_units":
+            payload["meta"] = {"billed_units": {"search_units": self.search_units}}
+        return await self._send_json(request, payload, Plan([], "stop", tokens, 0))
 
     async def _models(self, request: web.Request, record: RecordedRequest) -> web.StreamResponse:
         cards = [_model_card(model) for model in self.models or DEFAULT_MODELS]
@@ -940,6 +1012,23 @@ class FakeOpenAI:
             self.prompt_tokens_served += plan.prompt_tokens
             self.completion_tokens_served += plan.completion_tokens
         return True
+
+
+def _moderation_result(flagged: bool) -> dict[str, Any]:
+    return {
+        "flagged": flagged,
+        "categories": {name: flagged and name == "violence" for name in MODERATION_CATEGORIES},
+        "category_scores": {
+            name: 0.9 if flagged and name == "violence" else 0.001 for name in MODERATION_CATEGORIES
+        },
+        "category_applied_input_types": {name: ["text"] for name in MODERATION_CATEGORIES},
+    }
+
+
+def _overlap(query: str, text: str) -> float:
+    """A relevance score: the share of the query's words the text holds."""
+    words = set(query.lower().split())
+    return round(len(words & set(text.lower().split())) / max(len(words), 1), 4)
 
 
 def _model_card(model: str) -> dict[str, Any]:

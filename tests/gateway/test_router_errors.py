@@ -324,7 +324,7 @@ async def test_group_ratio_and_price_changes_apply_to_the_next_request(tmp_path,
     assert [row["cost"] for row in costs] == [15_000_000, 2_500_000]
 
 
-async def test_an_endpoint_a_channel_type_cannot_serve_is_a_clear_503(tmp_path, upstream) -> None:
+async def test_an_endpoint_a_channel_type_cannot_serve_is_a_clear_404(tmp_path, upstream) -> None:
     async with running_router(tmp_path, upstream) as router:
         await _with_db(
             router,
@@ -338,7 +338,7 @@ async def test_an_endpoint_a_channel_type_cannot_serve_is_a_clear_503(tmp_path, 
                     json={"model": "gpt-4", "prompt": "hi"},
                     headers={"Authorization": f"Bearer {router.key}"},
                 )
-            message = _error(response, 503, "service_unavailable", "server_error")
+            message = _error(response, 404, "endpoint_not_served", "not_found_error")
             assert "anthropic" in message and "completions" in message
 
         await _eventually(check)

@@ -9,33 +9,57 @@ import sys
 import pytest
 
 from burncloud.errors import ServiceUnavailable
-from burncloud.providers.registry import CHANNEL_KINDS, kind_of
+from burncloud.providers.registry import CHANNEL_KINDS, ENDPOINT_NAMES, kind_of, parse_endpoints
 
-CHAT, COMPLETIONS, EMBEDDINGS = "/chat/completions", "/completions", "/embeddings"
+OPENAI_STYLE = {"chat", "completions", "embeddings", "responses", "moderations"}
 
 
 @pytest.mark.parametrize("channel_type", sorted(CHANNEL_KINDS))
 def test_every_kind_has_its_provider(channel_type: str) -> None:
     kind = kind_of(channel_type)
     assert kind.name == channel_type and kind.provider.name == channel_type
-    assert kind.serves(CHAT)  # every kind serves chat completions
+    assert kind.serves("chat")  # every kind serves chat completions
 
 
 @pytest.mark.parametrize(
-    ("channel_type", "paths"),
+    ("channel_type", "endpoints"),
     [
-        ("openai", {CHAT, COMPLETIONS, EMBEDDINGS}),
-        ("openai-compatible", {CHAT, COMPLETIONS, EMBEDDINGS}),
-        ("qwen", {CHAT, COMPLETIONS, EMBEDDINGS}),
-        ("azure", {CHAT, EMBEDDINGS}),
-        ("gemini", {CHAT, EMBEDDINGS}),
-        ("anthropic", {CHAT}),
-        ("bedrock", {CHAT}),
+        ("openai", OPENAI_STYLE),
+        ("openai-compatible", OPENAI_STYLE),
+        ("qwen", OPENAI_STYLE - {"moderations"}),
+        ("azure", {"chat", "embeddings"}),
+        ("gemini", {"chat", "embeddings"}),
+        ("anthropic", {"chat"}),
+        ("bedrock", {"chat"}),
     ],
 )
-def test_each_kind_declares_the_endpoints_it_serves(channel_type: str, paths: set[str]) -> None:
+def test_each_kind_declares_the_endpoints_it_serves(channel_type: str, endpoints: set[str]) -> None:
     kind = kind_of(channel_type)
-    assert {path for path in (CHAT, COMPLETIONS, EMBEDDINGS) if kind.serves(path)} == paths
+    assert {name for name in ENDPOINT_NAMES if kind.serves(name)} == endpoints
+
+
+def test_an_openai_compatible_channel_serves_the_endpoints_its_config_lists() -> None:
+    kind = kind_of("openai-compatible")
+    listed = {"endpoints": "embeddings,rerank"}
+    assert {name for name in ENDPOINT_NAMES if kind.serves(name, listed)} == {
+        "embeddings",
+        "rerank",
+    }
+
+
+def test_other_kinds_and_an_unreadable_list_keep_the_kinds_endpoints() -> None:
+    assert not kind_of("openai").serves("rerank", {"endpoints": "rerank"})
+    assert kind_of("openai-compatible").serves("chat", {"endpoints": "chat,bogus"})
+    assert not kind_of("openai-compatible").serves("rerank", {"endpoints": "chat,bogus"})
+
+
+@pytest.mark.parametrize(
+    ("listed", "error"), [("chat,images", "'images'"), (" , ", "no endpoint listed")]
+)
+def test_an_endpoint_list_names_known_endpoints(listed: str, error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        parse_endpoints(listed)
+    assert parse_endpoints(" Chat , rerank,chat") == {"chat", "rerank"}
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,13 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/v1/models/{model}:streamGenerateContent"): Row(
         Access.CALLER, "/v1/models/gpt-4:streamGenerateContent?alt=sse", GEMINI
     ),
+    ("POST", "/v1/moderations"): Row(Access.CALLER, body={"model": "gpt-4", "input": "hi"}),
+    # The matrix's router has no rerank channel: an allowed caller gets past the key to 404.
+    ("POST", "/v1/rerank"): Row(
+        Access.CALLER, body={"model": "rerank-x", "query": "q", "documents": ["d"]}, status=404
+    ),
     ("GET", "/v1/models"): Row(Access.CALLER),
+    ("GET", "/v1/models/<path:model>"): Row(Access.CALLER, "/v1/models/gpt-4"),
     ("GET", "/v1/dashboard/billing/subscription"): Row(Access.CALLER),
     ("GET", "/v1/dashboard/billing/usage"): Row(Access.CALLER),
     ("GET", "/healthz"): Row(Access.PUBLIC),

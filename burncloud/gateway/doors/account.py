@@ -4,12 +4,13 @@ public OpenAPI document of the whole router."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import orjson
 from quart import Blueprint, Response, request
 
-from burncloud.errors import StorageUnavailable
+from burncloud.errors import ModelNotFound, StorageUnavailable
 from burncloud.gateway.doors.openapi import openapi_document
 from burncloud.gateway.relay.auth import Caller, authenticate, extract_key
 from burncloud.money import UNITS_PER_USD, UNLIMITED
@@ -24,8 +25,8 @@ UNLIMITED_USD = 100_000_000.0  # what OpenAI-style dashboards show for "no limit
 
 
 def account_blueprint(runtime: Runtime) -> Blueprint:
-    """/v1/models, /v1/dashboard/billing/subscription, /v1/dashboard/billing/usage,
-    /healthz and /openapi.json."""
+    """/v1/models, /v1/models/{model}, /v1/dashboard/billing/subscription,
+    /v1/dashboard/billing/usage, /healthz and /openapi.json."""
     blueprint = Blueprint("account", __name__)
     document = orjson.dumps(openapi_document())
 
@@ -33,14 +34,7 @@ def account_blueprint(runtime: Runtime) -> Blueprint:
         key = extract_key(dict(request.scope["headers"]))
         return authenticate(runtime.snapshot(), key, request.remote_addr)
 
-    @blueprint.get("/v1/models")
-    async def models() -> JSON:
-        who = caller()
-        snapshot = runtime.snapshot()
-        names = snapshot.models_for(who.group)
-        if who.token.models:
-            names = [name for name in names if name in who.token.models]
-        return {"object": "list", "data": [_model(name) for name in names]}
+    _add_model_routes(blueprint, runtime, caller)
 
     async def holdings(who: Caller) -> tuple[Holding | None, Holding | None]:
         """The key's and its user's money as the database has it now (the snapshot's
@@ -88,6 +82,30 @@ def account_blueprint(runtime: Runtime) -> Blueprint:
         return Response(document, content_type="application/json")
 
     return blueprint
+
+
+def _add_model_routes(blueprint: Blueprint, runtime: Runtime, caller: Callable[[], Caller]) -> None:
+    """/v1/models and /v1/models/{model}: the models the caller's key may use, which are
+    its group's, narrowed by the key's own list when it has one."""
+
+    def usable_models() -> list[str]:
+        who = caller()
+        names = runtime.snapshot().models_for(who.group)
+        if who.token.models:
+            names = [name for name in names if name in who.token.models]
+        return names
+
+    @blueprint.get("/v1/models")
+    async def models() -> JSON:
+        return {"object": "list", "data": [_model(name) for name in usable_models()]}
+
+    @blueprint.get("/v1/models/<path:model>")
+    async def one_model(model: str) -> JSON:
+        """One model (ids may hold slashes) if the key may use it, else 404 as OpenAI says
+        (without the id: the answer is the same whether another user has the model)."""
+        if model not in usable_models():
+            raise ModelNotFound("The model does not exist or you do not have access to it.")
+        return _model(model)
 
 
 def _model(name: str) -> JSON:

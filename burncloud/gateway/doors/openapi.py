@@ -121,6 +121,19 @@ SCHEMAS: JSON = {
         dimensions=POSITIVE,
         user=STRING,
     ),
+    "ModerationRequest": _obj(
+        ("input",),
+        model=MODEL,  # default: omni-moderation-latest
+        input={"type": ["string", "array"], "minLength": 1, "minItems": 1},
+    ),
+    "RerankRequest": _obj(
+        ("model", "query", "documents"),
+        model=MODEL,
+        query=STRING,
+        documents={"type": "array", "minItems": 1},
+        top_n=POSITIVE,
+        return_documents=BOOLEAN,
+    ),
     "ResponseRequest": _obj(
         ("model", "input"),
         model=MODEL,
@@ -282,6 +295,10 @@ def _relay_paths() -> JSON:
         "/v1/responses": {
             "post": _operation("Responses (OpenAI channels)", USER, "ResponseRequest")
         },
+        "/v1/moderations": {
+            "post": _operation("Moderations (OpenAI channels)", USER, "ModerationRequest")
+        },
+        "/v1/rerank": {"post": _operation("Rerank, Cohere/Jina shape", USER, "RerankRequest")},
         "/v1/messages": {
             "post": _operation(
                 "Anthropic Messages", ANTHROPIC, "MessagesRequest", error="AnthropicError"
@@ -322,6 +339,9 @@ def _gemini_paths(prefix: str) -> JSON:
 def _account_paths() -> JSON:
     return {
         "/v1/models": {"get": _operation("Models this key may use", USER)},
+        "/v1/models/{model}": {
+            "get": _operation("One model this key may use", USER, params=(_param("model"),))
+        },
         "/v1/dashboard/billing/subscription": {"get": _operation("Spending limit", USER)},
         "/v1/dashboard/billing/usage": {"get": _operation("Spent so far", USER)},
         "/healthz": {"get": _operation("Liveness and config version", PUBLIC)},

@@ -24,23 +24,48 @@ class Endpoint:
     required: str  # the field besides ``model`` every request must carry
     streams: bool
     default_max_tokens: int  # reserved for the answer when the request sets no limit
+    # Its name in what a channel serves (``providers.registry.ENDPOINT_NAMES``); a front
+    # door's requests count as chat.
+    listed_as: str = "chat"
     # The fields that carry one answer's token limit, read in this order; a cap is written
     # to the first one the request set, else to the last.
     limit_fields: tuple[str, ...] = ("max_completion_tokens", "max_tokens")
     # Its streams always report usage (Responses: in ``response.completed``), so the relay
     # never asks for it with ``stream_options``.
     usage_in_stream: bool = False
+    default_model: str | None = None  # the model of a request that names none (else 400)
+    required_lists: tuple[str, ...] = ()  # fields that must be non-empty arrays
 
     def limit_field(self, data: dict[str, Any]) -> str:
         """The field of ``data`` a cap on the answer's tokens is written to."""
         return next((name for name in self.limit_fields if name in data), self.limit_fields[-1])
 
 
-CHAT = Endpoint("chat.completions", "/chat/completions", "messages", True, 4096)
-COMPLETIONS = Endpoint("completions", "/completions", "prompt", True, 16)
-EMBEDDINGS = Endpoint("embeddings", "/embeddings", "input", False, 0)
+CHAT = Endpoint("chat.completions", "/chat/completions", "messages", True, 4096, "chat")
+COMPLETIONS = Endpoint("completions", "/completions", "prompt", True, 16, "completions")
+EMBEDDINGS = Endpoint("embeddings", "/embeddings", "input", False, 0, "embeddings")
 RESPONSES = Endpoint(
-    "responses", "/responses", "input", True, 4096, ("max_output_tokens",), usage_in_stream=True
+    "responses",
+    "/responses",
+    "input",
+    True,
+    4096,
+    "responses",
+    ("max_output_tokens",),
+    usage_in_stream=True,
+)
+# ``model`` is optional in OpenAI's moderations API; defaulted so routing and pricing have one.
+MODERATIONS = Endpoint(
+    "moderations",
+    "/moderations",
+    "input",
+    False,
+    0,
+    "moderations",
+    default_model="omni-moderation-latest",
+)
+RERANK = Endpoint(  # the Cohere/Jina shape vLLM, Jina and SiliconFlow serve
+    "rerank", "/rerank", "query", False, 0, "rerank", required_lists=("documents",)
 )
 MAX_N = 128  # OpenAI's own limit on ``n`` (and far above its ``best_of`` limit)
 MAX_MODEL_LENGTH = 256  # longer than any real model id or Bedrock ARN; bounds a log row
@@ -92,7 +117,7 @@ class InboundRequest:
 def parse_request(endpoint: Endpoint, body: bytes) -> InboundRequest:
     """Parse and check ``body``; InvalidRequest with OpenAI's wording when it is malformed."""
     data, body = without_overrides(parse_object(body), body)
-    model = model_name(data.get("model"))
+    model = model_name(data.get("model") or endpoint.default_model)
     _check_required(endpoint, data)
     stream = data.get("stream", False)
     if not isinstance(stream, bool) and stream is not None:
@@ -159,11 +184,15 @@ def _check_required(endpoint: Endpoint, data: dict[str, Any]) -> None:
         raise InvalidRequest(f"you must provide a non-empty '{endpoint.required}' parameter")
     elif not isinstance(value, str | list):
         raise InvalidRequest(f"'{endpoint.required}' must be a string or an array")
+    for name in endpoint.required_lists:
+        items = data.get(name)
+        if not isinstance(items, list) or not items:
+            raise InvalidRequest(f"'{name}' must be a non-empty array")
 
 
 def _answers(endpoint: Endpoint, data: dict[str, Any]) -> int:
     """How many answers the upstream generates (and bills) for this request."""
-    if endpoint is EMBEDDINGS:
+    if not endpoint.streams:  # embeddings, moderations, rerank: one answer, no ``n``
         return 1
     answers = _count(data, "n")
     if endpoint is COMPLETIONS:

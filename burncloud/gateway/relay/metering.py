@@ -6,16 +6,24 @@ generated text it saw (a sample of it when the answer is long, with the total co
 the request it sent, from which a tokenizer estimates. While a request is being cancelled
 nothing may wait, so ``rough_usage`` (bytes / 4) is always at hand; ``measure`` replaces it
 with the tokenizer's figure once the request finished.
+
+Endpoints without tokens of their own: a moderations answer reports no usage, so its input
+is estimated by the tokenizer as for embeddings without usage (the model's input price,
+plus its flat request price when it has one; nothing is generated). A rerank answer is
+billed in searches (``UnitUse("search")``: Cohere's ``meta.billed_units.search_units``
+when reported, else one per request) plus, when it reports ``usage.total_tokens``
+(Jina, vLLM), those tokens as input: each side bills at what the model's price names, so
+an operator prices rerank per search (``price unit MODEL --per search``) or by tokens.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from burncloud.gateway.relay.estimate import TokenEstimator
-from burncloud.gateway.relay.inbound import InboundRequest
+from burncloud.gateway.relay.inbound import InboundRequest, positive_int
 from burncloud.providers.base import TokenUsage
 from burncloud.services.pricing import UnitUse, Usage
 
@@ -30,6 +38,7 @@ class Metered:
     usage: TokenUsage | None = None  # the upstream's own figure
     texts: list[str] = field(default_factory=list)  # generated text, or a sample of it
     text_chars: int = 0  # every generated character (more than the sample's when long)
+    units: tuple[UnitUse, ...] = ()  # per-unit use besides tokens (a rerank's searches)
 
     @classmethod
     def of(
@@ -61,7 +70,8 @@ def billed_usage(usage: TokenUsage) -> Usage:
 def rough_usage(metered: Metered) -> Usage:
     """The usage to bill now: the upstream's, else a cheap estimate (bytes / 4)."""
     if metered.usage is not None:
-        return billed_usage(metered.usage)
+        usage = billed_usage(metered.usage)
+        return _with_units(usage, metered) if metered.units else usage
     return Usage(len(metered.prompt.body) // 4 + 1, (metered.text_chars + 3) // 4)
 
 
@@ -69,12 +79,36 @@ async def measure(metered: Metered, estimator: TokenEstimator) -> tuple[Usage, b
     """The usage to bill and whether it is estimated: the upstream's, else the tokenizer's
     count of the prompt and the generated text (scaled from the sample to the whole)."""
     if metered.usage is not None:
-        return billed_usage(metered.usage), False
+        usage = billed_usage(metered.usage)
+        return (_with_units(usage, metered) if metered.units else usage), False
     try:
         return await _estimate(metered, estimator), True
     except Exception:
         log.exception("token estimate failed; billing the rough estimate")
         return rough_usage(metered), True
+
+
+def _with_units(usage: Usage, metered: Metered) -> Usage:
+    return replace(usage, units=usage.units + metered.units)
+
+
+def rerank_metered(prompt: InboundRequest, answer: object) -> Metered:
+    """What a whole rerank answer bills: its searches (Cohere's ``search_units``, else one)
+    and the tokens it reports as used (``usage.total_tokens``), as input tokens."""
+    answer = answer if isinstance(answer, dict) else {}
+    meta, usage = answer.get("meta"), answer.get("usage")
+    billed = meta.get("billed_units") if isinstance(meta, dict) else None
+    searches = _searches(billed.get("search_units") if isinstance(billed, dict) else None)
+    tokens = positive_int(usage.get("total_tokens")) if isinstance(usage, dict) else None
+    units = (UnitUse("search", searches),)
+    return Metered(prompt, TokenUsage(prompt_tokens=tokens or 0, completion_tokens=0), units=units)
+
+
+def _searches(reported: object) -> Decimal:
+    """Cohere's ``search_units`` (a number, at least one search), else one."""
+    if isinstance(reported, int | float) and not isinstance(reported, bool) and reported > 0:
+        return Decimal(str(reported))
+    return Decimal(1)
 
 
 async def _estimate(metered: Metered, estimator: TokenEstimator) -> Usage:

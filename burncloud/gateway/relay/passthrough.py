@@ -14,8 +14,8 @@ from burncloud.gateway.asgi import send_bytes
 from burncloud.gateway.egress.transport import Answer
 from burncloud.gateway.egress.upstream import open_upstream
 from burncloud.gateway.relay.forward import Forward
-from burncloud.gateway.relay.inbound import RESPONSES
-from burncloud.gateway.relay.metering import Metered, answer_texts
+from burncloud.gateway.relay.inbound import RERANK, RESPONSES
+from burncloud.gateway.relay.metering import Metered, answer_texts, rerank_metered
 from burncloud.gateway.relay.outbound import upstream_body
 from burncloud.gateway.relay.pump import pump_stream
 from burncloud.protocols.openai_chunks import error_event
@@ -61,6 +61,8 @@ def _metered_whole(forward: Forward, raw: bytes) -> Metered:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         data = None
+    if forward.request.endpoint is RERANK:
+        return rerank_metered(forward.request, data)
     usage = token_usage(data.get("usage")) if isinstance(data, dict) else None
     texts: list[str] = []
     if usage is None:

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from burncloud.config import Settings
-from burncloud.errors import BurncloudError, ModelNotFound, ModelPriceNotSet, ServiceUnavailable
+from burncloud.errors import (
+    BurncloudError,
+    EndpointNotServed,
+    ModelNotFound,
+    ModelPriceNotSet,
+)
 from burncloud.gateway.relay.auth import Caller
 from burncloud.gateway.relay.call import NativeRequest
 from burncloud.gateway.relay.inbound import InboundRequest
@@ -65,21 +70,22 @@ def plan_route(
 def relayable(
     plan: RoutePlan, request: InboundRequest, native: NativeRequest | None
 ) -> list[Candidate]:
-    """The candidates that can serve this request; 503 when none can.
+    """The candidates that can serve this request; 404 when none can.
 
-    Channels that take OpenAI bodies serve every endpoint, converted ones chat completions
-    and embeddings where the provider has them. A front door's request also goes to
+    A channel serves the endpoints its kind declares (an openai-compatible one those its
+    config lists: ``ChannelKind.serves``). A front door's request also goes to
     channels of its own format untouched; the others need its OpenAI conversion, which is
     tried (once) only when such a channel is among them: when it fails they are left out,
     and its error is the answer only if no channel of the door's format remains."""
-    found = [c for c in plan.candidates if _speaks(c.upstream.type, request)]
+    endpoint = request.endpoint.listed_as
+    found = [c for c in plan.candidates if _serves(c.upstream, endpoint)]
     if native is not None:
         found = _convertible(found, native, request.model)
     if not found:
         kinds = ", ".join(sorted({c.upstream.type for c in plan.candidates}))
-        raise ServiceUnavailable(
-            f"model {request.model!r} is served only by {kinds} channels,"
-            f" which cannot serve {request.endpoint.name} requests yet"
+        raise EndpointNotServed(
+            f"no channel serving model {request.model!r} serves the {endpoint} endpoint"
+            f" ({request.endpoint.path}); its channels are {kinds}"
         )
     return found
 
@@ -89,9 +95,9 @@ def upstream_model(candidate: Candidate, model: str) -> str:
     return candidate.upstream.model_map.get(model, model)
 
 
-def _speaks(channel_type: str, request: InboundRequest) -> bool:
-    kind = CHANNEL_KINDS.get(channel_type)
-    return kind is not None and kind.serves(request.endpoint.path)
+def _serves(upstream: Upstream, endpoint: str) -> bool:
+    kind = CHANNEL_KINDS.get(upstream.type)
+    return kind is not None and kind.serves(endpoint, upstream.config)
 
 
 def _convertible(candidates: list[Candidate], native: NativeRequest, model: str) -> list[Candidate]:
