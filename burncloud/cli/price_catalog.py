@@ -62,7 +62,7 @@ def export(
             typer.echo(text, nl=False)
             return
         _write(output, text)
-        print(f"wrote {_count(catalog)} to {output}")
+        print_line(f"wrote {_count(catalog)} to {output}")
 
     run_read(db, action)
 
@@ -99,7 +99,7 @@ def import_(
         for change in diff.changes:
             print_line(change.describe())
         outcome = "dry run, nothing applied" if dry_run else "applied"
-        print(f"{diff.summary()} ({outcome})" if diff.changes else diff.summary())
+        print_line(f"{diff.summary()} ({outcome})" if diff.changes else diff.summary())
 
     run_read(db, action) if dry_run else run(db, action)
 
