@@ -361,17 +361,30 @@ def cost(usage: Usage, price: Price, ratio: Decimal) -> int:
     return _apply_ratio(total.numerator, total.denominator, TOKENS_PER_PRICE_UNIT, ratio)
 
 
-def ceiling_cost(prompt_tokens: int, completion_tokens: int, price: Price, ratio: Decimal) -> int:
+def ceiling_cost(
+    prompt_tokens: int,
+    completion_tokens: int,
+    price: Price,
+    ratio: Decimal,
+    units: tuple[UnitUse, ...] = (),
+) -> int:
     """The most ``prompt_tokens`` in and ``completion_tokens`` out can cost: every prompt
     token at the dearest input-side price and every answer token at the dearest output
-    one (a reservation must cover cache writes, which may cost more than input)."""
+    one (a reservation must cover cache writes, which may cost more than input), plus
+    ``units`` (the most of each per-unit kind the request may use) at their prices."""
     rates = price.rates_for(prompt_tokens)
     per_million = (
         prompt_tokens * rates["dearest_input"]
         + completion_tokens * rates["dearest_output"]
         + rates["request"] * TOKENS_PER_PRICE_UNIT
     )
-    return _apply_ratio(per_million, 1, TOKENS_PER_PRICE_UNIT, ratio)
+    if not units:
+        return _apply_ratio(per_million, 1, TOKENS_PER_PRICE_UNIT, ratio)
+    usage = Usage(0, 0, units=units)
+    total = per_million + sum((line.amount for line in _unit_lines(usage, price)), Fraction(0)) * (
+        TOKENS_PER_PRICE_UNIT
+    )
+    return _apply_ratio(total.numerator, total.denominator, TOKENS_PER_PRICE_UNIT, ratio)
 
 
 def resolve_price(model: str, prices: Mapping[str, Price]) -> Price | None:

@@ -59,3 +59,19 @@ def test_a_rerank_answer_bills_its_searches_and_reported_tokens(
     usage = rough_usage(rerank_metered(request, answer))
     assert (usage.prompt_tokens, usage.completion_tokens) == (tokens, 0)
     assert usage.units == (UnitUse("search", Decimal(searches)),)
+
+
+def test_a_rerank_reserves_a_search_per_100_documents_and_per_long_chunk() -> None:
+    def searches(documents: list[object]) -> Decimal:
+        body = orjson.dumps({"model": "r", "query": "q", "documents": documents})
+        [unit] = parse_request(RERANK, body).reserved_units()
+        assert unit.per == "search"
+        return unit.quantity
+
+    assert searches(["a"]) == 1
+    assert searches(["a"] * 100) == 1
+    assert searches(["a"] * 101) == 2
+    assert searches(["x" * 15_000] * 10) == 2  # 10 documents of 11 chunks each: 110 chunks
+    assert searches([{"text": "a"}] * 250) == 3
+    chat = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    assert parse_request(CHAT, chat).reserved_units() == ()

@@ -5,6 +5,7 @@ the strict FakeOpenAI; every log row is checked for its units and exact cost."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
@@ -17,7 +18,7 @@ from burncloud.crypto import SecretBox
 from burncloud.db import open_database
 from burncloud.db.base import Database
 from burncloud.gateway.relay.estimate import TokenEstimator
-from burncloud.money import parse_usd
+from burncloud.money import format_usd, parse_usd
 from burncloud.services.channels import add_channel, update_channel
 from burncloud.services.logged_usage import decode_units
 from burncloud.services.price_edits import set_rates, set_unit
@@ -205,6 +206,30 @@ async def test_rerank_bills_searches_and_reported_tokens_exactly(
     assert (row["endpoint"], row["prompt_tokens"], row["estimated"]) == ("rerank", tokens, 0)
     assert decode_units(row["units"]) == (UnitUse("search", Decimal(searches)),)
     assert row["cost"] == tokens * 2 * NANO_PER_TOKEN_AT_1_USD + searches * NANO_PER_SEARCH
+
+
+async def test_a_rerank_burst_priced_per_search_spends_a_quota_exactly(tmp_path, upstream) -> None:
+    """The reservation holds the searches too (not only tokens): a quota for 5 searches lets
+    exactly 5 of 20 through, and ends at zero with every search billed."""
+    upstream.rerank_usage = "none"  # one search each
+    quota = format_usd(5 * NANO_PER_SEARCH)
+    async with running_router(tmp_path, upstream, quota=quota) as router:
+        edit = serve_models("gpt-4", RERANKER, type="openai-compatible", endpoints=["chat,rerank"])
+        await change(router, edit)
+        await change(router, priced(RERANKER, "0", per_search_block="1"))
+        answers = await asyncio.gather(*(post(router, "/rerank", RERANK_BODY) for _ in range(20)))
+    rows = await logged_rows(router.db_url)  # written when the router stopped
+    db = await open_database(router.db_url)
+    try:
+        token = await db.fetch_one(
+            "SELECT quota, used FROM tokens WHERE id = :id", {"id": router.token_id}
+        )
+    finally:
+        await db.close()
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(200) == 5 and statuses.count(402) == 15
+    assert sum(row["cost"] for row in rows) == 5 * NANO_PER_SEARCH
+    assert token is not None and (token["quota"], token["used"]) == (0, 5 * NANO_PER_SEARCH)
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,13 @@
 """How much of the caller's money one request may hold while it runs.
 
 The reservation covers a generous prompt estimate plus the answer budget, each at the
-dearest price its side may bill (a cache write may cost more than input): each answer's
-limit (the request's ``max_tokens`` or the endpoint default) times the answers generated
-(``n``, ``best_of``, a list of prompts). When that is more than the key or account has
-left, each answer's limit is cut to what the balance affords and the upstream is asked for
-no more (``max_tokens`` capped), rather than overspending; 402 only when not even one
-token per answer is affordable.
+dearest price its side may bill (a cache write may cost more than input), and the most of
+each per-unit kind it may use (a rerank's searches): each answer's limit (the request's
+``max_tokens`` or the endpoint default) times the answers generated (``n``, ``best_of``, a
+list of prompts). When that is more than the key or account has left, each answer's limit
+is cut to what the balance affords and the upstream is asked for no more (``max_tokens``
+capped), rather than overspending; 402 only when not even one token per answer is
+affordable.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ async def reserve_budget(
 ) -> Budget:
     """Reserve the request's estimated cost, capping its answer if the balance is short."""
     prompt, limit, answers = request.prompt_estimate(), request.answer_limit(), request.answers
+    units = request.reserved_units()
     try:
-        estimate = ceiling_cost(prompt, limit * answers, price, ratio)
+        estimate = ceiling_cost(prompt, limit * answers, price, ratio, units)
         return Budget(await ledger.reserve(caller.token, caller.user, estimate), None)
     except InsufficientQuota:
         if limit <= 1:
@@ -46,7 +48,7 @@ async def reserve_budget(
     # The balance moved meanwhile (another worker gave a lease back): the whole answer may
     # fit after all, and then it is not capped.
     reservation = await ledger.reserve(
-        caller.token, caller.user, ceiling_cost(prompt, cap * answers, price, ratio)
+        caller.token, caller.user, ceiling_cost(prompt, cap * answers, price, ratio, units)
     )
     return Budget(reservation, None if cap == limit else cap)
 

@@ -8,11 +8,13 @@ by mistake) are removed here, where the body is first parsed, so no path can sen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from burncloud.errors import InvalidRequest
+from burncloud.services.pricing import UnitUse
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,8 @@ MODERATIONS = Endpoint(
 RERANK = Endpoint(  # the Cohere/Jina shape vLLM, Jina and SiliconFlow serve
     "rerank", "/rerank", "query", False, 0, "rerank", required_lists=("documents",)
 )
+DOCUMENTS_PER_SEARCH = 100  # Cohere: one search unit per query of up to 100 documents
+SEARCH_CHUNK_BYTES = 1_500  # ... each chunk of 500 tokens counted as one document
 MAX_N = 128  # OpenAI's own limit on ``n`` (and far above its ``best_of`` limit)
 MAX_MODEL_LENGTH = 256  # longer than any real model id or Bedrock ARN; bounds a log row
 CLIENT_OVERRIDES = frozenset(
@@ -112,6 +116,19 @@ class InboundRequest:
     def prompt_estimate(self) -> int:
         """A deliberately generous prompt token estimate for the reservation (bytes / 3)."""
         return len(self.body) // 3 + 1
+
+    def reserved_units(self) -> tuple[UnitUse, ...]:
+        """The most of each per-unit kind the request may be billed, for the reservation:
+        a rerank's searches (Cohere counts one per 100 documents, a long document as one
+        per 500-token chunk: here one per 1,500 bytes, more than that)."""
+        if self.endpoint is not RERANK:
+            return ()
+        documents = self.data.get("documents")
+        chunks = sum(
+            max(1, -(-len(orjson.dumps(document)) // SEARCH_CHUNK_BYTES))
+            for document in (documents if isinstance(documents, list) else ())
+        )
+        return (UnitUse("search", Decimal(max(1, -(-chunks // DOCUMENTS_PER_SEARCH)))),)
 
 
 def parse_request(endpoint: Endpoint, body: bytes) -> InboundRequest:
