@@ -9,9 +9,11 @@ Every ``ChatStream`` keeps one and exposes it the same way: ``texts()`` the samp
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 SAMPLE_CHARS = 16_384
+SAMPLE_BYTES = 32_768  # unparsed chunks' bytes kept to read a sample from (per stream)
 
 
 @dataclass(slots=True)
@@ -40,3 +42,46 @@ class TextSample:
         for part in other.parts:
             self.add(part)
         self.total += other.total - other.chars
+
+
+class KeptChunks:
+    """A stream's content chunks, kept unparsed (the first ``SAMPLE_BYTES`` of them) and
+    only counted past that: a stream that reports its usage never parses them, and one
+    that does not reads its sample from them once, scaled to every chunk it counted."""
+
+    __slots__ = ("_bytes", "_chunks", "_sample", "_unread")
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._bytes = 0
+        self._unread = 0  # bytes of chunks past SAMPLE_BYTES
+        self._sample: TextSample | None = None
+
+    def keep(self, chunk: bytes) -> None:
+        self._sample = None
+        if self._bytes < SAMPLE_BYTES:
+            self._chunks.append(chunk)
+            self._bytes += len(chunk)
+        else:
+            self._unread += len(chunk)
+
+    def changed(self) -> None:
+        """Forget the sample read (the stream found more text elsewhere)."""
+        self._sample = None
+
+    def sample(
+        self, texts_of: Callable[[bytes], Iterable[str]], more: TextSample | None = None
+    ) -> TextSample:
+        """The text of the kept chunks (``texts_of`` reads one), scaled to every counted
+        chunk, then ``more``'s; read once until something changes."""
+        if self._sample is None:
+            sample = TextSample()
+            for chunk in self._chunks:
+                for text in texts_of(chunk):
+                    sample.add(text)
+            if self._unread:
+                sample.add_unread(-(-sample.total * self._unread // self._bytes))
+            if more is not None:
+                sample.extend(more)
+            self._sample = sample
+        return self._sample

@@ -20,9 +20,9 @@ import orjson
 from burncloud.protocols.openai_chunks import in_band_failure
 from burncloud.protocols.sse import SSEFramer, parse_event
 from burncloud.providers.base import TokenUsage
-from burncloud.providers.openai.stream import CUT_SHORT, SAMPLE_BYTES
+from burncloud.providers.openai.stream import CUT_SHORT
 from burncloud.providers.openai.usage import token_usage
-from burncloud.providers.text_sample import TextSample
+from burncloud.providers.text_sample import KeptChunks, TextSample
 
 TERMINAL = frozenset({b"response.completed", b"response.incomplete", b"response.failed"})
 FAILED = b"response.failed"
@@ -47,9 +47,6 @@ class ResponsesEventStream:
         "_events",
         "_framer",
         "_kept",
-        "_kept_bytes",
-        "_sample",
-        "_unread_bytes",
         "failed",
         "failure",
         "finished",
@@ -63,10 +60,7 @@ class ResponsesEventStream:
         self.failure: tuple[int, str] | None = None  # its status and message, for the log
         self._framer = SSEFramer()
         self._events = 0  # events relayed: the next event's ``sequence_number``
-        self._kept: list[bytes] = []  # text deltas' raw events, up to SAMPLE_BYTES
-        self._kept_bytes = 0
-        self._unread_bytes = 0  # text deltas' bytes past SAMPLE_BYTES
-        self._sample: TextSample | None = None
+        self._kept = KeptChunks()  # text deltas' raw events
 
     def feed(self, chunk: bytes) -> bytes:
         """The events ``chunk`` completed, byte for byte."""
@@ -117,7 +111,7 @@ class ResponsesEventStream:
             return raw
         self._events += 1
         if kind in DELTAS:
-            self._keep(raw)
+            self._kept.keep(raw)
         elif kind in TERMINAL:
             self._end(kind, _data(raw))
         elif kind == ERROR:
@@ -141,25 +135,8 @@ class ResponsesEventStream:
         if self.failure is None:
             self.failure = _failure(error)
 
-    def _keep(self, raw: bytes) -> None:
-        self._sample = None
-        if self._kept_bytes < SAMPLE_BYTES:
-            self._kept.append(raw)
-            self._kept_bytes += len(raw)
-        else:
-            self._unread_bytes += len(raw)
-
     def _read(self) -> TextSample:
-        if self._sample is None:
-            sample = TextSample()
-            for raw in self._kept:
-                delta = _data(raw).get("delta")
-                if isinstance(delta, str) and delta:
-                    sample.add(delta)
-            if self._unread_bytes:
-                sample.add_unread(-(-sample.total * self._unread_bytes // self._kept_bytes))
-            self._sample = sample
-        return self._sample
+        return self._kept.sample(_delta_texts)
 
 
 def event_type(raw: bytes) -> bytes | None:
@@ -189,6 +166,12 @@ def response_texts(answer: object) -> list[str]:
                 if isinstance(part, dict):
                     texts += [part.get("text"), part.get("refusal")]
     return [text for text in texts if isinstance(text, str) and text]
+
+
+def _delta_texts(raw: bytes) -> list[str]:
+    """The text of one kept delta event."""
+    delta = _data(raw).get("delta")
+    return [delta] if isinstance(delta, str) and delta else []
 
 
 def _data(raw: bytes) -> dict[str, Any]:

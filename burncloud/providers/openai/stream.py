@@ -33,9 +33,8 @@ from burncloud.protocols.sse import SSEFramer, parse_event
 from burncloud.providers.base import TokenUsage
 from burncloud.providers.openai.errors import in_band_error
 from burncloud.providers.openai.usage import token_usage
-from burncloud.providers.text_sample import TextSample
+from burncloud.providers.text_sample import KeptChunks, TextSample
 
-SAMPLE_BYTES = 32_768  # content chunks' bytes kept to read the estimate's sample from
 CUT_SHORT = "the upstream stream ended before the answer was complete"
 _NULL_USAGE = (b',"usage":null', b'"usage":null,')
 _CHOICE_FILTER_KEYS = ("content_filter_results", "content_filter_offsets")
@@ -47,10 +46,7 @@ class OpenAIChunkStream:
     __slots__ = (
         "_framer",
         "_kept",
-        "_kept_bytes",
         "_parsed",
-        "_sample",
-        "_unread_bytes",
         "failed",
         "finished",
         "include_usage",
@@ -65,11 +61,8 @@ class OpenAIChunkStream:
         self.finished = False  # [DONE] was passed on: the client has the whole answer
         self.failed = False  # an error event was passed on
         self._framer = SSEFramer()
-        self._kept: list[bytes] = []  # unparsed content chunks' data, up to SAMPLE_BYTES
-        self._kept_bytes = 0
-        self._unread_bytes = 0  # unparsed content chunks' data past SAMPLE_BYTES
+        self._kept = KeptChunks()  # unparsed content chunks' data
         self._parsed = TextSample()  # the text of the chunks parsed anyway
-        self._sample: TextSample | None = None  # all of it, once read
 
     def feed(self, chunk: bytes) -> bytes:
         """The events ``chunk`` completed, as the client should receive them."""
@@ -111,11 +104,11 @@ class OpenAIChunkStream:
         if b'"usage"' in data:
             if not _only_null_usage(data):
                 return self._relay_json(data, raw)
-            self._keep(data)
+            self._kept.keep(data)
             if self.include_usage:
                 return raw
             return raw.replace(_NULL_USAGE[0], b"", 1).replace(_NULL_USAGE[1], b"", 1)
-        self._keep(data)
+        self._kept.keep(data)
         return raw
 
     def _relay_checked(self, raw: bytes) -> bytes:
@@ -152,7 +145,7 @@ class OpenAIChunkStream:
             self.usage = usage
         for text in _chunk_texts(chunk):
             self._parsed.add(text)
-        self._sample = None
+        self._kept.changed()
         return self._rewrite(chunk, raw)
 
     def _rewrite(self, chunk: dict[str, Any], raw: bytes | None) -> bytes:
@@ -171,27 +164,9 @@ class OpenAIChunkStream:
             return b""
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
-    def _keep(self, data: bytes) -> None:
-        """Keep an unparsed content chunk's data for the sample, or only count it."""
-        self._sample = None
-        if self._kept_bytes < SAMPLE_BYTES:
-            self._kept.append(data)
-            self._kept_bytes += len(data)
-        else:
-            self._unread_bytes += len(data)
-
     def _read(self) -> TextSample:
         """The text of the kept chunks, scaled to every unparsed one, then the parsed ones'."""
-        if self._sample is None:
-            sample = TextSample()
-            for data in self._kept:
-                for text in _chunk_texts(_loads(data)):
-                    sample.add(text)
-            if self._unread_bytes:
-                sample.add_unread(-(-sample.total * self._unread_bytes // self._kept_bytes))
-            sample.extend(self._parsed)
-            self._sample = sample
-        return self._sample
+        return self._kept.sample(lambda data: _chunk_texts(_loads(data)), self._parsed)
 
 
 def _plain_data(raw: bytes) -> bytes | None:
