@@ -36,6 +36,7 @@ class Settings:
     failover_attempts: int = 3  # channels tried per request at most
     failover_deadline: float = 60.0  # seconds after which no further channel is tried
     probe_seconds: float = 60.0  # how often auto-disabled channels are probed
+    response_retention_days: int = 30  # stored Responses API state is kept this long
     metrics_token: str | None = None  # when set, GET /metrics wants it as a bearer token
     server: str = "hypercorn"  # or "uvicorn" (the uvicorn extra): less CPU per request
     spill_dir: str | None = None  # for log rows unwritable at shutdown (default: by SQLite)
@@ -88,6 +89,12 @@ class Settings:
             config_poll_seconds=_positive(
                 "BURNCLOUD_CONFIG_POLL_SECONDS",
                 _float(env, "BURNCLOUD_CONFIG_POLL_SECONDS", default.config_poll_seconds),
+            ),
+            response_retention_days=int(
+                _positive(
+                    "BURNCLOUD_RESPONSE_RETENTION_DAYS",
+                    _int(env, "BURNCLOUD_RESPONSE_RETENTION_DAYS", default.response_retention_days),
+                )
             ),
             **_server_limits(env),
         )

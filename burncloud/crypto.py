@@ -193,6 +193,21 @@ class SecretBox:
                 "is not the one this database was written with"
             ) from None
 
+    def seal(self, data: bytes, purpose: bytes) -> str:
+        """``data`` encrypted and authenticated for one ``purpose`` (a token sealed for one
+        purpose never opens for another, nor as a channel key)."""
+        return self._fernet.encrypt(purpose + b"\0" + data).decode("ascii")
+
+    def unseal(self, token: str, purpose: bytes) -> bytes | None:
+        """What ``seal(data, purpose)`` sealed; None for anything else (another secret's
+        token, another purpose's, a forged or altered one, not a token at all)."""
+        try:
+            plain = self._fernet.decrypt(token.encode("ascii"))
+        except (InvalidToken, UnicodeEncodeError):
+            return None
+        head, sep, data = plain.partition(b"\0")
+        return data if sep and head == purpose else None
+
     def check_value(self) -> str:
         """A token stored once in the database to detect a changed secret early."""
         return self.encrypt(_CHECK_PLAINTEXT.decode())

@@ -26,6 +26,11 @@ from burncloud.gateway.doors.front_door import FrontDoor
 from burncloud.gateway.doors.gemini import PREFIXES as GEMINI_PREFIXES
 from burncloud.gateway.doors.gemini import GeminiDialect, is_gemini_path
 from burncloud.gateway.doors.metrics import MetricsEndpoint
+from burncloud.gateway.doors.responses import ResponsesDoor
+from burncloud.gateway.doors.responses_count import count_input_tokens
+from burncloud.gateway.doors.responses_state import ResponsesState
+from burncloud.gateway.doors.responses_state import serves as serves_stored_response
+from burncloud.gateway.doors.responses_turns import StoredTurns
 from burncloud.gateway.relay.call import Call
 from burncloud.gateway.relay.inbound import (
     CHAT,
@@ -33,8 +38,15 @@ from burncloud.gateway.relay.inbound import (
     EMBEDDINGS,
     MODERATIONS,
     RERANK,
-    RESPONSES,
     Endpoint,
+)
+from burncloud.gateway.relay.media_request import (
+    IMAGE_EDITS,
+    IMAGE_GENERATIONS,
+    IMAGE_VARIATIONS,
+    SPEECH,
+    TRANSCRIPTIONS,
+    TRANSLATIONS,
 )
 from burncloud.gateway.relay.story import Relay
 from burncloud.gateway.runtime import Runtime
@@ -47,11 +59,21 @@ RELAY_ROUTES: dict[tuple[str, str], Endpoint] = {
     ("POST", "/v1/chat/completions"): CHAT,
     ("POST", "/v1/completions"): COMPLETIONS,
     ("POST", "/v1/embeddings"): EMBEDDINGS,
-    ("POST", "/v1/responses"): RESPONSES,
     ("POST", "/v1/moderations"): MODERATIONS,
     ("POST", "/v1/rerank"): RERANK,
+    ("POST", "/v1/images/generations"): IMAGE_GENERATIONS,
+    ("POST", "/v1/images/edits"): IMAGE_EDITS,
+    ("POST", "/v1/images/variations"): IMAGE_VARIATIONS,
+    ("POST", "/v1/audio/speech"): SPEECH,
+    ("POST", "/v1/audio/transcriptions"): TRANSCRIPTIONS,
+    ("POST", "/v1/audio/translations"): TRANSLATIONS,
 }
-GEMINI_CALLS = ("generateContent", "streamGenerateContent")  # what the Gemini door answers
+GEMINI_CALLS = ("generateContent", "streamGenerateContent")
+STORED_RESPONSE_ROUTES = (  # answered by ``ResponsesState`` (``serves_stored_response``)
+    ("GET", "/v1/responses/{response_id}"),
+    ("DELETE", "/v1/responses/{response_id}"),
+    ("GET", "/v1/responses/{response_id}/input_items"),
+)  # what the Gemini door answers
 
 
 class BurncloudApp:
@@ -60,12 +82,16 @@ class BurncloudApp:
     def __init__(self, settings: Settings) -> None:
         self.runtime = Runtime(settings)
         self.relay = Relay(self.runtime)
+        turns = StoredTurns(self.runtime)
         self._front_doors: dict[tuple[str, str], ASGIApp] = {
+            ("POST", "/v1/responses"): ResponsesDoor(self.relay, turns),
+            ("POST", "/v1/responses/input_tokens"): partial(count_input_tokens, self.relay, turns),
             ("POST", "/v1/messages"): FrontDoor(self.relay, AnthropicDialect()),
             ("POST", "/v1/messages/count_tokens"): partial(count_tokens, self.relay),
             ("GET", "/metrics"): MetricsEndpoint(self.runtime.metrics, settings.metrics_token),
         }
         self._gemini_door = FrontDoor(self.relay, GeminiDialect())
+        self._stored_responses = ResponsesState(self.relay, self.runtime)
         self.control = _control_app(self.runtime)
         # Quart types its ASGI arguments with its own event TypedDicts; the app is an ASGI app.
         self._control_asgi = host_guard(cast(ASGIApp, self.control))  # unroutable Host: 400
@@ -74,6 +100,7 @@ class BurncloudApp:
         """Every (method, path pattern) this app serves, for access audits; HEAD and OPTIONS,
         which Quart adds to each of its rules, are left out."""
         served = [*RELAY_ROUTES, *self._front_doors]
+        served += [*STORED_RESPONSE_ROUTES]
         served += [
             ("POST", f"{prefix}{{model}}:{call}")
             for prefix in GEMINI_PREFIXES
@@ -96,6 +123,8 @@ class BurncloudApp:
             door = self._front_doors.get((scope["method"], scope["path"].rstrip("/")))
             if door is None and scope["method"] == "POST" and is_gemini_path(scope["path"]):
                 door = self._gemini_door
+            elif door is None and serves_stored_response(scope["method"], scope["path"]):
+                door = self._stored_responses
             if door is not None:
                 await door(scope, receive, send)
                 return

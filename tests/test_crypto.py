@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from burncloud.crypto import FRAGMENT_CHARS, MASK, mask_in, public_error_text
+from burncloud.crypto import FRAGMENT_CHARS, MASK, SecretBox, mask_in, public_error_text
 from tests.key_fragments import fragments_in
 
 KEY = "sk-canary-unit-4f3c9a1be27d8c6f05a4b3e2d1c0f9a8"
@@ -107,3 +107,15 @@ def test_public_error_text_masks_before_it_cuts(start: int) -> None:
 def test_public_error_text_leaves_short_text_whole() -> None:
     assert public_error_text("upstream overloaded", KEY, 500) == "upstream overloaded"
     assert public_error_text("z" * 20, "", 10) == "z" * 7 + "..."
+
+
+def test_a_sealed_token_opens_only_for_its_purpose_and_its_secret() -> None:
+    box = SecretBox.from_passphrase("one")
+    token = box.seal(b'{"thinking": "x"}', b"reasoning")
+    assert box.unseal(token, b"reasoning") == b'{"thinking": "x"}'
+    assert box.unseal(token, b"other") is None
+    assert SecretBox.from_passphrase("two").unseal(token, b"reasoning") is None
+    assert box.unseal(token[:-4] + "AAAA", b"reasoning") is None
+    assert box.unseal("not a token", b"reasoning") is None
+    assert box.unseal("é", b"reasoning") is None
+    assert box.unseal(box.encrypt("reasoning"), b"reasoning") is None  # a channel key's form

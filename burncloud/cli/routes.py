@@ -49,6 +49,8 @@ def explain(
                 f"attempt {number}: channel {attempt['id']} ({attempt['name']}) -> {status}"
                 f" in {attempt['ms']} ms: {outcome}"
             )
+        for note in found.notes:
+            print_line(f"note: {note}")
 
     run_read(db, action)
 

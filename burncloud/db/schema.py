@@ -391,9 +391,34 @@ MARGINS = [
     *(_group_backfill(table, time, span) for table, (time, span) in ROLLUP_TABLES.items()),
 ]
 
+# The Responses API's state (burncloud.services.response_store), one row per response id:
+# for a response burncloud made by conversion ('converted'), the whole conversation input
+# up to it (earlier turns' input and output items, then its own input) and the Response
+# object, as JSON, so that ``previous_response_id`` reads one row; for one an upstream made
+# and stores itself ('passthrough'), only which channel holds it. Rows belong to a user
+# (their keys all reach them) and go at ``expires_at``. No instructions column: OpenAI does
+# not carry a previous response's instructions over, and the Response object holds them.
+RESPONSES = [
+    """
+    CREATE TABLE responses (
+        id TEXT PRIMARY KEY,
+        user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        token_id BIGINT,
+        channel_id BIGINT,
+        kind TEXT NOT NULL CHECK (kind IN ('converted', 'passthrough')),
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        input_items TEXT,
+        response TEXT,
+        CHECK (kind = 'passthrough' OR (input_items IS NOT NULL AND response IS NOT NULL))
+    )
+    """,
+    "CREATE INDEX responses_expiry ON responses (expires_at)",
+]
+
 # Each entry is one schema version; append, never edit a released one.
 MIGRATIONS: list[list[str]] = [
-    INITIAL, QUOTA_LEASES, ROUTING, ROLLUP, KEY_SCOPES, PRICE_MODEL, MARGINS,
+    INITIAL, QUOTA_LEASES, ROUTING, ROLLUP, KEY_SCOPES, PRICE_MODEL, MARGINS, RESPONSES,
 ]  # fmt: skip
 
 

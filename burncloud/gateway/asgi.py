@@ -46,6 +46,12 @@ async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -
     content_type = headers.get(b"content-type")
     if content_type is not None and content_type != JSON_TYPE:
         check_json_type(content_type)
+    return await read_bounded(receive, headers, limit)
+
+
+async def read_bounded(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
+    """The whole request body, of any type (its caller checks that), within ``limit`` as
+    ``read_body`` reads it."""
     declared = headers.get(b"content-length")
     if declared is not None:
         try:

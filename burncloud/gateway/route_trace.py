@@ -10,13 +10,25 @@ import orjson
 
 @dataclass(slots=True)
 class RouteTrace:
-    """The candidates in the order chosen, the ones skipped and why, and each attempt."""
+    """The candidates in the order chosen, the ones skipped and why, each attempt, and
+    notes on what a conversion left out (a built-in tool the channel has no equivalent of)."""
 
     candidates: list[dict[str, int]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        """Add ``text`` once (every attempt of a failover may say the same)."""
+        if text not in self.notes:
+            self.notes.append(text)
 
     def to_json(self) -> str:
-        return orjson.dumps(
-            {"candidates": self.candidates, "skipped": self.skipped, "attempts": self.attempts}
-        ).decode()
+        trace: dict[str, Any] = {
+            "candidates": self.candidates,
+            "skipped": self.skipped,
+            "attempts": self.attempts,
+        }
+        if self.notes:
+            trace["notes"] = self.notes
+        return orjson.dumps(trace).decode()

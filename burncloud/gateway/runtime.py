@@ -41,6 +41,7 @@ from burncloud.gateway.snapshot import ConfigCache, Snapshot
 from burncloud.gateway.upkeep.disabler import ChannelDisabler
 from burncloud.gateway.upkeep.probe import probe_channel
 from burncloud.gateway.upkeep.prober import Prober
+from burncloud.gateway.upkeep.response_pruner import ResponsePruner
 from burncloud.services.bootstrap import announce_admin_key, ensure_admin
 from burncloud.services.channels import Channel
 from burncloud.services.secret_box import open_secret_box
@@ -66,6 +67,7 @@ class Runtime:
         self._disabler: ChannelDisabler | None = None
         self._prober: Prober | None = None
         self._sweeper: StateSweeper | None = None
+        self._pruner: ResponsePruner | None = None
         # Shared with this router's other workers when the parent made a state file.
         self.state: SharedState = open_shared_state()
         # A fleet of routers shares rate limits, round-robin turns, breaker openings and
@@ -123,12 +125,14 @@ class Runtime:
         await self._prober.start()
         self._sweeper = StateSweeper(self.state)
         await self._sweeper.start()
+        self._pruner = ResponsePruner(self._db, self.state)
+        await self._pruner.start()
 
     async def stop(self) -> None:
         """Flush logs and settlements (spilling what cannot be written), return leases,
         close everything; safe to call twice. StorageUnavailable, after closing everything,
         when log rows could be neither written nor spilled."""
-        for service in (self.notices, self._sweeper, self._prober, self._disabler):
+        for service in (self._pruner, self.notices, self._sweeper, self._prober, self._disabler):
             if service is not None:
                 await service.stop()
         if self._giving_back:
@@ -150,7 +154,7 @@ class Runtime:
         if self.redis is not None:
             await self.redis.close()
         self._logs = self._ledger = self._cache = self._transport = self._fetcher = None
-        self._disabler = self._prober = self._sweeper = None
+        self._disabler = self._prober = self._sweeper = self._pruner = None
         self._db = self._log_db = None
         self.metrics.close()
         if lost is not None:

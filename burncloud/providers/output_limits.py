@@ -38,6 +38,15 @@ _LIMITS: dict[str, int] = {
     "qwen-max": 8_192,
     "deepseek-chat": 8_192,
     "deepseek-reasoner": 65_536,
+    "claude-3-haiku": 4_096,
+    "claude-3-opus": 4_096,
+    "claude-3-5-haiku": 8_192,
+    "claude-3-5-sonnet": 8_192,
+    "claude-3-7-sonnet": 64_000,
+    "claude-sonnet-4": 64_000,
+    "claude-opus-4": 32_000,
+    "claude-opus-4-5": 64_000,
+    "claude-haiku-4-5": 64_000,
 }
 _PREFIXES = sorted(_LIMITS, key=len, reverse=True)
 

@@ -5,7 +5,8 @@ endpoints it serves (``endpoints``, by the names of ``ENDPOINT_NAMES``; an
 ``openai-compatible`` channel may list its own in its ``endpoints`` config entry), whether
 it takes OpenAI bodies as they are (``passthrough``), serves embeddings through a
 conversion, answers a front door's format untouched (``native``, for ``door_format`` and
-the models ``native_models`` accepts), needs image URLs fetched into bytes, and the rules
+the models ``native_models`` accepts), where its image and audio requests go (``media``),
+needs image URLs fetched into bytes, and the rules
 its channels' URLs and config follow. Adding a provider is one folder under ``providers/``
 and one entry here; nothing asks a provider what it can do. Providers are stateless, so
 one instance per kind serves every request.
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from burncloud.errors import ServiceUnavailable
 from burncloud.providers.anthropic import AnthropicProvider
@@ -28,19 +30,44 @@ from burncloud.providers.base import (
 )
 from burncloud.providers.bedrock import BedrockProvider, is_claude_model
 from burncloud.providers.gemini import GeminiProvider
+from burncloud.providers.gemini.request import runs_web_search as gemini_runs_web_search
+from burncloud.providers.media import MediaProvider, OpenAIMedia
 from burncloud.providers.openai import OpenAIProvider
 from burncloud.providers.qwen import QwenProvider
 
 # Every OpenAI endpoint a channel may serve, by the name ``--endpoints`` takes (a front
-# door's requests count as ``chat``).
-ENDPOINT_NAMES = ("chat", "completions", "embeddings", "responses", "moderations", "rerank")
+# door's requests count as ``chat``; ``images`` are generations and edits, ``translations``
+# apart from ``transcriptions`` as some servers have one without the other).
+ENDPOINT_NAMES = (
+    "chat",
+    "completions",
+    "embeddings",
+    "responses",
+    "moderations",
+    "rerank",
+    "images",
+    "image_variations",
+    "speech",
+    "transcriptions",
+    "translations",
+)
 ENDPOINTS_CONFIG = "endpoints"  # the config entry listing an openai-compatible channel's own
 CONFIGURABLE = frozenset({"openai-compatible"})  # the kinds whose channels may list their own
-_OPENAI_STYLE = frozenset(ENDPOINT_NAMES) - {"rerank"}
+# Images and audio: OpenAI's own; an openai-compatible channel's when its list names them.
+MEDIA = frozenset({"images", "image_variations", "speech", "transcriptions", "translations"})
+_OPENAI_STYLE = frozenset(ENDPOINT_NAMES) - {"rerank"} - MEDIA
 _CHAT, _CHAT_EMBEDDINGS = frozenset({"chat"}), frozenset({"chat", "embeddings"})
 
 
 def _every_model(_model: str) -> bool:
+    return True
+
+
+def _never(_body: dict[str, Any]) -> bool:
+    return False
+
+
+def _always(_body: dict[str, Any]) -> bool:
     return True
 
 
@@ -54,8 +81,12 @@ class ChannelKind:
     passthrough: PassthroughProvider | None = None  # OpenAI bodies as they are
     embeddings: EmbeddingsProvider | None = None  # OpenAI embeddings, converted
     native: NativeProvider | None = None  # a front door's requests, untouched
+    media: MediaProvider | None = None  # where image and audio requests go (MEDIA)
     door_format: str | None = None  # ... of this format
     native_models: Callable[[str], bool] = _every_model  # ... for these upstream models
+    # Whether the kind runs the built-in web search a chat body allows
+    # (``web_search_options``): Anthropic's server tool, Gemini's Google Search.
+    runs_web_search: Callable[[dict[str, Any]], bool] = _never
     needs_image_bytes: bool = False  # client image URLs fetched into data URLs first
     default_base_url: str | None = None
     base_url_template: str | None = None  # from config entries, e.g. Bedrock's region
@@ -76,12 +107,15 @@ class ChannelKind:
                 pass
         return endpoint in self.endpoints
 
-    def speaks(self, door_format: str, model: str) -> bool:
-        """Whether the kind takes ``door_format`` requests untouched for upstream ``model``."""
+    def speaks(self, door_format: str, model: str, config: Mapping[str, str] | None = None) -> bool:
+        """Whether a channel of this kind with ``config`` takes ``door_format`` requests
+        untouched for upstream ``model`` (a Responses request: when it serves that
+        endpoint, which an openai-compatible channel may not)."""
         return (
             self.native is not None
             and door_format == self.door_format
             and self.native_models(model)
+            and (door_format not in ENDPOINT_NAMES or self.serves(door_format, config))
         )
 
 
@@ -105,13 +139,18 @@ def _openai_kind(
     url: str | None = None,
     reports: frozenset[str] = frozenset({"cached"}),
     endpoints: frozenset[str] = _OPENAI_STYLE,
+    media: bool = True,
 ) -> ChannelKind:
+    responses = "responses" in endpoints
     return ChannelKind(
         name,
         provider,
         endpoints,
         passthrough=provider,
         embeddings=provider,
+        native=provider if responses else None,
+        door_format="responses" if responses else None,
+        media=OpenAIMedia(provider) if media else None,
         default_base_url=url,
         reports=reports,
     )
@@ -133,14 +172,21 @@ CHANNEL_KINDS: dict[str, ChannelKind] = {
     kind.name: kind
     for kind in (
         _openai_kind(
-            "openai", OpenAIProvider("openai"), "https://api.openai.com/v1", _OPENAI_REPORTS
+            "openai",
+            OpenAIProvider("openai"),
+            "https://api.openai.com/v1",
+            _OPENAI_REPORTS,
+            _OPENAI_STYLE | MEDIA,
         ),
         _openai_kind("openai-compatible", OpenAIProvider("openai-compatible")),
         ChannelKind(
             "azure",
             _AZURE,
-            _CHAT_EMBEDDINGS,
+            _CHAT_EMBEDDINGS | {"responses"} | MEDIA - {"image_variations"},  # no DALL-E 2
             embeddings=_AZURE,
+            media=_AZURE,
+            native=_AZURE,
+            door_format="responses",  # at /openai/v1/responses
             reports=frozenset({"cached", "audio_input", "audio_output"}),
         ),
         ChannelKind(
@@ -149,6 +195,7 @@ CHANNEL_KINDS: dict[str, ChannelKind] = {
             _CHAT,
             native=_ANTHROPIC,
             door_format="anthropic",
+            runs_web_search=_always,
             default_base_url="https://api.anthropic.com",
             reports=frozenset({"cached", "cache_write", "cache_write_1h"}),
         ),
@@ -159,6 +206,7 @@ CHANNEL_KINDS: dict[str, ChannelKind] = {
             embeddings=_GEMINI,
             native=_GEMINI,
             door_format="gemini",
+            runs_web_search=gemini_runs_web_search,
             needs_image_bytes=True,
             default_base_url="https://generativelanguage.googleapis.com",
             reports=frozenset({"cached", "audio_input", "audio_output", "image_output"}),
@@ -168,7 +216,9 @@ CHANNEL_KINDS: dict[str, ChannelKind] = {
             QwenProvider(),
             "https://dashscope.aliyuncs.com/compatible-mode/v1",
             frozenset({"cached", "cache_write"}),
-            _OPENAI_STYLE - {"moderations"},  # DashScope has no moderations endpoint
+            # No moderations at DashScope; Responses requests are converted to chat.
+            _OPENAI_STYLE - {"moderations", "responses"},
+            media=False,  # DashScope's images and audio have APIs of their own
         ),
         ChannelKind(
             "bedrock",

@@ -175,7 +175,16 @@ class Price:
         return chosen
 
     def unit_price(self, per: str, variant: str = "") -> UnitPrice | None:
-        return next((u for u in self.units if u.per == per and u.variant == variant), None)
+        """The price of ``per`` units of ``variant``; a price with no variant covers every
+        variant without its own (LiteLLM's per-image prices are for any size)."""
+        any_variant = None
+        for unit in self.units:
+            if unit.per == per:
+                if unit.variant == variant:
+                    return unit
+                if not unit.variant:
+                    any_variant = unit
+        return any_variant
 
     def unpriced_kinds(self) -> list[str]:
         """Token kinds that bill at the input or output price for want of their own."""

@@ -26,6 +26,7 @@ class Explanation:
     candidates: list[dict[str, Any]]
     skipped: list[dict[str, Any]]
     attempts: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)  # what a conversion left out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -36,6 +37,7 @@ class Explanation:
             "candidates": self.candidates,
             "skipped": self.skipped,
             "attempts": self.attempts,
+            "notes": self.notes,
         }
 
 
@@ -62,6 +64,7 @@ async def explain(db: Executor, request_id: str) -> Explanation:
         candidates=named(route.get("candidates", [])),
         skipped=named(route.get("skipped", [])),
         attempts=named(route.get("attempts", [])),
+        notes=[str(note) for note in route.get("notes", [])],
     )
 
 

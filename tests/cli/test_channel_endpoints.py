@@ -57,8 +57,8 @@ def test_update_replaces_the_list_and_an_empty_one_restores_the_kinds(cli, cli_j
 
 
 def test_an_unknown_endpoint_is_a_one_line_error(cli) -> None:
-    result = add(cli, "a", *COMPATIBLE, "--endpoints", "chat,images")
-    assert_one_line_error(result, "unknown endpoint 'images'", "rerank")
+    result = add(cli, "a", *COMPATIBLE, "--endpoints", "chat,realtime")
+    assert_one_line_error(result, "unknown endpoint 'realtime'", "rerank")
     assert cli("channel", "list", "--json").stdout.strip() == "[]"
 
 
@@ -82,5 +82,15 @@ def test_dry_run_shows_only_the_channels_serving_the_endpoint(cli, cli_json) -> 
 
 
 def test_dry_run_refuses_an_unknown_endpoint(cli) -> None:
-    result = cli("route", "dry-run", "--model", "m1", "--endpoint", "images")
-    assert_one_line_error(result, "unknown endpoint 'images'")
+    result = cli("route", "dry-run", "--model", "m1", "--endpoint", "realtime")
+    assert_one_line_error(result, "unknown endpoint 'realtime'")
+
+
+def test_dry_run_of_an_audio_endpoint_shows_the_kinds_that_serve_it(cli, cli_json) -> None:
+    assert add(cli, "chat-only", *COMPATIBLE).exit_code == 0
+    assert add(cli, "speech", *COMPATIBLE, "--endpoints", "chat,speech").exit_code == 0
+    assert add(cli, "openai", "--type", "openai").exit_code == 0
+    assert add(cli, "claude", "--type", "anthropic").exit_code == 0
+    speech = cli_json("route", "dry-run", "--model", "m1", "--endpoint", "speech")
+    assert [c["name"] for c in speech["channels"]] == ["speech", "openai"]
+    assert cli_json("channel", "show", "2")["endpoints"] == ["chat", "speech"]

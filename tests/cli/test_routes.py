@@ -149,6 +149,7 @@ def test_explain_json_lists_every_attempt_in_order(tmp_path, cli_json) -> None:
             },
             {"id": 1, "status": 200, "name": "fake"},
         ],
+        "notes": [],
     }
     fourth: Any = cli_json("route", "explain", "why-4")
     assert fourth["skipped"] == [

@@ -5,12 +5,20 @@ It rejects what Anthropic rejects: a missing or wrong ``x-api-key``, no
 ``user``, empty text blocks, and a ``system`` role inside ``messages`` unless the request
 declares a beta that allows mid-conversation system turns (Claude Code does: it sends the
 session's environment as a ``system`` message after the first user turn). Those turns hold
-text only and stand outside the user/assistant alternation. Streams replay a recorded SSE
-file, re-chunked at random byte boundaries.
+text only and stand outside the user/assistant alternation. Extended thinking is held to
+Anthropic's rules (``_thinking_problem``): a budget from 1024 to below ``max_tokens``, no
+``temperature`` but 1, no ``top_k``, ``top_p`` only from 0.95, no forced tool; a thinking
+block sent back needs its signature, and with thinking enabled the assistant turn of a tool
+loop must open with its thinking. Client tools need a name and an object ``input_schema``;
+the web search server tool is named ``web_search``. Streams replay a recorded SSE file,
+re-chunked at random byte boundaries. Given several fixtures, the fake answers with them in
+turn (the last one repeats).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +33,9 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "anthropic"
 MID_CONVERSATION_SYSTEM_BETAS = frozenset(
     {"mid-conversation-system-2026-04-07", "per-turn-control-2026-07-01"}
 )
+MIN_BUDGET = 1024
+_THINKING_BLOCKS = ("thinking", "redacted_thinking")
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 
 
 class FakeAnthropic(ReplayServer):
@@ -34,17 +45,23 @@ class FakeAnthropic(ReplayServer):
         self,
         key: str = "sk-canary-ant-upstream",
         *,
-        stream_fixture: str = "anthropic_stream_basic_text.sse",
-        answer_fixture: str = "anthropic_nonstream_tool_use.json",
+        stream_fixture: str | Sequence[str] = "anthropic_stream_basic_text.sse",
+        answer_fixture: str | Sequence[str] = "anthropic_nonstream_tool_use.json",
         seed: int = 7,
+        in_one_order: bool = False,
     ) -> None:
         self.key = key
-        self.stream_fixture = stream_fixture
-        self.answer_fixture = answer_fixture
+        # True: the nth request, streamed or not, gets the nth fixture of its kind (a script
+        # mixing both); False: streamed and whole requests are counted apart.
+        self.in_one_order = in_one_order
+        self.stream_fixtures = _names(stream_fixture)
+        self.answer_fixtures = _names(answer_fixture)
+        self.stream_fixture, self.answer_fixture = self.stream_fixtures[0], self.answer_fixtures[0]
         super().__init__(seed)
         self.requests: list[dict[str, Any]] = []
         self.raw_requests: list[bytes] = []
         self.headers: list[dict[str, str]] = []
+        self._streamed = self._answered = 0
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
@@ -66,10 +83,23 @@ class FakeAnthropic(ReplayServer):
         self.raw_requests.append(raw)
         self.headers.append(dict(request.headers))
         if body.get("stream"):
-            return await self.replay(request, FIXTURES / self.stream_fixture)
-        return web.Response(
-            body=(FIXTURES / self.answer_fixture).read_bytes(), content_type="application/json"
-        )
+            self._streamed += 1
+            streamed = _nth(self.stream_fixtures, self._turn(self._streamed))
+            return await self.replay(request, FIXTURES / streamed)
+        self._answered += 1
+        answer = FIXTURES / _nth(self.answer_fixtures, self._turn(self._answered))
+        return web.Response(body=answer.read_bytes(), content_type="application/json")
+
+    def _turn(self, count: int) -> int:
+        return len(self.requests) if self.in_one_order else count
+
+
+def _names(fixtures: str | Sequence[str]) -> tuple[str, ...]:
+    return (fixtures,) if isinstance(fixtures, str) else tuple(fixtures)
+
+
+def _nth(fixtures: tuple[str, ...], count: int) -> str:
+    return fixtures[min(count, len(fixtures)) - 1]
 
 
 def _betas(header: str) -> frozenset[str]:
@@ -84,6 +114,14 @@ def _invalid(body: Any, betas: frozenset[str]) -> str | None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return "messages: at least one message is required"
+    return (
+        _messages_problem(messages, betas)
+        or _tools_problem(body.get("tools"))
+        or _thinking_problem(body)
+    )
+
+
+def _messages_problem(messages: list[Any], betas: frozenset[str]) -> str | None:
     system_turns = not betas.isdisjoint(MID_CONVERSATION_SYSTEM_BETAS)
     expected = "user"
     for index, message in enumerate(messages):
@@ -95,9 +133,103 @@ def _invalid(body: Any, betas: frozenset[str]) -> str | None:
             return f"messages.{index}.role: roles must alternate user/assistant, starting with user"
         else:
             expected = "assistant" if expected == "user" else "user"
-        if any(b.get("type") == "text" and not b.get("text") for b in blocks):
-            return f"messages.{index}: text content blocks must be non-empty"
+        problem = _blocks_problem(blocks, f"messages.{index}")
+        if problem:
+            return problem
     return None
+
+
+def _blocks_problem(blocks: list[dict[str, Any]], where: str) -> str | None:
+    for index, block in enumerate(blocks):
+        kind = block.get("type")
+        if kind == "text" and not block.get("text"):
+            return f"{where}: text content blocks must be non-empty"
+        if kind == "thinking" and not _filled(block, "signature"):
+            return f"{where}.content.{index}.thinking.signature: Field required"
+        if kind == "redacted_thinking" and not _filled(block, "data"):
+            return f"{where}.content.{index}.redacted_thinking.data: Field required"
+    return None
+
+
+def _tools_problem(tools: Any) -> str | None:
+    for index, tool in enumerate(tools if isinstance(tools, list) else ()):
+        if not isinstance(tool, dict):
+            return f"tools.{index}: Input should be an object"
+        kind = tool.get("type")
+        if isinstance(kind, str) and kind.startswith("web_search_"):
+            location = tool.get("user_location", {"type": "approximate"})
+            if tool.get("name") != "web_search":
+                return f"tools.{index}.name: the web search tool must be named web_search"
+            if not isinstance(location, dict) or location.get("type") != "approximate":
+                return f"tools.{index}.user_location.type: Input should be 'approximate'"
+        elif kind in (None, "custom"):
+            schema = tool.get("input_schema")
+            if not _TOOL_NAME.match(str(tool.get("name") or "")):
+                return f"tools.{index}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'"
+            if not isinstance(schema, dict) or schema.get("type") != "object":
+                return f"tools.{index}.input_schema.type: Input should be 'object'"
+    return None
+
+
+def _thinking_problem(body: dict[str, Any]) -> str | None:
+    """What Anthropic refuses about a request's extended thinking (None: nothing)."""
+    thinking = body.get("thinking")
+    if thinking is None:
+        return None
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind not in ("enabled", "disabled", "adaptive"):
+        return "thinking.type: Input should be 'enabled', 'disabled' or 'adaptive'"
+    if kind == "enabled":
+        problem = _budget_problem(thinking.get("budget_tokens"), body["max_tokens"])
+        problem = problem or _unsigned_tool_loop(body["messages"])
+        if problem:
+            return problem
+    return _sampling_problem(body) if kind != "disabled" else None
+
+
+def _budget_problem(budget: Any, max_tokens: int) -> str | None:
+    if not isinstance(budget, int) or budget < MIN_BUDGET:
+        return (
+            f"thinking.enabled.budget_tokens: Input should be greater than or equal to {MIN_BUDGET}"
+        )
+    if budget >= max_tokens:
+        return "`max_tokens` must be greater than `thinking.budget_tokens`."
+    return None
+
+
+def _sampling_problem(body: dict[str, Any]) -> str | None:
+    if body.get("temperature", 1) != 1:
+        return "`temperature` may only be set to 1 when thinking is enabled."
+    if "top_k" in body:
+        return "`top_k` is not supported when thinking is enabled."
+    if body.get("top_p", 1) < 0.95:
+        return "`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled."
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") in ("any", "tool"):
+        return "Thinking may not be enabled when tool_choice forces tool use."
+    return None
+
+
+def _unsigned_tool_loop(messages: list[dict[str, Any]]) -> str | None:
+    """With thinking enabled, the last assistant turn, when it used tools, opens with thinking."""
+    for index, message in reversed(list(enumerate(messages))):
+        if message.get("role") != "assistant":
+            continue
+        blocks = _blocks(message.get("content"))
+        first = blocks[0].get("type") if blocks else None
+        if any(b.get("type") == "tool_use" for b in blocks) and first not in _THINKING_BLOCKS:
+            return (
+                f"messages.{index}.content.0.type: Expected `thinking` or `redacted_thinking`, "
+                f"but found `{first}`. When `thinking` is enabled, a final `assistant` message "
+                "must start with a thinking block."
+            )
+        return None
+    return None
+
+
+def _filled(block: dict[str, Any], key: str) -> bool:
+    value = block.get(key)
+    return isinstance(value, str) and bool(value)
 
 
 def _blocks(content: Any) -> list[dict[str, Any]]:

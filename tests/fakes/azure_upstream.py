@@ -9,6 +9,8 @@ for an Entra token and refused too), a classic call without a known ``api-versio
 ``stream_options`` on classic versions older than 2024-09-01 (400). Streams replay the
 recording whose first chunk is the prompt-filter chunk, re-chunked at random byte
 boundaries, with a usage chunk when asked for and optionally a ``content_filter`` finish.
+Image (generations, edits) and audio operations answer as OpenAI's (``openai_media``), for
+the model behind the deployment.
 """
 
 from __future__ import annotations
@@ -22,14 +24,20 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from tests.fakes.openai_media import OPERATIONS, FakeMedia
 from tests.fakes.openai_upstream import RecordedRequest
 from tests.fakes.replay_server import ReplayServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "azure"
+MEDIA_OPERATIONS = frozenset(OPERATIONS) - {"images/variations"}
 DEFAULT_DEPLOYMENTS = {
     "gpt-4": "gpt-4o-2024-11-20",
     "prod-4": "gpt-4o-2024-11-20",
     "embed-small": "text-embedding-3-small",
+    "dall-e-3": "dall-e-3",
+    "painter": "gpt-image-1",
+    "tts": "tts-1",
+    "whisper": "whisper-1",
 }
 API_VERSIONS = frozenset(
     [
@@ -117,6 +125,7 @@ class FakeAzure(ReplayServer):
         self.deployments = dict(DEFAULT_DEPLOYMENTS if deployments is None else deployments)
         self.stream_usage = stream_usage
         self.content_filter = content_filter
+        self.media = FakeMedia()  # images and audio (no variations: Azure has no DALL-E 2)
         super().__init__(seed)
         self.requests: list[RecordedRequest] = []
 
@@ -126,21 +135,29 @@ class FakeAzure(ReplayServer):
 
     async def _classic(self, request: web.Request) -> web.StreamResponse:
         try:
-            body = await self._admit(request)
+            raw = await self._receive(request)
             version = request.query.get("api-version")
             if version not in API_VERSIONS:
                 raise _coded(404, "404", "Resource not found")
             deployment = request.match_info["deployment"]
-            return await self._operate(request, deployment, body, version)
+            operation = request.match_info["operation"]
+            if operation in MEDIA_OPERATIONS:  # the deployment's model, whatever the body says
+                model = self._deployed(deployment)
+                return await self.media.serve(request, raw, operation, model)
+            return await self._operate(request, deployment, _json_body(raw), version)
         except AzureError as error:
             return error.response()
 
     async def _v1(self, request: web.Request) -> web.StreamResponse:
         try:
-            body = await self._admit(request)
+            raw = await self._receive(request)
             version = request.query.get("api-version")
             if version is not None and version not in V1_VERSIONS:
                 raise _coded(400, "BadRequest", "API version not supported")
+            operation = request.match_info["operation"]
+            if operation in MEDIA_OPERATIONS:  # the body's model names the deployment
+                return await self.media.serve(request, raw, operation, deployed=self._deployed)
+            body = _json_body(raw)
             model = body.get("model")
             if not isinstance(model, str) or not model:
                 raise _invalid("you must provide a model parameter", "model")
@@ -148,8 +165,8 @@ class FakeAzure(ReplayServer):
         except AzureError as error:
             return error.response()
 
-    async def _admit(self, request: web.Request) -> dict[str, Any]:
-        """Record the request, check its key and return its JSON body."""
+    async def _receive(self, request: web.Request) -> bytes:
+        """Record the request, check its key and return its body."""
         raw = await request.read()
         try:
             body = orjson.loads(raw) if raw else None
@@ -160,9 +177,14 @@ class FakeAzure(ReplayServer):
             RecordedRequest(request.method, request.path, request.query_string, headers, raw, body)
         )
         self._check_key(request)
-        if not isinstance(body, dict):
-            raise _invalid("We could not parse the JSON body of your request.")
-        return body
+        return raw
+
+    def _deployed(self, deployment: str) -> str:
+        """The model behind ``deployment``; 404 DeploymentNotFound when there is none."""
+        model = self.deployments.get(deployment)
+        if model is None:
+            raise _coded(404, "DeploymentNotFound", NO_DEPLOYMENT)
+        return model
 
     def _check_key(self, request: web.Request) -> None:
         key = request.headers.get("api-key")
@@ -174,9 +196,7 @@ class FakeAzure(ReplayServer):
     async def _operate(
         self, request: web.Request, deployment: str, body: dict[str, Any], version: str | None
     ) -> web.StreamResponse:
-        model = self.deployments.get(deployment)
-        if model is None:
-            raise _coded(404, "DeploymentNotFound", NO_DEPLOYMENT)
+        model = self._deployed(deployment)
         operation = request.match_info["operation"]
         embedding = model.startswith("text-embedding")
         if operation == "chat/completions" and not embedding:
@@ -237,6 +257,16 @@ class FakeAzure(ReplayServer):
             "total_tokens": prompt + completion,
         }
         return b"data: " + orjson.dumps({**head, "choices": [], "usage": usage})
+
+
+def _json_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        raise _invalid("We could not parse the JSON body of your request.")
+    return body
 
 
 def _filtered(event: bytes) -> bytes:

@@ -7,6 +7,12 @@ path, signed headers, exact body), a stale ``x-amz-date``, an unknown key or ses
 Converse body of the wrong shape, an Anthropic body Bedrock's schema refuses
 (``bedrock_invoke``). A Bedrock API key passes as ``Authorization: Bearer``. Streams replay
 a recorded event stream cut at random byte boundaries.
+
+For a Claude model (``anthropic.`` in the model id), Converse also holds Claude's rules on
+extended thinking (``additionalModelRequestFields.thinking``): a budget from 1024 to below
+``maxTokens``, no ``temperature`` but 1, ``topP`` only from 0.95, no ``top_k``, no forced
+tool; reasoning sent back needs its signature, and with thinking enabled the assistant turn
+of a tool loop must open with its reasoning.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import time
 from calendar import timegm
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 from aiohttp import web
@@ -159,9 +166,9 @@ class FakeBedrock(ReplayServer):
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         try:
-            action = _route(request.raw_path)
+            model, action = _route(request.raw_path)
             self._authenticate(request, raw)
-            body = _parse(raw, action)
+            body = _parse(raw, action, model)
         except BedrockFailure as failure:
             self.rejections.append((failure.status, failure.name))
             return failure.response()
@@ -250,11 +257,12 @@ class FakeBedrock(ReplayServer):
         return signer.signature(signer.string_to_sign(aws, signer.canonical_request(aws)), aws)
 
 
-def _route(raw_path: str) -> str:
+def _route(raw_path: str) -> tuple[str, str]:
+    """The model id and the action of a request path."""
     match = _PATH.match(raw_path)
     if match is None:
         raise BedrockFailure(404, "UnknownOperationException", "Unknown operation")
-    return match["action"]
+    return unquote(match["model"]), match["action"]
 
 
 def _parse_stamp(stamp: str) -> float:
@@ -264,13 +272,15 @@ def _parse_stamp(stamp: str) -> float:
         raise _denied("IncompleteSignatureException", "x-amz-date is missing or bad.") from None
 
 
-def _parse(raw: bytes, action: str) -> dict[str, Any]:
+def _parse(raw: bytes, action: str, model: str) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         body = None
-    converse = action.startswith("converse")
-    problem = converse_problem(body) if converse else invoke_problem(body)
+    if action.startswith("converse"):
+        problem = converse_problem(body, claude="anthropic." in model)
+    else:
+        problem = invoke_problem(body)
     if problem is not None:
         raise BedrockFailure(400, "ValidationException", problem)
     return body
@@ -295,20 +305,94 @@ _NEEDS_TOOL_CONFIG = (
 )
 
 
-def converse_problem(body: Any) -> str | None:
-    """Bedrock's ValidationException message for a Converse ``body``; None when valid."""
+def converse_problem(body: Any, *, claude: bool = False) -> str | None:
+    """Bedrock's ValidationException message for a Converse ``body`` (to a Claude model when
+    ``claude``); None when valid."""
     if not isinstance(body, dict):
         return "Malformed input request, please reformat your input and try again."
     if not set(body) <= _TOP_LEVEL:
         return f"Unknown parameters in the request: {sorted(set(body) - _TOP_LEVEL)}"
     extra = body.get("additionalModelRequestFields", {})
-    return (
+    problem = (
         _messages_problem(body.get("messages"))
         or _blocks_problem(body.get("system", []), "system", _SYSTEM_BLOCKS)
         or _inference_problem(body.get("inferenceConfig", {}))
         or _tool_config_problem(body.get("toolConfig"), body["messages"])
         or (None if isinstance(extra, dict) else "additionalModelRequestFields: not an object")
     )
+    if problem or not claude:
+        return problem
+    return _signature_problem(body["messages"]) or claude_thinking_problem(body)
+
+
+_CLAUDE_SAYS = "The model returned the following errors: "
+
+
+def _signature_problem(messages: list[dict[str, Any]]) -> str | None:
+    for index, message in enumerate(messages):
+        for position, block in enumerate(message["content"]):
+            text = block.get("reasoningContent", {}).get("reasoningText")
+            if isinstance(text, dict) and not text.get("signature"):
+                where = f"messages.{index}.content.{position}"
+                return f"{_CLAUDE_SAYS}{where}.thinking.signature: Field required"
+    return None
+
+
+def claude_thinking_problem(body: dict[str, Any]) -> str | None:
+    """What Claude refuses about a Converse request's extended thinking (None: nothing)."""
+    thinking = body.get("additionalModelRequestFields", {}).get("thinking")
+    if thinking is None:
+        return None
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind not in ("enabled", "disabled", "adaptive"):
+        return _CLAUDE_SAYS + "thinking.type: Input tag is invalid"
+    if kind == "disabled":
+        return None
+    config = body.get("inferenceConfig", {})
+    problem = _claude_sampling_problem(body, config)
+    if kind == "enabled":
+        budget = thinking.get("budget_tokens")
+        problem = problem or _claude_budget_problem(budget, config.get("maxTokens"))
+        problem = problem or _unsigned_tool_loop(body["messages"])
+    return problem
+
+
+def _claude_budget_problem(budget: Any, max_tokens: Any) -> str | None:
+    if not isinstance(budget, int) or budget < 1024:
+        return _CLAUDE_SAYS + "thinking.enabled.budget_tokens: Input should be >= 1024"
+    if isinstance(max_tokens, int) and budget >= max_tokens:
+        return _CLAUDE_SAYS + "`max_tokens` must be greater than `thinking.budget_tokens`."
+    return None
+
+
+def _claude_sampling_problem(body: dict[str, Any], config: dict[str, Any]) -> str | None:
+    rule = None
+    if config.get("temperature", 1) != 1:
+        rule = "`temperature` may only be set to 1 when thinking is enabled."
+    elif config.get("topP", 1) < 0.95:
+        rule = "`top_p` must be at least 0.95 or unset when thinking is enabled."
+    elif "top_k" in body.get("additionalModelRequestFields", {}):
+        rule = "`top_k` is not supported when thinking is enabled."
+    elif "auto" not in (body.get("toolConfig") or {}).get("toolChoice", {"auto": {}}):
+        rule = "Thinking may not be enabled when tool_choice forces tool use."
+    return None if rule is None else _CLAUDE_SAYS + rule
+
+
+def _unsigned_tool_loop(messages: list[dict[str, Any]]) -> str | None:
+    """With thinking enabled, the last assistant turn, when it used tools, opens with reasoning."""
+    for index, message in reversed(list(enumerate(messages))):
+        if message["role"] != "assistant":
+            continue
+        content = message["content"]
+        if any("toolUse" in block for block in content) and "reasoningContent" not in content[0]:
+            found = next(iter(content[0]))
+            return (
+                f"{_CLAUDE_SAYS}messages.{index}.content.0.type: Expected `thinking` or "
+                f"`redacted_thinking`, but found `{found}`. When `thinking` is enabled, a final "
+                "`assistant` message must start with a thinking block."
+            )
+        return None
+    return None
 
 
 def _messages_problem(messages: Any) -> str | None:

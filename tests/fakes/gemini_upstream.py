@@ -3,9 +3,11 @@
 It rejects what Gemini rejects: a key anywhere but ``x-goog-api-key`` or a wrong one (as
 HTTP 400 ``API_KEY_INVALID``, like Gemini), roles other than ``user`` / ``model``, a
 ``functionResponse.response`` that is not an object, embedding requests for another model
-than the URL's. Streams need ``alt=sse`` and replay a recorded file re-chunked at random
-byte boundaries; ``batchEmbedContents`` answers ``[len(text), 0.5]`` per text (Gemini
-reports no usage for embeddings).
+than the URL's, a tool that is not exactly one known kind, and Google Search grounding
+beside function declarations (Gemini 2 refuses the mix; Gemini 3 takes it only with
+``toolConfig.includeServerSideToolInvocations``). Streams need ``alt=sse`` and replay a
+recorded file re-chunked at random byte boundaries; ``batchEmbedContents`` answers
+``[len(text), 0.5]`` per text (Gemini reports no usage for embeddings).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class FakeGemini(ReplayServer):
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return _error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
-        problem = _invalid(body) or _over_output_limit(model, body)
+        problem = _invalid(body) or _tools_problem(model, body) or _over_output_limit(model, body)
         if problem:
             return _error(400, "INVALID_ARGUMENT", problem)
         self.requests.append(body)
@@ -101,6 +103,33 @@ def _invalid(body: Any) -> str | None:
             if answer is not None and not isinstance(answer.get("response"), dict):
                 return "functionResponse.response must be an object"
     return None
+
+
+_TOOL_KINDS = {
+    *("functionDeclarations", "googleSearch", "googleSearchRetrieval", "codeExecution"),
+    *("urlContext", "fileSearch", "googleMaps", "computerUse"),
+}
+
+
+def _tools_problem(model: str, body: dict[str, Any]) -> str | None:
+    tools = body.get("tools", [])
+    if not isinstance(tools, list):
+        return "* GenerateContentRequest.tools: must be a list"
+    for index, tool in enumerate(tools):
+        if not isinstance(tool, dict) or len(tool) != 1 or not set(tool) <= _TOOL_KINDS:
+            return f"* GenerateContentRequest.tools[{index}]: set exactly one kind of tool"
+    kinds = {kind for tool in tools for kind in tool}
+    if not {"googleSearch", "functionDeclarations"} <= kinds:
+        return None
+    if not model.startswith("gemini-3"):
+        return "Tool use with function calling is unsupported by the model."
+    config = body.get("toolConfig")
+    if isinstance(config, dict) and config.get("includeServerSideToolInvocations") is True:
+        return None
+    return (
+        "Please enable tool_config.include_server_side_tool_invocations to use Built-in tools"
+        " with Function calling."
+    )
 
 
 # Models whose maxOutputTokens range the fake enforces as Gemini does (a 400, not a cut).

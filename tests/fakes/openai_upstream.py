@@ -1,13 +1,15 @@
 """A strict fake OpenAI upstream on 127.0.0.1, with fault switches and a request record.
 
 It answers ``/v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings``,
-``/v1/responses`` (replaying a recorded Responses stream, ``responses_recording``) and
-``/v1/models`` in OpenAI's wire shapes (compact JSON, ``data: [DONE]``, the usage chunk only
-when ``stream_options.include_usage`` is true) and rejects what OpenAI rejects: a missing or
-wrong key (401), bad JSON or missing parameters (400), ``stream_options`` without ``stream``
-(400), unknown models (404). Answers are deterministic: the content echoes the last user
-text ("Hello! You said: ...") unless a reply is configured, and ``completion_tokens`` is the
-number of content pieces sent unless a fixed count is configured.
+``/v1/responses`` (replaying a recorded Responses stream: ``responses_recording``, or the
+next of ``responses_script``), ``/v1/responses/input_tokens`` (counting words) and
+``/v1/models`` in OpenAI's wire shapes (compact JSON, ``data: [DONE]``, the usage chunk
+only when ``stream_options.include_usage`` is true) and rejects what OpenAI rejects: a
+missing or wrong key (401), bad JSON or missing parameters (400), ``stream_options``
+without ``stream`` (400), unknown models (404). Answers are deterministic: the content
+echoes the last user text ("Hello! You said: ...") unless a reply is configured, and
+``completion_tokens`` is the number of content pieces sent unless a fixed count is
+configured.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 import struct
 import threading
 import time
+import typing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +31,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
+from openai.types.responses.input_token_count_params import InputTokenCountParams
 
+from tests.fakes.openai_media import OPERATIONS as MEDIA_OPERATIONS
+from tests.fakes.openai_media import FakeMedia
 from tests.fakes.responses_params import PARAMS as RESPONSES_PARAMS
 from tests.fakes.responses_params import check_request as check_responses_request
 
@@ -67,6 +73,7 @@ _LEGACY_PARAMS = _names(
 )
 _EMBEDDING_PARAMS = _names("model input encoding_format dimensions user")
 _RESPONSES_PARAMS = RESPONSES_PARAMS  # the openai SDK's ResponseCreateParams
+_INPUT_TOKEN_PARAMS = frozenset(typing.get_type_hints(InputTokenCountParams))
 _MODERATION_PARAMS = _names("model input")
 _RERANK_PARAMS = _names("model query documents top_n return_documents")
 MODERATION_CATEGORIES = [
@@ -147,6 +154,17 @@ class RecordedRequest:
 class _Injected:
     error: ApiError
     remaining: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """A response the fake made without ``store: false``, kept as OpenAI keeps one: what
+    ``GET`` (``?stream=true`` replays its events), ``DELETE`` and ``/input_items`` of
+    ``/v1/responses/{id}`` answer."""
+
+    response: dict[str, Any]
+    events: list[bytes]
+    input_items: list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -514,10 +532,15 @@ class FakeOpenAI:
         self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
         self.cached_tokens, self.embedding_dim = cached_tokens, embedding_dim
         self.responses_recording = "responses_stream_text.sse"  # what /v1/responses replays
+        self.stored_responses: dict[str, StoredResponse] = {}  # by id
+        # Recordings the next /v1/responses requests replay, one each, in order (a tool call,
+        # then the text after it); once used up, ``responses_recording`` answers.
+        self.responses_script: list[str] = []
         # What /v1/rerank reports: "tokens" (Jina/vLLM usage.total_tokens), "search_units"
         # (Cohere's meta.billed_units), or "none".
         self.rerank_usage = "tokens"
         self.search_units = 1
+        self.media = FakeMedia()  # /v1/images/* and /v1/audio/* (tests/fakes/openai_media.py)
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -656,10 +679,16 @@ class FakeOpenAI:
         app.router.add_post("/v1/completions", self._route(self._legacy))
         app.router.add_post("/v1/embeddings", self._route(self._embeddings))
         app.router.add_post("/v1/responses", self._route(self._responses))
+        app.router.add_post("/v1/responses/input_tokens", self._route(self._input_tokens))
+        app.router.add_get("/v1/responses/{id}", self._route(self._retrieve_response))
+        app.router.add_delete("/v1/responses/{id}", self._route(self._delete_response))
+        app.router.add_get("/v1/responses/{id}/input_items", self._route(self._input_items))
         app.router.add_post("/v1/moderations", self._route(self._moderations))
         app.router.add_post("/v1/rerank", self._route(self._rerank))
         app.router.add_get("/v1/models", self._route(self._models))
         app.router.add_get("/v1/models/{model:.+}", self._route(self._model))
+        for operation in MEDIA_OPERATIONS:
+            app.router.add_post(f"/v1/{operation}", self._route(self.media.endpoint(operation)))
         app.router.add_route("*", "/{tail:.*}", self._route(self._invalid_url))
         return app
 
@@ -862,6 +891,9 @@ class FakeOpenAI:
         self._require_model(body, _RESPONSES_PARAMS)
         events = self._recorded_response()
         completed = event_data(events[-1])["response"]
+        if body.get("store") is not False:
+            items = _input_items(body["input"], len(self.stored_responses))
+            self.stored_responses[completed["id"]] = StoredResponse(completed, events, items)
         usage = completed["usage"]
         plan = Plan([], "stop", usage["input_tokens"], usage["output_tokens"])
         if stream:
@@ -870,11 +902,31 @@ class FakeOpenAI:
         # ``response.completed`` event: a real recorded object, not one made up here.
         return await self._send_json(request, completed, plan)
 
+    async def _input_tokens(
+        self, request: web.Request, record: RecordedRequest
+    ) -> web.StreamResponse:
+        """OpenAI's count of a Responses request's input: the words of its instructions and
+        input texts here (or ``prompt_tokens``); unknown parameters refused."""
+        body = _require_object(record.json)
+        if not self.allow_unknown_params:
+            _check_known(body, _INPUT_TOKEN_PARAMS)
+        if body.get("model") is not None:
+            self._require_model(body, _INPUT_TOKEN_PARAMS)
+        value = body.get("input")
+        if value is not None and not isinstance(value, str | list):
+            raise _invalid_type("input", "a string or an array of input items")
+        texts = [str(body.get("instructions") or ""), *_input_texts(value)]
+        payload = {
+            "object": "response.input_tokens",
+            "input_tokens": self._prompt_count(_words(texts)),
+        }
+        return await self._send_json(request, payload, None)
+
     def _recorded_response(self) -> list[bytes]:
         """The recording's events; the usage of its last (``response.completed``) replaced
         by the configured counts where set (``prompt_tokens``, ``completion_tokens``,
         ``cached_tokens``), so a test can bill round numbers."""
-        events = recorded_events(self.responses_recording)
+        events = recorded_events(self._next_recording())
         if self.prompt_tokens is None and self.completion_tokens is None and not self.cached_tokens:
             return events
         completed = event_data(events[-1])
@@ -887,6 +939,10 @@ class FakeOpenAI:
         usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
         last = b"event: response.completed\ndata: " + orjson.dumps(completed) + b"\n\n"
         return [*events[:-1], last]
+
+    def _next_recording(self) -> str:
+        """The next scripted recording, used up; else ``responses_recording``."""
+        return self.responses_script.pop(0) if self.responses_script else self.responses_recording
 
     async def _moderations(
         self, request: web.Request, record: RecordedRequest
@@ -942,6 +998,58 @@ class FakeOpenAI:
                 404, f"The model '{model}' does not exist", param="model", code="model_not_found"
             )
         return await self._send_json(request, _model_card(model), None)
+
+    def _stored(self, request: web.Request) -> StoredResponse:
+        response_id = request.match_info["id"]
+        stored = self.stored_responses.get(response_id)
+        if stored is None:
+            raise ApiError(404, f"Response with id '{response_id}' not found.")
+        return stored
+
+    async def _retrieve_response(
+        self, request: web.Request, record: RecordedRequest
+    ) -> web.StreamResponse:
+        stored = self._stored(request)
+        if _query_flag(request, "stream"):
+            return await self._send_stream(request, stored.events, Plan([], "stop", 0, 0))
+        return await self._send_json(request, stored.response, None)
+
+    async def _delete_response(
+        self, request: web.Request, record: RecordedRequest
+    ) -> web.StreamResponse:
+        self._stored(request)
+        response_id = request.match_info["id"]
+        del self.stored_responses[response_id]
+        deleted = {"id": response_id, "object": "response.deleted", "deleted": True}
+        return await self._send_json(request, deleted, None)
+
+    async def _input_items(
+        self, request: web.Request, record: RecordedRequest
+    ) -> web.StreamResponse:
+        """OpenAI's list of a stored response's input items (newest first by default)."""
+        items = self._stored(request).input_items
+        order = request.query.get("order", "desc")
+        if order not in ("asc", "desc"):
+            raise ApiError(
+                400,
+                f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.",
+                param="order",
+                code="invalid_value",
+            )
+        limit = _query_int(request, "limit", 20, 1, 100)
+        ordered = items if order == "asc" else items[::-1]
+        after = request.query.get("after")
+        ids = [item["id"] for item in ordered]
+        start = ids.index(after) + 1 if after in ids else 0
+        page = ordered[start : start + limit]
+        payload = {
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": start + limit < len(ordered),
+        }
+        return await self._send_json(request, payload, None)
 
     async def _invalid_url(
         self, request: web.Request, record: RecordedRequest
@@ -1029,6 +1137,59 @@ def _overlap(query: str, text: str) -> float:
     """A relevance score: the share of the query's words the text holds."""
     words = set(query.lower().split())
     return round(len(words & set(text.lower().split())) / max(len(words), 1), 4)
+
+
+def _input_items(value: Any, serial: int) -> list[dict[str, Any]]:
+    """A Responses request's ``input`` as the items OpenAI lists for it: each with an id,
+    messages in the typed form."""
+    listed = [{"role": "user", "content": value}] if isinstance(value, str) else value
+    items = []
+    for index, item in enumerate(listed):
+        if not isinstance(item, dict):
+            continue  # only when ``allow_unknown_params`` let the request through unchecked
+        content = item.get("content")
+        if "role" in item and isinstance(content, str):
+            part = "output_text" if item["role"] == "assistant" else "input_text"
+            item = {**item, "type": "message", "content": [{"type": part, "text": content}]}
+        items.append({"id": f"msg_fake{serial:04d}{index:04d}", **item})
+    return items
+
+
+def _input_texts(value: Any) -> list[str]:
+    """The texts of a Responses ``input``: the string, or its items' text content."""
+    if isinstance(value, str):
+        return [value]
+    texts = []
+    for item in value or ():
+        content = item.get("content") if isinstance(item, dict) else None
+        parts = [{"text": content}] if isinstance(content, str) else content or ()
+        texts += [str(p.get("text") or "") for p in parts if isinstance(p, dict)]
+    return texts
+
+
+def _query_flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name, "false")
+    if value not in ("true", "false"):
+        raise _invalid_type(name, "a boolean")
+    return value == "true"
+
+
+def _query_int(request: web.Request, name: str, default: int, least: int, most: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _invalid_type(name, "an integer") from None
+    if not least <= value <= most:
+        raise ApiError(
+            400,
+            f"Invalid '{name}': expected a value from {least} to {most}, but got {value}.",
+            param=name,
+            code="invalid_value",
+        )
+    return value
 
 
 def _model_card(model: str) -> dict[str, Any]:

@@ -429,3 +429,21 @@ async def test_reset_forgets_requests_and_counters(client, fake) -> None:
     await client.chat.completions.create(**CHAT)
     fake.reset()
     assert (fake.request_count, fake.completion_tokens_served, fake.cancelled) == (0, 0, 0)
+
+
+async def test_responses_script_answers_in_order_then_the_recording_answers(
+    client, http, fake
+) -> None:
+    fake.responses_script = ["responses_stream_function_call.sse", "responses_stream_text.sse"]
+    rejected = await http.post("/responses", json={"model": "gpt-4o", "input": "x", "nope": 1})
+    call = await client.responses.create(model="gpt-4o", input="What is the capital of France?")
+    text = await client.responses.create(model="gpt-4o", input="again")
+    fake.responses_recording = "responses_stream_function_call.sse"
+    after = await client.responses.create(model="gpt-4o", input="and again")
+    assert rejected.status_code == 400
+    assert [(item.type, getattr(item, "name", None)) for item in call.output] == [
+        ("function_call", "get_capital")
+    ]
+    assert text.output_text == "The capital of France is Paris."
+    assert [item.type for item in after.output] == ["function_call"]
+    assert fake.responses_script == []

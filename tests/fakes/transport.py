@@ -1,5 +1,5 @@
 """An in-process ``Transport`` for the relay (in the spirit of httpx's MockTransport): a
-handler answers each POST, no socket involved, so a forwarding mode can be tested alone."""
+handler answers each request, no socket involved, so a forwarding mode can be tested alone."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from burncloud.services.timeouts import Timeouts
 
 @dataclass
 class Sent:
-    """One POST the relay made."""
+    """One request the relay made (a POST unless ``method`` says otherwise)."""
 
     url: str
     headers: dict[str, str]
     body: bytes
+    method: str = "POST"
 
 
 @dataclass
@@ -70,7 +71,7 @@ Handler = Callable[[Sent], Reply]
 
 
 class FakeTransport:
-    """``FakeTransport(handler)``: every POST is kept in ``sent`` and answered by
+    """``FakeTransport(handler)``: every request is kept in ``sent`` and answered by
     ``handler``; ``unreachable=True`` refuses every connection."""
 
     def __init__(self, handler: Handler | None = None, *, unreachable: bool = False) -> None:
@@ -83,9 +84,16 @@ class FakeTransport:
     async def post(
         self, url: str, headers: Mapping[str, str], body: bytes, timeouts: Timeouts
     ) -> Answer:
+        return self._answer(Sent(url, dict(headers), body))
+
+    async def request(
+        self, method: str, url: str, headers: Mapping[str, str], timeouts: Timeouts
+    ) -> Answer:
+        return self._answer(Sent(url, dict(headers), b"", method))
+
+    def _answer(self, sent: Sent) -> Answer:
         if self._unreachable:
             raise Unreachable("connection refused by the fake")
-        sent = Sent(url, dict(headers), body)
         self.sent.append(sent)
         answer = FakeAnswer(self._handler(sent))
         self.answers.append(answer)

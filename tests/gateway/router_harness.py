@@ -24,6 +24,7 @@ from burncloud.services.channels import add_channel, update_channel
 from burncloud.services.prices import set_price
 from burncloud.services.settings import read_config_version
 from burncloud.services.tokens import create_token
+from burncloud.serving.listener import BACKLOG
 from tests.fakes import FakeOpenAI
 
 SECRET = "router-test-secret"
@@ -101,6 +102,7 @@ async def running_router(
     )
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
+    config.backlog = BACKLOG  # as `burncloud router` listens: a burst of connects queues
     config.accesslog = None
     stop = asyncio.Event()
     app = create_app(config_settings)

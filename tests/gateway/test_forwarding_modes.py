@@ -234,7 +234,7 @@ def _native_request(raw: bytes, send) -> NativeRequest:
         raise AssertionError("a native request must not be converted")
 
     return NativeRequest(
-        speaks=lambda kind, _model: kind == "anthropic",
+        speaks=lambda upstream, _model: upstream.type == "anthropic",
         raw=raw,
         body=orjson.loads(raw),
         stream=False,

@@ -525,3 +525,151 @@ def test_an_answer_with_thinking_can_be_sent_back_for_the_next_turn() -> None:
     payload = convert(body)
     assert payload["messages"][1]["content"] == answer["content"]
     assert payload["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+
+
+def convert_as(model: str, body: dict[str, Any], config: dict[str, str]) -> dict[str, Any]:
+    request = PROVIDER.chat_request(Channel(config=config), body, model, False)
+    payload = orjson.loads(request.body)
+    assert_valid(payload)
+    return payload
+
+
+def test_minimal_effort_thinks_with_the_smallest_budget() -> None:
+    payload = convert({"messages": [user("hi")], "reasoning_effort": "minimal"})
+    assert payload["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+
+
+def test_a_thinking_object_in_the_chat_body_is_honoured_and_can_turn_thinking_off() -> None:
+    body = {"messages": [user("hi")], "thinking": {"type": "enabled", "budget_tokens": 2048}}
+    payload = convert({**body, "reasoning_effort": "high"})
+    assert payload["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert payload["max_tokens"] == 4096 + 2048
+    off = {"messages": [user("hi")], "thinking": {"type": "disabled"}, "reasoning_effort": "high"}
+    assert "thinking" not in convert(off)
+
+
+@pytest.mark.parametrize("budget", [512, 0, "2048", None, True])
+def test_a_thinking_budget_anthropic_refuses_is_an_invalid_request(budget: Any) -> None:
+    body = {"messages": [user("hi")], "thinking": {"type": "enabled", "budget_tokens": budget}}
+    with pytest.raises(InvalidRequest, match="budget_tokens"):
+        PROVIDER.chat_request(Channel(), body, "claude-sonnet-4-5", False)
+
+
+@pytest.mark.parametrize(
+    ("model", "config", "effort", "budget", "max_tokens"),
+    [
+        # the channel's default answer room plus the budget, cut at the model's output limit
+        ("claude-sonnet-4-5-20250929", {"max_tokens_default": "64000"}, "high", 16384, 64000),
+        ("claude-opus-4-1-20250805", {"max_tokens_default": "30000"}, "high", 16384, 32000),
+        ("claude-opus-4-1", {"max_tokens_default": "31000"}, "xhigh", 24576, 32000),
+        # a channel's max_output_tokens names the limit of what it serves
+        (
+            "claude-next",
+            {"max_tokens_default": "8000", "max_output_tokens": "9000"},
+            "high",
+            8999,
+            9000,
+        ),
+        # a model in no table keeps the sum
+        ("claude-next", {"max_tokens_default": "8000"}, "high", 16384, 24384),
+    ],
+)
+def test_the_raised_max_tokens_stays_within_the_models_output_limit(
+    model: str, config: dict[str, str], effort: str, budget: int, max_tokens: int
+) -> None:
+    payload = convert_as(model, {"messages": [user("hi")], "reasoning_effort": effort}, config)
+    assert payload["thinking"] == {"type": "enabled", "budget_tokens": budget}
+    assert payload["max_tokens"] == max_tokens
+
+
+def test_an_explicit_limit_is_never_raised_for_thinking() -> None:
+    """OpenAI counts reasoning inside the limit, and the relay caps it to the balance."""
+    body = {"messages": [user("hi")], "reasoning_effort": "high", "max_completion_tokens": 3000}
+    payload = convert(body)
+    assert payload["max_tokens"] == 3000
+    assert payload["thinking"] == {"type": "enabled", "budget_tokens": 2999}
+
+
+def test_only_signed_thinking_goes_back_first_in_the_assistant_turn() -> None:
+    blocks = [
+        {"type": "thinking", "thinking": "Unsigned, from a stream cut short."},
+        {"type": "thinking", "thinking": "Signed.", "signature": "sig=="},
+        {"type": "redacted_thinking", "data": "EqkE"},
+        {"type": "redacted_thinking", "data": ""},
+        {"type": "tool_use", "id": "x"},
+    ]
+    messages = [
+        user("weather?"),
+        {"role": "assistant", "content": "Let me check.", "reasoning_content": "Hmm."},
+        {
+            "role": "assistant",
+            "content": None,
+            "reasoning_content": "Unsigned, from a stream cut short.Signed.",
+            "thinking_blocks": blocks,
+            "tool_calls": [call("c1", "get_weather", "{}")],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "18C"},
+    ]
+    payload = convert({"messages": messages, "tools": [WEATHER_TOOL], "reasoning_effort": "low"})
+    assert [b["type"] for b in payload["messages"][1]["content"]] == [
+        "thinking",
+        "redacted_thinking",
+        "text",
+        "tool_use",
+    ]
+    assert payload["messages"][1]["content"][:2] == [
+        {"type": "thinking", "thinking": "Signed.", "signature": "sig=="},
+        {"type": "redacted_thinking", "data": "EqkE"},
+    ]
+    assert payload["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+
+
+def test_reasoning_content_alone_is_not_sent_back_and_leaves_thinking_off_in_a_tool_loop() -> None:
+    messages = [
+        user("weather?"),
+        {
+            "role": "assistant",
+            "content": None,
+            "reasoning_content": "I should call the tool.",
+            "tool_calls": [call("c1", "get_weather", "{}")],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "18C"},
+    ]
+    payload = convert({"messages": messages, "tools": [WEATHER_TOOL], "reasoning_effort": "high"})
+    assert [b["type"] for b in payload["messages"][1]["content"]] == ["tool_use"]
+    assert "thinking" not in payload
+
+
+def test_web_search_options_add_the_server_web_search_tool() -> None:
+    payload = convert({"messages": [user("news?")], "web_search_options": {}})
+    assert payload["tools"] == [{"type": "web_search_20250305", "name": "web_search"}]
+    body = {"messages": [user("news?")], "tools": [WEATHER_TOOL], "web_search_options": {}}
+    names = [tool["name"] for tool in convert({**body, "tool_choice": "auto"})["tools"]]
+    assert names == ["get_weather", "web_search"]
+    assert "tools" not in convert({"messages": [user("news?")], "web_search_options": None})
+
+
+def test_the_clients_approximate_location_goes_to_the_web_search_tool() -> None:
+    location = {
+        "type": "approximate",
+        "approximate": {"city": "Oslo", "country": "NO", "region": "", "timezone": "Europe/Oslo"},
+    }
+    options = {"search_context_size": "high", "user_location": location}
+    (tool,) = convert({"messages": [user("news?")], "web_search_options": options})["tools"]
+    assert tool == {
+        "type": "web_search_20250305",
+        "name": "web_search",
+        "user_location": {
+            "type": "approximate",
+            "city": "Oslo",
+            "country": "NO",
+            "timezone": "Europe/Oslo",
+        },
+    }
+
+
+def test_web_search_and_thinking_go_together() -> None:
+    body = {"messages": [user("news?")], "web_search_options": {}, "reasoning_effort": "medium"}
+    payload = convert(body)
+    assert payload["thinking"]["budget_tokens"] == 4096
+    assert payload["tools"][0]["type"] == "web_search_20250305"

@@ -211,3 +211,72 @@ def test_non_json_error_bodies() -> None:
     assert long.message == "x" * 5000  # the upstream seam masks the key, then cuts
     huge = PROVIDER.error(400, error_body("invalid_request_error", "x" * 100_000), None)
     assert len(huge.message) == 64 * 1024  # only memory is bounded here
+
+
+def test_recorded_thinking_and_tool_use_answer_keeps_the_signed_block() -> None:
+    raw = (FIXTURES / "anthropic_nonstream_thinking_tool_use.json").read_bytes()
+    recorded = orjson.loads(raw)
+    msg = answer(recorded)["choices"][0]["message"]
+    thinking = recorded["content"][0]
+    assert msg["thinking_blocks"] == [thinking]
+    assert msg["reasoning_content"] == thinking["thinking"]
+    assert msg["content"] == recorded["content"][1]["text"]
+    (tool_call,) = msg["tool_calls"]
+    assert tool_call["id"] == "toolu_01YGzqpRE16Vricda3Aqcejo"
+    assert tool_call["function"] == {"name": "get_user_country", "arguments": "{}"}
+
+
+def test_recorded_web_search_answer_keeps_its_text_and_cites_its_sources() -> None:
+    result = PROVIDER.chat_answer(
+        (FIXTURES / "anthropic_nonstream_web_search.json").read_bytes(), "claude-alias"
+    )
+    ChatCompletion.model_validate(result.completion)
+    choice = result.completion["choices"][0]
+    msg = choice["message"]
+    assert choice["finish_reason"] == "stop"
+    assert "tool_calls" not in msg  # Anthropic ran the search: not a call for the client
+    assert msg["content"].startswith("Based on the search results, here's the weather")
+    assert (
+        "- Temperature: 66°F with clear skies\n- Winds W at 10 to 20 mph\n\nOverall"
+        in (msg["content"])
+    )
+    assert msg["reasoning_content"].startswith("The user is asking about the weather")
+    assert [b["type"] for b in msg["thinking_blocks"]] == ["thinking"]
+    cited = [a["url_citation"] for a in msg["annotations"]]
+    spans = [(c["url"], msg["content"][c["start_index"] : c["end_index"]]) for c in cited]
+    assert spans == [
+        (
+            "https://www.accuweather.com/en/us/san-francisco/94103/weather-forecast/347629",
+            "Temperature: 66°F with clear skies",
+        ),
+        ("https://www.wunderground.com/weather/us/ca/san-francisco", "Winds W at 10 to 20 mph"),
+    ]
+    assert msg["annotations"][0]["url_citation"]["title"] == (
+        "San Francisco, CA Weather Forecast | AccuWeather"
+    )
+    assert result.usage is not None and result.usage.tool_calls == (("web_search", 1),)
+
+
+def test_text_resuming_after_a_server_tool_starts_a_new_paragraph() -> None:
+    search = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}
+    result = {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []}
+    cited = {
+        "type": "text",
+        "text": "It is 18C.",
+        "citations": [
+            {"type": "web_search_result_location", "url": "https://w.example/", "title": None},
+            {"type": "char_location", "cited_text": "x", "document_index": 0},
+        ],
+    }
+    blocks = [{"type": "text", "text": "I'll look it up."}, search, result, cited]
+    msg = answer(message(blocks))["choices"][0]["message"]
+    assert msg["content"] == "I'll look it up.\n\nIt is 18C."
+    (annotation,) = msg["annotations"]
+    assert annotation["url_citation"] == {
+        "start_index": len("I'll look it up.\n\n"),
+        "end_index": len(msg["content"]),
+        "url": "https://w.example/",
+        "title": "",
+    }
+    lone = answer(message([search, result, {"type": "text", "text": "Found it."}]))
+    assert lone["choices"][0]["message"]["content"] == "Found it."

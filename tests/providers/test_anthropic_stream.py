@@ -17,7 +17,7 @@ from burncloud.providers.anthropic import AnthropicProvider
 from burncloud.providers.text_sample import SAMPLE_CHARS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "anthropic"
-STREAMS = ["basic_text", "tool_use", "thinking", "incomplete_partial_json"]
+STREAMS = ["basic_text", "tool_use", "thinking", "incomplete_partial_json", "redacted_thinking"]
 PROVIDER = AnthropicProvider(clock=lambda: 1_735_689_600)
 
 
@@ -95,6 +95,15 @@ def tool_block(index: int, call_id: str, name: str, *parts: str) -> list[dict[st
     ]
     start = {"type": "content_block_start", "index": index, "content_block": block}
     return [start, *deltas, {"type": "content_block_stop", "index": index}]
+
+
+THINKING_START = {"type": "thinking", "thinking": "", "signature": ""}
+SIGNATURE = {"type": "signature_delta", "signature": "EqQBCkYI=="}
+
+
+def thinking_delta(index: int, text: str) -> dict[str, Any]:
+    delta = {"type": "thinking_delta", "thinking": text}
+    return {"type": "content_block_delta", "index": index, "delta": delta}
 
 
 def ending(stop_reason: str = "end_turn", output_tokens: int = 5) -> list[dict[str, Any]]:
@@ -175,15 +184,19 @@ def test_tool_use_stream_maps_block_one_to_tool_index_zero() -> None:
     assert (usage["prompt_tokens"], usage["completion_tokens"]) == (377, 65)
 
 
-def test_thinking_streams_as_reasoning_content_without_the_signature() -> None:
-    out = transcode(fixture("thinking"))
+def test_thinking_streams_as_reasoning_content_then_its_signature() -> None:
+    out = transcode(fixture("thinking"), random_sizes(5))
     payloads = events(out)[:-1]
-    reasoning = "".join(
-        c["delta"].get("reasoning_content", "") for p in payloads for c in p["choices"]
-    )
+    deltas = [c["delta"] for p in payloads for c in p["choices"]]
+    reasoning = "".join(d.get("reasoning_content", "") for d in deltas)
     assert reasoning.startswith("This is a straightforward question about pedestrian safety.")
     assert reasoning.endswith("help prevent accidents.")
-    assert b"EvMCCkYICxgC" not in out
+    (signed,) = [i for i, d in enumerate(deltas) if "thinking_blocks" in d]
+    (block,) = deltas[signed]["thinking_blocks"]
+    assert (block["type"], block["thinking"], block["index"]) == ("thinking", "", 0)
+    assert block["signature"].startswith("EvMCCkYICxgC") and block["signature"].endswith("YAQ==")
+    assert all("reasoning_content" not in d for d in deltas[signed:])
+    assert not any(d.get("content") for d in deltas[:signed])  # the text block comes after
     completion = accumulate(out)
     assert completion.choices[0].message.content.startswith("Here are the basic steps for safely")
     assert completion.choices[0].message.content.endswith("when crossing streets.")
@@ -400,3 +413,74 @@ def test_odd_but_valid_json_does_not_crash() -> None:
     raw = sse(message_start()) + b'event: ping\ndata: {"type": ["x"]}\n\n' + b"data: []\n\n"
     payloads = events(transcode(raw))
     assert payloads[-2]["error"]["message"] == "upstream sent a malformed stream event"
+
+
+def test_redacted_thinking_blocks_stream_whole_before_the_text() -> None:
+    raw = fixture("redacted_thinking")
+    out = transcode(raw, random_sizes(3))
+    deltas = [c["delta"] for p in events(out)[:-1] for c in p["choices"]]
+    blocks = [b for d in deltas for b in d.get("thinking_blocks", [])]
+    recorded = [
+        orjson.loads(line[len(b"data: ") :])["content_block"]
+        for line in raw.split(b"\n")
+        if b'"redacted_thinking"' in line
+    ]
+    expected = [
+        {"type": "redacted_thinking", "data": r["data"], "index": i} for i, r in enumerate(recorded)
+    ]
+    assert blocks == expected
+    assert len(blocks) == 2 and blocks[0]["data"].startswith("EqkECkYIBxgC")
+    assert not any("reasoning_content" in d for d in deltas)
+    message = accumulate(out).choices[0].message  # the openai SDK merges them by index
+    assert message.content.startswith("I notice that you've sent what")
+    assert message.model_extra["thinking_blocks"] == expected
+
+
+def test_each_thinking_blocks_signature_follows_its_text_in_a_tool_loop() -> None:
+    raw = sse(
+        message_start(),
+        {"type": "content_block_start", "index": 0, "content_block": THINKING_START},
+        thinking_delta(0, "Need the "),
+        thinking_delta(0, "weather."),
+        {"type": "content_block_delta", "index": 0, "delta": SIGNATURE},
+        {"type": "content_block_stop", "index": 0},
+        *tool_block(1, "toolu_1", "get_weather", '{"city":', '"Oslo"}'),
+        *ending("tool_use"),
+    )
+    deltas = [c["delta"] for p in events(transcode(raw, [7]))[:-1] for c in p["choices"]]
+    kinds = [
+        next(k for k in ("reasoning_content", "thinking_blocks", "tool_calls") if k in d)
+        for d in deltas
+        if set(d) & {"reasoning_content", "thinking_blocks", "tool_calls"}
+    ]
+    assert kinds == ["reasoning_content"] * 2 + ["thinking_blocks"] + ["tool_calls"] * 3
+    (signed,) = [d["thinking_blocks"] for d in deltas if "thinking_blocks" in d]
+    assert signed == [{"type": "thinking", "thinking": "", "signature": "EqQBCkYI==", "index": 0}]
+    completion = accumulate(transcode(raw))
+    assert completion.choices[0].finish_reason == "tool_calls"
+
+
+def test_streamed_text_resuming_after_a_server_tool_starts_a_new_paragraph() -> None:
+    search = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}
+    result = {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []}
+    raw = sse(
+        message_start(),
+        *text_block(0, "I'll look ", "it up."),
+        {"type": "content_block_start", "index": 1, "content_block": search},
+        {"type": "content_block_stop", "index": 1},
+        {"type": "content_block_start", "index": 2, "content_block": result},
+        {"type": "content_block_stop", "index": 2},
+        *text_block(3, "It is ", "18C."),
+        {
+            "type": "content_block_delta",
+            "index": 3,
+            "delta": {
+                "type": "citations_delta",
+                "citation": {"type": "web_search_result_location"},
+            },
+        },
+        *ending(),
+    )
+    completion = accumulate(transcode(raw, [5]))
+    assert completion.choices[0].message.content == "I'll look it up.\n\nIt is 18C."
+    assert not completion.choices[0].message.tool_calls

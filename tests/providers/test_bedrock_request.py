@@ -334,19 +334,54 @@ def test_top_k_goes_to_additional_fields_for_claude_only() -> None:
     assert "additionalModelRequestFields" not in converse_body(body, NOVA)
 
 
-def test_thinking_drops_sampling_and_raises_a_small_max_tokens() -> None:
+def test_thinking_drops_sampling_and_fits_under_an_explicit_max_tokens() -> None:
+    """OpenAI counts reasoning inside the limit, and the relay caps it to the balance."""
     body = {
         "messages": [user("hi")],
         "reasoning_effort": "medium",
-        "max_tokens": 1000,
+        "max_tokens": 3000,
         "temperature": 0.2,
         "top_k": 5,
     }
     request = converse_body(body, CLAUDE)
     assert request["additionalModelRequestFields"] == {
-        "thinking": {"type": "enabled", "budget_tokens": 4096}
+        "thinking": {"type": "enabled", "budget_tokens": 2999}
     }
-    assert request["inferenceConfig"] == {"maxTokens": 5096}
+    assert request["inferenceConfig"] == {"maxTokens": 3000}
+
+
+def test_a_limit_too_small_for_the_least_budget_leaves_thinking_off() -> None:
+    body = {"messages": [user("hi")], "reasoning_effort": "medium", "max_tokens": 1000}
+    body |= {"temperature": 0.2}
+    request = converse_body(body, CLAUDE)
+    assert "additionalModelRequestFields" not in request
+    assert request["inferenceConfig"] == {"maxTokens": 1000, "temperature": 0.2}
+
+
+@pytest.mark.parametrize(
+    ("effort", "budget", "max_tokens"),
+    [("minimal", 1024, 5120), ("low", 1024, 5120), ("high", 16384, 20480), ("xhigh", 24576, 28672)],
+)
+def test_without_a_limit_the_budget_comes_on_top_of_the_answers_room(
+    effort: str, budget: int, max_tokens: int
+) -> None:
+    request = converse_body({"messages": [user("hi")], "reasoning_effort": effort}, CLAUDE)
+    thinking = request["additionalModelRequestFields"]["thinking"]
+    assert thinking == {"type": "enabled", "budget_tokens": budget}
+    assert request["inferenceConfig"] == {"maxTokens": max_tokens}
+
+
+def test_the_raised_max_tokens_stays_within_the_claude_models_output_limit() -> None:
+    body = {"messages": [user("hi")], "reasoning_effort": "high"}
+    request = converse_body(body, "us.anthropic.claude-3-5-haiku-20241022-v1:0")
+    assert request["inferenceConfig"] == {"maxTokens": 8192}
+    assert request["additionalModelRequestFields"]["thinking"]["budget_tokens"] == 8191
+
+
+@pytest.mark.parametrize("effort", ["extreme", 3])
+def test_an_unknown_reasoning_effort_for_claude_is_an_invalid_request(effort: object) -> None:
+    with pytest.raises(InvalidRequest):
+        converse_body({"messages": [user("hi")], "reasoning_effort": effort}, CLAUDE)
 
 
 def test_an_explicit_thinking_object_is_honoured() -> None:
@@ -360,7 +395,8 @@ def test_an_explicit_thinking_object_is_honoured() -> None:
     [
         (NOVA, {}),
         (CLAUDE, {"tool_choice": "required", "tools": [WEATHER_TOOL]}),
-        (CLAUDE, {"reasoning_effort": "minimal"}),
+        (CLAUDE, {"reasoning_effort": "none"}),
+        (CLAUDE, {"thinking": {"type": "disabled"}}),
     ],
 )
 def test_thinking_is_off_where_it_cannot_apply(model: str, extra: dict) -> None:
@@ -422,3 +458,90 @@ def test_unsupported_openai_fields_are_dropped() -> None:
         "presence_penalty": 0.5,
     }
     assert set(converse_body(body, NOVA)) == {"messages"}
+
+
+SIGNED = {"type": "thinking", "thinking": "Need the weather.", "signature": "ErcBCkgI=="}
+REDACTED = {"type": "redacted_thinking", "data": "RXR3Q0Nr"}
+
+
+def tool_history_with(**assistant: object) -> list[dict]:
+    history = tool_history()
+    history[1] = history[1] | {"content": "Checking.", **assistant}
+    return history
+
+
+def test_signed_and_redacted_thinking_open_the_claude_assistant_turn() -> None:
+    unsigned = {"type": "thinking", "thinking": "No signature."}
+    messages = tool_history_with(
+        reasoning_content="Need the weather.", thinking_blocks=[unsigned, SIGNED, REDACTED]
+    )
+    body = {"messages": messages, "tools": [WEATHER_TOOL], "reasoning_effort": "low"}
+    request = converse_body(body, CLAUDE)
+    assert request["messages"][1]["content"] == [
+        {
+            "reasoningContent": {
+                "reasoningText": {"text": "Need the weather.", "signature": "ErcBCkgI=="}
+            }
+        },
+        {"reasoningContent": {"redactedContent": "RXR3Q0Nr"}},
+        {"text": "Checking."},
+        {"toolUse": {"toolUseId": "tooluse_01", "name": "get_weather", "input": {"city": "Paris"}}},
+    ]
+    thinking = request["additionalModelRequestFields"]["thinking"]
+    assert thinking == {"type": "enabled", "budget_tokens": 1024}
+
+
+def test_reasoning_is_sent_back_to_claude_only() -> None:
+    messages = tool_history_with(thinking_blocks=[SIGNED])
+    request = converse_body({"messages": messages, "tools": [WEATHER_TOOL]}, NOVA)
+    assert all("reasoningContent" not in block for block in request["messages"][1]["content"])
+
+
+def test_reasoning_content_alone_is_not_sent_back_and_leaves_thinking_off() -> None:
+    messages = tool_history_with(reasoning_content="Need the weather.")
+    body = {"messages": messages, "tools": [WEATHER_TOOL], "reasoning_effort": "high"}
+    request = converse_body(body, CLAUDE)
+    assert [set(block) for block in request["messages"][1]["content"]] == [{"text"}, {"toolUse"}]
+    assert "additionalModelRequestFields" not in request
+
+
+def test_web_search_options_are_left_out() -> None:
+    request = converse_body({"messages": [user("news?")], "web_search_options": {}}, CLAUDE)
+    assert set(request) == {"messages"}
+
+
+def test_the_chat_history_of_a_tool_loop_becomes_the_recorded_converse_turns() -> None:
+    recorded = orjson.loads(
+        (FIXTURES / "bedrock_converse_claude_thinking_tool_loop.request.json").read_bytes()
+    )
+    reasoning = recorded["messages"][1]["content"][0]["reasoningContent"]["reasoningText"]
+    call = {
+        "id": "tooluse_4Lo0VS-FT5yev_-skOCQdw",
+        "type": "function",
+        "function": {"name": "get_user_country", "arguments": "{}"},
+    }
+    assistant = {
+        "role": "assistant",
+        "content": "I'll need to check which country you're in first to answer your question"
+        " about the largest city.",
+        "reasoning_content": reasoning["text"],
+        "thinking_blocks": [{"type": "thinking", "thinking": reasoning["text"], **reasoning}],
+        "tool_calls": [call],
+    }
+    tool = recorded["toolConfig"]["tools"][0]["toolSpec"]
+    function = {"name": tool["name"], "parameters": tool["inputSchema"]["json"]}
+    body = {
+        "messages": [
+            user("What is the largest city in the user country?"),
+            assistant,
+            {"role": "tool", "tool_call_id": call["id"], "content": "Mexico"},
+        ],
+        "tools": [{"type": "function", "function": function}],
+        "tool_choice": "auto",
+        "reasoning_effort": "low",
+    }
+    request = converse_body(body, "us.anthropic.claude-3-7-sonnet-20250219-v1:0")
+    assert request["messages"] == recorded["messages"]
+    assert request["toolConfig"]["tools"] == recorded["toolConfig"]["tools"]
+    extra = recorded["additionalModelRequestFields"]
+    assert request["additionalModelRequestFields"] == extra

@@ -229,3 +229,44 @@ def test_a_non_json_error_body_is_not_echoed() -> None:
     error = PROVIDER.error(502, b"<html>proxy at 10.0.0.1 failed</html>", None)
     assert type(error) is UpstreamError
     assert error.message == "Bedrock returned HTTP 502"
+
+
+def converse_answer(*blocks: dict) -> dict:
+    message = {"role": "assistant", "content": list(blocks)}
+    return {"output": {"message": message}, "stopReason": "end_turn", "usage": {}}
+
+
+def test_the_recorded_claude_answer_keeps_its_signed_reasoning_for_the_next_turn() -> None:
+    raw = (FIXTURES / "bedrock_converse_nonstream_claude_thinking_tool_loop.json").read_bytes()
+    recorded = orjson.loads(raw)[0]["body"]
+    reasoning = recorded["output"]["message"]["content"][0]["reasoningContent"]["reasoningText"]
+    message = answer_of(recorded).completion["choices"][0]["message"]
+    assert message["thinking_blocks"] == [
+        {"type": "thinking", "thinking": reasoning["text"], "signature": reasoning["signature"]}
+    ]
+    assert message["reasoning_content"] == reasoning["text"]
+    assert message["content"].startswith("I'll need to check which country")
+    assert message["tool_calls"][0]["id"] == "tooluse_4Lo0VS-FT5yev_-skOCQdw"
+
+
+def test_redacted_reasoning_is_kept_as_bedrock_sent_it() -> None:
+    body = converse_answer(
+        {"reasoningContent": {"redactedContent": "RXR3Q0Nr"}},
+        {"reasoningContent": {"reasoningText": {"text": "Then this.", "signature": "Sig"}}},
+        {"text": "Done."},
+    )
+    message = answer_of(body).completion["choices"][0]["message"]
+    assert message["thinking_blocks"] == [
+        {"type": "redacted_thinking", "data": "RXR3Q0Nr"},
+        {"type": "thinking", "thinking": "Then this.", "signature": "Sig"},
+    ]
+    assert message["reasoning_content"] == "Then this."
+
+
+def test_unsigned_reasoning_of_other_models_is_reasoning_content_only() -> None:
+    body = converse_answer(
+        {"reasoningContent": {"reasoningText": {"text": "DeepSeek thinks."}}}, {"text": "Hi."}
+    )
+    message = answer_of(body).completion["choices"][0]["message"]
+    assert message["reasoning_content"] == "DeepSeek thinks."
+    assert "thinking_blocks" not in message

@@ -16,7 +16,7 @@ from burncloud.providers.bedrock import BedrockProvider
 from burncloud.providers.text_sample import SAMPLE_CHARS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bedrock"
-STREAMS = ["tool_use", "claude_reasoning", "nova_text"]
+STREAMS = ["tool_use", "claude_reasoning", "nova_text", "claude_redacted"]
 PROVIDER = BedrockProvider(clock=lambda: 1_700_000_000, make_id=lambda: "chatcmpl-test")
 
 
@@ -32,6 +32,13 @@ def recorded_text(name: str, kind: str | None = None) -> str:
     frames = [orjson.loads(line) for line in path.read_text().splitlines() if line]
     deltas = [f["payload"].get("delta", {}) for f in frames]
     return "".join((d.get(kind, {}) if kind else d).get("text", "") for d in deltas)
+
+
+def recorded_signatures(name: str = "claude_reasoning") -> list[str]:
+    path = FIXTURES / f"bedrock_converse_stream_{name}.decoded.jsonl"
+    frames = [orjson.loads(line) for line in path.read_text().splitlines() if line]
+    reasoning = [f["payload"].get("delta", {}).get("reasoningContent", {}) for f in frames]
+    return [r["signature"] for r in reasoning if "signature" in r]
 
 
 def event(kind: str, payload: dict) -> bytes:
@@ -148,7 +155,12 @@ def test_recorded_reasoning_stream_separates_reasoning_from_content() -> None:
     content = "".join(c["choices"][0]["delta"].get("content", "") for c in items if c["choices"])
     assert reasoning == recorded_text("claude_reasoning", "reasoningContent")
     assert reasoning.startswith('The user has greeted me with a simple "Hello".')
-    assert "signature" not in out.decode()
+    (signed,) = [c["choices"][0]["delta"] for c in items if "thinking_blocks" in str(c)]
+    assert signed == {
+        "thinking_blocks": [
+            {"type": "thinking", "thinking": "", "signature": recorded_signatures()[0], "index": 0}
+        ]
+    }
     assert content == recorded_text("claude_reasoning")
     assert content.endswith(" How can I help you today?")
     assert stream.usage == TokenUsage(prompt_tokens=36, completion_tokens=73)
@@ -200,7 +212,7 @@ def test_empty_deltas_and_unknown_events_emit_nothing() -> None:
             event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": ""}}),
             event(
                 "contentBlockDelta",
-                {"contentBlockIndex": 0, "delta": {"reasoningContent": {"signature": "x"}}},
+                {"contentBlockIndex": 0, "delta": {"reasoningContent": {"signature": ""}}},
             ),
             event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"citation": {}}}),
             event("contentBlockStart", {"contentBlockIndex": 1, "start": {"image": {}}}),
@@ -321,3 +333,57 @@ def test_texts_are_capped() -> None:
     _, stream = run(data)
     assert sum(len(t) for t in stream.texts()) == SAMPLE_CHARS
     assert stream.text_chars == 40_000
+
+
+def test_recorded_redacted_reasoning_streams_as_whole_thinking_blocks() -> None:
+    out, stream = run(stream_bytes("claude_redacted"), [7] * 300)
+    items = [c for c in chunks(out)[:-1] if c["choices"]]
+    blocks = [b for c in items for b in c["choices"][0]["delta"].get("thinking_blocks", [])]
+    path = FIXTURES / "bedrock_converse_stream_claude_redacted.decoded.jsonl"
+    frames = [orjson.loads(line) for line in path.read_text().splitlines() if line]
+    redacted = [
+        f["payload"]["delta"]["reasoningContent"]["redactedContent"]
+        for f in frames
+        if "reasoningContent" in f["payload"].get("delta", {})
+    ]
+    assert blocks == [
+        {"type": "redacted_thinking", "data": data, "index": i} for i, data in enumerate(redacted)
+    ]
+    assert len(blocks) == 3
+    message = accumulate(out).choices[0].message
+    assert message.content == recorded_text("claude_redacted")
+    assert message.model_extra["thinking_blocks"] == blocks  # the SDK merges them by index
+    assert stream.usage == TokenUsage(prompt_tokens=92, completion_tokens=173)
+
+
+def reasoning_delta(reasoning: dict) -> bytes:
+    payload = {"contentBlockIndex": 0, "delta": {"reasoningContent": reasoning}}
+    return event("contentBlockDelta", payload)
+
+
+def test_reasoning_text_then_its_signature_for_each_block() -> None:
+    data = b"".join(
+        [
+            event("messageStart", {"role": "assistant"}),
+            reasoning_delta({"text": "First."}),
+            reasoning_delta({"signature": "SigA"}),
+            reasoning_delta({"text": "Second."}),
+            reasoning_delta({"signature": "SigB"}),
+            event("messageStop", {"stopReason": "end_turn"}),
+        ]
+    )
+    items = chunks(run(data, include_usage=False)[0])[1:-2]
+    assert [c["choices"][0]["delta"] for c in items] == [
+        {"reasoning_content": "First."},
+        {
+            "thinking_blocks": [
+                {"type": "thinking", "thinking": "", "signature": "SigA", "index": 0}
+            ]
+        },
+        {"reasoning_content": "Second."},
+        {
+            "thinking_blocks": [
+                {"type": "thinking", "thinking": "", "signature": "SigB", "index": 1}
+            ]
+        },
+    ]

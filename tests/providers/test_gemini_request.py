@@ -304,3 +304,44 @@ def test_unknown_reasoning_effort_is_refused() -> None:
 def test_malformed_conversations_are_invalid_requests(messages: list) -> None:
     with pytest.raises(InvalidRequest):
         build({"messages": messages})
+
+
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+
+
+def test_web_search_options_become_google_search_grounding() -> None:
+    body = build({"messages": [USER], "web_search_options": {"search_context_size": "low"}})
+    assert body["tools"] == [{"googleSearch": {}}]
+    assert "toolConfig" not in body
+    assert "tools" not in build({"messages": [USER], "web_search_options": None})
+
+
+def test_google_search_stays_out_where_function_calling_is_in_play() -> None:
+    body = build({"messages": [USER], "tools": [WEATHER], "web_search_options": {}})
+    assert body["tools"] == [{"functionDeclarations": [{"name": "get_weather"}]}]
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": "{}"},
+    }
+    history = [
+        USER,
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
+    ]
+    assert "tools" not in build({"messages": history, "web_search_options": {}})
+
+
+def test_claudes_thinking_blocks_are_not_sent_to_gemini() -> None:
+    assistant = {
+        "role": "assistant",
+        "content": "Hello!",
+        "reasoning_content": "The user greets me.",
+        "thinking_blocks": [
+            {"type": "thinking", "thinking": "The user greets me.", "signature": "s"}
+        ],
+    }
+    body = build({"messages": [USER, assistant, USER], "reasoning_effort": "low"})
+    assert body["contents"][1] == {"role": "model", "parts": [{"text": "Hello!"}]}
+    thinking = body["generationConfig"]["thinkingConfig"]
+    assert thinking == {"thinkingBudget": 1024, "includeThoughts": True}

@@ -12,6 +12,7 @@ from burncloud.errors import ServiceUnavailable
 from burncloud.providers.registry import CHANNEL_KINDS, ENDPOINT_NAMES, kind_of, parse_endpoints
 
 OPENAI_STYLE = {"chat", "completions", "embeddings", "responses", "moderations"}
+MEDIA = {"images", "image_variations", "speech", "transcriptions", "translations"}
 
 
 @pytest.mark.parametrize("channel_type", sorted(CHANNEL_KINDS))
@@ -24,10 +25,10 @@ def test_every_kind_has_its_provider(channel_type: str) -> None:
 @pytest.mark.parametrize(
     ("channel_type", "endpoints"),
     [
-        ("openai", OPENAI_STYLE),
+        ("openai", OPENAI_STYLE | MEDIA),
         ("openai-compatible", OPENAI_STYLE),
-        ("qwen", OPENAI_STYLE - {"moderations"}),
-        ("azure", {"chat", "embeddings"}),
+        ("qwen", OPENAI_STYLE - {"moderations", "responses"}),  # Responses: converted
+        ("azure", {"chat", "embeddings", "responses"} | MEDIA - {"image_variations"}),
         ("gemini", {"chat", "embeddings"}),
         ("anthropic", {"chat"}),
         ("bedrock", {"chat"}),
@@ -54,7 +55,7 @@ def test_other_kinds_and_an_unreadable_list_keep_the_kinds_endpoints() -> None:
 
 
 @pytest.mark.parametrize(
-    ("listed", "error"), [("chat,images", "'images'"), (" , ", "no endpoint listed")]
+    ("listed", "error"), [("chat,realtime", "'realtime'"), (" , ", "no endpoint listed")]
 )
 def test_an_endpoint_list_names_known_endpoints(listed: str, error: str) -> None:
     with pytest.raises(ValueError, match=error):
@@ -71,6 +72,11 @@ def test_an_endpoint_list_names_known_endpoints(listed: str, error: str) -> None
         ("gemini", "gemini", "gemini-2.5-flash", True),
         ("gemini", "anthropic", "gemini-2.5-flash", False),
         ("openai", "anthropic", "gpt-4o", False),
+        ("openai", "responses", "gpt-4o", True),
+        ("azure", "responses", "gpt-4o", True),
+        ("openai-compatible", "responses", "llama", True),
+        ("qwen", "responses", "qwen-plus", False),  # converted to chat
+        ("anthropic", "responses", "claude-sonnet-4-5", False),
     ],
 )
 def test_a_kind_says_which_front_door_format_it_takes_untouched(
@@ -101,3 +107,24 @@ def test_the_registry_loads_no_gateway_service_or_ui_code() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("channel_type", sorted(CHANNEL_KINDS))
+def test_a_kind_serving_images_or_audio_knows_where_they_go(channel_type: str) -> None:
+    kind = kind_of(channel_type)
+    media = {name for name in MEDIA if kind.serves(name, {"endpoints": ",".join(MEDIA)})}
+    assert (kind.media is not None) == bool(media)
+
+
+def test_an_openai_compatible_channel_serves_images_and_audio_only_when_listed() -> None:
+    kind = kind_of("openai-compatible")
+    assert not any(kind.serves(name) for name in MEDIA)
+    assert kind.serves("speech", {"endpoints": "chat,speech"})
+    assert not kind.serves("images", {"endpoints": "chat,speech"})
+
+
+def test_a_compatible_channel_takes_responses_untouched_only_when_it_serves_them() -> None:
+    kind = kind_of("openai-compatible")
+    assert kind.speaks("responses", "llama", {"endpoints": "chat,responses"})
+    assert not kind.speaks("responses", "llama", {"endpoints": "chat,embeddings"})
+    assert kind.serves("chat", {"endpoints": "chat,embeddings"})  # so: converted to chat

@@ -14,7 +14,7 @@ import schemathesis
 from burncloud.config import Settings
 from burncloud.gateway.doors.gemini import PREFIXES as GEMINI_PREFIXES
 from burncloud.gateway.doors.openapi import openapi_document
-from burncloud.server import RELAY_ROUTES, BurncloudApp, create_app
+from burncloud.server import RELAY_ROUTES, STORED_RESPONSE_ROUTES, BurncloudApp, create_app
 
 # Quart's default static route (burncloud has no static folder: always 404) and the admin
 # catch-all that answers unknown /api/ paths with a 404, for admins only.
@@ -29,7 +29,7 @@ def app(tmp_path: Path) -> Iterator[BurncloudApp]:
 
 def served(app: BurncloudApp) -> set[tuple[str, str]]:
     """(method, OpenAPI path) of every route the app answers."""
-    routes = {*RELAY_ROUTES, *app._front_doors}
+    routes = {*RELAY_ROUTES, *app._front_doors, *STORED_RESPONSE_ROUTES}
     routes |= {
         ("POST", f"{prefix}{{model}}:{call}") for prefix in GEMINI_PREFIXES for call in GEMINI_CALLS
     }

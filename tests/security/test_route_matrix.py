@@ -59,6 +59,18 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/v1/completions"): Row(Access.CALLER, body={"model": "gpt-4", "prompt": "hi"}),
     ("POST", "/v1/embeddings"): Row(Access.CALLER, body={"model": "gpt-4", "input": "hi"}),
     ("POST", "/v1/responses"): Row(Access.CALLER, body={"model": "gpt-4", "input": "hi"}),
+    ("POST", "/v1/responses/input_tokens"): Row(
+        Access.CALLER, body={"model": "gpt-4", "input": "hi"}
+    ),
+    ("GET", "/v1/responses/{response_id}"): Row(
+        Access.CALLER, "/v1/responses/resp_none", status=404
+    ),
+    ("DELETE", "/v1/responses/{response_id}"): Row(
+        Access.CALLER, "/v1/responses/resp_none", status=404
+    ),
+    ("GET", "/v1/responses/{response_id}/input_items"): Row(
+        Access.CALLER, "/v1/responses/resp_none/input_items", status=404
+    ),
     ("POST", "/v1/messages"): Row(
         Access.CALLER, body={"model": "gpt-4", "max_tokens": 8, "messages": MESSAGES}
     ),
@@ -82,6 +94,18 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/v1/rerank"): Row(
         Access.CALLER, body={"model": "rerank-x", "query": "q", "documents": ["d"]}, status=404
     ),
+    # Images and audio: the matrix's router serves no such model (a 404 past the key), and
+    # a multipart endpoint refuses a body that is not multipart (a 400 past the key).
+    ("POST", "/v1/images/generations"): Row(
+        Access.CALLER, body={"model": "dall-e-3", "prompt": "a fox"}, status=404
+    ),
+    ("POST", "/v1/images/edits"): Row(Access.CALLER, status=400),
+    ("POST", "/v1/images/variations"): Row(Access.CALLER, status=400),
+    ("POST", "/v1/audio/speech"): Row(
+        Access.CALLER, body={"model": "tts-1", "input": "hi", "voice": "alloy"}, status=404
+    ),
+    ("POST", "/v1/audio/transcriptions"): Row(Access.CALLER, status=400),
+    ("POST", "/v1/audio/translations"): Row(Access.CALLER, status=400),
     ("GET", "/v1/models"): Row(Access.CALLER),
     ("GET", "/v1/models/<path:model>"): Row(Access.CALLER, "/v1/models/gpt-4"),
     ("GET", "/v1/dashboard/billing/subscription"): Row(Access.CALLER),

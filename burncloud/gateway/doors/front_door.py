@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import orjson
 
 from burncloud.gateway.asgi import Message, Receive, Scope, Send
+from burncloud.gateway.relay.auth import Caller
 from burncloud.gateway.relay.call import Call, DoorParse, NativeRequest
 from burncloud.gateway.relay.inbound import (
     Endpoint,
@@ -30,6 +31,7 @@ from burncloud.gateway.relay.inbound import (
 )
 from burncloud.gateway.relay.pump import Transcoder
 from burncloud.gateway.relay.story import Relay
+from burncloud.gateway.snapshot import Upstream
 from burncloud.providers.registry import CHANNEL_KINDS
 
 JSON = dict[str, Any]
@@ -95,7 +97,7 @@ class _DoorParser:
     def __init__(self, dialect: Dialect, scope: Scope, send: Send, answer: _Answer) -> None:
         self._dialect, self._scope, self._send, self._answer = dialect, scope, send, answer
 
-    def __call__(self, raw: bytes) -> tuple[InboundRequest, NativeRequest]:
+    async def __call__(self, raw: bytes, caller: Caller) -> tuple[InboundRequest, NativeRequest]:
         dialect = self._dialect
         body, raw = without_overrides(parse_object(raw), raw)
         fields = dialect.fields(self._scope, body)
@@ -111,7 +113,7 @@ class _DoorParser:
             answers=fields.answers,
         )
         native = NativeRequest(
-            speaks=partial(_speaks, dialect.format),
+            speaks=partial(speaks, dialect.format),
             raw=raw,
             body=body,
             stream=fields.stream,
@@ -127,10 +129,10 @@ class _DoorParser:
         return request, native
 
 
-def _speaks(door_format: str, channel_type: str, model: str) -> bool:
-    """Whether a channel of ``channel_type`` takes ``door_format`` untouched for ``model``."""
-    kind = CHANNEL_KINDS.get(channel_type)
-    return kind is not None and kind.speaks(door_format, model)
+def speaks(door_format: str, upstream: Upstream, model: str) -> bool:
+    """Whether ``upstream`` takes ``door_format`` untouched for ``model``."""
+    kind = CHANNEL_KINDS.get(upstream.type)
+    return kind is not None and kind.speaks(door_format, model, upstream.config)
 
 
 def _converter(dialect: Dialect, scope: Scope, body: JSON) -> Callable[[], InboundRequest]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from burncloud import __version__
+from burncloud.gateway.doors.openapi_media import MEDIA_SCHEMAS, media_paths
 from burncloud.services.logs import MAX_BIGINT
 
 JSON = dict[str, Any]
@@ -246,7 +247,7 @@ def openapi_document() -> JSON:
         },
         "paths": {**_relay_paths(), **_account_paths(), **_admin_paths()},
         "components": {
-            "schemas": {**SCHEMAS, **ADMIN_SCHEMAS},
+            "schemas": {**SCHEMAS, **MEDIA_SCHEMAS, **ADMIN_SCHEMAS},
             "securitySchemes": SECURITY_SCHEMES,
         },
     }
@@ -293,12 +294,37 @@ def _relay_paths() -> JSON:
         "/v1/completions": {"post": _operation("Text completion", USER, "CompletionRequest")},
         "/v1/embeddings": {"post": _operation("Embeddings", USER, "EmbeddingRequest")},
         "/v1/responses": {
-            "post": _operation("Responses (OpenAI channels)", USER, "ResponseRequest")
+            "post": _operation(
+                "Responses: untouched on channels serving the API, converted on the others",
+                USER,
+                "ResponseRequest",
+            )
+        },
+        "/v1/responses/input_tokens": {
+            "post": _operation("Count a Responses request's input tokens", USER, "ResponseRequest")
+        },
+        "/v1/responses/{response_id}": {
+            "get": _operation("A stored response", USER, params=(_param("response_id"),)),
+            "delete": _operation("Delete a stored response", USER, params=(_param("response_id"),)),
+        },
+        "/v1/responses/{response_id}/input_items": {
+            "get": _operation(
+                "A stored response's input items",
+                USER,
+                params=(
+                    _param("response_id"),
+                    _param("limit", "query", INTEGER),
+                    _param("after", "query"),
+                    _param("before", "query"),
+                    _param("order", "query"),
+                ),
+            )
         },
         "/v1/moderations": {
             "post": _operation("Moderations (OpenAI channels)", USER, "ModerationRequest")
         },
         "/v1/rerank": {"post": _operation("Rerank, Cohere/Jina shape", USER, "RerankRequest")},
+        **media_paths(USER),
         "/v1/messages": {
             "post": _operation(
                 "Anthropic Messages", ANTHROPIC, "MessagesRequest", error="AnthropicError"

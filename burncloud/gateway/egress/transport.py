@@ -1,11 +1,12 @@
-"""The one client that sends the relay's requests upstream, behind a two-method protocol.
+"""The one client that sends the relay's requests upstream, behind a small protocol.
 
-``Transport.post`` sends one POST and returns its ``Answer`` once the head arrived;
-``close`` ends the transport. The relay sees only these types: aiohttp's errors and
-timeouts are translated here, once: a connection that cannot be made is ``Unreachable``, a
-body that breaks off while it is read is ``BrokeOff`` (a whole read says so as the client's
-``UpstreamError``). Tests swap in an in-process transport (``tests/fakes/transport.py``), as
-httpx's MockTransport does, so each forwarding mode has fast tests without a socket.
+``Transport.post`` sends one POST and returns its ``Answer`` once the head arrived
+(``request``: another method, without a body); ``close`` ends the transport. The relay
+sees only these types: aiohttp's errors and timeouts are translated here, once: a
+connection that cannot be made is ``Unreachable``, a body that breaks off while it is read
+is ``BrokeOff`` (a whole read says so as the client's ``UpstreamError``). Tests swap in an
+in-process transport (``tests/fakes/transport.py``), as httpx's MockTransport does, so
+each forwarding mode has fast tests without a socket.
 
 aiohttp's pooled ClientSession is the relay's upstream client (one per worker, owned by the
 runtime): its per-request cost is a fraction of httpx's pool (DESIGN.md).
@@ -20,6 +21,7 @@ import aiohttp
 from yarl import URL
 
 from burncloud.errors import UpstreamError
+from burncloud.gateway.egress.upload import request_body
 from burncloud.gateway.egress.upstream_guard import UpstreamResolver
 from burncloud.services.timeouts import Timeouts
 
@@ -61,6 +63,13 @@ class Transport(Protocol):
         connecting takes longer than ``timeouts.connect``."""
         ...
 
+    async def request(
+        self, method: str, url: str, headers: Mapping[str, str], timeouts: Timeouts
+    ) -> Answer:
+        """``post`` for a request of another ``method`` without a body (a stored Responses
+        API response's GET or DELETE)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -91,13 +100,30 @@ class AiohttpTransport:
             # decode %3A in a Bedrock model id to ':' after SigV4 signed the encoded path.
             response = await self.session.post(
                 URL(url, encoded=True),
-                data=body,
+                data=request_body(body),  # a large upload: in slices, not copied
                 headers=dict(headers),
                 timeout=_client_timeout(timeouts),
                 allow_redirects=False,  # a redirect's target would skip the address guard
             )
         except (aiohttp.ClientConnectionError, OSError) as exc:
             if isinstance(exc, TimeoutError):  # aiohttp's connect timeout is both
+                raise
+            raise Unreachable(str(exc)) from exc
+        return _AiohttpAnswer(response)
+
+    async def request(
+        self, method: str, url: str, headers: Mapping[str, str], timeouts: Timeouts
+    ) -> Answer:
+        try:
+            response = await self.session.request(
+                method,
+                URL(url, encoded=True),
+                headers=dict(headers),
+                timeout=_client_timeout(timeouts),
+                allow_redirects=False,
+            )
+        except (aiohttp.ClientConnectionError, OSError) as exc:
+            if isinstance(exc, TimeoutError):
                 raise
             raise Unreachable(str(exc)) from exc
         return _AiohttpAnswer(response)

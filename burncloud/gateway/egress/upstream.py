@@ -80,14 +80,42 @@ async def send_upstream(
     try:
         async with asyncio.timeout(timeouts.first_byte):
             answer = await transport.post(url, headers, body, timeouts)
-    except TimeoutError as exc:
-        message = f"upstream channel {upstream.name!r} did not answer in time"
-        raise UpstreamFailure(ServiceUnavailable(message), None, True) from exc
-    except Unreachable as exc:
-        message = f"upstream channel {upstream.name!r} is unreachable"
-        raise UpstreamFailure(ServiceUnavailable(message), None, True) from exc
+    except (TimeoutError, Unreachable) as exc:
+        raise _unanswered(upstream, exc) from exc
     if answer.status == 200:
         return answer
+    raise await _refused(answer, upstream, map_error)
+
+
+async def request_upstream(
+    transport: Transport, upstream: Upstream, method: str, url: str, headers: Mapping[str, str]
+) -> Answer:
+    """``method`` (a GET or DELETE, without a body) at ``url`` on an OpenAI-style channel,
+    within its timeouts: the 200 answer, or UpstreamFailure as ``send_upstream`` raises it."""
+    timeouts = upstream.timeouts
+    try:
+        async with asyncio.timeout(timeouts.first_byte):
+            answer = await transport.request(method, url, headers, timeouts)
+    except (TimeoutError, Unreachable) as exc:
+        raise _unanswered(upstream, exc) from exc
+    if answer.status == 200:
+        return answer
+    raise await _refused(answer, upstream, map_upstream_error)
+
+
+def _unanswered(upstream: Upstream, exc: Exception) -> UpstreamFailure:
+    """The failure for an upstream that timed out or could not be reached."""
+    failed = "did not answer in time" if isinstance(exc, TimeoutError) else "is unreachable"
+    message = f"upstream channel {upstream.name!r} {failed}"
+    return UpstreamFailure(ServiceUnavailable(message), None, True)
+
+
+async def _refused(
+    answer: Answer,
+    upstream: Upstream,
+    map_error: Callable[[int, bytes, str | None], BurncloudError],
+) -> UpstreamFailure:
+    """The failure for a non-200 ``answer`` (read, up to a limit, and released)."""
     try:
         raw = await answer.read(ERROR_BODY_LIMIT)
     except UpstreamError:
@@ -97,7 +125,7 @@ async def send_upstream(
     retry_after = answer.header("Retry-After")
     error = public_error(map_error(answer.status, raw, retry_after), upstream.key)
     retryable = answer.status == 429 or answer.status >= 500
-    raise UpstreamFailure(error, answer.status, retryable, _seconds(retry_after))
+    return UpstreamFailure(error, answer.status, retryable, _seconds(retry_after))
 
 
 def public_error(error: BurncloudError, secret: str) -> BurncloudError:

@@ -39,7 +39,7 @@ async def reserve_budget(
         estimate = ceiling_cost(prompt, limit * answers, price, ratio, units)
         return Budget(await ledger.reserve(caller.token, caller.user, estimate), None)
     except InsufficientQuota:
-        if limit <= 1:
+        if limit <= 1 or not request.endpoint.limit_fields:  # no answer limit to cap
             raise
         affordable = await ledger.affordable(caller.token, caller.user)
         cap = affordable_answer(affordable, prompt, limit * answers, price, ratio) // answers

@@ -9,14 +9,15 @@ reads only the routing fields of its format and keeps the request as the client 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from burncloud.errors import BurncloudError
 from burncloud.gateway.asgi import Receive, Scope, Send, client_ip, header_map
-from burncloud.gateway.relay.auth import extract_key
-from burncloud.gateway.relay.inbound import Endpoint, InboundRequest, parse_request
+from burncloud.gateway.relay.auth import Caller, extract_key
+from burncloud.gateway.relay.inbound import Endpoint, InboundRequest
+from burncloud.gateway.snapshot import Upstream
 
 OPENAI = "openai"  # the format of the relay's own endpoints
 
@@ -25,7 +26,7 @@ OPENAI = "openai"  # the format of the relay's own endpoints
 class NativeRequest:
     """A front door's request as the client wrote it, besides its routing view."""
 
-    speaks: Callable[[str, str], bool]  # (channel type, upstream model): takes it untouched?
+    speaks: Callable[[Upstream, str], bool]  # (channel, upstream model): takes it untouched?
     raw: bytes
     body: dict[str, Any]
     stream: bool
@@ -33,6 +34,13 @@ class NativeRequest:
     send: Send  # the client's own send, past the door's converter
     stream_error: Callable[[str], bytes]  # an in-band error event in the door's format
     convert: Callable[[], InboundRequest]  # the OpenAI chat request, converted on first use
+    # The one channel that may serve it (a Responses turn continuing one only that channel
+    # holds), None: any candidate.
+    channel: int | None = None
+    # Told the channel of each attempt (a door that remembers which channel answered).
+    on_route: Callable[[int], None] | None = None
+    # What the conversion left out (built-in tools with no equivalent), for the route trace.
+    notes: Callable[[], tuple[str, ...]] | None = None
 
     def for_estimates(self, routing: InboundRequest) -> InboundRequest:
         """The request a tokenizer estimate reads: the OpenAI conversion when there is one,
@@ -43,8 +51,10 @@ class NativeRequest:
             return routing
 
 
-# A front door's parser: the client's body bytes -> (routing view, native request).
-DoorParse = Callable[[bytes], tuple[InboundRequest, NativeRequest]]
+# A front door's parser: the client's body bytes and the authenticated caller -> (routing
+# view, native request). Async: a door may read state the request refers to (a Responses
+# turn's ``previous_response_id``).
+DoorParse = Callable[[bytes, Caller], Awaitable[tuple[InboundRequest, NativeRequest]]]
 
 
 @dataclass(slots=True)
@@ -69,10 +79,3 @@ class Call:
     @property
     def client(self) -> str | None:
         return client_ip(self.scope)
-
-    def parse(self, body: bytes) -> tuple[InboundRequest, NativeRequest | None]:
-        """The routing view of ``body`` and, for a front door, the request as it came."""
-        if self.door is None:
-            return parse_request(self.endpoint, body), None
-        request, native = self.door(body)
-        return request, native

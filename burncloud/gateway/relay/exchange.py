@@ -47,7 +47,7 @@ class Exchange:
         (marked estimated) of what was metered, else None (nothing reached an upstream)."""
         if self.usage is None and self.metered is not None:
             self.usage = rough_usage(self.metered)
-            self.estimated = self.metered.usage is None
+            self.estimated = self.metered.usage is None or self.metered.estimated
         return self.usage
 
     def tokens_used(self) -> int:

@@ -7,14 +7,17 @@ by mistake) are removed here, where the body is first parsed, so no path can sen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from burncloud.errors import InvalidRequest
-from burncloud.services.pricing import UnitUse
+from burncloud.protocols.multipart import Form
+from burncloud.providers.openai.media_usage import MediaReservation
+from burncloud.services.pricing import UnitUse, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +35,12 @@ class Endpoint:
     # The fields that carry one answer's token limit, read in this order; a cap is written
     # to the first one the request set, else to the last.
     limit_fields: tuple[str, ...] = ("max_completion_tokens", "max_tokens")
-    # Its streams always report usage (Responses: in ``response.completed``), so the relay
-    # never asks for it with ``stream_options``.
-    usage_in_stream: bool = False
     default_model: str | None = None  # the model of a request that names none (else 400)
     required_lists: tuple[str, ...] = ()  # fields that must be non-empty arrays
+    # An image or audio endpoint's own body parser (``media_request``), used instead of
+    # ``parse_request``'s reading; ``form``: its body is a multipart/form-data upload.
+    parser: Callable[[Endpoint, bytes], InboundRequest] | None = None
+    form: bool = False
 
     def limit_field(self, data: dict[str, Any]) -> str:
         """The field of ``data`` a cap on the answer's tokens is written to."""
@@ -46,16 +50,10 @@ class Endpoint:
 CHAT = Endpoint("chat.completions", "/chat/completions", "messages", True, 4096, "chat")
 COMPLETIONS = Endpoint("completions", "/completions", "prompt", True, 16, "completions")
 EMBEDDINGS = Endpoint("embeddings", "/embeddings", "input", False, 0, "embeddings")
-RESPONSES = Endpoint(
-    "responses",
-    "/responses",
-    "input",
-    True,
-    4096,
-    "responses",
-    ("max_output_tokens",),
-    usage_in_stream=True,
-)
+# The Responses API's door (``doors.responses``): its requests are routed by this view;
+# a channel that serves the API gets them untouched, any other their chat conversion,
+# which is what this endpoint's path and fields describe.
+RESPONSES = Endpoint("responses", "/chat/completions", "messages", True, 4096, "chat")
 # ``model`` is optional in OpenAI's moderations API; defaulted so routing and pricing have one.
 MODERATIONS = Endpoint(
     "moderations",
@@ -87,6 +85,16 @@ CLIENT_OVERRIDES = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
+class MediaBody:
+    """What an image or audio request holds besides its fields (``media_request``)."""
+
+    hold: MediaReservation  # the most it may use: reserved instead of a token estimate
+    unanswered: Usage  # what it bills when no answer came back (the upstream had it)
+    form: Form | None = None  # a multipart upload, parsed (None: a JSON body)
+    seconds: float | None = None  # the uploaded audio's own duration, when it tells
+
+
+@dataclass(frozen=True, slots=True)
 class InboundRequest:
     endpoint: Endpoint
     body: bytes
@@ -96,6 +104,7 @@ class InboundRequest:
     client_wants_usage: bool  # the client's stream carries the usage (asked, or always)
     max_tokens: int | None  # per answer
     answers: int = 1  # answers generated: n (at least best_of), times the prompts of a list
+    media: MediaBody | None = None  # an image or audio request's upload and reservation
 
     def answer_budget(self) -> int:
         """Tokens to reserve for the answers: each one's limit (the request's, else the
@@ -103,7 +112,10 @@ class InboundRequest:
         return self.answer_limit() * self.answers
 
     def answer_limit(self) -> int:
-        """The token limit of one answer: the request's, else the endpoint default."""
+        """The token limit of one answer: the request's, else the endpoint default (a media
+        request's: the most its answer may cost)."""
+        if self.media is not None:
+            return self.media.hold.completion_tokens
         return self.max_tokens if self.max_tokens is not None else self.endpoint.default_max_tokens
 
     def cap_to_apply(self, cap: int | None) -> int | None:
@@ -114,13 +126,19 @@ class InboundRequest:
         return cap
 
     def prompt_estimate(self) -> int:
-        """A deliberately generous prompt token estimate for the reservation (bytes / 3)."""
+        """A deliberately generous prompt token estimate for the reservation (bytes / 3;
+        a media request's upload is no text: its own ceiling)."""
+        if self.media is not None:
+            return self.media.hold.prompt_tokens
         return len(self.body) // 3 + 1
 
     def reserved_units(self) -> tuple[UnitUse, ...]:
         """The most of each per-unit kind the request may be billed, for the reservation:
         a rerank's searches (Cohere counts one per 100 documents, a long document as one
-        per 500-token chunk: here one per 1,500 bytes, more than that)."""
+        per 500-token chunk: here one per 1,500 bytes, more than that), a media request's
+        images, characters or seconds."""
+        if self.media is not None:
+            return self.media.hold.units
         if self.endpoint is not RERANK:
             return ()
         documents = self.data.get("documents")
@@ -133,6 +151,8 @@ class InboundRequest:
 
 def parse_request(endpoint: Endpoint, body: bytes) -> InboundRequest:
     """Parse and check ``body``; InvalidRequest with OpenAI's wording when it is malformed."""
+    if endpoint.parser is not None:
+        return endpoint.parser(endpoint, body)
     data, body = without_overrides(parse_object(body), body)
     model = model_name(data.get("model") or endpoint.default_model)
     _check_required(endpoint, data)
@@ -151,8 +171,7 @@ def parse_request(endpoint: Endpoint, body: bytes) -> InboundRequest:
         data=data,
         model=model,
         stream=stream,
-        client_wants_usage=bool(options and options.get("include_usage") is True)
-        or endpoint.usage_in_stream,
+        client_wants_usage=bool(options and options.get("include_usage") is True),
         max_tokens=_max_tokens(endpoint, data),
         answers=_answers(endpoint, data),
     )
@@ -177,6 +196,12 @@ def without_overrides(data: dict[str, Any], body: bytes) -> tuple[dict[str, Any]
         return data, body
     clean = {name: value for name, value in data.items() if name not in CLIENT_OVERRIDES}
     return clean, orjson.dumps(clean)
+
+
+def without_fields(request: InboundRequest, names: tuple[str, ...]) -> InboundRequest:
+    """``request`` without the body fields ``names`` (re-serialised: a rare change)."""
+    data = {name: value for name, value in request.data.items() if name not in names}
+    return replace(request, data=data, body=orjson.dumps(data))
 
 
 def model_name(model: Any) -> str:

@@ -39,6 +39,7 @@ class Metered:
     texts: list[str] = field(default_factory=list)  # generated text, or a sample of it
     text_chars: int = 0  # every generated character (more than the sample's when long)
     units: tuple[UnitUse, ...] = ()  # per-unit use besides tokens (a rerank's searches)
+    estimated: bool = False  # a quantity is a guess (a media answer that did not say)
 
     @classmethod
     def of(
@@ -68,10 +69,13 @@ def billed_usage(usage: TokenUsage) -> Usage:
 
 
 def rough_usage(metered: Metered) -> Usage:
-    """The usage to bill now: the upstream's, else a cheap estimate (bytes / 4)."""
+    """The usage to bill now: the upstream's, else a cheap estimate (bytes / 4; an image
+    or audio upload is no text: what it bills unanswered)."""
     if metered.usage is not None:
         usage = billed_usage(metered.usage)
         return _with_units(usage, metered) if metered.units else usage
+    if metered.prompt.media is not None:
+        return metered.prompt.media.unanswered
     return Usage(len(metered.prompt.body) // 4 + 1, (metered.text_chars + 3) // 4)
 
 
@@ -80,7 +84,9 @@ async def measure(metered: Metered, estimator: TokenEstimator) -> tuple[Usage, b
     count of the prompt and the generated text (scaled from the sample to the whole)."""
     if metered.usage is not None:
         usage = billed_usage(metered.usage)
-        return (_with_units(usage, metered) if metered.units else usage), False
+        return (_with_units(usage, metered) if metered.units else usage), metered.estimated
+    if metered.prompt.media is not None:
+        return rough_usage(metered), True
     try:
         return await _estimate(metered, estimator), True
     except Exception:

@@ -62,7 +62,8 @@ async def _stream(
             forward.exchange,
             forward.call.receive,
             door.send,
-            door.stream_error,
+            # A stream that numbers its events (Responses) makes its own error event.
+            getattr(stream, "error_event", door.stream_error),
             secret=forward.upstream.key,
         )
     finally:

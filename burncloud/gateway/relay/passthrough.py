@@ -2,8 +2,8 @@
 
 The client's bytes go up unless a change is due (``outbound``); a whole answer comes back
 as it came, a stream chunk by chunk through ``OpenAIChunkStream`` (which finds the usage and
-hides what burncloud asked for), or, for the Responses API, ``ResponsesEventStream``. Usage
-is the upstream's; without it, the generated text is kept for an estimate.
+hides what burncloud asked for). Usage is the upstream's; without it, the generated text is
+kept for an estimate. (The Responses API is a front door: ``native`` relays it.)
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from burncloud.gateway.asgi import send_bytes
 from burncloud.gateway.egress.transport import Answer
 from burncloud.gateway.egress.upstream import open_upstream
 from burncloud.gateway.relay.forward import Forward
-from burncloud.gateway.relay.inbound import RERANK, RESPONSES
+from burncloud.gateway.relay.inbound import RERANK
 from burncloud.gateway.relay.metering import Metered, answer_texts, rerank_metered
 from burncloud.gateway.relay.outbound import upstream_body
 from burncloud.gateway.relay.pump import pump_stream
 from burncloud.protocols.openai_chunks import error_event
 from burncloud.providers.openai.request import wants_stream_usage
-from burncloud.providers.openai.responses_stream import ResponsesEventStream, response_texts
 from burncloud.providers.openai.stream import OpenAIChunkStream
 from burncloud.providers.openai.usage import token_usage
 from burncloud.providers.registry import kind_of
@@ -64,22 +63,12 @@ def _metered_whole(forward: Forward, raw: bytes) -> Metered:
     if forward.request.endpoint is RERANK:
         return rerank_metered(forward.request, data)
     usage = token_usage(data.get("usage")) if isinstance(data, dict) else None
-    texts: list[str] = []
-    if usage is None:
-        responses = forward.request.endpoint is RESPONSES
-        texts = response_texts(data) if responses else answer_texts(data)
-    return Metered.of(forward.request, usage, texts)
+    return Metered.of(forward.request, usage, [] if usage else answer_texts(data))
 
 
 async def _stream(forward: Forward, answer: Answer) -> None:
     request, exchange = forward.request, forward.exchange
-    meter: OpenAIChunkStream | ResponsesEventStream
-    if request.endpoint is RESPONSES:
-        meter = ResponsesEventStream()
-        stream_error = meter.error_event
-    else:
-        meter = OpenAIChunkStream(include_usage=request.client_wants_usage)
-        stream_error = error_event
+    meter = OpenAIChunkStream(include_usage=request.client_wants_usage)
     try:
         await pump_stream(
             answer,
@@ -87,7 +76,7 @@ async def _stream(forward: Forward, answer: Answer) -> None:
             exchange,
             forward.call.receive,
             forward.call.send,
-            stream_error,
+            error_event,
             secret=forward.upstream.key,
         )
     finally:

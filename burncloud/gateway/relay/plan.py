@@ -78,9 +78,10 @@ def relayable(
     tried (once) only when such a channel is among them: when it fails they are left out,
     and its error is the answer only if no channel of the door's format remains."""
     endpoint = request.endpoint.listed_as
-    found = [c for c in plan.candidates if _serves(c.upstream, endpoint)]
-    if native is not None:
-        found = _convertible(found, native, request.model)
+    if native is None:
+        found = [c for c in plan.candidates if _serves(c.upstream, endpoint)]
+    else:
+        found = _door_candidates(plan.candidates, endpoint, native, request.model)
     if not found:
         kinds = ", ".join(sorted({c.upstream.type for c in plan.candidates}))
         raise EndpointNotServed(
@@ -100,8 +101,25 @@ def _serves(upstream: Upstream, endpoint: str) -> bool:
     return kind is not None and kind.serves(endpoint, upstream.config)
 
 
-def _convertible(candidates: list[Candidate], native: NativeRequest, model: str) -> list[Candidate]:
-    own = [c for c in candidates if native.speaks(c.upstream.type, upstream_model(c, model))]
+def _door_candidates(
+    candidates: tuple[Candidate, ...], endpoint: str, native: NativeRequest, model: str
+) -> list[Candidate]:
+    """A door request's candidates: the channels taking its format untouched, and those
+    serving ``endpoint`` (its conversion's) when it converts; only the one channel that
+    holds the request's state when it names one."""
+    if native.channel is not None:
+        candidates = tuple(c for c in candidates if c.upstream.id == native.channel)
+    own = [c for c in candidates if native.speaks(c.upstream, upstream_model(c, model))]
+    others = [c for c in candidates if c not in own and _serves(c.upstream, endpoint)]
+    if not others:
+        return own
+    found = [c for c in candidates if c in own or c in others]
+    return _convertible(found, own, native)
+
+
+def _convertible(
+    candidates: list[Candidate], own: list[Candidate], native: NativeRequest
+) -> list[Candidate]:
     if len(own) == len(candidates):
         return candidates
     try:

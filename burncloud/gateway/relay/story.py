@@ -24,8 +24,9 @@ from burncloud.gateway.relay.disconnect import unless_disconnected
 from burncloud.gateway.relay.exchange import Exchange
 from burncloud.gateway.relay.failover import try_channels
 from burncloud.gateway.relay.forward import Forward
-from burncloud.gateway.relay.inbound import Endpoint, InboundRequest
+from burncloud.gateway.relay.inbound import Endpoint, InboundRequest, parse_request
 from burncloud.gateway.relay.limits import admitted
+from burncloud.gateway.relay.media_request import read_upload
 from burncloud.gateway.relay.metering import Metered, measure
 from burncloud.gateway.relay.modes import choose_mode
 from burncloud.gateway.relay.plan import RoutePlan, plan_route, relayable, upstream_model
@@ -78,7 +79,11 @@ class Relay:
         snapshot = self.deps.snapshot()
         caller = exchange.caller = authenticate(snapshot, call.key, call.client)
         body = await self._read_body(call, caller, snapshot)
-        request, native = call.parse(body)
+        native: NativeRequest | None = None
+        if call.door is None:
+            request = parse_request(call.endpoint, body)
+        else:
+            request, native = await call.door(body, caller)
         exchange.model, exchange.stream = request.model, request.stream
         authorize_model(caller, request.model)
         plan = plan_route(snapshot, caller, request, self.deps.settings)
@@ -119,6 +124,8 @@ class Relay:
             except InsufficientQuota:
                 await discard_body(call.receive, limit)  # so that the client reads the 402
                 raise
+        if call.endpoint.form:  # an image or audio upload: multipart, no JSON to count
+            return await read_upload(call.receive, call.headers, limit)
         body = await read_body(call.receive, call.headers, limit)
         check_json_elements(body)
         return body

@@ -4,6 +4,11 @@ System and developer messages, wherever they stand, become top-level system text
 results join the user turn that follows them, always ahead of its text; consecutive turns of
 one role merge; empty text blocks are dropped (Anthropic rejects them); a conversation that
 opens with the assistant gets a short user turn in front, as older models require.
+
+An assistant message's ``thinking_blocks`` (as ``response.py`` returns them) open its turn,
+ahead of text and tool use, as Anthropic wants them back. A thinking block without its
+signature cannot be verified and is dropped, and so is a bare ``reasoning_content``: both
+are only the text of reasoning Anthropic could not accept as its own.
 """
 
 from __future__ import annotations
@@ -91,10 +96,11 @@ def _append_turn(turns: list[JSON], role: str, blocks: list[JSON]) -> None:
         return
     if turns and turns[-1]["role"] == role:
         blocks = turns.pop()["content"] + blocks
-    if role == "user":  # tool results must open the user turn, before any text
-        blocks = [b for b in blocks if b["type"] == "tool_result"] + [
-            b for b in blocks if b["type"] != "tool_result"
-        ]
+    # tool results must open a user turn, thinking an assistant turn
+    first = ("tool_result",) if role == "user" else _THINKING_TYPES
+    blocks = [b for b in blocks if b["type"] in first] + [
+        b for b in blocks if b["type"] not in first
+    ]
     turns.append({"role": role, "content": blocks})
 
 
@@ -142,24 +148,24 @@ def _refusal_as_text(part: Any) -> Any:
 
 
 def _thinking_blocks(blocks: Any) -> list[JSON]:
-    """Thinking blocks a client echoes back (``thinking_blocks``, as this provider returns them)."""
+    """The signed thinking and the redacted thinking among a message's ``thinking_blocks``."""
     if not isinstance(blocks, list):
         return []
     kept = []
     for block in blocks:
-        if not isinstance(block, dict) or block.get("type") not in _THINKING_TYPES:
-            continue
-        if block["type"] == "thinking":
-            kept.append(
-                {
-                    "type": "thinking",
-                    "thinking": block.get("thinking") or "",
-                    "signature": block.get("signature") or "",
-                }
-            )
-        else:
-            kept.append({"type": "redacted_thinking", "data": block.get("data") or ""})
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "thinking" and _filled(block, "signature"):
+            thinking = block.get("thinking")
+            text = thinking if isinstance(thinking, str) else ""
+            kept.append({"type": "thinking", "thinking": text, "signature": block["signature"]})
+        elif kind == "redacted_thinking" and _filled(block, "data"):
+            kept.append({"type": "redacted_thinking", "data": block["data"]})
     return kept
+
+
+def _filled(block: JSON, key: str) -> bool:
+    value = block.get(key)
+    return isinstance(value, str) and bool(value)
 
 
 def _tool_use(call: Any) -> JSON:

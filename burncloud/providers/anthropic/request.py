@@ -5,14 +5,14 @@
 largest value every Claude model accepts, so a default never fails on an older model; set
 the config entry to the model's real maximum, e.g. 64000, for long answers).
 
-``reasoning_effort`` turns on extended thinking with a budget from ``THINKING_BUDGETS``.
-OpenAI counts reasoning inside ``max_completion_tokens``, as Anthropic counts thinking inside
-``max_tokens``, so an explicit limit is kept and the budget shrinks to fit below it; without
-one the budget is added to the default. Thinking is left off when it cannot be honoured:
-a forced tool (Anthropic allows only auto/none with thinking), a limit under 1025 tokens, or
-a tool loop whose assistant turn carries no signed thinking blocks (Anthropic requires them
-back; they are returned as ``thinking_blocks``). With thinking on, ``temperature`` and
-``top_k`` are dropped and ``top_p`` is kept only from 0.95 up, as Anthropic requires.
+``reasoning_effort`` (or a ``thinking`` object) turns on extended thinking, budgeted and
+fitted under ``max_tokens`` by ``providers.reasoning``. Thinking is left off when it cannot
+be honoured: a forced tool (Anthropic allows only auto/none with thinking), too small a
+limit, or a tool loop whose assistant turn carries no signed thinking blocks (Anthropic
+requires them back; they are returned as ``thinking_blocks``). With thinking on,
+``temperature`` and ``top_k`` are dropped and ``top_p`` is kept only from 0.95 up, as
+Anthropic requires. ``web_search_options`` adds Anthropic's server web search tool
+(``tools.py``).
 """
 
 from __future__ import annotations
@@ -32,14 +32,13 @@ from burncloud.providers.anthropic.tools import (
     format_instruction,
 )
 from burncloud.providers.base import ChannelAccess, UpstreamRequest
+from burncloud.providers.reasoning import claude_output_limit, fit_thinking, requested_budget
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 MAX_TOKENS_CONFIG = "max_tokens_default"
 BETA_CONFIG = "anthropic_beta"
-THINKING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384, "xhigh": 24576}
-MIN_THINKING_BUDGET = 1024
 _THINKING_FIRST = ("thinking", "redacted_thinking")
 
 
@@ -129,7 +128,7 @@ def build_body(body: JSON, model: str, stream: bool, config: Mapping[str, str]) 
         choice = convert_tool_choice(body)
         if choice is not None:
             payload["tool_choice"] = choice
-    _add_thinking(payload, body.get("reasoning_effort"), explicit)
+    _add_thinking(payload, requested_budget(body), explicit, claude_output_limit(model, config))
     user = body.get("user") or body.get("safety_identifier")
     if isinstance(user, str) and user:
         payload["metadata"] = {"user_id": user}
@@ -211,30 +210,20 @@ def _stop_sequences(stop: Any) -> list[str]:
     return [s for s in stops if s.strip()]
 
 
-def _add_thinking(payload: JSON, effort: Any, explicit_limit: bool) -> None:
-    budget = _thinking_budget(effort)
+def _add_thinking(payload: JSON, budget: int | None, explicit: bool, limit: int | None) -> None:
     if budget is None or forces_tool(payload.get("tool_choice")):
         return
     if _unsigned_tool_turn(payload["messages"]):
         return
-    if not explicit_limit:
-        payload["max_tokens"] += budget
-    budget = min(budget, payload["max_tokens"] - 1)
-    if budget < MIN_THINKING_BUDGET:
+    fit = fit_thinking(budget, payload["max_tokens"], explicit=explicit, limit=limit)
+    if fit is None:
         return
-    payload["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    payload["max_tokens"] = fit.max_tokens
+    payload["thinking"] = {"type": "enabled", "budget_tokens": fit.budget}
     payload.pop("temperature", None)
     payload.pop("top_k", None)
     if payload.get("top_p", 1) < 0.95:
         del payload["top_p"]
-
-
-def _thinking_budget(effort: Any) -> int | None:
-    if effort is None or effort == "none":
-        return None
-    if effort not in THINKING_BUDGETS:
-        raise InvalidRequest(f"unsupported reasoning_effort {effort!r}")
-    return THINKING_BUDGETS[effort]
 
 
 def _unsigned_tool_turn(messages: list[JSON]) -> bool:

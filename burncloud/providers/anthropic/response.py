@@ -3,10 +3,11 @@
 Text blocks join into ``content``; ``tool_use`` blocks become ``tool_calls`` with their input
 as a JSON string. Thinking is exposed as ``reasoning_content`` (the DeepSeek-style extension)
 and, signatures included, as ``thinking_blocks``, which a client may send back on the
-assistant message so a tool loop with thinking can continue. Usage: Anthropic's
-``input_tokens`` excludes cache, so the OpenAI prompt count adds cache writes and reads;
-the write is split by lifetime in ``cache_creation``, server-side tool calls are counted in
-``server_tool_use`` and thinking tokens in ``output_tokens_details``.
+assistant message so a tool loop with thinking can continue. Server tool blocks (web search)
+stay out of the message; their citations become ``annotations`` (``server_tools``).
+Usage: Anthropic's ``input_tokens`` excludes cache, so the OpenAI prompt count adds cache
+writes and reads; the write is split by lifetime in ``cache_creation``, server-side tool
+calls are counted in ``server_tool_use`` and thinking tokens in ``output_tokens_details``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import orjson
 from burncloud.errors import UpstreamError
 from burncloud.protocols.shapes import JSON
 from burncloud.providers.anthropic.errors import error_from_event
+from burncloud.providers.anthropic.server_tools import TextJoin, is_server_block, url_citations
 from burncloud.providers.base import ChatAnswer, TokenUsage
 from burncloud.providers.openai.usage import tool_calls
 
@@ -106,28 +108,58 @@ def convert_answer(raw: bytes, model: str, created: int) -> ChatAnswer:
 
 def assistant_message(blocks: list[Any]) -> JSON:
     """The OpenAI assistant message for Anthropic response content blocks."""
-    texts, calls, reasoning, thinking = [], [], [], []
+    parts = _Parts()
     for block in blocks:
-        kind = block.get("type") if isinstance(block, dict) else None
+        if isinstance(block, dict):
+            parts.add(block)
+    return parts.message()
+
+
+class _Parts:
+    """What an answer's blocks add up to, read in order."""
+
+    def __init__(self) -> None:
+        self.join = TextJoin()
+        self.texts: list[str] = []
+        self.annotations: list[JSON] = []
+        self.calls: list[JSON] = []
+        self.reasoning: list[str] = []
+        self.thinking: list[JSON] = []
+
+    def add(self, block: JSON) -> None:
+        kind = block.get("type")
         if kind == "text":
-            texts.append(block.get("text") or "")
+            self._text(block)
         elif kind == "tool_use":
-            calls.append(_tool_call(block))
+            self.calls.append(_tool_call(block))
         elif kind == "thinking":
-            reasoning.append(block.get("thinking") or "")
-            thinking.append(_pick(block, "type", "thinking", "signature"))
+            self.reasoning.append(block.get("thinking") or "")
+            self.thinking.append(_pick(block, "type", "thinking", "signature"))
         elif kind == "redacted_thinking":
-            thinking.append(_pick(block, "type", "data"))
-    text = "".join(texts)
-    message: JSON = {"role": "assistant", "content": text if text or not calls else None}
-    message["refusal"] = None
-    if calls:
-        message["tool_calls"] = calls
-    if reasoning:
-        message["reasoning_content"] = "".join(reasoning)
-    if thinking:
-        message["thinking_blocks"] = thinking
-    return message
+            self.thinking.append(_pick(block, "type", "data"))
+        elif is_server_block(kind):
+            self.join.interrupt()
+
+    def _text(self, block: JSON) -> None:
+        text = block.get("text")
+        text = text if isinstance(text, str) else ""
+        self.texts.append(self.join.join(text))
+        end = self.join.length
+        self.annotations += url_citations(block.get("citations"), end - len(text), end)
+
+    def message(self) -> JSON:
+        text = "".join(self.texts)
+        content = text if text or not self.calls else None
+        message: JSON = {"role": "assistant", "content": content, "refusal": None}
+        if self.annotations:
+            message["annotations"] = self.annotations
+        if self.calls:
+            message["tool_calls"] = self.calls
+        if self.reasoning:
+            message["reasoning_content"] = "".join(self.reasoning)
+        if self.thinking:
+            message["thinking_blocks"] = self.thinking
+        return message
 
 
 def _tool_call(block: JSON) -> JSON:

@@ -3,8 +3,13 @@
 State is bounded: the SSE framer's partial event, one small entry per content block, the
 usage counters and a ``TextSample`` of the generated text for estimates.
 Anthropic block indexes map to OpenAI tool-call indexes counted from 0 (a text block before
-a tool call takes no tool index). Thinking streams as ``reasoning_content`` deltas;
-signatures and other block kinds (redacted thinking, server tools) are not forwarded.
+a tool call takes no tool index). Thinking streams as ``reasoning_content`` deltas, and its
+signature, once it arrives, as ``{"thinking_blocks": [{"type": "thinking", "thinking": "",
+"signature": ..., "index": k}]}``; a redacted thinking block is one ``thinking_blocks``
+delta, whole. ``index`` numbers the answer's thinking blocks from 0: the openai SDK's stream
+accumulator merges list deltas by it (and fails on a second entry without one).
+Server tool blocks (web search) are not forwarded; text resuming after them starts a new
+paragraph (``server_tools``).
 
 Usage is taken from ``message_start`` (input and cache, with the cache write's split by
 lifetime) and ``message_delta`` (cumulative output, and input, cache and server tool use
@@ -28,6 +33,7 @@ from burncloud.protocols.shapes import object_field
 from burncloud.protocols.sse import SSEFramer, parse_event
 from burncloud.providers.anthropic.errors import error_bytes, stream_error_event
 from burncloud.providers.anthropic.response import finish_reason, merge_usage, token_usage
+from burncloud.providers.anthropic.server_tools import TextJoin, is_server_block
 from burncloud.providers.base import TokenUsage
 from burncloud.providers.text_sample import TextSample
 
@@ -44,9 +50,11 @@ class AnthropicChatStream:
         "_failed",
         "_framer",
         "_include_usage",
+        "_join",
         "_model",
         "_sample",
         "_stop_reason",
+        "_thinking_count",
         "_tool_count",
         "_usage",
         "_writer",
@@ -61,11 +69,13 @@ class AnthropicChatStream:
         self._writer: ChunkWriter | None = None
         self._blocks: dict[int, str | int] = {}  # block index -> kind, or OpenAI tool index
         self._tool_count = 0
+        self._thinking_count = 0  # thinking blocks passed on, for their ``index``
         self._usage: dict[str, Any] = {}  # the usage objects seen, merged
         self._stop_reason: str | None = None
         self._ended = False  # message_stop or an error seen: nothing more is read
         self._failed = False
         self._sample = TextSample()
+        self._join = TextJoin()
 
     def feed(self, chunk: bytes) -> bytes:
         """OpenAI SSE bytes for the upstream events ``chunk`` completes."""
@@ -127,6 +137,10 @@ class AnthropicChatStream:
             self._blocks[index] = _THINKING
             return head + self._reasoning(writer, block.get("thinking"))
         self._blocks[index] = _OTHER
+        if kind == "redacted_thinking" and isinstance(block.get("data"), str) and block["data"]:
+            return head + self._thinking_block(writer, {"type": kind, "data": block["data"]})
+        if is_server_block(kind):
+            self._join.interrupt()
         return head
 
     def _tool_start(self, index: int, block: dict[str, Any], writer: ChunkWriter) -> bytes:
@@ -151,6 +165,8 @@ class AnthropicChatStream:
             return head + self._text(writer, delta.get("text"))
         if kind == "thinking_delta" and target == _THINKING:
             return head + self._reasoning(writer, delta.get("thinking"))
+        if kind == "signature_delta" and target == _THINKING:
+            return head + self._signature(writer, delta.get("signature"))
         if kind == "input_json_delta" and isinstance(target, int):
             return head + self._arguments(writer, target, delta.get("partial_json"))
         return head
@@ -185,7 +201,18 @@ class AnthropicChatStream:
         if not isinstance(text, str) or not text:
             return b""
         self._sample.add(text)
-        return writer.content(text)
+        return writer.content(self._join.join(text))
+
+    def _signature(self, writer: ChunkWriter, signature: Any) -> bytes:
+        if not isinstance(signature, str) or not signature:
+            return b""
+        block = {"type": "thinking", "thinking": "", "signature": signature}
+        return self._thinking_block(writer, block)
+
+    def _thinking_block(self, writer: ChunkWriter, block: dict[str, Any]) -> bytes:
+        block["index"] = self._thinking_count
+        self._thinking_count += 1
+        return writer.delta({"thinking_blocks": [block]})
 
     def _reasoning(self, writer: ChunkWriter, text: Any) -> bytes:
         if not isinstance(text, str) or not text:

@@ -1,7 +1,9 @@
 """OpenAI ``tools``, ``tool_choice``, ``parallel_tool_calls`` and ``response_format`` for Anthropic.
 
 Function tools become ``{name, description, input_schema}``; the deprecated ``functions`` /
-``function_call`` pair is read the same way. Anthropic has no JSON mode, so
+``function_call`` pair is read the same way. ``web_search_options`` (OpenAI chat's own
+field: the client allows a built-in web search) adds Anthropic's server tool
+``web_search_20250305``, whose calls Anthropic runs itself. Anthropic has no JSON mode, so
 ``response_format`` becomes an instruction appended to the system prompt (a forced tool
 would change the answer's shape, and the answer converter has no memory of the request).
 """
@@ -17,6 +19,8 @@ from burncloud.protocols.shapes import JSON
 
 _EMPTY_SCHEMA: JSON = {"type": "object", "properties": {}}
 _CHOICES = {"auto": "auto", "required": "any", "none": "none"}
+WEB_SEARCH_TOOL: JSON = {"type": "web_search_20250305", "name": "web_search"}
+_LOCATION_FIELDS = ("city", "region", "country", "timezone")
 JSON_OBJECT_INSTRUCTION = "Respond with one valid JSON object only, with no text around it."
 JSON_SCHEMA_INSTRUCTION = (
     "Respond with one JSON value only, with no text around it, valid against this JSON Schema:"
@@ -24,15 +28,31 @@ JSON_SCHEMA_INSTRUCTION = (
 
 
 def convert_tools(body: JSON) -> list[JSON]:
-    """Anthropic client tools for the request's function tools (empty when there are none)."""
+    """Anthropic tools for the request's function tools and web search (empty when none)."""
     tools = body.get("tools")
     if tools is None and body.get("functions") is not None:
         tools = [{"type": "function", "function": f} for f in body["functions"]]
-    if tools is None:
-        return []
-    if not isinstance(tools, list):
+    if tools is not None and not isinstance(tools, list):
         raise InvalidRequest("tools must be an array")
-    return [_convert_tool(tool) for tool in tools]
+    converted = [_convert_tool(tool) for tool in tools or ()]
+    search = body.get("web_search_options")
+    if isinstance(search, dict):
+        converted.append(web_search_tool(search))
+    return converted
+
+
+def web_search_tool(options: JSON) -> JSON:
+    """The server web search tool, with the approximate ``user_location`` the client gave."""
+    tool = dict(WEB_SEARCH_TOOL)
+    location = options.get("user_location")
+    approximate = location.get("approximate") if isinstance(location, dict) else None
+    if not isinstance(approximate, dict):
+        return tool
+    fields = {key: approximate.get(key) for key in _LOCATION_FIELDS}
+    kept = {key: value for key, value in fields.items() if isinstance(value, str) and value}
+    if kept:
+        tool["user_location"] = {"type": "approximate", **kept}
+    return tool
 
 
 def convert_tool_choice(body: JSON) -> JSON | None:

@@ -16,7 +16,9 @@ The channel's base URL is the resource, ``https://{resource}.openai.azure.com`` 
 Classic versions older than 2024-09-01 know no ``stream_options``, so their streams are not
 asked for usage (it is estimated). Azure's prompt-filter chunk and the
 ``prompt_filter_results`` / ``content_filter_results`` annotations are removed from answers
-and streams; a ``content_filter`` finish reason is kept.
+and streams; a ``content_filter`` finish reason is kept. Images (generations, edits; Azure
+has no variations) and audio (speech, transcriptions, translations) go to the same
+deployment URLs, their bodies and answers as OpenAI's (``media_target``).
 """
 
 from __future__ import annotations
@@ -29,9 +31,16 @@ from urllib.parse import quote
 from burncloud.errors import BurncloudError, InvalidRequest
 from burncloud.protocols.shapes import JSON
 from burncloud.providers.base import ChannelAccess, ChatAnswer, EmbeddingsAnswer, UpstreamRequest
+from burncloud.providers.media import MediaTarget
 from burncloud.providers.openai import OpenAIChunkStream, map_error
 from burncloud.providers.openai.provider import embeddings_answer
 from burncloud.providers.openai.request import chat_body, json_request, read_answer
+from burncloud.providers.openai.responses_native import (
+    responses_answer,
+    responses_request,
+    responses_stream,
+)
+from burncloud.providers.openai.responses_stream import ResponsesEventStream
 from burncloud.providers.openai.usage import token_usage
 
 _DATED = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
@@ -55,6 +64,10 @@ class AzureTarget:
         deployment = quote(self.deployment, safe="")
         version = quote(self.api_version or "")
         return f"{self.resource}/openai/deployments/{deployment}/{operation}?api-version={version}"
+
+    def resource_url(self, operation: str) -> str:
+        """The URL of a resource-level ``operation`` (not under a deployment)."""
+        return f"{self.resource}/openai/{operation}?api-version={quote(self.api_version or '')}"
 
     @property
     def stream_usage(self) -> bool:
@@ -111,6 +124,38 @@ class AzureProvider:
 
     def embeddings_answer(self, raw: bytes, model: str, body: JSON) -> EmbeddingsAnswer:
         return embeddings_answer(raw)
+
+    def media_target(self, channel: ChannelAccess, operation: str, model: str) -> MediaTarget:
+        """The deployment's image or audio ``operation``: its classic URL (the deployment
+        in the path, the body's model left as it is), or v1's with the deployment as the
+        body's ``model``."""
+        target = azure_target(channel, model)
+        return MediaTarget(
+            target.url(operation), _headers(channel), target.deployment if target.v1 else None
+        )
+
+    def native_request(
+        self,
+        channel: ChannelAccess,
+        raw: bytes,
+        body: JSON,
+        model: str,
+        stream: bool,
+        max_tokens: int | None,
+        client_headers: Mapping[str, str],
+    ) -> UpstreamRequest:
+        """POST the Responses request to the resource's ``/openai/v1/responses`` (with a
+        classic dated version: ``/openai/responses?api-version=...``), for the deployment."""
+        target = azure_target(channel, model)
+        url = target.url("responses") if target.v1 else target.resource_url("responses")
+        headers = _headers(channel)
+        return responses_request(url, headers, raw, body, target.deployment, max_tokens)
+
+    def native_stream(self, model: str) -> ResponsesEventStream:
+        return responses_stream()
+
+    def native_answer(self, raw: bytes, model: str) -> ChatAnswer:
+        return responses_answer(raw)
 
 
 def _resource(base_url: str) -> tuple[str, bool]:

@@ -4,6 +4,11 @@ System and developer messages become top-level system blocks; user, assistant an
 messages become content blocks in strictly alternating user/assistant turns, tool results
 first in their user turn. Images and documents travel only as base64 bytes from data URLs
 (or S3 locations): the gateway never fetches a URL.
+
+For Claude, an assistant message's ``thinking_blocks`` (as ``response.py`` returns them)
+open its turn as ``reasoningContent`` blocks: ``reasoningText`` with its signature, or
+``redactedContent`` (the base64 text Bedrock sent). Unsigned thinking, and a bare
+``reasoning_content``, cannot be verified by Claude and are not sent back.
 """
 
 from __future__ import annotations
@@ -35,8 +40,11 @@ _DOCUMENT_FORMATS = {
 _DOCUMENT_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9\-()\[\] ]+|\s{2,}")
 
 
-def convert_messages(messages: list[JSON]) -> tuple[list[JSON], list[JSON]]:
-    """The Converse ``system`` blocks and ``messages`` for OpenAI chat ``messages``."""
+def convert_messages(
+    messages: list[JSON], *, reasoning: bool = False
+) -> tuple[list[JSON], list[JSON]]:
+    """The Converse ``system`` blocks and ``messages`` for OpenAI chat ``messages``;
+    ``reasoning``: send assistant thinking back (Claude)."""
     system: list[JSON] = []
     turns: list[JSON] = []
     for message in messages:
@@ -48,13 +56,14 @@ def convert_messages(messages: list[JSON]) -> tuple[list[JSON], list[JSON]]:
         elif role == "user":
             _append(turns, "user", _user_blocks(message.get("content")))
         elif role == "assistant":
-            _append(turns, "assistant", _assistant_blocks(message))
+            thinking = _reasoning_blocks(message.get("thinking_blocks")) if reasoning else []
+            _append(turns, "assistant", thinking + _assistant_blocks(message))
         elif role == "tool":
             _append(turns, "user", [_tool_result(message)])
         else:
             raise InvalidRequest(f"unsupported message role: {role!r}")
-    for turn in turns:
-        turn["content"].sort(key=lambda block: "toolResult" not in block)
+    for turn in turns:  # tool results open a user turn, reasoning an assistant turn
+        turn["content"].sort(key=lambda b: "toolResult" not in b and "reasoningContent" not in b)
     return system, turns
 
 
@@ -166,6 +175,25 @@ def _assistant_blocks(message: JSON) -> list[JSON]:
             }
         )
     return blocks
+
+
+def _reasoning_blocks(blocks: Any) -> list[JSON]:
+    """``reasoningContent`` blocks for the signed and the redacted ``thinking_blocks``."""
+    converted = []
+    for block in blocks if isinstance(blocks, list) else ():
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "thinking" and _filled(block, "signature"):
+            text = block.get("thinking") if isinstance(block.get("thinking"), str) else ""
+            reasoning = {"reasoningText": {"text": text, "signature": block["signature"]}}
+            converted.append({"reasoningContent": reasoning})
+        elif kind == "redacted_thinking" and _filled(block, "data"):
+            converted.append({"reasoningContent": {"redactedContent": block["data"]}})
+    return converted
+
+
+def _filled(block: JSON, key: str) -> bool:
+    value = block.get(key)
+    return isinstance(value, str) and bool(value)
 
 
 def _parse_arguments(arguments: Any) -> JSON:

@@ -4,7 +4,11 @@ The model id travels in the URL, not here. Sampling settings go to ``inferenceCo
 tools to ``toolConfig`` (kept, with stand-in specs if need be, whenever the history holds
 tool blocks, since Bedrock rejects such a request without it), Claude's ``top_k`` and
 thinking to ``additionalModelRequestFields``. JSON mode has no field every model accepts, so
-it becomes a system instruction.
+it becomes a system instruction. ``web_search_options`` is left out: Converse has no search.
+
+Claude's thinking is budgeted and fitted under ``maxTokens`` as for Anthropic itself
+(``providers.reasoning``), and left off with a forced tool or in a tool loop whose assistant
+turn does not open with its signed reasoning (Claude would refuse it).
 """
 
 from __future__ import annotations
@@ -16,9 +20,14 @@ import orjson
 from burncloud.errors import InvalidRequest
 from burncloud.protocols.shapes import JSON
 from burncloud.providers.bedrock.messages import convert_messages, history_has_tool_blocks
+from burncloud.providers.reasoning import (
+    ANSWER_ROOM,
+    ThinkingFit,
+    claude_output_limit,
+    fit_thinking,
+    requested_budget,
+)
 
-THINKING_BUDGETS = {"low": 1024, "medium": 4096, "high": 16384}
-THINKING_OUTPUT_ALLOWANCE = 4096
 _EMPTY_SCHEMA: JSON = {"type": "object", "properties": {}}
 _JSON_OBJECT_INSTRUCTION = "Respond with a single valid JSON object and nothing else."
 
@@ -30,7 +39,7 @@ def converse_body(body: JSON, model: str) -> JSON:
         raise InvalidRequest("messages must be a non-empty list")
     if (body.get("n") or 1) != 1:
         raise InvalidRequest("Bedrock channels return one choice: n must be 1")
-    system, turns = convert_messages(messages)
+    system, turns = convert_messages(messages, reasoning=_is_claude(model))
     system += _format_instruction(body.get("response_format"))
     request: JSON = {"messages": turns}
     if system:
@@ -52,15 +61,9 @@ def _is_claude(model: str) -> bool:
     return "anthropic." in model or "claude" in model.lower()
 
 
-def _inference_config(body: JSON, model: str, thinking: JSON | None) -> JSON:
+def _inference_config(body: JSON, model: str, thinking: ThinkingFit | None) -> JSON:
     config: JSON = {}
-    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-    if thinking is not None:
-        budget = thinking["budget_tokens"]
-        if not max_tokens:
-            max_tokens = budget + THINKING_OUTPUT_ALLOWANCE
-        elif max_tokens <= budget:
-            max_tokens += budget
+    max_tokens = thinking.max_tokens if thinking else _max_tokens(body)
     if max_tokens:
         config["maxTokens"] = max_tokens
     if thinking is None:  # Claude's thinking rejects sampling settings
@@ -69,6 +72,11 @@ def _inference_config(body: JSON, model: str, thinking: JSON | None) -> JSON:
     if stop:
         config["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
     return config
+
+
+def _max_tokens(body: JSON) -> int | None:
+    value = body.get("max_completion_tokens") or body.get("max_tokens")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _sampling(body: JSON, model: str) -> JSON:
@@ -154,29 +162,29 @@ def _format_instruction(response_format: Any) -> list[JSON]:
     return []
 
 
-def _thinking(body: JSON, model: str, turns: list[JSON]) -> JSON | None:
-    """Claude's ``thinking`` setting, from ``reasoning_effort`` or a ``thinking`` object.
-
-    Off when a tool is forced, and in the middle of a tool loop: Claude then wants its
-    signed thinking blocks back, which OpenAI-format history cannot carry."""
+def _thinking(body: JSON, model: str, turns: list[JSON]) -> ThinkingFit | None:
+    """Claude's thinking budget and the ``maxTokens`` it fits under; None when off."""
     if not _is_claude(model) or _forces_tool(body.get("tool_choice")):
         return None
-    if _in_tool_loop(turns):
+    budget = requested_budget(body)
+    if budget is None or _unsigned_tool_turn(turns):
         return None
-    thinking = body.get("thinking")
-    if isinstance(thinking, dict) and thinking.get("type") == "enabled":
-        budget = thinking.get("budget_tokens")
-        if isinstance(budget, int) and budget > 0:
-            return {"type": "enabled", "budget_tokens": budget}
-    budget = THINKING_BUDGETS.get(str(body.get("reasoning_effort")))
-    return {"type": "enabled", "budget_tokens": budget} if budget else None
+    limit = _max_tokens(body)
+    return fit_thinking(
+        budget,
+        limit or ANSWER_ROOM,
+        explicit=limit is not None,
+        limit=claude_output_limit(model, {}),
+    )
 
 
-def _in_tool_loop(turns: list[JSON]) -> bool:
-    """Whether the last assistant turn asked for tools (its results follow)."""
+def _unsigned_tool_turn(turns: list[JSON]) -> bool:
+    """Whether the last assistant turn asked for tools without the reasoning before it."""
     for turn in reversed(turns):
         if turn["role"] == "assistant":
-            return any("toolUse" in block for block in turn["content"])
+            blocks = turn["content"]
+            uses_tools = any("toolUse" in block for block in blocks)
+            return uses_tools and "reasoningContent" not in blocks[0]
     return False
 
 
@@ -184,10 +192,10 @@ def _forces_tool(choice: Any) -> bool:
     return choice == "required" or isinstance(choice, dict)
 
 
-def _additional_fields(body: JSON, model: str, thinking: JSON | None) -> JSON:
+def _additional_fields(body: JSON, model: str, thinking: ThinkingFit | None) -> JSON:
     fields: JSON = {}
     if thinking is not None:
-        fields["thinking"] = thinking
+        fields["thinking"] = {"type": "enabled", "budget_tokens": thinking.budget}
     elif isinstance(body.get("top_k"), int) and _is_claude(model):
         fields["top_k"] = body["top_k"]
     return fields

@@ -1,7 +1,10 @@
 """A whole Converse answer -> an OpenAI ``chat.completion`` (PROTOCOLS.md 7.3, 8.5, 9.1).
 
 Text blocks become ``content``, toolUse blocks ``tool_calls`` (arguments re-serialized from
-the input object), reasoning text the ``reasoning_content`` extension. Bedrock's
+the input object), reasoning text the ``reasoning_content`` extension and, when signed
+(Claude), ``thinking_blocks`` as Anthropic's provider returns them: ``{"type": "thinking",
+"thinking", "signature"}``, or ``{"type": "redacted_thinking", "data"}`` holding
+``redactedContent`` as Bedrock sent it (base64), so the next turn can send them back. Bedrock's
 ``inputTokens`` excludes the cache, so the prompt count adds cache reads and writes back;
 ``cacheDetails`` splits the writes by lifetime (``[{"ttl": "1h", "inputTokens": n}]``).
 """
@@ -93,20 +96,39 @@ def chat_answer(raw: bytes, model: str, completion_id: str, created: int) -> Cha
 
 
 def _message(blocks: list[JSON]) -> JSON:
-    texts, reasoning, calls = [], [], []
+    texts, reasoning, thinking, calls = [], [], [], []
     for block in blocks:
         if "text" in block:
             texts.append(block["text"])
         elif "toolUse" in block:
             calls.append(_tool_call(block["toolUse"]))
-        elif "reasoningContent" in block:
-            reasoning.append((block["reasoningContent"].get("reasoningText") or {}).get("text"))
+        elif isinstance(block.get("reasoningContent"), dict):
+            text, kept = reasoning_block(block["reasoningContent"])
+            reasoning.append(text)
+            thinking += kept
     message: JSON = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if any(reasoning):
-        message["reasoning_content"] = "".join(text for text in reasoning if text)
+        message["reasoning_content"] = "".join(reasoning)
+    if thinking:
+        message["thinking_blocks"] = thinking
     if calls:
         message["tool_calls"] = calls
     return message
+
+
+def reasoning_block(content: JSON) -> tuple[str, list[JSON]]:
+    """A ``reasoningContent`` block's text, and the thinking block to keep (if signed or
+    redacted)."""
+    if isinstance(content.get("redactedContent"), str) and content["redactedContent"]:
+        return "", [{"type": "redacted_thinking", "data": content["redactedContent"]}]
+    reasoning = content.get("reasoningText")
+    reasoning = reasoning if isinstance(reasoning, dict) else {}
+    text = reasoning.get("text")
+    text = text if isinstance(text, str) else ""
+    signature = reasoning.get("signature")
+    if not isinstance(signature, str) or not signature:
+        return text, []
+    return text, [{"type": "thinking", "thinking": text, "signature": signature}]
 
 
 def _tool_call(tool_use: JSON) -> JSON:

@@ -3,9 +3,11 @@
 Frames are cut and CRC-checked by ``EventStreamParser``; each event becomes at most one
 chunk. Text and reasoning blocks start directly with deltas; only toolUse blocks have a
 ``contentBlockStart``, which opens OpenAI tool call number k (k counting earlier tool
-blocks). Usage comes in ``metadata`` after ``messageStop``, so the usage chunk and
-``[DONE]`` wait for ``finish``. Exception frames, a corrupted or truncated stream become
-one in-band error event, after which input is ignored.
+blocks). Reasoning text becomes ``reasoning_content``; a reasoning signature or redacted
+reasoning becomes a ``thinking_blocks`` delta as the Anthropic provider streams it (with the
+block's ``index`` among the answer's thinking blocks). Usage comes in ``metadata`` after
+``messageStop``, so the usage chunk and ``[DONE]`` wait for ``finish``. Exception frames, a
+corrupted or truncated stream become one in-band error event, after which input is ignored.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class ConverseStreamTranscoder:
         self._include_usage = include_usage
         self._parser = EventStreamParser()
         self._tool_index: dict[int, int] = {}
+        self._thinking_count = 0
         self._started = False
         self._stopped = False
         self._sample = TextSample()
@@ -121,14 +124,29 @@ class ConverseStreamTranscoder:
         delta = payload.get("delta") or {}
         if delta.get("text"):
             return self._start() + self._writer.content(self._keep(delta["text"]))
-        reasoning = (delta.get("reasoningContent") or {}).get("text")
-        if reasoning:
-            return self._start() + self._writer.reasoning(self._keep(reasoning))
+        reasoning = delta.get("reasoningContent")
+        if isinstance(reasoning, dict):
+            return self._reasoning(reasoning)
         arguments = (delta.get("toolUse") or {}).get("input")
         index = self._tool_index.get(payload.get("contentBlockIndex", -1))
         if arguments and index is not None:
             return self._writer.tool_call_arguments(index, self._keep(arguments))
         return b""
+
+    def _reasoning(self, delta: JSON) -> bytes:
+        if isinstance(delta.get("text"), str) and delta["text"]:
+            return self._start() + self._writer.reasoning(self._keep(delta["text"]))
+        signature, redacted = delta.get("signature"), delta.get("redactedContent")
+        block: dict[str, str | int]
+        if isinstance(signature, str) and signature:
+            block = {"type": "thinking", "thinking": "", "signature": signature}
+        elif isinstance(redacted, str) and redacted:
+            block = {"type": "redacted_thinking", "data": redacted}
+        else:
+            return b""
+        block["index"] = self._thinking_count
+        self._thinking_count += 1
+        return self._start() + self._writer.delta({"thinking_blocks": [block]})
 
     def _fail(self, message: str, exception: str = "") -> bytes:
         self.error = scrub(message)

@@ -1,4 +1,13 @@
-"""An OpenAI chat request body as a Gemini ``generateContent`` body (PROTOCOLS.md 8.4)."""
+"""An OpenAI chat request body as a Gemini ``generateContent`` body (PROTOCOLS.md 8.4).
+
+``reasoning_effort`` sets ``thinkingConfig`` with ``includeThoughts``, so thought summaries
+come back as ``reasoning_content``. ``web_search_options`` (the client allows a built-in web
+search) becomes Google Search grounding, but only where no function calling is in play:
+Gemini 2 refuses the two together, and Gemini 3 takes them together only when its
+server-side tool calls are sent back, which chat history cannot carry. Assistant
+``thinking_blocks`` are Claude's and are not sent (Gemini's thought signatures travel in
+tool-call ids: ``call_ids``).
+"""
 
 from __future__ import annotations
 
@@ -30,6 +39,7 @@ _PRO_LEVELS = {"MINIMAL": "LOW", "MEDIUM": "HIGH"}  # Gemini 3 Pro knows only LO
 _TOOL_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 _GENERATION = re.compile(r"gemini-(\d+)")
 _MAX_STOP_SEQUENCES = 5
+GOOGLE_SEARCH: JSON = {"googleSearch": {}}
 
 
 def build_body(body: JSON, model: str, stream: bool) -> JSON:
@@ -39,18 +49,18 @@ def build_body(body: JSON, model: str, stream: bool) -> JSON:
     out: JSON = {"contents": contents}
     if system:
         out["systemInstruction"] = system
-    out.update(_tool_fields(body))
+    out.update(_tool_fields(body, contents))
     config = _generation_config(body, model, generation, stream)
     if config:
         out["generationConfig"] = config
     return out
 
 
-def _tool_fields(body: JSON) -> JSON:
+def _tool_fields(body: JSON, contents: list[JSON]) -> JSON:
     """``tools`` and ``toolConfig`` (none of either without tools)."""
     tools = _tools(body)
     if not tools:
-        return {}
+        return {"tools": [dict(GOOGLE_SEARCH)]} if _searches(body, contents) else {}
     choice = _choice(body)
     allowed = _allowed_names(choice)
     if allowed is not None:
@@ -60,6 +70,26 @@ def _tool_fields(body: JSON) -> JSON:
     if tool_config:
         out["toolConfig"] = {"functionCallingConfig": tool_config}
     return out
+
+
+def runs_web_search(body: JSON) -> bool:
+    """Whether a web search ``body`` allows runs at Gemini: only without function tools and
+    function calls (Gemini refuses Google Search next to function calling)."""
+    if not isinstance(body.get("web_search_options"), dict) or _tools(body):
+        return False
+    messages = body.get("messages")
+    return not any(
+        isinstance(message, dict) and (message.get("tool_calls") or message.get("role") == "tool")
+        for message in (messages if isinstance(messages, list) else ())
+    )
+
+
+def _searches(body: JSON, contents: list[JSON]) -> bool:
+    """True when the client allows a web search and no function call is in the history."""
+    if not isinstance(body.get("web_search_options"), dict):
+        return False
+    parts = (part for content in contents for part in content["parts"])
+    return not any("functionCall" in part or "functionResponse" in part for part in parts)
 
 
 def _generation(model: str) -> int:

@@ -8,6 +8,8 @@ compatible upstreams that reject ``stream_options``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from burncloud.errors import BurncloudError
 from burncloud.protocols.shapes import JSON
 from burncloud.providers.base import (
@@ -26,13 +28,20 @@ from burncloud.providers.openai.request import (
     read_answer,
     wants_stream_usage,
 )
+from burncloud.providers.openai.responses_native import (
+    responses_answer,
+    responses_request,
+    responses_stream,
+)
+from burncloud.providers.openai.responses_stream import ResponsesEventStream
 from burncloud.providers.openai.stream import OpenAIChunkStream
 
 _ACCOUNT_HEADERS = (("organization", "OpenAI-Organization"), ("project", "OpenAI-Project"))
 
 
 class OpenAIProvider:
-    """Chat and embeddings for upstreams that speak OpenAI's API (Bearer key)."""
+    """Chat and embeddings for upstreams that speak OpenAI's API (Bearer key), and the
+    Responses API's requests untouched (its ``native`` format)."""
 
     __slots__ = ("name",)
 
@@ -78,6 +87,26 @@ class OpenAIProvider:
     def embeddings_answer(self, raw: bytes, model: str, body: JSON) -> EmbeddingsAnswer:
         """The OpenAI ``list`` answer unchanged, with its usage."""
         return embeddings_answer(raw)
+
+    def native_request(
+        self,
+        channel: ChannelAccess,
+        raw: bytes,
+        body: JSON,
+        model: str,
+        stream: bool,
+        max_tokens: int | None,
+        client_headers: Mapping[str, str],
+    ) -> UpstreamRequest:
+        """POST ``{base_url}/responses`` with the client's Responses request."""
+        url = join_url(channel.base_url, "/responses")
+        return responses_request(url, self.headers(channel), raw, body, model, max_tokens)
+
+    def native_stream(self, model: str) -> ResponsesEventStream:
+        return responses_stream()
+
+    def native_answer(self, raw: bytes, model: str) -> ChatAnswer:
+        return responses_answer(raw)
 
 
 def embeddings_answer(raw: bytes) -> EmbeddingsAnswer:

@@ -83,14 +83,7 @@ class ResponsesEventStream:
         """An ``error`` event in the Responses stream's shape, numbered after the last one;
         the stream is over once it is sent."""
         self.finished = True
-        event = {
-            "type": "error",
-            "code": "upstream_error",
-            "message": message,
-            "param": None,
-            "sequence_number": self._events,
-        }
-        return b"event: error\ndata: " + orjson.dumps(event) + b"\n\n"
+        return standalone_error_event(message, self._events)
 
     def texts(self) -> list[str]:
         """The first ``SAMPLE_CHARS`` or so of the generated text, in pieces."""
@@ -137,6 +130,18 @@ class ResponsesEventStream:
 
     def _read(self) -> TextSample:
         return self._kept.sample(_delta_texts)
+
+
+def standalone_error_event(message: str, sequence_number: int = 0) -> bytes:
+    """An ``error`` event in the Responses stream's shape (``ResponseErrorEvent``)."""
+    event = {
+        "type": "error",
+        "code": "upstream_error",
+        "message": message,
+        "param": None,
+        "sequence_number": sequence_number,
+    }
+    return b"event: error\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
 def event_type(raw: bytes) -> bytes | None:
