@@ -1,6 +1,7 @@
 """CPU per request of one worker's ASGI app alone: no server, no load generator.
 
     python bench/inprocess.py [--requests 3000] [--concurrency 1,16] [--rounds 3]
+    python bench/inprocess.py --count-calls [--requests 500]
 
 Run it with the interpreter burncloud is installed in. It starts nginx as the fake
 upstream and seeds a fresh SQLite database as ``bench/run.py`` does, then calls the
@@ -9,6 +10,10 @@ requests, and prints the process CPU time per request (every thread: the event l
 SQLite thread, the log writer). Without an HTTP server and wrk sharing the cores, the
 figure moves far less than ``run.py``'s on a busy machine: use it to compare two checkouts
 of the code (run each in turn, a few times), ``run.py`` for the whole router.
+
+On a machine too noisy for even that, ``--count-calls`` prints the Python function calls
+(and calls into C) per request on the event loop's thread instead: a deterministic figure
+to compare two checkouts with, ``PYTHONPATH=<other checkout>`` selecting the code measured.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -117,6 +123,25 @@ async def measure(app: Any, key: str, body: bytes, requests: int, concurrency: i
     return spent / requests
 
 
+async def count_calls(app: Any, key: str, body: bytes, requests: int) -> tuple[float, float]:
+    """Python calls and C calls per request, one request at a time, after a warm-up."""
+    for _ in range(50):
+        await call(app, key, body)
+    counts = {"call": 0, "c_call": 0}
+
+    def profile(_frame: Any, event: str, _arg: Any) -> None:
+        if event in counts:
+            counts[event] += 1
+
+    sys.setprofile(profile)
+    try:
+        for _ in range(requests):
+            await call(app, key, body)
+    finally:
+        sys.setprofile(None)
+    return counts["call"] / requests, counts["c_call"] / requests
+
+
 async def run(deployment_env: dict[str, str], key: str, args: argparse.Namespace) -> None:
     os.environ.update(deployment_env)
     from burncloud.server import create_app
@@ -124,6 +149,12 @@ async def run(deployment_env: dict[str, str], key: str, args: argparse.Namespace
     app = create_app()
     bodies = {"chat": _body("chat.json"), "stream": _body("chat_stream.json")}
     results: dict[tuple[str, int], list[float]] = {}
+    if args.count_calls:
+        async with Lifespan(app):
+            for name, body in bodies.items():
+                python, native = await count_calls(app, key, body, args.requests)
+                print(f"{name:6} {python:8.1f} Python calls, {native:8.1f} C calls per request")
+        return
     async with Lifespan(app):
         for _ in range(args.rounds):
             for name, body in bodies.items():
@@ -141,6 +172,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", default="1,16")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--count-calls", action="store_true", help="count calls, not CPU")
     args = parser.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     with tempfile.TemporaryDirectory(prefix="burncloud-inprocess-") as tmp, Supervisor() as sup:

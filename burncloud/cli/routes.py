@@ -105,6 +105,7 @@ def dry_run(
                 ("weight", "weight"),
                 ("usable", "usable"),
                 ("share", "first pick"),
+                *([("served", "served")] if endpoint is not None else []),
                 ("reason", "state"),
             ],
         )

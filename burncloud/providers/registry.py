@@ -51,6 +51,9 @@ ENDPOINT_NAMES = (
     "transcriptions",
     "translations",
 )
+# Endpoints any channel serving another one serves too, by converting to it (a Responses
+# request to a channel serving only chat: ``gateway.doors.responses``).
+CONVERTED_VIA = {"responses": "chat"}
 ENDPOINTS_CONFIG = "endpoints"  # the config entry listing an openai-compatible channel's own
 CONFIGURABLE = frozenset({"openai-compatible"})  # the kinds whose channels may list their own
 # Images and audio: OpenAI's own; an openai-compatible channel's when its list names them.
@@ -106,6 +109,14 @@ class ChannelKind:
             except ValueError:  # stored before it was validated: the kind's own list
                 pass
         return endpoint in self.endpoints
+
+    def reaches(self, endpoint: str, config: Mapping[str, str] | None = None) -> str | None:
+        """How a channel of this kind with ``config`` serves ``endpoint``: "untouched" (it
+        serves it), "converted" (the Responses API on a channel serving chat), or None."""
+        if self.serves(endpoint, config):
+            return "untouched"
+        via = CONVERTED_VIA.get(endpoint)
+        return "converted" if via is not None and self.serves(via, config) else None
 
     def speaks(self, door_format: str, model: str, config: Mapping[str, str] | None = None) -> bool:
         """Whether a channel of this kind with ``config`` takes ``door_format`` requests

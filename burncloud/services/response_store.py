@@ -54,10 +54,6 @@ class ResponseNotFound(NotFound):
     def __init__(self, response_id: str) -> None:
         super().__init__(f"Response with id '{_shown(response_id)}' not found.")
 
-    def to_body(self) -> dict[str, Any]:
-        error = {"message": self.message, "type": self.type, "param": None, "code": None}
-        return {"error": error}
-
 
 class PreviousResponseNotFound(InvalidRequest):
     """A ``previous_response_id`` the caller has none of: OpenAI's 400."""
@@ -66,10 +62,6 @@ class PreviousResponseNotFound(InvalidRequest):
 
     def __init__(self, response_id: str) -> None:
         super().__init__(f"Previous response with id '{_shown(response_id)}' not found.")
-
-    def to_body(self) -> dict[str, Any]:
-        error = {"message": self.message, "type": self.type, "param": "previous_response_id"}
-        return {"error": {**error, "code": self.code}}
 
 
 def _shown(response_id: str) -> str:

@@ -9,7 +9,7 @@ import orjson
 
 from burncloud.db.base import Executor
 from burncloud.errors import NotFound
-from burncloud.services.channel_types import served_endpoints
+from burncloud.providers.registry import CHANNEL_KINDS
 from burncloud.services.channels import Channel, list_channels
 from burncloud.services.tokens import get_token
 from burncloud.services.users import get_user
@@ -78,6 +78,7 @@ class Choice:
     usable: bool
     reason: str  # why it is not usable, or its breaker state
     share: float  # chance of being tried first
+    served: str = "untouched"  # or "converted" (the Responses API on a chat channel)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +91,7 @@ class Choice:
             "usable": self.usable,
             "reason": self.reason,
             "share": round(self.share, 4),
+            "served": self.served,
         }
 
 
@@ -134,8 +136,9 @@ async def dry_run(
     if not rows:
         raise NotFound(f"no channel serves model {model!r} for group {group!r}")
     channels = {c.id: c for c in await list_channels(db)}
+    how = {row["channel_id"]: _reaches(channels[row["channel_id"]], endpoint) for row in rows}
     if endpoint is not None:
-        rows = [row for row in rows if _serves(channels[row["channel_id"]], endpoint)]
+        rows = [row for row in rows if how[row["channel_id"]] is not None]
         if not rows:
             raise NotFound(f"no channel serving model {model!r} serves the {endpoint} endpoint")
     drafts = []
@@ -147,14 +150,20 @@ async def dry_run(
         drafts.append((channel, row["priority"], row["weight"], usable, reason))
     shares = _first_pick_shares([(c.id, p, w) for c, p, w, usable, _ in drafts if usable])
     choices = [
-        Choice(c, p, w, usable, reason, shares.get(c.id, 0.0)) for c, p, w, usable, reason in drafts
+        Choice(c, p, w, usable, reason, shares.get(c.id, 0.0), how[c.id] or "untouched")
+        for c, p, w, usable, reason in drafts
     ]
     choices.sort(key=lambda choice: (-choice.priority, -choice.share, choice.channel.id))
     return DryRun(model, group, choices, breakers is not None)
 
 
-def _serves(channel: Channel, endpoint: str) -> bool:
-    return endpoint in served_endpoints(channel.type, channel.config)
+def _reaches(channel: Channel, endpoint: str | None) -> str | None:
+    """How ``channel`` serves ``endpoint``: "untouched", "converted" or None (not at all);
+    without an endpoint, "untouched"."""
+    if endpoint is None:
+        return "untouched"
+    kind = CHANNEL_KINDS.get(channel.type)
+    return kind.reaches(endpoint, channel.config) if kind is not None else None
 
 
 def _status_reason(channel: Channel) -> str:

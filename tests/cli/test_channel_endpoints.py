@@ -76,9 +76,21 @@ def test_dry_run_shows_only_the_channels_serving_the_endpoint(cli, cli_json) -> 
     assert [c["name"] for c in every["channels"]] == ["chat-only", "rerank", "claude"]
     rerank = cli_json("route", "dry-run", "--model", "m1", "--endpoint", "rerank")
     assert [(c["name"], c["share"]) for c in rerank["channels"]] == [("rerank", 1.0)]
-    text = cli("route", "dry-run", "--model", "m1", "--endpoint", "responses")
+    text = cli("route", "dry-run", "--model", "m1", "--endpoint", "embeddings")
     assert text.exit_code == 1
-    assert "serves the responses endpoint" in text.stderr and "'m1'" in text.stderr
+    assert "serves the embeddings endpoint" in text.stderr and "'m1'" in text.stderr
+
+
+def test_dry_run_of_responses_shows_chat_channels_as_converted(cli, cli_json) -> None:
+    assert add(cli, "chat-only", *COMPATIBLE, "--endpoints", "chat").exit_code == 0
+    assert add(cli, "both", *COMPATIBLE, "--endpoints", "chat,responses").exit_code == 0
+    assert add(cli, "claude", "--type", "anthropic").exit_code == 0
+    assert add(cli, "rerank", *COMPATIBLE, "--endpoints", "rerank").exit_code == 0
+    found = cli_json("route", "dry-run", "--model", "m1", "--endpoint", "responses")
+    served = {c["name"]: c["served"] for c in found["channels"]}
+    assert served == {"chat-only": "converted", "both": "untouched", "claude": "converted"}
+    text = cli("route", "dry-run", "--model", "m1", "--endpoint", "responses").stdout
+    assert "served" in text.splitlines()[1] and "converted" in text
 
 
 def test_dry_run_refuses_an_unknown_endpoint(cli) -> None:

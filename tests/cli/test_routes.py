@@ -200,7 +200,8 @@ OFF = {"status": "disabled", "reason": "disabled by an operator: maintenance"}
 
 def test_dry_run_json(cli_json, four_channels) -> None:
     def row(cid: int, name: str, prio: int, weight: int, **rest: Any) -> dict[str, Any]:
-        fields = {"status": "enabled", "usable": True, "reason": "enabled", **rest}
+        fields = {"status": "enabled", "usable": True, "reason": "enabled", "served": "untouched"}
+        fields.update(rest)
         return {
             "id": cid,
             "name": name,

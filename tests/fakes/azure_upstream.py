@@ -25,7 +25,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from tests.fakes.openai_media import OPERATIONS, FakeMedia
-from tests.fakes.openai_upstream import RecordedRequest
+from tests.fakes.openai_upstream import RecordedRequest, event_data, recorded_events
 from tests.fakes.replay_server import ReplayServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "azure"
@@ -59,6 +59,8 @@ API_VERSIONS = frozenset(
     ]
 )
 V1_VERSIONS = frozenset(("preview", "latest"))
+RESPONSES_VERSIONS = frozenset(("2025-03-01-preview", "2025-04-01-preview"))  # before v1
+RESPONSES_RECORDING = "responses_stream_text.sse"  # OpenAI's, as Azure answers the same API
 STREAM_OPTIONS_SINCE = "2024-09-01"
 BAD_KEY = (
     "Access denied due to invalid subscription key or wrong API endpoint. Make sure to "
@@ -128,10 +130,69 @@ class FakeAzure(ReplayServer):
         self.media = FakeMedia()  # images and audio (no variations: Azure has no DALL-E 2)
         super().__init__(seed)
         self.requests: list[RecordedRequest] = []
+        self.stored: dict[str, dict[str, Any]] = {}  # Responses by id (unless store: false)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/openai/deployments/{deployment}/{operation:.+}", self._classic)
+        app.router.add_post("/openai/responses", self._classic_responses)
         app.router.add_post("/openai/v1/{operation:.+}", self._v1)
+        for method in ("GET", "DELETE"):
+            app.router.add_route(method, "/openai/v1/responses/{id}", self._stored)
+            app.router.add_route(method, "/openai/responses/{id}", self._stored)
+
+    async def _classic_responses(self, request: web.Request) -> web.StreamResponse:
+        """The Responses API before v1: at the resource, ``?api-version=`` a preview."""
+        try:
+            raw = await self._receive(request)
+            if request.query.get("api-version") not in RESPONSES_VERSIONS:
+                raise _coded(404, "404", "Resource not found")
+            return await self._responses(request, _json_body(raw))
+        except AzureError as error:
+            return error.response()
+
+    async def _responses(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        """A recorded Responses answer from the deployment ``model`` names (its model
+        echoed as Azure does: the deployment's model); stored unless ``store`` is false."""
+        deployment = body.get("model")
+        if not isinstance(deployment, str) or not deployment:
+            raise _invalid("Missing required parameter: 'model'.", "model")
+        if "max_tokens" in body or not isinstance(body.get("input"), str | list):
+            raise _invalid("Invalid Responses request: 'input' is required.", "input")
+        model = self._deployed(deployment)
+        events = recorded_events(RESPONSES_RECORDING)
+        completed = event_data(events[-1])["response"]
+        completed["model"] = model
+        if body.get("store") is not False:
+            self.stored[completed["id"]] = completed
+        if body.get("stream") is True:
+            last = (
+                b"event: response.completed\ndata: "
+                + orjson.dumps(
+                    {
+                        "type": "response.completed",
+                        "sequence_number": len(events) - 1,
+                        "response": completed,
+                    }
+                )
+                + b"\n\n"
+            )
+            return await self.replay_bytes(request, b"".join([*events[:-1], last]))
+        return web.json_response(completed)
+
+    async def _stored(self, request: web.Request) -> web.StreamResponse:
+        try:
+            await self._receive(request)
+            response = self.stored.get(request.match_info["id"])
+            if response is None:
+                raise _coded(404, "404", "Response not found")
+            if request.method == "DELETE":
+                del self.stored[request.match_info["id"]]
+                return web.json_response(
+                    {"id": response["id"], "object": "response.deleted", "deleted": True}
+                )
+            return web.json_response(response)
+        except AzureError as error:
+            return error.response()
 
     async def _classic(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -158,6 +219,8 @@ class FakeAzure(ReplayServer):
             if operation in MEDIA_OPERATIONS:  # the body's model names the deployment
                 return await self.media.serve(request, raw, operation, deployed=self._deployed)
             body = _json_body(raw)
+            if operation == "responses":
+                return await self._responses(request, body)
             model = body.get("model")
             if not isinstance(model, str) or not model:
                 raise _invalid("you must provide a model parameter", "model")

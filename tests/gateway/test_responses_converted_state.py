@@ -233,7 +233,6 @@ async def test_a_deleted_or_foreign_response_is_gone_for_every_call_about_it(
     previous = {
         "message": f"Previous response with id '{first.id}' not found.",
         "type": "invalid_request_error",
-        "param": "previous_response_id",
         "code": "previous_response_not_found",
     }
     for found in (refusals, gone):

@@ -150,9 +150,7 @@ def text_of(item: Any) -> str:
 
 def not_found(response_id: str) -> dict[str, Any]:
     message = f"Response with id '{response_id}' not found."
-    return {
-        "error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}
-    }
+    return {"error": {"message": message, "type": "invalid_request_error", "code": "not_found"}}
 
 
 async def test_a_converted_response_is_answered_from_its_row(

@@ -24,6 +24,7 @@ from tests.fakes.openai_upstream import RECORDINGS, event_data, recorded_events
 from tests.gateway.router_harness import (
     SECRET,
     logged_rows,
+    point_channel_at,
     running_router,
     wait_for_reload,
 )
@@ -329,3 +330,23 @@ def test_the_untouched_request_caps_its_own_limit_field() -> None:
     assert not chat.client_wants_usage
     newer = parse_request(CHAT, orjson.dumps({**chat.data, "max_completion_tokens": 50}))
     assert orjson.loads(upstream_body(newer, "m", 10))["max_completion_tokens"] == 10
+
+
+async def test_a_model_whose_channels_serve_neither_responses_nor_chat_is_a_clear_404(
+    tmp_path, upstream
+) -> None:
+    async with running_router(tmp_path, upstream) as router:
+        await point_channel_at(
+            router,
+            "openai-compatible",
+            upstream.base_url,
+            upstream.key,
+            config={"endpoints": "rerank"},
+        )
+        client = openai.AsyncOpenAI(api_key=router.key, base_url=router.base_url, max_retries=0)
+        with pytest.raises(openai.NotFoundError) as caught:
+            await client.responses.create(model="gpt-4", input=QUESTION)
+        await client.close()
+    message = caught.value.body["message"]
+    assert "the responses endpoint" in message and "'gpt-4'" in message
+    assert "openai-compatible" in message and upstream.request_count == 0

@@ -266,14 +266,13 @@ def test_a_page_of_a_hundred_is_allowed() -> None:
     assert len(page["data"]) == 100 and page["has_more"]
 
 
-def test_not_found_errors_are_openais() -> None:
+def test_not_found_errors_have_openais_messages_in_the_error_shape() -> None:
     assert ResponseNotFound("resp_1").status == 404
     assert ResponseNotFound("resp_1").to_body() == {
         "error": {
             "message": "Response with id 'resp_1' not found.",
             "type": "invalid_request_error",
-            "param": None,
-            "code": None,
+            "code": "not_found",
         }
     }
     previous = PreviousResponseNotFound("resp_2")
@@ -282,7 +281,6 @@ def test_not_found_errors_are_openais() -> None:
         "error": {
             "message": "Previous response with id 'resp_2' not found.",
             "type": "invalid_request_error",
-            "param": "previous_response_id",
             "code": "previous_response_not_found",
         }
     }

@@ -84,9 +84,12 @@ def relayable(
         found = _door_candidates(plan.candidates, endpoint, native, request.model)
     if not found:
         kinds = ", ".join(sorted({c.upstream.type for c in plan.candidates}))
+        # A door's request is named by its door (its path is its conversion's).
+        named = f"the {endpoint} endpoint ({request.endpoint.path})"
+        if native is not None:
+            named = f"the {request.endpoint.name} endpoint"
         raise EndpointNotServed(
-            f"no channel serving model {request.model!r} serves the {endpoint} endpoint"
-            f" ({request.endpoint.path}); its channels are {kinds}"
+            f"no channel serving model {request.model!r} serves {named}; its channels are {kinds}"
         )
     return found
 

@@ -128,15 +128,15 @@ def sse_events(sse: bytes) -> list[dict[str, Any]]:
 
 
 _IDS = re.compile(rb"\b(?:resp|msg|rs|fc|ctc|call)_[0-9a-f]{48}\b")
-_TIMES = re.compile(rb'"completed_at":\d+')
+_TIMES = re.compile(rb'"(created_at|completed_at)":\d+')
 
 
 def normalised(sse: bytes) -> bytes:
-    """``sse`` with its random ids numbered by first appearance and completion times blanked,
-    so two runs over the same input compare equal."""
+    """``sse`` with its random ids numbered by first appearance and its times blanked, so
+    two runs over the same input (maybe a second apart) compare equal."""
     seen: dict[bytes, bytes] = {}
 
     def number(match: re.Match[bytes]) -> bytes:
         return seen.setdefault(match.group(0), b"id%d" % len(seen))
 
-    return _TIMES.sub(b'"completed_at":0', _IDS.sub(number, sse))
+    return _TIMES.sub(rb'"\1":0', _IDS.sub(number, sse))
