@@ -59,6 +59,31 @@ class SSEFramer:
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
+class EventReader:
+    """Reads an SSE stream as it passes, one whole event at a time (``read``), chunk
+    boundaries and a last event without its blank line included; a meter's base."""
+
+    __slots__ = ("_framer",)
+
+    def __init__(self) -> None:
+        self._framer = SSEFramer()
+
+    def feed(self, chunk: bytes) -> None:
+        """Read the events ``chunk`` completes."""
+        for raw in self._framer.feed(chunk):
+            self.read(raw)
+
+    def finish(self) -> None:
+        """Read a last event the stream ended without its blank line."""
+        rest = self._framer.flush()
+        if rest.strip():
+            self.read(rest + b"\n\n")
+
+    def read(self, raw: bytes) -> None:
+        """Read one whole raw event."""
+        raise NotImplementedError
+
+
 def parse_event(raw: bytes) -> SSEEvent | None:
     """The fields of one raw event; None for an event with no data (comments, keep-alives)."""
     text = raw.decode("utf-8", errors="replace")

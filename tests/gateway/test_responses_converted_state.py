@@ -36,6 +36,7 @@ from tests.gateway.responses_harness import (
     converted_router,
     cost,
     in_db,
+    make_fake,
     sdk,
     second_user_key,
 )
@@ -343,3 +344,62 @@ async def test_input_tokens_are_estimated_for_a_converted_channel_and_free(
     assert 0 < short.input_tokens < longer.input_tokens
     assert fake.requests == []
     assert await logged_rows(router.db_url) == []
+
+
+async def test_a_turn_stored_here_continues_on_a_channel_serving_the_api(tmp_path: Path) -> None:
+    """A stored converted turn (with Claude's sealed reasoning) continued on an OpenAI
+    channel: the whole conversation goes up, without the reasoning OpenAI cannot open and
+    without the id OpenAI never made, and the strict fake takes it."""
+    async with (
+        FakeOpenAI("sk-canary-openai") as openai_fake,
+        make_fake("anthropic", stream_fixture="anthropic_stream_thinking.sse") as claude,
+        running_router(tmp_path, openai_fake) as router,
+        sdk(router) as client,
+    ):
+        claude_id = await add_fake_channel(router, "anthropic", claude, "claude", priority=10)
+        stream = await client.responses.create(
+            model="gpt-4", input=ASK, reasoning={"effort": "medium"}, stream=True
+        )
+        first = checked_events([event async for event in stream])[-1].response
+
+        async def demote(db: Database) -> None:
+            await update_channel(db, None, claude_id, priority=-10)
+
+        await in_db(router, demote)
+        await wait_for_reload(router)
+        second = await client.responses.create(
+            model="gpt-4", input="And the second largest?", previous_response_id=first.id
+        )
+    assert first.output[0].type == "reasoning"
+    assert second.output_text  # the fake OpenAI's answer
+    sent_up = openai_fake.last_request.json
+    assert "previous_response_id" not in sent_up
+    kinds = [(item.get("type"), item.get("role")) for item in sent_up["input"]]
+    assert ("reasoning", None) not in kinds
+    assert kinds[0][1] == "user" and kinds[-1][1] == "user" and ("message", "assistant") in kinds
+
+
+async def test_a_turn_whose_channel_no_longer_serves_the_model_is_a_clear_404(
+    tmp_path: Path,
+) -> None:
+    async with (
+        FakeOpenAI("sk-canary-a") as a,
+        FakeOpenAI("sk-canary-b") as b,
+        running_router(tmp_path, a) as router,
+        sdk(router) as client,
+    ):
+        b.responses_recording = CALL_RECORDING  # another recording: another response id
+        b_id = await add_fake_channel(router, "openai", b, "b", priority=10)
+        first = await client.responses.create(model="gpt-4", input=QUESTION)
+
+        async def retire(db: Database) -> None:
+            await update_channel(db, None, b_id, models=["gpt-3.5-turbo"])
+
+        await in_db(router, retire)
+        await wait_for_reload(router)
+        with pytest.raises(openai.NotFoundError) as caught:
+            await client.responses.create(
+                model="gpt-4", input="More.", previous_response_id=first.id
+            )
+    assert "holding the previous response no longer serves model 'gpt-4'" in str(caught.value)
+    assert len(b.requests) == 1 and len(a.requests) == 0  # not sent where it cannot continue

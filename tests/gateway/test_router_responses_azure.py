@@ -28,7 +28,7 @@ async def test_v1_answers_whole_and_streamed_from_the_deployment(tmp_path) -> No
                 streamed = await stream.get_final_response()
             kept = await client.responses.retrieve(whole.id)
             await client.responses.delete(whole.id)
-        rows = await logged_rows(router.db_url)
+    rows = await logged_rows(router.db_url)  # once the router has written its log
     assert whole.output_text == streamed.output_text == ANSWER
     assert kept.id == whole.id and fake.stored == {}  # retrieved and deleted at Azure
     posts = [r for r in fake.requests if r.method == "POST"]

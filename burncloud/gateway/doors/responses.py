@@ -123,6 +123,7 @@ class _Turn:
         self._body = body
         if pinned is None and "previous_response_id" in body:  # a turn stored here
             untouched = {k: v for k, v in body.items() if k != "previous_response_id"}
+            untouched["input"] = _for_an_upstream(untouched["input"])
             untouched_raw = orjson.dumps(untouched)
         else:
             untouched, untouched_raw = body, raw
@@ -278,6 +279,12 @@ def _limit(body: JSON) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 16:
         raise InvalidRequest("'max_output_tokens' must be an integer of at least 16")
     return value
+
+
+def _for_an_upstream(items: list[JSON]) -> list[JSON]:
+    """A conversation stored here, as a channel serving the API takes it whole: without
+    its reasoning items, sealed by burncloud (the upstream cannot open them)."""
+    return [item for item in items if item.get("type") != "reasoning"]
 
 
 def _input_items(value: object) -> list[JSON]:

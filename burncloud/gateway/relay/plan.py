@@ -112,6 +112,10 @@ def _door_candidates(
     holds the request's state when it names one."""
     if native.channel is not None:
         candidates = tuple(c for c in candidates if c.upstream.id == native.channel)
+        if not candidates:
+            raise EndpointNotServed(
+                f"the channel holding the previous response no longer serves model {model!r}"
+            )
     own = [c for c in candidates if native.speaks(c.upstream, upstream_model(c, model))]
     others = [c for c in candidates if c not in own and _serves(c.upstream, endpoint)]
     if not others:

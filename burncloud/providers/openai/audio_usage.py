@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from burncloud.protocols.sse import SSEFramer, parse_event
+from burncloud.protocols.sse import EventReader, parse_event
 from burncloud.providers.base import TokenUsage
 from burncloud.providers.openai.media_usage import (
     Fields,
@@ -134,31 +134,20 @@ def upload_metering(upload_duration: float | None, upload_bytes: int) -> MediaUs
     return MediaUse(None, (_minutes(_by_size(upload_bytes)),), estimated=True)
 
 
-class _DoneEventMeter:
+class _DoneEventMeter(EventReader):
     """Watches an SSE answer for its one terminal event (``done``), which carries the
     usage; every other event (audio or text deltas) is passed over unparsed."""
 
-    __slots__ = ("_framer", "_marker", "done", "event")
+    __slots__ = ("_marker", "done", "event")
     done_type = ""
 
     def __init__(self) -> None:
-        self._framer = SSEFramer()
+        super().__init__()
         self._marker = f'"{self.done_type}"'.encode()
         self.done = False  # the terminal event arrived
         self.event: dict[str, Any] = {}  # its data
 
-    def feed(self, chunk: bytes) -> None:
-        """Read the events ``chunk`` completes."""
-        for raw in self._framer.feed(chunk):
-            self._read(raw)
-
-    def finish(self) -> None:
-        """Read a last event the stream ended without its blank line."""
-        rest = self._framer.flush()
-        if rest.strip():
-            self._read(rest + b"\n\n")
-
-    def _read(self, raw: bytes) -> None:
+    def read(self, raw: bytes) -> None:
         if self.done or self._marker not in raw:  # JSON escapes quotes inside strings
             return
         event = parse_event(raw)

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from burncloud.protocols.sse import SSEFramer, parse_event
+from burncloud.protocols.sse import EventReader, parse_event
 from burncloud.providers.base import TokenUsage
 from burncloud.providers.openai.media_usage import Fields, MediaUse, image_metering
 from burncloud.providers.openai.usage import token_usage
@@ -20,13 +20,13 @@ _COMPLETED = b'.completed"'  # in the event's ``type``: quotes are escaped insid
 _COUNTS = tuple(f.name for f in fields(TokenUsage) if f.name != "tool_calls")
 
 
-class ImageEventMeter:
+class ImageEventMeter(EventReader):
     """Reads one streamed image answer for ``images`` images as it passes."""
 
-    __slots__ = ("_framer", "_images", "completed", "usage")
+    __slots__ = ("_images", "completed", "usage")
 
     def __init__(self, images: int) -> None:
-        self._framer = SSEFramer()
+        super().__init__()
         self._images = images
         self.completed: list[dict[str, Any]] = []  # the completed events' data
         self.usage: TokenUsage | None = None  # their usage, summed
@@ -35,17 +35,6 @@ class ImageEventMeter:
     def done(self) -> bool:
         """Every image asked for has completed."""
         return len(self.completed) >= self._images
-
-    def feed(self, chunk: bytes) -> None:
-        """Read the events ``chunk`` completes."""
-        for raw in self._framer.feed(chunk):
-            self._read(raw)
-
-    def finish(self) -> None:
-        """Read a last event the stream ended without its blank line."""
-        rest = self._framer.flush()
-        if rest.strip():
-            self._read(rest + b"\n\n")
 
     def metering(self, request: Fields) -> MediaUse:
         """The use, as ``image_metering`` reads a whole answer: the completed images and
@@ -56,7 +45,7 @@ class ImageEventMeter:
         answer = {"data": self.completed, "size": last.get("size"), "quality": last.get("quality")}
         return MediaUse(self.usage, image_metering(request, answer).units)
 
-    def _read(self, raw: bytes) -> None:
+    def read(self, raw: bytes) -> None:
         if _COMPLETED not in raw:
             return
         event = parse_event(raw)
