@@ -1,4 +1,5 @@
-"""Writing OpenAI ``chat.completion.chunk`` SSE events, for streams converted from other formats.
+"""Writing OpenAI ``chat.completion.chunk`` SSE events, for streams converted from other formats,
+and reading them (``read_chunk_event``), for front doors converting them back.
 
 One ``ChunkWriter`` per stream keeps ``id``, ``model`` and ``created`` identical on every
 chunk, as OpenAI does. Output is compact JSON, one ``data:`` event per chunk.
@@ -6,11 +7,45 @@ chunk, as OpenAI does. Output is compact JSON, one ``data:`` event per chunk.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from burncloud.protocols.sse import parse_event
+
 DONE = b"data: [DONE]\n\n"
+MALFORMED_EVENT = "upstream sent a malformed stream event"
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkEvent:
+    """One event of a chat chunk stream, read: ``[DONE]``, a malformed event, an in-band
+    ``error`` object, or a chunk (exactly one of them)."""
+
+    done: bool = False
+    malformed: bool = False
+    error: dict[str, Any] | None = None
+    chunk: dict[str, Any] | None = None
+
+
+def read_chunk_event(raw: bytes) -> ChunkEvent | None:
+    """The chat chunk event ``raw`` holds; None for one with no data (a keep-alive)."""
+    event = parse_event(raw) if raw else None
+    if event is None:
+        return None
+    if event.data.strip() == "[DONE]":
+        return ChunkEvent(done=True)
+    try:
+        chunk = orjson.loads(event.data)
+    except orjson.JSONDecodeError:
+        chunk = None
+    if not isinstance(chunk, dict):
+        return ChunkEvent(malformed=True)
+    error = chunk.get("error")
+    if isinstance(error, dict):
+        return ChunkEvent(error=error)
+    return ChunkEvent(chunk=chunk)
 
 
 class ChunkWriter:

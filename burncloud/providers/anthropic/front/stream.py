@@ -13,8 +13,9 @@ from typing import Any
 
 import orjson
 
+from burncloud.protocols.openai_chunks import MALFORMED_EVENT, read_chunk_event
 from burncloud.protocols.shapes import object_field
-from burncloud.protocols.sse import SSEFramer, encode_event, parse_event
+from burncloud.protocols.sse import SSEFramer, encode_event
 from burncloud.providers.anthropic.front.answer import anthropic_usage, stop_reason
 from burncloud.providers.anthropic.front.errors import error_event, kind_of_openai_error
 from burncloud.providers.base import TokenUsage
@@ -84,22 +85,19 @@ class MessagesEventStream:
         return list(self._texts)
 
     def _event(self, raw: bytes) -> bytes:
-        event = parse_event(raw) if raw and not self._ended else None
-        if event is None:
+        read = read_chunk_event(raw) if not self._ended else None
+        if read is None:
             return b""
-        if event.data.strip() == "[DONE]":
+        if read.done:
             self._done = True
             return b""
-        try:
-            chunk = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
-            return self._fail("api_error", "upstream sent a malformed stream event")
-        if not isinstance(chunk, dict):
-            return self._fail("api_error", "upstream sent a malformed stream event")
-        if isinstance(chunk.get("error"), dict):
-            error = chunk["error"]
-            return self._fail(kind_of_openai_error(error), str(error.get("message") or "error"))
-        return self._chunk(chunk)
+        if read.malformed:
+            return self._fail("api_error", MALFORMED_EVENT)
+        if read.error is not None:
+            message = str(read.error.get("message") or "error")
+            return self._fail(kind_of_openai_error(read.error), message)
+        assert read.chunk is not None
+        return self._chunk(read.chunk)
 
     def _chunk(self, chunk: dict[str, Any]) -> bytes:
         out = self._start(chunk)

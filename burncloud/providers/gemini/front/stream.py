@@ -13,10 +13,9 @@ usage chunk. Gemini has no end marker, and events end in CRLF CRLF as Google's d
 
 from __future__ import annotations
 
-import orjson
-
+from burncloud.protocols.openai_chunks import MALFORMED_EVENT, read_chunk_event
 from burncloud.protocols.shapes import JSON, object_field
-from burncloud.protocols.sse import SSEFramer, parse_event
+from burncloud.protocols.sse import SSEFramer
 from burncloud.providers.base import TokenUsage
 from burncloud.providers.gemini.front.answer import (
     finish_reason,
@@ -102,22 +101,19 @@ class GeminiEventStream:
         return list(self._texts)
 
     def _event(self, raw: bytes) -> bytes:
-        event = parse_event(raw) if raw and not self._ended else None
-        if event is None:
+        read = read_chunk_event(raw) if not self._ended else None
+        if read is None:
             return b""
-        if event.data.strip() == "[DONE]":
+        if read.done:
             self._done = True
             return self._closing()
-        try:
-            chunk = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
-            chunk = None
-        if not isinstance(chunk, dict):
-            return self._fail(502, "upstream sent a malformed stream event")
-        if isinstance(chunk.get("error"), dict):
-            error = chunk["error"]
-            return self._fail(stream_status(error), str(error.get("message") or "upstream error"))
-        return self._chunk(chunk)
+        if read.malformed:
+            return self._fail(502, MALFORMED_EVENT)
+        if read.error is not None:
+            message = str(read.error.get("message") or "upstream error")
+            return self._fail(stream_status(read.error), message)
+        assert read.chunk is not None
+        return self._chunk(read.chunk)
 
     def _chunk(self, chunk: JSON) -> bytes:
         if not self._response_id:

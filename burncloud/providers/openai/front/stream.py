@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from burncloud.protocols.openai_chunks import MALFORMED_EVENT, read_chunk_event
 from burncloud.protocols.shapes import JSON, object_field
 from burncloud.protocols.sse import SSEFramer, parse_event
 from burncloud.providers.base import TokenUsage
@@ -42,7 +43,6 @@ from burncloud.providers.openai.stream import CUT_SHORT
 from burncloud.providers.openai.usage import token_usage
 
 Writer = MessageWriter | ReasoningWriter | CallWriter
-MALFORMED = "upstream sent a malformed stream event"
 
 
 class ResponsesFromChat:
@@ -105,21 +105,18 @@ class ResponsesFromChat:
         return error_event(message, self._events.take())
 
     def _event(self, raw: bytes) -> bytes:
-        event = parse_event(raw) if raw and not self._ended else None
-        if event is None:
+        read = read_chunk_event(raw) if not self._ended else None
+        if read is None:
             return b""
-        if event.data.strip() == "[DONE]":
+        if read.done:
             self._done = True
             return b""
-        try:
-            chunk = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
-            return self._fail({"message": MALFORMED})
-        if not isinstance(chunk, dict):
-            return self._fail({"message": MALFORMED})
-        if isinstance(chunk.get("error"), dict):
-            return self._fail(chunk["error"])
-        return self._chunk(chunk)
+        if read.malformed:
+            return self._fail({"message": MALFORMED_EVENT})
+        if read.error is not None:
+            return self._fail(read.error)
+        assert read.chunk is not None
+        return self._chunk(read.chunk)
 
     def _chunk(self, chunk: JSON) -> bytes:
         out = self._start()
