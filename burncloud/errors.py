@@ -124,3 +124,7 @@ class ConfigError(BurncloudError):
     """A setting or secret is missing or wrong; raised at startup, never per request."""
 
     code = "config_error"
+
+
+class DatabaseMissing(ConfigError):
+    """A read-only open found no burncloud database at the URL (nothing created yet)."""

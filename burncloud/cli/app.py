@@ -17,9 +17,11 @@ from burncloud.cli import (
     channels,
     dash,
     groups,
+    imports,
     init,
     invite,
     logs,
+    manifest,
     price_catalog,
     prices,
     quota,
@@ -107,6 +109,10 @@ def root(
 
 app.command("init")(init.init)
 app.command("router")(router.router)
+app.command("export")(manifest.export)
+app.command("apply")(manifest.apply)
+app.command("diff")(manifest.diff)
+app.add_typer(imports.app, name="import", help="Move in from One API, New API or LiteLLM's proxy.")
 prices.app.command("export")(price_catalog.export)
 prices.app.command("import")(price_catalog.import_)
 app.add_typer(prices.app, name="price", help="Model prices (USD per 1M tokens) and aliases.")

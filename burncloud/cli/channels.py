@@ -126,7 +126,7 @@ def add(
             config=parse_pairs(config or [], "config"),
             cost_ratio=cost_ratio,
             endpoints=endpoints,
-            check_url=_url_check(session) if base_url else None,
+            check_url=url_check(session) if base_url else None,
         )
 
     channel = run(db, action)
@@ -236,7 +236,7 @@ def update(
             config=parse_pairs(config, "config") if config is not None else None,
             cost_ratio=cost_ratio,
             endpoints=endpoints,
-            check_url=_url_check(session) if base_url else None,
+            check_url=url_check(session) if base_url else None,
         )
 
     channel = run(db, action)
@@ -271,7 +271,7 @@ def delete(channel_id: IdArgument, db: DbOption = None) -> None:
     print(f"Deleted channel {channel_id}")
 
 
-def _url_check(session: Session) -> UrlCheck:
+def url_check(session: Session) -> UrlCheck:
     """The base-URL guard under this environment's BURNCLOUD_ALLOW_PRIVATE_UPSTREAMS."""
     # Imported here: aiohttp, which the guard shares with the router, slows each CLI start.
     from burncloud.gateway.egress.upstream_guard import check_base_url

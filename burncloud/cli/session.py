@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, TypeVar
@@ -21,7 +22,7 @@ import typer
 from burncloud.config import Settings
 from burncloud.crypto import SecretBox
 from burncloud.db import Database, open_database
-from burncloud.errors import BurncloudError
+from burncloud.errors import BurncloudError, DatabaseMissing
 from burncloud.services.bootstrap import announce_admin_key, ensure_admin
 from burncloud.services.secret_box import open_secret_box
 from burncloud.services.settings import read_config_version
@@ -73,6 +74,22 @@ def run_read(db_url: str | None, action: Callable[[Session], Awaitable[T]]) -> T
     return _main(db_url, action, writes=False)
 
 
+def run_planning(db_url: str | None, action: Callable[[Session], Awaitable[T]]) -> T:
+    """Run a command that plans changes and makes none (``--dry-run``, ``diff``): on the
+    database read-only or, when it has not been created yet, on a new one in a temporary
+    directory, thrown away after: the plan is then what the first write would do."""
+    try:
+        settings = Settings.from_env().with_overrides(database_url=db_url)
+        try:
+            return asyncio.run(_run_read(settings, action))
+        except DatabaseMissing:
+            with tempfile.TemporaryDirectory(prefix="burncloud-plan-") as scratch:
+                new = settings.with_overrides(database_url=f"sqlite:///{scratch}/new.db")
+                return asyncio.run(_run_new(new, action))
+    except BurncloudError as exc:
+        raise fail(exc.message) from None
+
+
 def _main(db_url: str | None, action: Callable[[Session], Awaitable[T]], *, writes: bool) -> T:
     try:
         settings = Settings.from_env().with_overrides(database_url=db_url)
@@ -80,6 +97,17 @@ def _main(db_url: str | None, action: Callable[[Session], Awaitable[T]], *, writ
         return asyncio.run(runner(settings, action))
     except BurncloudError as exc:
         raise fail(exc.message) from None
+
+
+async def _run_new(settings: Settings, action: Callable[[Session], Awaitable[T]]) -> T:
+    """``action`` on a database made as the first write would make it (its admin key is
+    not shown: the database is thrown away)."""
+    db = await open_database(settings.database_url)
+    try:
+        await ensure_admin(db)
+        return await action(Session(settings=settings, db=db))
+    finally:
+        await db.close()
 
 
 async def _run_read(settings: Settings, action: Callable[[Session], Awaitable[T]]) -> T:

@@ -7,7 +7,7 @@ import time
 
 from burncloud.db.base import HOW_TO_CREATE, Database, Executor
 from burncloud.db.schema import MIGRATIONS, render
-from burncloud.errors import ConfigError
+from burncloud.errors import ConfigError, DatabaseMissing
 
 LATEST = len(MIGRATIONS)
 
@@ -53,7 +53,7 @@ async def require_current(db: Database) -> None:
     version = await current_version(db)
     where = db.url.display()
     if version == 0:
-        raise ConfigError(f"no burncloud database at {where}: {HOW_TO_CREATE}")
+        raise DatabaseMissing(f"no burncloud database at {where}: {HOW_TO_CREATE}")
     if version < LATEST:
         raise ConfigError(
             f"the database at {where} is at schema version {version}, this burncloud reads"

@@ -26,7 +26,7 @@ import aiosqlite
 from burncloud.db.base import HOW_TO_CREATE, Params, Row, bind, to_positional
 from burncloud.db.failures import READ_ONLY, storage_errors, storage_failure
 from burncloud.db.url import DatabaseUrl
-from burncloud.errors import ConfigError, StorageUnavailable
+from burncloud.errors import ConfigError, DatabaseMissing, StorageUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -139,7 +139,7 @@ class SqliteDatabase:
         if create:
             _create_private_file(path)
         elif not path.is_file():
-            raise ConfigError(f"no database at {url.display()}: {HOW_TO_CREATE}")
+            raise DatabaseMissing(f"no database at {url.display()}: {HOW_TO_CREATE}")
         try:
             conn = await aiosqlite.connect(
                 str(path) if create else f"file:{quote(str(path.resolve()))}?mode=ro",

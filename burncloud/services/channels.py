@@ -2,9 +2,12 @@
 
 A channel's key is stored only encrypted (``key_enc``) and shown only masked (``key_hint``).
 Every write runs in one transaction that also rebuilds the channel's abilities (one row per
-group x model) and bumps the config version, so running routers pick the change up. A base
-URL the operator gives passes the caller's ``check_url`` first (the gateway's address guard:
-services do not import the gateway), outside the transaction, as it may resolve a name.
+group x model) and bumps the config version, so running routers pick the change up; each
+has a tx-level form (``insert_channel``, ``write_channel``, ...) for a caller that makes
+several changes in one transaction. A base URL the operator gives passes the caller's
+``check_url`` first (the gateway's address guard: services do not import the gateway),
+outside the transaction, as it may resolve a name. Names are unique: configuration as code
+(``services.manifest``) matches channels by name.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from burncloud.services.users import require_group
 
 CHANNEL_STATUSES = ("enabled", "disabled", "auto_disabled")
 UrlCheck = Callable[[str], Awaitable[None]]  # raises InvalidRequest for a refused base URL
+SealedKey = tuple[str, str]  # an upstream key encrypted, and its masked hint (``seal_key``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +96,9 @@ class Channel:
 
 
 @dataclass(frozen=True, slots=True)
-class _Fields:
-    """A channel's writable fields but key and status; ``base_url`` None means the default."""
+class ChannelFields:
+    """A channel's writable fields but key and status; ``base_url`` None means the default.
+    The tx-level writes (``insert_channel``, ``write_channel``) take them whole."""
 
     type: str
     name: str
@@ -138,14 +143,14 @@ class _Update:
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) is None for f in fields(self))
 
-    def applied_to(self, old: Channel) -> _Fields:
+    def applied_to(self, old: Channel) -> ChannelFields:
         """``old``'s fields with these changes; a base URL that was the old type's default
         is left to the new default when the type or config changes."""
         base_url = self.base_url
         if base_url is None:
             retyped = self.type is not None or self.config is not None
             base_url = _kept_base_url(old) if retyped else old.base_url
-        return _Fields(
+        return ChannelFields(
             type=old.type if self.type is None else self.type,
             name=old.name if self.name is None else self.name,
             base_url=base_url,
@@ -182,10 +187,10 @@ async def add_channel(
     """Create a channel with its key encrypted; its abilities exist when this returns.
     ``cost_ratio`` is the share of the list price the upstream charges us; ``endpoints``
     (openai-compatible channels) the endpoint names it serves instead of its kind's."""
-    key_enc, key_hint = _seal_key(box, key)
+    sealed = seal_key(box, key)
     if check_url is not None and base_url:
         await check_url(base_url)
-    draft = _Fields(
+    draft = ChannelFields(
         type,
         name,
         base_url,
@@ -198,19 +203,25 @@ async def add_channel(
         cost_ratio,
     )
     async with db.transaction() as tx:
-        spec = await _validate(tx, draft)
-        t = now()
-        row = await tx.fetch_one(
-            "INSERT INTO channels (type, name, key_enc, key_hint, base_url, models, groups,"
-            " weight, priority, model_map, config, cost_ratio, status, status_reason,"
-            " created_at, updated_at) VALUES (:type, :name, :key_enc, :key_hint, :base_url,"
-            " :models, :groups, :weight, :priority, :model_map, :config, :cost_ratio,"
-            " 'enabled', '', :t, :t)"
-            " RETURNING *",
-            {**spec.columns(), "key_enc": key_enc, "key_hint": key_hint, "t": t},
-        )
-        assert row is not None
-        return await commit_channel_write(tx, Channel.from_row(row))
+        return await insert_channel(tx, draft, sealed)
+
+
+async def insert_channel(tx: Executor, draft: ChannelFields, sealed: SealedKey) -> Channel:
+    """Create an enabled channel in ``tx`` from ``draft``, checked as ``add_channel`` checks
+    it, with a key from ``seal_key``; its abilities exist when this returns."""
+    spec = await _validate(tx, draft)
+    key_enc, key_hint = sealed
+    row = await tx.fetch_one(
+        "INSERT INTO channels (type, name, key_enc, key_hint, base_url, models, groups,"
+        " weight, priority, model_map, config, cost_ratio, status, status_reason,"
+        " created_at, updated_at) VALUES (:type, :name, :key_enc, :key_hint, :base_url,"
+        " :models, :groups, :weight, :priority, :model_map, :config, :cost_ratio,"
+        " 'enabled', '', :t, :t)"
+        " RETURNING *",
+        {**spec.columns(), "key_enc": key_enc, "key_hint": key_hint, "t": now()},
+    )
+    assert row is not None
+    return await commit_channel_write(tx, Channel.from_row(row))
 
 
 async def update_channel(
@@ -249,24 +260,35 @@ async def update_channel(
     )
     if changes.is_empty() and key is None:
         raise InvalidRequest("nothing to update: give at least one option")
-    sealed: dict[str, Any] = {}
+    sealed: SealedKey | None = None
     if key is not None:
         if box is None:
             raise ValueError("update_channel needs the secret box to store a new key")
-        sealed["key_enc"], sealed["key_hint"] = _seal_key(box, key)
+        sealed = seal_key(box, key)
     if check_url is not None and base_url:
         await check_url(base_url)
     async with db.transaction() as tx:
         old = await _fetch(tx, channel_id)
-        spec = await _validate(tx, changes.applied_to(old))
-        values = {**spec.columns(), **sealed}
-        assignments = ", ".join(f"{column} = :{column}" for column in values)
-        row = await tx.fetch_one(
-            f"UPDATE channels SET {assignments}, updated_at = :t WHERE id = :id RETURNING *",
-            {**values, "t": now(), "id": channel_id},
-        )
-        assert row is not None
-        return await commit_channel_write(tx, Channel.from_row(row))
+        return await write_channel(tx, channel_id, changes.applied_to(old), sealed)
+
+
+async def write_channel(
+    tx: Executor, channel_id: int, draft: ChannelFields, sealed: SealedKey | None = None
+) -> Channel:
+    """Replace channel ``channel_id``'s fields with ``draft``, checked as ``add_channel``
+    checks them, and its key when ``sealed`` (``seal_key``) is given; status stays."""
+    spec = await _validate(tx, draft, channel_id)
+    values = spec.columns()
+    if sealed is not None:
+        values["key_enc"], values["key_hint"] = sealed
+    assignments = ", ".join(f"{column} = :{column}" for column in values)
+    row = await tx.fetch_one(
+        f"UPDATE channels SET {assignments}, updated_at = :t WHERE id = :id RETURNING *",
+        {**values, "t": now(), "id": channel_id},
+    )
+    if row is None:
+        raise _not_found(channel_id)
+    return await commit_channel_write(tx, Channel.from_row(row))
 
 
 async def enable_channel(db: Database, channel_id: int) -> Channel:
@@ -286,23 +308,35 @@ async def set_channel_status(
     if status not in CHANNEL_STATUSES:
         raise InvalidRequest(f"unknown channel status {status!r}")
     async with db.transaction() as tx:
-        row = await tx.fetch_one(
-            "UPDATE channels SET status = :status, status_reason = :reason, updated_at = :t"
-            " WHERE id = :id RETURNING *",
-            {"status": status, "reason": " ".join(reason.split()), "t": now(), "id": channel_id},
-        )
-        if row is None:
-            raise _not_found(channel_id)
-        return await commit_channel_write(tx, Channel.from_row(row))
+        return await write_channel_status(tx, channel_id, status, reason)
+
+
+async def write_channel_status(
+    tx: Executor, channel_id: int, status: str, reason: str = ""
+) -> Channel:
+    """``set_channel_status`` in transaction ``tx`` (``status`` one of CHANNEL_STATUSES)."""
+    row = await tx.fetch_one(
+        "UPDATE channels SET status = :status, status_reason = :reason, updated_at = :t"
+        " WHERE id = :id RETURNING *",
+        {"status": status, "reason": " ".join(reason.split()), "t": now(), "id": channel_id},
+    )
+    if row is None:
+        raise _not_found(channel_id)
+    return await commit_channel_write(tx, Channel.from_row(row))
 
 
 async def delete_channel(db: Database, channel_id: int) -> None:
     """Delete a channel and its abilities."""
     async with db.transaction() as tx:
-        await tx.execute("DELETE FROM abilities WHERE channel_id = :id", {"id": channel_id})
-        if not await tx.execute("DELETE FROM channels WHERE id = :id", {"id": channel_id}):
-            raise _not_found(channel_id)
-        await bump_config_version(tx)
+        await remove_channel(tx, channel_id)
+
+
+async def remove_channel(tx: Executor, channel_id: int) -> None:
+    """``delete_channel`` in transaction ``tx`` (its cost prices go with it)."""
+    await tx.execute("DELETE FROM abilities WHERE channel_id = :id", {"id": channel_id})
+    if not await tx.execute("DELETE FROM channels WHERE id = :id", {"id": channel_id}):
+        raise _not_found(channel_id)
+    await bump_config_version(tx)
 
 
 async def list_channels(db: Executor) -> list[Channel]:
@@ -353,8 +387,8 @@ async def commit_channel_write(tx: Executor, channel: Channel) -> Channel:
     return channel
 
 
-def _seal_key(box: SecretBox, key: str) -> tuple[str, str]:
-    """The encrypted key and its masked hint."""
+def seal_key(box: SecretBox, key: str) -> SealedKey:
+    """The encrypted key and its masked hint; InvalidRequest for an empty or spaced key."""
     key = clean_key(key)
     return box.encrypt(key), mask_secret(key)
 
@@ -368,16 +402,37 @@ def _kept_base_url(old: Channel) -> str | None:
     return None if old.base_url == default else old.base_url
 
 
-async def _validate(tx: Executor, draft: _Fields) -> _Fields:
-    """Check every field of a channel; InvalidRequest with a one-line reason otherwise."""
+async def _validate(
+    tx: Executor, draft: ChannelFields, channel_id: int | None = None
+) -> ChannelFields:
+    """Check every field of channel ``channel_id`` (None: a new one) against the database
+    too: its groups exist and no other channel has its name."""
+    spec = clean_channel_fields(draft)
+    for group in spec.groups:
+        await require_group(tx, group)
+    await _require_free_name(tx, spec.name, channel_id)
+    return spec
+
+
+async def _require_free_name(tx: Executor, name: str, channel_id: int | None) -> None:
+    """Refuse a name another channel has: config as code (``manifest``) matches by name."""
+    taken = await tx.fetch_value(
+        "SELECT MIN(id) FROM channels WHERE name = :n AND id <> :id",
+        {"n": name, "id": -1 if channel_id is None else channel_id},
+    )
+    if taken is not None:
+        raise InvalidRequest(f"channel name {name!r} is taken by channel {taken}")
+
+
+def clean_channel_fields(draft: ChannelFields) -> ChannelFields:
+    """``draft`` in its stored form (kind, config, lists, base URL or the kind's default);
+    InvalidRequest with a one-line reason for a wrong field. The database is not read."""
     kind = get_channel_type(draft.type)
     config = clean_endpoints(kind, clean_config(draft.config))
     check_config(kind, config)
     models = clean_names(draft.models, "model")
     groups = clean_names(draft.groups, "group")
-    for group in groups:
-        await require_group(tx, group)
-    return _Fields(
+    return ChannelFields(
         type=kind.name,
         name=clean_name(draft.name),
         base_url=normalize_base_url(kind, draft.base_url or default_url(kind, config)),

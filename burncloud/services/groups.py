@@ -62,7 +62,7 @@ async def list_groups(db: Executor) -> list[Group]:
 
 async def set_group(tx: Executor, name: str, ratio: str | int | Decimal) -> Group:
     """Create ``name`` or change its ratio; return the group."""
-    name = _check_name(name)
+    name = check_group_name(name)
     value = parse_ratio(ratio)
     await tx.execute(
         "INSERT INTO user_groups (name, ratio, updated_at) VALUES (:n, :r, :t)"
@@ -108,7 +108,8 @@ async def _channels_serving(db: Executor, name: str) -> list[int]:
     return [row["id"] for row in rows if name in split_list(row["groups"])]
 
 
-def _check_name(name: str) -> str:
+def check_group_name(name: str) -> str:
+    """``name`` stripped; InvalidRequest if empty or holding spaces or commas."""
     cleaned = name.strip()
     if not cleaned or any(ch.isspace() or ch == "," for ch in cleaned):
         raise InvalidRequest(f"invalid group name {name!r}: no spaces or commas")

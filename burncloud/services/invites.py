@@ -68,15 +68,22 @@ async def set_invite_rewards(
     db: Database, *, inviter: int | None = None, invitee: int | None = None
 ) -> InviteRewards:
     """Change the given rewards (nano-USD, >= 0); return the rewards now in force."""
+    async with db.transaction() as tx:
+        return await write_invite_rewards(tx, inviter=inviter, invitee=invitee)
+
+
+async def write_invite_rewards(
+    tx: Executor, *, inviter: int | None = None, invitee: int | None = None
+) -> InviteRewards:
+    """``set_invite_rewards`` in transaction ``tx``."""
     for units in (inviter, invitee):
         if units is not None and units < 0:
             raise InvalidRequest("an invite reward must not be negative")
-    async with db.transaction() as tx:
-        if inviter is not None:
-            await set_setting(tx, INVITER_REWARD_KEY, str(inviter))
-        if invitee is not None:
-            await set_setting(tx, INVITEE_REWARD_KEY, str(invitee))
-        return await get_invite_rewards(tx)
+    if inviter is not None:
+        await set_setting(tx, INVITER_REWARD_KEY, str(inviter))
+    if invitee is not None:
+        await set_setting(tx, INVITEE_REWARD_KEY, str(invitee))
+    return await get_invite_rewards(tx)
 
 
 async def invite_info(db: Executor, ref: str) -> InviteInfo:

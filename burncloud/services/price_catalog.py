@@ -122,12 +122,12 @@ def parse_catalog(data: Any) -> Catalog:
     _only_fields(data, ("format", "prices", "channels"), "the catalog")
     if data.get("format", FORMAT) != FORMAT:
         raise InvalidRequest(f"unknown catalog format {data['format']!r}: expected {FORMAT}")
-    prices = _prices(data["prices"], "prices", aliases=True)
+    prices = parse_prices(data["prices"], "prices", aliases=True)
     channels = _mapping(data.get("channels") or {}, "channels")
     return Catalog(
         prices=prices,
         channels={
-            str(key): _prices(value, f"channels.{key}", aliases=False)
+            str(key): parse_prices(value, f"channels.{key}", aliases=False)
             for key, value in channels.items()
         },
     )
@@ -159,7 +159,8 @@ def priced(model: str, rates: Rates, tiers: list[Tier], units: list[UnitPrice]) 
     return Price.named(model, rates, tuple(tiers), tuple(sorted(units, key=_unit_key)))
 
 
-def _prices(data: Any, where: str, *, aliases: bool) -> dict[str, Price]:
+def parse_prices(data: Any, where: str, *, aliases: bool) -> dict[str, Price]:
+    """Prices by model (aliases refused unless ``aliases``); InvalidRequest naming the field."""
     prices: dict[str, Price] = {}
     for model, value in _mapping(data, where).items():
         if not isinstance(model, str):

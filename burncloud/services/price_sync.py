@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -153,7 +153,7 @@ async def sync_prices(
         await bump_config_version(tx)
         current, keys = await read_catalog(tx)
         diff = diff_catalogs(current, wanted, keys, prune=prune)
-        await apply_diff(tx, diff, keys)
+        await apply_diff(tx, diff, keys.resolve)
     return diff
 
 
@@ -190,6 +190,11 @@ def diff_catalogs(
     """What importing ``wanted`` over ``current`` changes; the file's channels are named
     by their keys in ``keys`` (InvalidRequest for an unknown or ambiguous channel)."""
     wanted = Catalog(prices=wanted.prices, channels=_by_key(wanted.channels, keys))
+    return diff_keyed_catalogs(current, wanted, prune=prune)
+
+
+def diff_keyed_catalogs(current: Catalog, wanted: Catalog, *, prune: bool = False) -> CatalogDiff:
+    """``diff_catalogs`` of two catalogs that already key each channel the same way."""
     if prune:
         _check_aliases_kept(wanted)
     changes = list(_table_changes(current.prices, wanted.prices, None, prune))
@@ -204,13 +209,14 @@ def diff_catalogs(
     return CatalogDiff(changes=tuple(changes), kept=kept)
 
 
-async def apply_diff(tx: Executor, diff: CatalogDiff, keys: ChannelKeys) -> None:
-    """Make ``diff``'s changes in transaction ``tx``: channels' prices, then list prices,
-    then aliases (targets first), then removals (aliases before what they follow)."""
+async def apply_diff(tx: Executor, diff: CatalogDiff, channel_id_of: Callable[[str], int]) -> None:
+    """Make ``diff``'s changes in transaction ``tx`` (``channel_id_of`` gives the id of a
+    channel key, as ``ChannelKeys.resolve``): channels' prices, then list prices, then
+    aliases (targets first), then removals (aliases before what they follow)."""
     list_changes = [change for change in diff.changes if change.channel is None]
     for change in diff.changes:
         if change.channel is not None:
-            channel_id = keys.resolve(change.channel)
+            channel_id = channel_id_of(change.channel)
             if change.after is None:
                 await prices.delete_price(tx, change.model, channel_id)
             else:

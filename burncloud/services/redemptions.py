@@ -109,11 +109,34 @@ async def redeem(db: Database, code: str, user_ref: str) -> int:
 
 
 async def _insert_code(tx: Executor, code: str, quota_units: int) -> None:
+    await insert_redemption(tx, hash_secret(code), quota_units, mask_secret(code))
+
+
+async def insert_redemption(tx: Executor, code_hash: str, quota_units: int, hint: str) -> None:
+    """Store an unused code by its hash (``hash_secret`` of the code) in transaction ``tx``:
+    a code made elsewhere stays redeemable. InvalidRequest if it is already stored."""
+    if quota_units <= 0:
+        raise InvalidRequest("a redemption code must be worth more than 0")
+    taken = await tx.fetch_value(
+        "SELECT id FROM redemptions WHERE code_hash = :h", {"h": code_hash}
+    )
+    if taken is not None:
+        raise InvalidRequest(f"that redemption code is already stored (id {taken})")
     await tx.execute(
         "INSERT INTO redemptions (code_hash, code_hint, quota, status, created_at)"
         " VALUES (:h, :hint, :q, 'unused', :t)",
-        {"h": hash_secret(code), "hint": mask_secret(code), "q": quota_units, "t": now()},
+        {"h": code_hash, "hint": hint, "q": quota_units, "t": now()},
     )
+
+
+async def delete_unused_code(tx: Executor, code_hash: str) -> None:
+    """Delete the unused code with ``code_hash`` (a used one stays: it is history);
+    NotFound if there is none."""
+    deleted = await tx.execute(
+        "DELETE FROM redemptions WHERE code_hash = :h AND status = 'unused'", {"h": code_hash}
+    )
+    if deleted == 0:
+        raise NotFound("no unused redemption code with that hash")
 
 
 async def _raise_unusable(db: Executor, code_hash: str) -> None:

@@ -35,3 +35,9 @@ async def set_setting(tx: Executor, key: str, value: str) -> None:
         {"k": key, "v": value},
     )
     await bump_config_version(tx)
+
+
+async def delete_setting(tx: Executor, key: str) -> None:
+    """Forget one stored setting (its default applies again) and bump the config version."""
+    await tx.execute("DELETE FROM settings WHERE key = :k", {"k": key})
+    await bump_config_version(tx)

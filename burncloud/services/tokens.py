@@ -4,13 +4,17 @@ Owns the token rows and the rules for their fields: expiry (unix seconds, or NUL
 never), model and IP allow-lists (comma-separated; IPs normalised to CIDR networks), quota
 (remaining nano-USD, routers' leases included: ``balances``; -1 unlimited), per-token rate
 limits (NULL for no limit) and scopes (``key_scopes``): every token made here is a relay
-key; only ``admin_keys`` and the first run make admin keys, through ``insert_token``.
+key; only ``admin_keys``, the first run and an operator's manifest (``manifest.apply``, from
+the CLI) make admin keys, through ``insert_token`` and ``insert_token_with_hash``. The
+latter keeps a key made elsewhere valid by storing its hash; the ``write_token_update``
+and ``remove_token`` forms run in the caller's transaction.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -28,7 +32,8 @@ from burncloud.services.settings import bump_config_version
 from burncloud.services.users import LIMIT_COLUMNS, User, parse_limit, resolve_user
 
 TOKEN_STATUSES = ("active", "revoked")
-_MAX_EXPIRY = 253_402_300_799  # 9999-12-31T23:59:59Z
+_HASH = re.compile(r"[0-9a-f]{64}")
+MAX_EXPIRY = 253_402_300_799  # 9999-12-31T23:59:59Z
 _EXPIRY_FORMS = "use -1 (never), a unix time, a date (2027-01-31) or 2027-01-31T12:00:00Z"
 
 
@@ -117,15 +122,9 @@ async def insert_token(
 
     ``scopes`` is for the operator's own paths (first run, ``admin_keys``); everything a
     client or the admin API can reach leaves it at relay."""
-    name = name.strip()
-    if not name:
-        raise InvalidRequest("a token needs a name")
     key = generate_key()
-    t = now()
-    row = await tx.fetch_one(
-        "INSERT INTO tokens (name, key_hash, key_hint, user_id, status, expires_at, quota,"
-        " used, models, ips, scopes, created_at, updated_at) VALUES (:name, :hash, :hint,"
-        " :user, 'active', :expires, :quota, 0, :models, :ips, :scopes, :t, :t) RETURNING *",
+    token = await _insert(
+        tx,
         {
             "name": name,
             "hash": hash_secret(key),
@@ -133,15 +132,71 @@ async def insert_token(
             "user": user_id,
             "expires": expires_at,
             "quota": quota,
+            "used": 0,
             "models": ",".join(models),
             "ips": ",".join(ips),
             "scopes": scopes_text(scopes),
-            "t": t,
         },
+    )
+    return token, key
+
+
+async def insert_token_with_hash(
+    tx: Executor,
+    *,
+    name: str,
+    user_id: int,
+    key_hash: str,
+    key_hint: str,
+    quota: int = UNLIMITED,
+    used: int = 0,
+    expires_at: int | None = None,
+    models: tuple[str, ...] = (),
+    ips: tuple[str, ...] = (),
+    scopes: frozenset[str] = frozenset({RELAY}),
+) -> Token:
+    """Create a token whose key is the one ``key_hash`` (``hash_secret``) was made from, so
+    a key clients already hold keeps working (a move from another database); ``used`` is
+    what it has spent there. InvalidRequest if another token has that key."""
+    if not _HASH.fullmatch(key_hash):
+        raise InvalidRequest("a key hash is 64 lowercase hex digits (SHA-256)")
+    taken = await tx.fetch_value("SELECT id FROM tokens WHERE key_hash = :h", {"h": key_hash})
+    if taken is not None:
+        raise InvalidRequest(f"that key is already token {taken}'s")
+    if used < 0:
+        raise InvalidRequest("used must not be negative")
+    return await _insert(
+        tx,
+        {
+            "name": name,
+            "hash": key_hash,
+            "hint": key_hint,
+            "user": user_id,
+            "expires": expires_at,
+            "quota": validate_quota(quota),
+            "used": used,
+            "models": ",".join(models),
+            "ips": ",".join(ips),
+            "scopes": scopes_text(scopes),
+        },
+    )
+
+
+async def _insert(tx: Executor, values: dict[str, Any]) -> Token:
+    """Insert an active token of ``values`` (its name checked here)."""
+    name = values["name"].strip()
+    if not name:
+        raise InvalidRequest("a token needs a name")
+    row = await tx.fetch_one(
+        "INSERT INTO tokens (name, key_hash, key_hint, user_id, status, expires_at, quota,"
+        " used, models, ips, scopes, created_at, updated_at) VALUES (:name, :hash, :hint,"
+        " :user, 'active', :expires, :quota, :used, :models, :ips, :scopes, :t, :t)"
+        " RETURNING *",
+        {**values, "name": name, "t": now()},
     )
     assert row is not None
     await bump_config_version(tx)
-    return Token.from_row(row), key
+    return Token.from_row(row)
 
 
 def parse_expiry(value: str | int | None) -> int | None:
@@ -155,15 +210,17 @@ def parse_expiry(value: str | int | None) -> int | None:
     raw = str(value).strip()
     if raw.lower() in ("-1", "never"):
         return None
-    at = _expiry_seconds(raw)
-    if at > _MAX_EXPIRY:
+    at = expiry_seconds(raw)
+    if at > MAX_EXPIRY:
         raise InvalidRequest(f"expiry {raw} is too far in the future")
     if at <= now():
         raise InvalidRequest(f"expiry {raw} is in the past")
     return at
 
 
-def _expiry_seconds(raw: str) -> int:
+def expiry_seconds(raw: str) -> int:
+    """Unix seconds of an expiry written as digits, an ISO date (its last second, UTC) or an
+    ISO datetime (UTC when it has no offset); no range check."""
     if raw.isdigit():
         return int(raw)
     try:
@@ -302,18 +359,24 @@ async def update_token(
             changes[column] = parse_limit(value, column.replace("_", " "))
     if not changes:
         raise InvalidRequest("nothing to update: give at least one field to change")
-    assignments = ", ".join(f"{column} = :{column}" for column in changes)
     async with db.transaction() as tx:
-        if "quota" in changes:  # a new quota replaces what routers hold, as `quota set` does
-            await cancel_leases(tx, TOKEN, token_id)
-        row = await tx.fetch_one(
-            f"UPDATE tokens SET {assignments}, updated_at = :t WHERE id = :id RETURNING *",
-            {**changes, "t": now(), "id": token_id},
-        )
-        if row is None:
-            raise NotFound(f"no token with id {token_id}")
-        await bump_config_version(tx)
-        return await _with_quota(tx, Token.from_row(row))
+        return await write_token_update(tx, token_id, changes)
+
+
+async def write_token_update(tx: Executor, token_id: int, changes: Mapping[str, Any]) -> Token:
+    """Set ``changes`` (column -> value, each checked by this module's parsers: names
+    from code, never from input) on token ``token_id`` in transaction ``tx``."""
+    assignments = ", ".join(f"{column} = :{column}" for column in changes)
+    if "quota" in changes:  # a new quota replaces what routers hold, as `quota set` does
+        await cancel_leases(tx, TOKEN, token_id)
+    row = await tx.fetch_one(
+        f"UPDATE tokens SET {assignments}, updated_at = :t WHERE id = :id RETURNING *",
+        {**changes, "t": now(), "id": token_id},
+    )
+    if row is None:
+        raise NotFound(f"no token with id {token_id}")
+    await bump_config_version(tx)
+    return await _with_quota(tx, Token.from_row(row))
 
 
 def _changes(
@@ -355,19 +418,17 @@ def _spendable(token: Token, holdings: dict[int, Holding]) -> Token:
 async def revoke_token(db: Database, token_id: int) -> Token:
     """Mark the token revoked: the router refuses it from its next reload on."""
     async with db.transaction() as tx:
-        row = await tx.fetch_one(
-            "UPDATE tokens SET status = 'revoked', updated_at = :t WHERE id = :id RETURNING *",
-            {"t": now(), "id": token_id},
-        )
-        if row is None:
-            raise NotFound(f"no token with id {token_id}")
-        await bump_config_version(tx)
-        return await _with_quota(tx, Token.from_row(row))
+        return await write_token_update(tx, token_id, {"status": "revoked"})
 
 
 async def delete_token(db: Database, token_id: int) -> None:
     """Remove the token for good (its log rows keep the id)."""
     async with db.transaction() as tx:
-        if await tx.execute("DELETE FROM tokens WHERE id = :id", {"id": token_id}) == 0:
-            raise NotFound(f"no token with id {token_id}")
-        await bump_config_version(tx)
+        await remove_token(tx, token_id)
+
+
+async def remove_token(tx: Executor, token_id: int) -> None:
+    """``delete_token`` in transaction ``tx``."""
+    if await tx.execute("DELETE FROM tokens WHERE id = :id", {"id": token_id}) == 0:
+        raise NotFound(f"no token with id {token_id}")
+    await bump_config_version(tx)

@@ -7,7 +7,8 @@ limited from unlimited by it); ``used`` is what they have spent; ``rpm``, ``tpm`
 ``max_concurrency`` limit all of a user's tokens together, as a token's own limits do
 (NULL: no limit). Every write runs in one transaction that bumps the config version, so
 running routers see a renamed, regrouped, re-limited or disabled user within about a second.
-There is always at least one enabled admin: disabling or demoting the last one is refused.
+There is always at least one enabled admin: disabling, demoting or deleting the last one is
+refused. The ``write_user_*`` forms and ``delete_user`` run in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -144,24 +145,31 @@ async def create_user(
     group: str = "default",
     balance: int = 0,
     inviter_id: int | None = None,
+    used: int = 0,
+    invite_code: str | None = None,
 ) -> User:
-    """Insert a user with a fresh invite code; refuse duplicates and unknown groups."""
+    """Insert a user with ``invite_code`` or a fresh one (``used``: what a user moved from
+    elsewhere has spent); refuse duplicates and unknown groups."""
     name = check_user_name(name)
     check_role(role)
     if balance < 0 and balance != UNLIMITED:
         raise InvalidRequest("balance must not be negative (use -1 for unlimited)")
+    if used < 0:
+        raise InvalidRequest("used must not be negative")
     await require_group(tx, group)
     await _require_free_name(tx, name)
+    code = generate_code(12) if invite_code is None else await _free_invite_code(tx, invite_code)
     row = await tx.fetch_one(
         "INSERT INTO users (name, role, status, group_name, balance, used, invite_code,"
-        " inviter_id, created_at) VALUES (:name, :role, 'enabled', :group, :balance, 0,"
+        " inviter_id, created_at) VALUES (:name, :role, 'enabled', :group, :balance, :used,"
         " :code, :inviter, :t) RETURNING *",
         {
             "name": name,
             "role": role,
             "group": group,
             "balance": balance,
-            "code": generate_code(12),
+            "used": used,
+            "code": code,
             "inviter": inviter_id,
             "t": now(),
         },
@@ -190,20 +198,51 @@ async def update_user(
     if name is None and role is None and group is None and not limits:
         raise InvalidRequest("nothing to update: give a new name, role, group or limit")
     async with db.transaction() as tx:
-        await bump_config_version(tx)  # first: serialises config writers on PostgreSQL
-        user = await resolve_user(tx, ref)
-        changes: dict[str, Any] = dict(limits)
-        if name is not None:
-            changes["name"] = await _new_name(tx, user, name)
-        if role is not None:
-            check_role(role)
-            if user.is_admin and role != "admin":
-                await _require_other_admin(tx, user, "demoted")
-            changes["role"] = role
-        if group is not None:
-            await require_group(tx, group)
-            changes["group_name"] = group
-        return await _write(tx, user.id, changes)
+        return await write_user_update(
+            tx,
+            ref,
+            name=name,
+            role=role,
+            group=group,
+            rpm=rpm,
+            tpm=tpm,
+            max_concurrency=max_concurrency,
+        )
+
+
+async def write_user_update(
+    tx: Executor,
+    ref: str,
+    *,
+    name: str | None = None,
+    role: str | None = None,
+    group: str | None = None,
+    rpm: int | None = None,
+    tpm: int | None = None,
+    max_concurrency: int | None = None,
+    invite_code: str | None = None,
+    inviter_id: int | None = None,
+) -> User:
+    """``update_user`` in transaction ``tx``; also sets a new invite code or inviter (None
+    leaves them). Nothing given writes nothing but returns the user."""
+    await bump_config_version(tx)  # first: serialises config writers on PostgreSQL
+    user = await resolve_user(tx, ref)
+    changes: dict[str, Any] = _limit_changes(rpm, tpm, max_concurrency)
+    if name is not None:
+        changes["name"] = await _new_name(tx, user, name)
+    if role is not None:
+        check_role(role)
+        if user.is_admin and role != "admin":
+            await _require_other_admin(tx, user, "demoted")
+        changes["role"] = role
+    if group is not None:
+        await require_group(tx, group)
+        changes["group_name"] = group
+    if invite_code is not None and invite_code.strip() != user.invite_code:
+        changes["invite_code"] = await _free_invite_code(tx, invite_code)
+    if inviter_id is not None:
+        changes["inviter_id"] = inviter_id
+    return await _write(tx, user.id, changes) if changes else user
 
 
 def _limit_changes(rpm: int | None, tpm: int | None, max_concurrency: int | None) -> dict[str, Any]:
@@ -218,19 +257,39 @@ def _limit_changes(rpm: int | None, tpm: int | None, max_concurrency: int | None
 async def disable_user(db: Database, ref: str) -> User:
     """Disable user ``ref`` (its tokens stop working); refused for the last enabled admin."""
     async with db.transaction() as tx:
-        await bump_config_version(tx)  # first: serialises config writers on PostgreSQL
-        user = await resolve_user(tx, ref)
-        if user.is_admin:
-            await _require_other_admin(tx, user, "disabled")
-        return await _write(tx, user.id, {"status": "disabled"})
+        return await write_user_status(tx, ref, "disabled")
 
 
 async def enable_user(db: Database, ref: str) -> User:
     """Enable user ``ref``."""
     async with db.transaction() as tx:
-        await bump_config_version(tx)
-        user = await resolve_user(tx, ref)
-        return await _write(tx, user.id, {"status": "enabled"})
+        return await write_user_status(tx, ref, "enabled")
+
+
+async def write_user_status(tx: Executor, ref: str, status: str) -> User:
+    """Enable or disable user ``ref`` in transaction ``tx``; the last enabled admin stays."""
+    if status not in USER_STATUSES:
+        raise InvalidRequest(f"unknown user status {status!r}")
+    await bump_config_version(tx)  # first: serialises config writers on PostgreSQL
+    user = await resolve_user(tx, ref)
+    if user.is_admin and status == "disabled":
+        await _require_other_admin(tx, user, "disabled")
+    return await _write(tx, user.id, {"status": status})
+
+
+async def delete_user(tx: Executor, ref: str) -> None:
+    """Delete user ``ref`` in transaction ``tx``; refused for the last enabled admin and
+    while the user has tokens (delete them first: nothing goes without being named)."""
+    await bump_config_version(tx)  # first: serialises config writers on PostgreSQL
+    user = await resolve_user(tx, ref)
+    if user.is_admin:
+        await _require_other_admin(tx, user, "deleted")
+    tokens = await tx.fetch_value(
+        "SELECT COUNT(*) FROM tokens WHERE user_id = :id", {"id": user.id}
+    )
+    if tokens:
+        raise InvalidRequest(f"user {user.name!r} still has {tokens} token(s); delete them first")
+    await tx.execute("DELETE FROM users WHERE id = :id", {"id": user.id})
 
 
 async def credit_balance(tx: Executor, user_id: int, units: int) -> int:
@@ -283,6 +342,17 @@ async def require_group(db: Executor, group: str) -> None:
 async def _require_free_name(db: Executor, name: str) -> None:
     if await db.fetch_value("SELECT id FROM users WHERE name = :n", {"n": name}) is not None:
         raise InvalidRequest(f"user {name!r} already exists")
+
+
+async def _free_invite_code(db: Executor, code: str) -> str:
+    """``code`` stripped, if it is one word no user has."""
+    cleaned = code.strip()
+    if not cleaned or any(ch.isspace() for ch in cleaned):
+        raise InvalidRequest(f"invalid invite code {code!r}: one word")
+    taken = await db.fetch_value("SELECT name FROM users WHERE invite_code = :c", {"c": cleaned})
+    if taken is not None:
+        raise InvalidRequest(f"invite code {cleaned!r} is taken by user {taken!r}")
+    return cleaned
 
 
 async def _new_name(db: Executor, user: User, name: str) -> str:

@@ -106,7 +106,7 @@ def test_show_json_has_every_field_and_only_the_key_hint(cli, cli_json) -> None:
 
 def test_list_json_is_a_list_of_channels(cli, cli_json) -> None:
     add(cli)
-    add(cli, "--priority", "5")
+    add(cli, "--priority", "5", "--name", "second")
     listed = cli_json("channel", "list")
     assert [(c["id"], c["priority"]) for c in listed] == [(1, 0), (2, 5)]
 
@@ -236,13 +236,27 @@ def test_provider_default_base_urls(cli, cli_json) -> None:
         "qwen": "https://dashscope.aliyuncs.com/compatible-mode/v1",
     }
     for type_name in expected:
-        cli("channel", "add", "--type", type_name, *BASE, "--models", "m")
+        cli(
+            "channel",
+            "add",
+            "--type",
+            type_name,
+            "--name",
+            type_name,
+            "--key",
+            KEY,
+            "--models",
+            "m",
+        )
     cli(
         "channel",
         "add",
         "--type",
         "bedrock",
-        *BASE,
+        "--name",
+        "bedrock",
+        "--key",
+        KEY,
         "--models",
         "m",
         "--config",
@@ -273,7 +287,7 @@ def test_key_never_appears_in_cli_output(cli) -> None:
     added = cli("channel", "add", "--type", "openai", *BASE, "--models", "m1")
     outputs = [
         added,
-        cli("channel", "add", "--type", "openai", *BASE, "--models", "m1", "--json"),
+        cli("channel", "add", "--type", "openai", *BASE, "--models", "m1", "--name", "b", "--json"),
         cli("channel", "list"),
         cli("channel", "list", "--json"),
         cli("channel", "show", "1"),

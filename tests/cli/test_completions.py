@@ -83,6 +83,10 @@ def test_options_with_a_fixed_set_carry_their_values() -> None:
         ("price import", "--format"): ("yaml", "json", "litellm"),
         ("bill replay", "--format"): ("yaml", "json", "litellm"),
         ("bill replay", "--by"): ("model", "user"),
+        ("export", "--format"): ("yaml", "json"),
+        ("export", "--secrets"): ("omit", "env", "plain"),
+        ("apply", "--format"): ("yaml", "json"),
+        ("diff", "--format"): ("yaml", "json"),
     }
 
 

@@ -44,6 +44,7 @@ READERS: dict[str, tuple[str, ...]] = {
     "log tail": ("log", "tail", "--max-rows", "1"),
     "log show": ("log", "show", "req-1"),
     "price export": ("price", "export"),
+    "export": ("export",),
     "bill replay": ("bill", "replay", "--prices", str(LITELLM_FILE), "--format", "litellm"),
 }
 WRITERS = {
@@ -57,7 +58,12 @@ WRITERS = {
     *(f"group {name}" for name in ("set", "delete")),
     *(f"redeem {name}" for name in ("create", "use")),
     *(f"admin-key {name}" for name in ("create", "revoke", "rotate")),
+    "apply",
+    *(f"import {name}" for name in ("oneapi", "newapi", "litellm")),
 }
+# Commands that plan and change nothing: on a database not created yet they plan against a
+# new one in a temporary directory (services: cli.session.run_planning), creating nothing.
+PLANNERS = {"diff"}
 
 
 def _commands(command: object, prefix: tuple[str, ...] = ()) -> Iterator[str]:
@@ -71,7 +77,18 @@ def _commands(command: object, prefix: tuple[str, ...] = ()) -> Iterator[str]:
 
 def test_every_command_is_classified_as_a_reader_or_a_writer() -> None:
     """A new command must be added here, deciding whether it reads (run_read) or writes."""
-    assert set(_commands(typer.main.get_command(app))) == set(READERS) | WRITERS
+    assert set(_commands(typer.main.get_command(app))) == set(READERS) | WRITERS | PLANNERS
+
+
+def test_diff_on_a_database_not_created_yet_plans_against_a_new_one(
+    cli, db_url: str, tmp_path
+) -> None:
+    manifest = tmp_path / "burncloud.yaml"
+    manifest.write_text("format: burncloud/1\ngroups: {default: '1', vip: '0.8'}\n")
+    before = created(db_url, tmp_path)
+    result = cli("diff", "-f", str(manifest))
+    assert (result.exit_code, result.stdout.splitlines()[0]) == (1, "+ group vip")
+    assert created(db_url, tmp_path) == before
 
 
 async def _postgres_tables(db_url: str) -> list[str]:

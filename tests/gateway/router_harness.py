@@ -95,6 +95,16 @@ async def running_router(
     db_url = db_url or f"sqlite:///{tmp_path}/router.db"
     token_id, key = await seed(db_url, upstream, quota)
     admin = await rotated_admin_key(db_url)
+    async with serving(db_url, wrap, **settings) as base_url:
+        yield RunningRouter(base_url, key, token_id, db_url, admin.key, admin.token_id)
+
+
+@asynccontextmanager
+async def serving(
+    db_url: str, wrap: Callable[[ASGIApp], ASGIApp] | None = None, **settings: object
+) -> AsyncIterator[str]:
+    """A router on a free port serving the database at ``db_url`` as it is (channel keys
+    sealed with ``SECRET``); yields its SDK-style base URL, ending in /v1."""
     port = free_port()
     settings.setdefault("config_poll_seconds", CONFIG_POLL_SECONDS)
     config_settings = Settings(
@@ -111,9 +121,7 @@ async def running_router(
     )
     try:
         await _wait_for_port(port)
-        yield RunningRouter(
-            f"http://127.0.0.1:{port}/v1", key, token_id, db_url, admin.key, admin.token_id
-        )
+        yield f"http://127.0.0.1:{port}/v1"
     finally:
         stop.set()
         await server

@@ -62,6 +62,15 @@ async def test_authenticate_accepts_a_valid_key(seeded) -> None:
     assert (caller.token.id, caller.user.name, caller.group) == (token.id, "alice", "default")
 
 
+async def test_a_key_is_also_accepted_without_its_sk_prefix(seeded) -> None:
+    """One API and New API clients may send the bare key; imported keys keep working."""
+    token, key = await create_token(seeded, "app", user_ref="alice")
+    snapshot = await load_snapshot(seeded, BOX)
+    assert authenticate(snapshot, key.removeprefix("sk-"), None).token.id == token.id
+    with pytest.raises(InvalidToken):
+        authenticate(snapshot, "sk-" + key, None)
+
+
 async def test_unknown_revoked_and_missing_keys_are_invalid(seeded) -> None:
     token, key = await create_token(seeded, "app", user_ref="alice")
     snapshot = await load_snapshot(seeded, BOX)

@@ -138,7 +138,7 @@ async def test_changing_type_moves_a_default_base_url_but_keeps_a_custom_one(
     db: Database,
 ) -> None:
     default = await add(db)
-    custom = await add(db, base_url="https://proxy.example.com/openai")
+    custom = await add(db, name="custom", base_url="https://proxy.example.com/openai")
     moved = await channels.update_channel(db, None, default.id, type="anthropic")
     kept = await channels.update_channel(db, None, custom.id, type="anthropic")
     assert moved.base_url == "https://api.anthropic.com"
@@ -288,3 +288,18 @@ async def test_a_bad_cost_ratio_is_refused_naming_it(db: Database, ratio: str, m
     with pytest.raises(InvalidRequest, match="cost ratio"):
         await channels.update_channel(db, None, ch.id, cost_ratio=ratio)
     assert (await channels.get_channel(db, ch.id)).cost_ratio == Decimal(1)
+
+
+async def test_a_name_another_channel_has_is_refused_on_add_and_update(db: Database) -> None:
+    first = await add(db, name="main")
+    second = await add(db, name="spare")
+    with pytest.raises(
+        InvalidRequest, match=f"^channel name 'main' is taken by channel {first.id}$"
+    ):
+        await add(db, name=" main ")
+    with pytest.raises(
+        InvalidRequest, match=f"^channel name 'main' is taken by channel {first.id}$"
+    ):
+        await channels.update_channel(db, None, second.id, name="main")
+    kept = await channels.update_channel(db, None, first.id, name="main", weight=2)
+    assert (kept.name, kept.weight) == ("main", 2)  # its own name is not taken

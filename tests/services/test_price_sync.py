@@ -171,7 +171,9 @@ async def test_one_bad_entry_applies_nothing(db: Database) -> None:
 
 async def test_channels_are_keyed_by_name_or_by_id_when_names_repeat(db: Database) -> None:
     first = await channel(db, "twin", ["m"])
-    second = await channel(db, "twin", ["m"])
+    second = await channel(db, "twin-2", ["m"])
+    # names were not unique before channels refused a taken one: older databases repeat them
+    await db.execute("UPDATE channels SET name = 'twin' WHERE id = :id", {"id": second})
     solo = await channel(db, "solo", ["m"])
     odd = await channel(db, f"#{first}", ["m"])  # a name that reads as another's id
     keys = await channel_keys(db)

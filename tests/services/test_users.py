@@ -176,3 +176,21 @@ async def test_invite_info_names_the_inviter_and_the_invitees(db) -> None:
 async def test_negative_invite_rewards_are_refused(db) -> None:
     with pytest.raises(InvalidRequest, match="negative"):
         await set_invite_rewards(db, inviter=-1)
+
+
+async def test_delete_user_refuses_the_last_admin_and_a_user_with_tokens(db) -> None:
+    from burncloud.services.tokens import create_token
+    from burncloud.services.users import delete_user
+
+    await add_user(db, name="root", role="admin")
+    await add_user(db, name="alice")
+    await create_token(db, "app", user_ref="alice")
+    async with db.transaction() as tx:
+        with pytest.raises(InvalidRequest, match="last enabled admin and cannot be deleted"):
+            await delete_user(tx, "root")
+        with pytest.raises(InvalidRequest, match=r"^user 'alice' still has 1 token"):
+            await delete_user(tx, "alice")
+    await add_user(db, name="bob")
+    async with db.transaction() as tx:
+        await delete_user(tx, "bob")
+    assert [u.name for u in await list_users(db)] == ["root", "alice"]

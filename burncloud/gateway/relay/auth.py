@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from burncloud.crypto import hash_secret
+from burncloud.crypto import KEY_PREFIX, hash_secret
 from burncloud.errors import InvalidToken, PermissionDenied, TokenExpired
 from burncloud.gateway.snapshot import Network, Snapshot
 from burncloud.services.key_scopes import ADMIN, RELAY
@@ -65,7 +65,7 @@ def authenticate(
     # No constant-time compare is needed: the key itself is never compared. Its SHA-256
     # is looked up, so a lookup's timing can only tell about the hash of the caller's own
     # guess, and getting from that to a stored key would need a SHA-256 preimage.
-    token = snapshot.tokens.get(hash_secret(key))
+    token = _token_for(snapshot, key)
     if token is None or token.status != "active":
         raise InvalidToken("invalid API key")
     if token.expires_at is not None and token.expires_at < time.time():
@@ -78,6 +78,16 @@ def authenticate(
         raise PermissionDenied(f"client IP {client_ip} is not allowed for this API key")
     _authorize_scope(token, user, scope)
     return Caller(token=token, user=user)
+
+
+def _token_for(snapshot: Snapshot, key: str) -> Token | None:
+    """The token of ``key``, as sent or, for a key without the ``sk-`` prefix, with it:
+    One API and New API (whose tokens ``burncloud import`` brings over with their keys)
+    accept their keys both ways, and their clients may keep sending either form."""
+    token = snapshot.tokens.get(hash_secret(key))
+    if token is None and not key.startswith(KEY_PREFIX):
+        token = snapshot.tokens.get(hash_secret(KEY_PREFIX + key))
+    return token
 
 
 def _authorize_scope(token: Token, user: User, scope: str) -> None:

@@ -1,0 +1,1 @@
+"""Configuration as code: the manifest model, its file form, export, plan and apply."""

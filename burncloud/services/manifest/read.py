@@ -1,0 +1,177 @@
+"""The database as a Manifest: what ``export`` writes and what a plan compares a file with.
+
+Objects are matched by name, so a database where two channels share a name, or one user
+has two tokens of one name, cannot be described: reading it is refused, naming the rows
+and the command that renames one. Money is what ``user show`` and ``token show`` report:
+the stored amount plus what routers hold in leases. Only operator settings are read
+(``MANAGED_SETTINGS``), never internal ones (rollup state, the secret check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import TypeVar
+
+from burncloud.crypto import SecretBox
+from burncloud.db.base import Executor
+from burncloud.errors import InvalidRequest
+from burncloud.services.channels import Channel, decrypt_key
+from burncloud.services.groups import load_group_ratios
+from burncloud.services.invites import INVITEE_REWARD_KEY, INVITER_REWARD_KEY
+from burncloud.services.manifest.model import (
+    ChannelSpec,
+    Manifest,
+    RedemptionSpec,
+    TokenSpec,
+    UserSpec,
+)
+from burncloud.services.price_catalog import Catalog
+from burncloud.services.prices import load_channel_prices, raw_price_table
+from burncloud.services.tokens import Token, list_tokens
+from burncloud.services.users import User, list_users
+
+MANAGED_SETTINGS = (INVITER_REWARD_KEY, INVITEE_REWARD_KEY)  # values: nano-USD as digits
+
+K = TypeVar("K", bound=Hashable)
+
+
+async def read_manifest(db: Executor, box: SecretBox, *, with_keys: bool) -> Manifest:
+    """The whole configuration, every section present; channel keys decrypted when
+    ``with_keys``, else None. InvalidRequest when names repeat (see the module)."""
+    channels, names = await _channels(db, box, with_keys)
+    users = await list_users(db)
+    return Manifest(
+        channels=channels,
+        prices=await _catalog(db, names),
+        groups=await load_group_ratios(db),
+        users=_users(users),
+        tokens=await _tokens(db, {user.id: user.name for user in users}),
+        redemptions=await _redemptions(db),
+        settings=await _settings(db),
+    )
+
+
+async def _channels(
+    db: Executor, box: SecretBox, with_keys: bool
+) -> tuple[tuple[ChannelSpec, ...], dict[int, str]]:
+    """Every channel by name, and each channel id's name."""
+    rows = await db.fetch_all("SELECT * FROM channels ORDER BY name, id")
+    _refuse_repeats(
+        ((row["name"], row["id"]) for row in rows),
+        lambda name, ids: f"channels {ids} share the name {name!r}",
+        "channel update ID --name NEW",
+    )
+    specs = tuple(
+        _channel_spec(Channel.from_row(row), decrypt_key(box, row) if with_keys else None)
+        for row in rows
+    )
+    return specs, {row["id"]: row["name"] for row in rows}
+
+
+def _channel_spec(channel: Channel, key: str | None) -> ChannelSpec:
+    return ChannelSpec(
+        name=channel.name,
+        type=channel.type,
+        models=channel.models,
+        base_url=channel.base_url,
+        key=key,
+        groups=channel.groups,
+        weight=channel.weight,
+        priority=channel.priority,
+        model_map=dict(channel.model_map),
+        config=dict(channel.config),
+        cost_ratio=channel.cost_ratio,
+        enabled=channel.status != "disabled",  # auto_disabled is health, not configuration
+    )
+
+
+async def _catalog(db: Executor, channel_names: Mapping[int, str]) -> Catalog:
+    """List prices and aliases as stored, channels' cost prices by channel name."""
+    by_channel = await load_channel_prices(db)
+    return Catalog(
+        prices=await raw_price_table(db),
+        channels={channel_names[cid]: table for cid, table in by_channel.items() if table},
+    )
+
+
+def _users(users: list[User]) -> tuple[UserSpec, ...]:
+    names = {user.id: user.name for user in users}
+    return tuple(
+        UserSpec(
+            name=user.name,
+            role=user.role,
+            group=user.group,
+            enabled=user.status == "enabled",
+            balance=user.balance,
+            used=user.used,
+            rpm=user.rpm,
+            tpm=user.tpm,
+            max_concurrency=user.max_concurrency,
+            invite_code=user.invite_code,
+            inviter=None if user.inviter_id is None else names.get(user.inviter_id),
+        )
+        for user in sorted(users, key=lambda user: user.name)
+    )
+
+
+async def _tokens(db: Executor, user_names: Mapping[int, str]) -> tuple[TokenSpec, ...]:
+    tokens = sorted(await list_tokens(db), key=lambda t: (user_names[t.user_id], t.name, t.id))
+    _refuse_repeats(
+        (((user_names[t.user_id], t.name), t.id) for t in tokens),
+        lambda key, ids: f"tokens {ids} of user {key[0]!r} share the name {key[1]!r}",
+        "token update ID --name NEW",
+    )
+    rows = await db.fetch_all("SELECT id, key_hash FROM tokens")
+    hashes = {row["id"]: row["key_hash"] for row in rows}
+    return tuple(_token_spec(t, user_names[t.user_id], hashes[t.id]) for t in tokens)
+
+
+def _token_spec(token: Token, user: str, key_hash: str) -> TokenSpec:
+    return TokenSpec(
+        user=user,
+        name=token.name,
+        quota=token.quota,
+        used=token.used,
+        expires_at=token.expires_at,
+        models=token.models,
+        ips=token.ips,
+        rpm=token.rpm,
+        tpm=token.tpm,
+        max_concurrency=token.max_concurrency,
+        scopes=token.scopes,
+        active=token.status == "active",
+        key_sha256=key_hash,
+        key_hint=token.key_hint,
+    )
+
+
+async def _redemptions(db: Executor) -> tuple[RedemptionSpec, ...]:
+    rows = await db.fetch_all(
+        "SELECT code_hash, quota, code_hint FROM redemptions WHERE status = 'unused'"
+        " ORDER BY code_hash"
+    )
+    return tuple(
+        RedemptionSpec(code_sha256=row["code_hash"], quota=row["quota"], hint=row["code_hint"])
+        for row in rows
+    )
+
+
+async def _settings(db: Executor) -> dict[str, str]:
+    rows = await db.fetch_all("SELECT key, value FROM settings ORDER BY key")
+    return {row["key"]: str(row["value"]) for row in rows if row["key"] in MANAGED_SETTINGS}
+
+
+def _refuse_repeats(
+    entries: Iterable[tuple[K, int]], describe: Callable[[K, str], str], rename: str
+) -> None:
+    """InvalidRequest for the first name (in order) that more than one row has."""
+    ids: dict[K, list[int]] = {}
+    for key, row_id in entries:
+        ids.setdefault(key, []).append(row_id)
+    for key, found in ids.items():
+        if len(found) > 1:
+            listed = ", ".join(str(i) for i in found[:-1]) + f" and {found[-1]}"
+            raise InvalidRequest(
+                f"{describe(key, listed)}: a manifest matches them by name;"
+                f" rename all but one with `burncloud {rename}`"
+            )

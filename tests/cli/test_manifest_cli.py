@@ -1,0 +1,193 @@
+"""`burncloud export`, `apply` and `diff` through the CLI: the round trip (export, apply
+on an empty database, export again gives the same file), apply twice is a no-op, diff
+finds a CLI change and exits 1, and 0 again once the file is re-applied."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from burncloud.cli.app import app
+from tests.conftest import ON_POSTGRES, Invoke
+
+SEED = (
+    ("group", "set", "vip", "--ratio", "0.8"),
+    ("price", "set", "gpt-4o", "--input", "2.5", "--output", "10", "--cached", "1.25"),
+    ("price", "set", "sonnet", "--input", "3", "--output", "15", "--cache-write", "3.75"),
+    ("price", "tier", "sonnet", "--above", "200000", "--input", "6", "--output", "22.5"),
+    ("price", "unit", "sonnet", "--per", "call", "--tool", "web_search", "--usd", "10"),
+    ("price", "set", "sonnet-latest", "--alias", "sonnet"),
+    ("channel", "add", "--type", "openai", "--name", "openai-main", "--key", "sk-test-openai-1",
+     "--models", "gpt-4o", "--group", "default,vip", "--weight", "3", "--priority", "2",
+     "--map", "gpt-4o=gpt-4o-2024-08-06", "--cost-ratio", "0.8"),
+    ("channel", "add", "--type", "anthropic", "--name", "claude", "--key", "sk-ant-test-2",
+     "--models", "sonnet", "--config", "timeout_connect=4"),
+    ("channel", "add", "--type", "bedrock", "--name", "bedrock-east", "--key",
+     "AKIDEXAMPLE:secretexample", "--models", "sonnet", "--config", "region=us-east-1"),
+    ("price", "set", "gpt-4o", "--channel", "1", "--input", "2", "--output", "8"),
+    ("channel", "disable", "3"),
+    ("user", "add", "alice", "--group", "vip"),
+    ("user", "update", "alice", "--rpm", "60"),
+    ("quota", "add", "alice", "25", "--user"),
+    ("token", "create", "--name", "laptop", "--user", "alice", "--quota", "10",
+     "--models", "gpt-4o,sonnet", "--ips", "10.0.0.0/8", "--expires", "2031-01-31"),
+    ("token", "create", "--name", "ci", "--user", "alice"),
+    ("redeem", "create", "--quota", "5", "--count", "2"),
+    ("invite", "reward", "--inviter", "1", "--invitee", "0.5"),
+)  # fmt: skip
+
+
+def seed(cli: Invoke) -> None:
+    assert cli("init").exit_code == 0
+    for args in SEED:
+        result = cli(*args)
+        assert result.exit_code == 0, (args, result.output)
+
+
+def other_database(tmp_path: Path, cli: Invoke) -> Invoke:
+    """A CLI on a second, empty database (same engine and secret as ``cli``)."""
+    if ON_POSTGRES:
+        pytest.skip("the round trip to a second database runs on SQLite")
+    url = f"sqlite:///{tmp_path}/other.db"
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, list(args), env={"DATABASE_URL": url}, input=input)
+
+    return invoke
+
+
+@pytest.mark.parametrize("name", ["burncloud.yaml", "burncloud.json"])
+def test_export_apply_on_an_empty_database_export_gives_the_same_file(
+    cli: Invoke, tmp_path: Path, name: str
+) -> None:
+    seed(cli)
+    first = tmp_path / name
+    result = cli("export", "-o", str(first), "--secrets", "plain", "--confirm-plain-secrets")
+    assert result.exit_code == 0, result.output
+
+    other = other_database(tmp_path, cli)
+    result = other("apply", "-f", str(first))
+    assert result.exit_code == 0, result.output
+    assert "+ channel openai-main" in result.stdout
+    assert "+ user alice" in result.stdout
+
+    second = tmp_path / f"again-{name}"
+    result = other("export", "-o", str(second), "--secrets", "plain", "--confirm-plain-secrets")
+    assert result.exit_code == 0, result.output
+    assert second.read_text() == first.read_text()
+
+
+def test_the_export_holds_every_part_of_the_configuration(cli: Invoke) -> None:
+    seed(cli)
+    result = cli("export", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["format"] == "burncloud/1"
+    assert data["groups"] == {"default": "1", "vip": "0.8"}
+    channels = {channel["name"]: channel for channel in data["channels"]}
+    assert "key" not in channels["openai-main"]  # omitted by default
+    assert channels["openai-main"]["weight"] == 3
+    assert channels["openai-main"]["model_map"] == {"gpt-4o": "gpt-4o-2024-08-06"}
+    assert channels["bedrock-east"]["enabled"] is False
+    assert channels["bedrock-east"]["config"]["region"] == "us-east-1"
+    assert data["prices"]["sonnet-latest"] == {"alias": "sonnet"}
+    assert data["channel_prices"] == {"openai-main": {"gpt-4o": {"input": "2", "output": "8"}}}
+    alice = next(user for user in data["users"] if user["name"] == "alice")
+    assert (alice["group"], alice["balance"], alice["rpm"]) == ("vip", "25", 60)
+    laptop = next(t for t in data["tokens"] if t["name"] == "laptop")
+    assert laptop["quota"] == "10" and laptop["ips"] == ["10.0.0.0/8"]
+    assert len(laptop["key_sha256"]) == 64
+    assert len(data["redemptions"]) == 2
+    assert data["settings"] == {"invite_reward_invitee": "0.5", "invite_reward_inviter": "1"}
+
+
+def test_secrets_env_writes_references_and_apply_reads_them(
+    cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(cli)
+    path = tmp_path / "burncloud.yaml"
+    result = cli("export", "-o", str(path), "--secrets", "env")
+    assert result.exit_code == 0, result.output
+    assert "BURNCLOUD_CHANNEL_OPENAI_MAIN_KEY" in result.stderr
+    channels = {c["name"]: c for c in yaml.safe_load(path.read_text())["channels"]}
+    assert channels["openai-main"]["key"] == "${BURNCLOUD_CHANNEL_OPENAI_MAIN_KEY}"
+
+    result = cli("apply", "-f", str(path))  # the variables are not set
+    assert result.exit_code == 1
+    assert "BURNCLOUD_CHANNEL" in result.stderr and "is not set" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+    monkeypatch.setenv("BURNCLOUD_CHANNEL_OPENAI_MAIN_KEY", "sk-test-openai-1")
+    monkeypatch.setenv("BURNCLOUD_CHANNEL_CLAUDE_KEY", "sk-ant-test-2")
+    monkeypatch.setenv("BURNCLOUD_CHANNEL_BEDROCK_EAST_KEY", "AKIDEXAMPLE:other")
+    result = cli("apply", "-f", str(path), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[:-1] == ["~ channel bedrock-east: key: changed"]
+
+
+def test_plain_secrets_need_the_confirmation_flag(cli: Invoke) -> None:
+    seed(cli)
+    result = cli("export", "--secrets", "plain")
+    assert result.exit_code == 1
+    assert "--confirm-plain-secrets" in result.stderr
+    assert "sk-test-openai-1" not in result.stdout
+
+
+def test_apply_twice_changes_nothing_and_says_so(cli: Invoke, tmp_path: Path) -> None:
+    seed(cli)
+    path = tmp_path / "burncloud.yaml"
+    assert cli("export", "-o", str(path)).exit_code == 0
+    data = yaml.safe_load(path.read_text())
+    data["prices"]["gpt-4o"]["output"] = "12"
+    data["channels"][0]["weight"] = 7
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    result = cli("apply", "-f", str(path))
+    assert result.exit_code == 0, result.output
+    assert "~ price gpt-4o: output 10 -> 12" in result.stdout
+    result = cli("apply", "-f", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"no changes: the database already matches {path}"
+
+
+def test_diff_exits_1_after_a_cli_change_and_0_after_reapplying(
+    cli: Invoke, tmp_path: Path
+) -> None:
+    seed(cli)
+    path = tmp_path / "burncloud.yaml"
+    assert cli("export", "-o", str(path)).exit_code == 0
+    result = cli("diff", "-f", str(path))
+    assert (result.exit_code, result.stdout.strip()) == (
+        0,
+        f"no drift: the database matches {path}",
+    )
+
+    assert cli("channel", "update", "1", "--weight", "9").exit_code == 0
+    assert cli("token", "create", "--name", "extra", "--user", "alice").exit_code == 0
+    result = cli("diff", "-f", str(path))
+    assert result.exit_code == 1
+    assert "~ channel openai-main: weight 9 -> 3" in result.stdout
+    assert "- token alice/extra" in result.stdout
+
+    result = cli("apply", "-f", str(path), "--prune")
+    assert result.exit_code == 0, result.output
+    assert cli("diff", "-f", str(path)).exit_code == 0
+
+
+def test_a_bad_field_is_one_line_naming_its_path(cli: Invoke, tmp_path: Path) -> None:
+    seed(cli)
+    path = tmp_path / "burncloud.yaml"
+    path.write_text(
+        "format: burncloud/1\nchannels:\n  - name: x\n    type: openai\n    models: [a]\n"
+        "    weight: heavy\n"
+    )
+    result = cli("apply", "-f", str(path))
+    assert result.exit_code == 1
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1
+    assert line.startswith(f"error: {path}: channels[0].weight:")

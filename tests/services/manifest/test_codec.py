@@ -1,0 +1,859 @@
+"""The manifest file: a documented example read exactly (YAML and JSON), every malformed
+field refused with its path and what was expected, and what is written reads back as the
+same manifest, deterministically, in each secrets mode."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import assume, given, settings
+
+from burncloud.errors import InvalidRequest
+from burncloud.money import UNLIMITED, parse_usd
+from burncloud.services.manifest.codec import (
+    dump_manifest,
+    key_variable,
+    load_manifest,
+    manifest_data,
+    manifest_format,
+    parse_manifest,
+)
+from burncloud.services.manifest.model import (
+    FORMAT,
+    ChannelSpec,
+    Manifest,
+    RedemptionSpec,
+    TokenSpec,
+    UserSpec,
+)
+from burncloud.services.manifest.reading import (
+    CHANNEL_FIELDS,
+    SECTIONS,
+    TOKEN_FIELDS,
+    USER_FIELDS,
+)
+from burncloud.services.price_catalog import Catalog, read_document
+from burncloud.services.pricing import Price
+from tests.services.manifest.strategies import manifest
+
+SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, database=None)
+HASH_A = "3f2a" + "0" * 60
+HASH_B = "9c1e" + "1" * 60
+
+EXAMPLE = f"""\
+format: burncloud/1
+settings:
+  invite_reward_inviter: "1"
+  invite_reward_invitee: 0.5
+groups:
+  default: "1"
+  vip: 0.8
+channels:
+  - name: openai-main
+    type: openai
+    base_url: https://API.openai.com/
+    key: ${{BURNCLOUD_CHANNEL_OPENAI_MAIN_KEY}}
+    models: [gpt-4o, gpt-4o-mini]
+    groups: [default, vip]
+    weight: 3
+    priority: -1
+    model_map: {{gpt-4o: gpt-4o-2024-08-06}}
+    config: {{timeout_connect: 5, region: "eu"}}
+    cost_ratio: "0.80"
+    enabled: false
+    renamed_from: openai-old
+  - name: claude
+    type: anthropic
+    models: [claude-sonnet]
+prices:
+  gpt-4o: {{input: "2.5", output: 10, cached: 1.25}}
+  gpt-latest: {{alias: gpt-4o}}
+channel_prices:
+  openai-main:
+    gpt-4o: {{input: "2", output: "8"}}
+users:
+  - name: bob
+    role: admin
+    balance: unlimited
+  - name: alice
+    group: vip
+    enabled: true
+    balance: "25"
+    used: "3.5"
+    rpm: 60
+    tpm: -1
+    invite_code: Ab12cd
+    inviter: bob
+tokens:
+  - user: alice
+    name: laptop
+    quota: unlimited
+    used: "0"
+    expires: never
+    models: [gpt-4o]
+    ips: [10.0.0.0/8, 192.168.1.7]
+    rpm: 10
+    scopes: [relay]
+    active: true
+    key_sha256: {HASH_A}
+    key_hint: sk-abcd...wxyz
+  - user: alice
+    name: ci
+    quota: "12.5"
+    expires: 2027-01-31T00:00:00Z
+    scopes: [relay, admin]
+    active: false
+redemptions:
+  - {{code_sha256: {HASH_B}, quota: "5", hint: "Ab12***"}}
+"""
+ENV = {"BURNCLOUD_CHANNEL_OPENAI_MAIN_KEY": "sk-secret"}
+
+EXPECTED = Manifest(
+    settings={"invite_reward_inviter": "1000000000", "invite_reward_invitee": "500000000"},
+    groups={"default": Decimal(1), "vip": Decimal("0.8")},
+    channels=(
+        ChannelSpec(name="claude", type="anthropic", models=("claude-sonnet",)),
+        ChannelSpec(
+            name="openai-main",
+            type="openai",
+            models=("gpt-4o", "gpt-4o-mini"),
+            base_url="https://api.openai.com/v1",
+            key="sk-secret",
+            groups=("default", "vip"),
+            weight=3,
+            priority=-1,
+            model_map={"gpt-4o": "gpt-4o-2024-08-06"},
+            config={"timeout_connect": "5", "region": "eu"},
+            cost_ratio=Decimal("0.8"),
+            enabled=False,
+            renamed_from="openai-old",
+        ),
+    ),
+    prices=Catalog(
+        prices={
+            "gpt-4o": Price("gpt-4o", 2_500_000_000, 10**10, cached=1_250_000_000),
+            "gpt-latest": Price("gpt-latest", 0, 0, alias_of="gpt-4o"),
+        },
+        channels={"openai-main": {"gpt-4o": Price("gpt-4o", 2 * 10**9, 8 * 10**9)}},
+    ),
+    users=(
+        UserSpec(
+            name="alice",
+            group="vip",
+            balance=parse_usd("25"),
+            used=parse_usd("3.5"),
+            rpm=60,
+            invite_code="Ab12cd",
+            inviter="bob",
+        ),
+        UserSpec(name="bob", role="admin", balance=UNLIMITED),
+    ),
+    tokens=(
+        TokenSpec(
+            user="alice",
+            name="ci",
+            quota=parse_usd("12.5"),
+            expires_at=1801353600,
+            scopes=frozenset({"admin", "relay"}),
+            active=False,
+        ),
+        TokenSpec(
+            user="alice",
+            name="laptop",
+            models=("gpt-4o",),
+            ips=("10.0.0.0/8", "192.168.1.7/32"),
+            rpm=10,
+            key_sha256=HASH_A,
+            key_hint="sk-abcd...wxyz",
+        ),
+    ),
+    redemptions=(RedemptionSpec(code_sha256=HASH_B, quota=parse_usd("5"), hint="Ab12***"),),
+)
+
+
+def refused(sections: dict[str, Any]) -> str:
+    """The message parse_manifest refuses a document of ``sections`` with."""
+    with pytest.raises(InvalidRequest) as caught:
+        parse_manifest({"format": FORMAT, **sections})
+    return caught.value.message
+
+
+def read(sections: dict[str, Any]) -> Manifest:
+    return parse_manifest({"format": FORMAT, **sections})
+
+
+def test_the_documented_example_reads_exactly() -> None:
+    assert load_manifest(EXAMPLE, "yaml", ENV) == EXPECTED
+
+
+def test_the_same_document_as_json_reads_the_same() -> None:
+    data = read_document(EXAMPLE, "yaml")
+    data["tokens"][1]["expires"] = "2027-01-31T00:00:00Z"  # YAML read it as a datetime
+    text = json.dumps(data, default=str)
+    assert load_manifest(text, "json", ENV) == EXPECTED
+
+
+def test_an_absent_section_is_unmanaged_and_an_empty_one_is_the_empty_set() -> None:
+    assert read({}) == Manifest()
+    assert read({"channels": None, "users": None}) == Manifest()
+    empty: dict[str, Any] = {
+        "channels": [],
+        "users": [],
+        "tokens": [],
+        "redemptions": [],
+        "groups": {},
+    }
+    assert read({**empty, "settings": {}, "prices": {}, "channel_prices": {}}) == Manifest(
+        channels=(),
+        users=(),
+        tokens=(),
+        redemptions=(),
+        groups={},
+        settings={},
+        prices=Catalog(prices={}, channels={}),
+    )
+
+
+def test_defaults_are_filled_in() -> None:
+    found = read(
+        {
+            "channels": [{"name": "c", "type": "openai", "models": ["m"]}],
+            "users": [{"name": "u"}],
+            "tokens": [{"user": "u", "name": "t"}],
+            "redemptions": [{"code_sha256": HASH_A, "quota": 1}],
+        }
+    )
+    assert found == Manifest(
+        channels=(ChannelSpec(name="c", type="openai", models=("m",)),),
+        users=(UserSpec(name="u"),),
+        tokens=(TokenSpec(user="u", name="t"),),
+        redemptions=(RedemptionSpec(code_sha256=HASH_A, quota=parse_usd("1")),),
+    )
+
+
+def test_values_are_normalised_as_the_services_do() -> None:
+    found = read(
+        {
+            "channels": [
+                {
+                    "name": "  my   channel ",
+                    "type": "OpenAI",
+                    "models": ["a, b", "a"],
+                    "key": " sk-1 ",
+                    "base_url": "http://Local:8080",
+                }
+            ],
+            "users": [{"name": " alice "}],
+            "tokens": [{"user": "alice", "name": " t ", "models": [" m ", "m"], "ips": ["::1"]}],
+        }
+    )
+    assert found.channels == (
+        ChannelSpec(
+            name="my channel",
+            type="openai",
+            models=("a", "b"),
+            key="sk-1",
+            base_url="http://local:8080/v1",
+        ),
+    )
+    assert found.users == (UserSpec(name="alice"),)
+    assert found.tokens == (TokenSpec(user="alice", name="t", models=("m",), ips=("::1/128",)),)
+
+
+@pytest.mark.parametrize(
+    ("written", "seconds"),
+    [
+        ("never", None),
+        (None, None),
+        (-1, None),
+        (1801353600, 1801353600),
+        ("1801353600", 1801353600),
+        ("2027-01-31", 1801439999),  # a date: valid through its last second, as the CLI
+        ("2027-01-31T00:00:00Z", 1801353600),
+        ("2027-01-31T00:00:00", 1801353600),  # no offset: UTC
+        ("2027-01-31T02:00:00+02:00", 1801353600),
+        ("2000-01-01T00:00:00Z", 946684800),  # past: kept (an imported token may have expired)
+    ],
+)
+def test_expiry_forms(written: Any, seconds: int | None) -> None:
+    tokens = read({"tokens": [{"user": "u", "name": "t", "expires": written}]}).tokens
+    assert tokens is not None and tokens[0].expires_at == seconds
+
+
+def test_yaml_dates_and_times_are_expiries() -> None:
+    for written, seconds in [
+        ("2027-01-31", 1801439999),
+        ("2027-01-31T00:00:00Z", 1801353600),
+        ("2027-01-31 02:00:00+02:00", 1801353600),
+    ]:
+        text = f"format: burncloud/1\ntokens:\n- {{user: u, name: t, expires: {written}}}\n"
+        tokens = load_manifest(text, "yaml", {}).tokens
+        assert tokens is not None and tokens[0].expires_at == seconds, written
+
+
+def test_limits_and_money_forms() -> None:
+    users = read(
+        {
+            "users": [
+                {"name": "a", "rpm": -1, "tpm": None, "balance": -1, "used": 2},
+                {"name": "b", "max_concurrency": 2147483647, "balance": Decimal("0.000000001")},
+            ]
+        }
+    ).users
+    assert users == (
+        UserSpec(name="a", balance=UNLIMITED, used=parse_usd("2")),
+        UserSpec(name="b", max_concurrency=2147483647, balance=1),
+    )
+    tokens = read({"tokens": [{"user": "a", "name": "t", "quota": "-1"}]}).tokens
+    assert tokens is not None and tokens[0].quota == UNLIMITED
+
+
+def test_tokens_of_different_users_may_share_a_name() -> None:
+    tokens = read({"tokens": [{"user": "b", "name": "t"}, {"user": "a", "name": "t"}]}).tokens
+    assert tokens == (TokenSpec(user="a", name="t"), TokenSpec(user="b", name="t"))
+
+
+CHANNEL = {"name": "a", "type": "openai", "models": ["m"]}
+USER = {"name": "alice"}
+TOKEN = {"user": "alice", "name": "t"}
+REDEMPTION = {"code_sha256": HASH_A, "quota": "1"}
+KINDS = "openai, openai-compatible, azure, anthropic, gemini, qwen, bedrock"
+
+
+def channel(**fields: Any) -> dict[str, Any]:
+    return {"channels": [{**CHANNEL, **fields}]}
+
+
+def user(**fields: Any) -> dict[str, Any]:
+    return {"users": [{**USER, **fields}]}
+
+
+def token(**fields: Any) -> dict[str, Any]:
+    return {"tokens": [{**TOKEN, **fields}]}
+
+
+DOCUMENT_ERRORS = [
+    ({"wieght": 1}, "wieght: unknown field (expected one of: " + ", ".join(SECTIONS) + ")"),
+    ({"format": "burncloud-prices/1"}, "format: expected 'burncloud/1', got 'burncloud-prices/1'"),
+    (
+        {"settings": {"theme": "dark"}},
+        "settings.theme: unknown field (expected one of:"
+        " invite_reward_invitee, invite_reward_inviter)",
+    ),
+    (
+        {"settings": {"invite_reward_inviter": "-1"}},
+        "settings.invite_reward_inviter: amount must not be negative: -1",
+    ),
+    (
+        {"settings": {"invite_reward_inviter": True}},
+        'settings.invite_reward_inviter: expected a USD amount such as "2.5", got true',
+    ),
+    ({"settings": []}, "settings: expected a mapping, got a list"),
+    ({"groups": ["vip"]}, "groups: expected a mapping, got a list"),
+    ({"groups": {"v ip": "1"}}, "groups['v ip']: invalid group name 'v ip': no spaces or commas"),
+    ({"groups": {5: "1"}}, "groups.5: the key 5 must be text (quote it)"),
+    ({"groups": {"a,b": "1"}}, "groups.a,b: invalid group name 'a,b': no spaces or commas"),
+    ({"groups": {"vip": "x"}}, "groups.vip: ratio is not a decimal number: 'x'"),
+    ({"groups": {"vip": 1001}}, "groups.vip: ratio must be at most 1000: 1001"),
+    ({"groups": {"vip": None}}, 'groups.vip: expected a decimal number such as "0.8", got null'),
+    (
+        {"prices": {}},
+        "channel_prices: required field is missing (it is managed together with"
+        " prices; write channel_prices: {} for none)",
+    ),
+    (
+        {"channel_prices": {}},
+        "prices: required field is missing (it is managed together with"
+        " channel_prices; write prices: {} for none)",
+    ),
+    ({"prices": [], "channel_prices": {}}, "prices: expected a mapping, got a list"),
+    (
+        {"prices": {"m": {"input": "1"}}, "channel_prices": {}},
+        "prices.m: output is required (or alias)",
+    ),
+    (
+        {"prices": {"m": {"input": "1", "output": "x"}}, "channel_prices": {}},
+        "prices.m.output: not a decimal amount: 'x'",
+    ),
+    (
+        {"prices": {}, "channel_prices": {"c": {"m": {"alias": "n"}}}},
+        "channel_prices.c.m: a channel's cost price cannot be an alias",
+    ),
+    (
+        {"prices": {}, "channel_prices": {"c": []}},
+        "channel_prices.c: expected a mapping, got a list",
+    ),
+    (
+        {"prices": {}, "channel_prices": {5: {}}},
+        "channel_prices.5: the key 5 must be text (quote it)",
+    ),
+]
+
+CHANNEL_ERRORS = [
+    ({"channels": {"a": CHANNEL}}, "channels: expected a list, got a mapping"),
+    ({"channels": ["a"]}, "channels[0]: expected a mapping, got 'a'"),
+    (
+        channel(wieght=2),
+        "channels[0].wieght: unknown field (expected one of: " + ", ".join(CHANNEL_FIELDS) + ")",
+    ),
+    (
+        {"channels": [{"type": "openai", "models": ["m"]}]},
+        "channels[0].name: required field is missing",
+    ),
+    ({"channels": [{"name": "a", "models": ["m"]}]}, "channels[0].type: required field is missing"),
+    (
+        {"channels": [{"name": "a", "type": "openai"}]},
+        "channels[0].models: required field is missing",
+    ),
+    (channel(name=" "), "channels[0].name: a channel needs a name"),
+    (channel(name=7), "channels[0].name: expected text, got 7"),
+    (
+        channel(type="oneapi"),
+        f"channels[0].type: unknown channel type 'oneapi': use one of {KINDS}",
+    ),
+    (channel(models=[]), "channels[0].models: a channel needs at least one model"),
+    (channel(models="m"), "channels[0].models: expected a list, got 'm'"),
+    (channel(models=["m", 4]), "channels[0].models[1]: expected text, got 4"),
+    (channel(models=["a b"]), "channels[0].models: a model name must not contain whitespace"),
+    (
+        channel(base_url="ftp://x"),
+        "channels[0].base_url: base URL must start with http:// or https://: 'ftp://x'",
+    ),
+    (channel(key=12345), "channels[0].key: expected text"),
+    (channel(key="sk 1"), "channels[0].key: a channel key must not contain whitespace"),
+    (channel(key=""), "channels[0].key: a channel needs a key"),
+    (channel(groups=[]), "channels[0].groups: a channel needs at least one group"),
+    (channel(weight="x"), "channels[0].weight: expected a whole number >= 0, got 'x'"),
+    (channel(weight=-1), "channels[0].weight: expected a whole number >= 0, got -1"),
+    (channel(weight=True), "channels[0].weight: expected a whole number >= 0, got true"),
+    (channel(weight=None), "channels[0].weight: expected a whole number >= 0, got null"),
+    (channel(priority=Decimal("1.5")), "channels[0].priority: expected a whole number, got 1.5"),
+    (channel(model_map={"m": 1}), "channels[0].model_map.m: expected text, got 1"),
+    (channel(model_map={True: "m"}), "channels[0].model_map: the key true must be text (quote it)"),
+    (channel(model_map=[]), "channels[0].model_map: expected a mapping, got a list"),
+    (channel(config={"x": False}), "channels[0].config.x: expected text or a number, got false"),
+    (
+        channel(cost_ratio="-1"),
+        "channels[0].cost_ratio: cost ratio must be a non-negative finite number: '-1'",
+    ),
+    (
+        channel(cost_ratio=[1]),
+        'channels[0].cost_ratio: expected a decimal number such as "0.8", got a list',
+    ),
+    (channel(enabled="yes"), "channels[0].enabled: expected true or false, got 'yes'"),
+    (
+        {"channels": [CHANNEL, {**CHANNEL, "type": "anthropic"}]},
+        "channels[1].name: duplicate channel name 'a'",
+    ),
+    (
+        {"channels": [CHANNEL, {**CHANNEL, "name": " a "}]},
+        "channels[1].name: duplicate channel name 'a'",
+    ),
+    (
+        {"channels": [CHANNEL, {**CHANNEL, "name": "b", "renamed_from": "a"}]},
+        "channels[1].renamed_from: channel name 'a' is still in the file",
+    ),
+    (channel(renamed_from="a"), "channels[0].renamed_from: channel name 'a' is still in the file"),
+    (
+        {
+            "channels": [
+                {**CHANNEL, "renamed_from": "x"},
+                {**CHANNEL, "name": "b", "renamed_from": "x"},
+            ]
+        },
+        "channels[1].renamed_from: channel name 'x' is renamed twice",
+    ),
+]
+
+USER_ERRORS = [
+    (
+        user(nme="x"),
+        "users[0].nme: unknown field (expected one of: " + ", ".join(USER_FIELDS) + ")",
+    ),
+    ({"users": [{"role": "user"}]}, "users[0].name: required field is missing"),
+    (user(name="123"), "users[0].name: a user name cannot be all digits (read as an id): '123'"),
+    (user(role="root"), "users[0].role: unknown role 'root': use one of admin, user"),
+    (user(group="v ip"), "users[0].group: invalid group name 'v ip': no spaces or commas"),
+    (user(group=None), "users[0].group: expected text, got null"),
+    (user(balance="-2"), "users[0].balance: amount must not be negative: -2"),
+    (
+        user(balance=Decimal("1.5E-10")),
+        "users[0].balance: amount has more than 9 decimal places: 1.5E-10",
+    ),
+    (
+        user(balance=None),
+        'users[0].balance: expected a USD amount such as "2.5" or unlimited, got null',
+    ),
+    (user(used="unlimited"), "users[0].used: not a decimal amount: 'unlimited'"),
+    (user(used=-1), "users[0].used: amount must not be negative: -1"),
+    (
+        user(rpm="ten"),
+        "users[0].rpm: expected a whole number from 1 to 2147483647 (or -1 for no limit),"
+        " got 'ten'",
+    ),
+    (
+        user(rpm=0),
+        "users[0].rpm: expected a whole number from 1 to 2147483647 (or -1 for no limit), got 0",
+    ),
+    (
+        user(tpm=2**31),
+        "users[0].tpm: expected a whole number from 1 to 2147483647 (or -1 for no limit),"
+        " got 2147483648",
+    ),
+    (user(invite_code="a b"), "users[0].invite_code: expected a name without spaces, got 'a b'"),
+    (
+        user(inviter="42"),
+        "users[0].inviter: a user name cannot be all digits (read as an id): '42'",
+    ),
+    ({"users": USER}, "users: expected a list, got a mapping"),
+    ({"users": [USER, {"name": "alice"}]}, "users[1].name: duplicate user name 'alice'"),
+    (
+        {"users": [USER, {"name": "bob", "renamed_from": "alice"}]},
+        "users[1].renamed_from: user name 'alice' is still in the file",
+    ),
+]
+
+TOKEN_ERRORS = [
+    (
+        token(key="sk-x"),
+        "tokens[0].key: unknown field (expected one of: " + ", ".join(TOKEN_FIELDS) + ")",
+    ),
+    ({"tokens": "t"}, "tokens: expected a list, got 't'"),
+    ({"tokens": [{"name": "t"}]}, "tokens[0].user: required field is missing"),
+    ({"tokens": [{"user": "alice"}]}, "tokens[0].name: required field is missing"),
+    (token(name="  "), "tokens[0].name: a token needs a name"),
+    (token(quota="lots"), "tokens[0].quota: not a decimal amount: 'lots'"),
+    (token(quota=-2), "tokens[0].quota: amount must not be negative: -2"),
+    (token(quota=Decimal("Infinity")), "tokens[0].quota: not a finite amount: Decimal('Infinity')"),
+    (
+        token(expires="soon"),
+        "tokens[0].expires: invalid expiry 'soon': use -1 (never), a unix"
+        " time, a date (2027-01-31) or 2027-01-31T12:00:00Z",
+    ),
+    (token(expires=-5), "tokens[0].expires: expected a time from 1970 to 9999, got -5"),
+    (
+        token(expires=10**12),
+        "tokens[0].expires: expected a time from 1970 to 9999, got 1000000000000",
+    ),
+    (
+        token(expires="1969-12-31T00:00:00Z"),
+        "tokens[0].expires: expected a time from 1970 to 9999, got '1969-12-31T00:00:00Z'",
+    ),
+    (
+        token(expires=True),
+        "tokens[0].expires: expected never, a unix time or a date such as"
+        " 2027-01-31T00:00:00Z, got true",
+    ),
+    (token(models=["a,b"]), "tokens[0].models: invalid model name: 'a,b'"),
+    (
+        token(ips=["10.0.0.1/8"]),
+        "tokens[0].ips: 10.0.0.1/8 has host bits set: did you mean 10.0.0.0/8?",
+    ),
+    (token(ips=["nope"]), "tokens[0].ips: invalid IP address or CIDR network: 'nope'"),
+    (token(ips="10.0.0.0/8"), "tokens[0].ips: expected a list, got '10.0.0.0/8'"),
+    (token(scopes=["root"]), "tokens[0].scopes: expected [relay], [admin] or both, got ['root']"),
+    (token(scopes=[]), "tokens[0].scopes: expected [relay], [admin] or both, got []"),
+    (token(scopes="relay"), "tokens[0].scopes: expected a list, got 'relay'"),
+    (token(scopes=["relay", 1]), "tokens[0].scopes[1]: expected text, got 1"),
+    (token(active="no"), "tokens[0].active: expected true or false, got 'no'"),
+    (
+        token(key_sha256="3F2A" + "0" * 60),
+        "tokens[0].key_sha256: expected a SHA-256 as 64"
+        f" lowercase hex digits, got '3F2A{'0' * 60}'",
+    ),
+    (
+        token(key_sha256="abc"),
+        "tokens[0].key_sha256: expected a SHA-256 as 64 lowercase hex digits, got 'abc'",
+    ),
+    (token(key_hint=5), "tokens[0].key_hint: expected text, got 5"),
+    (
+        {"tokens": [TOKEN, {"user": "alice", "name": "t"}]},
+        "tokens[1].name: duplicate token 'alice/t'",
+    ),
+    (
+        {"tokens": [TOKEN, {"user": "alice", "name": "u", "renamed_from": "t"}]},
+        "tokens[1].renamed_from: token 'alice/t' is still in the file",
+    ),
+    (
+        {"tokens": [{**TOKEN, "renamed_from": "o"}, {**TOKEN, "name": "u", "renamed_from": "o"}]},
+        "tokens[1].renamed_from: token 'alice/o' is renamed twice",
+    ),
+]
+
+REDEMPTION_ERRORS = [
+    ({"redemptions": [None]}, "redemptions[0]: expected a mapping, got null"),
+    ({"redemptions": [{"quota": "1"}]}, "redemptions[0].code_sha256: required field is missing"),
+    ({"redemptions": [{"code_sha256": HASH_A}]}, "redemptions[0].quota: required field is missing"),
+    (
+        {"redemptions": [{**REDEMPTION, "quota": "unlimited"}]},
+        "redemptions[0].quota: not a decimal amount: 'unlimited'",
+    ),
+    (
+        {"redemptions": [{**REDEMPTION, "code": "x"}]},
+        "redemptions[0].code: unknown field (expected one of: code_sha256, quota, hint)",
+    ),
+    (
+        {"redemptions": [{**REDEMPTION, "hint": None}]},
+        "redemptions[0].hint: expected text, got null",
+    ),
+    (
+        {"redemptions": [REDEMPTION, REDEMPTION]},
+        f"redemptions[1].code_sha256: duplicate redemption code hash '{HASH_A}'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    DOCUMENT_ERRORS + CHANNEL_ERRORS + USER_ERRORS + TOKEN_ERRORS + REDEMPTION_ERRORS,
+)
+def test_a_malformed_field_is_refused_with_its_path(sections: dict[str, Any], message: str) -> None:
+    assert refused(sections) == message
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "manifest: expected a mapping, got a list"),
+        (None, "manifest: expected a mapping, got null"),
+        ({}, "format: required field is missing"),
+        ({"channels": []}, "format: required field is missing"),
+    ],
+)
+def test_a_document_that_is_not_a_manifest_is_refused(data: Any, message: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_manifest(data)
+    assert caught.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("text", "file_format", "start"),
+    [
+        ("format: [", "yaml", "not valid YAML: "),
+        ("a: &x 1\nb: *x\n", "yaml", "not valid YAML: "),  # aliases are refused
+        ("format: burncloud/1\nformat: burncloud/1\n", "yaml", "not valid YAML: "),
+        ('{"format": ', "json", "not valid JSON: "),
+        ('{"format": "burncloud/1", "format": "burncloud/1"}', "json", "not valid JSON: "),
+        ("format = 1", "toml", "unknown file format 'toml': use yaml or json"),
+    ],
+)
+def test_text_that_does_not_parse_is_refused(text: str, file_format: str, start: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        load_manifest(text, file_format, {})
+    assert caught.value.message.startswith(start)
+    assert "\n" not in caught.value.message
+
+
+def test_numbers_are_read_as_exact_decimals_never_floats() -> None:
+    text = "format: burncloud/1\nusers:\n- {name: a, balance: 0.1, used: 0.2}\n"
+    users = load_manifest(text, "yaml", {}).users
+    assert users == (UserSpec(name="a", balance=parse_usd("0.1"), used=parse_usd("0.2")),)
+    text = '{"format": "burncloud/1", "groups": {"vip": 0.1}}'
+    assert load_manifest(text, "json", {}).groups == {"vip": Decimal("0.1")}
+
+
+def test_a_reference_is_resolved_before_validation() -> None:
+    text = (
+        "format: burncloud/1\nchannels:\n- name: a\n  type: ${KIND}\n  models: [m]\n  key: ${K}\n"
+    )
+    channels = load_manifest(text, "yaml", {"KIND": "anthropic", "K": "sk-1"}).channels
+    assert channels == (ChannelSpec(name="a", type="anthropic", models=("m",), key="sk-1"),)
+    with pytest.raises(InvalidRequest) as caught:
+        load_manifest(text, "yaml", {"KIND": "anthropic"})
+    assert caught.value.message == "channels[0].key: environment variable K is not set"
+
+
+def test_the_example_is_written_in_the_documented_order_with_defaults() -> None:
+    data = manifest_data(EXPECTED, "plain")
+    assert list(data) == list(SECTIONS)
+    claude, openai = data["channels"]
+    assert claude == {
+        "name": "claude",
+        "type": "anthropic",
+        "models": ["claude-sonnet"],
+        "groups": ["default"],
+        "weight": 1,
+        "priority": 0,
+        "model_map": {},
+        "config": {},
+        "cost_ratio": "1",
+        "enabled": True,
+    }
+    assert list(openai) == list(CHANNEL_FIELDS)
+    assert openai["config"] == {"region": "eu", "timeout_connect": "5"}
+    assert list(openai["config"]) == ["region", "timeout_connect"]
+    assert data["users"][1] == {
+        "name": "bob",
+        "role": "admin",
+        "group": "default",
+        "enabled": True,
+        "balance": "unlimited",
+        "used": "0",
+    }
+    unset = {"rpm", "tpm", "max_concurrency", "key_sha256", "key_hint", "renamed_from"}
+    assert list(data["tokens"][0]) == [f for f in TOKEN_FIELDS if f not in unset]
+    assert list(data["tokens"][1]) == [
+        f for f in TOKEN_FIELDS if f not in ("tpm", "max_concurrency", "renamed_from")
+    ]
+    assert data["tokens"][0]["expires"] == "2027-01-31T00:00:00Z"
+    assert data["tokens"][1]["expires"] == "never"
+    assert data["settings"] == {"invite_reward_invitee": "0.5", "invite_reward_inviter": "1"}
+    assert data["prices"]["gpt-4o"] == {"input": "2.5", "output": "10", "cached": "1.25"}
+    assert data["redemptions"] == [{"code_sha256": HASH_B, "quota": "5", "hint": "Ab12***"}]
+
+
+def test_a_section_that_is_none_is_not_written() -> None:
+    assert manifest_data(Manifest(), "plain") == {"format": FORMAT}
+    assert manifest_data(Manifest(channels=(), groups={}), "omit") == {
+        "format": FORMAT,
+        "groups": {},
+        "channels": [],
+    }
+
+
+def test_objects_and_keys_are_written_sorted_whatever_order_they_come_in() -> None:
+    assert EXPECTED.channels and EXPECTED.users and EXPECTED.tokens
+    shuffled = replace(
+        EXPECTED,
+        channels=EXPECTED.channels[::-1],
+        users=EXPECTED.users[::-1],
+        tokens=EXPECTED.tokens[::-1],
+        groups={"vip": Decimal("0.8"), "default": Decimal(1)},
+    )
+    for file_format in ("yaml", "json"):
+        assert dump_manifest(shuffled, file_format, "plain") == dump_manifest(
+            EXPECTED, file_format, "plain"
+        )
+    data = manifest_data(shuffled, "plain")
+    assert [c["name"] for c in data["channels"]] == ["claude", "openai-main"]
+    assert list(data["groups"]) == ["default", "vip"]
+
+
+def test_secrets_omit_writes_no_key() -> None:
+    data = manifest_data(EXPECTED, "omit")
+    assert all("key" not in c for c in data["channels"])
+    assert load_manifest(dump_manifest(EXPECTED, "yaml", "omit"), "yaml", {}) == replace(
+        EXPECTED, channels=tuple(replace(c, key=None) for c in EXPECTED.channels or ())
+    )
+
+
+def test_secrets_env_writes_a_reference_per_channel_and_reads_back_from_it() -> None:
+    data = manifest_data(EXPECTED, "env")
+    assert [c["key"] for c in data["channels"]] == [
+        "${BURNCLOUD_CHANNEL_CLAUDE_KEY}",
+        "${BURNCLOUD_CHANNEL_OPENAI_MAIN_KEY}",
+    ]
+    text = dump_manifest(EXPECTED, "yaml", "env")
+    assert "key: ${BURNCLOUD_CHANNEL_OPENAI_MAIN_KEY}\n" in text
+    assert "sk-secret" not in text
+    env = {"BURNCLOUD_CHANNEL_CLAUDE_KEY": "sk-c", "BURNCLOUD_CHANNEL_OPENAI_MAIN_KEY": "sk-secret"}
+    channels = load_manifest(text, "yaml", env).channels or ()
+    assert [c.key for c in channels] == ["sk-c", "sk-secret"]
+
+
+def test_secrets_plain_writes_the_key_escaped_so_it_reads_back() -> None:
+    spec = ChannelSpec(name="a", type="openai", models=("m",), key="sk-${HOME}x")
+    text = dump_manifest(Manifest(channels=(spec,)), "json", "plain")
+    assert json.loads(text)["channels"][0]["key"] == "sk-$${HOME}x"
+    assert load_manifest(text, "json", {"HOME": "/root"}).channels == (spec,)
+
+
+def test_channels_whose_names_share_a_variable_cannot_be_written_with_env() -> None:
+    specs = tuple(ChannelSpec(name=n, type="openai", models=("m",)) for n in ("a-b", "a_b"))
+    with pytest.raises(InvalidRequest) as caught:
+        manifest_data(Manifest(channels=specs), "env")
+    assert caught.value.message == (
+        "channels 'a-b' and 'a_b' would both take their key from BURNCLOUD_CHANNEL_A_B_KEY:"
+        " rename one, or use --secrets omit or plain"
+    )
+    assert manifest_data(Manifest(channels=specs), "omit")["channels"][1]["name"] == "a_b"
+
+
+def test_an_unknown_secrets_mode_or_file_format_is_refused() -> None:
+    with pytest.raises(InvalidRequest, match="unknown secrets mode 'all': use one of omit, env"):
+        manifest_data(EXPECTED, "all")
+    with pytest.raises(InvalidRequest, match="unknown file format 'xml': use yaml or json"):
+        dump_manifest(EXPECTED, "xml", "omit")
+
+
+def test_key_variable_names() -> None:
+    assert key_variable("openai-main") == "BURNCLOUD_CHANNEL_OPENAI_MAIN_KEY"
+    assert key_variable("My Channel #2") == "BURNCLOUD_CHANNEL_MY_CHANNEL_2_KEY"
+    assert key_variable("a..b--c") == "BURNCLOUD_CHANNEL_A_B_C_KEY"
+    assert key_variable("中a") == "BURNCLOUD_CHANNEL__A_KEY"
+
+
+def test_yaml_is_block_style_ascii_without_aliases() -> None:
+    shared = {"gpt-4o": "gpt-4o-x"}
+    specs = tuple(
+        ChannelSpec(name=n, type="openai", models=("gpt-4o",), model_map=shared, config={"é": "中"})
+        for n in ("a", "b")
+    )
+    text = dump_manifest(Manifest(channels=specs), "yaml", "plain")
+    assert "&id" not in text and "*id" not in text
+    assert "{" not in text.replace("{}", "") and "[" not in text.replace("[]", "")
+    assert text.isascii()
+    assert "channels:\n  - name: a\n    type: openai\n    models:\n      - gpt-4o\n" in text
+    assert load_manifest(text, "yaml", {}) == Manifest(channels=specs)
+
+
+def test_the_json_is_indented_ascii() -> None:
+    text = dump_manifest(Manifest(groups={"vip": Decimal("0.8")}), "json", "omit")
+    assert text == '{\n  "format": "burncloud/1",\n  "groups": {\n    "vip": "0.8"\n  }\n}\n'
+
+
+@pytest.mark.parametrize(
+    ("path", "file_format"),
+    [("m.json", "json"), ("dir.v2/m.YAML", "yaml"), ("m.yml", "yaml"), ("/a/b.Json", "json")],
+)
+def test_the_format_follows_the_suffix(path: str, file_format: str) -> None:
+    assert manifest_format(path) == file_format
+
+
+def test_a_path_without_a_known_suffix_is_refused() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        manifest_format("burncloud.txt")
+    assert caught.value.message == (
+        "cannot tell the format of 'burncloud.txt' from its suffix: name it .yaml, .yml or .json"
+    )
+
+
+@SETTINGS
+@given(manifest())
+def test_every_manifest_survives_its_data(m: Manifest) -> None:
+    assert parse_manifest(manifest_data(m, "plain")) == m
+
+
+@SETTINGS
+@given(manifest())
+def test_every_manifest_survives_its_yaml_and_json_text(m: Manifest) -> None:
+    for file_format in ("yaml", "json"):
+        text = dump_manifest(m, file_format, "plain")
+        assert load_manifest(text, file_format, {}) == m
+        assert dump_manifest(load_manifest(text, file_format, {}), file_format, "plain") == text
+
+
+@SETTINGS
+@given(manifest())
+def test_every_manifest_survives_env_secrets(m: Manifest) -> None:
+    names = [c.name for c in m.channels or ()]
+    assume(len({key_variable(n) for n in names}) == len(names))
+    env = {key_variable(c.name): c.key or "sk-x" for c in m.channels or ()}
+    read_back = load_manifest(dump_manifest(m, "yaml", "env"), "yaml", env)
+    keys = tuple(replace(c, key=c.key or "sk-x") for c in m.channels or ())
+    assert read_back == replace(m, channels=keys if m.channels is not None else None)
+
+
+@SETTINGS
+@given(manifest())
+def test_the_order_objects_are_written_in_does_not_change_what_is_read(m: Manifest) -> None:
+    data = manifest_data(m, "plain")
+    for section in ("channels", "users", "tokens", "redemptions"):
+        if section in data:
+            random.Random(len(data[section])).shuffle(data[section])
+    assert parse_manifest(data) == m
