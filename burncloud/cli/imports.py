@@ -169,7 +169,9 @@ async def _plan(session: Session, migration: Migration) -> Plan:
     from burncloud.services.manifest.plan import plan_changes
 
     box = await session.secret_box()
-    return await plan_changes(session.db, box, migration.manifest, prune=False)
+    plan = await plan_changes(session.db, box, migration.manifest, prune=False)
+    _note_money_kept(migration, plan)
+    return plan
 
 
 async def _apply(
@@ -180,10 +182,32 @@ async def _apply(
 
     box = await session.secret_box()
     plan = await plan_changes(session.db, box, migration.manifest, prune=False)
+    _note_money_kept(migration, plan)
     if plan.is_empty and logs is None:
         return plan, []
     new_keys = await apply_plan(session.db, box, plan, check_url=url_check(session), also=logs)
     return plan, new_keys
+
+
+def _note_money_kept(migration: Migration, plan: Plan) -> None:
+    """Say which users and tokens already exist here: a balance or quota is set when an
+    object is created, so theirs stay as they are here, and the money totals above count
+    the peer's amounts for them."""
+    created = {(c.what, c.name) for c in plan.changes if c.op == "+"}
+    manifest = migration.manifest
+    users = [u.name for u in manifest.users or () if ("user", u.name) not in created]
+    tokens = [
+        f"{t.user}/{t.name}"
+        for t in manifest.tokens or ()
+        if t.quota >= 0 and ("token", f"{t.user}/{t.name}") not in created
+    ]
+    for what, names in (("users", users), ("tokens", tokens)):
+        if names:
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            print_line(
+                f"note: {len(names)} {what} exist here already ({shown}): their money stays"
+                " as it is here, not the peer's (burncloud quota add to move it)"
+            )
 
 
 def _log_writer(

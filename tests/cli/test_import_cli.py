@@ -71,3 +71,15 @@ def test_the_readme_example_file_applies_and_then_matches(
     again = cli("apply", "-f", str(path))
     assert again.stdout.strip() == f"no changes: the database already matches {path}"
     assert os.environ["BURNCLOUD_CHANNEL_OPENAI_MAIN_KEY"]
+
+
+def test_a_user_who_exists_here_keeps_their_balance_and_the_import_says_so(
+    cli: Invoke, bootstrapped: None, one_api: str
+) -> None:
+    assert cli("user", "add", "alice", "--balance", "3").exit_code == 0
+    result = cli("import", "oneapi", one_api)
+    assert result.exit_code == 0, result.output
+    assert "note: 1 users exist here already (alice): their money stays" in result.stdout
+    alice = orjson.loads(cli("user", "show", "alice", "--json").stdout)
+    assert alice["balance"] == "3"
+    assert alice["group"] == "vip"  # the configuration is the peer's

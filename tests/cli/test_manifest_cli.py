@@ -4,12 +4,14 @@ finds a CLI change and exits 1, and 0 again once the file is re-applied."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from burncloud.cli.app import app
 from tests.conftest import ON_POSTGRES, Invoke
@@ -48,29 +50,37 @@ def seed(cli: Invoke) -> None:
         assert result.exit_code == 0, (args, result.output)
 
 
-def other_database(tmp_path: Path, cli: Invoke) -> Invoke:
-    """A CLI on a second, empty database (same engine and secret as ``cli``)."""
+@pytest.fixture
+def other(tmp_path: Path) -> Iterator[Invoke]:
+    """A CLI on a second, empty database of the same engine as ``cli``'s."""
     if ON_POSTGRES:
-        pytest.skip("the round trip to a second database runs on SQLite")
-    url = f"sqlite:///{tmp_path}/other.db"
+        from tests.gateway.quota_db import _drop_schema, _new_schema
+
+        url, secret = asyncio.run(_new_schema()), "test-secret"
+    else:
+        url, secret = f"sqlite:///{tmp_path}/other.db", None
     runner = CliRunner()
 
-    def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, list(args), env={"DATABASE_URL": url}, input=input)
+    def invoke(*args: str, input: str | None = None) -> Result:
+        env = {"DATABASE_URL": url, "BURNCLOUD_SECRET": secret}
+        return runner.invoke(app, list(args), env=env, input=input)
 
-    return invoke
+    try:
+        yield invoke
+    finally:
+        if ON_POSTGRES:
+            asyncio.run(_drop_schema(url))
 
 
 @pytest.mark.parametrize("name", ["burncloud.yaml", "burncloud.json"])
 def test_export_apply_on_an_empty_database_export_gives_the_same_file(
-    cli: Invoke, tmp_path: Path, name: str
+    cli: Invoke, other: Invoke, tmp_path: Path, name: str
 ) -> None:
     seed(cli)
     first = tmp_path / name
     result = cli("export", "-o", str(first), "--secrets", "plain", "--confirm-plain-secrets")
     assert result.exit_code == 0, result.output
 
-    other = other_database(tmp_path, cli)
     result = other("apply", "-f", str(first))
     assert result.exit_code == 0, result.output
     assert "+ channel openai-main" in result.stdout

@@ -87,7 +87,7 @@ def test_diff_on_a_database_not_created_yet_plans_against_a_new_one(
     manifest.write_text("format: burncloud/1\ngroups: {default: '1', vip: '0.8'}\n")
     before = created(db_url, tmp_path)
     result = cli("diff", "-f", str(manifest))
-    assert (result.exit_code, result.stdout.splitlines()[0]) == (1, "+ group vip")
+    assert (result.exit_code, result.stdout.splitlines()[0]) == (1, "+ group vip: ratio 0.8")
     assert created(db_url, tmp_path) == before
 
 

@@ -21,8 +21,9 @@ from typing import TypeVar
 from burncloud.crypto import SecretBox
 from burncloud.db.base import Executor
 from burncloud.errors import InvalidRequest
+from burncloud.money import format_usd
 from burncloud.services import price_sync
-from burncloud.services.groups import DEFAULT_GROUP
+from burncloud.services.groups import DEFAULT_GROUP, format_ratio
 from burncloud.services.manifest import details
 from burncloud.services.manifest.clean import clean_manifest, token_label
 from burncloud.services.manifest.model import (
@@ -245,7 +246,8 @@ def _groups(
         return ()
     pairs, extras = _entries(stored, desired)
     extras = [entry for entry in extras if entry[0] != DEFAULT_GROUP]
-    return make_steps("group", pairs, extras, prune, _ratio_details, _first, _first)
+    shown = _ratio_shown
+    return make_steps("group", pairs, extras, prune, _ratio_details, _first, _first, shown)
 
 
 def _settings(
@@ -254,7 +256,8 @@ def _settings(
     if desired is None:
         return ()
     pairs, extras = _entries(stored, desired)
-    return make_steps("setting", pairs, extras, prune, _usd_details, _first, _first)
+    shown = _usd_shown
+    return make_steps("setting", pairs, extras, prune, _usd_details, _first, _first, shown)
 
 
 def _entries(
@@ -266,6 +269,14 @@ def _entries(
         for key, value in desired.items()
     ]
     return pairs, [(key, value) for key, value in stored.items() if key not in desired]
+
+
+def _ratio_shown(new: GroupRatio) -> tuple[str, ...]:
+    return (f"ratio {format_ratio(new[1])}",)
+
+
+def _usd_shown(new: Setting) -> tuple[str, ...]:
+    return (format_usd(int(new[1])),)
 
 
 def _ratio_details(old: GroupRatio, new: GroupRatio) -> tuple[str, ...]:

@@ -63,13 +63,15 @@ def make_steps(
     compare: Callable[[S, S], tuple[str, ...]],
     label: Callable[[S], str],
     key: Callable[[S], Hashable],
+    shown: Callable[[S], tuple[str, ...]] = lambda new: (),
 ) -> tuple[Step[S], ...]:
     """Creations and changes (sorted by name), then, with prune, deletions; a stored
-    object matched under another ``key`` is renamed."""
+    object matched under another ``key`` is renamed. ``shown`` gives a created object's
+    details (the value of a group or setting: it is all there is of them)."""
     writes: list[Step[S]] = []
     for old, new in sorted(pairs, key=lambda pair: label(pair[1])):
         if old is None:
-            writes.append(Step(Change("+", what, label(new)), None, new))
+            writes.append(Step(Change("+", what, label(new), shown(new)), None, new))
             continue
         changed = compare(old, new)
         renamed = key(old) != key(new)

@@ -111,14 +111,15 @@ def _token(
     units = None if flag(row, "unlimited_quota") else max(number(row, "remain_quota"), 0)
     quota = UNLIMITED if units is None else units_to_nano(units, quota_per_unit).nano
     ips, ips_ok = _ips(row, where, found)
-    active = _active(row, where, now, found) and ips_ok
+    models, models_ok = _models(row, where, found)
+    active = _active(row, where, now, found) and ips_ok and models_ok
     spec = TokenSpec(
         user=user,
         name=name,
         quota=quota,
         used=units_to_nano(max(number(row, "used_quota"), 0), quota_per_unit).nano,
         expires_at=_expiry(row),
-        models=tuple(_models(row, where, found)),
+        models=models,
         ips=ips,
         active=active,
         key_sha256=hash_secret(key),
@@ -148,16 +149,22 @@ def _active(row: Row, where: str, now: int, found: Findings) -> bool:
     return True
 
 
-def _models(row: Row, where: str, found: Findings) -> list[str]:
-    """One API's ``models``, or New API's ``model_limits`` when enabled ([]: every model)."""
+def _models(row: Row, where: str, found: Findings) -> tuple[tuple[str, ...], bool]:
+    """One API's ``models``, or New API's ``model_limits`` when enabled (none: every model),
+    and False when the peer limited the token to models none of which can be named here
+    (an empty list would allow every model: the token is revoked instead)."""
     if "model_limits" in row or "model_limits_enabled" in row:
         listed = split_list(text(row, "model_limits")) if flag(row, "model_limits_enabled") else []
     else:
         listed = split_list(text(row, "models"))
-    for model in [m for m in listed if any(ch.isspace() for ch in m)]:
-        found.skip("token", where, f"model limit {model!r}: a model name cannot hold spaces")
-        listed.remove(model)
-    return listed
+    kept = tuple(model for model in listed if not any(ch.isspace() for ch in model))
+    for model in listed:
+        if model not in kept:
+            found.skip("token", where, f"model limit {model!r}: a model name cannot hold spaces")
+    if listed and not kept:
+        found.skip("token", where, "none of its model limits can be kept: imported revoked")
+        return (), False
+    return kept, True
 
 
 def _ips(row: Row, where: str, found: Findings) -> tuple[tuple[str, ...], bool]:

@@ -77,7 +77,7 @@ async def test_every_kind_of_change_has_its_exact_line_in_apply_order(db: Databa
     )
     assert await lines(db, desired) == [
         "~ setting invite_reward_inviter: 1 -> 2",
-        "+ group team",
+        "+ group team: ratio 1.5",
         "~ group vip: ratio 0.8 -> 0.9",
         "+ user bob",
         "+ channel claude",
@@ -111,7 +111,7 @@ async def test_without_prune_what_the_file_leaves_out_stays(db: Database) -> Non
 async def test_a_section_that_is_none_is_not_managed(db: Database) -> None:
     await seed(db)
     desired = Manifest(groups={"default": Decimal(1), "vip": Decimal("0.8"), "x": Decimal(2)})
-    assert await lines(db, desired) == ["+ group x"]
+    assert await lines(db, desired) == ["+ group x: ratio 2"]
 
 
 async def test_the_default_group_is_never_deleted(db: Database) -> None:

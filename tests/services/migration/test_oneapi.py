@@ -427,6 +427,25 @@ async def test_token_rules(tmp_path: Path) -> None:
     assert "token carol/token 6: exhausted at the peer: imported with its quota (refused)" in said
 
 
+async def test_a_token_whose_model_limits_cannot_be_kept_is_revoked(tmp_path: Path) -> None:
+    """An empty list allows every model here: a limit none of whose names can be kept must
+    not turn into no limit."""
+    dsn = await sqlite_peer(
+        tmp_path,
+        "oneapi",
+        "UPDATE tokens SET models = 'gpt 4o,my model' WHERE id = 3",
+        "UPDATE tokens SET models = 'gpt-4o,bad name' WHERE id = 6",
+    )
+    migration = await migrate(dsn, "oneapi")
+    said = lines(migration)
+    ci = token(migration, "alice", "ci")
+    assert (ci.models, ci.active) == ((), False)
+    assert "token alice/ci: none of its model limits can be kept: imported revoked" in said
+    ops = token(migration, "carol", "ops")
+    assert (ops.models, ops.active) == (("gpt-4o",), True)
+    assert "token carol/ops: model limit 'bad name': a model name cannot hold spaces" in said
+
+
 async def test_new_api_model_limits_apply_only_when_enabled(tmp_path: Path) -> None:
     dsn = await sqlite_peer(
         tmp_path,
