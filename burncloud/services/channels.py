@@ -415,7 +415,15 @@ async def _validate(
 
 
 async def _require_free_name(tx: Executor, name: str, channel_id: int | None) -> None:
-    """Refuse a name another channel has: config as code (``manifest``) matches by name."""
+    """Refuse a name another channel has: config as code (``manifest``) matches by name.
+    A channel that keeps its name passes (a database from before names were unique may
+    hold twins; each can still be changed, and renamed apart)."""
+    if channel_id is not None:
+        current = await tx.fetch_value(
+            "SELECT name FROM channels WHERE id = :id", {"id": channel_id}
+        )
+        if current == name:
+            return
     taken = await tx.fetch_value(
         "SELECT MIN(id) FROM channels WHERE name = :n AND id <> :id",
         {"n": name, "id": -1 if channel_id is None else channel_id},

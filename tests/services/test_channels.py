@@ -303,3 +303,17 @@ async def test_a_name_another_channel_has_is_refused_on_add_and_update(db: Datab
         await channels.update_channel(db, None, second.id, name="main")
     kept = await channels.update_channel(db, None, first.id, name="main", weight=2)
     assert (kept.name, kept.weight) == ("main", 2)  # its own name is not taken
+
+
+async def test_twins_from_before_names_were_unique_can_still_be_changed(db: Database) -> None:
+    """An older database may hold two channels of one name: each stays editable, and may
+    be renamed apart, but neither may take a name a third channel has."""
+    first = await add(db, name="main")
+    second = await add(db, name="spare")
+    await db.execute("UPDATE channels SET name = 'main' WHERE id = :id", {"id": second.id})
+    changed = await channels.update_channel(db, None, second.id, weight=4)
+    assert (changed.name, changed.weight) == ("main", 4)
+    renamed = await channels.update_channel(db, None, second.id, name="main-2")
+    assert renamed.name == "main-2"
+    with pytest.raises(InvalidRequest, match=f"taken by channel {first.id}"):
+        await channels.update_channel(db, None, second.id, name="main")
