@@ -9,6 +9,7 @@ the peer's logs, when asked, in the same one). The manifest is matched by name l
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -22,7 +23,7 @@ from burncloud.cli.manifest import print_plan
 from burncloud.cli.output import print_line
 from burncloud.cli.session import DbOption, Session, fail, run, run_planning
 from burncloud.db.base import Executor
-from burncloud.errors import InvalidRequest
+from burncloud.errors import BurncloudError, InvalidRequest
 from burncloud.money import format_usd
 from burncloud.services.clock import now
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from burncloud.services.manifest.model import NewKey, Plan
     from burncloud.services.migration.oneapi import PeerImport
     from burncloud.services.migration.oneapi_logs import LogRow
-    from burncloud.services.migration.peer_db import PeerDatabase
     from burncloud.services.migration.report import Migration
 
 app = typer.Typer(no_args_is_help=True)
@@ -116,34 +116,43 @@ def litellm(
 def _import_peer(
     flavor: str, dsn: str, dry_run: bool, with_logs: bool, since: str | None, db: str | None
 ) -> None:
+    """Read the peer first (a wrong DSN fails before our database is opened), print the
+    report, then plan and apply; the logs are read again, batch by batch, in the apply."""
     if since is not None and not with_logs:
         raise fail("--since chooses which logs --with-logs imports: add --with-logs")
+    start = moment(since, "--since", now()) if since is not None else None
+    loaded = _read_peer(dsn, flavor)
+    print_report(loaded.migration)
+
+    async def plan_only(session: Session) -> Plan:
+        plan = await _plan(session, loaded.migration)
+        if with_logs:
+            count = 0
+            async for rows in _peer_logs(dsn, flavor, loaded, start):
+                count += len(rows)
+            print_line(f"logs: {count} to import (dry run: none written)")
+        return plan
+
+    async def plan_and_apply(session: Session) -> tuple[Plan, list[NewKey]]:
+        logs = _log_writer(dsn, flavor, loaded, start) if with_logs else None
+        return await _apply(session, loaded.migration, logs)
+
+    _finish(PEERS[flavor], dry_run, db, plan_only, plan_and_apply)
+
+
+def _read_peer(dsn: str, flavor: str) -> PeerImport:
+    """The peer database read and mapped; its one-line error otherwise."""
     from burncloud.services.migration.oneapi import load_peer
     from burncloud.services.migration.peer_db import open_peer
 
-    start = moment(since, "--since", now()) if since is not None else None
-
-    async def read(peer: PeerDatabase) -> PeerImport:
-        loaded = await load_peer(peer, flavor)
-        print_report(loaded.migration)
-        return loaded
-
-    async def plan_only(session: Session) -> Plan:
+    async def read() -> PeerImport:
         async with open_peer(dsn) as peer:
-            loaded = await read(peer)
-            plan = await _plan(session, loaded.migration)
-            if with_logs:
-                count = await _count_logs(peer, flavor, loaded, start)
-                print_line(f"logs: {count} to import (dry run: none written)")
-            return plan
+            return await load_peer(peer, flavor)
 
-    async def plan_and_apply(session: Session) -> tuple[Plan, list[NewKey]]:
-        async with open_peer(dsn) as peer:
-            loaded = await read(peer)
-            logs = _log_writer(peer, flavor, loaded, start) if with_logs else None
-            return await _apply(session, loaded.migration, logs)
-
-    _finish(PEERS[flavor], dry_run, db, plan_only, plan_and_apply)
+    try:
+        return asyncio.run(read())
+    except BurncloudError as exc:
+        raise fail(exc.message) from None
 
 
 def _finish(
@@ -210,16 +219,14 @@ def _note_money_kept(migration: Migration, plan: Plan) -> None:
             )
 
 
-def _log_writer(
-    peer: PeerDatabase, flavor: str, loaded: PeerImport, since: int | None
-) -> LogWriter:
+def _log_writer(dsn: str, flavor: str, loaded: PeerImport, since: int | None) -> LogWriter:
     """Write the peer's logs batch by batch inside the import's transaction."""
     from burncloud.services.migration.oneapi_logs import load_id_map, write_imported_logs
 
     async def write(tx: Executor) -> int:
         ids = await load_id_map(tx)
         written = 0
-        async for rows in _peer_logs(peer, flavor, loaded, since):
+        async for rows in _peer_logs(dsn, flavor, loaded, since):
             written += await write_imported_logs(tx, rows, ids)
         print_line(f"logs: {written} imported")
         return written
@@ -227,21 +234,17 @@ def _log_writer(
     return write
 
 
-async def _count_logs(
-    peer: PeerDatabase, flavor: str, loaded: PeerImport, since: int | None
-) -> int:
-    count = 0
-    async for rows in _peer_logs(peer, flavor, loaded, since):
-        count += len(rows)
-    return count
-
-
-def _peer_logs(
-    peer: PeerDatabase, flavor: str, loaded: PeerImport, since: int | None
+async def _peer_logs(
+    dsn: str, flavor: str, loaded: PeerImport, since: int | None
 ) -> AsyncIterator[list[LogRow]]:
+    """The peer's request logs from ``since``, in batches, over a connection of their own."""
     from burncloud.services.migration.oneapi_logs import read_oneapi_logs
+    from burncloud.services.migration.peer_db import open_peer
 
-    return read_oneapi_logs(peer, flavor, since=since, batch=LOG_BATCH, loaded=loaded)
+    async with open_peer(dsn) as peer:
+        batches = read_oneapi_logs(peer, flavor, since=since, batch=LOG_BATCH, loaded=loaded)
+        async for rows in batches:
+            yield rows
 
 
 def print_report(migration: Migration) -> None:

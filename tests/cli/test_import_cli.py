@@ -38,13 +38,17 @@ def test_import_then_import_again_on_this_engine(cli: Invoke, one_api: str) -> N
     )
 
 
-def test_a_wrong_dsn_is_one_line(cli: Invoke, bootstrapped: None, tmp_path: Path) -> None:
+def test_a_wrong_dsn_is_one_line_and_opens_nothing_here(
+    cli: Invoke, db_url: str, tmp_path: Path
+) -> None:
     result = cli("import", "oneapi", "mysql://root:hunter2@127.0.0.1:1/oneapi")
     assert result.exit_code == 1
     assert len(result.stderr.strip().splitlines()) == 1
     assert "hunter2" not in result.stderr
     missing = cli("import", "newapi", str(tmp_path / "nothing.db"))
     assert missing.exit_code == 1 and "nothing.db" in missing.stderr
+    if db_url.startswith("sqlite"):
+        assert not (tmp_path / "burncloud.db").exists()  # the peer is read first
 
 
 def readme_manifest() -> str:

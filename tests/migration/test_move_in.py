@@ -132,9 +132,11 @@ async def test_money_totals_match_and_a_second_import_changes_nothing(
 @pytest.mark.parametrize("peer_engine", ["sqlite"])
 async def test_logs_are_imported_once(peer_db: PeerDb, tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path}/burncloud.db"
+    consumed = [log for log in peer_db.facts.logs if log.type == 2]
+    dry = await burncloud(db_url, "import", peer_db.flavor, peer_db.dsn, "--with-logs", "--dry-run")
+    assert f"logs: {len(consumed)} to import (dry run: none written)" in dry.stdout
     first = await burncloud(db_url, "import", peer_db.flavor, peer_db.dsn, "--with-logs")
     assert first.exit_code == 0, first.output
-    consumed = [log for log in peer_db.facts.logs if log.type == 2]
     assert f"logs: {len(consumed)} imported" in first.stdout
     again = await burncloud(db_url, "import", peer_db.flavor, peer_db.dsn, "--with-logs")
     assert again.exit_code == 0, again.output
