@@ -134,7 +134,7 @@ complete -c burncloud -n '__fish_seen_subcommand_from price; and __fish_seen_sub
 complete -c burncloud -n '__fish_seen_subcommand_from price; and __fish_seen_subcommand_from delete' -l channel -d 'The channel\'s own cost price instead of the list price.'
 complete -c burncloud -n '__fish_seen_subcommand_from price; and __fish_seen_subcommand_from delete' -l db -d 'Database URL (default: $DATABASE_URL or sqlite:burncloud.db).'
 complete -c burncloud -n '__fish_seen_subcommand_from price; and __fish_seen_subcommand_from delete' -l help -d 'Show help and exit.'
-complete -c burncloud -n '__fish_seen_subcommand_from price; and __fish_seen_subcommand_from export' -l format -x -a 'yaml json' -d 'yaml or json (default: from -o\'s extension, else yaml).'
+complete -c burncloud -n '__fish_seen_subcommand_from price; and __fish_seen_subcommand_from export' -l format -x -a 'yaml json' -d 'yaml or json (default: from the file\'s extension, else yaml).'
 complete -c burncloud -n '__fish_seen_subcommand_from price; and __fish_seen_subcommand_from export' -s o -d 'Write to FILE instead of stdout.'
 complete -c burncloud -n '__fish_seen_subcommand_from price; and __fish_seen_subcommand_from export' -l output -d 'Write to FILE instead of stdout.'
 complete -c burncloud -n '__fish_seen_subcommand_from price; and __fish_seen_subcommand_from export' -l db -d 'Database URL (default: $DATABASE_URL or sqlite:burncloud.db).'

@@ -8,14 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from burncloud.cli.completions import one_of
+from burncloud.cli.files import chosen_format
 from burncloud.cli.logs import moment
 from burncloud.cli.output import print_json, print_line, print_record, print_table
-from burncloud.cli.price_catalog import (
-    READ_FORMATS,
-    PricesFileFormat,
-    chosen_format,
-    read_prices_file,
-)
+from burncloud.cli.price_catalog import READ_FORMATS, PricesFileFormat, read_prices_file
 from burncloud.cli.session import DbOption, JsonOption, Session, fail, run_read
 from burncloud.services.bill_replay import REPLAY_BY, Replay, ReplayRow, replay_bills
 from burncloud.services.clock import now

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from burncloud.cli.channels import url_check
+from burncloud.cli.files import read_text_file
 from burncloud.cli.logs import moment
 from burncloud.cli.manifest import print_plan
 from burncloud.cli.output import print_line
@@ -92,10 +93,7 @@ def litellm(
     """Import the channels of a LiteLLM proxy config (model_list, its keys and
     os.environ/ references, rpm/tpm, order and weight) and the router settings that have
     an equivalent."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise fail(f"cannot read {file}: {exc.strerror or exc}") from None
+    text = read_text_file(file)
     from burncloud.services.migration.litellm_config import read_litellm_config
 
     try:

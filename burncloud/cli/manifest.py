@@ -17,6 +17,13 @@ import typer
 
 from burncloud.cli.channels import url_check
 from burncloud.cli.completions import one_of
+from burncloud.cli.files import (
+    TEXT_FORMATS,
+    TextFormatOption,
+    chosen_format,
+    read_text_file,
+    write_text_file,
+)
 from burncloud.cli.output import print_line
 from burncloud.cli.session import DbOption, Session, fail, run, run_planning, run_read
 from burncloud.errors import InvalidRequest
@@ -24,21 +31,10 @@ from burncloud.errors import InvalidRequest
 if TYPE_CHECKING:
     from burncloud.services.manifest.model import Manifest, NewKey, Plan
 
-FILE_FORMATS = ("yaml", "json")
 SECRETS = ("omit", "env", "plain")
 
 FileOption = Annotated[
     Path, typer.Option("-f", "--file", metavar="FILE", help="The configuration file.")
-]
-FormatOption = Annotated[
-    str | None,
-    typer.Option(
-        "--format",
-        metavar="|".join(FILE_FORMATS),
-        autocompletion=one_of(FILE_FORMATS),
-        help="yaml or json (default: from the file's extension, else yaml).",
-        show_default=False,
-    ),
 ]
 
 
@@ -47,7 +43,7 @@ def export(
         Path | None,
         typer.Option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout."),
     ] = None,
-    file_format: FormatOption = None,
+    file_format: TextFormatOption = None,
     secrets: Annotated[
         str,
         typer.Option(
@@ -69,7 +65,7 @@ def export(
 ) -> None:
     """Write the whole configuration: channels, prices, groups, users, tokens (never a
     client key: its hash), redemption codes (hashed) and settings."""
-    chosen = _format(file_format, output)
+    chosen = chosen_format(file_format, output, TEXT_FORMATS)
     if secrets not in SECRETS:
         raise fail(f"--secrets must be one of {', '.join(SECRETS)}, not {secrets!r}")
     if secrets == "plain" and not confirm_plain:
@@ -89,7 +85,7 @@ def export(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        _write(output, text)
+        write_text_file(output, text)
         print_line(f"wrote {_count(manifest)} to {output}")
     if secrets == "env" and manifest.channels:
         names = " ".join(key_variable(channel.name) for channel in manifest.channels)
@@ -98,7 +94,7 @@ def export(
 
 def apply(
     file: FileOption,
-    file_format: FormatOption = None,
+    file_format: TextFormatOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan; change nothing.")
     ] = False,
@@ -139,7 +135,7 @@ def apply(
         print_line(f"new key for token {new.user}/{new.token} (shown once): {new.key}")
 
 
-def diff(file: FileOption, file_format: FormatOption = None, db: DbOption = None) -> None:
+def diff(file: FileOption, file_format: TextFormatOption = None, db: DbOption = None) -> None:
     """Print how the database differs from FILE (what `apply --prune` would change), and
     exit 1 when it does: for CI pipelines."""
     from burncloud.services.manifest.plan import plan_changes
@@ -171,38 +167,14 @@ def print_plan(plan: Plan, source: str, outcome: str) -> None:
 
 def read_manifest_file(path: Path, file_format: str | None) -> Manifest:
     """The manifest FILE holds, ${VAR} resolved; the one-line error naming the bad field."""
-    from burncloud.services.manifest.codec import load_manifest, manifest_format
+    from burncloud.services.manifest.codec import load_manifest
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise fail(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise fail(f"cannot read {path}: it is not UTF-8 text") from None
-    chosen = file_format or manifest_format(str(path))
-    if chosen not in FILE_FORMATS:
-        raise fail(f"--format must be one of {', '.join(FILE_FORMATS)}, not {chosen!r}")
+    chosen = chosen_format(file_format, path, TEXT_FORMATS)
+    text = read_text_file(path)
     try:
         return load_manifest(text, chosen, os.environ)
     except InvalidRequest as exc:
         raise fail(f"{path}: {exc.message}") from None
-
-
-def _format(given: str | None, path: Path | None) -> str:
-    from burncloud.services.manifest.codec import manifest_format
-
-    if given is None:
-        return manifest_format(str(path)) if path is not None else "yaml"
-    if given not in FILE_FORMATS:
-        raise fail(f"--format must be one of {', '.join(FILE_FORMATS)}, not {given!r}")
-    return given
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise fail(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _changes(count: int) -> str:

@@ -9,14 +9,13 @@ from typing import Annotated
 import typer
 
 from burncloud.cli.completions import one_of
+from burncloud.cli.files import TextFormatOption, chosen_format, read_text_file, write_text_file
 from burncloud.cli.output import print_line
 from burncloud.cli.session import DbOption, Session, fail, run, run_read
 from burncloud.errors import InvalidRequest
 from burncloud.services.price_catalog import FILE_FORMATS, Catalog, dump_catalog
 from burncloud.services.price_sync import READ_FORMATS, read_catalog, sync_prices, wanted_catalog
 from burncloud.services.tokens import split_list
-
-_EXTENSIONS = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 
 PricesFileFormat = Annotated[
     str | None,
@@ -31,16 +30,7 @@ PricesFileFormat = Annotated[
 
 
 def export(
-    file_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            metavar="|".join(FILE_FORMATS),
-            autocompletion=one_of(FILE_FORMATS),
-            help="yaml or json (default: from -o's extension, else yaml).",
-            show_default=False,
-        ),
-    ] = None,
+    file_format: TextFormatOption = None,
     output: Annotated[
         Path | None,
         typer.Option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout."),
@@ -61,7 +51,7 @@ def export(
         if output is None:
             typer.echo(text, nl=False)
             return
-        _write(output, text)
+        write_text_file(output, text)
         print_line(f"wrote {_count(catalog)} to {output}")
 
     run_read(db, action)
@@ -107,12 +97,7 @@ def import_(
 def read_prices_file(path: Path, file_format: str, only: str | None = None) -> Catalog:
     """The catalog a price file holds (LiteLLM's: its prices, after printing what it could
     not take); the one-line error if the file cannot be read or is not one."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise fail(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise fail(f"cannot read {path}: it is not UTF-8 text") from None
+    text = read_text_file(path)
     try:
         wanted, litellm = wanted_catalog(text, file_format, split_list(only or ""))
     except InvalidRequest as exc:
@@ -120,22 +105,6 @@ def read_prices_file(path: Path, file_format: str, only: str | None = None) -> C
     if litellm is not None:
         print_line(litellm.report())
     return wanted
-
-
-def chosen_format(given: str | None, path: Path | None, allowed: tuple[str, ...]) -> str:
-    """``--format``, or the one ``path``'s extension implies, or yaml."""
-    if given is None:
-        return _EXTENSIONS.get(path.suffix.lower(), "yaml") if path is not None else "yaml"
-    if given not in allowed:
-        raise fail(f"--format must be one of {', '.join(allowed)}, not {given!r}")
-    return given
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise fail(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _count(catalog: Catalog) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import PurePath
 from typing import Any
 
 from burncloud.errors import InvalidRequest
@@ -27,21 +26,8 @@ __all__ = [
     "key_variable",
     "load_manifest",
     "manifest_data",
-    "manifest_format",
     "parse_manifest",
 ]
-
-
-def manifest_format(path: str) -> str:
-    """The file format a path's suffix names: json, or yaml for .yaml and .yml."""
-    suffix = PurePath(path).suffix.lower()
-    if suffix == ".json":
-        return "json"
-    if suffix in (".yaml", ".yml"):
-        return "yaml"
-    raise InvalidRequest(
-        f"cannot tell the format of {path!r} from its suffix: name it .yaml, .yml or .json"
-    )
 
 
 def load_manifest(text: str, file_format: str, env: Mapping[str, str]) -> Manifest:

@@ -20,7 +20,6 @@ from burncloud.services.manifest.codec import (
     key_variable,
     load_manifest,
     manifest_data,
-    manifest_format,
     parse_manifest,
 )
 from burncloud.services.manifest.model import (
@@ -807,20 +806,6 @@ def test_the_json_is_indented_ascii() -> None:
     assert text == '{\n  "format": "burncloud/1",\n  "groups": {\n    "vip": "0.8"\n  }\n}\n'
 
 
-@pytest.mark.parametrize(
-    ("path", "file_format"),
-    [("m.json", "json"), ("dir.v2/m.YAML", "yaml"), ("m.yml", "yaml"), ("/a/b.Json", "json")],
-)
-def test_the_format_follows_the_suffix(path: str, file_format: str) -> None:
-    assert manifest_format(path) == file_format
-
-
-def test_a_path_without_a_known_suffix_is_refused() -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        manifest_format("burncloud.txt")
-    assert caught.value.message == (
-        "cannot tell the format of 'burncloud.txt' from its suffix: name it .yaml, .yml or .json"
-    )
 
 
 @SETTINGS
