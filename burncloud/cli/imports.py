@@ -30,8 +30,8 @@ from burncloud.services.clock import now
 
 if TYPE_CHECKING:
     from burncloud.services.manifest.model import NewKey, Plan
-    from burncloud.services.migration.oneapi import PeerImport
-    from burncloud.services.migration.oneapi_logs import LogRow
+    from burncloud.services.migration.oneapi.importer import PeerImport
+    from burncloud.services.migration.oneapi.logs import LogRow
     from burncloud.services.migration.report import Migration
 
 app = typer.Typer(no_args_is_help=True)
@@ -94,7 +94,7 @@ def litellm(
     os.environ/ references, rpm/tpm, order and weight) and the router settings that have
     an equivalent."""
     text = read_text_file(file)
-    from burncloud.services.migration.litellm_config import read_litellm_config
+    from burncloud.services.migration.litellm.config import read_litellm_config
 
     try:
         migration = read_litellm_config(text, os.environ)
@@ -140,8 +140,8 @@ def _import_peer(
 
 def _read_peer(dsn: str, flavor: str) -> PeerImport:
     """The peer database read and mapped; its one-line error otherwise."""
-    from burncloud.services.migration.oneapi import load_peer
-    from burncloud.services.migration.peer_db import open_peer
+    from burncloud.services.migration.oneapi.importer import load_peer
+    from burncloud.services.migration.oneapi.peer_db import open_peer
 
     async def read() -> PeerImport:
         async with open_peer(dsn) as peer:
@@ -219,7 +219,7 @@ def _note_money_kept(migration: Migration, plan: Plan) -> None:
 
 def _log_writer(dsn: str, flavor: str, loaded: PeerImport, since: int | None) -> LogWriter:
     """Write the peer's logs batch by batch inside the import's transaction."""
-    from burncloud.services.migration.oneapi_logs import load_id_map, write_imported_logs
+    from burncloud.services.migration.oneapi.logs import load_id_map, write_imported_logs
 
     async def write(tx: Executor) -> int:
         ids = await load_id_map(tx)
@@ -236,8 +236,8 @@ async def _peer_logs(
     dsn: str, flavor: str, loaded: PeerImport, since: int | None
 ) -> AsyncIterator[list[LogRow]]:
     """The peer's request logs from ``since``, in batches, over a connection of their own."""
-    from burncloud.services.migration.oneapi_logs import read_oneapi_logs
-    from burncloud.services.migration.peer_db import open_peer
+    from burncloud.services.migration.oneapi.logs import read_oneapi_logs
+    from burncloud.services.migration.oneapi.peer_db import open_peer
 
     async with open_peer(dsn) as peer:
         batches = read_oneapi_logs(peer, flavor, since=since, batch=LOG_BATCH, loaded=loaded)

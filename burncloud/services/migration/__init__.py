@@ -1,1 +1,3 @@
-"""Moving in from another gateway: One API, New API and LiteLLM's proxy config."""
+"""Moving in from another gateway: ``oneapi`` (One API and New API databases) and
+``litellm`` (LiteLLM's proxy config) each read their source into a ``report.Migration``,
+whose manifest ``services.manifest`` plans and applies."""

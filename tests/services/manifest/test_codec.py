@@ -806,8 +806,6 @@ def test_the_json_is_indented_ascii() -> None:
     assert text == '{\n  "format": "burncloud/1",\n  "groups": {\n    "vip": "0.8"\n  }\n}\n'
 
 
-
-
 @SETTINGS
 @given(manifest())
 def test_every_manifest_survives_its_data(m: Manifest) -> None:

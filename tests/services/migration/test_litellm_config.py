@@ -19,7 +19,7 @@ import pytest
 from burncloud.errors import InvalidRequest
 from burncloud.money import parse_usd
 from burncloud.services.manifest.model import ChannelSpec
-from burncloud.services.migration.litellm_config import read_litellm_config
+from burncloud.services.migration.litellm.config import read_litellm_config
 from burncloud.services.migration.report import Migration
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures/litellm/config.yaml"

@@ -18,15 +18,15 @@ from burncloud.errors import InvalidRequest
 from burncloud.money import UNLIMITED
 from burncloud.services import channels as channel_service
 from burncloud.services.manifest.model import ChannelSpec, TokenSpec, UserSpec
-from burncloud.services.migration.oneapi import load_peer, read_oneapi
-from burncloud.services.migration.oneapi_logs import (
+from burncloud.services.migration.oneapi.importer import load_peer, read_oneapi
+from burncloud.services.migration.oneapi.logs import (
     IdMap,
     LogRow,
     load_id_map,
     read_oneapi_logs,
     write_imported_logs,
 )
-from burncloud.services.migration.peer_db import open_peer
+from burncloud.services.migration.oneapi.peer_db import open_peer
 from burncloud.services.migration.report import Migration
 from burncloud.services.tokens import insert_token
 from burncloud.services.users import add_user

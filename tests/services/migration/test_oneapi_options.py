@@ -9,28 +9,28 @@ from fractions import Fraction
 
 import pytest
 
-from burncloud.services.migration.oneapi_money import (
+from burncloud.services.migration.oneapi.findings import Findings
+from burncloud.services.migration.oneapi.money import (
     money_total,
     to_nano,
     units_text,
     units_to_nano,
 )
-from burncloud.services.migration.oneapi_options import (
+from burncloud.services.migration.oneapi.options import (
     PeerOptions,
     convert_groups,
     invite_settings,
     leftover_options,
     read_options,
 )
-from burncloud.services.migration.oneapi_prices import convert_prices
-from burncloud.services.migration.oneapi_ratios import (
+from burncloud.services.migration.oneapi.prices import convert_prices
+from burncloud.services.migration.oneapi.ratios import (
     BUILT_IN,
     LOCKED,
     NONE,
     OPTION,
     completion_ratio,
 )
-from burncloud.services.migration.oneapi_report import Findings
 from burncloud.services.price_catalog import parse_price, price_data
 
 

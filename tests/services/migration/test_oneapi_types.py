@@ -9,7 +9,7 @@ import pytest
 
 from burncloud.errors import InvalidRequest
 from burncloud.providers.registry import CHANNEL_KINDS
-from burncloud.services.migration.oneapi_types import (
+from burncloud.services.migration.oneapi.channel_types import (
     NEWAPI_TYPES,
     ONEAPI_TYPES,
     our_base_url,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from burncloud.errors import InvalidRequest
-from burncloud.services.migration.peer_db import open_peer, plain
+from burncloud.services.migration.oneapi.peer_db import open_peer, plain
 from tests.peers.fixtures import PeerDb
 from tests.peers.tables import TABLES
 

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from burncloud.errors import InvalidRequest
-from burncloud.services.migration.peer_db import open_peer
-from burncloud.services.migration.peer_dsn import mask_dsn, parse_peer_dsn
+from burncloud.services.migration.oneapi.peer_db import open_peer
+from burncloud.services.migration.oneapi.peer_dsn import mask_dsn, parse_peer_dsn
 
 SECRET = "hunter2-Secret"
 

@@ -16,10 +16,10 @@ from decimal import Decimal
 
 from burncloud.errors import InvalidRequest
 from burncloud.services.manifest.model import UserSpec
-from burncloud.services.migration.oneapi_money import units_text, units_to_nano
-from burncloud.services.migration.oneapi_options import clean_group
-from burncloud.services.migration.oneapi_report import Findings
-from burncloud.services.migration.oneapi_rows import Row, live, number, text
+from burncloud.services.migration.oneapi.findings import Findings
+from burncloud.services.migration.oneapi.money import units_text, units_to_nano
+from burncloud.services.migration.oneapi.options import clean_group
+from burncloud.services.migration.oneapi.rows import Row, live, number, text
 from burncloud.services.users import MAX_NAME_LENGTH, check_user_name
 
 COLUMNS = (

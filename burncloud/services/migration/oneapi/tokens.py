@@ -23,9 +23,9 @@ from decimal import Decimal
 from burncloud.crypto import hash_secret, mask_secret
 from burncloud.money import UNLIMITED
 from burncloud.services.manifest.model import RedemptionSpec, TokenSpec
-from burncloud.services.migration.oneapi_money import units_text, units_to_nano
-from burncloud.services.migration.oneapi_report import Findings
-from burncloud.services.migration.oneapi_rows import Row, flag, live, number, split_list, text
+from burncloud.services.migration.oneapi.findings import Findings
+from burncloud.services.migration.oneapi.money import units_text, units_to_nano
+from burncloud.services.migration.oneapi.rows import Row, flag, live, number, split_list, text
 
 COLUMNS = (
     "id", "user_id", "key", "status", "name", "expired_time", "remain_quota",

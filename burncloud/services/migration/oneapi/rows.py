@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from burncloud.services.migration.peer_db import PeerDatabase
+from burncloud.services.migration.oneapi.peer_db import PeerDatabase
 
 Row = Mapping[str, Any]
 

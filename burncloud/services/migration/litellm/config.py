@@ -4,17 +4,17 @@
 Each ``model_list`` entry (a deployment) becomes a channel serving its ``model_name``, the
 public name, mapped to the upstream model when they differ; deployments sharing a name
 are several channels of that model, with LiteLLM's ``order`` as priority and its
-``weight`` (or ``rpm``/``tpm``) as weight (``litellm_routing``); deployments that differ
+``weight`` (or ``rpm``/``tpm``) as weight (``routing``); deployments that differ
 only by model share a channel. Per-deployment prices (``input_cost_per_token`` and
 friends, in ``model_info`` or ``litellm_params``) become list prices, exact to the
 nano-dollar. The settings are carried where burncloud has an equivalent and reported
-where not (``litellm_settings``). The file holds no money, users or tokens: only
+where not (``settings``). The file holds no money, users or tokens: only
 channels and prices are in the manifest, and nothing in the database is deleted.
 
 Reading follows LiteLLM: ``os.environ/NAME`` anywhere, resolved from the file's
 ``environment_variables`` then the environment (a missing variable is an error naming it
 and the entry), credentials from ``credential_list``, providers and their defaults from
-``litellm_providers``.
+``providers``.
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from burncloud.errors import InvalidRequest
 from burncloud.money import format_usd
 from burncloud.services.litellm_prices import convert_entry
 from burncloud.services.manifest.model import Manifest
-from burncloud.services.migration.litellm_deployments import (
+from burncloud.services.migration.litellm.deployments import (
     Deployment,
     Unsupported,
     deploy,
     extras,
 )
-from burncloud.services.migration.litellm_routing import Placed, assemble, place
-from burncloud.services.migration.litellm_settings import Settings, read_settings
-from burncloud.services.migration.litellm_source import (
+from burncloud.services.migration.litellm.routing import Placed, assemble, place
+from burncloud.services.migration.litellm.settings import Settings, read_settings
+from burncloud.services.migration.litellm.source import (
     Entry,
     Env,
     file_env,

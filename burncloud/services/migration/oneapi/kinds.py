@@ -1,7 +1,7 @@
 """Where a peer channel's requests go, in our terms: base URL, key and config per kind.
 
 - OpenAI-style kinds (openai, openai-compatible, qwen) keep an SDK-style base URL that our
-  provider appends ``/chat/completions`` to (``oneapi_types.our_base_url``); a URL with no
+  provider appends ``/chat/completions`` to (``channel_types.our_base_url``); a URL with no
   path cannot be kept, as ours then gets ``/v1``.
 - Azure: the API version the peers keep in ``other`` (One API's newer ``config`` JSON has
   ``api_version``) becomes ``api_version``; New API falls back to its
@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 from burncloud.errors import InvalidRequest
 from burncloud.providers.registry import CHANNEL_KINDS
 from burncloud.services.channel_types import check_config, validate_base_url
-from burncloud.services.migration.oneapi_rows import Row, json_object, number, text
-from burncloud.services.migration.oneapi_types import PeerType, our_base_url
+from burncloud.services.migration.oneapi.channel_types import PeerType, our_base_url
+from burncloud.services.migration.oneapi.rows import Row, json_object, number, text
 
 NEWAPI_AZURE_DEFAULT_VERSION = "2025-04-01-preview"
 NEWAPI_AZURE_KEEPS_DOTS_SINCE = 1746835200  # 2025-05-10T00:00:00Z

@@ -2,9 +2,9 @@
 
 ``read_oneapi`` reads the peer (read-only, ``peer_db``) and builds the manifest the CLI
 plans and applies, with the report the operator checks first: channels
-(``oneapi_channels``), users (``oneapi_users``), tokens with their keys kept valid and
-unused redemption codes (``oneapi_tokens``), groups, prices and invitation rewards from the
-``options`` table (``oneapi_options``, ``oneapi_prices``), and the money totals before
+(``channels``), users (``users``), tokens with their keys kept valid and
+unused redemption codes (``tokens``), groups, prices and invitation rewards from the
+``options`` table (``options``, ``prices``), and the money totals before
 (the peer's units) and after (nano-USD). Columns an older version lacks read as their
 defaults; soft-deleted rows (New API ``deleted_at``) are skipped.
 
@@ -22,23 +22,25 @@ from typing import Any
 
 from burncloud.errors import InvalidRequest
 from burncloud.services.manifest.model import Manifest, RedemptionSpec
-from burncloud.services.migration import oneapi_channels, oneapi_tokens, oneapi_users
-from burncloud.services.migration.oneapi_channels import Channels, convert_channels
-from burncloud.services.migration.oneapi_money import money_total
-from burncloud.services.migration.oneapi_options import (
+from burncloud.services.migration.oneapi import channels as peer_channels
+from burncloud.services.migration.oneapi import tokens as peer_tokens
+from burncloud.services.migration.oneapi import users as peer_users
+from burncloud.services.migration.oneapi.channel_types import peer_types
+from burncloud.services.migration.oneapi.channels import Channels, convert_channels
+from burncloud.services.migration.oneapi.findings import Findings
+from burncloud.services.migration.oneapi.money import money_total
+from burncloud.services.migration.oneapi.options import (
     PeerOptions,
     convert_groups,
     invite_settings,
     leftover_options,
     read_options,
 )
-from burncloud.services.migration.oneapi_prices import convert_prices
-from burncloud.services.migration.oneapi_report import Findings
-from burncloud.services.migration.oneapi_rows import select, text
-from burncloud.services.migration.oneapi_tokens import Tokens, convert_redemptions, convert_tokens
-from burncloud.services.migration.oneapi_types import peer_types
-from burncloud.services.migration.oneapi_users import Users, convert_users
-from burncloud.services.migration.peer_db import PeerDatabase
+from burncloud.services.migration.oneapi.peer_db import PeerDatabase
+from burncloud.services.migration.oneapi.prices import convert_prices
+from burncloud.services.migration.oneapi.rows import select, text
+from burncloud.services.migration.oneapi.tokens import Tokens, convert_redemptions, convert_tokens
+from burncloud.services.migration.oneapi.users import Users, convert_users
 from burncloud.services.migration.report import Migration, MoneyTotal
 from burncloud.services.price_catalog import Catalog
 from burncloud.services.pricing import Price
@@ -71,11 +73,11 @@ async def load_peer(peer: PeerDatabase, flavor: str, *, now: int | None = None) 
     found = Findings()
     options = read_options(await select(peer, "options", ("key", "value")), found)
     qpu = options.quota_per_unit
-    users = convert_users(await select(peer, "users", oneapi_users.COLUMNS), qpu, found)
+    users = convert_users(await select(peer, "users", peer_users.COLUMNS), qpu, found)
     channels = await _channels(peer, flavor, found)
-    token_rows = await select(peer, "tokens", oneapi_tokens.COLUMNS)
+    token_rows = await select(peer, "tokens", peer_tokens.COLUMNS)
     tokens = convert_tokens(token_rows, users.names, users.groups, qpu, found, at)
-    code_rows = await select(peer, "redemptions", oneapi_tokens.REDEMPTION_COLUMNS)
+    code_rows = await select(peer, "redemptions", peer_tokens.REDEMPTION_COLUMNS)
     codes, code_units = convert_redemptions(code_rows, qpu, found, at)
     manifest = _manifest(options, flavor, users, channels, tokens, codes, found)
     migration = Migration(
@@ -90,7 +92,7 @@ async def load_peer(peer: PeerDatabase, flavor: str, *, now: int | None = None) 
 
 
 async def _channels(peer: PeerDatabase, flavor: str, found: Findings) -> Channels:
-    rows = await select(peer, "channels", oneapi_channels.COLUMNS)
+    rows = await select(peer, "channels", peer_channels.COLUMNS)
     abilities = await _abilities(peer, found)
     channels = convert_channels(rows, abilities, flavor, found)
     _report_dangling(abilities, rows, found)
@@ -142,7 +144,7 @@ async def _abilities(peer: PeerDatabase, found: Findings) -> list[dict[str, Any]
     if not await peer.has_table("abilities"):
         found.note("the peer has no abilities table: channels are served as they list")
         return None
-    return await select(peer, "abilities", oneapi_channels.ABILITY_COLUMNS)
+    return await select(peer, "abilities", peer_channels.ABILITY_COLUMNS)
 
 
 def _report_dangling(
@@ -151,7 +153,7 @@ def _report_dangling(
     found: Findings,
 ) -> None:
     ids = [int(str(row["id"])) for row in channels if row.get("id") is not None]
-    dangling = oneapi_channels.dangling_abilities(abilities or [], ids)
+    dangling = peer_channels.dangling_abilities(abilities or [], ids)
     if dangling:
         found.skip("ability", f"{dangling} rows", "they name channels the peer no longer has")
 

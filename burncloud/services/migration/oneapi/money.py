@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from burncloud.services.migration.oneapi_report import fraction_text
+from burncloud.services.migration.oneapi.findings import fraction_text
 from burncloud.services.migration.report import MoneyTotal
 
 NANO_PER_USD = 10**9

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from burncloud.db.base import Executor, batches
-from burncloud.services.migration.oneapi import PeerImport, load_peer
-from burncloud.services.migration.oneapi_money import units_to_nano
-from burncloud.services.migration.oneapi_rows import Row, flag, json_object, number, text
-from burncloud.services.migration.peer_db import PeerDatabase
+from burncloud.services.migration.oneapi.importer import PeerImport, load_peer
+from burncloud.services.migration.oneapi.money import units_to_nano
+from burncloud.services.migration.oneapi.peer_db import PeerDatabase
+from burncloud.services.migration.oneapi.rows import Row, flag, json_object, number, text
 from burncloud.services.rollup import MinuteTotals
 
 CONSUME = 2  # the peers' LogTypeConsume

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Self
 import aiosqlite
 
 from burncloud.errors import InvalidRequest
-from burncloud.services.migration.peer_dsn import PeerDsn, parse_peer_dsn
+from burncloud.services.migration.oneapi.peer_dsn import PeerDsn, parse_peer_dsn
 
 Row = dict[str, Any]
 CONNECT_TIMEOUT_S = 5

@@ -1,8 +1,8 @@
-"""LiteLLM's proxy settings (``router_settings``, ``litellm_settings``, ``general_settings``
+"""LiteLLM's proxy settings (``router_settings``, ``settings``, ``general_settings``
 and the other top-level sections) against what burncloud has.
 
 Carried: the routing strategy ``simple-shuffle`` (burncloud's weighted random), a default
-``timeout`` (``router_settings.timeout``, else ``litellm_settings.request_timeout``) on
+``timeout`` (``router_settings.timeout``, else ``settings.request_timeout``) on
 every channel whose entry sets none, and ``model_group_alias`` (the alias is served by
 its target's channels). ``num_retries`` has its equivalent in the router's environment
 (``BURNCLOUD_FAILOVER_ATTEMPTS``, channels tried per request): the report gives the line
@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from burncloud.errors import InvalidRequest
-from burncloud.services.migration.litellm_source import Env, number, plain, section
+from burncloud.services.migration.litellm.source import Env, number, plain, section
 from burncloud.services.migration.report import ReportLine
 
 SHUFFLE = "simple-shuffle"

@@ -24,14 +24,14 @@ from typing import Any
 from burncloud.errors import InvalidRequest
 from burncloud.services.groups import parse_ratio
 from burncloud.services.invites import INVITEE_REWARD_KEY, INVITER_REWARD_KEY
-from burncloud.services.migration.oneapi_money import (
+from burncloud.services.migration.oneapi.findings import Findings
+from burncloud.services.migration.oneapi.money import (
     DEFAULT_QUOTA_PER_UNIT,
     NANO_PER_USD,
     units_text,
     units_to_nano,
     usd_text,
 )
-from burncloud.services.migration.oneapi_report import Findings
 
 TABLES = ("ModelRatio", "CompletionRatio", "GroupRatio", "ModelPrice", "CacheRatio")
 PEER_DEFAULT_GROUPS: Mapping[str, Decimal] = {

@@ -2,7 +2,7 @@
 
 A model ratio r means $0.002 per 1K input tokens times r: input = 2r USD per 1M tokens.
 Output is input times the completion ratio (the ``CompletionRatio`` option, else the
-peer's own rule: ``oneapi_ratios``); cached input is input times New API's ``CacheRatio``
+peer's own rule: ``ratios``); cached input is input times New API's ``CacheRatio``
 where it names the model (else cached tokens bill at the input price, as at the peer). New
 API's ``ModelPrice`` p is a flat $p per request, which wins over a ratio as it does there;
 it becomes a price that names ``request`` and input and output 0 (the catalog needs both
@@ -17,16 +17,16 @@ from decimal import Decimal
 from fractions import Fraction
 
 from burncloud.money import format_usd
-from burncloud.services.migration.oneapi_money import Converted, to_nano
-from burncloud.services.migration.oneapi_options import PeerOptions
-from burncloud.services.migration.oneapi_ratios import (
+from burncloud.services.migration.oneapi.findings import Findings, fraction_text
+from burncloud.services.migration.oneapi.money import Converted, to_nano
+from burncloud.services.migration.oneapi.options import PeerOptions
+from burncloud.services.migration.oneapi.ratios import (
     BUILT_IN,
     LOCKED,
     OPTION,
     CompletionRatio,
     completion_ratio,
 )
-from burncloud.services.migration.oneapi_report import Findings, fraction_text
 from burncloud.services.pricing import Price, Rates
 
 DOLLARS_PER_MILLION = 2  # ratio 1 = $0.002 per 1K tokens

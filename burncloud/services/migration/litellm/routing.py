@@ -33,8 +33,8 @@ from decimal import Decimal
 
 from burncloud.errors import InvalidRequest
 from burncloud.services.manifest.model import ChannelSpec
-from burncloud.services.migration.litellm_deployments import Deployment
-from burncloud.services.migration.litellm_source import Env, number, plain
+from burncloud.services.migration.litellm.deployments import Deployment
+from burncloud.services.migration.litellm.source import Env, number, plain
 
 WEIGHT_SOURCES = ("weight", "rpm", "tpm")
 MAX_WEIGHT = 10_000

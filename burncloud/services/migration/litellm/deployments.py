@@ -2,7 +2,7 @@
 base URL, the key, the config entries, and the upstream model the public name maps to.
 
 Keys and URLs come from the entry (``os.environ/NAME`` resolved), else from the variables
-LiteLLM itself would read (``litellm_providers``), so the channel calls what LiteLLM
+LiteLLM itself would read (``providers``), so the channel calls what LiteLLM
 called. A key burncloud cannot use (Azure Entra ID tokens, AWS roles and profiles) or a
 provider without a kind makes the entry skipped, with the reason; a missing variable or a
 malformed value is an error naming the entry.
@@ -30,7 +30,7 @@ from burncloud.services.channel_types import (
     get_channel_type,
     normalize_base_url,
 )
-from burncloud.services.migration.litellm_providers import (
+from burncloud.services.migration.litellm.providers import (
     BEDROCK_DEFAULT_REGION,
     OPENAI_HOST,
     PROVIDERS,
@@ -39,7 +39,7 @@ from burncloud.services.migration.litellm_providers import (
     bedrock_model,
     split_model,
 )
-from burncloud.services.migration.litellm_source import Entry, Env, number, plain
+from burncloud.services.migration.litellm.source import Entry, Env, number, plain
 from burncloud.services.timeouts import DEFAULT_TIMEOUTS
 
 # LiteLLM's AZURE_DEFAULT_API_VERSION (litellm/__init__.py), used when neither the entry

@@ -23,11 +23,11 @@ from dataclasses import dataclass, replace
 from burncloud.errors import InvalidRequest
 from burncloud.services.channel_types import clean_key
 from burncloud.services.manifest.model import ChannelSpec
-from burncloud.services.migration.oneapi_kinds import upstream_for
-from burncloud.services.migration.oneapi_options import clean_group
-from burncloud.services.migration.oneapi_report import Findings
-from burncloud.services.migration.oneapi_rows import Row, json_object, number, split_list, text
-from burncloud.services.migration.oneapi_types import PeerType, peer_type
+from burncloud.services.migration.oneapi.channel_types import PeerType, peer_type
+from burncloud.services.migration.oneapi.findings import Findings
+from burncloud.services.migration.oneapi.kinds import upstream_for
+from burncloud.services.migration.oneapi.options import clean_group
+from burncloud.services.migration.oneapi.rows import Row, json_object, number, split_list, text
 
 COLUMNS = (
     "id", "type", "key", "status", "name", "weight", "created_time", "base_url", "other",
