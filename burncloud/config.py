@@ -37,6 +37,7 @@ class Settings:
     failover_deadline: float = 60.0  # seconds after which no further channel is tried
     probe_seconds: float = 60.0  # how often auto-disabled channels are probed
     response_retention_days: int = 30  # stored Responses API state is kept this long
+    log_retention_days: int = 90  # request log rows are kept this long (0: for ever)
     metrics_token: str | None = None  # when set, GET /metrics wants it as a bearer token
     server: str = "hypercorn"  # or "uvicorn" (the uvicorn extra): less CPU per request
     spill_dir: str | None = None  # for log rows unwritable at shutdown (default: by SQLite)
@@ -95,6 +96,10 @@ class Settings:
                     "BURNCLOUD_RESPONSE_RETENTION_DAYS",
                     _int(env, "BURNCLOUD_RESPONSE_RETENTION_DAYS", default.response_retention_days),
                 )
+            ),
+            log_retention_days=_non_negative(
+                "BURNCLOUD_LOG_RETENTION_DAYS",
+                _int(env, "BURNCLOUD_LOG_RETENTION_DAYS", default.log_retention_days),
             ),
             **_server_limits(env),
         )
@@ -208,4 +213,10 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 def _positive(name: str, value: float) -> float:
     if value <= 0:
         raise ConfigError(f"{name} must be greater than 0, got {value}")
+    return value
+
+
+def _non_negative(name: str, value: int) -> int:
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {value}")
     return value

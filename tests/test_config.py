@@ -39,11 +39,19 @@ def test_cli_flags_override_environment() -> None:
         {"BURNCLOUD_MAX_HEADER_BYTES": "-1"},
         {"BURNCLOUD_HEADER_TIMEOUT": "soon"},
         {"BURNCLOUD_KEEP_ALIVE": "0"},
+        {"BURNCLOUD_LOG_RETENTION_DAYS": "-1"},
+        {"BURNCLOUD_LOG_RETENTION_DAYS": "forever"},
     ],
 )
 def test_bad_values_are_config_errors(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         Settings.from_env(env)
+
+
+def test_log_retention_is_read_and_0_keeps_everything() -> None:
+    assert Settings.from_env({}).log_retention_days == 90
+    assert Settings.from_env({"BURNCLOUD_LOG_RETENTION_DAYS": "0"}).log_retention_days == 0
+    assert Settings.from_env({"BURNCLOUD_LOG_RETENTION_DAYS": "30"}).log_retention_days == 30
 
 
 def test_config_poll_interval_is_read() -> None:

@@ -12,18 +12,20 @@ from typing import Annotated, Any
 import typer
 
 from burncloud.cli.output import emit, print_json, print_line, print_tsv
-from burncloud.cli.session import DbOption, JsonOption, Session, fail, run_read
+from burncloud.cli.session import DbOption, JsonOption, Session, fail, run, run_read
 from burncloud.errors import InvalidRequest
 from burncloud.money import format_usd
 from burncloud.services.clock import now
 from burncloud.services.log_bills import LoggedBill, exact_usd, logged_bill
 from burncloud.services.log_follow import LogFollower
+from burncloud.services.log_retention import Pruned, count_older, prune_logs
 from burncloud.services.logs import MAX_LIMIT, LogFilter, named_lines
 from burncloud.services.stats import LogLine, parse_window
 from burncloud.services.users import resolve_user
 
 app = typer.Typer(
-    no_args_is_help=True, help="Request logs: list recent ones, follow new ones, show a bill."
+    no_args_is_help=True,
+    help="Request logs: list recent ones, follow new ones, show a bill, prune old ones.",
 )
 
 COLUMNS = [
@@ -204,18 +206,60 @@ def _ratio_text(bill: LoggedBill) -> list[str]:
     return [*text, "rounded once, half up, to a whole nano-dollar:"]
 
 
+@app.command("prune")
+def prune(
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than", metavar="90d|12h|30s", help="Delete the rows older than this."
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count the rows only; delete nothing.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Delete request log rows older than a window, in small batches; the per-minute and
+    per-hour totals stay, so stats and the dashboard read the same (routers do this in the
+    background past BURNCLOUD_LOG_RETENTION_DAYS)."""
+    before = now() - window_seconds(older_than, "--older-than")
+
+    async def count(session: Session) -> int:
+        return await count_older(session.db, before)
+
+    async def delete(session: Session) -> Pruned:
+        return await prune_logs(session.db, before)
+
+    if dry_run:
+        rows = run_read(db, count)
+        print_line(f"{rows} log rows are older than {older_than} (dry run, nothing deleted)")
+        return
+    pruned = run(db, delete)
+    print_line(
+        f"deleted {pruned.rows} log rows older than {older_than},"
+        f" {_bytes(pruned.bytes_freed)} freed"
+    )
+
+
+def _bytes(count: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} bytes"
+
+
 def _ratio_line(bill: LoggedBill) -> str:
     if not bill.ratio_inferred:
         return f"group ratio x{bill.ratio}"
     return f"group ratio x{bill.ratio} (inferred: the shortest ratio that gives this cost)"
 
 
-def window_seconds(text: str) -> int:
-    """``--since`` in seconds, or the one-line error."""
+def window_seconds(text: str, flag: str = "--since") -> int:
+    """A window option (``--since``, ``--older-than``) in seconds, or the one-line error."""
     try:
         return parse_window(text)
     except InvalidRequest as exc:
-        raise fail(f"--since: {exc.message}") from None
+        raise fail(f"{flag}: {exc.message}") from None
 
 
 def moment(text: str, flag: str, at: int) -> int:

@@ -39,6 +39,7 @@ from burncloud.gateway.relay.failover import FailoverPolicy
 from burncloud.gateway.relay.routing import ChannelSelector
 from burncloud.gateway.snapshot import ConfigCache, Snapshot
 from burncloud.gateway.upkeep.disabler import ChannelDisabler
+from burncloud.gateway.upkeep.log_pruner import LogPruner
 from burncloud.gateway.upkeep.probe import probe_channel
 from burncloud.gateway.upkeep.prober import Prober
 from burncloud.gateway.upkeep.response_pruner import ResponsePruner
@@ -68,6 +69,7 @@ class Runtime:
         self._prober: Prober | None = None
         self._sweeper: StateSweeper | None = None
         self._pruner: ResponsePruner | None = None
+        self._log_pruner: LogPruner | None = None
         # Shared with this router's other workers when the parent made a state file.
         self.state: SharedState = open_shared_state()
         # A fleet of routers shares rate limits, round-robin turns, breaker openings and
@@ -127,12 +129,22 @@ class Runtime:
         await self._sweeper.start()
         self._pruner = ResponsePruner(self._db, self.state)
         await self._pruner.start()
+        self._log_pruner = LogPruner(self._db, self.state, self.settings.log_retention_days)
+        await self._log_pruner.start()
 
     async def stop(self) -> None:
         """Flush logs and settlements (spilling what cannot be written), return leases,
         close everything; safe to call twice. StorageUnavailable, after closing everything,
         when log rows could be neither written nor spilled."""
-        for service in (self._pruner, self.notices, self._sweeper, self._prober, self._disabler):
+        services = (
+            self._log_pruner,
+            self._pruner,
+            self.notices,
+            self._sweeper,
+            self._prober,
+            self._disabler,
+        )
+        for service in services:
             if service is not None:
                 await service.stop()
         if self._giving_back:

@@ -59,6 +59,7 @@ WRITERS = {
     *(f"redeem {name}" for name in ("create", "use")),
     *(f"admin-key {name}" for name in ("create", "revoke", "rotate")),
     "apply",
+    "log prune",
     *(f"import {name}" for name in ("oneapi", "newapi", "litellm")),
 }
 # Commands that plan and change nothing: on a database not created yet they plan against a

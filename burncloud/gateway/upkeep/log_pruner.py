@@ -1,0 +1,70 @@
+"""Deleting request log rows past the retention (``BURNCLOUD_LOG_RETENTION_DAYS``) in the
+background (``services.log_retention``: small batches, rollups kept).
+
+One worker of a router prunes per round (a claim in the shared state), the first round
+shortly after the worker starts; a retention of 0 keeps every row and starts no task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from burncloud.db import Database
+from burncloud.gateway.fleet.shared_state import SharedState, claim_turn
+from burncloud.gateway.periodic import Failure, Periodic
+from burncloud.services.clock import now as clock_now
+from burncloud.services.log_retention import DAY, Pruned, prune_logs
+
+log = logging.getLogger("burncloud.logs")
+
+PRUNE_SECONDS = 3600.0
+CLAIM = "prune:logs"
+
+
+class LogPruner:
+    """Owns the pruning task; ``prune_once`` is the whole job, for tests."""
+
+    def __init__(
+        self,
+        db: Database,
+        state: SharedState,
+        retention_days: int,
+        *,
+        interval: float = PRUNE_SECONDS,
+        clock: Callable[[], int] = clock_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._db = db
+        self._state = state
+        self._retention = retention_days * DAY
+        self._interval = interval
+        self._clock = clock
+        self._rounds = Periodic(
+            "burncloud-log-pruner",
+            self._prune_if_our_turn,
+            interval=interval,
+            run_at_start=True,
+            failure=Failure(log, "pruning old log rows failed", every_time=False),
+            sleep=sleep,
+        )
+
+    async def start(self) -> None:
+        if self._retention > 0:
+            self._rounds.start()
+
+    async def stop(self) -> None:
+        await self._rounds.stop()
+
+    async def prune_once(self) -> Pruned:
+        """Delete every row older than the retention now."""
+        pruned = await prune_logs(self._db, self._clock() - self._retention)
+        if pruned.rows:
+            log.info("pruned %d log rows past the retention", pruned.rows)
+        return pruned
+
+    async def _prune_if_our_turn(self) -> None:
+        if claim_turn(self._state, CLAIM, self._interval / 2, time.time):
+            await self.prune_once()
