@@ -18,7 +18,7 @@ complete -c burncloud -n '__fish_use_subcommand' -a redeem -d 'Redemption codes.
 complete -c burncloud -n '__fish_use_subcommand' -a invite -d 'Invite codes and rewards.'
 complete -c burncloud -n '__fish_use_subcommand' -a admin-key -d 'Admin keys: the keys of the admin API.'
 complete -c burncloud -n '__fish_use_subcommand' -a route -d 'Routing decisions: explain and dry-run.'
-complete -c burncloud -n '__fish_use_subcommand' -a log -d 'Request logs: list recent ones, follow new ones.'
+complete -c burncloud -n '__fish_use_subcommand' -a log -d 'Request logs: list recent ones, follow new ones, prune old ones.'
 complete -c burncloud -n '__fish_use_subcommand' -a bill -d 'Bills: replay logged requests at other prices.'
 complete -c burncloud -n '__fish_use_subcommand' -l version -d 'Show the version.'
 complete -c burncloud -n '__fish_use_subcommand' -l help -d 'Show help and exit.'

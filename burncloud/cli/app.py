@@ -125,7 +125,9 @@ app.add_typer(redeem.app, name="redeem", help="Redemption codes.")
 app.add_typer(invite.app, name="invite", help="Invite codes and rewards.")
 app.add_typer(admin_key.app, name="admin-key", help="Admin keys: the keys of the admin API.")
 app.add_typer(routes.app, name="route", help="Routing decisions: explain and dry-run.")
-app.add_typer(logs.app, name="log", help="Request logs: list recent ones, follow new ones.")
+app.add_typer(
+    logs.app, name="log", help="Request logs: list recent ones, follow new ones, prune old ones."
+)
 app.command("stats")(stats.stats)
 app.add_typer(bill.app, name="bill", help="Bills: replay logged requests at other prices.")
 app.command("dash")(dash.dash)

@@ -93,9 +93,9 @@ def litellm(
     """Import the channels of a LiteLLM proxy config (model_list, its keys and
     os.environ/ references, rpm/tpm, order and weight) and the router settings that have
     an equivalent."""
-    text = read_text_file(file)
     from burncloud.services.migration.litellm.config import read_litellm_config
 
+    text = read_text_file(file)
     try:
         migration = read_litellm_config(text, os.environ)
     except InvalidRequest as exc:

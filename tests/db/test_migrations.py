@@ -2,17 +2,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from burncloud.db import Database, open_database
 from burncloud.db.migrations import current_version, migrate
-from burncloud.db.schema import KEY_SCOPES, MIGRATIONS, render
+from burncloud.db.schema import KEY_SCOPES, MIGRATIONS
 from burncloud.services.admin_keys import list_admin_keys
 from burncloud.services.bootstrap import ensure_admin
-from tests.gateway.quota_db import BACKENDS, _drop_schema, _new_schema, require_postgres
+from tests.db.old_schema import migrate_to
 
 KEY_SCOPES_VERSION = MIGRATIONS.index(KEY_SCOPES) + 1
 
@@ -81,33 +79,6 @@ async def test_sqlite_runs_in_wal_mode_with_busy_timeout(tmp_path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-@pytest.fixture(params=BACKENDS)
-async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """The URL of an empty database, SQLite or PostgreSQL, to build an old schema in."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/old.db"
-        return
-    await require_postgres()
-    url = await _new_schema()
-    try:
-        yield url
-    finally:
-        await _drop_schema(url)
-
-
-async def _migrate_to(db: Database, version: int) -> None:
-    await db.execute(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
-    )
-    async with db.transaction() as tx:
-        for number in range(1, version + 1):
-            for statement in MIGRATIONS[number - 1]:
-                await tx.execute(render(statement, db.dialect))
-            await tx.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (:v, 0)", {"v": number}
-            )
-
-
 OLD_USERS = [  # (name, role, status): a disabled admin older than the admin keys finds
     ("retired", "admin", "disabled"),
     ("admin", "admin", "enabled"),
@@ -147,7 +118,7 @@ async def test_key_scopes_migration_keeps_only_the_first_run_admin_key_admin(
     key (admin only); every other token, an admin's or not, becomes a relay key."""
     db = await open_database(empty_url, migrate=False)
     try:
-        await _migrate_to(db, KEY_SCOPES_VERSION - 1)
+        await migrate_to(db, KEY_SCOPES_VERSION - 1)
         await _write_old_tokens(db)
         assert await migrate(db) == len(MIGRATIONS) - KEY_SCOPES_VERSION + 1
         rows = await db.fetch_all("SELECT key_hash, scopes FROM tokens ORDER BY id")

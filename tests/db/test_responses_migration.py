@@ -3,48 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from burncloud.db import Database, open_database
 from burncloud.db.migrations import current_version, migrate
-from burncloud.db.schema import MIGRATIONS, RESPONSES, render
+from burncloud.db.schema import MIGRATIONS, RESPONSES
 from burncloud.services.users import create_user
-from tests.gateway.quota_db import BACKENDS, _drop_schema, _new_schema, require_postgres
+from tests.db.old_schema import migrate_to
 
 RESPONSES_VERSION = MIGRATIONS.index(RESPONSES) + 1
 INSERT = (
     "INSERT INTO responses (id, user_id, kind, created_at, expires_at, input_items, response)"
     " VALUES (:id, :user, :kind, 0, 1, :items, :response)"
 )
-
-
-@pytest.fixture(params=BACKENDS)
-async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/old.db"
-        return
-    await require_postgres()
-    url = await _new_schema()
-    try:
-        yield url
-    finally:
-        await _drop_schema(url)
-
-
-async def _at_version(db: Database, version: int) -> None:
-    await db.execute(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
-    )
-    async with db.transaction() as tx:
-        for number in range(1, version + 1):
-            for statement in MIGRATIONS[number - 1]:
-                await tx.execute(render(statement, db.dialect))
-            await tx.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (:v, 0)", {"v": number}
-            )
 
 
 def _integrity_error(db: Database) -> tuple[type[Exception], ...]:
@@ -58,7 +30,7 @@ def _integrity_error(db: Database) -> tuple[type[Exception], ...]:
 async def test_an_older_database_gets_the_responses_table(empty_url: str) -> None:
     db = await open_database(empty_url, migrate=False)
     try:
-        await _at_version(db, RESPONSES_VERSION - 1)
+        await migrate_to(db, RESPONSES_VERSION - 1)
         assert await migrate(db) == len(MIGRATIONS) - RESPONSES_VERSION + 1
         assert await current_version(db) == len(MIGRATIONS)
         async with db.transaction() as tx:

@@ -1,0 +1,3 @@
+"""The migration tests' empty databases (tests/db/old_schema.py)."""
+
+from tests.db.old_schema import empty_url  # noqa: F401 (fixture)
