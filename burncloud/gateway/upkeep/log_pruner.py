@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 from burncloud.db import Database
-from burncloud.gateway.fleet.shared_state import SharedState, claim_turn
-from burncloud.gateway.periodic import Failure, Periodic
+from burncloud.gateway.fleet.shared_state import SharedState
+from burncloud.gateway.periodic import Failure
+from burncloud.gateway.upkeep.claimed_rounds import ClaimedRounds
 from burncloud.services.clock import now as clock_now
 from burncloud.services.log_retention import DAY, Pruned, prune_logs
 
@@ -38,15 +38,14 @@ class LogPruner:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._db = db
-        self._state = state
         self._retention = retention_days * DAY
-        self._interval = interval
         self._clock = clock
-        self._rounds = Periodic(
+        self._rounds = ClaimedRounds(
             "burncloud-log-pruner",
-            self._prune_if_our_turn,
+            CLAIM,
+            self.prune_once,
+            state,
             interval=interval,
-            run_at_start=True,
             failure=Failure(log, "pruning old log rows failed", every_time=False),
             sleep=sleep,
         )
@@ -64,7 +63,3 @@ class LogPruner:
         if pruned.rows:
             log.info("pruned %d log rows past the retention", pruned.rows)
         return pruned
-
-    async def _prune_if_our_turn(self) -> None:
-        if claim_turn(self._state, CLAIM, self._interval / 2, time.time):
-            await self.prune_once()

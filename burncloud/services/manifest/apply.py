@@ -26,6 +26,7 @@ from burncloud.services.invites import (
     write_invite_rewards,
 )
 from burncloud.services.key_scopes import scopes_text
+from burncloud.services.manifest.clean import channel_fields
 from burncloud.services.manifest.model import ChannelSpec, NewKey, Plan, TokenSpec, UserSpec
 from burncloud.services.manifest.plan import Diff, diff_database
 from burncloud.services.manifest.steps import Step
@@ -181,32 +182,17 @@ async def _write_channels(tx: Executor, box: SecretBox, steps: Sequence[Step[Cha
         if old is None:
             assert new.key is not None  # the plan refuses a new channel without one
             channel = await channels.insert_channel(
-                tx, _fields(new), channels.seal_key(box, new.key)
+                tx, channel_fields(new), channels.seal_key(box, new.key)
             )
         else:
             sealed = None
             if new.key is not None and new.key != old.key:
                 sealed = channels.seal_key(box, new.key)
             channel_id = await _channel_id(tx, old.name)
-            channel = await channels.write_channel(tx, channel_id, _fields(new), sealed)
+            channel = await channels.write_channel(tx, channel_id, channel_fields(new), sealed)
         if new.enabled != (channel.status != "disabled"):  # auto_disabled counts as enabled
             status = "enabled" if new.enabled else "disabled"
             await channels.write_channel_status(tx, channel.id, status)
-
-
-def _fields(spec: ChannelSpec) -> channels.ChannelFields:
-    return channels.ChannelFields(
-        type=spec.type,
-        name=spec.name,
-        base_url=spec.base_url,
-        models=spec.models,
-        groups=spec.groups,
-        weight=spec.weight,
-        priority=spec.priority,
-        model_map=spec.model_map,
-        config=spec.config,
-        cost_ratio=spec.cost_ratio,
-    )
 
 
 async def _write_tokens(tx: Executor, steps: Sequence[Step[TokenSpec]]) -> list[NewKey]:

@@ -71,9 +71,9 @@ def token_label(user: str, name: str) -> str:
     return f"{user}/{name}"
 
 
-def _channel(spec: ChannelSpec) -> ChannelSpec:
-    where = f"channel {spec.name!r}"
-    draft = ChannelFields(
+def channel_fields(spec: ChannelSpec) -> ChannelFields:
+    """The channel service's writable fields of ``spec`` (all but its key and status)."""
+    return ChannelFields(
         type=spec.type,
         name=spec.name,
         base_url=spec.base_url,
@@ -85,7 +85,11 @@ def _channel(spec: ChannelSpec) -> ChannelSpec:
         config=spec.config,
         cost_ratio=spec.cost_ratio,
     )
-    fields = _checked(where, clean_channel_fields, draft)
+
+
+def _channel(spec: ChannelSpec) -> ChannelSpec:
+    where = f"channel {spec.name!r}"
+    fields = _checked(where, clean_channel_fields, channel_fields(spec))
     return replace(
         spec,
         name=fields.name,
