@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TypedDict
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from burncloud.errors import ConfigError
 
@@ -38,6 +39,17 @@ class Settings:
     probe_seconds: float = 60.0  # how often auto-disabled channels are probed
     response_retention_days: int = 30  # stored Responses API state is kept this long
     log_retention_days: int = 90  # request log rows are kept this long (0: for ever)
+    timezone: str = "UTC"  # where budget days, weeks and months begin (an IANA name)
+    default_plan: str | None = None  # the plan new users get when no `plan default` is set
+    # Alerts (burncloud.services.alerts): how often each worker looks for due deliveries,
+    # the first retry's delay (doubled per retry, at most an hour, for a day), a webhook's
+    # time to answer, how often the fleet checks budgets, forecasts, the error rate and
+    # routers, and the error rate (percent of requests) that raises error-rate alerts.
+    alert_poll_seconds: float = 5.0
+    alert_retry_seconds: int = 30
+    alert_timeout: float = 10.0
+    alert_watch_seconds: float = 60.0
+    alert_error_rate: int = 20
     metrics_token: str | None = None  # when set, GET /metrics wants it as a bearer token
     server: str = "hypercorn"  # or "uvicorn" (the uvicorn extra): less CPU per request
     spill_dir: str | None = None  # for log rows unwritable at shutdown (default: by SQLite)
@@ -101,6 +113,9 @@ class Settings:
                 "BURNCLOUD_LOG_RETENTION_DAYS",
                 _int(env, "BURNCLOUD_LOG_RETENTION_DAYS", default.log_retention_days),
             ),
+            timezone=_timezone(env.get("BURNCLOUD_TIMEZONE") or default.timezone),
+            default_plan=env.get("BURNCLOUD_DEFAULT_PLAN") or None,
+            **_alert_settings(env),
             **_server_limits(env),
         )
 
@@ -168,6 +183,50 @@ def _server_limits(env: Mapping[str, str]) -> _ServerLimits:
             "BURNCLOUD_KEEP_ALIVE", _float(env, "BURNCLOUD_KEEP_ALIVE", default.keep_alive)
         ),
     }
+
+
+class _AlertSettings(TypedDict):
+    alert_poll_seconds: float
+    alert_retry_seconds: int
+    alert_timeout: float
+    alert_watch_seconds: float
+    alert_error_rate: int
+
+
+def _alert_settings(env: Mapping[str, str]) -> _AlertSettings:
+    """The alert worker's cadences and the error-rate threshold (``BURNCLOUD_ALERT_*``)."""
+    default = _DEFAULTS
+
+    def positive(name: str, value: float) -> float:
+        return _positive(f"BURNCLOUD_ALERT_{name}", _float(env, f"BURNCLOUD_ALERT_{name}", value))
+
+    rate = _int(env, "BURNCLOUD_ALERT_ERROR_RATE", default.alert_error_rate)
+    if not 1 <= rate <= 100:
+        raise ConfigError(f"BURNCLOUD_ALERT_ERROR_RATE must be a percent from 1 to 100, got {rate}")
+    return {
+        "alert_poll_seconds": positive("POLL_SECONDS", default.alert_poll_seconds),
+        "alert_retry_seconds": int(
+            _positive(
+                "BURNCLOUD_ALERT_RETRY_SECONDS",
+                _int(env, "BURNCLOUD_ALERT_RETRY_SECONDS", default.alert_retry_seconds),
+            )
+        ),
+        "alert_timeout": positive("TIMEOUT", default.alert_timeout),
+        "alert_watch_seconds": positive("WATCH_SECONDS", default.alert_watch_seconds),
+        "alert_error_rate": rate,
+    }
+
+
+def _timezone(name: str) -> str:
+    """An IANA timezone name this machine knows (``BURNCLOUD_TIMEZONE``)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"BURNCLOUD_TIMEZONE={name!r} is not a timezone: use an IANA name such as"
+            " UTC, Europe/Berlin or America/New_York"
+        ) from None
+    return name
 
 
 def _server(name: str) -> str:

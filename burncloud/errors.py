@@ -6,6 +6,7 @@
     ├── InvalidToken                    401 invalid_token
     │   └── TokenExpired                401 token_expired
     ├── InsufficientQuota               402 insufficient_quota / insufficient_quota_error
+    │   └── BudgetExceeded              402 budget_exceeded (with Retry-After: the reset)
     ├── PermissionDenied                403 permission_denied / permission_error
     │   └── ModelPriceNotSet            403 model_price_not_set
     ├── NotFound                        404 not_found / not_found_error
@@ -70,6 +71,12 @@ class InsufficientQuota(BurncloudError):
     status = 402
     code = "insufficient_quota"
     type = "insufficient_quota_error"
+
+
+class BudgetExceeded(InsufficientQuota):
+    """A budget window (a day, a month, 5 hours...) is spent; money returns at its reset."""
+
+    code = "budget_exceeded"
 
 
 class PermissionDenied(BurncloudError):

@@ -1,10 +1,10 @@
 """`burncloud dash`: the app, its one screen, and the refresh loop.
 
 Every ``refresh_every`` seconds a worker runs the source's queries and redraws the header,
-plots, tables and tail; the message loop never waits on the database. A refresh still
-running when the next tick comes makes that tick a no-op: a slow database skips ticks,
-it never queues them. A failed refresh leaves the last figures up, says why in the header
-and is retried on the next tick.
+plots, tables and tail (the keys' and users' run-out forecasts at most once a minute); the
+message loop never waits on the database. A refresh still running when the next tick comes
+makes that tick a no-op: a slow database skips ticks, it never queues them. A failed
+refresh leaves the last figures up, says why in the header and is retried on the next tick.
 
 On a large terminal every panel is shown at once; below ``WIDE`` only the current one is,
 and tab cycles through them.
@@ -21,7 +21,14 @@ from burncloud_tui.header import FiguresHeader, HeaderState
 from burncloud_tui.help import HelpScreen
 from burncloud_tui.literal import literal
 from burncloud_tui.plots import Plots
-from burncloud_tui.source import TABLE_WINDOW, TAIL_LIMIT, Figures, StatsSource, Tables
+from burncloud_tui.source import (
+    FORECAST_EVERY,
+    TABLE_WINDOW,
+    TAIL_LIMIT,
+    Figures,
+    StatsSource,
+    Tables,
+)
 from burncloud_tui.tables import TOP, BreakdownTable, ChannelsTable
 from burncloud_tui.tail import LiveTail
 from textual import on, work
@@ -34,6 +41,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 if TYPE_CHECKING:
+    from burncloud.services.forecast import RunningOut
     from burncloud.services.stats import LiveSummary, LogLine
 
 WIDE = (120, 36)  # columns and lines from which every panel is shown at once
@@ -84,6 +92,8 @@ class DashScreen(Screen[None]):
         self._now = 0
         self._error: str | None = None
         self.channel_names: dict[int, str] = {}
+        self._forecast_at: int | None = None
+        self._runs_out: dict[str, dict[str, int]] = {}  # table -> key -> seconds
         self.refreshes = 0  # refreshes that finished, failed ones included
         self.skipped_ticks = 0  # ticks that found the previous refresh still running
 
@@ -97,9 +107,9 @@ class DashScreen(Screen[None]):
                 yield BreakdownTable("model", id="models-table")
             yield LiveTail(id="panel-tail", classes="panel")
             with Vertical(id="panel-tokens", classes="panel"):
-                yield BreakdownTable("key", id="tokens-table")
+                yield BreakdownTable("key", id="tokens-table", runway=True)
             with Vertical(id="panel-users", classes="panel"):
-                yield BreakdownTable("user", id="users-table")
+                yield BreakdownTable("user", id="users-table", runway=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -124,15 +134,27 @@ class DashScreen(Screen[None]):
             figures = await self._source.figures(now)
             tables = await self._source.tables(now - TABLE_WINDOW)
             lines = None if self.paused else await self._source.tail(self._after_id, TAIL_LIMIT)
+            running = await self._running_out(now)
         except Exception as exc:  # any database failure: shown in the header, retried next tick
             self._error = " ".join(f"{type(exc).__name__}: {exc}".split())
         else:
             self._error = None
+            if running is not None:
+                self._runs_out = _runs_out(running)
             self._show(now, figures, tables, lines)
         finally:
             self._busy = False
             self.refreshes += 1
             self._show_header()
+
+    async def _running_out(self, now: int) -> list[RunningOut] | None:
+        """The forecasts, read again once ``FORECAST_EVERY`` seconds have passed since the
+        last read (or the clock went back); None: the last ones still stand."""
+        if self._forecast_at is not None and 0 <= now - self._forecast_at < FORECAST_EVERY:
+            return None
+        running = await self._source.running_out(now)
+        self._forecast_at = now
+        return running
 
     def _show(
         self, now: int, figures: Figures, tables: Tables, lines: list[LogLine] | None
@@ -146,7 +168,7 @@ class DashScreen(Screen[None]):
             ("tokens", tables.tokens),
             ("users", tables.users),
         ):
-            self.query_one(f"#{name}-table", BreakdownTable).show(rows)
+            self.query_one(f"#{name}-table", BreakdownTable).show(rows, self._runs_out.get(name))
             more = f", top {TOP} of {len(rows)}" if len(rows) > TOP else ""
             self.query_one(f"#panel-{name}").border_title = TITLES[name] + more
         self.channel_names = {row.id: row.name for row in tables.channels}
@@ -222,6 +244,17 @@ class DashScreen(Screen[None]):
 
     def on_live_tail_opened(self, message: LiveTail.Opened) -> None:
         self.app.push_screen(DetailsScreen(message.line, self.channel_names))
+
+
+def _runs_out(running: list[RunningOut]) -> dict[str, dict[str, int]]:
+    """Seconds until each key and user runs out, by table and the row's key (the id)."""
+    tables: dict[str, dict[str, int]] = {"tokens": {}, "users": {}}
+    for item in running:
+        if item.runway.runs_out_in is not None:
+            tables["tokens" if item.kind == "token" else "users"][str(item.id)] = (
+                item.runway.runs_out_in
+            )
+    return tables
 
 
 class DashApp(App[None]):

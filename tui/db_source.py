@@ -1,4 +1,5 @@
-"""The dashboard's real source: ``burncloud.services.stats`` over the database at a URL.
+"""The dashboard's real source: ``burncloud.services.stats`` and ``.forecast`` over the
+database at a URL.
 
 Every query runs on a loop of its own in a thread (``LoopThread``), where the connection
 lives. The database opens on the first refresh, so a database that cannot be reached shows
@@ -18,6 +19,7 @@ from burncloud_tui.source import HOURS, MINUTES, Figures, Tables
 
 if TYPE_CHECKING:
     from burncloud.db import Database
+    from burncloud.services.forecast import RunningOut
     from burncloud.services.stats import ChannelRow, LogLine
 
 
@@ -43,6 +45,10 @@ class DatabaseSource:
     async def tail(self, after_id: int | None, limit: int) -> list[LogLine]:
         """The newest log rows (above ``after_id`` when set), newest first."""
         return await self._thread.run(self._tail(after_id, limit))
+
+    async def running_out(self, now: int) -> list[RunningOut]:
+        """The keys and users that run out at their recent spend rate, soonest first."""
+        return await self._thread.run(self._running_out(now))
 
     async def close(self) -> None:
         """Close the database, end the query thread, detach from the routers' state file."""
@@ -78,6 +84,11 @@ class DatabaseSource:
         from burncloud.services import stats
 
         return await stats.recent_logs(await self._database(), after_id=after_id, limit=limit)
+
+    async def _running_out(self, now: int) -> list[RunningOut]:
+        from burncloud.services import forecast
+
+        return await forecast.running_out(await self._database(), now)
 
     async def _close(self) -> None:
         if self._db is not None:

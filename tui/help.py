@@ -34,6 +34,8 @@ FIGURES = (
     ("+N?", "a margin that leaves out N requests of unknown upstream cost"),
     ("channels", "enabled, and disabled by hand or automatically"),
     ("tables", "requests, errors, tokens, spend and latency over the last 24 h"),
+    ("runs out", "when a key or user reaches its quota, balance or budget at the spend"),
+    ("", "rate of the last 6 h (read once a minute; blank: no limit or no recent spend)"),
     ("", "channels also their margin, and its share of the revenue it is over"),
     ("breaker", "worst circuit breaker of the channel, when a router runs on this machine"),
 )

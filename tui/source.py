@@ -1,9 +1,10 @@
 """What the dashboard reads on each refresh, and the protocol of the source it reads it from.
 
 The dashboard never touches the database itself: ``StatsSource`` is the seam. The real
-source (``burncloud_tui.db_source``) calls ``burncloud.services.stats``; tests pass an
-in-memory source with known figures. The rows are the service's dataclasses, read only by
-attribute, so this module does not import the service.
+source (``burncloud_tui.db_source``) calls ``burncloud.services.stats`` and
+``burncloud.services.forecast``; tests pass an in-memory source with known figures. The
+rows are the services' dataclasses, read only by attribute, so this module does not import
+the services.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from burncloud.services.forecast import RunningOut
     from burncloud.services.stats import (
         ChannelRow,
         GroupRow,
@@ -25,6 +27,8 @@ MINUTES = 60  # the per-minute plots cover the last hour
 HOURS = 24  # the spend plot covers the last day
 TABLE_WINDOW = 24 * 3600  # the channel / model / token / user tables cover the last day
 TAIL_LIMIT = 100  # rows fetched per refresh for the live tail
+# Forecasts move slowly and read more than a refresh's other queries: once a minute is enough.
+FORECAST_EVERY = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,10 @@ class StatsSource(Protocol):
 
     async def tail(self, after_id: int | None, limit: int) -> list[LogLine]:
         """Up to ``limit`` newest log rows, newest first; only ids above ``after_id`` if set."""
+        ...
+
+    async def running_out(self, now: int) -> list[RunningOut]:
+        """The keys and users that run out at their recent spend rate, soonest first."""
         ...
 
     async def close(self) -> None:

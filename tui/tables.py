@@ -1,5 +1,6 @@
 """The breakdown tables: channels with their health and margin, and spend by model, token
-and user.
+and user; the token and user tables also say when each runs out at its recent spend rate
+(blank: no limit, or no recent spend).
 
 Each refresh refills a table in place and keeps the cursor on the row it was on (by key),
 so the numbers move under a steady selection. A refresh that changed nothing leaves the
@@ -9,13 +10,15 @@ message loop time per row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from burncloud_tui.figures import compact, margin_cell, millis, percent, tokens, usd
 from burncloud_tui.literal import literal, literal_cells
 from rich.text import Text
 from textual.widgets import DataTable
+
+from burncloud.services.forecast import format_runway
 
 if TYPE_CHECKING:
     from burncloud.services.stats import ChannelRow, GroupRow
@@ -90,34 +93,40 @@ def _channel_cells(row: ChannelRow) -> Cells:
 
 
 class BreakdownTable(DataTable[str | Text]):
-    """One line per model, token or user: requests, errors, tokens, spend, latency."""
+    """One line per model, token or user: requests, errors, tokens, spend, latency; with
+    ``runway``, when it runs out after the spend."""
 
-    def __init__(self, first_column: str, *, id: str) -> None:
+    def __init__(self, first_column: str, *, id: str, runway: bool = False) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._first_column = first_column
-        self._rows: Sequence[GroupRow] | None = None
+        self._runway = runway
+        self._shown: tuple[Sequence[GroupRow], Mapping[str, int]] | None = None
 
     def on_mount(self) -> None:
         self.add_column(self._first_column, key="label")
-        for label in ("reqs", "err%", "tokens", "spend", "p50", "p95"):
+        runway = ("runs out",) if self._runway else ()
+        for label in ("reqs", "err%", "tokens", "spend", *runway, "p50", "p95"):
             self.add_column(right(label), key=label)
 
-    def show(self, rows: Sequence[GroupRow]) -> None:
-        """Refill with the ``TOP`` first of the service's rows (sorted by spend)."""
-        top = rows[:TOP]
-        if top != self._rows:
-            self._rows = top
-            refill(self, [(row.key, _group_cells(row)) for row in top])
+    def show(self, rows: Sequence[GroupRow], runs_out: Mapping[str, int] | None = None) -> None:
+        """Refill with the ``TOP`` first of the service's rows (sorted by spend); ``runs_out``
+        is the seconds each row's key lasts at its recent rate (a runway table's)."""
+        shown = (rows[:TOP], runs_out or {})
+        if shown != self._shown:
+            self._shown = shown
+            refill(self, [(row.key, self._cells(row, shown[1])) for row in shown[0]])
 
-
-def _group_cells(row: GroupRow) -> Cells:
-    errors = row.errors / row.requests if row.requests else None
-    return (
-        literal(row.label, 28),
-        right(compact(row.requests)),
-        right(percent(errors)),
-        right(tokens(row.prompt_tokens, row.completion_tokens)),
-        right(usd(row.cost)),
-        right(millis(row.latency_p50_ms)),
-        right(millis(row.latency_p95_ms)),
-    )
+    def _cells(self, row: GroupRow, runs_out: Mapping[str, int]) -> Cells:
+        errors = row.errors / row.requests if row.requests else None
+        seconds = runs_out.get(row.key)
+        runway = (right("" if seconds is None else format_runway(seconds)),)
+        return (
+            literal(row.label, 28),
+            right(compact(row.requests)),
+            right(percent(errors)),
+            right(tokens(row.prompt_tokens, row.completion_tokens)),
+            right(usd(row.cost)),
+            *(runway if self._runway else ()),
+            right(millis(row.latency_p50_ms)),
+            right(millis(row.latency_p95_ms)),
+        )

@@ -6,11 +6,15 @@ from typing import TYPE_CHECKING, NoReturn
 
 from quart import Blueprint, Response, request
 
+from burncloud.admin.alerts import alerts_blueprint
+from burncloud.admin.audit import audit_blueprint
 from burncloud.admin.auth import require_admin
 from burncloud.admin.bill_replay import bill_replay_blueprint
+from burncloud.admin.budgets import budgets_blueprint
 from burncloud.admin.channels import channels_blueprint
 from burncloud.admin.groups import groups_blueprint
 from burncloud.admin.logs import logs_blueprint
+from burncloud.admin.plans import plans_blueprint
 from burncloud.admin.price_catalog import price_catalog_blueprint
 from burncloud.admin.prices import prices_blueprint
 from burncloud.admin.quota import quota_blueprint
@@ -52,6 +56,10 @@ def admin_blueprint(runtime: Runtime) -> Blueprint:
         groups_blueprint,
         redemptions_blueprint,
         logs_blueprint,
+        plans_blueprint,
+        budgets_blueprint,
+        alerts_blueprint,
+        audit_blueprint,
     ):
         blueprint.register_blueprint(area(runtime))
 

@@ -33,13 +33,20 @@ def users_blueprint(runtime: Runtime) -> Blueprint:
         group = text(body, "group") or "default"
         balance = parse_usd(decimal_text(body, "balance") or "0", allow_unlimited=True)
         invite = text(body, "invite")
+        plan = runtime.settings.default_plan
         if invite is None:
             user = await users.add_user(
-                runtime.db, name=name, role=role, group=group, balance=balance
+                runtime.db, name=name, role=role, group=group, balance=balance, default_plan=plan
             )
         else:
             user = await invites.sign_up(
-                runtime.db, invite_code=invite, name=name, role=role, group=group, balance=balance
+                runtime.db,
+                invite_code=invite,
+                name=name,
+                role=role,
+                group=group,
+                balance=balance,
+                default_plan=plan,
             )
         return user.to_json(), 201
 

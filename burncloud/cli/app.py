@@ -13,6 +13,8 @@ from typer.core import TyperGroup
 from burncloud import __version__
 from burncloud.cli import (
     admin_key,
+    alerts,
+    audit,
     bill,
     channels,
     dash,
@@ -22,6 +24,7 @@ from burncloud.cli import (
     invite,
     logs,
     manifest,
+    plans,
     price_catalog,
     prices,
     quota,
@@ -121,6 +124,7 @@ app.add_typer(tokens.app, name="token", help="Client API keys (relay keys).")
 app.add_typer(quota.app, name="quota", help="Token quotas and user balances.")
 app.add_typer(users.app, name="user", help="Users, roles and groups.")
 app.add_typer(groups.app, name="group", help="User groups and their price ratios.")
+app.add_typer(plans.app, name="plan", help="Plans: budgets, models and limits for many users.")
 app.add_typer(redeem.app, name="redeem", help="Redemption codes.")
 app.add_typer(invite.app, name="invite", help="Invite codes and rewards.")
 app.add_typer(admin_key.app, name="admin-key", help="Admin keys: the keys of the admin API.")
@@ -129,6 +133,8 @@ app.add_typer(
     logs.app, name="log", help="Request logs: list recent ones, follow new ones, prune old ones."
 )
 app.command("stats")(stats.stats)
+app.add_typer(alerts.app, name="alert", help="Alerts: webhooks for budgets, channels, errors.")
+app.add_typer(audit.app, name="audit", help="The audit trail of configuration changes.")
 app.add_typer(bill.app, name="bill", help="Bills: replay logged requests at other prices.")
 app.command("dash")(dash.dash)
 

@@ -10,6 +10,7 @@ from burncloud.cli.session import DbOption, Session, fail, run_read
 from burncloud.config import Settings
 from burncloud.db.url import parse_database_url
 from burncloud.errors import BurncloudError
+from burncloud.services.audit import acting_as, local_actor
 
 if TYPE_CHECKING:
     from burncloud_tui.app import DashApp
@@ -24,7 +25,8 @@ def dash(
 ) -> None:
     """Watch requests, tokens, spend, channels and a live tail of requests in the terminal."""
     run_read(db, _readable)  # a missing or outdated database: one line, before the screen
-    build_app(db, refresh).run()
+    with acting_as(local_actor("dash")):  # what the dashboard changes is its user's doing
+        build_app(db, refresh).run()
 
 
 async def _readable(_session: Session) -> None:

@@ -9,13 +9,12 @@ happened goes to stderr.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 from burncloud.cli.output import print_json
-from burncloud.cli.session import DbOption, JsonOption, fail
+from burncloud.cli.session import DbOption, JsonOption, fail, run_as_cli
 from burncloud.config import Settings
 from burncloud.db import open_database
 from burncloud.db.migrations import LATEST, current_version, migrate
@@ -65,7 +64,7 @@ def init(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Create or migrate the database and create its admin user, printing the admin key."""
     try:
         settings = Settings.from_env().with_overrides(database_url=db)
-        result = asyncio.run(initialise(settings.database_url))
+        result = run_as_cli(initialise(settings.database_url))
     except BurncloudError as exc:
         raise fail(exc.message) from None
     if as_json:

@@ -63,8 +63,9 @@ def export(
     ] = False,
     db: DbOption = None,
 ) -> None:
-    """Write the whole configuration: channels, prices, groups, users, tokens (never a
-    client key: its hash), redemption codes (hashed) and settings."""
+    """Write the whole configuration: channels, prices, groups, plans (and the default),
+    users, tokens (never a client key: its hash), their budgets, redemption codes (hashed)
+    and settings."""
     chosen = chosen_format(file_format, output, TEXT_FORMATS)
     if secrets not in SECRETS:
         raise fail(f"--secrets must be one of {', '.join(SECRETS)}, not {secrets!r}")
@@ -108,7 +109,8 @@ def apply(
 
     Objects are matched by name (a token by its user and its name); `renamed_from`
     renames. ${VAR} references are read from the environment. A user's balance and a
-    token's quota are set when they are created, never rewritten (traffic spends them).
+    token's quota are set when they are created, never rewritten (traffic spends them);
+    a budget's new amount applies to its current window, whose spend is kept.
     """
     from burncloud.services.manifest.apply import apply_plan
     from burncloud.services.manifest.plan import plan_changes
@@ -188,6 +190,7 @@ def _count(manifest: Manifest) -> str:
         ("token", manifest.tokens),
         ("price", manifest.prices.prices if manifest.prices else None),
         ("group", manifest.groups),
+        ("plan", manifest.plans),
     )
     return ", ".join(
         f"{len(items)} {name}{'' if len(items) == 1 else 's'}"

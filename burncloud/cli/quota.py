@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
 
 import typer
 
+from burncloud.cli.budget_options import budget_lines, token_budget_uses, user_budget_uses
 from burncloud.cli.output import emit
 from burncloud.cli.session import DbOption, JsonOption, Session, run, run_read
 from burncloud.errors import InvalidRequest
-from burncloud.money import parse_signed_usd, parse_usd
-from burncloud.services import quota
+from burncloud.money import format_usd, parse_signed_usd, parse_usd
+from burncloud.services import forecast, quota
+from burncloud.services.budgets import BudgetUse
+from burncloud.services.clock import now
 from burncloud.services.quota import QuotaState
 
 app = typer.Typer(
@@ -42,9 +46,41 @@ def show(
             state = await quota.get_user_balance(session.db, target)
         else:
             state = await quota.get_token_quota(session.db, _token_id(target))
-        _print(state, as_json)
+        at = now()
+        budgets = await _budgets(session, state, at)
+        runway = await _runway(session, state, at, as_json)
+        _print(state, as_json, budgets, session.settings.timezone, at, runway)
 
     run_read(db, action)
+
+
+async def _runway(session: Session, state: QuotaState, at: int, as_json: bool) -> dict[str, Any]:
+    """When a limited quota or balance runs out at its recent spend rate (nothing when
+    unlimited): JSON ``spend_per_hour`` and ``runs_out_in`` (seconds, null without recent
+    spend); on a terminal a "runs out in" line."""
+    if state.unlimited:
+        return {}
+    found = await forecast.runways(session.db, at, subject=state.kind, ids=[state.id])
+    if not found:
+        return {}
+    if as_json:
+        return {
+            "spend_per_hour": format_usd(found[0].spend_per_hour),
+            "runs_out_in": found[0].runs_out_in,
+        }
+    return {"runs out in": forecast.describe_runway(found[0])}
+
+
+async def _budgets(session: Session, state: QuotaState, at: int) -> list[BudgetUse]:
+    """Where each budget of the token (with its user's and plan's) or user stands now."""
+    zone = session.settings.timezone
+    if state.kind == "token":
+        owner = await session.db.fetch_value(
+            "SELECT user_id FROM tokens WHERE id = :id", {"id": state.id}
+        )
+        return await token_budget_uses(session.db, state.id, int(owner), zone, at)
+    else:
+        return await user_budget_uses(session.db, state.id, zone, at)
 
 
 @app.command("add", context_settings=NEGATIVE_NUMBERS)
@@ -102,12 +138,24 @@ def _amount(text: str) -> str:
     return text
 
 
-def _print(state: QuotaState, as_json: bool) -> None:
-    """The state; on a terminal the part routers hold reads "held by routers" (it is
-    included in the quota or balance above it)."""
-    record = state.to_json()
-    if not as_json:
+def _print(
+    state: QuotaState,
+    as_json: bool,
+    budgets: Sequence[BudgetUse] = (),
+    timezone: str = "UTC",
+    at: int = 0,
+    runway: Mapping[str, Any] | None = None,
+) -> None:
+    """The state and, for `show`, where each budget stands; on a terminal the part routers
+    hold reads "held by routers" (it is included in the quota or balance above it)."""
+    record: dict[str, Any] = state.to_json()
+    record.update(runway or {})
+    if as_json:
+        if budgets:
+            record["budgets"] = [use.to_json() for use in budgets]
+    else:
         record = {key.replace("_", " "): value for key, value in record.items()}
         if state.unlimited:
             record[state.label] = "unlimited"
+        record.update(budget_lines(budgets, timezone, at))
     emit(record, as_json=as_json)

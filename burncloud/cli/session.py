@@ -5,7 +5,8 @@ Reading never writes: a command that only reads runs through ``run_read``, which
 database read-only and refuses one that does not exist or is not at the current schema,
 saying how to create or migrate it. Only ``run`` (the commands that change something,
 ``burncloud init``) and the router create and migrate. Every user error leaves as one line
-on stderr and exit code 1; nothing prints a traceback.
+on stderr and exit code 1; nothing prints a traceback. Every change a command makes is in
+the audit trail as made by ``cli:<os user>@<host>``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -23,6 +24,7 @@ from burncloud.config import Settings
 from burncloud.crypto import SecretBox
 from burncloud.db import Database, open_database
 from burncloud.errors import BurncloudError, DatabaseMissing
+from burncloud.services.audit import acting_as, local_actor
 from burncloud.services.bootstrap import announce_admin_key, ensure_admin
 from burncloud.services.secret_box import open_secret_box
 from burncloud.services.settings import read_config_version
@@ -81,11 +83,11 @@ def run_planning(db_url: str | None, action: Callable[[Session], Awaitable[T]]) 
     try:
         settings = Settings.from_env().with_overrides(database_url=db_url)
         try:
-            return asyncio.run(_run_read(settings, action))
+            return run_as_cli(_run_read(settings, action))
         except DatabaseMissing:
             with tempfile.TemporaryDirectory(prefix="burncloud-plan-") as scratch:
                 new = settings.with_overrides(database_url=f"sqlite:///{scratch}/new.db")
-                return asyncio.run(_run_new(new, action))
+                return run_as_cli(_run_new(new, action))
     except BurncloudError as exc:
         raise fail(exc.message) from None
 
@@ -94,9 +96,15 @@ def _main(db_url: str | None, action: Callable[[Session], Awaitable[T]], *, writ
     try:
         settings = Settings.from_env().with_overrides(database_url=db_url)
         runner = _run if writes else _run_read
-        return asyncio.run(runner(settings, action))
+        return run_as_cli(runner(settings, action))
     except BurncloudError as exc:
         raise fail(exc.message) from None
+
+
+def run_as_cli(main: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine with its changes recorded as this machine's CLI user's."""
+    with acting_as(local_actor("cli")):
+        return asyncio.run(main)
 
 
 async def _run_new(settings: Settings, action: Callable[[Session], Awaitable[T]]) -> T:

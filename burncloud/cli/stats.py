@@ -1,5 +1,6 @@
 """`burncloud stats`: a window's totals and its breakdown by model, channel, token, user or
-user group, with revenue (what callers paid), upstream cost and margin."""
+user group, with revenue (what callers paid), upstream cost and margin, and the keys and
+users whose limit runs out soonest at their recent spend rate."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from burncloud.cli.output import print_json, print_record, print_table
 from burncloud.cli.session import DbOption, JsonOption, Session, fail, run_read
 from burncloud.money import format_usd
 from burncloud.services.clock import now
+from burncloud.services.forecast import LOOKBACK_HOURS, RunningOut, format_runway, running_out
 from burncloud.services.margins import Margin
 from burncloud.services.stats import GROUPINGS, GroupRow, Totals, breakdown, window_totals
 
@@ -27,6 +29,16 @@ COLUMNS = [
     ("margin_percent", "margin %"),
     ("latency_p50_ms", "p50 ms"),
     ("latency_p95_ms", "p95 ms"),
+]
+RUNNING_OUT_SHOWN = 5
+RUNNING_OUT_COLUMNS = [
+    ("kind", "kind"),
+    ("id", "id"),
+    ("name", "name"),
+    ("limit", "limit"),
+    ("remaining", "left"),
+    ("spend_per_hour", "spend/h"),
+    ("runs_out", "runs out in"),
 ]
 
 
@@ -47,17 +59,25 @@ def stats(
     as_json: JsonOption = False,
 ) -> None:
     """Requests, tokens, spend, upstream cost and margin, error rate and latency
-    percentiles, and a breakdown."""
+    percentiles, a breakdown, and the keys and users running out soonest."""
     seconds = window_seconds(since)
     if by not in GROUPINGS:
         raise fail(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
 
     async def action(session: Session) -> None:
-        start = now() - seconds
-        totals = await window_totals(session.db, start)
-        rows = await breakdown(session.db, start, by)
+        at = now()
+        totals = await window_totals(session.db, at - seconds)
+        rows = await breakdown(session.db, at - seconds, by)
+        soonest = await running_out(session.db, at, limit=RUNNING_OUT_SHOWN)
         if as_json:
-            print_json({"totals": totals.to_json(), "by": by, "rows": [r.to_json() for r in rows]})
+            print_json(
+                {
+                    "totals": totals.to_json(),
+                    "by": by,
+                    "rows": [r.to_json() for r in rows],
+                    "running_out": [r.to_json() for r in soonest],
+                }
+            )
             return
         print_record(_human_totals(totals))
         if totals.sampled < totals.requests:
@@ -65,8 +85,20 @@ def stats(
         print()
         names = [("label", by)] if by in ("model", "group") else [("key", "id"), ("label", by)]
         print_table([_human_row(row) for row in rows], [*names, *COLUMNS])
+        _print_running_out(soonest)
 
     run_read(db, action)
+
+
+def _print_running_out(soonest: list[RunningOut]) -> None:
+    """The keys and users that run out soonest, by the limit each reaches first; nothing
+    when none runs out at its recent rate."""
+    if not soonest:
+        return
+    print()
+    print(f"running out, at the spend rate of the last {LOOKBACK_HOURS} h:")
+    rows = [{**r.to_json(), "runs_out": format_runway(r.runway.runs_out_in)} for r in soonest]
+    print_table(rows, RUNNING_OUT_COLUMNS)
 
 
 def _human_totals(totals: Totals) -> dict[str, Any]:

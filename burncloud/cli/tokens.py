@@ -10,10 +10,23 @@ from typing import Annotated, Any
 
 import typer
 
+from burncloud.cli.budget_options import (
+    BudgetOption,
+    ModelBudgetOption,
+    PerOption,
+    RemoveBudgetOption,
+    budget_lines,
+    budget_specs,
+    change_budgets,
+    token_budget_uses,
+)
 from burncloud.cli.output import emit, print_json
 from burncloud.cli.session import DbOption, JsonOption, Session, run, run_read
+from burncloud.errors import InvalidRequest
 from burncloud.money import parse_usd
 from burncloud.services import tokens
+from burncloud.services.budgets import TOKEN
+from burncloud.services.clock import now
 from burncloud.services.tokens import Token
 
 app = typer.Typer(
@@ -116,7 +129,12 @@ def show(token_id: IdArg, db: DbOption = None, as_json: JsonOption = False) -> N
 
     async def action(session: Session) -> None:
         token = await tokens.get_token(session.db, token_id)
-        emit(token.to_json() if as_json else human(token), as_json=as_json)
+        at, zone = now(), session.settings.timezone
+        uses = await token_budget_uses(session.db, token.id, token.user_id, zone, at)
+        if as_json:
+            print_json({**token.to_json(), "budgets": [use.to_json() for use in uses]})
+        else:
+            emit({**human(token), **budget_lines(uses, zone, at)}, as_json=False)
 
     run_read(db, action)
 
@@ -134,24 +152,39 @@ def update(
     max_concurrency: Annotated[
         int | None, _limit_option("--max-concurrency", "Requests in flight at once")
     ] = None,
+    budget: BudgetOption = None,
+    model_budget: ModelBudgetOption = None,
+    per: PerOption = None,
+    remove_budget: RemoveBudgetOption = None,
     db: DbOption = None,
 ) -> None:
-    """Change the given fields of a token; the others stay as they are."""
+    """Change the given fields of a token; the others stay as they are. Budgets are set
+    or changed per period (and model) and stay until removed."""
+    fields = (name, quota, expires, models, ips, rpm, tpm, max_concurrency)
 
     async def action(session: Session) -> None:
-        token = await tokens.update_token(
-            session.db,
-            token_id,
-            name=name,
-            quota_units=_quota_units(quota) if quota is not None else None,
-            expires_at=expires,
-            models=models,
-            ips=ips,
-            rpm=rpm,
-            tpm=tpm,
-            max_concurrency=max_concurrency,
-        )
+        specs = budget_specs(budget, model_budget, per)
+        if all(value is None for value in fields) and not (specs or remove_budget):
+            raise InvalidRequest("nothing to update: give at least one field to change")
+        token = await tokens.get_token(session.db, token_id)
+        if any(value is not None for value in fields):
+            token = await tokens.update_token(
+                session.db,
+                token_id,
+                name=name,
+                quota_units=_quota_units(quota) if quota is not None else None,
+                expires_at=expires,
+                models=models,
+                ips=ips,
+                rpm=rpm,
+                tpm=tpm,
+                max_concurrency=max_concurrency,
+            )
+        async with session.db.transaction() as tx:
+            changed = await change_budgets(tx, TOKEN, token_id, specs, remove_budget)
         print(f"updated token {token.id} ({token.name})")
+        for line in changed:
+            print(f"  {line}")
 
     run(db, action)
 

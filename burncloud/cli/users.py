@@ -6,11 +6,25 @@ from typing import Annotated, Any
 
 import typer
 
+from burncloud.cli.budget_options import (
+    BudgetOption,
+    ModelBudgetOption,
+    PerOption,
+    RemoveBudgetOption,
+    budget_lines,
+    budget_specs,
+    change_budgets,
+    user_budget_uses,
+)
 from burncloud.cli.completions import one_of
 from burncloud.cli.output import emit
 from burncloud.cli.session import DbOption, JsonOption, Session, run, run_read
+from burncloud.errors import InvalidRequest
 from burncloud.money import parse_usd
 from burncloud.services import invites, users
+from burncloud.services.budgets import USER
+from burncloud.services.clock import now
+from burncloud.services.plans import plan_of_user
 from burncloud.services.users import ROLES, User
 
 app = typer.Typer(no_args_is_help=True)
@@ -57,17 +71,26 @@ def add(
 ) -> None:
     """Create a user; with --invite, the inviter and the new user get the invite rewards."""
 
-    async def action(session: Session) -> User:
+    async def action(session: Session) -> dict[str, Any]:
         units = parse_usd(balance, allow_unlimited=True)
+        plan = session.settings.default_plan
         if invite is None:
-            return await users.add_user(
-                session.db, name=name, role=role, group=group, balance=units
+            added = await users.add_user(
+                session.db, name=name, role=role, group=group, balance=units, default_plan=plan
             )
-        return await invites.sign_up(
-            session.db, name=name, invite_code=invite, role=role, group=group, balance=units
-        )
+        else:
+            added = await invites.sign_up(
+                session.db,
+                name=name,
+                invite_code=invite,
+                role=role,
+                group=group,
+                balance=units,
+                default_plan=plan,
+            )
+        return await _shown(session, added, as_json)
 
-    emit(run(db, action).to_json(), as_json=as_json)
+    emit(run(db, action), as_json=as_json)
 
 
 @app.command("list")
@@ -84,10 +107,21 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
 def show(user: UserArg, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show one user."""
 
-    async def action(session: Session) -> User:
-        return await users.resolve_user(session.db, user)
+    async def action(session: Session) -> dict[str, Any]:
+        return await _shown(session, await users.resolve_user(session.db, user), as_json)
 
-    emit(run_read(db, action).to_json(), as_json=as_json)
+    emit(run_read(db, action), as_json=as_json)
+
+
+async def _shown(session: Session, user: User, as_json: bool) -> dict[str, Any]:
+    """The user with its plan and where each of its budgets stands."""
+    plan = await plan_of_user(session.db, user.id)
+    at, zone = now(), session.settings.timezone
+    uses = await user_budget_uses(session.db, user.id, zone, at)
+    record = {**user.to_json(), "plan": plan.name if plan is not None else None}
+    if as_json:
+        return {**record, "budgets": [use.to_json() for use in uses]}
+    return {**record, **budget_lines(uses, zone, at)}
 
 
 @app.command("update")
@@ -101,24 +135,38 @@ def update(
     max_concurrency: Annotated[
         int | None, _limit_option("--max-concurrency", "Requests in flight at once")
     ] = None,
+    budget: BudgetOption = None,
+    model_budget: ModelBudgetOption = None,
+    per: PerOption = None,
+    remove_budget: RemoveBudgetOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Change a user's name, role, group or rate limits (only the options given)."""
+    """Change a user's name, role, group, rate limits or budgets (only the options given).
+    A user's budgets count every request of all its keys."""
+    fields = (name, role, group, rpm, tpm, max_concurrency)
 
-    async def action(session: Session) -> User:
-        return await users.update_user(
-            session.db,
-            user,
-            name=name,
-            role=role,
-            group=group,
-            rpm=rpm,
-            tpm=tpm,
-            max_concurrency=max_concurrency,
-        )
+    async def action(session: Session) -> dict[str, Any]:
+        specs = budget_specs(budget, model_budget, per)
+        if all(value is None for value in fields) and not (specs or remove_budget):
+            raise InvalidRequest("nothing to update: give at least one field to change")
+        found = await users.resolve_user(session.db, user)
+        if any(value is not None for value in fields):
+            found = await users.update_user(
+                session.db,
+                user,
+                name=name,
+                role=role,
+                group=group,
+                rpm=rpm,
+                tpm=tpm,
+                max_concurrency=max_concurrency,
+            )
+        async with session.db.transaction() as tx:
+            await change_budgets(tx, USER, found.id, specs, remove_budget)
+        return await _shown(session, found, as_json)
 
-    emit(run(db, action).to_json(), as_json=as_json)
+    emit(run(db, action), as_json=as_json)
 
 
 @app.command("disable")

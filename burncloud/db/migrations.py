@@ -31,7 +31,9 @@ async def migrate(db: Database) -> int:
         done = await current_version(tx)
         for version in range(done + 1, LATEST + 1):
             for statement in MIGRATIONS[version - 1]:
-                await tx.execute(render(statement, db.dialect))
+                sql = render(statement, db.dialect)
+                if sql is not None:
+                    await tx.execute(sql)
             await tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (:v, :t)",
                 {"v": version, "t": int(time.time())},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from functools import partial
 
 from burncloud.config import Settings
 from burncloud.crypto import SecretBox
@@ -26,6 +27,7 @@ from burncloud.gateway.billing.log_spill import (
 from burncloud.gateway.billing.logwriter import LogRecord, LogWriter
 from burncloud.gateway.egress.fetcher import SafeFetcher, policy_for
 from burncloud.gateway.egress.transport import AiohttpTransport, Transport
+from burncloud.gateway.egress.upstream_guard import check_base_url
 from burncloud.gateway.fleet.health import HealthBook
 from burncloud.gateway.fleet.limits import FleetRateLimiter
 from burncloud.gateway.fleet.notices import FleetNotices
@@ -38,11 +40,15 @@ from burncloud.gateway.relay.estimate import TokenEstimator
 from burncloud.gateway.relay.failover import FailoverPolicy
 from burncloud.gateway.relay.routing import ChannelSelector
 from burncloud.gateway.snapshot import ConfigCache, Snapshot
+from burncloud.gateway.upkeep.alert_presence import RouterPresence, router_name
+from burncloud.gateway.upkeep.alert_sender import AlertSender
+from burncloud.gateway.upkeep.alert_watcher import AlertWatcher
 from burncloud.gateway.upkeep.disabler import ChannelDisabler
 from burncloud.gateway.upkeep.log_pruner import LogPruner
 from burncloud.gateway.upkeep.probe import probe_channel
 from burncloud.gateway.upkeep.prober import Prober
 from burncloud.gateway.upkeep.response_pruner import ResponsePruner
+from burncloud.services.audit import acting_as, local_actor
 from burncloud.services.bootstrap import announce_admin_key, ensure_admin
 from burncloud.services.channels import Channel
 from burncloud.services.secret_box import open_secret_box
@@ -70,6 +76,9 @@ class Runtime:
         self._sweeper: StateSweeper | None = None
         self._pruner: ResponsePruner | None = None
         self._log_pruner: LogPruner | None = None
+        self._alert_sender: AlertSender | None = None
+        self._alert_watcher: AlertWatcher | None = None
+        self._presence: RouterPresence | None = None
         # Shared with this router's other workers when the parent made a state file.
         self.state: SharedState = open_shared_state()
         # A fleet of routers shares rate limits, round-robin turns, breaker openings and
@@ -103,7 +112,7 @@ class Runtime:
         await replay_spills(self._db, spill_place(self.settings))
         self._box = await open_secret_box(self._db, self.settings.secret)
         recall = self.notices.recall if self.notices is not None else None
-        self._ledger = Ledger(self._db, self.owner, recall=recall)
+        self._ledger = Ledger(self._db, self.owner, recall=recall, timezone=self.settings.timezone)
         self._cache = ConfigCache(
             self._db,
             self._box,
@@ -131,12 +140,43 @@ class Runtime:
         await self._pruner.start()
         self._log_pruner = LogPruner(self._db, self.state, self.settings.log_retention_days)
         await self._log_pruner.start()
+        await self._start_alerts(self._db, self._box)
+
+    async def _start_alerts(self, db: Database, box: SecretBox) -> None:
+        """Alerts in the background: this worker's sender, the fleet's watcher, and this
+        router's presence in the fleet (joining now)."""
+        settings = self.settings
+        self._alert_sender = AlertSender(
+            db,
+            box,
+            self.owner,
+            poll=settings.alert_poll_seconds,
+            timeout=settings.alert_timeout,
+            retry_base=settings.alert_retry_seconds,
+            allow_private=settings.allow_private_upstreams,
+            check_url=partial(check_base_url, allow_private=settings.allow_private_upstreams),
+        )
+        await self._alert_sender.start()
+        self._alert_watcher = AlertWatcher(
+            db,
+            self.state,
+            interval=settings.alert_watch_seconds,
+            timezone=settings.timezone,
+            error_rate=settings.alert_error_rate,
+        )
+        await self._alert_watcher.start()
+        self._presence = RouterPresence(db, self.state, router_name(settings.port))
+        if await self._presence.start():
+            self._alert_sender.poke()
 
     async def stop(self) -> None:
         """Flush logs and settlements (spilling what cannot be written), return leases,
         close everything; safe to call twice. StorageUnavailable, after closing everything,
         when log rows could be neither written nor spilled."""
         services = (
+            self._presence,
+            self._alert_watcher,
+            self._alert_sender,
             self._log_pruner,
             self._pruner,
             self.notices,
@@ -167,6 +207,7 @@ class Runtime:
             await self.redis.close()
         self._logs = self._ledger = self._cache = self._transport = self._fetcher = None
         self._disabler = self._prober = self._sweeper = self._pruner = None
+        self._alert_sender = self._alert_watcher = self._presence = None
         self._db = self._log_db = None
         self.metrics.close()
         if lost is not None:
@@ -288,6 +329,12 @@ class Runtime:
         return self._fetcher
 
     @property
+    def alerts(self) -> AlertSender:
+        """This worker's alert sender (the admin API's `test` sends through it)."""
+        assert self._alert_sender is not None
+        return self._alert_sender
+
+    @property
     def ledger(self) -> Ledger:
         assert self._ledger is not None
         return self._ledger
@@ -307,7 +354,8 @@ async def _open_writable(url: str) -> Database:
     except StorageUnavailable as exc:
         raise _refusal(exc, url) from exc
     try:
-        admin_key = await ensure_admin(db)
+        with acting_as(local_actor("router")):
+            admin_key = await ensure_admin(db)
         if admin_key is not None:
             announce_admin_key(admin_key)  # the key itself only on a terminal, never a log
         async with db.transaction() as tx:

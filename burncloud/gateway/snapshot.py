@@ -11,15 +11,17 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from burncloud.crypto import SecretBox
 from burncloud.db.base import Database, Row
 from burncloud.errors import InvalidRequest
 from burncloud.gateway.periodic import Failure, Periodic
+from burncloud.services.budgets import PLAN, TOKEN, USER, BudgetRule, load_budgets
 from burncloud.services.channels import Channel, decrypt_key
 from burncloud.services.groups import load_group_ratios
+from burncloud.services.plans import Plan, load_plans
 from burncloud.services.prices import (
     backfill_price_versions,
     load_channel_prices,
@@ -73,6 +75,18 @@ class Snapshot:
     routes: Mapping[tuple[str, str], tuple[Candidate, ...]]  # (group, model), best first
     prices: Mapping[str, Price]
     ratios: Mapping[str, Decimal]
+    budgets: Mapping[tuple[str, int], tuple[BudgetRule, ...]] = field(default_factory=dict)
+    plans: Mapping[int, Plan] = field(default_factory=dict)  # user id -> the plan it is on
+
+    def budgets_for(self, token: Token, user: User) -> tuple[tuple[BudgetRule, int], ...]:
+        """Every budget a request of ``token`` counts against, with the subject it counts
+        for: the token's own, its user's and its user's plan's (these two per user)."""
+        found = [(rule, token.id) for rule in self.budgets.get((TOKEN, token.id), ())]
+        found += [(rule, user.id) for rule in self.budgets.get((USER, user.id), ())]
+        plan = self.plans.get(user.id)
+        if plan is not None:
+            found += [(rule, user.id) for rule in plan.budgets]
+        return tuple(found)
 
     def models_for(self, group: str) -> list[str]:
         """The models a group has at least one enabled channel for, sorted."""
@@ -93,7 +107,10 @@ async def load_snapshot(db: Database, box: SecretBox) -> Snapshot:
     await backfill_price_versions(db)
     version = await read_config_version(db)
     token_rows = await db.fetch_all("SELECT * FROM tokens")
-    users = {row["id"]: User.from_row(row) for row in await db.fetch_all("SELECT * FROM users")}
+    user_rows = await db.fetch_all("SELECT * FROM users")
+    plans = await load_plans(db)
+    on_plans = {row["id"]: plans[row["plan_id"]] for row in user_rows if row["plan_id"] in plans}
+    users = {row["id"]: _on_plan(User.from_row(row), on_plans.get(row["id"])) for row in user_rows}
     channel_rows = await db.fetch_all("SELECT * FROM channels WHERE status = 'enabled'")
     cost_prices = await load_channel_prices(db)
     upstreams = {row["id"]: _upstream(row, box, cost_prices) for row in channel_rows}
@@ -109,7 +126,31 @@ async def load_snapshot(db: Database, box: SecretBox) -> Snapshot:
         routes=_routes(ability_rows, upstreams),
         prices=await load_price_table(db),
         ratios=await load_group_ratios(db),
+        budgets=_by_owner(await load_budgets(db)),
+        plans=on_plans,
     )
+
+
+def _on_plan(user: User, plan: Plan | None) -> User:
+    """The user as its requests see it: priced by its plan's group when the plan names
+    one, limited by the plan's RPM and TPM where the user has no limit of its own."""
+    if plan is None:
+        return user
+    return replace(
+        user,
+        group=plan.group or user.group,
+        rpm=user.rpm if user.rpm is not None else plan.rpm,
+        tpm=user.tpm if user.tpm is not None else plan.tpm,
+    )
+
+
+def _by_owner(rules: list[BudgetRule]) -> dict[tuple[str, int], tuple[BudgetRule, ...]]:
+    """Token and user budgets by (scope, id); plan budgets live on their plans."""
+    owners: dict[tuple[str, int], list[BudgetRule]] = {}
+    for rule in rules:
+        if rule.scope != PLAN:
+            owners.setdefault((rule.scope, rule.scope_id), []).append(rule)
+    return {key: tuple(found) for key, found in owners.items()}
 
 
 def _upstream(row: Row, box: SecretBox, cost_prices: Mapping[int, Mapping[str, Price]]) -> Upstream:

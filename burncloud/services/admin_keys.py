@@ -19,11 +19,12 @@ from typing import Any
 from burncloud.crypto import generate_key, hash_secret, mask_secret
 from burncloud.db.base import Database, Executor
 from burncloud.errors import NotFound
+from burncloud.services.audit import record_change
 from burncloud.services.bootstrap import ADMIN_NAME, ADMIN_TOKEN_NAME
 from burncloud.services.clock import now
 from burncloud.services.key_scopes import ADMIN, ADMIN_FORMS, RELAY
 from burncloud.services.settings import bump_config_version
-from burncloud.services.tokens import Token, insert_token
+from burncloud.services.tokens import Token, insert_token, token_fields
 from burncloud.services.users import User
 
 KEY_HINT_PREFIX = 7  # the same hint shape as every other token: "sk-AbCd...wxyz"
@@ -63,6 +64,7 @@ async def revoke_admin_key(db: Database, token_id: int) -> Token:
     """Revoke admin key ``token_id``; NotFound for any other token (relay keys are revoked
     as tokens)."""
     async with db.transaction() as tx:
+        before = await token_fields(tx, token_id)
         row = await tx.fetch_one(
             "UPDATE tokens SET status = 'revoked', updated_at = :t"
             f" WHERE id = :id AND {_IS_ADMIN_KEY} RETURNING *",
@@ -70,6 +72,7 @@ async def revoke_admin_key(db: Database, token_id: int) -> Token:
         )
         if row is None:
             raise NotFound(await _not_an_admin_key(tx, token_id))
+        await _record(tx, token_id, before)
         await bump_config_version(tx)
     return Token.from_row(row)
 
@@ -96,6 +99,7 @@ async def rotate_admin_key(db: Database) -> RotatedKey:
             )
             return RotatedKey(key=key, token_id=token.id, user=admin)
         key = generate_key()
+        before = await token_fields(tx, token_id)
         await tx.execute(
             "UPDATE tokens SET key_hash = :h, key_hint = :hint, status = 'active',"
             " expires_at = NULL, updated_at = :t WHERE id = :id",
@@ -106,7 +110,15 @@ async def rotate_admin_key(db: Database) -> RotatedKey:
                 "id": token_id,
             },
         )
+        await _record(tx, token_id, before)
         return RotatedKey(key=key, token_id=int(token_id), user=admin)
+
+
+async def _record(tx: Executor, token_id: int, before: dict[str, Any] | None) -> None:
+    """Put an admin key's change in the audit trail (its new key only as "(changed)")."""
+    after = await token_fields(tx, token_id)
+    assert after is not None  # changed in this transaction
+    await record_change(tx, "token", token_id, after["name"], before, after)
 
 
 async def find_admin_user(db: Executor) -> User:

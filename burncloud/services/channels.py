@@ -20,10 +20,11 @@ from typing import Any
 import orjson
 
 from burncloud.crypto import SecretBox, mask_secret
-from burncloud.db.base import Database, Executor
+from burncloud.db.base import Database, Executor, Row
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import format_usd
 from burncloud.providers.registry import ENDPOINTS_CONFIG
+from burncloud.services.audit import record_change, row_fields
 from burncloud.services.channel_types import (
     check_config,
     check_int,
@@ -46,6 +47,8 @@ from burncloud.services.users import require_group
 CHANNEL_STATUSES = ("enabled", "disabled", "auto_disabled")
 UrlCheck = Callable[[str], Awaitable[None]]  # raises InvalidRequest for a refused base URL
 SealedKey = tuple[str, str]  # an upstream key encrypted, and its masked hint (``seal_key``)
+_COUNTERS = ("used", "latency_ms", "tested_at", "success_count", "failure_count")
+_UNAUDITED = frozenset(("id", *_COUNTERS, "created_at", "updated_at"))  # not in the audit trail
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +224,7 @@ async def insert_channel(tx: Executor, draft: ChannelFields, sealed: SealedKey) 
         {**spec.columns(), "key_enc": key_enc, "key_hint": key_hint, "t": now()},
     )
     assert row is not None
+    await _record(tx, None, row)
     return await commit_channel_write(tx, Channel.from_row(row))
 
 
@@ -282,12 +286,13 @@ async def write_channel(
     if sealed is not None:
         values["key_enc"], values["key_hint"] = sealed
     assignments = ", ".join(f"{column} = :{column}" for column in values)
+    before = await _row(tx, channel_id)
     row = await tx.fetch_one(
         f"UPDATE channels SET {assignments}, updated_at = :t WHERE id = :id RETURNING *",
         {**values, "t": now(), "id": channel_id},
     )
-    if row is None:
-        raise _not_found(channel_id)
+    assert row is not None  # the row read above, in this transaction
+    await _record(tx, before, row)
     return await commit_channel_write(tx, Channel.from_row(row))
 
 
@@ -315,13 +320,14 @@ async def write_channel_status(
     tx: Executor, channel_id: int, status: str, reason: str = ""
 ) -> Channel:
     """``set_channel_status`` in transaction ``tx`` (``status`` one of CHANNEL_STATUSES)."""
+    before = await _row(tx, channel_id)
     row = await tx.fetch_one(
         "UPDATE channels SET status = :status, status_reason = :reason, updated_at = :t"
         " WHERE id = :id RETURNING *",
         {"status": status, "reason": " ".join(reason.split()), "t": now(), "id": channel_id},
     )
-    if row is None:
-        raise _not_found(channel_id)
+    assert row is not None  # the row read above, in this transaction
+    await _record(tx, before, row)
     return await commit_channel_write(tx, Channel.from_row(row))
 
 
@@ -333,9 +339,10 @@ async def delete_channel(db: Database, channel_id: int) -> None:
 
 async def remove_channel(tx: Executor, channel_id: int) -> None:
     """``delete_channel`` in transaction ``tx`` (its cost prices go with it)."""
+    before = await _row(tx, channel_id)
     await tx.execute("DELETE FROM abilities WHERE channel_id = :id", {"id": channel_id})
-    if not await tx.execute("DELETE FROM channels WHERE id = :id", {"id": channel_id}):
-        raise _not_found(channel_id)
+    await tx.execute("DELETE FROM channels WHERE id = :id", {"id": channel_id})
+    await _record(tx, before, None)
     await bump_config_version(tx)
 
 
@@ -364,6 +371,30 @@ async def _fetch(db: Executor, channel_id: int) -> Channel:
 
 def _not_found(channel_id: int) -> NotFound:
     return NotFound(f"no channel with id {channel_id}")
+
+
+async def _row(tx: Executor, channel_id: int) -> Row:
+    """Channel ``channel_id``'s row before a write, locked on PostgreSQL so a health check
+    cannot change it between this read and the write; NotFound if there is none."""
+    lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""  # SQLite: one writer at a time
+    row = await tx.fetch_one(f"SELECT * FROM channels WHERE id = :id{lock}", {"id": channel_id})
+    if row is None:
+        raise _not_found(channel_id)
+    return row
+
+
+async def _record(tx: Executor, before: Row | None, after: Row | None) -> None:
+    """Put a channel's creation, change or deletion in the audit trail (its key masked)."""
+    row = after if after is not None else before
+    assert row is not None
+    await record_change(
+        tx,
+        "channel",
+        row["id"],
+        row["name"],
+        None if before is None else row_fields(before, _UNAUDITED),
+        None if after is None else row_fields(after, _UNAUDITED),
+    )
 
 
 async def commit_channel_write(tx: Executor, channel: Channel) -> Channel:

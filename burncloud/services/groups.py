@@ -12,6 +12,7 @@ from typing import Any
 
 from burncloud.db.base import Executor, Row
 from burncloud.errors import InvalidRequest, NotFound
+from burncloud.services.audit import record_change
 from burncloud.services.clock import now
 from burncloud.services.settings import bump_config_version
 from burncloud.services.tokens import split_list
@@ -64,22 +65,25 @@ async def set_group(tx: Executor, name: str, ratio: str | int | Decimal) -> Grou
     """Create ``name`` or change its ratio; return the group."""
     name = check_group_name(name)
     value = parse_ratio(ratio)
+    await bump_config_version(tx)  # first: serialises config writers on PostgreSQL
+    old = await tx.fetch_value("SELECT ratio FROM user_groups WHERE name = :n", {"n": name})
     await tx.execute(
         "INSERT INTO user_groups (name, ratio, updated_at) VALUES (:n, :r, :t)"
         " ON CONFLICT (name) DO UPDATE SET ratio = excluded.ratio,"
         " updated_at = excluded.updated_at",
         {"n": name, "r": format_ratio(value), "t": now()},
     )
-    await bump_config_version(tx)
+    before = None if old is None else {"ratio": old}
+    await record_change(tx, "group", name, name, before, {"ratio": format_ratio(value)})
     return Group(name=name, ratio=value)
 
 
 async def delete_group(tx: Executor, name: str) -> None:
-    """Delete ``name``; refused for ``default`` and while users or channels use it."""
+    """Delete ``name``; refused for ``default`` and while users, channels or plans use it."""
     if name == DEFAULT_GROUP:
         raise InvalidRequest("the default group cannot be deleted")
     await bump_config_version(tx)  # first: serialises config writers on PostgreSQL
-    await get_ratio(tx, name)
+    ratio = await get_ratio(tx, name)
     users = await tx.fetch_value("SELECT COUNT(*) FROM users WHERE group_name = :n", {"n": name})
     if users:
         raise InvalidRequest(f"group {name!r} still has {users} user(s); move them first")
@@ -87,7 +91,14 @@ async def delete_group(tx: Executor, name: str) -> None:
     if channels:
         ids = ", ".join(str(i) for i in channels)
         raise InvalidRequest(f"group {name!r} is still served by channel(s) {ids}")
+    plans = await tx.fetch_all(
+        "SELECT name FROM plans WHERE group_name = :n ORDER BY name", {"n": name}
+    )
+    if plans:
+        named = ", ".join(row["name"] for row in plans)
+        raise InvalidRequest(f"group {name!r} is still the group of plan(s) {named}")
     await tx.execute("DELETE FROM user_groups WHERE name = :n", {"n": name})
+    await record_change(tx, "group", name, name, {"ratio": format_ratio(ratio)}, None)
 
 
 async def get_ratio(db: Executor, name: str) -> Decimal:

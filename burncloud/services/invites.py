@@ -14,6 +14,7 @@ from typing import Any
 from burncloud.db.base import Database, Executor
 from burncloud.errors import ConfigError, InvalidRequest, NotFound
 from burncloud.money import UNLIMITED, format_usd
+from burncloud.services.plans import put_on_default_plan
 from burncloud.services.settings import get_setting, set_setting
 from burncloud.services.users import (
     User,
@@ -117,8 +118,10 @@ async def sign_up(
     role: str = "user",
     group: str = "default",
     balance: int = 0,
+    default_plan: str | None = None,
 ) -> User:
-    """Create user ``name`` invited through ``invite_code`` and credit both rewards."""
+    """Create user ``name`` invited through ``invite_code`` and credit both rewards; the
+    new user is on the default plan if there is one (as ``users.add_user``)."""
     if balance < 0 and balance != UNLIMITED:
         raise InvalidRequest("balance must not be negative (use -1 for unlimited)")
     async with db.transaction() as tx:
@@ -130,6 +133,7 @@ async def sign_up(
         )
         if rewards.inviter:
             await credit_balance(tx, inviter.id, rewards.inviter)
+        await put_on_default_plan(tx, user.id, default_plan)
         return user
 
 

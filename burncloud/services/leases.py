@@ -1,4 +1,5 @@
-"""Quota leases: slices of a token's quota or a user's balance held by one running router.
+"""Quota leases: slices of a token's quota, a user's balance or a budget window's remaining
+money held by one running router.
 
 A lease moves money out of ``tokens.quota`` / ``users.balance`` into a ``quota_leases`` row
 owned by one router (``owner``), which then serves reservations from memory. The sum
@@ -21,8 +22,13 @@ from burncloud.services.clock import now as clock_now
 
 TOKEN = "token"
 USER = "user"
-SUBJECTS = {TOKEN: ("tokens", "quota"), USER: ("users", "balance")}  # fixed, never input
-USED_TABLES = ("tokens", "users", "channels")
+BUDGET = "budget"  # a budget_windows row (services.budgets): never unlimited
+SUBJECTS = {
+    TOKEN: ("tokens", "quota"),
+    USER: ("users", "balance"),
+    BUDGET: ("budget_windows", "remaining"),
+}  # fixed, never input
+USED_TABLES = ("tokens", "users", "channels", "budget_windows")
 
 _UPSERT = (
     "INSERT INTO quota_leases (owner, subject, subject_id, amount, expires_at)"

@@ -77,6 +77,20 @@ def price_data(price: Price) -> dict[str, Any]:
     return data
 
 
+def price_fields(price: Price) -> dict[str, str]:
+    """A price as flat named fields ("input", "above 200000 input", "unit call
+    web_search", "alias"), as diffs and the audit trail show it."""
+    data = price_data(price)
+    found = {name: value for name, value in data.items() if isinstance(value, str)}
+    for tier in data.get("tiers", ()):
+        above = tier["above"]
+        found.update({f"above {above} {k}": v for k, v in tier.items() if k != "above"})
+    for unit in data.get("units", ()):
+        name = " ".join(part for part in (unit["per"], unit.get("variant", "")) if part)
+        found[f"unit {name}"] = unit["usd"]
+    return found
+
+
 def dump_catalog(catalog: Catalog, file_format: str) -> str:
     """The catalog as the text of a ``file_format`` (yaml or json) file."""
     data = catalog_data(catalog)

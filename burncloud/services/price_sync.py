@@ -20,7 +20,12 @@ from burncloud.db.base import Database, Executor
 from burncloud.errors import InvalidRequest
 from burncloud.services import prices
 from burncloud.services.litellm_prices import LitellmImport, import_litellm
-from burncloud.services.price_catalog import FILE_FORMATS, Catalog, load_catalog, price_data
+from burncloud.services.price_catalog import (
+    FILE_FORMATS,
+    Catalog,
+    load_catalog,
+    price_fields,
+)
 from burncloud.services.pricing import Price
 from burncloud.services.settings import bump_config_version
 
@@ -231,19 +236,6 @@ async def apply_diff(tx: Executor, diff: CatalogDiff, channel_id_of: Callable[[s
     removed = {c.model: c.before for c in list_changes if c.before and c.after is None}
     for model in sorted(removed, key=lambda m: -_depth(m, removed)):
         await prices.delete_price(tx, model)
-
-
-def price_fields(price: Price) -> dict[str, str]:
-    """A price as flat named fields, the way a diff shows it."""
-    data = price_data(price)
-    found = {name: value for name, value in data.items() if isinstance(value, str)}
-    for tier in data.get("tiers", ()):
-        above = tier["above"]
-        found.update({f"above {above} {k}": v for k, v in tier.items() if k != "above"})
-    for unit in data.get("units", ()):
-        name = " ".join(part for part in (unit["per"], unit.get("variant", "")) if part)
-        found[f"unit {name}"] = unit["usd"]
-    return found
 
 
 def _table_changes(

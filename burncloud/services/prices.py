@@ -26,7 +26,9 @@ from dataclasses import replace
 
 from burncloud.db.base import Database, Executor, Row
 from burncloud.errors import ConfigError, InvalidRequest, NotFound
+from burncloud.services.audit import record_change
 from burncloud.services.clock import now
+from burncloud.services.price_catalog import price_fields
 from burncloud.services.price_definitions import check_price, from_definition, to_definition
 from burncloud.services.pricing import Price, resolve_price
 from burncloud.services.settings import bump_config_version
@@ -129,11 +131,13 @@ async def store_price(tx: Executor, price: Price, channel_id: int | None = None)
     current = await _current_version(tx, price.model, channel_id)
     if current is not None and current[1] == definition:
         return replace(price, version=current[0])
+    before = await _audited(tx, price.model, channel_id)
     version = await _insert_version(tx, price.model, channel_id, definition)
     if channel_id is None:
         await _upsert_list_price(tx, price, version)
     else:
         await _upsert_channel_price(tx, channel_id, price.model, version)
+    await _record(tx, price.model, channel_id, before, price_fields(price))
     return replace(price, version=version)
 
 
@@ -160,6 +164,7 @@ async def set_alias(tx: Executor, model: str, alias_of: str) -> Price:
     if model in chain:
         loop = " -> ".join([model, alias_of, *chain[: chain.index(model) + 1]])
         raise InvalidRequest(f"alias would make a cycle: {loop}")
+    before = await _audited(tx, model, None)
     await tx.execute(
         "INSERT INTO prices (model, input_price, output_price, cached_price, alias_of,"
         " version_id, updated_at) VALUES (:m, NULL, NULL, NULL, :a, NULL, :t)"
@@ -168,6 +173,7 @@ async def set_alias(tx: Executor, model: str, alias_of: str) -> Price:
         " updated_at = excluded.updated_at",
         {"m": model, "a": alias_of, "t": now()},
     )
+    await _record(tx, model, None, before, {"alias": alias_of})
     target = await stored_price(tx, chain[-1] if chain else alias_of)
     assert target is not None and target.alias_of is None  # the graph's end, read above
     return replace(target, model=model, alias_of=alias_of)
@@ -177,8 +183,8 @@ async def delete_price(tx: Executor, model: str, channel_id: int | None = None) 
     """Delete ``model``'s list price (refused while other models alias it) or channel
     ``channel_id``'s cost price of it; NotFound if there is none. Versions stay."""
     await bump_config_version(tx)
+    before = await _audited(tx, model, channel_id)
     if channel_id is not None:
-        await _channel_models(tx, channel_id)
         deleted = await tx.execute(
             "DELETE FROM channel_prices WHERE channel_id = :c AND model = :m",
             {"c": channel_id, "m": model},
@@ -188,6 +194,7 @@ async def delete_price(tx: Executor, model: str, channel_id: int | None = None) 
         deleted = await tx.execute("DELETE FROM prices WHERE model = :m", {"m": model})
     if deleted == 0:
         raise NotFound(_no_price(model, channel_id))
+    await _record(tx, model, channel_id, before, None)
 
 
 async def backfill_price_versions(db: Database) -> int:
@@ -223,6 +230,33 @@ def _no_price(model: str, channel_id: int | None) -> str:
     if channel_id is None:
         return f"no price for model {model!r}"
     return f"channel {channel_id} has no cost price for model {model!r}"
+
+
+async def _audited(tx: Executor, model: str, channel_id: int | None) -> dict[str, str] | None:
+    """The stored price (or alias) of ``model`` as the audit trail compares it, None if
+    there is none (NotFound for an unknown channel)."""
+    try:
+        price = await stored_price(tx, model, channel_id)
+    except ConfigError:  # an unreadable stored version: replacing it is how it is repaired
+        return {"price": "(unreadable)"}
+    return None if price is None else price_fields(price)
+
+
+async def _record(
+    tx: Executor,
+    model: str,
+    channel_id: int | None,
+    before: dict[str, str] | None,
+    after: dict[str, str] | None,
+) -> None:
+    """Put a list price's change (``price:MODEL``) or a channel's cost price's
+    (``channel-price:CHANNEL:MODEL``) in the audit trail."""
+    if before is None and after is None:
+        return
+    if channel_id is None:
+        await record_change(tx, "price", model, model, before, after)
+    else:
+        await record_change(tx, "channel-price", f"{channel_id}:{model}", model, before, after)
 
 
 def _alias_chain(model: str, graph: dict[str, str | None]) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 from burncloud.db.base import Database, Executor
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import MAX_UNITS, UNLIMITED, format_usd
+from burncloud.services.audit import record_change
 from burncloud.services.balances import read_holdings
 from burncloud.services.clock import now
 from burncloud.services.settings import bump_config_version
@@ -144,13 +145,14 @@ async def _read(db: Executor, ledger: _Ledger, owner_id: int) -> QuotaState:
 async def _add(tx: Executor, ledger: _Ledger, owner_id: int, units: int) -> QuotaState:
     if abs(units) > MAX_QUOTA_UNITS:
         raise InvalidRequest(f"amount is too large (at most {format_usd(MAX_QUOTA_UNITS)} USD)")
+    before = await _read(tx, ledger, owner_id)
     added = await _add_to_column(tx, ledger, owner_id, units)
     if not added and units < 0 and await _reclaim_leases(tx, ledger, owner_id):
         added = await _add_to_column(tx, ledger, owner_id, units)
     if not added:
         raise await _refusal(tx, ledger, owner_id, units)
     await bump_config_version(tx)
-    return await _read(tx, ledger, owner_id)
+    return await _recorded(tx, before)
 
 
 async def _add_to_column(tx: Executor, ledger: _Ledger, owner_id: int, units: int) -> bool:
@@ -202,12 +204,27 @@ async def _refusal(tx: Executor, ledger: _Ledger, owner_id: int, units: int) -> 
 async def _set(tx: Executor, ledger: _Ledger, owner_id: int, units: int) -> QuotaState:
     """Set what is left to exactly ``units``: routers' leases on it are cancelled."""
     validate_quota(units, ledger.column)
+    before = await _read(tx, ledger, owner_id)
     await cancel_leases(tx, ledger.kind, owner_id)
-    changed = await tx.execute(
+    await tx.execute(
         f"UPDATE {ledger.table} SET {ledger.column} = :v{ledger.touch} WHERE id = :id",
         {"v": units, "id": owner_id, "t": now()},
     )
-    if not changed:
-        raise NotFound(f"no {ledger.kind} with id {owner_id}")
     await bump_config_version(tx)
-    return await _read(tx, ledger, owner_id)
+    return await _recorded(tx, before)
+
+
+async def _recorded(tx: Executor, before: QuotaState) -> QuotaState:
+    """The owner's state after a change from ``before``, put in the audit trail as a
+    change of its token's quota or user's balance (what it can spend, leases included)."""
+    ledger = _TOKENS if before.kind == "token" else _USERS
+    after = await _read(tx, ledger, before.id)
+    await record_change(
+        tx,
+        before.kind,
+        before.id,
+        after.name,
+        {before.label: format_usd(before.remaining)},
+        {after.label: format_usd(after.remaining)},
+    )
+    return after

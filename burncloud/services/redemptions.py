@@ -15,6 +15,7 @@ from burncloud.crypto import generate_code, hash_secret, mask_secret
 from burncloud.db.base import Database, Executor, Row
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import format_usd
+from burncloud.services.audit import record_change, row_fields
 from burncloud.services.clock import now
 from burncloud.services.settings import bump_config_version
 from burncloud.services.users import credit_balance, resolve_user
@@ -22,6 +23,7 @@ from burncloud.services.users import credit_balance, resolve_user
 CODE_LENGTH = 32
 MAX_CODES_PER_CALL = 1000
 REDEMPTION_STATUSES = ("unused", "used")
+_UNAUDITED = frozenset(("id", "created_at"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +98,19 @@ async def redeem(db: Database, code: str, user_ref: str) -> int:
     code_hash = hash_secret(code.strip())
     async with db.transaction() as tx:
         user = await resolve_user(tx, user_ref)
-        quota = await tx.fetch_value(
+        row = await tx.fetch_one(
             "UPDATE redemptions SET status = 'used', used_by = :user, used_at = :t"
-            " WHERE code_hash = :h AND status = 'unused' RETURNING quota",
+            " WHERE code_hash = :h AND status = 'unused' RETURNING *",
             {"user": user.id, "t": now(), "h": code_hash},
         )
-        if quota is None:  # no row changed: the guard, not a read, decides who wins
+        if row is None:  # no row changed: the guard, not a read, decides who wins
             await _raise_unusable(tx, code_hash)
-        await credit_balance(tx, user.id, int(quota))
+        assert row is not None
+        before = {**row, "status": "unused", "used_by": None, "used_at": None}
+        await _record(tx, before, row)
+        await credit_balance(tx, user.id, int(row["quota"]))
         await bump_config_version(tx)
-    return int(quota)
+    return int(row["quota"])
 
 
 async def _insert_code(tx: Executor, code: str, quota_units: int) -> None:
@@ -122,21 +127,45 @@ async def insert_redemption(tx: Executor, code_hash: str, quota_units: int, hint
     )
     if taken is not None:
         raise InvalidRequest(f"that redemption code is already stored (id {taken})")
-    await tx.execute(
+    row = await tx.fetch_one(
         "INSERT INTO redemptions (code_hash, code_hint, quota, status, created_at)"
-        " VALUES (:h, :hint, :q, 'unused', :t)",
+        " VALUES (:h, :hint, :q, 'unused', :t) RETURNING *",
         {"h": code_hash, "hint": hint, "q": quota_units, "t": now()},
     )
+    assert row is not None
+    await _record(tx, None, row)
 
 
 async def delete_unused_code(tx: Executor, code_hash: str) -> None:
     """Delete the unused code with ``code_hash`` (a used one stays: it is history);
     NotFound if there is none."""
-    deleted = await tx.execute(
-        "DELETE FROM redemptions WHERE code_hash = :h AND status = 'unused'", {"h": code_hash}
+    row = await tx.fetch_one(
+        "DELETE FROM redemptions WHERE code_hash = :h AND status = 'unused' RETURNING *",
+        {"h": code_hash},
     )
-    if deleted == 0:
+    if row is None:
         raise NotFound("no unused redemption code with that hash")
+    await _record(tx, row, None)
+
+
+async def _record(tx: Executor, before: Row | None, after: Row | None) -> None:
+    """Put a code's creation, use or deletion in the audit trail: its hint, never its hash."""
+    row = after if after is not None else before
+    assert row is not None
+    await record_change(
+        tx,
+        "redemption",
+        row["id"],
+        row["code_hint"],
+        None if before is None else _fields(before),
+        None if after is None else _fields(after),
+    )
+
+
+def _fields(row: Row) -> dict[str, Any]:
+    fields = row_fields(row, _UNAUDITED)
+    fields["quota"] = format_usd(row["quota"])
+    return fields
 
 
 async def _raise_unusable(db: Executor, code_hash: str) -> None:

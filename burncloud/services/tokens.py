@@ -23,7 +23,10 @@ from burncloud.crypto import generate_key, hash_secret, mask_secret
 from burncloud.db.base import Database, Executor, Row
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import UNLIMITED, format_usd
+from burncloud.services.audit import record_change, row_fields
 from burncloud.services.balances import Holding, read_holdings
+from burncloud.services.budgets import TOKEN as BUDGET_TOKEN
+from burncloud.services.budgets import remove_budgets
 from burncloud.services.clock import now
 from burncloud.services.key_scopes import RELAY, parse_scopes, scopes_text
 from burncloud.services.leases import TOKEN
@@ -35,6 +38,7 @@ TOKEN_STATUSES = ("active", "revoked")
 _HASH = re.compile(r"[0-9a-f]{64}")
 MAX_EXPIRY = 253_402_300_799  # 9999-12-31T23:59:59Z
 _EXPIRY_FORMS = "use -1 (never), a unix time, a date (2027-01-31) or 2027-01-31T12:00:00Z"
+_UNAUDITED = frozenset(("id", "used", "created_at", "updated_at"))
 
 
 def split_list(text: str) -> tuple[str, ...]:
@@ -195,6 +199,7 @@ async def _insert(tx: Executor, values: dict[str, Any]) -> Token:
         {**values, "name": name, "t": now()},
     )
     assert row is not None
+    await record_change(tx, "token", row["id"], name, None, await token_fields(tx, row["id"]))
     await bump_config_version(tx)
     return Token.from_row(row)
 
@@ -367,16 +372,40 @@ async def write_token_update(tx: Executor, token_id: int, changes: Mapping[str, 
     """Set ``changes`` (column -> value, each checked by this module's parsers: names
     from code, never from input) on token ``token_id`` in transaction ``tx``."""
     assignments = ", ".join(f"{column} = :{column}" for column in changes)
+    before = await _existing_fields(tx, token_id)
     if "quota" in changes:  # a new quota replaces what routers hold, as `quota set` does
         await cancel_leases(tx, TOKEN, token_id)
     row = await tx.fetch_one(
         f"UPDATE tokens SET {assignments}, updated_at = :t WHERE id = :id RETURNING *",
         {**changes, "t": now(), "id": token_id},
     )
-    if row is None:
-        raise NotFound(f"no token with id {token_id}")
+    assert row is not None  # read above, in this transaction
+    await record_change(
+        tx, "token", token_id, row["name"], before, await token_fields(tx, token_id)
+    )
     await bump_config_version(tx)
     return await _with_quota(tx, Token.from_row(row))
+
+
+async def token_fields(tx: Executor, token_id: int) -> dict[str, Any] | None:
+    """Token ``token_id`` as the audit trail compares it (None if there is none): its
+    columns but the id, ``used`` and times; the quota as what it can spend (leases
+    included), the key hash masked by its name."""
+    row = await tx.fetch_one("SELECT * FROM tokens WHERE id = :id", {"id": token_id})
+    if row is None:
+        return None
+    fields = row_fields(row, _UNAUDITED)
+    holding = (await read_holdings(tx, TOKEN, token_id)).get(token_id)
+    fields["quota"] = format_usd(row["quota"] if holding is None else holding.spendable)
+    return fields
+
+
+async def _existing_fields(tx: Executor, token_id: int) -> dict[str, Any]:
+    """``token_fields`` of a token about to change; NotFound if there is none."""
+    fields = await token_fields(tx, token_id)
+    if fields is None:
+        raise NotFound(f"no token with id {token_id}")
+    return fields
 
 
 def _changes(
@@ -429,6 +458,8 @@ async def delete_token(db: Database, token_id: int) -> None:
 
 async def remove_token(tx: Executor, token_id: int) -> None:
     """``delete_token`` in transaction ``tx``."""
-    if await tx.execute("DELETE FROM tokens WHERE id = :id", {"id": token_id}) == 0:
-        raise NotFound(f"no token with id {token_id}")
+    before = await _existing_fields(tx, token_id)
+    await remove_budgets(tx, BUDGET_TOKEN, token_id)
+    await tx.execute("DELETE FROM tokens WHERE id = :id", {"id": token_id})
+    await record_change(tx, "token", token_id, before["name"], before, None)
     await bump_config_version(tx)

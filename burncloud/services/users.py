@@ -20,7 +20,9 @@ from burncloud.crypto import generate_code
 from burncloud.db.base import Database, Executor, Row
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import UNLIMITED, format_usd
+from burncloud.services.audit import record_change, row_fields
 from burncloud.services.balances import Holding, read_holdings
+from burncloud.services.budgets import remove_budgets
 from burncloud.services.clock import now
 from burncloud.services.leases import USER
 from burncloud.services.logs import MAX_BIGINT
@@ -31,6 +33,7 @@ USER_STATUSES = ("enabled", "disabled")
 MAX_NAME_LENGTH = 64
 LIMIT_COLUMNS = ("rpm", "tpm", "max_concurrency")
 MAX_LIMIT = 2**31 - 1  # the columns are INTEGER (32-bit on PostgreSQL)
+_UNAUDITED = frozenset(("id", "used", "created_at"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +133,23 @@ def _spendable(user: User, holdings: dict[int, Holding]) -> User:
 
 
 async def add_user(
-    db: Database, *, name: str, role: str = "user", group: str = "default", balance: int = 0
+    db: Database,
+    *,
+    name: str,
+    role: str = "user",
+    group: str = "default",
+    balance: int = 0,
+    default_plan: str | None = None,
 ) -> User:
-    """Create a user in its own transaction (see ``create_user`` for the rules)."""
+    """Create a user in its own transaction (see ``create_user`` for the rules), on the
+    default plan if there is one (``plan default``'s, else ``default_plan``: the
+    ``BURNCLOUD_DEFAULT_PLAN`` setting)."""
+    from burncloud.services.plans import put_on_default_plan  # plans builds on users
+
     async with db.transaction() as tx:
-        return await create_user(tx, name=name, role=role, group=group, balance=balance)
+        user = await create_user(tx, name=name, role=role, group=group, balance=balance)
+        await put_on_default_plan(tx, user.id, default_plan)
+        return user
 
 
 async def create_user(
@@ -175,6 +190,7 @@ async def create_user(
         },
     )
     assert row is not None
+    await record_change(tx, "user", row["id"], name, None, await user_fields(tx, row["id"]))
     await bump_config_version(tx)
     return User.from_row(row)
 
@@ -289,19 +305,36 @@ async def delete_user(tx: Executor, ref: str) -> None:
     )
     if tokens:
         raise InvalidRequest(f"user {user.name!r} still has {tokens} token(s); delete them first")
+    before = await user_fields(tx, user.id)
+    await remove_budgets(tx, USER, user.id)
     await tx.execute("DELETE FROM users WHERE id = :id", {"id": user.id})
+    await record_change(tx, "user", user.id, user.name, before, None)
 
 
 async def credit_balance(tx: Executor, user_id: int, units: int) -> int:
     """Add ``units`` to a user's balance and return it; an unlimited (-1) balance stays -1."""
+    before = await user_fields(tx, user_id)
+    if before is None:
+        raise NotFound(f"no user with id {user_id}")
     balance = await tx.fetch_value(
         "UPDATE users SET balance = CASE WHEN balance = -1 THEN -1"
         " ELSE balance + :units END WHERE id = :id RETURNING balance",
         {"units": units, "id": user_id},
     )
-    if balance is None:
-        raise NotFound(f"no user with id {user_id}")
+    await record_change(tx, "user", user_id, before["name"], before, await user_fields(tx, user_id))
     return int(balance)
+
+
+async def user_fields(tx: Executor, user_id: int) -> dict[str, Any] | None:
+    """User ``user_id`` as the audit trail compares it (None if there is none): its columns
+    but the id, ``used`` and creation time; the balance as what the user can spend."""
+    row = await tx.fetch_one("SELECT * FROM users WHERE id = :id", {"id": user_id})
+    if row is None:
+        return None
+    fields = row_fields(row, _UNAUDITED)
+    holding = (await read_holdings(tx, USER, user_id)).get(user_id)
+    fields["balance"] = format_usd(row["balance"] if holding is None else holding.spendable)
+    return fields
 
 
 def parse_limit(value: int, what: str) -> int | None:
@@ -377,8 +410,10 @@ async def _require_other_admin(db: Executor, user: User, verb: str) -> None:
 async def _write(tx: Executor, user_id: int, changes: dict[str, Any]) -> User:
     """Apply ``changes`` (column -> value; columns come from this module, never from input)."""
     assignments = ", ".join(f"{column} = :{column}" for column in changes)
+    before = await user_fields(tx, user_id)
     row = await tx.fetch_one(
         f"UPDATE users SET {assignments} WHERE id = :id RETURNING *", {**changes, "id": user_id}
     )
     assert row is not None
+    await record_change(tx, "user", user_id, row["name"], before, await user_fields(tx, user_id))
     return await _with_balance(tx, User.from_row(row))

@@ -54,6 +54,7 @@ def test_fish_completes_subcommands() -> None:
 
 def test_options_with_a_fixed_set_carry_their_values() -> None:
     from burncloud.cli.app import app
+    from burncloud.cli.budget_options import PERIODS
     from burncloud.cli.completions import command_tree
     from burncloud.config import SERVERS
     from burncloud.providers.registry import CHANNEL_KINDS, ENDPOINT_NAMES
@@ -87,6 +88,11 @@ def test_options_with_a_fixed_set_carry_their_values() -> None:
         ("export", "--secrets"): ("omit", "env", "plain"),
         ("apply", "--format"): ("yaml", "json"),
         ("diff", "--format"): ("yaml", "json"),
+        ("token update", "--per"): PERIODS,
+        ("user update", "--per"): PERIODS,
+        ("plan create", "--per"): PERIODS,
+        ("plan update", "--per"): PERIODS,
+        ("alert add", "--format"): ("json", "slack", "discord", "telegram"),
     }
 
 

@@ -270,6 +270,7 @@ def test_stats_json_matches_the_rows(cli_json, world: World) -> None:
                 **_margin("0", None, 1, "0", None, None),  # r5's upstream: unknown, not 0
             },
         ],
+        "running_out": [],  # no key or user of the world has a limit
     }
 
 

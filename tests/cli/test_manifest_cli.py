@@ -1,6 +1,7 @@
 """`burncloud export`, `apply` and `diff` through the CLI: the round trip (export, apply
-on an empty database, export again gives the same file), apply twice is a no-op, diff
-finds a CLI change and exits 1, and 0 again once the file is re-applied."""
+on an empty database, export again gives the same file) with plans and budgets, apply
+twice is a no-op, diff finds a CLI change (a plan's budget, a user moved to another plan)
+and exits 1, and 0 again once the file is re-applied."""
 
 from __future__ import annotations
 
@@ -38,6 +39,13 @@ SEED = (
     ("token", "create", "--name", "laptop", "--user", "alice", "--quota", "10",
      "--models", "gpt-4o,sonnet", "--ips", "10.0.0.0/8", "--expires", "2031-01-31"),
     ("token", "create", "--name", "ci", "--user", "alice"),
+    ("plan", "create", "pro", "--budget", "20/month", "--budget", "5/5h", "--model-budget",
+     "gpt-4o=10/day", "--models", "gpt-4o,sonnet", "--rpm", "60", "--group", "vip"),
+    ("plan", "create", "free", "--budget", "1/day"),
+    ("plan", "default", "pro"),
+    ("plan", "assign", "alice", "pro"),
+    ("user", "update", "alice", "--budget", "2/week"),
+    ("token", "update", "2", "--budget", "3/day", "--model-budget", "gpt-4o=1", "--per", "5h"),
     ("redeem", "create", "--quota", "5", "--count", "2"),
     ("invite", "reward", "--inviter", "1", "--invitee", "0.5"),
 )  # fmt: skip
@@ -85,6 +93,7 @@ def test_export_apply_on_an_empty_database_export_gives_the_same_file(
     assert result.exit_code == 0, result.output
     assert "+ channel openai-main" in result.stdout
     assert "+ user alice" in result.stdout
+    assert "+ plan pro" in result.stdout
 
     second = tmp_path / f"again-{name}"
     result = other("export", "-o", str(second), "--secrets", "plain", "--confirm-plain-secrets")
@@ -114,6 +123,19 @@ def test_the_export_holds_every_part_of_the_configuration(cli: Invoke) -> None:
     assert len(laptop["key_sha256"]) == 64
     assert len(data["redemptions"]) == 2
     assert data["settings"] == {"invite_reward_invitee": "0.5", "invite_reward_inviter": "1"}
+    assert data["plans"] == [
+        {"name": "free", "models": [], "budgets": ["1/day"], "default": False},
+        {
+            "name": "pro",
+            "models": ["gpt-4o", "sonnet"],
+            "rpm": 60,
+            "group": "vip",
+            "budgets": ["5/5h", "20/month", "gpt-4o=10/day"],
+            "default": True,
+        },
+    ]
+    assert (alice["plan"], alice["budgets"]) == ("pro", ["2/week"])
+    assert laptop["budgets"] == ["3/day", "gpt-4o=1/5h"]
 
 
 def test_secrets_env_writes_references_and_apply_reads_them(
@@ -201,3 +223,45 @@ def test_a_bad_field_is_one_line_naming_its_path(cli: Invoke, tmp_path: Path) ->
     line = result.stderr.strip()
     assert len(line.splitlines()) == 1
     assert line.startswith(f"error: {path}: channels[0].weight:")
+
+
+def test_diff_finds_a_changed_plan_budget_and_a_moved_user_and_apply_puts_them_back(
+    cli: Invoke, tmp_path: Path
+) -> None:
+    seed(cli)
+    path = tmp_path / "burncloud.yaml"
+    assert cli("export", "-o", str(path)).exit_code == 0
+    assert cli("plan", "update", "pro", "--budget", "30/month").exit_code == 0
+    assert cli("plan", "assign", "alice", "free").exit_code == 0
+    assert cli("plan", "create", "team").exit_code == 0
+    result = cli("diff", "-f", str(path))
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "~ plan pro: budgets 5/5h,30/month,gpt-4o=10/day -> 5/5h,20/month,gpt-4o=10/day",
+        "~ user alice: plan free -> pro",
+        "- plan team",
+        f"3 changes between {path} and the database",
+    ]
+    result = cli("apply", "-f", str(path))
+    assert result.exit_code == 0, result.output
+    assert "- plan team" not in result.stdout  # without --prune the extra plan stays
+    result = cli("apply", "-f", str(path), "--prune")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["- plan team", "1 change (applied)"]
+    assert cli("diff", "-f", str(path)).exit_code == 0
+    shown = json.loads(cli("plan", "show", "pro", "--json").stdout)
+    assert sorted(budget["amount"] for budget in shown["budgets"]) == ["10", "20", "5"]
+
+
+def test_a_bad_budget_is_one_line_naming_its_path(cli: Invoke, tmp_path: Path) -> None:
+    seed(cli)
+    path = tmp_path / "burncloud.yaml"
+    path.write_text(
+        "format: burncloud/1\nplans:\n  - name: pro\n    budgets: [20/month, 5/fortnight]\n"
+    )
+    result = cli("apply", "-f", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"error: {path}: plans[0].budgets[1]: unknown budget period 'fortnight': use day,"
+        " week, month or a number of hours such as 5h"
+    )

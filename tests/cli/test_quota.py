@@ -23,6 +23,8 @@ def test_show_add_and_set_a_token_quota(cli, cli_json) -> None:
         "quota": "5",
         "held_by_routers": "0",
         "used": "0",
+        "spend_per_hour": "0",  # no spend yet: no forecast (tests/cli/test_forecast_cli.py)
+        "runs_out_in": None,
     }
     assert cli_json("quota", "add", token, "0.015")["quota"] == "5.015"
     assert cli_json("quota", "set", token, "2")["quota"] == "2"

@@ -46,6 +46,12 @@ READERS: dict[str, tuple[str, ...]] = {
     "price export": ("price", "export"),
     "export": ("export",),
     "bill replay": ("bill", "replay", "--prices", str(LITELLM_FILE), "--format", "litellm"),
+    "plan list": ("plan", "list"),
+    "plan show": ("plan", "show", "pro"),
+    "plan default": ("plan", "default"),  # without a plan: shows it
+    "alert list": ("alert", "list"),
+    "alert log": ("alert", "log"),
+    "audit list": ("audit", "list"),
 }
 WRITERS = {
     "init",
@@ -61,6 +67,8 @@ WRITERS = {
     "apply",
     "log prune",
     *(f"import {name}" for name in ("oneapi", "newapi", "litellm")),
+    *(f"plan {name}" for name in ("create", "update", "delete", "assign")),
+    *(f"alert {name}" for name in ("add", "test", "delete")),
 }
 # Commands that plan and change nothing: on a database not created yet they plan against a
 # new one in a temporary directory (services: cli.session.run_planning), creating nothing.

@@ -35,7 +35,9 @@ async def migrate_to(db: Database, version: int) -> None:
     async with db.transaction() as tx:
         for number in range(1, version + 1):
             for statement in MIGRATIONS[number - 1]:
-                await tx.execute(render(statement, db.dialect))
+                sql = render(statement, db.dialect)
+                if sql is not None:
+                    await tx.execute(sql)
             await tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (:v, 0)", {"v": number}
             )

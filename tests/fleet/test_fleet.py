@@ -26,6 +26,7 @@ import redis
 from burncloud.db import open_database
 from burncloud.gateway.fleet.rate_limit import SLACK
 from burncloud.money import parse_usd
+from burncloud.services.budgets import TOKEN, set_budget
 from burncloud.services.prices import set_price
 from burncloud.services.tokens import update_token
 from tests.fakes import running_fake_openai
@@ -334,3 +335,29 @@ def _wait_for(condition, within: float) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.1)
+
+
+def test_a_daily_budget_for_50_lets_exactly_50_of_500_through_two_routers(
+    pg_url, prefix, tmp_path
+) -> None:
+    """The budget window is leased like quota: exact across routers on one PostgreSQL."""
+    with running_fake_openai("sk-canary-upstream-key", completion_tokens=100) as fake:
+        token_id, key = asyncio.run(_seeded(pg_url, fake, quota="-1"))
+        asyncio.run(_daily_budget(pg_url, token_id, "0.3"))  # 50 answers
+        with fleet(pg_url, tmp_path, REDIS_URL, prefix) as urls:
+            statuses = [status for status, _ in asyncio.run(_spread(urls, key, 500))]
+        answered = len(fake.requests)
+    assert statuses.count(200) == 50 and statuses.count(402) == 450
+    assert answered == 50
+    windows = asyncio.run(_sql(pg_url, "SELECT amount, remaining, used FROM budget_windows"))
+    assert [tuple(row.values()) for row in windows] == [(50 * ANSWER_COST, 0, 50 * ANSWER_COST)]
+    assert asyncio.run(_sql(pg_url, "SELECT * FROM quota_leases")) == []
+
+
+async def _daily_budget(db_url: str, token_id: int, usd: str) -> None:
+    db = await open_database(db_url)
+    try:
+        async with db.transaction() as tx:
+            await set_budget(tx, TOKEN, token_id, parse_usd(usd), "day")
+    finally:
+        await db.close()

@@ -23,16 +23,25 @@ class FlakyLedger:
     def __init__(self, affordable: int) -> None:
         self.left = affordable
         self.calls: list[int] = []
+        self.budgets = NoBudgets()
 
-    async def reserve(self, token, user, amount: int):
+    async def reserve(self, token, user, amount: int, windows=()):
         self.calls.append(amount)
         if len(self.calls) == 1 or amount > self.left:
             raise InsufficientQuota("short")
         self.left -= amount
         return SimpleNamespace(amount=amount)
 
-    async def affordable(self, token, user) -> int:
+    async def affordable(self, token, user, windows=()) -> int:
         return self.left
+
+
+class NoBudgets:
+    """A budget book for callers without budgets."""
+
+    async def windows(self, budgets) -> list:
+        assert list(budgets) == []
+        return []
 
 
 def _request(max_tokens: int):
@@ -40,7 +49,7 @@ def _request(max_tokens: int):
     return parse_request(CHAT, orjson.dumps(body))
 
 
-CALLER = SimpleNamespace(token=None, user=None)
+CALLER = SimpleNamespace(token=None, user=None, budgets=())
 
 
 async def test_whole_answer_is_not_capped_when_it_fits_on_a_second_look() -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from burncloud_tui.source import Figures, Tables
 
+from burncloud.services.forecast import RunningOut, Runway
 from burncloud.services.margins import Margin
 from burncloud.services.stats import (
     ChannelRow,
@@ -122,6 +123,16 @@ def log_line(id: int, **changes: object) -> LogLine:
     return LogLine(**values)  # type: ignore[arg-type]
 
 
+def busy_running_out() -> list[RunningOut]:
+    """alice's monthly budget runs out in 5 h 12 min, her key's quota in 3 d 4 h."""
+    return [
+        RunningOut("user", 7, "alice", "monthly budget", Runway("window", 9, USD, USD // 5, 18720)),
+        RunningOut(
+            "token", 3, "alice-key", "quota", Runway("token", 3, 16 * USD, USD // 5, 273600)
+        ),
+    ]
+
+
 def busy_figures() -> Figures:
     return Figures(SUMMARY, minutes([300, 500, 900, 750]), hours([10 * USD, 20 * USD]))
 
@@ -172,11 +183,13 @@ class MemorySource:
     figures_now: Figures = field(default_factory=busy_figures)
     tables_now: Tables = field(default_factory=busy_tables)
     lines: list[LogLine] = field(default_factory=busy_lines)
+    running: list[RunningOut] = field(default_factory=busy_running_out)
     failure: Exception | None = None
     gate: asyncio.Event | None = None
     calls: int = 0
     tail_calls: list[int | None] = field(default_factory=list)
     tables_since: list[int] = field(default_factory=list)
+    forecasts_at: list[int] = field(default_factory=list)
     closed: bool = False
 
     async def figures(self, now: int) -> Figures:
@@ -196,6 +209,10 @@ class MemorySource:
         newer = [line for line in self.lines if after_id is None or line.id > after_id]
         return sorted(newer, key=lambda line: -line.id)[:limit]
 
+    async def running_out(self, now: int) -> list[RunningOut]:
+        self.forecasts_at.append(now)
+        return self.running
+
     async def close(self) -> None:
         self.closed = True
 
@@ -205,4 +222,5 @@ def empty_source() -> MemorySource:
         figures_now=Figures(EMPTY_SUMMARY, minutes([]), hours([])),
         tables_now=Tables([], [], [], []),
         lines=[],
+        running=[],
     )

@@ -280,3 +280,29 @@ async def test_a_slow_refresh_skips_ticks_and_never_blocks_the_keys(run_dash: Ru
         assert lines(app)[1] == HEADER[1]
         assert source.calls == 1
         assert source.tail_calls == []  # paused before the tail was read
+
+
+async def test_keys_and_users_show_when_they_run_out(run_dash: Runner) -> None:
+    async with run_dash(MemorySource(), size=(160, 48)) as (app, _):
+        assert cells(app, "#tokens-table", "3")[4:6] == ["$25.00", "3 d 4 h"]
+        assert cells(app, "#tokens-table", "4")[4:6] == ["$6.00", ""]  # no limit, or no spend
+        assert cells(app, "#users-table", "7")[4:6] == ["$31.00", "5 h 12 min"]
+        assert len(cells(app, "#models-table", "gpt-4o")) == 7  # models have no runway
+
+
+async def test_forecasts_are_read_once_a_minute(run_dash: Runner) -> None:
+    source = MemorySource()
+    clock = Clock()
+    async with run_dash(source, clock=clock, size=(160, 48)) as (app, pilot):
+        source.running = [
+            replace(source.running[1], runway=replace(source.running[1].runway, runs_out_in=2400))
+        ]
+        clock.now = NOW + 59
+        await refreshed(pilot)
+        assert source.forecasts_at == [NOW]
+        assert cells(app, "#tokens-table", "3")[5] == "3 d 4 h"  # the last forecast stands
+        clock.now = NOW + 60
+        await refreshed(pilot)
+        assert source.forecasts_at == [NOW, NOW + 60]
+        assert cells(app, "#tokens-table", "3")[5] == "40 min"
+        assert cells(app, "#users-table", "7")[5] == ""  # alice no longer runs out

@@ -21,6 +21,7 @@ from burncloud.gateway.fleet.shared_state import STATE_FILE_ENV, MmapState
 from burncloud.gateway.route_trace import RouteTrace
 from burncloud.money import UNLIMITED
 from burncloud.services.channels import add_channel, disable_channel
+from burncloud.services.quota import set_token_quota
 from burncloud.services.tokens import create_token
 from burncloud.services.users import add_user
 from tests.tui.conftest import Clock, settle
@@ -206,3 +207,20 @@ async def test_a_new_database_is_empty_and_queried_off_the_ui_thread(
 
 def row_count(app: DashApp, selector: str) -> int:
     return app.dash.query_one(selector, DataTable).row_count
+
+
+async def test_a_key_with_a_quota_shows_when_it_runs_out(db_url: str, state_file: Path) -> None:
+    await seed(db_url)
+    db = await open_database(db_url)
+    try:
+        await set_token_quota(db, 1, 10**9)  # 1 USD left
+    finally:
+        await db.close()
+    app = DashApp(DatabaseSource(db_url), refresh_every=3600, clock=Clock(), location="test")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        tokens = app.dash.query_one("#tokens-table", DataTable)
+        # 0.04375 USD in the six hours (and 20 s) from 16:13:00: 1 USD lasts 5 d 17 h
+        assert [str(c) for c in tokens.get_row("1")][4:6] == ["$0.0438", "5 d 17 h"]
+        users = app.dash.query_one("#users-table", DataTable)
+        assert [str(c) for c in users.get_row_at(0)][5] == ""  # alice's balance is unlimited

@@ -27,22 +27,29 @@ leases of crashed routers; ``stop`` gives every lease back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from burncloud.db.base import Database
 from burncloud.errors import InsufficientQuota, ServiceUnavailable
+from burncloud.gateway.billing.budget_book import BudgetBook, HeldWindow
 from burncloud.gateway.billing.lease_pool import Key, LeasePool, slice_size
-from burncloud.gateway.billing.reservations import Charge, Lease, Reservation, Settlement
+from burncloud.gateway.billing.outage import database_unreachable_is_503
+from burncloud.gateway.billing.reservations import (
+    Charge,
+    Lease,
+    Reservation,
+    Settlement,
+    Side,
+)
 from burncloud.gateway.periodic import Failure, Periodic
 from burncloud.money import UNLIMITED
-from burncloud.services.leases import TOKEN, USER, sweep_expired_leases
+from burncloud.services.leases import BUDGET, TOKEN, USER, sweep_expired_leases
 from burncloud.services.tokens import Token
 from burncloud.services.users import User
 
@@ -83,8 +90,11 @@ class Ledger:
         prefill_requests: int = PREFILL_REQUESTS,
         clock: Callable[[], float] = time.monotonic,
         recall: Callable[[Key], None] | None = None,
+        timezone: str = "UTC",
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.owner = owner
+        self.budgets = BudgetBook(db, timezone, wall_clock)  # the open budget windows
         self._prefill_requests = prefill_requests  # 0: never top up in the background
         self._db = db
         self._timing = _Timing(ttl, idle_after, sweep_every, tick)
@@ -110,51 +120,70 @@ class Ledger:
 
     # -- the request path -------------------------------------------------------------
 
-    async def reserve(self, token: Token, user: User, amount: int) -> Reservation:
-        """Hold ``amount`` against the token and the user; InsufficientQuota if either is short."""
+    async def reserve(
+        self,
+        token: Token,
+        user: User,
+        amount: int,
+        windows: Sequence[HeldWindow] = (),
+    ) -> Reservation:
+        """Hold ``amount`` against the token, the user and each budget window;
+        InsufficientQuota if the token or user is short, BudgetExceeded if a window is."""
         if amount < 0:
             raise ValueError("cannot reserve a negative amount")
         if self._closed:
             raise ServiceUnavailable("the router is shutting down")
-        token_limited, user_limited = token.quota != UNLIMITED, user.balance != UNLIMITED
+        keys = _limited_keys(token, user, windows)
         if amount == 0:
-            return Reservation(token.id, user.id, 0, None, None, token_limited, user_limited)
-        async with _database_unreachable_is_503():
-            token_lease = await self._hold((TOKEN, token.id), amount) if token_limited else None
+            return Reservation(token.id, user.id, 0, tuple((*key, None) for key in keys))
+        holds: list[Side] = []
         try:
-            async with _database_unreachable_is_503():
-                user_lease = await self._hold((USER, user.id), amount) if user_limited else None
+            for key in keys:
+                async with database_unreachable_is_503():
+                    lease = await self._hold_or_explain(key, amount, windows)
+                if lease is not None:
+                    holds.append((*key, lease))
         except BaseException:
-            if token_lease is not None:
-                _unhold(token_lease, amount)
+            for _, _, lease in holds:
+                if lease is not None:
+                    _unhold(lease, amount)
             raise
-        return Reservation(
-            token.id,
-            user.id,
-            amount,
-            token_lease,
-            user_lease,
-            token_limited=token_lease is not None,
-            user_limited=user_lease is not None,
-        )
+        return Reservation(token.id, user.id, amount, tuple(holds))
 
-    async def check_can_pay(self, token: Token, user: User) -> None:
-        """InsufficientQuota unless the token and the user have money left (a nano-dollar
-        is held and given straight back: from the lease in memory while it has some)."""
-        self.release(await self.reserve(token, user, 1))
+    async def _hold_or_explain(
+        self, key: Key, amount: int, windows: Sequence[HeldWindow]
+    ) -> Lease | None:
+        """``_hold``, with a budget window's refusal told as that window's 402."""
+        try:
+            return await self._hold(key, amount)
+        except InsufficientQuota:
+            if key[0] != BUDGET:
+                raise
+            window = next(w for w in windows if w.id == key[1])
+            left = await self._pool.affordable(key)
+            raise window.exceeded(left or 0, amount, self.budgets.now()) from None
 
-    async def affordable(self, token: Token, user: User) -> int | None:
+    async def check_can_pay(
+        self, token: Token, user: User, windows: Sequence[HeldWindow] = ()
+    ) -> None:
+        """InsufficientQuota unless the token, the user and each window have money left (a
+        nano-dollar is held and given straight back: from the leases in memory while they
+        have some)."""
+        self.release(await self.reserve(token, user, 1, windows))
+
+    async def affordable(
+        self, token: Token, user: User, windows: Sequence[HeldWindow] = ()
+    ) -> int | None:
         """What the caller could reserve right now (this worker's leases + the database).
 
-        None when both sides are unlimited. Reads the database: for the refusal path only.
+        None when every side is unlimited. Reads the database: for the refusal path only.
         """
-        sides = []
-        async with _database_unreachable_is_503():
-            if token.quota != UNLIMITED:
-                sides.append(await self._pool.affordable((TOKEN, token.id)))
-            if user.balance != UNLIMITED:
-                sides.append(await self._pool.affordable((USER, user.id)))
-        limits = [value for value in sides if value is not None]
+        limits = []
+        async with database_unreachable_is_503():
+            for key in _limited_keys(token, user, windows):
+                value = await self._pool.affordable(key)
+                if value is not None:
+                    limits.append(value)
         return min(limits) if limits else None
 
     def settle(self, reservation: Reservation, cost: int) -> Settlement:
@@ -347,19 +376,16 @@ class Ledger:
         await self.return_idle()
 
 
-@contextlib.asynccontextmanager
-async def _database_unreachable_is_503() -> AsyncIterator[None]:
-    """A request whose money cannot be checked is refused as 503, never served unpaid; a
-    database failure here is the operator's outage, not the caller's mistake or a bug."""
-    try:
-        yield
-    except (InsufficientQuota, ServiceUnavailable):
-        raise
-    except Exception as exc:
-        log.warning("quota database unreachable: %s: %s", type(exc).__name__, exc)
-        raise ServiceUnavailable(
-            "the quota database is unreachable; the request was not served, retry shortly"
-        ) from exc
+def _limited_keys(token: Token, user: User, windows: Sequence[HeldWindow]) -> list[Key]:
+    """The lease keys a request must fit: the token's and the user's unless unlimited, and
+    each budget window's."""
+    keys: list[Key] = []
+    if token.quota != UNLIMITED:
+        keys.append((TOKEN, token.id))
+    if user.balance != UNLIMITED:
+        keys.append((USER, user.id))
+    keys.extend((BUDGET, window.id) for window in windows)
+    return keys
 
 
 def _unhold(lease: Lease, amount: int) -> None:

@@ -33,7 +33,14 @@ from burncloud.gateway.billing.reservations import Settlement
 from burncloud.gateway.periodic import Failure, Periodic
 from burncloud.gateway.route_trace import RouteTrace
 from burncloud.services.clock import now as wall_clock
-from burncloud.services.leases import TOKEN, USER, add_used, charge_directly, consume_leases
+from burncloud.services.leases import (
+    BUDGET,
+    TOKEN,
+    USER,
+    add_used,
+    charge_directly,
+    consume_leases,
+)
 from burncloud.services.rollup import MinuteTotals, prune_minutes
 
 log = logging.getLogger("burncloud.logwriter")
@@ -163,10 +170,10 @@ def _add_up(records: Iterable[LogRecord]) -> _Bill:
     """Aggregate a batch's costs per token, user, channel and lease, and each channel's
     successes and failures (every attempt of the route counts, failed-over ones too)."""
     bill = _Bill(
-        {"tokens": {}, "users": {}, "channels": {}},
+        {"tokens": {}, "users": {}, "channels": {}, "budget_windows": {}},
         {},
         {},
-        {TOKEN: {}, USER: {}},
+        {TOKEN: {}, USER: {}, BUDGET: {}},
         {},
         MinuteTotals(),
     )
@@ -193,6 +200,8 @@ def _add_charges(bill: _Bill, record: LogRecord) -> None:
                 _add(bill.direct[subject], rid, record.cost)
         return
     for charge in record.settlement.charges:
+        if charge.subject == BUDGET:  # a window's charges add up to the cost: its use
+            _add(bill.used["budget_windows"], charge.subject_id, charge.amount)
         if charge.lease_id is None:
             _add(bill.direct[charge.subject], charge.subject_id, charge.amount)
         else:
@@ -228,7 +237,7 @@ async def _persist(tx: Executor, records: Sequence[LogRecord], bill: _Bill) -> N
     for lease_id in await consume_leases(tx, bill.leases):
         subject, sid = bill.lease_subjects[lease_id]  # swept meanwhile: bill the subject
         _add(bill.direct[subject], sid, bill.leases[lease_id])
-    for table, subject in (("tokens", TOKEN), ("users", USER)):
+    for table, subject in (("tokens", TOKEN), ("users", USER), ("budget_windows", BUDGET)):
         await add_used(tx, table, bill.used[table])
         await charge_directly(tx, subject, bill.direct[subject])
     await add_used(tx, "channels", bill.used["channels"])

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from burncloud.money import format_usd
-from burncloud.services.leases import TOKEN, USER
 
 
 @dataclass(slots=True, eq=False)
@@ -31,29 +30,27 @@ class Lease:
     scarce: bool = False
 
 
+Side = tuple[str, int, Lease | None]  # (subject, subject id, the lease holding the money)
+
+
 @dataclass(slots=True, eq=False)
 class Reservation:
-    """An amount held for one request against its token and its user.
+    """An amount held for one request against every limit it must fit: its token's quota,
+    its user's balance and the windows of its budgets (``holds``, one per limited side).
 
-    A side that is unlimited is not limited and has no lease; a limited side of a zero
-    reservation has no lease either (a cost is then taken when it is settled).
+    A side that is unlimited is not held; a limited side of a zero reservation has no
+    lease (a cost is then taken when it is settled).
     """
 
     token_id: int
     user_id: int
     amount: int
-    token_lease: Lease | None
-    user_lease: Lease | None
-    token_limited: bool
-    user_limited: bool
+    holds: tuple[Side, ...]
     settled: bool = False
 
-    def sides(self) -> Iterator[tuple[str, int, Lease | None]]:
+    def sides(self) -> Iterator[Side]:
         """(subject, id, lease) for each limited side of the reservation."""
-        if self.token_limited:
-            yield TOKEN, self.token_id, self.token_lease
-        if self.user_limited:
-            yield USER, self.user_id, self.user_lease
+        return iter(self.holds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,6 +212,13 @@ _CHANNEL_FIELDS: JSON = {
 _TOKEN_FIELDS: JSON = {"name": STRING, "quota": DECIMAL, "expires": REF, "models": NAMES}
 _LIMITS: JSON = {"rpm": INTEGER, "tpm": INTEGER, "max_concurrency": INTEGER}
 _USER_FIELDS: JSON = {"name": STRING, "role": STRING, "group": STRING}
+_PLAN_FIELDS: JSON = {
+    "budgets": NAMES,  # "20/month", "gpt-4o=5/5h"
+    "models": NAMES,
+    "rpm": INTEGER,
+    "tpm": INTEGER,
+    "group": STRING,
+}
 
 ADMIN_SCHEMAS: JSON = {
     "Empty": _obj(closed=True),
@@ -232,6 +239,20 @@ ADMIN_SCHEMAS: JSON = {
     "PriceCatalog": OBJECT,
     "RedemptionCreate": _obj(("quota",), True, quota=DECIMAL, count=INTEGER),
     "RedemptionUse": _obj(("code", "user"), True, code=STRING, user=REF),
+    "Budget": _obj(("amount", "period"), True, amount=DECIMAL, period=STRING, model=STRING),
+    "PlanCreate": _obj(("name",), True, name=STRING, **_PLAN_FIELDS),
+    "PlanUpdate": _obj(closed=True, name=STRING, remove_budgets=NAMES, **_PLAN_FIELDS),
+    "PlanChoice": _obj(("plan",), True, plan={"type": ["string", "integer", "null"]}),
+    "AlertCreate": _obj(
+        ("url", "events"),
+        True,
+        url=STRING,
+        events=NAMES,
+        format={"type": "string", "enum": ["json", "slack", "discord", "telegram"]},
+        secret=STRING,
+        thresholds={"type": ["string", "array"], "items": {"type": ["integer", "string"]}},
+        chat_id=STRING,
+    ),
 }
 
 
@@ -381,6 +402,9 @@ def _admin_paths() -> JSON:
     token = _param("token_id", schema={"type": "integer", "minimum": 0, "maximum": MAX_BIGINT})
     user, group, model = _param("user_ref"), _param("name"), _param("model")
     request_id = _param("request_id")
+    plan, period = _param("plan_ref"), _param("period")
+    budget_model = _param("model", "query", STRING)
+    hook = _param("hook_id", schema={"type": "integer", "minimum": 0, "maximum": MAX_BIGINT})
     cost_of = _param("channel_id", "query", INTEGER)  # a channel's own cost price
     above = _param("above", "query", INTEGER)
     unit_keys = (
@@ -474,6 +498,67 @@ def _admin_paths() -> JSON:
             "post": ("Create codes (shown once)", "RedemptionCreate", ()),
         },
         "/api/redemptions/use": {"post": ("Redeem a code", "RedemptionUse", ())},
+        "/api/tokens/{token_id}/budgets": {
+            "get": ("Every budget a token's requests count against, now", None, (token,)),
+            "put": ("Set a token's budget for a period (and model)", "Budget", (token,)),
+        },
+        "/api/tokens/{token_id}/budgets/{period}": {
+            "delete": ("Remove a token's budget", None, (token, period, budget_model)),
+        },
+        "/api/users/{user_ref}/budgets": {
+            "get": ("A user's budgets (its own and its plan's), now", None, (user,)),
+            "put": ("Set a user's budget for a period (and model)", "Budget", (user,)),
+        },
+        "/api/users/{user_ref}/budgets/{period}": {
+            "delete": ("Remove a user's budget", None, (user, period, budget_model)),
+        },
+        "/api/users/{user_ref}/plan": {
+            "put": ("Put a user on a plan (null: none)", "PlanChoice", (user,)),
+        },
+        "/api/plans": {
+            "get": ("List plans", None, ()),
+            "post": ("Create a plan", "PlanCreate", ()),
+        },
+        "/api/plans/{plan_ref}": {
+            "get": ("Show a plan", None, (plan,)),
+            "patch": ("Update a plan", "PlanUpdate", (plan,)),
+            "delete": ("Delete a plan (its users go to no plan)", None, (plan,)),
+        },
+        "/api/default-plan": {
+            "get": ("The plan new users get", None, ()),
+            "put": ("Set the plan new users get (null: none)", "PlanChoice", ()),
+        },
+        "/api/alerts": {
+            "get": ("List alerts", None, ()),
+            "post": ("Add an alert (a webhook)", "AlertCreate", ()),
+        },
+        "/api/alerts/{hook_id}": {
+            "get": ("Show an alert", None, (hook,)),
+            "delete": ("Delete an alert", None, (hook,)),
+        },
+        "/api/alerts/{hook_id}/test": {"post": ("Send a test event now", "Empty", (hook,))},
+        "/api/alerts/log": {
+            "get": (
+                "Alert deliveries, newest first",
+                None,
+                (
+                    _param("status", "query", STRING),
+                    _param("alert", "query", INTEGER),
+                    _param("limit", "query", INTEGER),
+                ),
+            )
+        },
+        "/api/audit": {
+            "get": (
+                "Configuration changes, newest first",
+                None,
+                (
+                    _param("since", "query", STRING),
+                    _param("object", "query", STRING),
+                    _param("limit", "query", INTEGER),
+                ),
+            )
+        },
         "/api/logs": {"get": ("Request logs", None, log_filters)},
         "/api/logs/{request_id}": {"get": ("A request's bill, explained", None, (request_id,))},
     }

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from burncloud.crypto import KEY_PREFIX, hash_secret
 from burncloud.errors import InvalidToken, PermissionDenied, TokenExpired
 from burncloud.gateway.snapshot import Network, Snapshot
+from burncloud.services.budgets import BudgetRule
 from burncloud.services.key_scopes import ADMIN, RELAY
+from burncloud.services.plans import Plan
 from burncloud.services.tokens import Token
 from burncloud.services.users import User
 
@@ -33,7 +35,9 @@ _WRONG_KEY = {  # what a key that lacks the route's scope is told to use instead
 @dataclass(frozen=True, slots=True)
 class Caller:
     token: Token
-    user: User
+    user: User  # as its plan makes it (group, rate limits): see snapshot._on_plan
+    plan: Plan | None = None
+    budgets: tuple[tuple[BudgetRule, int], ...] = ()  # every budget with its subject id
 
     @property
     def group(self) -> str:
@@ -77,7 +81,7 @@ def authenticate(
     if networks and not _ip_allowed(client_ip, networks):
         raise PermissionDenied(f"client IP {client_ip} is not allowed for this API key")
     _authorize_scope(token, user, scope)
-    return Caller(token=token, user=user)
+    return Caller(token, user, snapshot.plans.get(user.id), snapshot.budgets_for(token, user))
 
 
 def _token_for(snapshot: Snapshot, key: str) -> Token | None:
@@ -98,9 +102,12 @@ def _authorize_scope(token: Token, user: User, scope: str) -> None:
 
 
 def authorize_model(caller: Caller, model: str) -> None:
-    """Raise PermissionDenied if the key's model allow-list excludes ``model``."""
+    """Raise PermissionDenied if the key's or its user's plan's model allow-list excludes
+    ``model``."""
     if caller.token.models and model not in caller.token.models:
         raise PermissionDenied(f"this API key may not use model {model!r}")
+    if caller.plan is not None and not caller.plan.allows(model):
+        raise PermissionDenied(f"the {caller.plan.name!r} plan does not include model {model!r}")
 
 
 def _ip_allowed(client_ip: str | None, networks: tuple[Network, ...]) -> bool:

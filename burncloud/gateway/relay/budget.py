@@ -20,6 +20,7 @@ from burncloud.gateway.billing.ledger import Ledger
 from burncloud.gateway.billing.reservations import Reservation
 from burncloud.gateway.relay.auth import Caller
 from burncloud.gateway.relay.inbound import InboundRequest
+from burncloud.services.budgets import BudgetRule
 from burncloud.services.pricing import Price, ceiling_cost
 
 
@@ -35,22 +36,33 @@ async def reserve_budget(
     """Reserve the request's estimated cost, capping its answer if the balance is short."""
     prompt, limit, answers = request.prompt_estimate(), request.answer_limit(), request.answers
     units = request.reserved_units()
+    windows = await ledger.budgets.windows(caller_budgets(caller, request.model))
     try:
         estimate = ceiling_cost(prompt, limit * answers, price, ratio, units)
-        return Budget(await ledger.reserve(caller.token, caller.user, estimate), None)
+        return Budget(await ledger.reserve(caller.token, caller.user, estimate, windows), None)
     except InsufficientQuota:
         if limit <= 1 or not request.endpoint.limit_fields:  # no answer limit to cap
             raise
-        affordable = await ledger.affordable(caller.token, caller.user)
+        affordable = await ledger.affordable(caller.token, caller.user, windows)
         cap = affordable_answer(affordable, prompt, limit * answers, price, ratio) // answers
         if cap < 1:
             raise
     # The balance moved meanwhile (another worker gave a lease back): the whole answer may
     # fit after all, and then it is not capped.
     reservation = await ledger.reserve(
-        caller.token, caller.user, ceiling_cost(prompt, cap * answers, price, ratio, units)
+        caller.token, caller.user, ceiling_cost(prompt, cap * answers, price, ratio, units), windows
     )
     return Budget(reservation, None if cap == limit else cap)
+
+
+def caller_budgets(caller: Caller, model: str | None) -> list[tuple[BudgetRule, int]]:
+    """The budgets a request of ``caller`` for ``model`` must fit (``None``: the model is
+    not known yet, so only the budgets of every model)."""
+    return [
+        (rule, subject)
+        for rule, subject in caller.budgets
+        if (rule.applies_to(model) if model is not None else not rule.model)
+    ]
 
 
 def affordable_answer(

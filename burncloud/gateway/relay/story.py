@@ -17,7 +17,7 @@ from burncloud.errors import BurncloudError, InsufficientQuota
 from burncloud.gateway.asgi import ClientDisconnected, discard_body, read_body, send_error
 from burncloud.gateway.relay.auth import Caller, authenticate, authorize_model
 from burncloud.gateway.relay.body_budget import check_json_elements, is_large
-from burncloud.gateway.relay.budget import Budget, reserve_budget
+from burncloud.gateway.relay.budget import Budget, caller_budgets, reserve_budget
 from burncloud.gateway.relay.call import Call, NativeRequest
 from burncloud.gateway.relay.deps import RelayDeps
 from burncloud.gateway.relay.disconnect import unless_disconnected
@@ -119,8 +119,10 @@ class Relay:
         if is_large(call.headers) and not snapshot.may_be_free(
             caller.group, settings.allow_free_models
         ):
+            ledger = self.deps.ledger
             try:
-                await self.deps.ledger.check_can_pay(caller.token, caller.user)
+                windows = await ledger.budgets.windows(caller_budgets(caller, None))
+                await ledger.check_can_pay(caller.token, caller.user, windows)
             except InsufficientQuota:
                 await discard_body(call.receive, limit)  # so that the client reads the 402
                 raise

@@ -1,5 +1,6 @@
 """Deleting request log rows past the retention (``BURNCLOUD_LOG_RETENTION_DAYS``) in the
-background (``services.log_retention``: small batches, rollups kept).
+background (``services.log_retention``: small batches, rollups kept), and the budget
+windows that ended before it.
 
 One worker of a router prunes per round (a claim in the shared state), the first round
 shortly after the worker starts; a retention of 0 keeps every row and starts no task.
@@ -15,6 +16,7 @@ from burncloud.db import Database
 from burncloud.gateway.fleet.shared_state import SharedState
 from burncloud.gateway.periodic import Failure
 from burncloud.gateway.upkeep.claimed_rounds import ClaimedRounds
+from burncloud.services.budgets import prune_windows
 from burncloud.services.clock import now as clock_now
 from burncloud.services.log_retention import DAY, Pruned, prune_logs
 
@@ -58,8 +60,13 @@ class LogPruner:
         await self._rounds.stop()
 
     async def prune_once(self) -> Pruned:
-        """Delete every row older than the retention now."""
-        pruned = await prune_logs(self._db, self._clock() - self._retention)
+        """Delete every row older than the retention now, and the budget windows that
+        ended before it."""
+        cutoff = self._clock() - self._retention
+        pruned = await prune_logs(self._db, cutoff)
         if pruned.rows:
             log.info("pruned %d log rows past the retention", pruned.rows)
+        windows = await prune_windows(self._db, cutoff)
+        if windows:
+            log.info("pruned %d budget windows that ended before the retention", windows)
         return pruned

@@ -5,6 +5,8 @@ configuration writers wait), then plans again: if the database changed since the
 shown, nothing is written. Every object goes through its service's tx-level write, so
 the same rules hold as for the CLI (a kind's config, groups that exist, model maps, names
 no other object has, the last enabled admin), and any refusal rolls the whole apply back.
+Budgets are set and removed through ``services.budgets`` (a new amount moves the current
+windows by the difference), and a token or user deleted by prune takes its budgets along.
 Routers reload once, when the transaction commits. Base URLs are checked with the
 caller's ``check_url`` before the transaction, as it may resolve names.
 """
@@ -17,8 +19,9 @@ from typing import Any, TypeVar
 from burncloud.crypto import MASK, SecretBox, generate_key, hash_secret, mask_secret
 from burncloud.db.base import Database, Executor
 from burncloud.errors import InvalidRequest, NotFound
-from burncloud.services import channels, price_sync, redemptions, tokens, users
+from burncloud.services import budgets, channels, plans, price_sync, redemptions, tokens, users
 from burncloud.services.admin_keys import KEY_HINT_PREFIX
+from burncloud.services.budgets import TOKEN, USER
 from burncloud.services.groups import delete_group, set_group
 from burncloud.services.invites import (
     INVITEE_REWARD_KEY,
@@ -26,6 +29,7 @@ from burncloud.services.invites import (
     write_invite_rewards,
 )
 from burncloud.services.key_scopes import scopes_text
+from burncloud.services.manifest.apply_plans import delete_plans, write_budgets, write_plans
 from burncloud.services.manifest.clean import channel_fields
 from burncloud.services.manifest.model import ChannelSpec, NewKey, Plan, TokenSpec, UserSpec
 from burncloud.services.manifest.plan import Diff, diff_database
@@ -83,6 +87,7 @@ async def _write(tx: Executor, box: SecretBox, diff: Diff) -> list[NewKey]:
         await write_invite_rewards(tx, inviter=inviter, invitee=invitee)
     for name, ratio in _kept(diff.groups):
         await set_group(tx, name, ratio)
+    await write_plans(tx, diff.plans)
     await _write_users(tx, [step for step in diff.users if step.after is not None])
     await _write_channels(tx, box, diff.channels)
     if diff.prices.changes:
@@ -98,13 +103,18 @@ async def _delete(tx: Executor, diff: Diff) -> None:
     """With prune: what the file does not name, things that point at others first (a
     channel's and a model's prices went with the prices above)."""
     for token in _dropped(diff.tokens):
-        await tokens.remove_token(tx, await _token_id(tx, token))
+        token_id = await _token_id(tx, token)
+        await budgets.remove_budgets(tx, TOKEN, token_id)
+        await tokens.remove_token(tx, token_id)
     for code in _dropped(diff.redemptions):
         await redemptions.delete_unused_code(tx, code.code_sha256)
     for channel in _dropped(diff.channels):
         await channels.remove_channel(tx, await _channel_id(tx, channel.name))
     for user in _dropped(diff.users):
-        await users.delete_user(tx, await _user_ref(tx, user.name))
+        user_id = await _user_id(tx, user.name)
+        await budgets.remove_budgets(tx, USER, user_id)
+        await users.delete_user(tx, str(user_id))
+    await delete_plans(tx, _dropped(diff.plans))
     for name, _ in _dropped(diff.groups):
         await delete_group(tx, name)
     for key, _ in _dropped(diff.settings):
@@ -150,6 +160,10 @@ async def _create_user(tx: Executor, spec: UserSpec) -> None:
         )
     if not spec.enabled:
         await users.write_user_status(tx, str(user.id), "disabled")
+    on = await plans.plan_of_user(tx, user.id)  # where new users get the default plan
+    if (None if on is None else on.name) != spec.plan:
+        await plans.assign_plan(tx, str(user.id), spec.plan)
+    await write_budgets(tx, USER, user.id, (), spec.budgets)
 
 
 async def _update_user(tx: Executor, old: UserSpec, new: UserSpec) -> None:
@@ -167,6 +181,9 @@ async def _update_user(tx: Executor, old: UserSpec, new: UserSpec) -> None:
     )
     if old.enabled != new.enabled:
         await users.write_user_status(tx, ref, "enabled" if new.enabled else "disabled")
+    if old.plan != new.plan:
+        await plans.assign_plan(tx, ref, new.plan)
+    await write_budgets(tx, USER, int(ref), old.budgets, new.budgets)
 
 
 def _limit_arg(limit: int | None) -> int:
@@ -204,7 +221,9 @@ async def _write_tokens(tx: Executor, steps: Sequence[Step[TokenSpec]]) -> list[
         if old is None:
             new_keys += await _create_token(tx, new)
         else:
-            await tokens.write_token_update(tx, await _token_id(tx, old), _token_columns(old, new))
+            token_id = await _token_id(tx, old)
+            await tokens.write_token_update(tx, token_id, _token_columns(old, new))
+            await write_budgets(tx, TOKEN, token_id, old.budgets, new.budgets)
     return new_keys
 
 
@@ -232,6 +251,7 @@ async def _create_token(tx: Executor, spec: TokenSpec) -> list[NewKey]:
     rest = {"rpm": spec.rpm, "tpm": spec.tpm, "max_concurrency": spec.max_concurrency}
     if any(value is not None for value in rest.values()) or not spec.active:
         await tokens.write_token_update(tx, token.id, {**rest, "status": _status(spec)})
+    await write_budgets(tx, TOKEN, token.id, (), spec.budgets)
     return [] if key is None else [NewKey(user=spec.user, token=spec.name, key=key)]
 
 

@@ -17,18 +17,22 @@ from typing import ParamSpec, TypeVar
 
 from burncloud.errors import InvalidRequest
 from burncloud.money import MAX_UNITS
+from burncloud.services.budgets import BudgetSpec
 from burncloud.services.channel_types import clean_key, clean_name
 from burncloud.services.channels import ChannelFields, clean_channel_fields
 from burncloud.services.groups import check_group_name, parse_ratio
 from burncloud.services.key_scopes import scopes_text
+from burncloud.services.manifest.budget_lists import clean_budget, repeated_budget, sorted_budgets
 from burncloud.services.manifest.model import (
     ChannelSpec,
     Manifest,
+    PlanSpec,
     RedemptionSpec,
     TokenSpec,
     UserSpec,
 )
 from burncloud.services.manifest.read import MANAGED_SETTINGS
+from burncloud.services.plans import check_plan_name
 from burncloud.services.price_catalog import Catalog
 from burncloud.services.price_definitions import check_price
 from burncloud.services.prices import check_model
@@ -54,12 +58,15 @@ def clean_manifest(desired: Manifest) -> Manifest:
         channels=each(desired.channels, _channel),
         prices=None if desired.prices is None else _catalog(desired.prices),
         groups=None if desired.groups is None else _groups(desired.groups),
+        plans=each(desired.plans, _plan),
         users=each(desired.users, _user),
         tokens=each(desired.tokens, _token),
         redemptions=each(desired.redemptions, _redemption),
         settings=None if desired.settings is None else _settings(desired.settings),
     )
     _refuse_repeats("channel", cleaned.channels, lambda spec: spec.name)
+    _refuse_repeats("plan", cleaned.plans, lambda spec: spec.name)
+    _refuse_two_defaults(cleaned.plans or ())
     _refuse_repeats("user", cleaned.users, lambda spec: spec.name)
     _refuse_repeats("token", cleaned.tokens, lambda spec: (spec.user, spec.name))
     _refuse_repeats("redemption", cleaned.redemptions, lambda spec: spec.code_sha256)
@@ -107,6 +114,22 @@ def _channel(spec: ChannelSpec) -> ChannelSpec:
     )
 
 
+def _plan(spec: PlanSpec) -> PlanSpec:
+    def check() -> PlanSpec:
+        return replace(
+            spec,
+            name=check_plan_name(spec.name),
+            models=parse_models(spec.models),
+            rpm=_limit(spec.rpm, "rpm"),
+            tpm=_limit(spec.tpm, "tpm"),
+            group=None if spec.group is None else check_group_name(spec.group),
+            budgets=_budgets(spec.budgets),
+            renamed_from=_old_name(spec.renamed_from, check_plan_name),
+        )
+
+    return _checked(f"plan {spec.name!r}", check)
+
+
 def _user(spec: UserSpec) -> UserSpec:
     where = f"user {spec.name!r}"
 
@@ -121,10 +144,12 @@ def _user(spec: UserSpec) -> UserSpec:
             spec,
             name=check_user_name(spec.name),
             group=check_group_name(spec.group),
+            plan=_old_name(spec.plan, check_plan_name),
             balance=validate_quota(spec.balance, "balance"),
             rpm=_limit(spec.rpm, "rpm"),
             tpm=_limit(spec.tpm, "tpm"),
             max_concurrency=_limit(spec.max_concurrency, "max concurrency"),
+            budgets=_budgets(spec.budgets),
             invite_code=code,
             inviter=_old_name(spec.inviter, check_user_name),
             renamed_from=_old_name(spec.renamed_from, check_user_name),
@@ -155,6 +180,7 @@ def _token(spec: TokenSpec) -> TokenSpec:
             rpm=_limit(spec.rpm, "rpm"),
             tpm=_limit(spec.tpm, "tpm"),
             max_concurrency=_limit(spec.max_concurrency, "max concurrency"),
+            budgets=_budgets(spec.budgets),
             key_sha256=None if spec.key_sha256 is None else _sha256(spec.key_sha256),
             key_hint=None if spec.key_hint is None else spec.key_hint.strip(),
             renamed_from=_old_name(spec.renamed_from, _token_name),
@@ -214,6 +240,23 @@ def _settings(settings: Mapping[str, str]) -> dict[str, str]:
             raise InvalidRequest(f"setting {key!r}: expected nano-USD as digits, got {value!r}")
         cleaned[key] = str(int(text))
     return cleaned
+
+
+def _budgets(specs: Iterable[BudgetSpec]) -> tuple[BudgetSpec, ...]:
+    """Budgets as stored and sorted; InvalidRequest for one given twice."""
+    cleaned = [clean_budget(spec) for spec in specs]
+    repeat = repeated_budget(cleaned)
+    if repeat is not None:
+        raise InvalidRequest(repeat[1])
+    return sorted_budgets(cleaned)
+
+
+def _refuse_two_defaults(plans: Iterable[PlanSpec]) -> None:
+    defaults = [plan.name for plan in plans if plan.default]
+    if len(defaults) > 1:
+        raise InvalidRequest(
+            f"plans {defaults[0]!r} and {defaults[1]!r} are both the default (one plan at most)"
+        )
 
 
 def _limit(value: int | None, what: str) -> int | None:

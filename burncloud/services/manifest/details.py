@@ -4,7 +4,8 @@ Each field that differs is ``field old -> new`` with values as the file writes t
 comma-separated, maps as ``a=b``, ``-`` for nothing, money in USD); a secret only says
 ``key: changed``. Money that traffic spends (balance, quota, used) is never compared: it is
 set when an object is created (``model``). A desired invite code, inviter, key hash or key
-hint of None keeps what is stored, so it is not compared either.
+hint of None keeps what is stored, so it is not compared either. Budgets are compared by
+their amounts (``budgets 20/month -> 30/month``), never what their windows spent.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from burncloud.money import format_usd
+from burncloud.services.budgets import BudgetSpec
 from burncloud.services.groups import format_ratio
-from burncloud.services.manifest.model import ChannelSpec, TokenSpec, UserSpec
+from burncloud.services.manifest.budget_lists import budget_text
+from burncloud.services.manifest.model import ChannelSpec, PlanSpec, TokenSpec, UserSpec
 from burncloud.services.price_sync import Change as PriceChange
 
 Value = str | int | bool | Decimal | tuple[str, ...] | frozenset[str] | Mapping[str, str] | None
@@ -40,15 +43,29 @@ def channel_details(before: ChannelSpec, after: ChannelSpec) -> tuple[str, ...]:
     return found
 
 
+def plan_details(before: PlanSpec, after: PlanSpec) -> tuple[str, ...]:
+    """The plan's changed fields, whether it is the default among them."""
+    return _changed(
+        ("models", before.models, after.models),
+        ("rpm", before.rpm, after.rpm),
+        ("tpm", before.tpm, after.tpm),
+        ("group", before.group, after.group),
+        ("budgets", _budgets(before.budgets), _budgets(after.budgets)),
+        ("default", before.default, after.default),
+    )
+
+
 def user_details(before: UserSpec, after: UserSpec) -> tuple[str, ...]:
     """The user's changed fields, never its balance or use."""
     return _changed(
         ("role", before.role, after.role),
         ("group", before.group, after.group),
+        ("plan", before.plan, after.plan),
         ("enabled", before.enabled, after.enabled),
         ("rpm", before.rpm, after.rpm),
         ("tpm", before.tpm, after.tpm),
         ("max_concurrency", before.max_concurrency, after.max_concurrency),
+        ("budgets", _budgets(before.budgets), _budgets(after.budgets)),
         *_given("invite_code", before.invite_code, after.invite_code),
         *_given("inviter", before.inviter, after.inviter),
     )
@@ -64,6 +81,7 @@ def token_details(before: TokenSpec, after: TokenSpec) -> tuple[str, ...]:
         ("rpm", before.rpm, after.rpm),
         ("tpm", before.tpm, after.tpm),
         ("max_concurrency", before.max_concurrency, after.max_concurrency),
+        ("budgets", _budgets(before.budgets), _budgets(after.budgets)),
         ("scopes", before.scopes, after.scopes),
         ("active", before.active, after.active),
         *_given("key_hint", before.key_hint, after.key_hint),
@@ -95,6 +113,10 @@ def expiry_text(at: int | None) -> str:
     if at is None:
         return "never"
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _budgets(specs: tuple[BudgetSpec, ...]) -> tuple[str, ...]:
+    return tuple(budget_text(spec) for spec in specs)
 
 
 def _given(name: str, before: Value, after: Value) -> tuple[tuple[str, Value, Value], ...]:

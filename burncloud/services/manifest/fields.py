@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 
 from burncloud.errors import InvalidRequest
 from burncloud.money import UNLIMITED, parse_usd
+from burncloud.services.budgets import BudgetSpec
 from burncloud.services.key_scopes import ADMIN, RELAY, parse_scopes, scopes_text
+from burncloud.services.manifest.budget_lists import repeated_budget, sorted_budgets
 from burncloud.services.manifest.env_refs import field_path, item_path
 from burncloud.services.tokens import MAX_EXPIRY, expiry_seconds
 from burncloud.services.users import MAX_LIMIT, parse_limit
@@ -225,6 +227,23 @@ def scopes(value: Any, where: str) -> frozenset[str]:
     except ValueError:
         what = f"[{RELAY}], [{ADMIN}] or both"
         raise InvalidRequest(f"{where}: expected {what}, got {names}") from None
+
+
+def budgets(value: Any, where: str) -> tuple[BudgetSpec, ...]:
+    """A list of budgets (``20/month``, ``gpt-4o=10/5h``), each period and model once;
+    sorted (``budget_lists.sorted_budgets``)."""
+    specs = each(_budget)(value, where)
+    repeat = repeated_budget(specs)
+    if repeat is not None:
+        n, what = repeat
+        raise InvalidRequest(f"{item_path(where, n)}: {what}")
+    return sorted_budgets(specs)
+
+
+def _budget(value: Any, where: str) -> BudgetSpec:
+    if not isinstance(value, str):
+        raise expected('a budget such as "20/month" or "gpt-4o=10/5h"', value, where)
+    return checked(text, BudgetSpec.parse)(value, where)
 
 
 def expiry(value: Any, where: str) -> int | None:

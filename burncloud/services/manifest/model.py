@@ -10,6 +10,9 @@ Money is integer nano-USD (``burncloud.money``); a user's ``balance`` and a toke
 ``quota`` are what a new object starts with. Traffic spends them, so apply never rewrites
 the money of an object that exists (``quota add`` does): they are state, not
 configuration, and the file records them so that a move to another database keeps them.
+Budgets (on tokens, users and plans) are configuration: an amount per period, for every
+model or one. What their windows have spent is state, never in the file; a changed amount
+moves the current windows by the difference (``services.budgets.set_budget``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from burncloud.money import UNLIMITED
+from burncloud.services.budgets import BudgetSpec
 from burncloud.services.price_catalog import Catalog
 
 FORMAT = "burncloud/1"
@@ -48,16 +52,35 @@ class ChannelSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanSpec:
+    """A plan (``services.plans``): what each user on it may use and spend. ``group`` None:
+    its users keep their own groups. ``default``: the plan new users get (the
+    'default_plan' setting; at most one plan of a file). ``budgets`` are per user, sorted
+    as ``budget_lists.sorted_budgets`` sorts them."""
+
+    name: str
+    models: tuple[str, ...] = ()  # empty: every model
+    rpm: int | None = None
+    tpm: int | None = None
+    group: str | None = None
+    budgets: tuple[BudgetSpec, ...] = ()
+    default: bool = False
+    renamed_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class UserSpec:
     name: str
     role: str = "user"  # services.users.ROLES
     group: str = "default"
+    plan: str | None = None  # the plan's name; None: on no plan
     enabled: bool = True
     balance: int = 0  # nano-USD, a new user's starting balance
     used: int = 0  # nano-USD spent so far (history; never applied to an existing user)
     rpm: int | None = None
     tpm: int | None = None
     max_concurrency: int | None = None
+    budgets: tuple[BudgetSpec, ...] = ()  # its own, besides its plan's
     invite_code: str | None = None  # None: a new user gets a generated one
     inviter: str | None = None  # the inviting user's name
     renamed_from: str | None = None
@@ -80,6 +103,7 @@ class TokenSpec:
     rpm: int | None = None
     tpm: int | None = None
     max_concurrency: int | None = None
+    budgets: tuple[BudgetSpec, ...] = ()
     scopes: frozenset[str] = frozenset({"relay"})
     active: bool = True  # False: revoked
     key_sha256: str | None = None
@@ -100,11 +124,13 @@ class RedemptionSpec:
 class Manifest:
     """The whole configuration. ``prices`` is the price catalog (list prices, aliases,
     and channels' cost prices keyed by channel name); ``groups`` maps a group to its
-    ratio; ``settings`` the operator settings by key (values as stored)."""
+    ratio; ``plans`` holds which plan is the default too; ``settings`` the operator
+    settings by key (values as stored)."""
 
     channels: tuple[ChannelSpec, ...] | None = None
     prices: Catalog | None = None
     groups: Mapping[str, Decimal] | None = None
+    plans: tuple[PlanSpec, ...] | None = None
     users: tuple[UserSpec, ...] | None = None
     tokens: tuple[TokenSpec, ...] | None = None
     redemptions: tuple[RedemptionSpec, ...] | None = None
@@ -114,8 +140,8 @@ class Manifest:
 @dataclass(frozen=True, slots=True)
 class Change:
     """One line of a plan: ``op`` is '+' (create), '~' (update) or '-' (delete, only with
-    prune); ``what`` the object kind ('channel', 'price', 'group', 'user', 'token',
-    'redemption', 'setting'); ``name`` its name; ``details`` the changed fields as
+    prune); ``what`` the object kind ('channel', 'price', 'group', 'plan', 'user',
+    'token', 'redemption', 'setting'); ``name`` its name; ``details`` the changed fields as
     ``field: old -> new`` (secrets never shown: ``key: changed``)."""
 
     op: str

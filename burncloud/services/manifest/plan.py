@@ -4,11 +4,12 @@ A desired object is matched with the stored one of its name (a token: its user's
 its own); one whose name the database lacks takes the stored object its ``renamed_from``
 names, so a rename applied twice finds the new name the second time. A section that is
 None is skipped; extras in the database are deleted only with ``prune``. Creations and
-changes come in dependency order (settings, groups, users, channels, prices, tokens,
+changes come in dependency order (settings, groups, plans, users, channels, prices, tokens,
 redemptions), then deletions in reverse (tokens, redemptions, channel prices, prices,
-channels, users, groups, settings). What the apply will need afterwards is checked here,
-so a dry run fails as the apply would: groups, users and channels that objects name,
-one enabled admin, client keys that belong to one token.
+channels, users, plans, groups, settings). What the apply will need afterwards is checked
+here, so a dry run fails as the apply would: groups, plans, users and channels that
+objects name, one enabled admin, client keys that belong to one token. A plan deleted
+under users the file does not manage leaves them on no plan, as ``plan delete`` does.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from burncloud.services.manifest.model import (
     ChannelSpec,
     Manifest,
     Plan,
+    PlanSpec,
     RedemptionSpec,
     TokenSpec,
     UserSpec,
@@ -55,6 +57,7 @@ class Diff:
 
     settings: tuple[Step[Setting], ...] = ()
     groups: tuple[Step[GroupRatio], ...] = ()
+    plans: tuple[Step[PlanSpec], ...] = ()
     users: tuple[Step[UserSpec], ...] = ()
     channels: tuple[Step[ChannelSpec], ...] = ()
     prices: price_sync.CatalogDiff = _NO_PRICES
@@ -68,6 +71,7 @@ class Diff:
         return (
             *_writes(self.settings),
             *_writes(self.groups),
+            *_writes(self.plans),
             *_writes(self.users),
             *_writes(self.channels),
             *(_price_change(change) for change in prices if change.after is not None),
@@ -78,6 +82,7 @@ class Diff:
             *(_price_change(change) for change in dropped),  # channels' prices first
             *_deletes(self.channels),
             *_deletes(self.users),
+            *_deletes(self.plans),
             *_deletes(self.groups),
             *_deletes(self.settings),
         )
@@ -115,7 +120,9 @@ def diff_manifests(
     """The steps from ``current`` (every section present, as ``read_manifest`` gives it)
     to ``desired`` (cleaned: ``clean_manifest``); ``used_codes`` are redemption codes
     already spent, which a desired unused code of that hash leaves alone."""
-    users, user_names = _users(current.users or (), desired.users, prune)
+    plans, plan_names = _plans(current.plans or (), desired.plans, prune)
+    stored_users = tuple(_on_plan(user, plan_names) for user in current.users or ())
+    users, user_names = _users(stored_users, desired.users, prune)
     channels, channel_names = _channels(current.channels or (), desired.channels, prune)
     stored_tokens = tuple(
         replace(token, user=user_names.get(token.user, token.user))
@@ -124,28 +131,37 @@ def diff_manifests(
     diff = Diff(
         settings=_settings(current.settings or {}, desired.settings, prune),
         groups=_groups(current.groups or {}, desired.groups, prune),
+        plans=plans,
         users=users,
         channels=channels,
         prices=_prices(current.prices, desired.prices, channel_names, prune),
         tokens=_tokens(stored_tokens, desired.tokens, prune),
         redemptions=_redemptions(current.redemptions or (), desired.redemptions, prune, used_codes),
     )
-    check_references(desired, _state_after(diff, current, stored_tokens))
+    check_references(desired, _state_after(diff, current, stored_users, stored_tokens))
     return diff
 
 
-def _state_after(diff: Diff, current: Manifest, stored_tokens: Sequence[TokenSpec]) -> Manifest:
-    """What the database will hold once ``diff`` is applied (prices and the rest aside)."""
+def _state_after(
+    diff: Diff,
+    current: Manifest,
+    stored_users: Sequence[UserSpec],
+    stored_tokens: Sequence[TokenSpec],
+) -> Manifest:
+    """What the database will hold once ``diff`` is applied (prices and the rest aside);
+    ``stored_users`` and ``stored_tokens`` name the plans and users they will be on."""
     groups = dict(current.groups or {})
     for step in diff.groups:
         if step.before is not None:
             del groups[step.before[0]]
         if step.after is not None:
             groups[step.after[0]] = step.after[1]
+    gone = dict.fromkeys(spec.name for spec in _deleted(diff.plans))
     return Manifest(
         channels=_after(diff.channels, current.channels or (), _name),
         groups=groups,
-        users=_after(diff.users, current.users or (), _name),
+        plans=_after(diff.plans, current.plans or (), _name),
+        users=_after(diff.users, [_on_plan(user, gone) for user in stored_users], _name),
         tokens=_after(diff.tokens, stored_tokens, _token_key),
     )
 
@@ -155,6 +171,36 @@ def _after(steps: Sequence[Step[S]], stored: Sequence[S], key: Callable[[S], K])
     gone = {key(step.before) for step in steps if step.before is not None}
     kept = [spec for spec in stored if key(spec) not in gone]
     return (*kept, *(step.after for step in steps if step.after is not None))
+
+
+def _deleted(steps: Sequence[Step[S]]) -> list[S]:
+    return [step.before for step in steps if step.after is None and step.before is not None]
+
+
+def _plans(
+    stored: Sequence[PlanSpec], desired: Sequence[PlanSpec] | None, prune: bool
+) -> tuple[tuple[Step[PlanSpec], ...], dict[str, str]]:
+    """The plans' steps and renames (old name -> new); a new plan that is the default says
+    so (new users get it)."""
+    if desired is None:
+        return (), {}
+    pairs, extras = match_specs("plan", stored, desired, _name, _old_name, repr)
+    renames = {old.name: new.name for old, new in pairs if old and old.name != new.name}
+    steps = make_steps(
+        "plan", pairs, extras, prune, details.plan_details, _name, _name, _default_shown
+    )
+    return steps, renames
+
+
+def _default_shown(new: PlanSpec) -> tuple[str, ...]:
+    return ("default",) if new.default else ()
+
+
+def _on_plan(user: UserSpec, plans: Mapping[str, str | None]) -> UserSpec:
+    """``user`` on the plan its plan becomes (renamed, or None when deleted)."""
+    if user.plan is None or user.plan not in plans:
+        return user
+    return replace(user, plan=plans[user.plan])
 
 
 def _users(
@@ -306,11 +352,11 @@ def _price_change(change: price_sync.Change) -> Change:
     return Change(op, "price", name, details.price_details(change))
 
 
-def _name(spec: UserSpec | ChannelSpec) -> str:
+def _name(spec: UserSpec | ChannelSpec | PlanSpec) -> str:
     return spec.name
 
 
-def _old_name(spec: UserSpec | ChannelSpec) -> str | None:
+def _old_name(spec: UserSpec | ChannelSpec | PlanSpec) -> str | None:
     return spec.renamed_from
 
 

@@ -3,8 +3,11 @@
 Objects are matched by name, so a database where two channels share a name, or one user
 has two tokens of one name, cannot be described: reading it is refused, naming the rows
 and the command that renames one. Money is what ``user show`` and ``token show`` report:
-the stored amount plus what routers hold in leases. Only operator settings are read
-(``MANAGED_SETTINGS``), never internal ones (rollup state, the secret check).
+the stored amount plus what routers hold in leases. Budgets are read as rules (amount per
+period), never their windows' spend. Only operator settings are read
+(``MANAGED_SETTINGS``), never internal ones (rollup state, the secret check); the default
+plan is read as a plan's ``default`` (``plan default``'s setting, not
+``BURNCLOUD_DEFAULT_PLAN``, which is the environment's).
 """
 
 from __future__ import annotations
@@ -15,24 +18,30 @@ from typing import TypeVar
 from burncloud.crypto import SecretBox
 from burncloud.db.base import Executor
 from burncloud.errors import InvalidRequest
+from burncloud.services.budgets import PLAN, TOKEN, USER, BudgetSpec, load_budgets
 from burncloud.services.channels import Channel, decrypt_key
 from burncloud.services.groups import load_group_ratios
 from burncloud.services.invites import INVITEE_REWARD_KEY, INVITER_REWARD_KEY
+from burncloud.services.manifest.budget_lists import sorted_budgets
 from burncloud.services.manifest.model import (
     ChannelSpec,
     Manifest,
+    PlanSpec,
     RedemptionSpec,
     TokenSpec,
     UserSpec,
 )
+from burncloud.services.plans import DEFAULT_PLAN_SETTING, Plan, load_plans
 from burncloud.services.price_catalog import Catalog
 from burncloud.services.prices import load_channel_prices, raw_price_table
+from burncloud.services.settings import get_setting
 from burncloud.services.tokens import Token, list_tokens
 from burncloud.services.users import User, list_users
 
 MANAGED_SETTINGS = (INVITER_REWARD_KEY, INVITEE_REWARD_KEY)  # values: nano-USD as digits
 
 K = TypeVar("K", bound=Hashable)
+Budgets = Mapping[tuple[str, int], tuple[BudgetSpec, ...]]  # by (scope, owner id)
 
 
 async def read_manifest(db: Executor, box: SecretBox, *, with_keys: bool) -> Manifest:
@@ -40,12 +49,15 @@ async def read_manifest(db: Executor, box: SecretBox, *, with_keys: bool) -> Man
     ``with_keys``, else None. InvalidRequest when names repeat (see the module)."""
     channels, names = await _channels(db, box, with_keys)
     users = await list_users(db)
+    budgets = await _budgets(db)
+    plans = await load_plans(db)
     return Manifest(
         channels=channels,
         prices=await _catalog(db, names),
         groups=await load_group_ratios(db),
-        users=_users(users),
-        tokens=await _tokens(db, {user.id: user.name for user in users}),
+        plans=await _plans(db, plans, budgets),
+        users=await _users(db, users, {plan.id: plan.name for plan in plans.values()}, budgets),
+        tokens=await _tokens(db, {user.id: user.name for user in users}, budgets),
         redemptions=await _redemptions(db),
         settings=await _settings(db),
     )
@@ -94,19 +106,51 @@ async def _catalog(db: Executor, channel_names: Mapping[int, str]) -> Catalog:
     )
 
 
-def _users(users: list[User]) -> tuple[UserSpec, ...]:
+async def _budgets(db: Executor) -> dict[tuple[str, int], tuple[BudgetSpec, ...]]:
+    """Every budget of a token, user or plan that exists, by its owner."""
+    found: dict[tuple[str, int], list[BudgetSpec]] = {}
+    for rule in await load_budgets(db):
+        spec = BudgetSpec(rule.amount, rule.period, rule.model)
+        found.setdefault((rule.scope, rule.scope_id), []).append(spec)
+    return {owner: sorted_budgets(specs) for owner, specs in found.items()}
+
+
+async def _plans(db: Executor, plans: Mapping[int, Plan], budgets: Budgets) -> tuple[PlanSpec, ...]:
+    """Every plan by name; the one ``plan default`` names is the default."""
+    default = await get_setting(db, DEFAULT_PLAN_SETTING)
+    return tuple(
+        PlanSpec(
+            name=plan.name,
+            models=plan.models,
+            rpm=plan.rpm,
+            tpm=plan.tpm,
+            group=plan.group,
+            budgets=budgets.get((PLAN, plan.id), ()),
+            default=plan.name == default,
+        )
+        for plan in sorted(plans.values(), key=lambda plan: plan.name)
+    )
+
+
+async def _users(
+    db: Executor, users: list[User], plan_names: Mapping[int, str], budgets: Budgets
+) -> tuple[UserSpec, ...]:
     names = {user.id: user.name for user in users}
+    rows = await db.fetch_all("SELECT id, plan_id FROM users WHERE plan_id IS NOT NULL")
+    plans = {row["id"]: plan_names.get(row["plan_id"]) for row in rows}
     return tuple(
         UserSpec(
             name=user.name,
             role=user.role,
             group=user.group,
+            plan=plans.get(user.id),
             enabled=user.status == "enabled",
             balance=user.balance,
             used=user.used,
             rpm=user.rpm,
             tpm=user.tpm,
             max_concurrency=user.max_concurrency,
+            budgets=budgets.get((USER, user.id), ()),
             invite_code=user.invite_code,
             inviter=None if user.inviter_id is None else names.get(user.inviter_id),
         )
@@ -114,7 +158,9 @@ def _users(users: list[User]) -> tuple[UserSpec, ...]:
     )
 
 
-async def _tokens(db: Executor, user_names: Mapping[int, str]) -> tuple[TokenSpec, ...]:
+async def _tokens(
+    db: Executor, user_names: Mapping[int, str], budgets: Budgets
+) -> tuple[TokenSpec, ...]:
     tokens = sorted(await list_tokens(db), key=lambda t: (user_names[t.user_id], t.name, t.id))
     _refuse_repeats(
         (((user_names[t.user_id], t.name), t.id) for t in tokens),
@@ -123,10 +169,15 @@ async def _tokens(db: Executor, user_names: Mapping[int, str]) -> tuple[TokenSpe
     )
     rows = await db.fetch_all("SELECT id, key_hash FROM tokens")
     hashes = {row["id"]: row["key_hash"] for row in rows}
-    return tuple(_token_spec(t, user_names[t.user_id], hashes[t.id]) for t in tokens)
+    return tuple(
+        _token_spec(t, user_names[t.user_id], hashes[t.id], budgets.get((TOKEN, t.id), ()))
+        for t in tokens
+    )
 
 
-def _token_spec(token: Token, user: str, key_hash: str) -> TokenSpec:
+def _token_spec(
+    token: Token, user: str, key_hash: str, budgets: tuple[BudgetSpec, ...]
+) -> TokenSpec:
     return TokenSpec(
         user=user,
         name=token.name,
@@ -138,6 +189,7 @@ def _token_spec(token: Token, user: str, key_hash: str) -> TokenSpec:
         rpm=token.rpm,
         tpm=token.tpm,
         max_concurrency=token.max_concurrency,
+        budgets=budgets,
         scopes=token.scopes,
         active=token.status == "active",
         key_sha256=key_hash,

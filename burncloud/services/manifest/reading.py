@@ -5,8 +5,9 @@ Strict: an unknown field, a wrong type or a name given twice is refused with one
 starts with the field's path. Only the form is checked here, with the services' own rules
 for each value (names, URLs, IPs, ratios, money) and their normalisations; what needs the
 database (does the group exist, does a kind's config hold what it needs) is checked when
-the manifest is applied. Sections come back sorted (channels and users by name, tokens by
-owner and name, redemptions by hash), so two documents of the same objects read equal.
+the manifest is applied. Sections come back sorted (channels, plans and users by name,
+tokens by owner and name, redemptions by hash; budgets as ``budget_lists`` sorts them), so
+two documents of the same objects read equal.
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ from burncloud.services.manifest.model import (
     FORMAT,
     ChannelSpec,
     Manifest,
+    PlanSpec,
     RedemptionSpec,
     TokenSpec,
     UserSpec,
 )
+from burncloud.services.plans import check_plan_name
 from burncloud.services.price_catalog import (
     Catalog,
     parse_prices,
@@ -53,6 +56,7 @@ SECTIONS = (
     "channels",
     "prices",
     "channel_prices",
+    "plans",
     "users",
     "tokens",
     "redemptions",
@@ -72,16 +76,19 @@ CHANNEL_FIELDS = (
     "enabled",
     "renamed_from",
 )
+PLAN_FIELDS = ("name", "models", "rpm", "tpm", "group", "budgets", "default", "renamed_from")
 USER_FIELDS = (
     "name",
     "role",
     "group",
+    "plan",
     "enabled",
     "balance",
     "used",
     "rpm",
     "tpm",
     "max_concurrency",
+    "budgets",
     "invite_code",
     "inviter",
     "renamed_from",
@@ -97,6 +104,7 @@ TOKEN_FIELDS = (
     "rpm",
     "tpm",
     "max_concurrency",
+    "budgets",
     "scopes",
     "active",
     "key_sha256",
@@ -117,6 +125,7 @@ def parse_manifest(data: Any) -> Manifest:
         groups=entry.maybe("groups", _groups),
         channels=entry.maybe("channels", _channels),
         prices=_catalog(entry),
+        plans=entry.maybe("plans", _plans),
         users=entry.maybe("users", _users),
         tokens=entry.maybe("tokens", _tokens),
         redemptions=entry.maybe("redemptions", _redemptions),
@@ -203,6 +212,36 @@ def _channel(value: Any, where: str) -> ChannelSpec:
     )
 
 
+def _plans(value: Any, where: str) -> tuple[PlanSpec, ...]:
+    specs = f.each(_plan)(value, where)
+    _refuse_repeats(
+        where, "plan name", [(s.name,) for s in specs], [_old(s.renamed_from) for s in specs]
+    )
+    defaults = [n for n, spec in enumerate(specs) if spec.default]
+    if len(defaults) > 1:
+        first = specs[defaults[0]].name
+        raise InvalidRequest(
+            f"{item_path(where, defaults[1])}.default: plan {first!r} is the default already"
+            " (one plan at most)"
+        )
+    return tuple(sorted(specs, key=lambda spec: spec.name))
+
+
+def _plan(value: Any, where: str) -> PlanSpec:
+    entry = f.Entry(value, where, PLAN_FIELDS)
+    plan_name = f.checked(f.text, check_plan_name)
+    return PlanSpec(
+        name=entry.need("name", plan_name),
+        models=entry.get("models", f.checked(f.texts, parse_models), ()),
+        rpm=entry.maybe("rpm", f.limit),
+        tpm=entry.maybe("tpm", f.limit),
+        group=entry.maybe("group", f.checked(f.text, check_group_name)),
+        budgets=entry.get("budgets", f.budgets, ()),
+        default=entry.get("default", f.flag, False),
+        renamed_from=entry.maybe("renamed_from", plan_name),
+    )
+
+
 def _users(value: Any, where: str) -> tuple[UserSpec, ...]:
     specs = f.each(_user)(value, where)
     _refuse_repeats(
@@ -218,12 +257,14 @@ def _user(value: Any, where: str) -> UserSpec:
         name=entry.need("name", user_name),
         role=entry.get("role", f.checked(f.text, _role), "user"),
         group=entry.get("group", f.checked(f.text, check_group_name), "default"),
+        plan=entry.maybe("plan", f.checked(f.text, check_plan_name)),
         enabled=entry.get("enabled", f.flag, True),
         balance=entry.get("balance", f.usd_or_unlimited, 0),
         used=entry.get("used", f.usd, 0),
         rpm=entry.maybe("rpm", f.limit),
         tpm=entry.maybe("tpm", f.limit),
         max_concurrency=entry.maybe("max_concurrency", f.limit),
+        budgets=entry.get("budgets", f.budgets, ()),
         invite_code=entry.maybe("invite_code", f.word),
         inviter=entry.maybe("inviter", user_name),
         renamed_from=entry.maybe("renamed_from", user_name),
@@ -255,6 +296,7 @@ def _token(value: Any, where: str) -> TokenSpec:
         rpm=entry.maybe("rpm", f.limit),
         tpm=entry.maybe("tpm", f.limit),
         max_concurrency=entry.maybe("max_concurrency", f.limit),
+        budgets=entry.get("budgets", f.budgets, ()),
         scopes=entry.get("scopes", f.scopes, frozenset({"relay"})),
         active=entry.get("active", f.flag, True),
         key_sha256=entry.maybe("key_sha256", f.sha256),

@@ -1,5 +1,5 @@
 """What a plan checks of the configuration it would leave: every name an object gives
-exists, and an enabled admin remains.
+(a group, a plan, a user, a channel) exists, and an enabled admin remains.
 
 The services refuse the same things when apply writes (an unknown group, the last admin),
 but only here, before anything is written, can a dry run refuse them too, with the object
@@ -15,24 +15,20 @@ from burncloud.services.manifest.model import Manifest
 
 
 def check_references(desired: Manifest, after: Manifest) -> None:
-    """Refuse (InvalidRequest) a plan whose result ``after`` (channels, groups, users and
-    tokens as they will be) leaves a name of ``desired`` or of a kept object dangling."""
-    groups = {DEFAULT_GROUP, *(after.groups or {})}
+    """Refuse (InvalidRequest) a plan whose result ``after`` (channels, groups, plans, users
+    and tokens as they will be) leaves a name of ``desired`` or of a kept object dangling."""
+    _check_groups(after)
+    plans = {plan.name for plan in after.plans or ()}
     users = {user.name for user in after.users or ()}
-    for user in after.users or ():
-        if user.group not in groups:
-            raise InvalidRequest(f"user {user.name!r}: no group {user.group!r} (add it to groups)")
+    # The file's users too: one the file leaves unchanged may name a plan that prune deletes.
+    for user in (*(after.users or ()), *(desired.users or ())):
+        if user.plan is not None and user.plan not in plans:
+            raise InvalidRequest(f"user {user.name!r}: no plan {user.plan!r} (add it to plans)")
     for user in desired.users or ():
         if user.inviter is not None and user.inviter not in users:
             raise InvalidRequest(
                 f"user {user.name!r}: no user {user.inviter!r} to be its inviter (add it to users)"
             )
-    for channel in after.channels or ():
-        for group in channel.groups:
-            if group not in groups:
-                raise InvalidRequest(
-                    f"channel {channel.name!r}: no group {group!r} (add it to groups)"
-                )
     for token in after.tokens or ():
         if token.user not in users:
             raise InvalidRequest(
@@ -44,6 +40,23 @@ def check_references(desired: Manifest, after: Manifest) -> None:
         user.role == "admin" and user.enabled for user in after.users or ()
     ):
         raise InvalidRequest("users: no enabled admin would be left (keep one enabled admin)")
+
+
+def _check_groups(after: Manifest) -> None:
+    """The groups that plans, users and channels name exist."""
+    groups = {DEFAULT_GROUP, *(after.groups or {})}
+    named = [
+        *((f"plan {plan.name!r}", plan.group) for plan in after.plans or () if plan.group),
+        *((f"user {user.name!r}", user.group) for user in after.users or ()),
+        *(
+            (f"channel {channel.name!r}", group)
+            for channel in after.channels or ()
+            for group in channel.groups
+        ),
+    ]
+    for where, group in named:
+        if group not in groups:
+            raise InvalidRequest(f"{where}: no group {group!r} (add it to groups)")
 
 
 def _check_channel_prices(desired: Manifest, after: Manifest) -> None:

@@ -1,10 +1,11 @@
 """A ``Manifest`` written as a document (plain data for a ``format: burncloud/1`` file).
 
 Deterministic, so a diff of two exports shows only what changed: sections in a fixed
-order, objects sorted (channels and users by name, tokens by owner and name, redemptions
-by hash), mapping keys sorted, fields in the documented order and every default written
-out; only fields that are None (not given) are left out. Money is USD decimal text,
-``unlimited`` for an unlimited balance or quota, an expiry ISO-8601 UTC or ``never``.
+order, objects sorted (channels, plans and users by name, tokens by owner and name,
+redemptions by hash, budgets as ``budget_lists`` sorts them), mapping keys sorted, fields
+in the documented order and every default written out; only fields that are None (not
+given) are left out. Money is USD decimal text, ``unlimited`` for an unlimited balance or
+quota, an expiry ISO-8601 UTC or ``never``, a budget ``20/month`` or ``gpt-4o=10/5h``.
 Channel keys follow ``secrets``: ``omit`` (no key field), ``env`` (a ``${VAR}`` reference
 per channel, ``key_variable``) or ``plain``. Client keys are never written.
 """
@@ -18,12 +19,15 @@ from typing import Any
 
 from burncloud.errors import InvalidRequest
 from burncloud.money import UNLIMITED, format_usd
+from burncloud.services.budgets import BudgetSpec
 from burncloud.services.groups import format_ratio
+from burncloud.services.manifest.budget_lists import budget_text, sorted_budgets
 from burncloud.services.manifest.fields import NEVER, UNLIMITED_TEXT
 from burncloud.services.manifest.model import (
     FORMAT,
     ChannelSpec,
     Manifest,
+    PlanSpec,
     RedemptionSpec,
     TokenSpec,
     UserSpec,
@@ -57,6 +61,7 @@ def manifest_data(manifest: Manifest, secrets: str) -> dict[str, Any]:
         "channels": _maybe(channels, lambda specs: [_channel_data(s, secrets) for s in specs]),
         "prices": None if catalog is None else _prices_data(catalog.prices),
         "channel_prices": None if catalog is None else _channel_prices_data(catalog),
+        "plans": _maybe(manifest.plans, _plans_data),
         "users": _maybe(manifest.users, _users_data),
         "tokens": _maybe(manifest.tokens, _tokens_data),
         "redemptions": _maybe(manifest.redemptions, _redemptions_data),
@@ -85,18 +90,35 @@ def _channel_data(spec: ChannelSpec, secrets: str) -> dict[str, Any]:
     )
 
 
+def _plan_data(spec: PlanSpec) -> dict[str, Any]:
+    return _present(
+        {
+            "name": spec.name,
+            "models": list(spec.models),
+            "rpm": spec.rpm,
+            "tpm": spec.tpm,
+            "group": spec.group,
+            "budgets": _budgets_data(spec.budgets),
+            "default": spec.default,
+            "renamed_from": spec.renamed_from,
+        }
+    )
+
+
 def _user_data(spec: UserSpec) -> dict[str, Any]:
     return _present(
         {
             "name": spec.name,
             "role": spec.role,
             "group": spec.group,
+            "plan": spec.plan,
             "enabled": spec.enabled,
             "balance": _money(spec.balance),
             "used": format_usd(spec.used),
             "rpm": spec.rpm,
             "tpm": spec.tpm,
             "max_concurrency": spec.max_concurrency,
+            "budgets": _budgets_data(spec.budgets),
             "invite_code": spec.invite_code,
             "inviter": spec.inviter,
             "renamed_from": spec.renamed_from,
@@ -117,6 +139,7 @@ def _token_data(spec: TokenSpec) -> dict[str, Any]:
             "rpm": spec.rpm,
             "tpm": spec.tpm,
             "max_concurrency": spec.max_concurrency,
+            "budgets": _budgets_data(spec.budgets),
             "scopes": sorted(spec.scopes),
             "active": spec.active,
             "key_sha256": spec.key_sha256,
@@ -128,6 +151,14 @@ def _token_data(spec: TokenSpec) -> dict[str, Any]:
 
 def _redemption_data(spec: RedemptionSpec) -> dict[str, Any]:
     return {"code_sha256": spec.code_sha256, "quota": format_usd(spec.quota), "hint": spec.hint}
+
+
+def _budgets_data(specs: Iterable[BudgetSpec]) -> list[str]:
+    return [budget_text(spec) for spec in sorted_budgets(specs)]
+
+
+def _plans_data(specs: Iterable[PlanSpec]) -> list[dict[str, Any]]:
+    return [_plan_data(spec) for spec in sorted(specs, key=_by_name)]
 
 
 def _users_data(specs: Iterable[UserSpec]) -> list[dict[str, Any]]:
@@ -195,5 +226,5 @@ def _present(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
-def _by_name(spec: ChannelSpec | UserSpec) -> str:
+def _by_name(spec: ChannelSpec | PlanSpec | UserSpec) -> str:
     return spec.name

@@ -8,8 +8,9 @@ from typing import Any
 from burncloud.crypto import SecretBox
 from burncloud.db import Database
 from burncloud.money import parse_usd
-from burncloud.services import channels, invites, redemptions, tokens
+from burncloud.services import budgets, channels, invites, plans, redemptions, tokens
 from burncloud.services.bootstrap import ensure_admin
+from burncloud.services.budgets import TOKEN, USER, BudgetSpec
 from burncloud.services.groups import set_group
 from burncloud.services.prices import save_price, set_alias, set_price
 from burncloud.services.pricing import Price
@@ -29,6 +30,9 @@ TABLES = (
     "redemptions",
     "settings",
     "quota_leases",
+    "plans",
+    "budgets",
+    "budget_windows",
 )
 
 
@@ -61,6 +65,30 @@ async def seed(db: Database) -> dict[str, Any]:
     [code] = await redemptions.create_codes(db, parse_usd("5"))
     await invites.set_invite_rewards(db, inviter=parse_usd("1"), invitee=parse_usd("0.5"))
     return {"alice_key": key, "alice_token": token.id, "channel": channel.id, "code": code}
+
+
+async def seed_plans(db: Database) -> dict[str, Any]:
+    """``seed``, then plans and budgets: pro (the default; gpt-4o only, 60 RPM, group vip,
+    20/month, 5/5h and gpt-4o=10/day) and free (1/day), alice on pro with 2/week of her
+    own, her laptop token with 3/day and gpt-4o=1/5h. Returns ``seed``'s and the ids."""
+    made = await seed(db)
+    async with db.transaction() as tx:
+        pro = await plans.create_plan(
+            tx,
+            "pro",
+            budgets=[BudgetSpec.parse(text) for text in ("20/month", "5/5h", "gpt-4o=10/day")],
+            models=["gpt-4o"],
+            rpm=60,
+            group="vip",
+        )
+        free = await plans.create_plan(tx, "free", budgets=[BudgetSpec.parse("1/day")])
+        await plans.set_default_plan(tx, "pro")
+        await plans.assign_plan(tx, "alice", "pro")
+        alice = await tx.fetch_value("SELECT id FROM users WHERE name = 'alice'")
+        await budgets.set_budget(tx, USER, alice, parse_usd("2"), "week")
+        await budgets.set_budget(tx, TOKEN, made["alice_token"], parse_usd("3"), "day")
+        await budgets.set_budget(tx, TOKEN, made["alice_token"], parse_usd("1"), "5h", "gpt-4o")
+    return {**made, "pro": pro.id, "free": free.id, "alice": int(alice)}
 
 
 async def rows(db: Database) -> dict[str, list[dict[str, Any]]]:

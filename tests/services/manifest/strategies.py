@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -14,10 +15,14 @@ from hypothesis import strategies as st
 
 from burncloud.money import MAX_UNITS, UNLIMITED, format_usd
 from burncloud.providers.registry import CHANNEL_KINDS
+from burncloud.services.budget_periods import MAX_HOURS
+from burncloud.services.budgets import BudgetSpec
 from burncloud.services.invites import INVITEE_REWARD_KEY, INVITER_REWARD_KEY
+from burncloud.services.manifest.budget_lists import budget_key, sorted_budgets
 from burncloud.services.manifest.model import (
     ChannelSpec,
     Manifest,
+    PlanSpec,
     RedemptionSpec,
     TokenSpec,
     UserSpec,
@@ -49,6 +54,7 @@ channel_name = st.builds(
     _name("aAzZ", "aZ09._-", 8),
     st.text(st.sampled_from("a09"), max_size=4),
 )
+plan_name = _name("pA", "az09 _-.", 10).filter(lambda n: n == n.strip())
 token_name = st.text(_ALPHABET, min_size=1, max_size=12).filter(lambda t: t == t.strip() != "")
 money = st.integers(0, MAX_UNITS)
 money_or_unlimited = money | st.just(UNLIMITED)
@@ -81,6 +87,11 @@ def network(draw: st.DrawFn) -> str:
 
 
 _NETWORKS = st.lists(network(), max_size=3, unique=True)
+_PERIOD = st.sampled_from(["day", "week", "month"]) | st.integers(1, MAX_HOURS).map("{}h".format)
+# Model names with the separators of the budget text: "a/b=c=1/day" reads as model "a/b=c".
+_BUDGET_MODEL = st.just("") | model | st.builds("{}={}".format, model, model)
+budget = st.builds(BudgetSpec, money, _PERIOD, _BUDGET_MODEL)
+budgets = st.lists(budget, max_size=3, unique_by=budget_key).map(sorted_budgets)
 
 
 def _renamed(draw: st.DrawFn, name: str) -> str | None:
@@ -110,18 +121,35 @@ def channel(draw: st.DrawFn) -> ChannelSpec:
 
 
 @st.composite
+def plan(draw: st.DrawFn) -> PlanSpec:
+    name = draw(plan_name)
+    return PlanSpec(
+        name=name,
+        models=tuple(draw(st.lists(model, max_size=3, unique=True))),
+        rpm=draw(limit),
+        tpm=draw(limit),
+        group=draw(st.none() | group),
+        budgets=draw(budgets),
+        default=draw(st.booleans()),
+        renamed_from=_renamed(draw, name),
+    )
+
+
+@st.composite
 def user(draw: st.DrawFn) -> UserSpec:
     name = draw(user_name)
     return UserSpec(
         name=name,
         role=draw(st.sampled_from(["admin", "user"])),
         group=draw(group),
+        plan=draw(st.none() | plan_name),
         enabled=draw(st.booleans()),
         balance=draw(money_or_unlimited),
         used=draw(money),
         rpm=draw(limit),
         tpm=draw(limit),
         max_concurrency=draw(limit),
+        budgets=draw(budgets),
         invite_code=draw(st.none() | word),
         inviter=draw(st.none() | user_name),
         renamed_from=_renamed(draw, name),
@@ -142,6 +170,7 @@ def token(draw: st.DrawFn) -> TokenSpec:
         rpm=draw(limit),
         tpm=draw(limit),
         max_concurrency=draw(limit),
+        budgets=draw(budgets),
         scopes=frozenset(draw(_SCOPES)),
         active=draw(st.booleans()),
         key_sha256=draw(st.none() | sha256),
@@ -178,6 +207,17 @@ def _section(item: st.SearchStrategy[T], key: Callable[[T], Any]) -> st.SearchSt
 
 redemption = st.builds(RedemptionSpec, sha256, money, free_text)
 _CHANNELS = _section(channel(), lambda spec: spec.name)
+
+
+def _one_default(specs: tuple[PlanSpec, ...] | None) -> tuple[PlanSpec, ...] | None:
+    """At most one plan is the default: the first drawn as one."""
+    if specs is None:
+        return None
+    first = next((spec.name for spec in specs if spec.default), None)
+    return tuple(replace(spec, default=spec.name == first) for spec in specs)
+
+
+_PLANS = _section(plan(), lambda spec: spec.name).map(_one_default)
 _USERS = _section(user(), lambda spec: spec.name)
 _TOKENS = _section(token(), lambda spec: (spec.user, spec.name))
 _REDEMPTIONS = _section(redemption, lambda spec: spec.code_sha256)
@@ -191,6 +231,7 @@ def manifest(draw: st.DrawFn) -> Manifest:
         channels=draw(_CHANNELS),
         prices=draw(st.none() | catalog()),
         groups=draw(_GROUPS),
+        plans=draw(_PLANS),
         users=draw(_USERS),
         tokens=draw(_TOKENS),
         redemptions=draw(_REDEMPTIONS),

@@ -15,6 +15,7 @@ from hypothesis import assume, given, settings
 
 from burncloud.errors import InvalidRequest
 from burncloud.money import UNLIMITED, parse_usd
+from burncloud.services.budgets import BudgetSpec
 from burncloud.services.manifest.codec import (
     dump_manifest,
     key_variable,
@@ -26,12 +27,14 @@ from burncloud.services.manifest.model import (
     FORMAT,
     ChannelSpec,
     Manifest,
+    PlanSpec,
     RedemptionSpec,
     TokenSpec,
     UserSpec,
 )
 from burncloud.services.manifest.reading import (
     CHANNEL_FIELDS,
+    PLAN_FIELDS,
     SECTIONS,
     TOKEN_FIELDS,
     USER_FIELDS,
@@ -75,17 +78,29 @@ prices:
 channel_prices:
   openai-main:
     gpt-4o: {{input: "2", output: "8"}}
+plans:
+  - name: pro
+    models: [gpt-4o]
+    rpm: 60
+    tpm: 100000
+    group: vip
+    budgets: ["gpt-4o=10/day", 20/month, "5/5h"]
+    default: true
+  - name: free
+    budgets: [0.5/daily]
 users:
   - name: bob
     role: admin
     balance: unlimited
   - name: alice
     group: vip
+    plan: pro
     enabled: true
     balance: "25"
     used: "3.5"
     rpm: 60
     tpm: -1
+    budgets: [2/week]
     invite_code: Ab12cd
     inviter: bob
 tokens:
@@ -97,6 +112,7 @@ tokens:
     models: [gpt-4o]
     ips: [10.0.0.0/8, 192.168.1.7]
     rpm: 10
+    budgets: [1.5/24h, openai/gpt-4o=1/day]
     scopes: [relay]
     active: true
     key_sha256: {HASH_A}
@@ -140,13 +156,31 @@ EXPECTED = Manifest(
         },
         channels={"openai-main": {"gpt-4o": Price("gpt-4o", 2 * 10**9, 8 * 10**9)}},
     ),
+    plans=(
+        PlanSpec(name="free", budgets=(BudgetSpec(parse_usd("0.5"), "day"),)),
+        PlanSpec(
+            name="pro",
+            models=("gpt-4o",),
+            rpm=60,
+            tpm=100000,
+            group="vip",
+            budgets=(
+                BudgetSpec(parse_usd("5"), "5h"),
+                BudgetSpec(parse_usd("20"), "month"),
+                BudgetSpec(parse_usd("10"), "day", "gpt-4o"),
+            ),
+            default=True,
+        ),
+    ),
     users=(
         UserSpec(
             name="alice",
             group="vip",
+            plan="pro",
             balance=parse_usd("25"),
             used=parse_usd("3.5"),
             rpm=60,
+            budgets=(BudgetSpec(parse_usd("2"), "week"),),
             invite_code="Ab12cd",
             inviter="bob",
         ),
@@ -167,6 +201,10 @@ EXPECTED = Manifest(
             models=("gpt-4o",),
             ips=("10.0.0.0/8", "192.168.1.7/32"),
             rpm=10,
+            budgets=(
+                BudgetSpec(parse_usd("1.5"), "24h"),
+                BudgetSpec(parse_usd("1"), "day", "openai/gpt-4o"),
+            ),
             key_sha256=HASH_A,
             key_hint="sk-abcd...wxyz",
         ),
@@ -206,9 +244,11 @@ def test_an_absent_section_is_unmanaged_and_an_empty_one_is_the_empty_set() -> N
         "tokens": [],
         "redemptions": [],
         "groups": {},
+        "plans": [],
     }
     assert read({**empty, "settings": {}, "prices": {}, "channel_prices": {}}) == Manifest(
         channels=(),
+        plans=(),
         users=(),
         tokens=(),
         redemptions=(),
@@ -222,6 +262,7 @@ def test_defaults_are_filled_in() -> None:
     found = read(
         {
             "channels": [{"name": "c", "type": "openai", "models": ["m"]}],
+            "plans": [{"name": "p"}],
             "users": [{"name": "u"}],
             "tokens": [{"user": "u", "name": "t"}],
             "redemptions": [{"code_sha256": HASH_A, "quota": 1}],
@@ -229,6 +270,7 @@ def test_defaults_are_filled_in() -> None:
     )
     assert found == Manifest(
         channels=(ChannelSpec(name="c", type="openai", models=("m",)),),
+        plans=(PlanSpec(name="p"),),
         users=(UserSpec(name="u"),),
         tokens=(TokenSpec(user="u", name="t"),),
         redemptions=(RedemptionSpec(code_sha256=HASH_A, quota=parse_usd("1")),),
@@ -315,6 +357,30 @@ def test_limits_and_money_forms() -> None:
 def test_tokens_of_different_users_may_share_a_name() -> None:
     tokens = read({"tokens": [{"user": "b", "name": "t"}, {"user": "a", "name": "t"}]}).tokens
     assert tokens == (TokenSpec(user="a", name="t"), TokenSpec(user="b", name="t"))
+
+
+def test_budgets_are_read_in_one_order_whatever_order_they_are_written_in() -> None:
+    written = ["m=1/week", " 2 / Monthly ", "m=3/5h", "4/week", "5/168h", "6/12h", "7/1D"]
+    [found] = read({"tokens": [{**TOKEN, "budgets": written}]}).tokens or ()
+    assert found.budgets == (
+        BudgetSpec(parse_usd("6"), "12h"),
+        BudgetSpec(parse_usd("7"), "day"),
+        BudgetSpec(parse_usd("5"), "168h"),
+        BudgetSpec(parse_usd("4"), "week"),
+        BudgetSpec(parse_usd("2"), "month"),
+        BudgetSpec(parse_usd("3"), "5h", "m"),
+        BudgetSpec(parse_usd("1"), "week", "m"),
+    )
+    [again] = read({"tokens": [{**TOKEN, "budgets": written[::-1]}]}).tokens or ()
+    assert again == found
+
+
+def test_a_budget_of_a_model_whose_name_holds_the_separators_reads_back() -> None:
+    [plan] = read({"plans": [{"name": "p", "budgets": ["org/a=b=2.5/5h"]}]}).plans or ()
+    assert plan.budgets == (BudgetSpec(parse_usd("2.5"), "5h", "org/a=b"),)
+    assert manifest_data(Manifest(plans=(plan,)), "omit")["plans"][0]["budgets"] == [
+        "org/a=b=2.5/5h"
+    ]
 
 
 CHANNEL = {"name": "a", "type": "openai", "models": ["m"]}
@@ -584,6 +650,88 @@ TOKEN_ERRORS = [
     ),
 ]
 
+PLAN = {"name": "pro"}
+
+
+def plan(**fields: Any) -> dict[str, Any]:
+    return {"plans": [{**PLAN, **fields}]}
+
+
+PLAN_ERRORS = [
+    ({"plans": {"pro": {}}}, "plans: expected a list, got a mapping"),
+    ({"plans": [{"models": []}]}, "plans[0].name: required field is missing"),
+    (plan(name=" "), "plans[0].name: a plan needs a name"),
+    (plan(name="1"), "plans[0].name: a plan name cannot be all digits (read as an id): '1'"),
+    (
+        plan(budget=[]),
+        "plans[0].budget: unknown field (expected one of: " + ", ".join(PLAN_FIELDS) + ")",
+    ),
+    (plan(models=["a,b"]), "plans[0].models: invalid model name: 'a,b'"),
+    (
+        plan(rpm=0),
+        "plans[0].rpm: expected a whole number from 1 to 2147483647 (or -1 for no limit), got 0",
+    ),
+    (plan(group="a b"), "plans[0].group: invalid group name 'a b': no spaces or commas"),
+    (plan(default="yes"), "plans[0].default: expected true or false, got 'yes'"),
+    (plan(budgets="20/month"), "plans[0].budgets: expected a list, got '20/month'"),
+    (
+        plan(budgets=["5/5h", 20]),
+        'plans[0].budgets[1]: expected a budget such as "20/month" or "gpt-4o=10/5h", got 20',
+    ),
+    (
+        plan(budgets=["20"]),
+        "plans[0].budgets[0]: budget '20' has no period: write AMOUNT/PERIOD such as 20/month"
+        " or 5/5h",
+    ),
+    (
+        plan(budgets=["20/moth"]),
+        "plans[0].budgets[0]: unknown budget period 'moth': use day, week, month or a number"
+        " of hours such as 5h",
+    ),
+    (
+        plan(budgets=["1/745h"]),
+        "plans[0].budgets[0]: unknown budget period '745h': use day, week, month or a number"
+        " of hours such as 5h",
+    ),
+    (plan(budgets=["-1/month"]), "plans[0].budgets[0]: amount must not be negative: -1"),
+    (plan(budgets=["lots/month"]), "plans[0].budgets[0]: not a decimal amount: 'lots'"),
+    (
+        plan(budgets=["=1/month"]),
+        "plans[0].budgets[0]: budget '=1/month' names no model before '='",
+    ),
+    (
+        plan(budgets=["20/month", "3/monthly"]),
+        "plans[0].budgets[1]: a second monthly budget (one per period and model)",
+    ),
+    (
+        plan(budgets=["a=2/5h", "b=2/5h", "a=1/5h"]),
+        "plans[0].budgets[2]: a second 5-hour budget for a (one per period and model)",
+    ),
+    (
+        {"plans": [{"name": "p", "default": True}, {"name": "q", "default": True}]},
+        "plans[1].default: plan 'p' is the default already (one plan at most)",
+    ),
+    ({"plans": [PLAN, {"name": " pro"}]}, "plans[1].name: duplicate plan name 'pro'"),
+    (
+        {"plans": [PLAN, {"name": "max", "renamed_from": "pro"}]},
+        "plans[1].renamed_from: plan name 'pro' is still in the file",
+    ),
+    (user(plan="12"), "users[0].plan: a plan name cannot be all digits (read as an id): '12'"),
+    (user(plan=5), "users[0].plan: expected text, got 5"),
+    (
+        user(budgets=["5/day", "6/1d"]),
+        "users[0].budgets[1]: a second daily budget (one per period and model)",
+    ),
+    (
+        token(budgets=[None]),
+        'tokens[0].budgets[0]: expected a budget such as "20/month" or "gpt-4o=10/5h", got null',
+    ),
+    (
+        token(budgets=["1.0000000001/day"]),
+        "tokens[0].budgets[0]: amount has more than 9 decimal places: 1.0000000001",
+    ),
+]
+
 REDEMPTION_ERRORS = [
     ({"redemptions": [None]}, "redemptions[0]: expected a mapping, got null"),
     ({"redemptions": [{"quota": "1"}]}, "redemptions[0].code_sha256: required field is missing"),
@@ -609,7 +757,7 @@ REDEMPTION_ERRORS = [
 
 @pytest.mark.parametrize(
     ("sections", "message"),
-    DOCUMENT_ERRORS + CHANNEL_ERRORS + USER_ERRORS + TOKEN_ERRORS + REDEMPTION_ERRORS,
+    DOCUMENT_ERRORS + CHANNEL_ERRORS + USER_ERRORS + TOKEN_ERRORS + PLAN_ERRORS + REDEMPTION_ERRORS,
 )
 def test_a_malformed_field_is_refused_with_its_path(sections: dict[str, Any], message: str) -> None:
     assert refused(sections) == message
@@ -693,7 +841,24 @@ def test_the_example_is_written_in_the_documented_order_with_defaults() -> None:
         "enabled": True,
         "balance": "unlimited",
         "used": "0",
+        "budgets": [],
     }
+    assert data["users"][0]["plan"] == "pro"
+    assert data["users"][0]["budgets"] == ["2/week"]
+    assert data["plans"] == [
+        {"name": "free", "models": [], "budgets": ["0.5/day"], "default": False},
+        {
+            "name": "pro",
+            "models": ["gpt-4o"],
+            "rpm": 60,
+            "tpm": 100000,
+            "group": "vip",
+            "budgets": ["5/5h", "20/month", "gpt-4o=10/day"],
+            "default": True,
+        },
+    ]
+    assert list(data["plans"][1]) == [f for f in PLAN_FIELDS if f != "renamed_from"]
+    assert data["tokens"][1]["budgets"] == ["1.5/24h", "openai/gpt-4o=1/day"]
     unset = {"rpm", "tpm", "max_concurrency", "key_sha256", "key_hint", "renamed_from"}
     assert list(data["tokens"][0]) == [f for f in TOKEN_FIELDS if f not in unset]
     assert list(data["tokens"][1]) == [
@@ -836,7 +1001,10 @@ def test_every_manifest_survives_env_secrets(m: Manifest) -> None:
 @given(manifest())
 def test_the_order_objects_are_written_in_does_not_change_what_is_read(m: Manifest) -> None:
     data = manifest_data(m, "plain")
-    for section in ("channels", "users", "tokens", "redemptions"):
+    for section in ("channels", "plans", "users", "tokens", "redemptions"):
         if section in data:
             random.Random(len(data[section])).shuffle(data[section])
+    for section in ("plans", "users", "tokens"):
+        for item in data.get(section, []):
+            random.Random(len(item["budgets"])).shuffle(item["budgets"])
     assert parse_manifest(data) == m
