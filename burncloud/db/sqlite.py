@@ -153,6 +153,9 @@ class SqliteDatabase:
         try:
             await conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             if create:
+                # Takes effect in a new file only (before its first table): pages that log
+                # retention frees can then go back to the file system a chunk at a time.
+                await conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 await _enable_wal(conn)
                 await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute("PRAGMA foreign_keys = ON")
@@ -206,6 +209,21 @@ class SqliteDatabase:
                         await self._rollback()
                         raise
                     await self._commit()
+                finally:
+                    self._turns.give()
+
+    async def reclaim_free_pages(self, pages: int) -> None:
+        """Give up to ``pages`` free pages back to the file system (in a database made with
+        ``auto_vacuum = INCREMENTAL``), holding the write turn as a transaction does. As a
+        script: the sqlite3 module steps a statement that returns no columns once, and one
+        step of ``incremental_vacuum`` frees one page."""
+        if self._turns is None:
+            raise ValueError("a read-only connection cannot reclaim pages")
+        async with self._lock:
+            with storage_errors():
+                await self._turns.take()
+                try:
+                    await self._conn.executescript(f"PRAGMA incremental_vacuum({int(pages)})")
                 finally:
                     self._turns.give()
 

@@ -237,3 +237,15 @@ async def test_a_crashed_routers_window_lease_is_swept_back(open_db: OpenDb) -> 
     assert await survivor.sweep_expired(now=2**40) == 1  # long after it expired
     assert await window_state(first) == [(10 * A, 10 * A, 0, 0)]
     await survivor.stop()
+
+
+async def test_a_budget_removed_since_the_snapshot_limits_nothing(qdb: Database) -> None:
+    token, user = await make_caller(qdb, quota=UNLIMITED, balance=UNLIMITED)
+    rule = await budget(qdb, TOKEN, token.id, A, "day")
+    ledger = Ledger(qdb, "w1", prefill_requests=0, wall_clock=WallClock(NOON))
+    held = await windows(ledger, [(rule, token.id)])
+    async with qdb.transaction() as tx:
+        await budgets.remove_budget(tx, TOKEN, token.id, "day")
+    reservation = await ledger.reserve(token, user, 5 * A, held)  # the stale window: no 402
+    assert list(reservation.sides()) == []
+    await ledger.stop()

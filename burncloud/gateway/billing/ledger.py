@@ -49,7 +49,7 @@ from burncloud.gateway.billing.reservations import (
 )
 from burncloud.gateway.periodic import Failure, Periodic
 from burncloud.money import UNLIMITED
-from burncloud.services.leases import BUDGET, TOKEN, USER, sweep_expired_leases
+from burncloud.services.leases import BUDGET, TOKEN, USER, read_remaining, sweep_expired_leases
 from burncloud.services.tokens import Token
 from burncloud.services.users import User
 
@@ -159,6 +159,8 @@ class Ledger:
         except InsufficientQuota:
             if key[0] != BUDGET:
                 raise
+            if await read_remaining(self._db, *key) is None:
+                return None  # the budget was removed since the snapshot: no limit now
             window = next(w for w in windows if w.id == key[1])
             left = await self._pool.affordable(key)
             raise window.exceeded(left or 0, amount, self.budgets.now()) from None
