@@ -99,7 +99,7 @@ def build(
     """Seed the bench's channel, user and token and the history's owners, load the rows and
     their rollup; the bench's key and the stats keys of its own traffic."""
     started = time.monotonic()
-    if target.engine == "sqlite" and plan.auto_vacuum != "none":
+    if target.engine == "sqlite" and plan.auto_vacuum != "incremental":  # an older file
         make_sqlite_file(target.workdir / "burncloud.db", plan.auto_vacuum)
     base = upstream.base + CHAT_PATH.removesuffix("/chat/completions")
     target.cli("price", "set", MODEL, "--input", "2.5", "--output", "10")
