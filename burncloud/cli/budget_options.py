@@ -70,6 +70,21 @@ def budget_specs(
     return specs
 
 
+def budget_update(
+    fields: Sequence[object],
+    amounts: Sequence[str] | None,
+    model_amounts: Sequence[str] | None,
+    per: str | None,
+    removals: Sequence[str] | None,
+) -> list[BudgetSpec]:
+    """The budgets an `update` sets; InvalidRequest when it changes neither one of its
+    ``fields`` (None: unchanged) nor a budget."""
+    specs = budget_specs(amounts, model_amounts, per)
+    if all(value is None for value in fields) and not (specs or removals):
+        raise InvalidRequest("nothing to update: give at least one field to change")
+    return specs
+
+
 def _with_period(text: str, per: str | None) -> str:
     if "/" in text:
         return text

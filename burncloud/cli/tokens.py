@@ -16,13 +16,12 @@ from burncloud.cli.budget_options import (
     PerOption,
     RemoveBudgetOption,
     budget_lines,
-    budget_specs,
+    budget_update,
     change_budgets,
     token_budget_uses,
 )
 from burncloud.cli.output import emit, print_json
 from burncloud.cli.session import DbOption, JsonOption, Session, run, run_read
-from burncloud.errors import InvalidRequest
 from burncloud.money import parse_usd
 from burncloud.services import tokens
 from burncloud.services.budgets import TOKEN
@@ -163,9 +162,7 @@ def update(
     fields = (name, quota, expires, models, ips, rpm, tpm, max_concurrency)
 
     async def action(session: Session) -> None:
-        specs = budget_specs(budget, model_budget, per)
-        if all(value is None for value in fields) and not (specs or remove_budget):
-            raise InvalidRequest("nothing to update: give at least one field to change")
+        specs = budget_update(fields, budget, model_budget, per, remove_budget)
         token = await tokens.get_token(session.db, token_id)
         if any(value is not None for value in fields):
             token = await tokens.update_token(

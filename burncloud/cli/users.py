@@ -12,14 +12,13 @@ from burncloud.cli.budget_options import (
     PerOption,
     RemoveBudgetOption,
     budget_lines,
-    budget_specs,
+    budget_update,
     change_budgets,
     user_budget_uses,
 )
 from burncloud.cli.completions import one_of
 from burncloud.cli.output import emit
 from burncloud.cli.session import DbOption, JsonOption, Session, run, run_read
-from burncloud.errors import InvalidRequest
 from burncloud.money import parse_usd
 from burncloud.services import invites, users
 from burncloud.services.budgets import USER
@@ -147,9 +146,7 @@ def update(
     fields = (name, role, group, rpm, tpm, max_concurrency)
 
     async def action(session: Session) -> dict[str, Any]:
-        specs = budget_specs(budget, model_budget, per)
-        if all(value is None for value in fields) and not (specs or remove_budget):
-            raise InvalidRequest("nothing to update: give at least one field to change")
+        specs = budget_update(fields, budget, model_budget, per, remove_budget)
         found = await users.resolve_user(session.db, user)
         if any(value is not None for value in fields):
             found = await users.update_user(

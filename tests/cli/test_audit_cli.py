@@ -14,7 +14,7 @@ import asyncio
 import getpass
 import json
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from burncloud.errors import DatabaseMissing
 from burncloud.services.audit import current_actor
 from tests.cli.checks import fails_with_one_line
 from tests.conftest import CANARY_PREFIX, Invoke
-from tests.gateway.quota_db import BACKENDS, _drop_schema, _new_schema, require_postgres
+from tests.db.old_schema import empty_url  # noqa: F401 (a fixture: SQLite and PostgreSQL)
 from tests.key_fragments import fragments_in
 from tests.peers.build import build_peer_database
 from tests.peers.facts import peer_facts
@@ -231,19 +231,6 @@ def test_every_command_is_classified() -> None:
     assert ran & set(NOT_RUN) == set()
 
 
-@pytest.fixture(params=BACKENDS)
-async def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/audit.db"
-        return
-    await require_postgres()
-    url = await _new_schema()
-    try:
-        yield url
-    finally:
-        await _drop_schema(url)
-
-
 @pytest.fixture
 async def files(tmp_path: Path) -> dict[str, str]:
     """The files the steps read, and a closed port for the upstreams and webhooks."""
@@ -343,9 +330,10 @@ def run_steps(cli: Cli, context: dict[str, str]) -> list[str]:
 
 
 def test_every_change_from_the_cli_is_audited_and_keys_never_are(
-    engine_url: str, files: dict[str, str]
+    empty_url: str,  # noqa: F811 (fixture)
+    files: dict[str, str],
 ) -> None:
-    cli = Cli(engine_url)
+    cli = Cli(empty_url)
     missing = run_steps(cli, dict(files))
     assert missing == [], f"these changes left no audit row: {missing}"
     _, rows = cli.state()

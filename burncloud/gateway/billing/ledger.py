@@ -1,8 +1,10 @@
 """The router's quota ledger: reservations served from in-memory leases.
 
 Each worker process owns one ``Ledger``. A reservation holds the request's estimated cost
-against the token's quota and the user's balance (a side with -1 is unlimited and skipped).
-It is served from the worker's lease of that subject, in memory; only when the lease is
+against the token's quota and the user's balance (a side with -1 is unlimited and skipped)
+and against the current window of each of its budgets (``budget_book``: a window row is
+leased like a quota, so a budget is as exact). Each side is served from the worker's
+lease of that subject, in memory; only when the lease is
 short does the ledger take a new slice from the database, with one conditional UPDATE
 (``services.leases``). Slices are a few requests' worth, at most a quarter of what remains,
 so near exhaustion they shrink to single requests and nothing is ever overspent.
