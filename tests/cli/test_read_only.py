@@ -16,9 +16,9 @@ from burncloud.cli.app import app
 from burncloud.cli.session import run_read
 from burncloud.db import open_database
 from burncloud.db.migrations import LATEST
-from burncloud.db.schema import MIGRATIONS, render
 from tests.cli.checks import fails_with_one_line
 from tests.conftest import ON_POSTGRES
+from tests.db.old_schema import migrate_to
 
 LITELLM_FILE = Path(__file__).parents[1] / "fixtures/litellm/model_prices_and_context_window.json"
 READERS: dict[str, tuple[str, ...]] = {
@@ -143,13 +143,7 @@ async def _make_version(db_url: str, version: int) -> None:
     """A database at schema ``version``, as an older burncloud left it."""
     db = await open_database(db_url, migrate=False)
     try:
-        await db.execute(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT)"
-        )
-        for number in range(1, version + 1):
-            for statement in MIGRATIONS[number - 1]:
-                await db.execute(render(statement, db.dialect))
-            await db.execute("INSERT INTO schema_migrations VALUES (:v, 0)", {"v": number})
+        await migrate_to(db, version)
     finally:
         await db.close()
 

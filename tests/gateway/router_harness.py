@@ -107,6 +107,10 @@ async def serving(
     sealed with ``SECRET``); yields its SDK-style base URL, ending in /v1."""
     port = free_port()
     settings.setdefault("config_poll_seconds", CONFIG_POLL_SECONDS)
+    # Tests seed log rows dated years back; the hourly pruner's first round (as the worker
+    # starts, or later on a busy machine) would delete them under the test. Pruning has
+    # its own tests (tests/services/test_log_retention.py).
+    settings.setdefault("log_retention_days", 0)
     config_settings = Settings(
         host="127.0.0.1", port=port, database_url=db_url, secret=SECRET, **settings
     )

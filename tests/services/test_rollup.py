@@ -16,6 +16,7 @@ from burncloud.gateway.billing.logwriter import LogWriter
 from burncloud.services import stats
 from burncloud.services.margins import Margin
 from burncloud.services.rollup import MINUTES_KEPT, minutes_kept_from, prune_minutes
+from tests.db.old_schema import migrate_to
 from tests.gateway.quota_db import (
     BACKENDS,
     _drop_schema,
@@ -104,16 +105,8 @@ async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
 async def _at_version_before_margins(url: str) -> Database:
     """A database at the schema before MARGINS, with alice in 'default' and bob in 'vip'."""
     db = await open_database(url, migrate=False)
-    await db.execute(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
-    )
+    await migrate_to(db, MIGRATIONS.index(MARGINS))
     async with db.transaction() as tx:
-        for version in range(1, MIGRATIONS.index(MARGINS) + 1):
-            for statement in MIGRATIONS[version - 1]:
-                await tx.execute(render(statement, db.dialect))
-            await tx.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (:v, 0)", {"v": version}
-            )
         await tx.execute("INSERT INTO user_groups (name, ratio, updated_at) VALUES ('vip', '1', 0)")
         await tx.execute_many(
             "INSERT INTO users (id, name, group_name, invite_code, created_at)"

@@ -28,7 +28,7 @@ import pytest
 
 from burncloud.db import Database, open_database
 from burncloud.db.migrations import migrate
-from burncloud.db.schema import MIGRATIONS, render
+from burncloud.db.schema import MIGRATIONS
 from burncloud.errors import InvalidRequest
 from burncloud.gateway.billing.logwriter import LogRecord, LogWriter
 from burncloud.services import stats
@@ -38,6 +38,7 @@ from burncloud.services.margins import Margin
 from burncloud.services.stats import GroupRow, HourPoint, MinutePoint
 from burncloud.services.tokens import insert_token
 from burncloud.services.users import create_user, update_user
+from tests.db.old_schema import migrate_to
 from tests.gateway.quota_db import (
     BACKENDS,
     _drop_schema,
@@ -591,16 +592,7 @@ async def test_migration_backfills_the_rollup_from_existing_logs(version3_url: s
 
 
 async def _migrate_to_version_3(db: Database) -> None:
-    await db.execute(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
-    )
-    async with db.transaction() as tx:
-        for version in (1, 2, 3):
-            for statement in MIGRATIONS[version - 1]:
-                await tx.execute(render(statement, db.dialect))
-            await tx.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (:v, 0)", {"v": version}
-            )
+    await migrate_to(db, 3)
 
 
 async def _write_old_logs(db: Database) -> None:
