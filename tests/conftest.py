@@ -40,14 +40,29 @@ class CanaryCatcher(logging.Handler):
             self.caught.append(f"{record.name}: {text}")
 
 
+ENGINES = {"sqlite", "postgresql"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """On the PostgreSQL pass, tests that read the SQLite file itself do not apply."""
+    """On the PostgreSQL pass, tests that read the SQLite file itself do not apply, and
+    tests parametrised over both engines (whose database does not come from ``db_url``)
+    already ran on both in the main pass."""
     if not ON_POSTGRES:
         return
     skip = pytest.mark.skip(reason="reads the SQLite file; this pass runs on PostgreSQL")
+    both = pytest.mark.skip(reason="parametrised over both engines: ran in the main pass")
     for item in items:
         if item.get_closest_marker("sqlite_only"):
             item.add_marker(skip)
+        elif _over_both_engines(item):
+            item.add_marker(both)
+
+
+def _over_both_engines(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or "db_url" in getattr(item, "fixturenames", ()):
+        return False
+    return any(value in ENGINES for value in callspec.params.values() if isinstance(value, str))
 
 
 @pytest.fixture(scope="session", autouse=True)
