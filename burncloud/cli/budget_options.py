@@ -109,7 +109,7 @@ async def change_budgets(
         lines.append(f"removed the {_name(period, model)} budget")
     for spec in specs:
         rule = await budgets.set_budget(tx, scope, scope_id, spec.amount, spec.period, spec.model)
-        lines.append(f"{rule.describe()}")
+        lines.append(rule.describe())
     return lines
 
 

@@ -79,8 +79,7 @@ async def _budgets(session: Session, state: QuotaState, at: int) -> list[BudgetU
             "SELECT user_id FROM tokens WHERE id = :id", {"id": state.id}
         )
         return await token_budget_uses(session.db, state.id, int(owner), zone, at)
-    else:
-        return await user_budget_uses(session.db, state.id, zone, at)
+    return await user_budget_uses(session.db, state.id, zone, at)
 
 
 @app.command("add", context_settings=NEGATIVE_NUMBERS)
