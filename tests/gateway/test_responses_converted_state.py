@@ -68,6 +68,12 @@ def recorded_thinking(name: str) -> dict[str, Any]:
     return {"type": "thinking", "thinking": block["thinking"], "signature": block["signature"]}
 
 
+def flipped(token: str, at: int) -> str:
+    """The token with one character changed, whatever that character was."""
+    changed = "B" if token[at] == "A" else "A"
+    return token[:at] + changed + token[at + 1 :]
+
+
 def items(output: list[Any]) -> list[dict[str, object]]:
     return [item.to_dict() for item in output]
 
@@ -107,7 +113,7 @@ async def test_sealed_reasoning_returns_to_claude_as_its_signed_thinking_and_is_
         sealed: list[Any] = [{"role": "user", "content": ASK}, *items(first.output), back]
         second = await client.responses.create(input=sealed, **LOOP)
         token = str(reasoning.encrypted_content)
-        tampered = {**reasoning.to_dict(), "encrypted_content": token[:40] + "A" + token[41:]}
+        tampered = {**reasoning.to_dict(), "encrypted_content": flipped(token, 40)}
         forged_seal = SecretBox.from_passphrase("not the router's").seal(
             orjson.dumps({"thinking_blocks": [{**thinking, "signature": "forged"}]}), REASONING
         )
