@@ -31,12 +31,16 @@ class BreakerReader:
         """Whether a router's state file is there to read."""
         return self._attach() is not None
 
-    def worst(self, channel_id: int, models: Iterable[str]) -> str:
-        """The most severe breaker of the channel over ``models``; "" when unknown."""
+    def worst(self, channel_id: int, models: Iterable[str], key_ids: Iterable[int]) -> str:
+        """The most severe breaker of the channel over ``models`` (for each model, its most
+        available key's: a channel is up while any key is); "" when unknown."""
         book = self._attach()
         if book is None:
             return ""
-        states = [str(book.state(channel_id, model).state) for model in models]
+        from burncloud.gateway.fleet.health import best_state
+
+        keys = list(key_ids)
+        states = [str(best_state(book, channel_id, model, keys).state) for model in models]
         return max(states, key=_SEVERITY.__getitem__, default="")
 
     def close(self) -> None:

@@ -105,10 +105,18 @@ class DatabaseSource:
     async def _with_breakers(self, db: Database, rows: list[ChannelRow]) -> list[ChannelRow]:
         if not rows or not self._breakers.known():
             return rows
+        from burncloud.services.channel_keys import keys_of_channels
         from burncloud.services.channels import list_channels
 
         models = {channel.id: channel.models for channel in await list_channels(db)}
+        keys = {
+            channel_id: [key.id for key in found if key.status == "enabled"]
+            for channel_id, found in (await keys_of_channels(db)).items()
+        }
         return [
-            replace(row, breaker=self._breakers.worst(row.id, models.get(row.id, ())))
+            replace(
+                row,
+                breaker=self._breakers.worst(row.id, models.get(row.id, ()), keys.get(row.id, ())),
+            )
             for row in rows
         ]

@@ -11,6 +11,7 @@ from burncloud.admin.audit import audit_blueprint
 from burncloud.admin.auth import require_admin
 from burncloud.admin.bill_replay import bill_replay_blueprint
 from burncloud.admin.budgets import budgets_blueprint
+from burncloud.admin.channel_keys import channel_keys_blueprint
 from burncloud.admin.channels import channels_blueprint
 from burncloud.admin.groups import groups_blueprint
 from burncloud.admin.logs import logs_blueprint
@@ -47,6 +48,7 @@ def admin_blueprint(runtime: Runtime) -> Blueprint:
 
     for area in (
         channels_blueprint,
+        channel_keys_blueprint,
         tokens_blueprint,
         quota_blueprint,
         prices_blueprint,

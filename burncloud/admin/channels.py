@@ -17,6 +17,7 @@ from burncloud.admin.params import (
     string_map,
     text,
 )
+from burncloud.errors import InvalidRequest
 from burncloud.gateway.egress.upstream_guard import check_base_url
 from burncloud.services import channels
 
@@ -24,9 +25,38 @@ if TYPE_CHECKING:
     from burncloud.gateway.runtime import Runtime
 
 FIELDS = (
-    "type", "name", "key", "base_url", "models", "groups", "weight", "priority", "model_map",
-    "config", "cost_ratio",
+    "type", "name", "key", "keys", "base_url", "models", "groups", "weight", "priority",
+    "model_map", "config", "cost_ratio", "key_selection", "tags", "rpm", "tpm",
+    "max_concurrency", "auto_sync", "balance_api", "balance_every", "balance_alert_below",
 )  # fmt: skip
+
+
+def _keys(body: dict[str, Any]) -> list[str] | None:
+    """The keys given: ``key`` (one) and ``keys`` (a list); None when neither is."""
+    one, many = text(body, "key"), body.get("keys")
+    if many is not None and (
+        not isinstance(many, list) or not all(isinstance(key, str) for key in many)
+    ):
+        raise InvalidRequest("keys must be a list of strings")
+    if one is None and many is None:
+        return None
+    return ([one] if one is not None else []) + (many or [])
+
+
+def _options(body: dict[str, Any]) -> dict[str, Any]:
+    """The other channel fields given, as ``update_channel`` keywords."""
+    found = {
+        "key_selection": text(body, "key_selection"),
+        "tags": names(body, "tags"),
+        "rpm": integer(body, "rpm"),
+        "tpm": integer(body, "tpm"),
+        "max_concurrency": integer(body, "max_concurrency"),
+        "auto_sync": integer(body, "auto_sync"),
+        "balance_api": text(body, "balance_api"),
+        "balance_every": integer(body, "balance_every"),
+        "balance_alert_below": decimal_text(body, "balance_alert_below"),
+    }
+    return {name: value for name, value in found.items() if value is not None}
 
 
 def channels_blueprint(runtime: Runtime) -> Blueprint:
@@ -44,12 +74,15 @@ def channels_blueprint(runtime: Runtime) -> Blueprint:
     async def add_channel() -> tuple[dict[str, Any], int]:
         body = await read_body(*FIELDS)
         groups = names(body, "groups")
+        keys = _keys(body)
+        if not keys:
+            raise InvalidRequest("a channel needs a key: give 'key' or 'keys'")
         channel = await channels.add_channel(
             runtime.db,
             runtime.secret_box,
             type=required_text(body, "type"),
             name=required_text(body, "name"),
-            key=required_text(body, "key"),
+            key=keys,
             models=names(body, "models") or [],
             base_url=text(body, "base_url"),
             groups=["default"] if groups is None else groups,
@@ -59,6 +92,7 @@ def channels_blueprint(runtime: Runtime) -> Blueprint:
             config=string_map(body, "config"),
             cost_ratio=decimal_text(body, "cost_ratio") or "1",
             check_url=check_url,
+            **_options(body),
         )
         return channel.to_json(), 201
 
@@ -75,7 +109,7 @@ def channels_blueprint(runtime: Runtime) -> Blueprint:
             channel_id,
             type=text(body, "type"),
             name=text(body, "name"),
-            key=text(body, "key"),
+            key=_keys(body),
             models=names(body, "models"),
             base_url=text(body, "base_url"),
             groups=names(body, "groups"),
@@ -85,6 +119,7 @@ def channels_blueprint(runtime: Runtime) -> Blueprint:
             config=string_map(body, "config"),
             cost_ratio=decimal_text(body, "cost_ratio"),
             check_url=check_url,
+            **_options(body),
         )
         return channel.to_json()
 

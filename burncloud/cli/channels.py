@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-import sys
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from burncloud.cli import channel_keys
+from burncloud.cli.channel_keys import KeysFileOption, read_keys
+from burncloud.cli.channel_options import (
+    AutoSyncOption,
+    BalanceApiOption,
+    BalanceBelowOption,
+    BalanceEveryOption,
+    ConcurrencyOption,
+    KeySelectionOption,
+    RpmOption,
+    TagOption,
+    TpmOption,
+    channel_changes,
+)
 from burncloud.cli.completions import one_of
 from burncloud.cli.output import emit, print_json, print_line
 from burncloud.cli.session import DbOption, JsonOption, Session, fail, run, run_read
@@ -23,6 +36,8 @@ from burncloud.services.channels import (
     enable_channel,
     get_channel,
     list_channels,
+    set_status_by_tag,
+    tagged_channels,
     update_channel,
 )
 
@@ -30,13 +45,15 @@ if TYPE_CHECKING:
     from burncloud.services.channel_test import ChannelTestResult
 
 app = typer.Typer(no_args_is_help=True, help="Manage channels (upstream provider accounts).")
+app.add_typer(channel_keys.app, name="keys")
 
 IdArgument = Annotated[int, typer.Argument(metavar="ID", help="Channel id.", show_default=False)]
 _TYPES = ", ".join(CHANNEL_KINDS)
 _HELP = {
     "type": f"Channel type: {_TYPES}.",
     "name": "A name for the channel.",
-    "key": "The upstream API key ('-' reads it from stdin).",
+    "key": "An upstream API key ('-' reads it from stdin; repeatable; on update the keys"
+    " given replace every key).",
     "base-url": "Upstream base URL (default: the provider's; required for azure and "
     "openai-compatible).",
     "models": "Models the channel serves, comma-separated (repeatable).",
@@ -94,8 +111,9 @@ def _option(flag: str, metavar: str, *, show_default: bool = False) -> Any:
 def add(
     type_: Annotated[str, _option("type", "TYPE")],
     name: Annotated[str, _option("name", "NAME")],
-    key: Annotated[str, _option("key", "KEY")],
     models: Annotated[list[str], _option("models", "A,B")],
+    key: Annotated[list[str] | None, _option("key", "KEY")] = None,
+    keys_file: KeysFileOption = None,
     base_url: Annotated[str | None, _option("base-url", "URL")] = None,
     group: Annotated[list[str] | None, _option("group", "G,H")] = None,
     weight: Annotated[int, _option("weight", "W", show_default=True)] = 1,
@@ -104,11 +122,34 @@ def add(
     config: Annotated[list[str] | None, _option("config", "KEY=VALUE")] = None,
     cost_ratio: Annotated[str, _option("cost-ratio", "R", show_default=True)] = "1",
     endpoints: Annotated[list[str] | None, _option("endpoints", "A,B")] = None,
+    key_selection: KeySelectionOption = None,
+    tag: TagOption = None,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
+    max_concurrency: ConcurrencyOption = None,
+    auto_sync: AutoSyncOption = None,
+    balance_api: BalanceApiOption = None,
+    balance_every: BalanceEveryOption = None,
+    balance_alert_below: BalanceBelowOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Add a channel; its key is stored encrypted and shown only masked."""
-    plain_key = _read_key(key)
+    """Add a channel with one key or many (--key repeated, --keys-file); keys are stored
+    encrypted and shown only masked."""
+    plain_keys = read_keys(key, keys_file)
+    if not plain_keys:
+        raise fail("give the channel a key: --key KEY (repeatable) or --keys-file FILE")
+    options = channel_changes(
+        key_selection=key_selection,
+        tags=tag,
+        rpm=rpm,
+        tpm=tpm,
+        max_concurrency=max_concurrency,
+        auto_sync=auto_sync,
+        balance_api=balance_api,
+        balance_every=balance_every,
+        balance_alert_below=balance_alert_below,
+    )
 
     async def action(session: Session) -> Channel:
         return await add_channel(
@@ -116,7 +157,7 @@ def add(
             await session.secret_box(),
             type=type_,
             name=name,
-            key=plain_key,
+            key=plain_keys,
             models=models,
             base_url=base_url,
             groups=group or ["default"],
@@ -127,6 +168,7 @@ def add(
             cost_ratio=cost_ratio,
             endpoints=endpoints,
             check_url=url_check(session) if base_url else None,
+            **options,
         )
 
     channel = run(db, action)
@@ -137,9 +179,20 @@ def add(
 
 
 @app.command("list")
-def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """List every channel with its status, models and key hint."""
-    channels = run_read(db, lambda session: list_channels(session.db))
+def list_(
+    tag: Annotated[
+        str | None, typer.Option("--tag", metavar="T", help="Only channels tagged T.")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List every channel (or those tagged T) with its status, models and key hint."""
+    channels = run_read(
+        db,
+        lambda session: (
+            list_channels(session.db) if tag is None else tagged_channels(session.db, tag)
+        ),
+    )
     if as_json:
         print_json([channel.to_json() for channel in channels])
     else:
@@ -203,7 +256,8 @@ def update(
     channel_id: IdArgument,
     type_: Annotated[str | None, _option("type", "TYPE")] = None,
     name: Annotated[str | None, _option("name", "NAME")] = None,
-    key: Annotated[str | None, _option("key", "KEY")] = None,
+    key: Annotated[list[str] | None, _option("key", "KEY")] = None,
+    keys_file: KeysFileOption = None,
     models: Annotated[list[str] | None, _option("models", "A,B")] = None,
     base_url: Annotated[str | None, _option("base-url", "URL")] = None,
     group: Annotated[list[str] | None, _option("group", "G,H")] = None,
@@ -213,11 +267,32 @@ def update(
     config: Annotated[list[str] | None, _option("config", "KEY=VALUE")] = None,
     cost_ratio: Annotated[str | None, _option("cost-ratio", "R")] = None,
     endpoints: Annotated[list[str] | None, _option("endpoints", "A,B")] = None,
+    key_selection: KeySelectionOption = None,
+    tag: TagOption = None,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
+    max_concurrency: ConcurrencyOption = None,
+    auto_sync: AutoSyncOption = None,
+    balance_api: BalanceApiOption = None,
+    balance_every: BalanceEveryOption = None,
+    balance_alert_below: BalanceBelowOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Change a channel's settings; --map and --config replace the whole map ('' clears)."""
-    plain_key = _read_key(key) if key is not None else None
+    """Change a channel's settings; --map and --config replace the whole map ('' clears);
+    --key/--keys-file replace every key (`channel keys` adds and removes single keys)."""
+    plain_key = read_keys(key, keys_file) if key is not None or keys_file is not None else None
+    options = channel_changes(
+        key_selection=key_selection,
+        tags=tag,
+        rpm=rpm,
+        tpm=tpm,
+        max_concurrency=max_concurrency,
+        auto_sync=auto_sync,
+        balance_api=balance_api,
+        balance_every=balance_every,
+        balance_alert_below=balance_alert_below,
+    )
 
     async def action(session: Session) -> Channel:
         return await update_channel(
@@ -237,6 +312,7 @@ def update(
             cost_ratio=cost_ratio,
             endpoints=endpoints,
             check_url=url_check(session) if base_url else None,
+            **options,
         )
 
     channel = run(db, action)
@@ -246,22 +322,55 @@ def update(
         print(f"Updated channel {channel.id}")
 
 
+OptionalIdArgument = Annotated[
+    int | None, typer.Argument(metavar="[ID]", help="Channel id.", show_default=False)
+]
+ByTagOption = Annotated[
+    str | None,
+    typer.Option("--tag", metavar="T", help="Every channel tagged T instead of one ID."),
+]
+
+
 @app.command("enable")
-def enable(channel_id: IdArgument, db: DbOption = None) -> None:
-    """Put a channel back in rotation."""
-    run(db, lambda session: enable_channel(session.db, channel_id))
+def enable(
+    channel_id: OptionalIdArgument = None, tag: ByTagOption = None, db: DbOption = None
+) -> None:
+    """Put a channel (or every channel tagged T) back in rotation."""
+    if tag is not None:
+        _by_tag(db, channel_id, tag, "enabled", "")
+        return
+    run(db, lambda session: enable_channel(session.db, _one_id(channel_id)))
     print(f"Enabled channel {channel_id}")
 
 
 @app.command("disable")
 def disable(
-    channel_id: IdArgument,
+    channel_id: OptionalIdArgument = None,
+    tag: ByTagOption = None,
     reason: Annotated[str, typer.Option("--reason", help="Why, shown in `channel list`.")] = "",
     db: DbOption = None,
 ) -> None:
-    """Take a channel out of rotation."""
-    run(db, lambda session: disable_channel(session.db, channel_id, reason))
+    """Take a channel (or every channel tagged T) out of rotation."""
+    if tag is not None:
+        _by_tag(db, channel_id, tag, "disabled", reason)
+        return
+    run(db, lambda session: disable_channel(session.db, _one_id(channel_id), reason))
     print(f"Disabled channel {channel_id}")
+
+
+def _one_id(channel_id: int | None) -> int:
+    if channel_id is None:
+        raise fail("give a channel ID or --tag T")
+    return channel_id
+
+
+def _by_tag(db: str | None, channel_id: int | None, tag: str, status: str, reason: str) -> None:
+    """Set the status of every channel tagged ``tag`` and name them."""
+    if channel_id is not None:
+        raise fail("give a channel ID or --tag T (not both)")
+    changed = run(db, lambda session: set_status_by_tag(session.db, tag, status, reason))
+    ids = ", ".join(str(channel.id) for channel in changed)
+    print(f"{status.capitalize()} {len(changed)} channel(s) tagged {tag!r}: {ids}")
 
 
 @app.command("delete")
@@ -277,11 +386,6 @@ def url_check(session: Session) -> UrlCheck:
     from burncloud.gateway.egress.upstream_guard import check_base_url
 
     return partial(check_base_url, allow_private=session.settings.allow_private_upstreams)
-
-
-def _read_key(key: str) -> str:
-    """The key as given, or the first line of stdin for '-' (keeps it out of shell history)."""
-    return sys.stdin.readline().strip() if key == "-" else key
 
 
 async def _test_one(session: Session, channel_id: int, model: str | None) -> ChannelTestResult:

@@ -117,7 +117,7 @@ def dry_run(
 
 def _breakers(session: Session) -> BreakerLookup | None:
     """Breaker states from the routers' shared state on this machine, when there is one."""
-    from burncloud.gateway.fleet.health import BreakerState, HealthBook, why_unavailable
+    from burncloud.gateway.fleet.health import BreakerState, HealthBook, best_state, held_back
     from burncloud.gateway.fleet.shared_state import MmapState
     from burncloud.gateway.fleet.state_file import state_file_path
 
@@ -126,10 +126,10 @@ def _breakers(session: Session) -> BreakerLookup | None:
         return None
     book = HealthBook(MmapState.open(path))
 
-    def lookup(channel_id: int, model: str) -> tuple[bool, str]:
-        view = book.state(channel_id, model)
+    def lookup(channel_id: int, model: str, key_ids: list[int]) -> tuple[bool, str]:
+        view = best_state(book, channel_id, model, key_ids)
         if view.state is BreakerState.CLOSED and view.retry_in <= 0:
             return True, "healthy"
-        return False, why_unavailable(book, channel_id, model)
+        return False, held_back(view)
 
     return lookup

@@ -608,10 +608,95 @@ AUDIT: list[Statement] = [
     },
 ]
 
+# Channel operations. A channel holds one or more upstream keys (``channel_keys``), each
+# with its own status (an operator's ``disabled``, a health check's ``auto_disabled`` with
+# the reason), weight and counters; the channel's own ``key_enc`` moves there and goes, and
+# ``channels.key_hint`` becomes the keys' summary. A channel also gets how its keys are
+# picked, tags, per-channel caps (RPM / TPM / concurrency, NULL: none), overrides applied
+# on the way upstream (JSON: set_headers, set_params, drop_params), periodic model sync
+# (``auto_sync`` seconds, NULL: off) and its upstream balance API (NULL: detected from the
+# base URL's host; ``balance_every`` seconds, NULL: the default, 0: never;
+# ``balance_alert_below`` a decimal in the balance's currency, NULL: the default). Balances and
+# model syncs are observations, not configuration: their own tables, written by upkeep
+# tasks, never bump the config version. Capabilities per (channel, model; '' for every
+# model) come from a probe or an operator; the operator's row wins over the probe's.
+CHANNEL_OPS: list[Statement] = [
+    """
+    CREATE TABLE channel_keys (
+        id {pk},
+        channel_id BIGINT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        key_enc TEXT NOT NULL,
+        key_hint TEXT NOT NULL,
+        weight INTEGER NOT NULL DEFAULT 1,
+        status TEXT NOT NULL DEFAULT 'enabled'
+            CHECK (status IN ('enabled', 'disabled', 'auto_disabled')),
+        status_reason TEXT NOT NULL DEFAULT '',
+        success_count BIGINT NOT NULL DEFAULT 0,
+        failure_count BIGINT NOT NULL DEFAULT 0,
+        used BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+    )
+    """,
+    "CREATE INDEX channel_keys_channel ON channel_keys (channel_id)",
+    """
+    INSERT INTO channel_keys (channel_id, key_enc, key_hint, status, status_reason,
+        success_count, failure_count, used, created_at, updated_at)
+    SELECT id, key_enc, key_hint,
+        CASE WHEN status = 'auto_disabled' THEN 'auto_disabled' ELSE 'enabled' END,
+        CASE WHEN status = 'auto_disabled' THEN status_reason ELSE '' END,
+        success_count, failure_count, used, created_at, updated_at
+    FROM channels ORDER BY id
+    """,
+    "ALTER TABLE channels DROP COLUMN key_enc",
+    "ALTER TABLE channels ADD COLUMN key_selection TEXT NOT NULL DEFAULT 'random'",
+    "ALTER TABLE channels ADD COLUMN tags TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE channels ADD COLUMN rpm INTEGER",
+    "ALTER TABLE channels ADD COLUMN tpm INTEGER",
+    "ALTER TABLE channels ADD COLUMN max_concurrency INTEGER",
+    "ALTER TABLE channels ADD COLUMN overrides TEXT NOT NULL DEFAULT '{{}}'",
+    "ALTER TABLE channels ADD COLUMN auto_sync INTEGER",
+    "ALTER TABLE channels ADD COLUMN balance_api TEXT",
+    "ALTER TABLE channels ADD COLUMN balance_every INTEGER",
+    "ALTER TABLE channels ADD COLUMN balance_alert_below TEXT",
+    """
+    CREATE TABLE channel_balances (
+        channel_id BIGINT PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
+        api TEXT NOT NULL,
+        amount TEXT,
+        currency TEXT NOT NULL DEFAULT '',
+        details TEXT NOT NULL DEFAULT '{{}}',
+        error TEXT NOT NULL DEFAULT '',
+        checked_at BIGINT NOT NULL,
+        alerted_below INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    """
+    CREATE TABLE channel_model_syncs (
+        channel_id BIGINT PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
+        synced_at BIGINT NOT NULL,
+        added TEXT NOT NULL DEFAULT '',
+        removed TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT ''
+    )
+    """,
+    """
+    CREATE TABLE channel_capabilities (
+        channel_id BIGINT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        model TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('probe', 'operator')),
+        measured_at BIGINT NOT NULL,
+        PRIMARY KEY (channel_id, model, name, source)
+    )
+    """,
+]
+
 # Each entry is one schema version; append, never edit a released one.
 MIGRATIONS: list[Sequence[Statement]] = [
     INITIAL, QUOTA_LEASES, ROUTING, ROLLUP, KEY_SCOPES, PRICE_MODEL, MARGINS, RESPONSES,
-    BUDGETS, ALERTS, AUDIT,
+    BUDGETS, ALERTS, AUDIT, CHANNEL_OPS,
 ]  # fmt: skip
 
 

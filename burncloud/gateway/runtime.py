@@ -290,16 +290,16 @@ class Runtime:
         if self.notices is not None:
             self.notices.breaker_opened(key, opened)
 
-    def report_unusable(self, channel_id: int, reason: str) -> None:
-        """The upstream declared the channel unusable (bad key, no credit): disable it."""
+    def report_unusable(self, channel_id: int, key_id: int, reason: str) -> None:
+        """The upstream declared a channel's key unusable (invalid, no credit): disable it."""
         if self._disabler is not None:
-            self._disabler.report(channel_id, reason)
+            self._disabler.report(channel_id, key_id, reason)
 
-    async def _probe(self, channel: Channel) -> bool:
-        """One worker per channel and round probes it (the claim is in the shared state)."""
-        if not claim_turn(self.state, f"probe:{channel.id}", self.settings.probe_seconds / 2):
+    async def _probe(self, channel: Channel, key_id: int) -> bool:
+        """One worker per key and round probes it (the claim is in the shared state)."""
+        if not claim_turn(self.state, f"probe:{key_id}", self.settings.probe_seconds / 2):
             return False
-        return await probe_channel(self.db, self.secret_box, self.transport, channel)
+        return await probe_channel(self.db, self.secret_box, self.transport, channel, key_id)
 
     def snapshot(self) -> Snapshot:
         assert self._cache is not None and self._cache.snapshot is not None

@@ -19,7 +19,8 @@ from burncloud.db.base import Database, Row
 from burncloud.errors import InvalidRequest
 from burncloud.gateway.periodic import Failure, Periodic
 from burncloud.services.budgets import PLAN, TOKEN, USER, BudgetRule, load_budgets
-from burncloud.services.channels import Channel, decrypt_key
+from burncloud.gateway.fleet.rate_limit import Limits
+from burncloud.services.channels import Channel
 from burncloud.services.groups import load_group_ratios
 from burncloud.services.plans import Plan, load_plans
 from burncloud.services.prices import (
@@ -54,15 +55,25 @@ class Upstream:
     timeouts: Timeouts = DEFAULT_TIMEOUTS
     cost_ratio: Decimal = Decimal(1)
     cost_prices: Mapping[str, Price] = field(default_factory=dict)
+    key_id: int = 0  # which of the channel's keys ``key`` is
+    key_weight: int = 1  # how often it is picked within its channel
+    key_selection: str = "random"  # how the channel's keys take turns: random, round-robin
+    limits: Limits | None = None  # the channel's own RPM / TPM / concurrency caps
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One channel able to serve a (group, model), with its routing priority and weight."""
+    """One channel able to serve a (group, model), with its routing priority and weight,
+    and its enabled keys: one ``Upstream`` each, ``upstream`` the first."""
 
     upstream: Upstream
     priority: int
     weight: int
+    keys: tuple[Upstream, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            object.__setattr__(self, "keys", (self.upstream,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +82,7 @@ class Snapshot:
     tokens: Mapping[str, Token]  # by key hash
     networks: Mapping[int, tuple[Network, ...]]  # token id -> IP allow-list
     users: Mapping[int, User]
-    upstreams: Mapping[int, Upstream]
+    upstreams: Mapping[int, Upstream]  # channel id -> its first enabled key's
     routes: Mapping[tuple[str, str], tuple[Candidate, ...]]  # (group, model), best first
     prices: Mapping[str, Price]
     ratios: Mapping[str, Decimal]
@@ -113,7 +124,8 @@ async def load_snapshot(db: Database, box: SecretBox) -> Snapshot:
     users = {row["id"]: _on_plan(User.from_row(row), on_plans.get(row["id"])) for row in user_rows}
     channel_rows = await db.fetch_all("SELECT * FROM channels WHERE status = 'enabled'")
     cost_prices = await load_channel_prices(db)
-    upstreams = {row["id"]: _upstream(row, box, cost_prices) for row in channel_rows}
+    keyed = _keyed_upstreams(channel_rows, await _enabled_keys(db), box, cost_prices)
+    upstreams = {channel_id: keys[0] for channel_id, keys in keyed.items()}
     ability_rows = await db.fetch_all(
         "SELECT group_name, model, channel_id, priority, weight FROM abilities WHERE enabled = 1"
     )
@@ -123,7 +135,7 @@ async def load_snapshot(db: Database, box: SecretBox) -> Snapshot:
         networks={row["id"]: _networks(row["ips"]) for row in token_rows if row["ips"]},
         users=users,
         upstreams=upstreams,
-        routes=_routes(ability_rows, upstreams),
+        routes=_routes(ability_rows, keyed),
         prices=await load_price_table(db),
         ratios=await load_group_ratios(db),
         budgets=_by_owner(await load_budgets(db)),
@@ -153,20 +165,67 @@ def _by_owner(rules: list[BudgetRule]) -> dict[tuple[str, int], tuple[BudgetRule
     return {key: tuple(found) for key, found in owners.items()}
 
 
-def _upstream(row: Row, box: SecretBox, cost_prices: Mapping[int, Mapping[str, Price]]) -> Upstream:
+async def _enabled_keys(db: Database) -> dict[int, list[Row]]:
+    """The enabled keys of every channel, by channel id, in id order."""
+    rows = await db.fetch_all(
+        "SELECT id, channel_id, key_enc, weight FROM channel_keys WHERE status = 'enabled'"
+        " ORDER BY channel_id, id"
+    )
+    found: dict[int, list[Row]] = {}
+    for row in rows:
+        found.setdefault(row["channel_id"], []).append(row)
+    return found
+
+
+def _keyed_upstreams(
+    channel_rows: list[Row],
+    keys: Mapping[int, list[Row]],
+    box: SecretBox,
+    cost_prices: Mapping[int, Mapping[str, Price]],
+) -> dict[int, tuple[Upstream, ...]]:
+    """One Upstream per enabled key of each enabled channel; a channel without an enabled
+    key (an operator disabled the last ones) serves nothing."""
+    found = {}
+    for row in channel_rows:
+        channel_keys = keys.get(row["id"])
+        if channel_keys:
+            base = _upstream(row, cost_prices)
+            found[row["id"]] = tuple(
+                replace(
+                    base,
+                    key=box.decrypt(key["key_enc"]),
+                    key_id=key["id"],
+                    key_weight=key["weight"],
+                )
+                for key in channel_keys
+            )
+    return found
+
+
+def _upstream(row: Row, cost_prices: Mapping[int, Mapping[str, Price]]) -> Upstream:
+    """The channel as the relay uses it, keyless: each key makes its own copy."""
     channel = Channel.from_row(row)
     return Upstream(
         id=channel.id,
         type=channel.type,
         name=channel.name,
         base_url=channel.base_url,
-        key=decrypt_key(box, row),
+        key="",
         model_map=channel.model_map,
         config=channel.config,
         timeouts=_timeouts(channel),
         cost_ratio=channel.cost_ratio,
         cost_prices=cost_prices.get(channel.id, {}),
+        key_selection=channel.key_selection,
+        limits=_caps(channel),
     )
+
+
+def _caps(channel: Channel) -> Limits | None:
+    """The channel's own caps, None when it has none."""
+    if channel.rpm is None and channel.tpm is None and channel.max_concurrency is None:
+        return None
+    return Limits(channel.rpm, channel.tpm, channel.max_concurrency)
 
 
 def _timeouts(channel: Channel) -> Timeouts:
@@ -182,15 +241,16 @@ def _networks(text: str) -> tuple[Network, ...]:
 
 
 def _routes(
-    rows: list[Row], upstreams: Mapping[int, Upstream]
+    rows: list[Row], keyed: Mapping[int, tuple[Upstream, ...]]
 ) -> dict[tuple[str, str], tuple[Candidate, ...]]:
     routes: dict[tuple[str, str], list[Candidate]] = {}
     for row in rows:
-        upstream = upstreams.get(row["channel_id"])
-        if upstream is None:
+        keys = keyed.get(row["channel_id"])
+        if keys is None:
             continue
         key = (row["group_name"], row["model"])
-        routes.setdefault(key, []).append(Candidate(upstream, row["priority"], row["weight"]))
+        candidate = Candidate(keys[0], row["priority"], row["weight"], keys)
+        routes.setdefault(key, []).append(candidate)
     return {
         key: tuple(sorted(found, key=lambda c: (-c.priority, c.upstream.id)))
         for key, found in routes.items()

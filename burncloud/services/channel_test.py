@@ -25,7 +25,8 @@ from burncloud.db.base import Database
 from burncloud.errors import BurncloudError, NotFound
 from burncloud.providers.base import ChatProvider
 from burncloud.providers.registry import kind_of
-from burncloud.services.channels import Channel, decrypt_key
+from burncloud.services.channel_keys import key_secret, usable_key
+from burncloud.services.channels import Channel
 from burncloud.services.clock import now
 
 TEST_PROMPT = "hi"
@@ -73,6 +74,7 @@ async def test_channel(
     *,
     client: httpx.AsyncClient,
     request_timeout: float = 30.0,
+    key_id: int | None = None,
 ) -> ChannelTestResult:
     """Send one minimal chat request through the channel and record the outcome on its row.
 
@@ -80,6 +82,7 @@ async def test_channel(
     row gets ``latency_ms`` and ``tested_at`` and one more success or failure. Its status
     never changes: an operator-disabled channel stays disabled whatever the result, and
     auto-enabling a channel that recovered is the health checker's job, not this one's.
+    ``key_id`` tests that key of the channel; by default its first enabled one.
     """
     row = await db.fetch_one("SELECT * FROM channels WHERE id = :id", {"id": channel_id})
     if row is None:
@@ -87,7 +90,9 @@ async def test_channel(
     channel = Channel.from_row(row)
     asked = model or channel.models[0]
     upstream_model = channel.model_map.get(asked, asked)
-    key = decrypt_key(box, row)
+    if key_id is None:
+        key_id = (await usable_key(db, box, channel_id)).id
+    key = await key_secret(db, box, channel_id, key_id)
     access = _Access(channel.base_url, key, channel.config)
     started = time.perf_counter()
     outcome = await _exchange(client, channel, access, upstream_model, request_timeout)

@@ -15,22 +15,31 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
-from burncloud.crypto import SecretBox, mask_secret
+from burncloud.crypto import SecretBox
 from burncloud.db.base import Database, Executor, Row
 from burncloud.errors import InvalidRequest, NotFound
 from burncloud.money import format_usd
 from burncloud.providers.registry import ENDPOINTS_CONFIG
 from burncloud.services.audit import record_change, row_fields
+from burncloud.services.balance_apis import check_balance_api
+from burncloud.services.channel_keys import (
+    SealedKey,
+    check_key_selection,
+    clean_keys,
+    insert_keys,
+    key_summary,
+    replace_keys,
+    seal_key,
+)
 from burncloud.services.channel_types import (
     check_config,
     check_int,
     clean_config,
     clean_endpoints,
-    clean_key,
     clean_model_map,
     clean_name,
     clean_names,
@@ -46,7 +55,8 @@ from burncloud.services.users import require_group
 
 CHANNEL_STATUSES = ("enabled", "disabled", "auto_disabled")
 UrlCheck = Callable[[str], Awaitable[None]]  # raises InvalidRequest for a refused base URL
-SealedKey = tuple[str, str]  # an upstream key encrypted, and its masked hint (``seal_key``)
+MIN_AUTO_SYNC = 300  # seconds: a model sync more often than every 5 minutes helps nobody
+T = TypeVar("T")
 _COUNTERS = ("used", "latency_ms", "tested_at", "success_count", "failure_count")
 _UNAUDITED = frozenset(("id", *_COUNTERS, "created_at", "updated_at"))  # not in the audit trail
 
@@ -74,14 +84,26 @@ class Channel:
     created_at: int
     updated_at: int
     cost_ratio: Decimal
+    key_selection: str = "random"
+    tags: tuple[str, ...] = ()
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrency: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    auto_sync: int | None = None  # seconds between model syncs; None: off
+    balance_api: str | None = None  # None: detected from the base URL's host
+    balance_every: int | None = None  # seconds; None: the default, 0: never
+    balance_alert_below: str | None = None  # decimal, the balance's currency; None: default
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Channel:
         values = {f.name: row[f.name] for f in fields(cls)}
         values["models"] = split_list(row["models"])
         values["groups"] = split_list(row["groups"])
+        values["tags"] = split_list(row["tags"])
         values["model_map"] = orjson.loads(row["model_map"])
         values["config"] = orjson.loads(row["config"])
+        values["overrides"] = orjson.loads(row["overrides"])
         values["cost_ratio"] = Decimal(row["cost_ratio"])
         return cls(**values)
 
@@ -91,6 +113,7 @@ class Channel:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["models"] = list(self.models)
         data["groups"] = list(self.groups)
+        data["tags"] = list(self.tags)
         data["model_map"] = dict(self.model_map)
         data["config"] = dict(self.config)
         data["used"] = format_usd(self.used)
@@ -113,6 +136,16 @@ class ChannelFields:
     model_map: Mapping[str, str] = field(default_factory=dict)
     config: Mapping[str, str] = field(default_factory=dict)
     cost_ratio: str | int | Decimal = 1
+    key_selection: str = "random"
+    tags: Sequence[str] = ()
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrency: int | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    auto_sync: int | None = None
+    balance_api: str | None = None
+    balance_every: int | None = None
+    balance_alert_below: str | None = None
 
     def columns(self) -> dict[str, Any]:
         """The fields as column values (lists comma-separated, maps as JSON, the cost
@@ -121,8 +154,10 @@ class ChannelFields:
             **{f.name: getattr(self, f.name) for f in fields(self)},
             "models": ",".join(self.models),
             "groups": ",".join(self.groups),
+            "tags": ",".join(self.tags),
             "model_map": orjson.dumps(self.model_map).decode(),
             "config": orjson.dumps(self.config).decode(),
+            "overrides": orjson.dumps(self.overrides).decode(),
             "cost_ratio": format_ratio(parse_cost_ratio(self.cost_ratio)),
         }
 
@@ -142,6 +177,16 @@ class _Update:
     config: Mapping[str, str] | None = None
     cost_ratio: str | int | Decimal | None = None
     endpoints: Sequence[str] | None = None  # () drops the channel's own list
+    key_selection: str | None = None
+    tags: Sequence[str] | None = None  # () drops every tag
+    rpm: int | None = None  # 0 clears a cap (as for the three)
+    tpm: int | None = None
+    max_concurrency: int | None = None
+    overrides: Mapping[str, Any] | None = None
+    auto_sync: int | None = None  # 0 turns it off
+    balance_api: str | None = None  # '' goes back to detecting it
+    balance_every: int | None = None
+    balance_alert_below: str | None = None  # '' goes back to the default
 
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) is None for f in fields(self))
@@ -166,7 +211,21 @@ class _Update:
                 old.config if self.config is None else self.config, self.endpoints
             ),
             cost_ratio=old.cost_ratio if self.cost_ratio is None else self.cost_ratio,
+            key_selection=_given(self.key_selection, old.key_selection),
+            tags=_given(self.tags, old.tags),
+            rpm=_given(self.rpm, old.rpm),
+            tpm=_given(self.tpm, old.tpm),
+            max_concurrency=_given(self.max_concurrency, old.max_concurrency),
+            overrides=_given(self.overrides, old.overrides),
+            auto_sync=_given(self.auto_sync, old.auto_sync),
+            balance_api=_given(self.balance_api, old.balance_api),
+            balance_every=_given(self.balance_every, old.balance_every),
+            balance_alert_below=_given(self.balance_alert_below, old.balance_alert_below),
         )
+
+
+def _given(new: T | None, old: T) -> T:
+    return old if new is None else new
 
 
 async def add_channel(
@@ -175,7 +234,7 @@ async def add_channel(
     *,
     type: str,
     name: str,
-    key: str,
+    key: str | Sequence[str],
     models: Sequence[str],
     base_url: str | None = None,
     groups: Sequence[str] = ("default",),
@@ -186,11 +245,13 @@ async def add_channel(
     cost_ratio: str | int | Decimal = 1,
     endpoints: Sequence[str] | None = None,
     check_url: UrlCheck | None = None,
+    **options: Any,
 ) -> Channel:
-    """Create a channel with its key encrypted; its abilities exist when this returns.
-    ``cost_ratio`` is the share of the list price the upstream charges us; ``endpoints``
-    (openai-compatible channels) the endpoint names it serves instead of its kind's."""
-    sealed = seal_key(box, key)
+    """Create a channel with its key (or keys) encrypted; its abilities exist when this
+    returns. ``cost_ratio`` is the share of the list price the upstream charges us;
+    ``endpoints`` (openai-compatible channels) the endpoint names it serves instead of its
+    kind's; ``options`` the other ``ChannelFields`` (key selection, tags, caps, ...)."""
+    sealed = [seal_key(box, one) for one in clean_keys([key] if isinstance(key, str) else key)]
     if check_url is not None and base_url:
         await check_url(base_url)
     draft = ChannelFields(
@@ -204,28 +265,42 @@ async def add_channel(
         model_map or {},
         with_endpoints(config or {}, endpoints),
         cost_ratio,
+        **options,
     )
     async with db.transaction() as tx:
         return await insert_channel(tx, draft, sealed)
 
 
-async def insert_channel(tx: Executor, draft: ChannelFields, sealed: SealedKey) -> Channel:
+async def insert_channel(
+    tx: Executor, draft: ChannelFields, sealed: Sequence[SealedKey]
+) -> Channel:
     """Create an enabled channel in ``tx`` from ``draft``, checked as ``add_channel`` checks
-    it, with a key from ``seal_key``; its abilities exist when this returns."""
+    it, with its keys from ``seal_key``; its abilities exist when this returns."""
     spec = await _validate(tx, draft)
-    key_enc, key_hint = sealed
+    keys = _sealed_list(sealed)
     row = await tx.fetch_one(
-        "INSERT INTO channels (type, name, key_enc, key_hint, base_url, models, groups,"
-        " weight, priority, model_map, config, cost_ratio, status, status_reason,"
-        " created_at, updated_at) VALUES (:type, :name, :key_enc, :key_hint, :base_url,"
-        " :models, :groups, :weight, :priority, :model_map, :config, :cost_ratio,"
+        "INSERT INTO channels (type, name, key_hint, base_url, models, groups, weight,"
+        " priority, model_map, config, cost_ratio, key_selection, tags, rpm, tpm,"
+        " max_concurrency, overrides, auto_sync, balance_api, balance_every,"
+        " balance_alert_below, status, status_reason, created_at, updated_at) VALUES (:type,"
+        " :name, :key_hint, :base_url, :models, :groups, :weight, :priority, :model_map,"
+        " :config, :cost_ratio, :key_selection, :tags, :rpm, :tpm, :max_concurrency,"
+        " :overrides, :auto_sync, :balance_api, :balance_every, :balance_alert_below,"
         " 'enabled', '', :t, :t)"
         " RETURNING *",
-        {**spec.columns(), "key_enc": key_enc, "key_hint": key_hint, "t": now()},
+        {**spec.columns(), "key_hint": key_summary([hint for _, hint in keys]), "t": now()},
     )
     assert row is not None
     await _record(tx, None, row)
+    await insert_keys(tx, row["id"], keys)
     return await commit_channel_write(tx, Channel.from_row(row))
+
+
+def _sealed_list(sealed: Sequence[SealedKey]) -> list[SealedKey]:
+    """The sealed keys, at least one."""
+    if not sealed:
+        raise InvalidRequest("a channel needs a key")
+    return list(sealed)
 
 
 async def update_channel(
@@ -233,58 +308,42 @@ async def update_channel(
     box: SecretBox | None,
     channel_id: int,
     *,
-    type: str | None = None,
-    name: str | None = None,
-    key: str | None = None,
-    models: Sequence[str] | None = None,
-    base_url: str | None = None,
-    groups: Sequence[str] | None = None,
-    weight: int | None = None,
-    priority: int | None = None,
-    model_map: Mapping[str, str] | None = None,
-    config: Mapping[str, str] | None = None,
-    cost_ratio: str | int | Decimal | None = None,
-    endpoints: Sequence[str] | None = None,
+    key: str | Sequence[str] | None = None,
     check_url: UrlCheck | None = None,
+    **changes: Any,
 ) -> Channel:
-    """Change only the given fields (``box`` is needed only for a new key); empty
-    ``endpoints`` puts the channel back on its kind's list."""
-    changes = _Update(
-        type=type,
-        name=name,
-        base_url=base_url,
-        models=models,
-        groups=groups,
-        weight=weight,
-        priority=priority,
-        model_map=model_map,
-        config=config,
-        cost_ratio=cost_ratio,
-        endpoints=endpoints,
-    )
-    if changes.is_empty() and key is None:
+    """Change only the given fields (``_Update``'s names; ``box`` is needed only for a new
+    key, which replaces every key the channel had); empty ``endpoints`` puts the channel
+    back on its kind's list."""
+    update = _Update(**changes)
+    if update.is_empty() and key is None:
         raise InvalidRequest("nothing to update: give at least one option")
-    sealed: SealedKey | None = None
+    sealed: list[SealedKey] | None = None
     if key is not None:
         if box is None:
             raise ValueError("update_channel needs the secret box to store a new key")
-        sealed = seal_key(box, key)
+        sealed = [seal_key(box, one) for one in clean_keys([key] if isinstance(key, str) else key)]
+    base_url = update.base_url
     if check_url is not None and base_url:
         await check_url(base_url)
     async with db.transaction() as tx:
         old = await _fetch(tx, channel_id)
-        return await write_channel(tx, channel_id, changes.applied_to(old), sealed)
+        return await write_channel(tx, channel_id, update.applied_to(old), sealed)
 
 
 async def write_channel(
-    tx: Executor, channel_id: int, draft: ChannelFields, sealed: SealedKey | None = None
+    tx: Executor,
+    channel_id: int,
+    draft: ChannelFields,
+    sealed: Sequence[SealedKey] | None = None,
 ) -> Channel:
     """Replace channel ``channel_id``'s fields with ``draft``, checked as ``add_channel``
-    checks them, and its key when ``sealed`` (``seal_key``) is given; status stays."""
+    checks them, and its keys when ``sealed`` (``seal_key``) is given; status stays."""
     spec = await _validate(tx, draft, channel_id)
     values = spec.columns()
     if sealed is not None:
-        values["key_enc"], values["key_hint"] = sealed
+        keys = _sealed_list(sealed)
+        values["key_hint"] = key_summary([hint for _, hint in keys])
     assignments = ", ".join(f"{column} = :{column}" for column in values)
     before = await _row(tx, channel_id)
     row = await tx.fetch_one(
@@ -293,6 +352,8 @@ async def write_channel(
     )
     assert row is not None  # the row read above, in this transaction
     await _record(tx, before, row)
+    if sealed is not None:
+        await replace_keys(tx, channel_id, keys)
     return await commit_channel_write(tx, Channel.from_row(row))
 
 
@@ -331,6 +392,26 @@ async def write_channel_status(
     return await commit_channel_write(tx, Channel.from_row(row))
 
 
+async def set_status_by_tag(
+    db: Database, tag: str, status: str, reason: str = ""
+) -> list[Channel]:
+    """Enable or disable every channel tagged ``tag``, in one transaction; the channels
+    changed. NotFound when no channel has the tag."""
+    if status not in ("enabled", "disabled"):
+        raise InvalidRequest(f"channels are enabled or disabled by tag, not {status!r}")
+    async with db.transaction() as tx:
+        tagged = await tagged_channels(tx, tag)
+        return [await write_channel_status(tx, c.id, status, reason) for c in tagged]
+
+
+async def tagged_channels(db: Executor, tag: str) -> list[Channel]:
+    """The channels tagged ``tag``, by id; NotFound when there are none."""
+    found = [channel for channel in await list_channels(db) if tag in channel.tags]
+    if not found:
+        raise NotFound(f"no channel has the tag {tag!r}")
+    return found
+
+
 async def delete_channel(db: Database, channel_id: int) -> None:
     """Delete a channel and its abilities."""
     async with db.transaction() as tx:
@@ -355,11 +436,6 @@ async def list_channels(db: Executor) -> list[Channel]:
 async def get_channel(db: Executor, channel_id: int) -> Channel:
     """The channel with ``channel_id``; NotFound if there is none."""
     return await _fetch(db, channel_id)
-
-
-def decrypt_key(box: SecretBox, channel_row: Mapping[str, Any]) -> str:
-    """The plain upstream key of a ``channels`` row (ConfigError if the secret changed)."""
-    return box.decrypt(channel_row["key_enc"])
 
 
 async def _fetch(db: Executor, channel_id: int) -> Channel:
@@ -416,12 +492,6 @@ async def commit_channel_write(tx: Executor, channel: Channel) -> Channel:
             )
     await bump_config_version(tx)
     return channel
-
-
-def seal_key(box: SecretBox, key: str) -> SealedKey:
-    """The encrypted key and its masked hint; InvalidRequest for an empty or spaced key."""
-    key = clean_key(key)
-    return box.encrypt(key), mask_secret(key)
 
 
 def _kept_base_url(old: Channel) -> str | None:
@@ -482,7 +552,57 @@ def clean_channel_fields(draft: ChannelFields) -> ChannelFields:
         model_map=clean_model_map(draft.model_map, models),
         config=config,
         cost_ratio=parse_cost_ratio(draft.cost_ratio),
+        key_selection=check_key_selection(draft.key_selection),
+        tags=clean_names(draft.tags, "tag") if draft.tags else (),
+        rpm=_cap(draft.rpm, "rpm"),
+        tpm=_cap(draft.tpm, "tpm"),
+        max_concurrency=_cap(draft.max_concurrency, "max concurrency"),
+        overrides=clean_overrides(draft.overrides),
+        auto_sync=_auto_sync(draft.auto_sync),
+        balance_api=check_balance_api(draft.balance_api) if draft.balance_api else None,
+        balance_every=_balance_every(draft.balance_every),
+        balance_alert_below=_alert_below(draft.balance_alert_below),
     )
+
+
+def clean_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The overrides in their stored form."""
+    return dict(overrides)
+
+
+def _alert_below(text: str | None) -> str | None:
+    """The balance under which the upstream-balance alert goes: a non-negative decimal,
+    None or '' for the default."""
+    if not text:
+        return None
+    try:
+        amount = Decimal(text)
+    except ArithmeticError:
+        raise InvalidRequest(f"balance alert threshold {text!r} is not a number") from None
+    if not amount.is_finite() or amount < 0:
+        raise InvalidRequest(f"balance alert threshold {text!r} must be 0 or more")
+    return str(amount)
+
+
+def _cap(value: int | None, what: str) -> int | None:
+    """A per-channel cap: None or 0 is none, else at least 1."""
+    if value is None:
+        return None
+    return check_int(value, what, minimum=0) or None
+
+
+def _auto_sync(seconds: int | None) -> int | None:
+    """Seconds between model syncs: None or 0 is off, else at least ``MIN_AUTO_SYNC``."""
+    if not seconds:
+        return None
+    return check_int(seconds, "auto-sync interval (seconds)", minimum=MIN_AUTO_SYNC)
+
+
+def _balance_every(seconds: int | None) -> int | None:
+    """Seconds between balance checks: None is the default, 0 never, else at least 60."""
+    if seconds is None or seconds == 0:
+        return seconds
+    return check_int(seconds, "balance interval (seconds)", minimum=60)
 
 
 def with_endpoints(config: Mapping[str, str], endpoints: Sequence[str] | None) -> dict[str, str]:

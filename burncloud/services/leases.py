@@ -28,7 +28,7 @@ SUBJECTS = {
     USER: ("users", "balance"),
     BUDGET: ("budget_windows", "remaining"),
 }  # fixed, never input
-USED_TABLES = ("tokens", "users", "channels", "budget_windows")
+USED_TABLES = ("tokens", "users", "channels", "channel_keys", "budget_windows")
 
 _UPSERT = (
     "INSERT INTO quota_leases (owner, subject, subject_id, amount, expires_at)"
@@ -195,7 +195,7 @@ async def charge_directly(tx: Executor, subject: str, amounts: Mapping[int, int]
 
 
 async def add_used(tx: Executor, table: str, amounts: Mapping[int, int]) -> None:
-    """Add ``amounts`` (row id -> cost) to ``used`` of tokens, users or channels."""
+    """Add ``amounts`` (row id -> cost) to ``used`` of a ``USED_TABLES`` table."""
     if table not in USED_TABLES:
         raise ValueError(f"no used column in {table!r}")
     await tx.execute_many(

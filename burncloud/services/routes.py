@@ -10,6 +10,7 @@ import orjson
 from burncloud.db.base import Executor
 from burncloud.errors import NotFound
 from burncloud.providers.registry import CHANNEL_KINDS
+from burncloud.services.channel_keys import keys_of_channels
 from burncloud.services.channels import Channel, list_channels
 from burncloud.services.tokens import get_token
 from burncloud.services.users import get_user
@@ -111,7 +112,8 @@ class DryRun:
         }
 
 
-BreakerLookup = Any  # callable (channel_id, model) -> (usable: bool, description: str)
+# callable (channel_id, model, enabled key ids) -> (usable: bool, description: str)
+BreakerLookup = Any
 
 
 async def dry_run(
@@ -136,6 +138,10 @@ async def dry_run(
     if not rows:
         raise NotFound(f"no channel serves model {model!r} for group {group!r}")
     channels = {c.id: c for c in await list_channels(db)}
+    keys = {
+        channel_id: [key.id for key in found if key.status == "enabled"]
+        for channel_id, found in (await keys_of_channels(db)).items()
+    }
     how = {row["channel_id"]: _reaches(channels[row["channel_id"]], endpoint) for row in rows}
     if endpoint is not None:
         rows = [row for row in rows if how[row["channel_id"]] is not None]
@@ -145,8 +151,10 @@ async def dry_run(
     for row in rows:
         channel = channels[row["channel_id"]]
         usable, reason = channel.status == "enabled", _status_reason(channel)
+        if usable and not keys.get(channel.id):
+            usable, reason = False, "no enabled key"
         if usable and breakers is not None:
-            usable, reason = breakers(channel.id, model)
+            usable, reason = breakers(channel.id, model, keys[channel.id])
         drafts.append((channel, row["priority"], row["weight"], usable, reason))
     shares = _first_pick_shares([(c.id, p, w) for c, p, w, usable, _ in drafts if usable])
     choices = [

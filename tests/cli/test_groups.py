@@ -90,8 +90,8 @@ def test_delete_group_with_users_exits_1(cli, sql) -> None:
 def test_delete_group_served_by_a_channel_exits_1(cli, sql) -> None:
     cli("group", "set", "vip", "--ratio", "0.8")
     sql(
-        "INSERT INTO channels (type, name, key_enc, key_hint, base_url, models, groups,"
-        " created_at, updated_at) VALUES ('openai', 'c', 'x', 'x', 'http://h', 'gpt-4',"
+        "INSERT INTO channels (type, name, key_hint, base_url, models, groups,"
+        " created_at, updated_at) VALUES ('openai', 'c', 'x', 'http://h', 'gpt-4',"
         " 'vip', 0, 0)"
     )
     assert_one_line_error(cli("group", "delete", "vip"), "channel")

@@ -126,8 +126,8 @@ async def make_channel(db: Database) -> int:
     async with db.transaction() as tx:
         return int(
             await tx.fetch_value(
-                "INSERT INTO channels (type, name, key_enc, key_hint, base_url, models,"
-                " created_at, updated_at) VALUES ('openai', 'c', 'x', 'x', 'http://127.0.0.1',"
+                "INSERT INTO channels (type, name, key_hint, base_url, models,"
+                " created_at, updated_at) VALUES ('openai', 'c', 'x', 'http://127.0.0.1',"
                 " 'm', 0, 0) RETURNING id"
             )
         )

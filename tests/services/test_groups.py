@@ -82,8 +82,8 @@ async def test_group_served_by_a_channel_cannot_be_deleted(db: Database) -> None
     await set_group(db, "vip", "0.8")
     await set_group(db, "vipplus", "0.5")
     await db.execute(
-        "INSERT INTO channels (type, name, key_enc, key_hint, base_url, models, groups,"
-        " created_at, updated_at) VALUES ('openai', 'c', 'x', 'x', 'http://h', 'gpt-4',"
+        "INSERT INTO channels (type, name, key_hint, base_url, models, groups,"
+        " created_at, updated_at) VALUES ('openai', 'c', 'x', 'http://h', 'gpt-4',"
         " 'default,vip', 0, 0)"
     )
     with pytest.raises(InvalidRequest, match="channel"):

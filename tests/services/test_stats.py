@@ -77,8 +77,8 @@ class World:
 async def add_channel(db: Database, name: str, status: str) -> int:
     return int(
         await db.fetch_value(
-            "INSERT INTO channels (type, name, key_enc, key_hint, base_url, models, status,"
-            " created_at, updated_at) VALUES ('openai', :name, 'x', 'x', 'http://127.0.0.1',"
+            "INSERT INTO channels (type, name, key_hint, base_url, models, status,"
+            " created_at, updated_at) VALUES ('openai', :name, 'x', 'http://127.0.0.1',"
             " 'gpt-4', :status, 0, 0) RETURNING id",
             {"name": name, "status": status},
         )

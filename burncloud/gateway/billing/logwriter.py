@@ -163,25 +163,33 @@ class _Bill:
     lease_subjects: dict[int, tuple[str, int]]
     direct: dict[str, dict[int, int]]
     outcomes: dict[int, list[int]]  # channel id -> [successes, failures]
+    key_outcomes: dict[int, list[int]]  # channel key id -> [successes, failures]
     minutes: MinuteTotals  # the rollup's per-minute totals
 
 
 def _add_up(records: Iterable[LogRecord]) -> _Bill:
-    """Aggregate a batch's costs per token, user, channel and lease, and each channel's
-    successes and failures (every attempt of the route counts, failed-over ones too)."""
+    """Aggregate a batch's costs per token, user, channel, channel key and lease, and each
+    channel's and key's successes and failures (every attempt of the route counts,
+    failed-over ones too)."""
     bill = _Bill(
-        {"tokens": {}, "users": {}, "channels": {}, "budget_windows": {}},
+        {"tokens": {}, "users": {}, "channels": {}, "channel_keys": {}, "budget_windows": {}},
         {},
         {},
         {TOKEN: {}, USER: {}, BUDGET: {}},
+        {},
         {},
         MinuteTotals(),
     )
     for record in records:
         bill.minutes.add(record)
-        if record.route is not None:
+        if record.route is not None and record.route.attempts:
             for attempt in record.route.attempts:
                 _count_outcome(bill.outcomes, attempt["id"], attempt["status"])
+                if "key" in attempt:
+                    _count_outcome(bill.key_outcomes, attempt["key"], attempt["status"])
+            answered = record.route.attempts[-1]  # the key that served, paid for
+            if record.cost and "key" in answered and answered["id"] == record.channel_id:
+                _add(bill.used["channel_keys"], answered["key"], record.cost)
         for table, rid in (
             ("tokens", record.token_id),
             ("users", record.user_id),
@@ -240,15 +248,16 @@ async def _persist(tx: Executor, records: Sequence[LogRecord], bill: _Bill) -> N
     for table, subject in (("tokens", TOKEN), ("users", USER), ("budget_windows", BUDGET)):
         await add_used(tx, table, bill.used[table])
         await charge_directly(tx, subject, bill.direct[subject])
-    await add_used(tx, "channels", bill.used["channels"])
-    await tx.execute_many(
-        "UPDATE channels SET success_count = success_count + :ok,"
-        " failure_count = failure_count + :failed WHERE id = :id",
-        [
-            {"ok": ok, "failed": failed, "id": cid}
-            for cid, (ok, failed) in sorted(bill.outcomes.items())
-        ],
-    )
+    for table, outcomes in (("channels", bill.outcomes), ("channel_keys", bill.key_outcomes)):
+        await add_used(tx, table, bill.used[table])
+        await tx.execute_many(
+            f"UPDATE {table} SET success_count = success_count + :ok,"
+            " failure_count = failure_count + :failed WHERE id = :id",
+            [
+                {"ok": ok, "failed": failed, "id": rid}
+                for rid, (ok, failed) in sorted(outcomes.items())
+            ],
+        )
 
 
 class LogWriter:

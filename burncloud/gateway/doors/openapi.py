@@ -208,6 +208,16 @@ _CHANNEL_FIELDS: JSON = {
     "model_map": {"type": "object", "additionalProperties": STRING},
     "config": {"type": "object", "additionalProperties": STRING},
     "cost_ratio": DECIMAL,
+    "keys": STRINGS,
+    "key_selection": {"type": "string", "enum": ["random", "round-robin"]},
+    "tags": NAMES,
+    "rpm": INTEGER,
+    "tpm": INTEGER,
+    "max_concurrency": INTEGER,
+    "auto_sync": {**INTEGER, "description": "seconds between model syncs; 0 off"},
+    "balance_api": STRING,
+    "balance_every": {**INTEGER, "description": "seconds between balance checks; 0 never"},
+    "balance_alert_below": DECIMAL,
 }
 _TOKEN_FIELDS: JSON = {"name": STRING, "quota": DECIMAL, "expires": REF, "models": NAMES}
 _LIMITS: JSON = {"rpm": INTEGER, "tpm": INTEGER, "max_concurrency": INTEGER}
@@ -223,9 +233,16 @@ _PLAN_FIELDS: JSON = {
 ADMIN_SCHEMAS: JSON = {
     "Empty": _obj(closed=True),
     "Amount": _obj(("amount",), True, amount=DECIMAL),
-    "ChannelCreate": _obj(("type", "name", "key"), True, **_CHANNEL_FIELDS),
+    "ChannelCreate": _obj(("type", "name"), True, **_CHANNEL_FIELDS),
     "ChannelUpdate": _obj(closed=True, **_CHANNEL_FIELDS),
     "ChannelDisable": _obj(closed=True, reason=STRING),
+    "ChannelKeys": _obj(("keys",), True, keys=NAMES, weight=INTEGER),
+    "ChannelKeyChange": _obj(
+        closed=True,
+        status={"type": "string", "enum": ["enabled", "disabled"]},
+        reason=STRING,
+        weight=INTEGER,
+    ),
     "TokenCreate": _obj(("name",), True, user=REF, ips=NAMES, **_TOKEN_FIELDS),
     "TokenUpdate": _obj(closed=True, ips=NAMES, **_TOKEN_FIELDS, **_LIMITS),
     "UserCreate": _obj(("name",), True, balance=DECIMAL, invite=STRING, **_USER_FIELDS),
@@ -400,6 +417,7 @@ def _account_paths() -> JSON:
 def _admin_paths() -> JSON:
     channel = _param("channel_id", schema={"type": "integer", "minimum": 0, "maximum": MAX_BIGINT})
     token = _param("token_id", schema={"type": "integer", "minimum": 0, "maximum": MAX_BIGINT})
+    key = _param("key_id", schema={"type": "integer", "minimum": 0, "maximum": MAX_BIGINT})
     user, group, model = _param("user_ref"), _param("name"), _param("model")
     request_id = _param("request_id")
     plan, period = _param("plan_ref"), _param("period")
@@ -439,6 +457,14 @@ def _admin_paths() -> JSON:
         },
         "/api/channels/{channel_id}/enable": {"post": ("Enable", "Empty", (channel,))},
         "/api/channels/{channel_id}/disable": {"post": ("Disable", "ChannelDisable", (channel,))},
+        "/api/channels/{channel_id}/keys": {
+            "get": ("A channel's keys (masked)", None, (channel,)),
+            "post": ("Add keys to a channel", "ChannelKeys", (channel,)),
+        },
+        "/api/channels/{channel_id}/keys/{key_id}": {
+            "patch": ("Enable, disable or weigh a key", "ChannelKeyChange", (channel, key)),
+            "delete": ("Remove a key", None, (channel, key)),
+        },
         "/api/tokens": {
             "get": ("List tokens", None, (_param("user", "query", STRING),)),
             "post": ("Create a token (the key is shown once)", "TokenCreate", ()),

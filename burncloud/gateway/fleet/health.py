@@ -1,6 +1,9 @@
-"""Per (channel, model) circuit breakers shared by every router worker, and how a reply counts.
+"""Per (channel key, model) circuit breakers shared by every router worker, and how a reply
+counts.
 
-A breaker lives in one ``SharedState`` record, key ``cb:{channel_id}:{model}``, packed as
+Each key of a channel has its own breakers (one key's rate limit or refusal holds back that
+key, not its siblings); a channel is available while any key's breaker is (``best_state``).
+A breaker lives in one ``SharedState`` record, key ``cb:{channel_id}.{key_id}:{model}``, packed as
 (state code, consecutive failures, until, cool-down): ``until`` is when an open breaker lets
 a probe through, or when a half-open breaker's probe counts as lost. Every method is one
 atomic ``update`` or ``read`` with no awaits, so all workers see one breaker and exactly one
@@ -17,7 +20,7 @@ import enum
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from burncloud.gateway.fleet.shared_state import EMPTY, Record, SharedState, StateFull
@@ -68,9 +71,9 @@ class BreakerView:
 TRUST_CLEAN_FOR = 0.1
 
 
-def breaker_key(channel_id: int, model: str) -> str:
-    """The shared-state key of one (channel, model) breaker."""
-    return f"cb:{channel_id}:{model}"
+def breaker_key(channel_id: int, model: str, key_id: int) -> str:
+    """The shared-state key of one (channel key, model) breaker."""
+    return f"cb:{channel_id}.{key_id}:{model}"
 
 
 class HealthBook:
@@ -95,9 +98,10 @@ class HealthBook:
         self._trust_clean_for = trust_clean_for
         self._clean_until: dict[str, float] = {}  # breaker key -> trusted clean until
 
-    def available(self, channel_id: int, model: str) -> bool:
-        """Whether to send this request to the channel; past a cool-down, True for one caller."""
-        key = breaker_key(channel_id, model)
+    def available(self, channel_id: int, model: str, key_id: int) -> bool:
+        """Whether to send this request to the channel's key; past a cool-down, True for one
+        caller."""
+        key = breaker_key(channel_id, model, key_id)
         if self._trusted_clean(key):
             return True
         now = self._clock()
@@ -113,9 +117,15 @@ class HealthBook:
         return admitted
 
     def record(
-        self, channel_id: int, model: str, outcome: Outcome, retry_after: float | None = None
+        self,
+        channel_id: int,
+        model: str,
+        outcome: Outcome,
+        retry_after: float | None = None,
+        *,
+        key_id: int,
     ) -> None:
-        """Count one reply of the channel for ``model`` toward its breaker.
+        """Count one reply of the channel's key for ``model`` toward its breaker.
 
         ``retry_after`` (the upstream's Retry-After, seconds, capped at the policy's longest
         cool-down) is honoured: a closed breaker holds the channel back that long without
@@ -123,7 +133,7 @@ class HealthBook:
         """
         if outcome is Outcome.NEUTRAL:
             return
-        key = breaker_key(channel_id, model)
+        key = breaker_key(channel_id, model, key_id)
         if outcome is Outcome.SUCCESS and not retry_after and self._trusted_clean(key):
             return  # it is clean already: a success changes nothing
         self._clean_until.pop(key, None)
@@ -159,9 +169,9 @@ class HealthBook:
     def _trust(self, key: str) -> None:
         self._clean_until[key] = self._clock() + self._trust_clean_for
 
-    def state(self, channel_id: int, model: str) -> BreakerView:
-        """The breaker of (channel, model) as it stands now."""
-        code, failures, until, cooldown = self._state.read(breaker_key(channel_id, model))
+    def state(self, channel_id: int, model: str, key_id: int) -> BreakerView:
+        """The breaker of (channel key, model) as it stands now."""
+        code, failures, until, cooldown = self._state.read(breaker_key(channel_id, model, key_id))
         retry_in = max(0.0, until - self._clock())  # a closed one may be held (Retry-After)
         return BreakerView(_STATES[int(code)], int(failures), retry_in, cooldown)
 
@@ -267,9 +277,27 @@ def _mentions(text: str, phrases: tuple[str, ...]) -> bool:
     return any(phrase in text for phrase in phrases)
 
 
-def why_unavailable(health: HealthBook, channel_id: int, model: str) -> str:
-    """Why the breaker holds this channel back, for the route trace and dry-run."""
-    view = health.state(channel_id, model)
+def best_state(
+    health: HealthBook, channel_id: int, model: str, key_ids: Iterable[int]
+) -> BreakerView:
+    """The channel's breaker as a whole: its most available key's (a channel is up while
+    any key is); closed when it has no key."""
+    views = [health.state(channel_id, model, key_id) for key_id in key_ids]
+    if not views:
+        return BreakerView(BreakerState.CLOSED, 0, 0.0, 0.0)
+    return min(views, key=lambda view: (_RANK[view.state], view.retry_in))
+
+
+_RANK = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+
+
+def why_unavailable(health: HealthBook, channel_id: int, model: str, key_id: int) -> str:
+    """Why the breaker holds this key back, for the route trace and dry-run."""
+    return held_back(health.state(channel_id, model, key_id))
+
+
+def held_back(view: BreakerView) -> str:
+    """Why a breaker in this state holds its key back."""
     wait = math.ceil(view.retry_in)
     if view.state is BreakerState.CLOSED:
         return f"upstream asked to retry in {wait} s"

@@ -51,6 +51,6 @@ class RelayDeps(Protocol):
         """The configuration the worker serves now."""
         ...
 
-    def report_unusable(self, channel_id: int, reason: str) -> None:
-        """A channel the upstream declared unusable (invalid key, no credit)."""
+    def report_unusable(self, channel_id: int, key_id: int, reason: str) -> None:
+        """A channel's key the upstream declared unusable (invalid, no credit)."""
         ...

@@ -23,6 +23,7 @@ class Exchange:
     caller: Caller | None = None
     model: str = ""
     channel_id: int | None = None
+    key_id: int | None = None  # which of the channel's keys the last attempt used
     stream: bool = False
     status: int = 200
     error: str = ""

@@ -1,5 +1,8 @@
 """Channel order for one request: best priority tier first, weighted random inside a tier.
 
+A channel's keys are ordered the same way within it (``key_order``): by weight at random,
+or in turn when the channel says ``round-robin``.
+
 A tier whose weights are all 0 is served round robin, strictly rotating across every worker
 through a counter in the shared state. Health is not decided here: the relay asks the
 breaker about each channel just before trying it, so a lower tier is reached only when a
@@ -16,13 +19,16 @@ from itertools import groupby
 from typing import TYPE_CHECKING
 
 from burncloud.gateway.fleet.redis_link import RedisDown
-from burncloud.gateway.snapshot import Candidate
+from burncloud.gateway.snapshot import Candidate, Upstream
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from burncloud.gateway.fleet.redis_link import RedisLink
     from burncloud.gateway.fleet.shared_state import Record, SharedState
+
+
+ROUND_ROBIN = "round-robin"
 
 
 def new_rng() -> random.Random:
@@ -67,6 +73,20 @@ class ChannelSelector:
                     turns[key] = counted - 1
         return self._ordered(tiers, turns)
 
+    def key_order(self, candidate: Candidate) -> list[Upstream]:
+        """The channel's enabled keys in the order to try them: weighted random, or in turn
+        (``round-robin``: one counter per channel shared by the workers)."""
+        keys = list(candidate.keys)
+        if len(keys) == 1:
+            return keys
+        if candidate.upstream.key_selection == ROUND_ROBIN:
+            turn = self._state.update(f"rk:{candidate.upstream.id}", _next_turn)
+            start = turn % len(keys)
+            return keys[start:] + keys[:start]
+        keyed = [(_weighted_key(self._rng, k.key_weight), k) for k in keys]
+        keyed.sort(key=lambda pair: pair[0], reverse=True)
+        return [k for _, k in keyed]
+
     def _ordered(
         self, tiers: list[tuple[str, bool, list[Candidate]]], turns: dict[str, int]
     ) -> list[Candidate]:
@@ -103,9 +123,14 @@ def weighted_shuffle(tier: list[Candidate], rng: random.Random) -> list[Candidat
     each channel is first with probability weight / total; weight-0 channels go last."""
     if len(tier) == 1:
         return tier
-    keyed = [(rng.random() ** (1.0 / c.weight) if c.weight > 0 else -1.0, c) for c in tier]
+    keyed = [(_weighted_key(rng, c.weight), c) for c in tier]
     keyed.sort(key=lambda pair: pair[0], reverse=True)
     return [c for _, c in keyed]
+
+
+def _weighted_key(rng: random.Random, weight: int) -> float:
+    """Efraimidis-Spirakis' sort key u^(1/w); -1 (last) for weight 0."""
+    return rng.random() ** (1.0 / weight) if weight > 0 else -1.0
 
 
 async def _fleet_turn(key: str, redis: Redis) -> int:

@@ -31,7 +31,7 @@ from burncloud.gateway.relay.metering import Metered, measure
 from burncloud.gateway.relay.modes import choose_mode
 from burncloud.gateway.relay.plan import RoutePlan, plan_route, relayable, upstream_model
 from burncloud.gateway.relay.request_id import request_id
-from burncloud.gateway.snapshot import Candidate, Snapshot
+from burncloud.gateway.snapshot import Candidate, Snapshot, Upstream
 from burncloud.services.pricing import cost
 
 log = logging.getLogger("burncloud.relay")
@@ -135,8 +135,8 @@ class Relay:
     async def _forward(self, call: Call, held: Held, exchange: Exchange) -> None:
         """Try the channels that can serve the request, in order, until one answers."""
 
-        async def attempt(candidate: Candidate) -> None:
-            mode, forward = choose_mode(self._forward_to(call, held, candidate, exchange))
+        async def attempt(candidate: Candidate, upstream: Upstream) -> None:
+            mode, forward = choose_mode(self._forward_to(call, held, candidate, upstream, exchange))
             if forward.request.stream:  # the pump watches the client once the stream is open
                 await mode(forward)
                 return
@@ -159,10 +159,11 @@ class Relay:
             exchange,
             deps.failover,
             deps.report_unusable,
+            deps.selector.key_order,
         )
 
     def _forward_to(
-        self, call: Call, held: Held, candidate: Candidate, exchange: Exchange
+        self, call: Call, held: Held, candidate: Candidate, upstream: Upstream, exchange: Exchange
     ) -> Forward:
         request = held.request
         return Forward(
@@ -170,7 +171,7 @@ class Relay:
             call,
             request,
             held.native,
-            candidate.upstream,
+            upstream,
             upstream_model(candidate, request.model),
             held.budget.max_tokens_cap,
             exchange,

@@ -1,4 +1,4 @@
-"""The prober's check of one auto-disabled channel: a 1-token chat request, sent as the relay sends.
+"""The prober's check of one auto-disabled key: a 1-token chat request, sent as the relay sends.
 
 The relay's own client and provider code send it, so a probe succeeds exactly when a real
 request would (the CLI's ``channel test`` does the same over httpx, which workers do not
@@ -16,7 +16,8 @@ from burncloud.gateway.egress.transport import Transport
 from burncloud.gateway.egress.upstream import UpstreamFailure, send_upstream
 from burncloud.gateway.snapshot import Upstream
 from burncloud.providers.registry import CHANNEL_KINDS
-from burncloud.services.channels import Channel, decrypt_key
+from burncloud.services.channel_keys import key_secret
+from burncloud.services.channels import Channel
 from burncloud.services.timeouts import Timeouts
 
 log = logging.getLogger("burncloud.prober")
@@ -25,12 +26,16 @@ PROBE_TIMEOUTS = Timeouts(connect=10.0, first_byte=30.0, idle=30.0)
 
 
 async def probe_channel(
-    db: Database, box: SecretBox, transport: Transport, channel: Channel
+    db: Database, box: SecretBox, transport: Transport, channel: Channel, key_id: int
 ) -> bool:
-    """True when the channel answers a minimal request for its first model with a 200."""
+    """True when the channel answers a minimal request for its first model with a 200,
+    sent with key ``key_id``."""
     kind = CHANNEL_KINDS.get(channel.type)
-    row = await db.fetch_one("SELECT key_enc FROM channels WHERE id = :id", {"id": channel.id})
-    if kind is None or row is None or not channel.models:
+    if kind is None or not channel.models:
+        return False
+    try:
+        key = await key_secret(db, box, channel.id, key_id)
+    except BurncloudError:  # the key was removed meanwhile
         return False
     provider = kind.provider
     upstream = Upstream(
@@ -38,7 +43,8 @@ async def probe_channel(
         type=channel.type,
         name=channel.name,
         base_url=channel.base_url,
-        key=decrypt_key(box, row),
+        key=key,
+        key_id=key_id,
         model_map=channel.model_map,
         config=channel.config,
         timeouts=PROBE_TIMEOUTS,
@@ -57,9 +63,9 @@ async def probe_channel(
             response.release()
         provider.chat_answer(raw, asked)
     except UpstreamFailure as failure:
-        log.info("probe of channel %s failed: %s", channel.id, failure.error.message)
+        log.info("probe of channel %s key %s failed: %s", channel.id, key_id, failure.error.message)
         return False
     except (BurncloudError, TimeoutError) as exc:
-        log.info("probe of channel %s failed: %s", channel.id, exc)
+        log.info("probe of channel %s key %s failed: %s", channel.id, key_id, exc)
         return False
     return True

@@ -1,8 +1,10 @@
-"""The background task that brings auto-disabled channels back once they answer again.
+"""The background task that brings auto-disabled keys (and their channels) back once they
+answer again.
 
-Every ``interval`` seconds it probes each ``auto_disabled`` channel (a few at a time) and
-re-enables those whose probe succeeds. Operator-disabled channels are never listed, so never
-probed. One probe's error or hang is logged and costs only that channel its turn.
+Every ``interval`` seconds it probes each ``auto_disabled`` key (a few at a time) and
+re-enables those whose probe succeeds, and their channel with the first. Operator-disabled
+keys and channels are never listed, so never probed. One probe's error or hang is logged
+and costs only that key its turn.
 """
 
 from __future__ import annotations
@@ -14,16 +16,16 @@ from collections.abc import Awaitable, Callable
 
 from burncloud.db.base import Database
 from burncloud.gateway.periodic import Failure, Periodic
-from burncloud.services.channel_health import auto_disabled_channels, auto_enable
+from burncloud.services.channel_health import DisabledKey, auto_disabled_keys, auto_enable
 from burncloud.services.channels import Channel
 
 log = logging.getLogger("burncloud.prober")
 
-Probe = Callable[[Channel], Awaitable[bool]]
+Probe = Callable[[Channel, int], Awaitable[bool]]  # (channel, key id) -> healthy
 
 
 class Prober:
-    """Probes auto-disabled channels every ``interval`` s and re-enables the healthy ones."""
+    """Probes auto-disabled keys every ``interval`` s and re-enables the healthy ones."""
 
     def __init__(
         self,
@@ -61,21 +63,27 @@ class Prober:
         await self._rounds.stop()
 
     async def probe_once(self) -> list[int]:
-        """Probe every auto-disabled channel now; the ids of those re-enabled."""
-        channels = await auto_disabled_channels(self._db)
+        """Probe every auto-disabled key now; the ids of those re-enabled."""
+        disabled = await auto_disabled_keys(self._db)
         gate = asyncio.Semaphore(self._concurrency)
-        healed = await asyncio.gather(*(self._heal(channel, gate) for channel in channels))
-        return [channel.id for channel, ok in zip(channels, healed, strict=True) if ok]
+        healed = await asyncio.gather(*(self._heal(one, gate) for one in disabled))
+        return [one.key.id for one, ok in zip(disabled, healed, strict=True) if ok]
 
-    async def _heal(self, channel: Channel, gate: asyncio.Semaphore) -> bool:
-        """Probe one channel and re-enable it if healthy; never raises but cancellation."""
+    async def _heal(self, disabled: DisabledKey, gate: asyncio.Semaphore) -> bool:
+        """Probe one key and re-enable it if healthy; never raises but cancellation."""
+        channel, key = disabled.channel, disabled.key
         try:
             async with gate:
                 async with asyncio.timeout(self._timeout):
-                    healthy = await self._probe(channel)
-            if healthy and await auto_enable(self._db, channel.id):
-                log.info("channel %d (%s) answers again: re-enabled", channel.id, channel.name)
+                    healthy = await self._probe(channel, key.id)
+            if healthy and await auto_enable(self._db, channel.id, key.id):
+                log.info(
+                    "channel %d (%s) key %d answers again: re-enabled",
+                    channel.id,
+                    channel.name,
+                    key.id,
+                )
                 return True
         except Exception:
-            log.exception("probing channel %d (%s) failed", channel.id, channel.name)
+            log.exception("probing channel %d (%s) key %d failed", channel.id, channel.name, key.id)
         return False

@@ -22,6 +22,7 @@ from burncloud.errors import InvalidRequest, NotFound
 from burncloud.services import budgets, channels, plans, price_sync, redemptions, tokens, users
 from burncloud.services.admin_keys import KEY_HINT_PREFIX
 from burncloud.services.budgets import TOKEN, USER
+from burncloud.services.channel_keys import seal_key
 from burncloud.services.groups import delete_group, set_group
 from burncloud.services.invites import (
     INVITEE_REWARD_KEY,
@@ -199,12 +200,12 @@ async def _write_channels(tx: Executor, box: SecretBox, steps: Sequence[Step[Cha
         if old is None:
             assert new.key is not None  # the plan refuses a new channel without one
             channel = await channels.insert_channel(
-                tx, channel_fields(new), channels.seal_key(box, new.key)
+                tx, channel_fields(new), [seal_key(box, new.key)]
             )
         else:
-            sealed = None
+            sealed: list[tuple[str, str]] | None = None
             if new.key is not None and new.key != old.key:
-                sealed = channels.seal_key(box, new.key)
+                sealed = [seal_key(box, new.key)]
             channel_id = await _channel_id(tx, old.name)
             channel = await channels.write_channel(tx, channel_id, channel_fields(new), sealed)
         if new.enabled != (channel.status != "disabled"):  # auto_disabled counts as enabled

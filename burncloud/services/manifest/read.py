@@ -19,7 +19,8 @@ from burncloud.crypto import SecretBox
 from burncloud.db.base import Executor
 from burncloud.errors import InvalidRequest
 from burncloud.services.budgets import PLAN, TOKEN, USER, BudgetSpec, load_budgets
-from burncloud.services.channels import Channel, decrypt_key
+from burncloud.services.channel_keys import usable_key
+from burncloud.services.channels import Channel
 from burncloud.services.groups import load_group_ratios
 from burncloud.services.invites import INVITEE_REWARD_KEY, INVITER_REWARD_KEY
 from burncloud.services.manifest.budget_lists import sorted_budgets
@@ -74,8 +75,13 @@ async def _channels(
         "channel update ID --name NEW",
     )
     specs = tuple(
-        _channel_spec(Channel.from_row(row), decrypt_key(box, row) if with_keys else None)
-        for row in rows
+        [
+            _channel_spec(
+                Channel.from_row(row),
+                (await usable_key(db, box, row["id"])).key if with_keys else None,
+            )
+            for row in rows
+        ]
     )
     return specs, {row["id"]: row["name"] for row in rows}
 
