@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TypedDict
@@ -36,6 +37,7 @@ class Settings:
     allow_private_upstreams: bool = False  # channel base URLs on link-local / metadata addresses
     failover_attempts: int = 3  # channels tried per request at most
     failover_deadline: float = 60.0  # seconds after which no further channel is tried
+    session_ttl: float = 3600.0  # seconds a conversation stays on its channel since last use
     probe_seconds: float = 60.0  # how often auto-disabled channels are probed
     response_retention_days: int = 30  # stored Responses API state is kept this long
     log_retention_days: int = 90  # request log rows are kept this long (0: for ever)
@@ -95,6 +97,7 @@ class Settings:
                 "BURNCLOUD_FAILOVER_DEADLINE",
                 _float(env, "BURNCLOUD_FAILOVER_DEADLINE", default.failover_deadline),
             ),
+            session_ttl=_duration(env, "BURNCLOUD_SESSION_TTL", default.session_ttl),
             probe_seconds=_positive(
                 "BURNCLOUD_PROBE_SECONDS",
                 _float(env, "BURNCLOUD_PROBE_SECONDS", default.probe_seconds),
@@ -256,6 +259,21 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd]?)")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(env: Mapping[str, str], name: str, default: float) -> float:
+    """Seconds, as a number or with a unit (90s, 30m, 1h, 1d); 0 is allowed."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    found = _DURATION.fullmatch(raw)
+    if found is None:
+        raise ConfigError(f"{name} must be seconds or a duration such as 30m or 1h, got {raw!r}")
+    return float(found[1]) * _DURATION_UNITS[found[2]]
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

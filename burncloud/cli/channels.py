@@ -26,6 +26,7 @@ from burncloud.cli.output import emit, print_json, print_line
 from burncloud.cli.session import DbOption, JsonOption, Session, fail, run, run_read
 from burncloud.money import format_usd
 from burncloud.providers.registry import CHANNEL_KINDS, ENDPOINT_NAMES
+from burncloud.services.channel_keys import ChannelKey, list_keys
 from burncloud.services.channel_types import parse_pairs, served_endpoints
 from burncloud.services.channels import (
     Channel,
@@ -201,14 +202,30 @@ def list_(
 
 @app.command("show")
 def show(channel_id: IdArgument, db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Show one channel (its key only as a hint), the endpoints it serves, its last test
+    """Show one channel (its keys only as hints), the endpoints it serves, its last test
     and its spend."""
-    channel = run_read(db, lambda session: get_channel(session.db, channel_id))
-    shown = {**channel.to_json(), "endpoints": list(served_endpoints(channel.type, channel.config))}
+
+    async def action(session: Session) -> tuple[Channel, list[ChannelKey]]:
+        channel = await get_channel(session.db, channel_id)
+        return channel, await list_keys(session.db, channel_id)
+
+    channel, keys = run_read(db, action)
+    shown = {
+        **channel.to_json(),
+        "endpoints": list(served_endpoints(channel.type, channel.config)),
+        "keys": [key.to_json() for key in keys],
+    }
     if as_json:
         print_json(shown)
-    else:
-        emit({**shown, "success_rate": _success_rate(channel)}, as_json=False)
+        return
+    shown["keys"] = ", ".join(_key_line(key) for key in keys)
+    emit({**shown, "success_rate": _success_rate(channel)}, as_json=False)
+
+
+def _key_line(key: ChannelKey) -> str:
+    """``12 sk-...ab12 enabled`` (``w3`` when its weight is not 1)."""
+    weight = f" w{key.weight}" if key.weight != 1 else ""
+    return f"{key.id} {key.key_hint} {key.status}{weight}"
 
 
 @app.command("test")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,18 +41,26 @@ def explain(
             [("id", "id"), ("name", "name"), ("priority", "priority"), ("weight", "weight")],
         )
         for skip in found.skipped:
-            print_line(f"skipped channel {skip['id']} ({skip['name']}): {skip['reason']}")
+            print_line(f"skipped channel {_which(skip)}: {skip['reason']}")
         for number, attempt in enumerate(found.attempts, 1):
             outcome = attempt.get("error") or "ok"
             status = attempt.get("status") or "no answer"
             print_line(
-                f"attempt {number}: channel {attempt['id']} ({attempt['name']}) -> {status}"
+                f"attempt {number}: channel {_which(attempt)} -> {status}"
                 f" in {attempt['ms']} ms: {outcome}"
             )
         for note in found.notes:
             print_line(f"note: {note}")
+        if found.affinity is not None:
+            print_line(routes.affinity_line(found.affinity))
 
     run_read(db, action)
+
+
+def _which(entry: dict[str, Any]) -> str:
+    """``3 (main)``, or ``3 (main) key 12`` when the entry names the key (by id only)."""
+    key = f" key {entry['key']}" if entry.get("key") is not None else ""
+    return f"{entry['id']} ({entry['name']}){key}"
 
 
 @app.command("dry-run")

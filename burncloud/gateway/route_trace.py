@@ -17,6 +17,9 @@ class RouteTrace:
     skipped: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The session's pin when the request named a session (``relay.affinity``): its hash,
+    # the channel and key it was pinned to, whether that went first, what became of it.
+    affinity: dict[str, Any] | None = None
 
     def note(self, text: str) -> None:
         """Add ``text`` once (every attempt of a failover may say the same)."""
@@ -31,4 +34,6 @@ class RouteTrace:
         }
         if self.notes:
             trace["notes"] = self.notes
+        if self.affinity is not None:
+            trace["affinity"] = self.affinity
         return orjson.dumps(trace).decode()

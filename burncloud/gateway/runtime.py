@@ -28,6 +28,7 @@ from burncloud.gateway.billing.logwriter import LogRecord, LogWriter
 from burncloud.gateway.egress.fetcher import SafeFetcher, policy_for
 from burncloud.gateway.egress.transport import AiohttpTransport, Transport
 from burncloud.gateway.egress.upstream_guard import check_base_url
+from burncloud.gateway.fleet.affinity_store import open_sessions
 from burncloud.gateway.fleet.health import HealthBook
 from burncloud.gateway.fleet.limits import FleetRateLimiter
 from burncloud.gateway.fleet.notices import FleetNotices
@@ -36,6 +37,7 @@ from burncloud.gateway.fleet.redis_link import RedisLink
 from burncloud.gateway.fleet.shared_state import Record, SharedState, claim_turn, open_shared_state
 from burncloud.gateway.fleet.state_sweeper import StateSweeper
 from burncloud.gateway.metrics import RouterMetrics
+from burncloud.gateway.relay.affinity import AffinityBook
 from burncloud.gateway.relay.estimate import TokenEstimator
 from burncloud.gateway.relay.failover import FailoverPolicy
 from burncloud.gateway.relay.routing import ChannelSelector
@@ -102,6 +104,10 @@ class Runtime:
         self.health = HealthBook(self.state, on_open=self._breaker_opened)
         self.failover = FailoverPolicy(settings.failover_attempts, settings.failover_deadline)
         self.limiter = FleetRateLimiter(SharedRateLimiter(self.state), self.redis)
+        # Conversations pinned to a channel and key: a bounded table of their own (shared
+        # by this router's workers when the parent made one), and the fleet's Redis.
+        self.sessions = open_sessions()
+        self.affinity = AffinityBook(self.sessions, self.redis, settings.session_ttl)
         self.estimator = TokenEstimator()  # loads a vocabulary only when first needed
         self.metrics = RouterMetrics()
 
@@ -190,6 +196,7 @@ class Runtime:
         if self._giving_back:
             await asyncio.gather(*self._giving_back, return_exceptions=True)
         await self.limiter.drain()
+        await self.affinity.drain()
         lost = await self._stop_logs()
         if self._log_db is not None and self._log_db is not self._db:
             await self._log_db.close()
@@ -210,6 +217,7 @@ class Runtime:
         self._alert_sender = self._alert_watcher = self._presence = None
         self._db = self._log_db = None
         self.metrics.close()
+        self.sessions.close()
         if lost is not None:
             raise StorageUnavailable(lost)
 

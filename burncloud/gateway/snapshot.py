@@ -19,8 +19,7 @@ from burncloud.db.base import Database, Row
 from burncloud.errors import InvalidRequest
 from burncloud.gateway.periodic import Failure, Periodic
 from burncloud.services.budgets import PLAN, TOKEN, USER, BudgetRule, load_budgets
-from burncloud.gateway.fleet.rate_limit import Limits
-from burncloud.services.channels import Channel
+from burncloud.services.channels import Channel, ChannelCaps
 from burncloud.services.groups import load_group_ratios
 from burncloud.services.plans import Plan, load_plans
 from burncloud.services.prices import (
@@ -58,7 +57,7 @@ class Upstream:
     key_id: int = 0  # which of the channel's keys ``key`` is
     key_weight: int = 1  # how often it is picked within its channel
     key_selection: str = "random"  # how the channel's keys take turns: random, round-robin
-    limits: Limits | None = None  # the channel's own RPM / TPM / concurrency caps
+    caps: ChannelCaps | None = None  # the channel's own RPM / TPM / concurrency caps
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,15 +216,8 @@ def _upstream(row: Row, cost_prices: Mapping[int, Mapping[str, Price]]) -> Upstr
         cost_ratio=channel.cost_ratio,
         cost_prices=cost_prices.get(channel.id, {}),
         key_selection=channel.key_selection,
-        limits=_caps(channel),
+        caps=channel.caps,
     )
-
-
-def _caps(channel: Channel) -> Limits | None:
-    """The channel's own caps, None when it has none."""
-    if channel.rpm is None and channel.tpm is None and channel.max_concurrency is None:
-        return None
-    return Limits(channel.rpm, channel.tpm, channel.max_concurrency)
 
 
 def _timeouts(channel: Channel) -> Timeouts:

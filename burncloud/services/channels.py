@@ -62,6 +62,15 @@ _UNAUDITED = frozenset(("id", *_COUNTERS, "created_at", "updated_at"))  # not in
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelCaps:
+    """A channel's own limits (the upstream account's): None is none."""
+
+    rpm: int | None
+    tpm: int | None
+    max_concurrency: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Channel:
     id: int
     type: str
@@ -106,6 +115,13 @@ class Channel:
         values["overrides"] = orjson.loads(row["overrides"])
         values["cost_ratio"] = Decimal(row["cost_ratio"])
         return cls(**values)
+
+    @property
+    def caps(self) -> ChannelCaps | None:
+        """The channel's caps, None when it has none."""
+        if self.rpm is None and self.tpm is None and self.max_concurrency is None:
+            return None
+        return ChannelCaps(self.rpm, self.tpm, self.max_concurrency)
 
     def to_json(self) -> dict[str, Any]:
         """The channel as JSON: never the key, only its hint; ``used`` and ``cost_ratio``
@@ -392,9 +408,7 @@ async def write_channel_status(
     return await commit_channel_write(tx, Channel.from_row(row))
 
 
-async def set_status_by_tag(
-    db: Database, tag: str, status: str, reason: str = ""
-) -> list[Channel]:
+async def set_status_by_tag(db: Database, tag: str, status: str, reason: str = "") -> list[Channel]:
     """Enable or disable every channel tagged ``tag``, in one transaction; the channels
     changed. NotFound when no channel has the tag."""
     if status not in ("enabled", "disabled"):

@@ -28,6 +28,7 @@ class Explanation:
     skipped: list[dict[str, Any]]
     attempts: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)  # what a conversion left out
+    affinity: dict[str, Any] | None = None  # the session's pin, when it named a session
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,6 +40,7 @@ class Explanation:
             "skipped": self.skipped,
             "attempts": self.attempts,
             "notes": self.notes,
+            "affinity": self.affinity,
         }
 
 
@@ -66,7 +68,28 @@ async def explain(db: Executor, request_id: str) -> Explanation:
         skipped=named(route.get("skipped", [])),
         attempts=named(route.get("attempts", [])),
         notes=[str(note) for note in route.get("notes", [])],
+        affinity=route.get("affinity"),
     )
+
+
+_PIN_RESULTS = {
+    "kept": "it answered, and the session stays on it",
+    "moved": "it failed or no longer serves: the session moved to the channel that answered",
+    "released": "it failed or no longer serves, and nothing else answered: released",
+    "unanswered": "nothing answered: the pin stays",
+}
+
+
+def affinity_line(pin: dict[str, Any]) -> str:
+    """How session affinity took part in a logged request's route, in one line."""
+    head = f"affinity: session {pin.get('session')}"
+    if pin.get("channel") is None:
+        if pin.get("result") == "new":
+            return f"{head} had no pin: pinned to the channel and key that answered"
+        return f"{head} had no pin, and nothing answered"
+    first = ", picked first by affinity" if pin.get("hit") else ""
+    result = _PIN_RESULTS.get(str(pin.get("result")), "")
+    return f"{head} was pinned to channel {pin['channel']} key {pin['key']}{first}; {result}"
 
 
 @dataclass(frozen=True, slots=True)

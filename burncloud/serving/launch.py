@@ -17,6 +17,11 @@ import socket
 
 from burncloud.config import Settings
 from burncloud.errors import BurncloudError, ConfigError
+from burncloud.gateway.fleet.affinity_store import (
+    SESSIONS_FILE_ENV,
+    attach_sessions,
+    sessions_file_path,
+)
 from burncloud.gateway.fleet.shared_state import STATE_FILE_ENV
 from burncloud.gateway.fleet.state_file import attach_state, state_file_path
 from burncloud.gateway.metrics import multiprocess_dir
@@ -50,6 +55,10 @@ def supervise(settings: Settings, listener: socket.socket) -> None:
     state_path = state_file_path(settings.database_url)
     state = attach_state(state_path)
     os.environ[STATE_FILE_ENV] = str(state_path)
+    # Conversations pinned to channels (session affinity): a bounded table of their own.
+    sessions_path = sessions_file_path(state_path)
+    sessions = attach_sessions(sessions_path)
+    os.environ[SESSIONS_FILE_ENV] = str(sessions_path)
     try:
         # Before the workers start: they read PROMETHEUS_MULTIPROC_DIR on importing it.
         with multiprocess_dir(settings.workers) as metrics:
@@ -58,6 +67,7 @@ def supervise(settings: Settings, listener: socket.socket) -> None:
             )
             failure = asyncio.run(until_signalled(supervisor))
     finally:
+        sessions.close()
         state.close()
         listener.close()
     if failure is not None:

@@ -1,7 +1,8 @@
 """`burncloud export`, `apply` and `diff` through the CLI: the round trip (export, apply
-on an empty database, export again gives the same file) with plans and budgets, apply
-twice is a no-op, diff finds a CLI change (a plan's budget, a user moved to another plan)
-and exits 1, and 0 again once the file is re-applied."""
+on an empty database, export again gives the same file) with plans, budgets and a channel
+of several keys and every channel option, apply twice is a no-op, diff finds a CLI change
+(a plan's budget, a user moved to another plan, a channel's cap or keys) and exits 1, and
+0 again once the file is re-applied; a key's status is health, never drift."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]
 from typer.testing import CliRunner, Result
 
 from burncloud.cli.app import app
@@ -33,6 +34,10 @@ SEED = (
      "AKIDEXAMPLE:secretexample", "--models", "sonnet", "--config", "region=us-east-1"),
     ("price", "set", "gpt-4o", "--channel", "1", "--input", "2", "--output", "8"),
     ("channel", "disable", "3"),
+    ("channel", "add", "--type", "openai", "--name", "pool", "--key", "sk-pool-1", "--key",
+     "sk-pool-2", "--key", "sk-pool-3", "--models", "gpt-4o", "--key-selection", "round-robin",
+     "--tag", "team-a,batch", "--rpm", "100", "--max-concurrency", "8", "--auto-sync", "24h",
+     "--balance-api", "openai-billing", "--balance-every", "30m", "--balance-alert-below", "5"),
     ("user", "add", "alice", "--group", "vip"),
     ("user", "update", "alice", "--rpm", "60"),
     ("quota", "add", "alice", "25", "--user"),
@@ -114,6 +119,20 @@ def test_the_export_holds_every_part_of_the_configuration(cli: Invoke) -> None:
     assert channels["openai-main"]["model_map"] == {"gpt-4o": "gpt-4o-2024-08-06"}
     assert channels["bedrock-east"]["enabled"] is False
     assert channels["bedrock-east"]["config"]["region"] == "us-east-1"
+    pool = channels["pool"]
+    assert "key" not in pool and "keys" not in pool
+    assert (pool["key_selection"], pool["tags"], pool["rpm"]) == (
+        "round-robin",
+        ["team-a", "batch"],
+        100,
+    )
+    assert (pool["auto_sync"], pool["balance_every"], pool["balance_api"]) == (
+        "1d",
+        "30m",
+        "openai-billing",
+    )
+    assert (pool["max_concurrency"], pool["balance_alert_below"]) == (8, "5")
+    assert "tpm" not in pool and pool["overrides"] == {}
     assert data["prices"]["sonnet-latest"] == {"alias": "sonnet"}
     assert data["channel_prices"] == {"openai-main": {"gpt-4o": {"input": "2", "output": "8"}}}
     alice = next(user for user in data["users"] if user["name"] == "alice")
@@ -157,9 +176,15 @@ def test_secrets_env_writes_references_and_apply_reads_them(
     monkeypatch.setenv("BURNCLOUD_CHANNEL_OPENAI_MAIN_KEY", "sk-test-openai-1")
     monkeypatch.setenv("BURNCLOUD_CHANNEL_CLAUDE_KEY", "sk-ant-test-2")
     monkeypatch.setenv("BURNCLOUD_CHANNEL_BEDROCK_EAST_KEY", "AKIDEXAMPLE:other")
+    # one variable holds a channel's keys, one per line, in any order
+    monkeypatch.setenv("BURNCLOUD_CHANNEL_POOL_KEY", "sk-pool-3\nsk-pool-1\nsk-pool-2\n")
     result = cli("apply", "-f", str(path), "--dry-run")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[:-1] == ["~ channel bedrock-east: key: changed"]
+    monkeypatch.setenv("BURNCLOUD_CHANNEL_POOL_KEY", "sk-pool-1\nsk-pool-4")
+    result = cli("apply", "-f", str(path), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "~ channel pool: keys 3 -> 2 (1 added, 2 removed)" in result.stdout.splitlines()
 
 
 def test_plain_secrets_need_the_confirmation_flag(cli: Invoke) -> None:
@@ -265,3 +290,34 @@ def test_a_bad_budget_is_one_line_naming_its_path(cli: Invoke, tmp_path: Path) -
         f"error: {path}: plans[0].budgets[1]: unknown budget period 'fortnight': use day,"
         " week, month or a number of hours such as 5h"
     )
+
+
+def test_a_keys_status_is_not_drift_and_its_channels_options_and_keys_are(
+    cli: Invoke, tmp_path: Path
+) -> None:
+    seed(cli)
+    path = tmp_path / "burncloud.yaml"
+    assert (
+        cli("export", "-o", str(path), "--secrets", "plain", "--confirm-plain-secrets").exit_code
+        == 0
+    )
+    keys = json.loads(cli("channel", "keys", "list", "4", "--json").stdout)
+    assert cli("channel", "keys", "disable", "4", str(keys[1]["id"])).exit_code == 0
+    assert cli("channel", "keys", "weight", "4", str(keys[2]["id"]), "5").exit_code == 0
+    result = cli("diff", "-f", str(path))
+    assert (result.exit_code, result.stdout.strip()) == (
+        0,
+        f"no drift: the database matches {path}",
+    )
+
+    assert cli("channel", "update", "4", "--rpm", "200", "--tag", "").exit_code == 0
+    assert cli("channel", "keys", "add", "4", "sk-pool-4").exit_code == 0
+    result = cli("diff", "-f", str(path))
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[:-1] == [
+        "~ channel pool: tags - -> team-a,batch, rpm 200 -> 100, keys 4 -> 3 (1 removed)"
+    ]
+    assert cli("apply", "-f", str(path)).exit_code == 0
+    assert cli("diff", "-f", str(path)).exit_code == 0
+    listed = json.loads(cli("channel", "keys", "list", "4", "--json").stdout)
+    assert sorted(key["key_hint"] for key in listed) == sorted(key["key_hint"] for key in keys)

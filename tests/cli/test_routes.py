@@ -99,16 +99,16 @@ def test_explain_shows_candidates_skips_and_attempts(tmp_path, cli) -> None:
         "3\tdead\t20\t1\n"
         "2\tflaky\t10\t1\n"
         "1\tfake\t0\t1\n"
-        "attempt 1: channel 3 (dead) -> no answer in N ms:"
+        "attempt 1: channel 3 (dead) key 3 -> no answer in N ms:"
         " upstream channel 'dead' is unreachable\n"
-        "attempt 2: channel 2 (flaky) -> 500 in N ms: upstream error (HTTP 500): flaky is down\n"
-        "attempt 3: channel 1 (fake) -> 200 in N ms: ok\n"
+        "attempt 2: channel 2 (flaky) key 2 -> 500 in N ms: upstream error (HTTP 500): flaky is down\n"
+        "attempt 3: channel 1 (fake) key 1 -> 200 in N ms: ok\n"
     )
     fourth = cli("route", "explain", "why-4")
     assert without_ms(fourth.stdout).endswith(
-        "skipped channel 3 (dead): breaker open, retry in 5 s\n"
-        "skipped channel 2 (flaky): breaker open, retry in 5 s\n"
-        "attempt 1: channel 1 (fake) -> 200 in N ms: ok\n"
+        "skipped channel 3 (dead) key 3: breaker open, retry in 5 s\n"
+        "skipped channel 2 (flaky) key 2: breaker open, retry in 5 s\n"
+        "attempt 1: channel 1 (fake) key 1 -> 200 in N ms: ok\n"
     )
     refused = cli("route", "explain", "why-refused")
     assert refused.stdout == (
@@ -137,24 +137,26 @@ def test_explain_json_lists_every_attempt_in_order(tmp_path, cli_json) -> None:
         "attempts": [
             {
                 "id": 3,
+                "key": 3,
                 "status": None,
                 "error": "upstream channel 'dead' is unreachable",
                 "name": "dead",
             },
             {
                 "id": 2,
+                "key": 2,
                 "status": 500,
                 "error": "upstream error (HTTP 500): flaky is down",
                 "name": "flaky",
             },
-            {"id": 1, "status": 200, "name": "fake"},
+            {"id": 1, "key": 1, "status": 200, "name": "fake"},
         ],
         "notes": [],
     }
     fourth: Any = cli_json("route", "explain", "why-4")
     assert fourth["skipped"] == [
-        {"id": 3, "reason": "breaker open, retry in 5 s", "name": "dead"},
-        {"id": 2, "reason": "breaker open, retry in 5 s", "name": "flaky"},
+        {"id": 3, "key": 3, "reason": "breaker open, retry in 5 s", "name": "dead"},
+        {"id": 2, "key": 2, "reason": "breaker open, retry in 5 s", "name": "flaky"},
     ]
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.fakes.model_support import ModelSupport, anthropic_answer, anthropic_refusal
 from tests.fakes.replay_server import ReplayServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "anthropic"
@@ -49,8 +50,12 @@ class FakeAnthropic(ReplayServer):
         answer_fixture: str | Sequence[str] = "anthropic_nonstream_tool_use.json",
         seed: int = 7,
         in_one_order: bool = False,
+        support: ModelSupport | None = None,
     ) -> None:
         self.key = key
+        # None: the fixtures answer; a ModelSupport: what the model lacks is refused as
+        # Anthropic does, and whole answers follow the request (``model_support``).
+        self.support = support
         # True: the nth request, streamed or not, gets the nth fixture of its kind (a script
         # mixing both); False: streamed and whole requests are counted apart.
         self.in_one_order = in_one_order
@@ -79,9 +84,14 @@ class FakeAnthropic(ReplayServer):
         problem = _invalid(body, _betas(request.headers.get("anthropic-beta", "")))
         if problem:
             return _error(400, "invalid_request_error", problem)
+        refusal = anthropic_refusal(self.support, body) if self.support is not None else None
+        if refusal is not None:
+            return _error(400, "invalid_request_error", refusal)
         self.requests.append(body)
         self.raw_requests.append(raw)
         self.headers.append(dict(request.headers))
+        if self.support is not None and not body.get("stream"):
+            return web.json_response(anthropic_answer(self.support, body))
         if body.get("stream"):
             self._streamed += 1
             streamed = _nth(self.stream_fixtures, self._turn(self._streamed))

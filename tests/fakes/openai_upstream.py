@@ -33,6 +33,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from openai.types.responses.input_token_count_params import InputTokenCountParams
 
+from tests.fakes.model_support import ModelSupport, openai_honoured, openai_refusal
 from tests.fakes.openai_media import OPERATIONS as MEDIA_OPERATIONS
 from tests.fakes.openai_media import FakeMedia
 from tests.fakes.responses_params import PARAMS as RESPONSES_PARAMS
@@ -506,7 +507,8 @@ Endpoint = Callable[[web.Request, RecordedRequest], Any]
 class FakeOpenAI:
     """The fake server. ``async with FakeOpenAI(key) as fake:`` then use ``fake.base_url``.
 
-    Configuration (attributes, changeable at runtime): ``key``, ``models`` (None accepts any
+    Configuration (attributes, changeable at runtime): ``key`` (and ``other_keys``, a set of
+    further keys the account accepts), ``models`` (None accepts any
     model), ``reply`` (None echoes; a string, or a list of exact pieces), ``chunks`` (None
     splits the reply into words; N cuts it into N pieces), ``chunk_delay`` (seconds between
     stream events), ``prompt_tokens`` / ``completion_tokens`` (None counts words / pieces),
@@ -525,8 +527,13 @@ class FakeOpenAI:
         completion_tokens: int | None = None,
         cached_tokens: int = 0,
         embedding_dim: int = 8,
+        support: ModelSupport | None = None,
     ) -> None:
         self.key = key
+        self.other_keys: set[str] = set()
+        # None: chat takes any feature and answers with text; a ModelSupport: chat refuses
+        # what the model lacks as OpenAI does and honours the rest (``model_support``).
+        self.support = support
         self.models = tuple(models) if models is not None else None
         self.reply, self.chunks, self.chunk_delay = reply, chunks, chunk_delay
         self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
@@ -742,7 +749,7 @@ class FakeOpenAI:
                 "You didn't provide an API key. You need to provide your API key in an "
                 "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
             )
-        if token != self.key:
+        if token != self.key and token not in self.other_keys:
             masked = f"{token[:3]}{'*' * max(len(token) - 7, 0)}{token[-4:]}"
             raise ApiError(
                 401,
@@ -831,6 +838,10 @@ class FakeOpenAI:
         include_usage = self._include_usage(body, stream)
         limit = _positive_int(body, ("max_completion_tokens", "max_tokens"), None)
         _check_output_limit(model, limit)
+        if self.support is not None:
+            refusal = openai_refusal(self.support, model, body)
+            if refusal is not None:
+                raise ApiError(400, refusal.message, param=refusal.param, code=refusal.code)
         words = _words(_text_of(message.get("content")) for message in messages)
         plan = self._plan(_last_user_text(messages), words, limit)
         head = {**self._head("chatcmpl", "chat.completion", model), "system_fingerprint": "fp_fake"}
@@ -840,6 +851,8 @@ class FakeOpenAI:
                 request, chat_events(chunk_head, plan, include_usage), plan
             )
         payload = chat_completion(head, plan, not self.omit_usage)
+        if self.support is not None:
+            payload = openai_honoured(self.support, body, payload)
         return await self._send_json(request, payload, plan)
 
     async def _legacy(self, request: web.Request, record: RecordedRequest) -> web.StreamResponse:

@@ -34,7 +34,9 @@ async def test_an_answered_requests_error_is_masked_then_cut_in_the_trace() -> N
     for start in range(TRACE_ERROR_LIMIT - 30, TRACE_ERROR_LIMIT + 1):
         exchange = Exchange(request_id="r1")
 
-        async def attempt(_: Candidate, exchange: Exchange = exchange, start: int = start) -> None:
+        async def attempt(
+            _: Candidate, __: Upstream, exchange: Exchange = exchange, start: int = start
+        ) -> None:
             exchange.status, exchange.error = 502, "x" * start + KEY + " and more"
 
         (recorded,) = await _attempts(attempt, exchange)
@@ -43,7 +45,7 @@ async def test_an_answered_requests_error_is_masked_then_cut_in_the_trace() -> N
 
 
 async def test_a_failed_attempts_error_is_masked_then_cut_in_the_trace() -> None:
-    async def attempt(_: Candidate) -> None:
+    async def attempt(_: Candidate, __: Upstream) -> None:
         raise UpstreamFailure(InvalidRequest("x" * 280 + KEY[2:]), 400, False)
 
     (recorded,) = await _attempts(attempt, Exchange(request_id="r1"))

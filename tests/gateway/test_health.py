@@ -18,6 +18,7 @@ from burncloud.gateway.fleet.health import (
     BreakerView,
     HealthBook,
     Outcome,
+    best_state,
     breaker_key,
     classify,
 )
@@ -57,17 +58,17 @@ def book(state: LocalState, clock: FakeClock) -> HealthBook:
 
 def fail(book: HealthBook, times: int, outcome: Outcome = Outcome.FAILURE) -> None:
     for _ in range(times):
-        book.record(1, "gpt-4", outcome)
+        book.record(1, "gpt-4", outcome, key_id=1)
 
 
 def open_breaker(book: HealthBook) -> None:
     fail(book, 3)
-    assert book.state(1, "gpt-4").state is BreakerState.OPEN
+    assert book.state(1, "gpt-4", 1).state is BreakerState.OPEN
 
 
 def test_a_new_breaker_is_closed_and_stores_nothing(book: HealthBook, state: LocalState) -> None:
-    assert book.available(1, "gpt-4") is True
-    assert book.state(1, "gpt-4") == BreakerView(BreakerState.CLOSED, 0, 0.0, 0.0)
+    assert book.available(1, "gpt-4", 1) is True
+    assert book.state(1, "gpt-4", 1) == BreakerView(BreakerState.CLOSED, 0, 0.0, 0.0)
     assert state.keys() == []
 
 
@@ -75,23 +76,23 @@ def test_the_third_consecutive_failure_opens_for_the_base_cooldown(
     book: HealthBook, state: LocalState, clock: FakeClock
 ) -> None:
     fail(book, 2)
-    assert book.available(1, "gpt-4") is True
-    assert book.state(1, "gpt-4") == BreakerView(BreakerState.CLOSED, 2, 0.0, 0.0)
+    assert book.available(1, "gpt-4", 1) is True
+    assert book.state(1, "gpt-4", 1) == BreakerView(BreakerState.CLOSED, 2, 0.0, 0.0)
     fail(book, 1)
-    assert book.state(1, "gpt-4") == BreakerView(BreakerState.OPEN, 3, 5.0, 5.0)
-    assert state.read("cb:1:gpt-4") == (1.0, 3.0, T0 + 5.0, 5.0)
-    assert book.available(1, "gpt-4") is False
+    assert book.state(1, "gpt-4", 1) == BreakerView(BreakerState.OPEN, 3, 5.0, 5.0)
+    assert state.read("cb:1.1:gpt-4") == (1.0, 3.0, T0 + 5.0, 5.0)
+    assert book.available(1, "gpt-4", 1) is False
     clock.now += 4.5
-    assert book.available(1, "gpt-4") is False
-    assert book.state(1, "gpt-4").retry_in == 0.5
+    assert book.available(1, "gpt-4", 1) is False
+    assert book.state(1, "gpt-4", 1).retry_in == 0.5
 
 
 def test_after_the_cooldown_exactly_one_caller_probes(book: HealthBook, clock: FakeClock) -> None:
     open_breaker(book)
     clock.now += 5.0
-    answers = [book.available(1, "gpt-4") for _ in range(10)]
+    answers = [book.available(1, "gpt-4", 1) for _ in range(10)]
     assert answers == [True] + [False] * 9
-    assert book.state(1, "gpt-4") == BreakerView(BreakerState.HALF_OPEN, 3, 30.0, 5.0)
+    assert book.state(1, "gpt-4", 1) == BreakerView(BreakerState.HALF_OPEN, 3, 30.0, 5.0)
 
 
 def test_a_lost_probe_lets_one_more_caller_probe_after_the_probe_timeout(
@@ -99,12 +100,12 @@ def test_a_lost_probe_lets_one_more_caller_probe_after_the_probe_timeout(
 ) -> None:
     open_breaker(book)
     clock.now += 5.0
-    assert book.available(1, "gpt-4") is True
+    assert book.available(1, "gpt-4", 1) is True
     clock.now += 29.9
-    assert book.available(1, "gpt-4") is False
+    assert book.available(1, "gpt-4", 1) is False
     clock.now += 0.1
-    assert [book.available(1, "gpt-4") for _ in range(3)] == [True, False, False]
-    assert book.state(1, "gpt-4") == BreakerView(BreakerState.HALF_OPEN, 3, 30.0, 5.0)
+    assert [book.available(1, "gpt-4", 1) for _ in range(3)] == [True, False, False]
+    assert book.state(1, "gpt-4", 1) == BreakerView(BreakerState.HALF_OPEN, 3, 30.0, 5.0)
 
 
 def test_each_failed_probe_doubles_the_cooldown_up_to_the_cap(
@@ -113,14 +114,14 @@ def test_each_failed_probe_doubles_the_cooldown_up_to_the_cap(
     open_breaker(book)
     cooldowns = []
     for _ in range(8):
-        clock.now += book.state(1, "gpt-4").retry_in
-        assert book.available(1, "gpt-4") is True
-        book.record(1, "gpt-4", Outcome.FAILURE)
-        view = book.state(1, "gpt-4")
+        clock.now += book.state(1, "gpt-4", 1).retry_in
+        assert book.available(1, "gpt-4", 1) is True
+        book.record(1, "gpt-4", Outcome.FAILURE, key_id=1)
+        view = book.state(1, "gpt-4", 1)
         assert view.state is BreakerState.OPEN and view.retry_in == view.cooldown
         cooldowns.append(view.cooldown)
     assert cooldowns == [10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0, 300.0]
-    assert book.state(1, "gpt-4").failures == 11
+    assert book.state(1, "gpt-4", 1).failures == 11
 
 
 def test_a_successful_probe_closes_and_resets_the_cooldown(
@@ -128,23 +129,23 @@ def test_a_successful_probe_closes_and_resets_the_cooldown(
 ) -> None:
     open_breaker(book)
     clock.now += 5.0
-    assert book.available(1, "gpt-4") is True
-    book.record(1, "gpt-4", Outcome.FAILURE)  # cool-down now 10 s
+    assert book.available(1, "gpt-4", 1) is True
+    book.record(1, "gpt-4", Outcome.FAILURE, key_id=1)  # cool-down now 10 s
     clock.now += 10.0
-    assert book.available(1, "gpt-4") is True
-    book.record(1, "gpt-4", Outcome.SUCCESS)
-    assert book.state(1, "gpt-4") == BreakerView(BreakerState.CLOSED, 0, 0.0, 0.0)
+    assert book.available(1, "gpt-4", 1) is True
+    book.record(1, "gpt-4", Outcome.SUCCESS, key_id=1)
+    assert book.state(1, "gpt-4", 1) == BreakerView(BreakerState.CLOSED, 0, 0.0, 0.0)
     assert state.keys() == []
-    assert [book.available(1, "gpt-4") for _ in range(3)] == [True, True, True]
+    assert [book.available(1, "gpt-4", 1) for _ in range(3)] == [True, True, True]
     fail(book, 3)
-    assert book.state(1, "gpt-4") == BreakerView(BreakerState.OPEN, 3, 5.0, 5.0)
+    assert book.state(1, "gpt-4", 1) == BreakerView(BreakerState.OPEN, 3, 5.0, 5.0)
 
 
 def test_a_success_between_failures_restarts_the_count(book: HealthBook) -> None:
     fail(book, 2)
-    book.record(1, "gpt-4", Outcome.SUCCESS)
+    book.record(1, "gpt-4", Outcome.SUCCESS, key_id=1)
     fail(book, 2)
-    assert book.state(1, "gpt-4") == BreakerView(BreakerState.CLOSED, 2, 0.0, 0.0)
+    assert book.state(1, "gpt-4", 1) == BreakerView(BreakerState.CLOSED, 2, 0.0, 0.0)
 
 
 def test_neutral_outcomes_change_nothing_in_any_state(
@@ -152,24 +153,24 @@ def test_neutral_outcomes_change_nothing_in_any_state(
 ) -> None:
     fail(book, 2)
     for _ in range(5):
-        book.record(1, "gpt-4", Outcome.NEUTRAL)
-    assert state.read("cb:1:gpt-4") == (0.0, 2.0, 0.0, 0.0)
+        book.record(1, "gpt-4", Outcome.NEUTRAL, key_id=1)
+    assert state.read("cb:1.1:gpt-4") == (0.0, 2.0, 0.0, 0.0)
     fail(book, 1)
-    opened = state.read("cb:1:gpt-4")
-    book.record(1, "gpt-4", Outcome.NEUTRAL)
-    assert state.read("cb:1:gpt-4") == opened
+    opened = state.read("cb:1.1:gpt-4")
+    book.record(1, "gpt-4", Outcome.NEUTRAL, key_id=1)
+    assert state.read("cb:1.1:gpt-4") == opened
     clock.now += 5.0
-    assert book.available(1, "gpt-4") is True
-    probing = state.read("cb:1:gpt-4")
-    book.record(1, "gpt-4", Outcome.NEUTRAL)
-    assert state.read("cb:1:gpt-4") == probing
-    assert book.available(1, "gpt-4") is False
+    assert book.available(1, "gpt-4", 1) is True
+    probing = state.read("cb:1.1:gpt-4")
+    book.record(1, "gpt-4", Outcome.NEUTRAL, key_id=1)
+    assert state.read("cb:1.1:gpt-4") == probing
+    assert book.available(1, "gpt-4", 1) is False
 
 
 def test_definitive_failures_count_toward_the_breaker(book: HealthBook) -> None:
     fail(book, 2, Outcome.DEFINITIVE)
     fail(book, 1, Outcome.FAILURE)
-    assert book.state(1, "gpt-4") == BreakerView(BreakerState.OPEN, 3, 5.0, 5.0)
+    assert book.state(1, "gpt-4", 1) == BreakerView(BreakerState.OPEN, 3, 5.0, 5.0)
 
 
 def test_a_late_failure_while_open_does_not_push_the_retry_back(
@@ -177,42 +178,54 @@ def test_a_late_failure_while_open_does_not_push_the_retry_back(
 ) -> None:
     open_breaker(book)
     clock.now += 2.0
-    book.record(1, "gpt-4", Outcome.FAILURE)
-    assert book.state(1, "gpt-4") == BreakerView(BreakerState.OPEN, 4, 3.0, 5.0)
+    book.record(1, "gpt-4", Outcome.FAILURE, key_id=1)
+    assert book.state(1, "gpt-4", 1) == BreakerView(BreakerState.OPEN, 4, 3.0, 5.0)
 
 
 def test_retry_after_holds_an_opening_breaker_open_longer(
     book: HealthBook, clock: FakeClock
 ) -> None:
-    book.record(1, "gpt-4", Outcome.FAILURE, retry_after=60.0)
-    assert book.state(1, "gpt-4") == BreakerView(BreakerState.CLOSED, 1, 60.0, 0.0)
-    assert book.available(1, "gpt-4") is False  # held back as asked, not opened
+    book.record(1, "gpt-4", Outcome.FAILURE, retry_after=60.0, key_id=1)
+    assert book.state(1, "gpt-4", 1) == BreakerView(BreakerState.CLOSED, 1, 60.0, 0.0)
+    assert book.available(1, "gpt-4", 1) is False  # held back as asked, not opened
     clock.now += 60.0
-    assert book.available(1, "gpt-4") is True
+    assert book.available(1, "gpt-4", 1) is True
     fail(book, 1)
-    book.record(1, "gpt-4", Outcome.FAILURE, retry_after=20.0)
-    assert book.state(1, "gpt-4") == BreakerView(BreakerState.OPEN, 3, 20.0, 5.0)
+    book.record(1, "gpt-4", Outcome.FAILURE, retry_after=20.0, key_id=1)
+    assert book.state(1, "gpt-4", 1) == BreakerView(BreakerState.OPEN, 3, 20.0, 5.0)
     clock.now += 10.0
-    book.record(1, "gpt-4", Outcome.FAILURE, retry_after=3600.0)  # capped at max_cooldown
-    assert book.state(1, "gpt-4") == BreakerView(BreakerState.OPEN, 4, 300.0, 5.0)
+    book.record(1, "gpt-4", Outcome.FAILURE, retry_after=3600.0, key_id=1)  # capped at max_cooldown
+    assert book.state(1, "gpt-4", 1) == BreakerView(BreakerState.OPEN, 4, 300.0, 5.0)
     clock.now += 300.0
-    assert book.available(1, "gpt-4") is True
-    book.record(1, "gpt-4", Outcome.FAILURE, retry_after=1.0)  # shorter than the doubled 10 s
-    assert book.state(1, "gpt-4") == BreakerView(BreakerState.OPEN, 5, 10.0, 10.0)
-    book.record(1, "gpt-4", Outcome.FAILURE, retry_after=2.0)  # never pulls the retry closer
-    assert book.state(1, "gpt-4").retry_in == 10.0
+    assert book.available(1, "gpt-4", 1) is True
+    book.record(
+        1, "gpt-4", Outcome.FAILURE, retry_after=1.0, key_id=1
+    )  # shorter than the doubled 10 s
+    assert book.state(1, "gpt-4", 1) == BreakerView(BreakerState.OPEN, 5, 10.0, 10.0)
+    book.record(
+        1, "gpt-4", Outcome.FAILURE, retry_after=2.0, key_id=1
+    )  # never pulls the retry closer
+    assert book.state(1, "gpt-4", 1).retry_in == 10.0
 
 
 def test_a_breaker_state_reads_as_its_name() -> None:
     assert [f"{s}" for s in BreakerState] == ["closed", "open", "half_open"]
 
 
-def test_breakers_are_per_channel_and_model(book: HealthBook, state: LocalState) -> None:
+def test_breakers_are_per_channel_key_and_model(book: HealthBook, state: LocalState) -> None:
     open_breaker(book)
-    assert book.available(1, "gpt-4") is False
-    assert book.available(1, "gpt-4o") is True
-    assert book.available(2, "gpt-4") is True
-    assert state.keys() == [breaker_key(1, "gpt-4")] == ["cb:1:gpt-4"]
+    assert book.available(1, "gpt-4", 1) is False
+    assert book.available(1, "gpt-4o", 1) is True
+    assert book.available(1, "gpt-4", 2) is True  # the channel's other key
+    assert book.available(2, "gpt-4", 1) is True
+    assert state.keys() == [breaker_key(1, "gpt-4", 1)] == ["cb:1.1:gpt-4"]
+
+
+def test_a_channel_is_as_available_as_its_best_key(book: HealthBook) -> None:
+    open_breaker(book)
+    assert best_state(book, 1, "gpt-4", [1]).state is BreakerState.OPEN
+    assert best_state(book, 1, "gpt-4", [1, 2]) == BreakerView(BreakerState.CLOSED, 0, 0.0, 0.0)
+    assert best_state(book, 1, "gpt-4", []).state is BreakerState.CLOSED
 
 
 def test_workers_sharing_a_state_file_share_one_breaker(tmp_path: Path, clock: FakeClock) -> None:
@@ -221,11 +234,11 @@ def test_workers_sharing_a_state_file_share_one_breaker(tmp_path: Path, clock: F
     workers = [MmapState.open(path) for _ in range(2)]
     try:
         first, second = (HealthBook(w, BreakerPolicy(), clock) for w in workers)
-        first.record(7, "m", Outcome.FAILURE)
-        second.record(7, "m", Outcome.FAILURE)
-        first.record(7, "m", Outcome.FAILURE)
-        assert second.available(7, "m") is False
-        assert second.state(7, "m") == BreakerView(BreakerState.OPEN, 3, 5.0, 5.0)
+        first.record(7, "m", Outcome.FAILURE, key_id=1)
+        second.record(7, "m", Outcome.FAILURE, key_id=1)
+        first.record(7, "m", Outcome.FAILURE, key_id=1)
+        assert second.available(7, "m", 1) is False
+        assert second.state(7, "m", 1) == BreakerView(BreakerState.OPEN, 3, 5.0, 5.0)
     finally:
         for s in (parent, *workers):
             s.close()
@@ -245,7 +258,7 @@ def test_only_one_of_many_concurrent_callers_gets_the_probe(
             clock.now += 5.0
             winners = _ask_together(books)
             assert len(winners) == 1
-            books[winners[0]].record(1, "gpt-4", Outcome.SUCCESS)
+            books[winners[0]].record(1, "gpt-4", Outcome.SUCCESS, key_id=1)
     finally:
         for s in states:
             s.close()
@@ -258,7 +271,7 @@ def _ask_together(books: list[HealthBook]) -> list[int]:
 
     def ask(i: int) -> None:
         start.wait()
-        answers[i] = books[i].available(1, "gpt-4")
+        answers[i] = books[i].available(1, "gpt-4", 1)
 
     threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(books))]
     for thread in threads:
@@ -277,8 +290,8 @@ def test_a_full_state_fails_open_and_logs_once(
         book = HealthBook(full, BreakerPolicy(), clock)
         with caplog.at_level(logging.ERROR, logger="burncloud.health"):
             fail(book, 5)
-            assert book.available(1, "gpt-4") is True
-        assert book.state(1, "gpt-4").state is BreakerState.CLOSED
+            assert book.available(1, "gpt-4", 1) is True
+        assert book.state(1, "gpt-4", 1).state is BreakerState.CLOSED
         assert [r.message for r in caplog.records].count(
             "shared state is full: circuit breakers are off until a restart"
         ) == 1
@@ -288,13 +301,13 @@ def test_a_full_state_fails_open_and_logs_once(
 
 def test_a_custom_policy_is_followed(state: LocalState, clock: FakeClock) -> None:
     book = HealthBook(state, BreakerPolicy(1, 2.0, 3.0, 1.0), clock)
-    book.record(1, "m", Outcome.FAILURE)
-    assert book.state(1, "m") == BreakerView(BreakerState.OPEN, 1, 2.0, 2.0)
+    book.record(1, "m", Outcome.FAILURE, key_id=1)
+    assert book.state(1, "m", 1) == BreakerView(BreakerState.OPEN, 1, 2.0, 2.0)
     clock.now += 2.0
-    assert book.available(1, "m") is True
-    assert book.state(1, "m").retry_in == 1.0
-    book.record(1, "m", Outcome.FAILURE)
-    assert book.state(1, "m") == BreakerView(BreakerState.OPEN, 2, 3.0, 3.0)
+    assert book.available(1, "m", 1) is True
+    assert book.state(1, "m", 1).retry_in == 1.0
+    book.record(1, "m", Outcome.FAILURE, key_id=1)
+    assert book.state(1, "m", 1) == BreakerView(BreakerState.OPEN, 2, 3.0, 3.0)
 
 
 OPENAI_QUOTA = (
@@ -495,21 +508,21 @@ def test_a_clean_breaker_is_trusted_briefly_without_the_shared_state(clock: Fake
     shared = LocalState()
     mine, other = CountingState(shared), HealthBook(shared, BreakerPolicy(), clock)
     book = HealthBook(mine, BreakerPolicy(), clock)  # type: ignore[arg-type]
-    assert book.available(1, "gpt-4")
-    book.record(1, "gpt-4", Outcome.SUCCESS)
+    assert book.available(1, "gpt-4", 1)
+    book.record(1, "gpt-4", Outcome.SUCCESS, key_id=1)
     before = mine.calls
     for _ in range(100):  # the steady state of a healthy channel: no shared-state calls
-        assert book.available(1, "gpt-4")
-        book.record(1, "gpt-4", Outcome.SUCCESS)
+        assert book.available(1, "gpt-4", 1)
+        book.record(1, "gpt-4", Outcome.SUCCESS, key_id=1)
     assert mine.calls == before
     fail(other, 3)  # another worker opens it: seen once the trust runs out
-    assert book.available(1, "gpt-4")
+    assert book.available(1, "gpt-4", 1)
     clock.now += TRUST_CLEAN_FOR
-    assert book.available(1, "gpt-4") is False
+    assert book.available(1, "gpt-4", 1) is False
 
 
 def test_a_failure_ends_the_trust_at_once(clock: FakeClock) -> None:
     book = HealthBook(LocalState(), BreakerPolicy(failure_threshold=1), clock)
-    book.record(1, "gpt-4", Outcome.SUCCESS)
-    book.record(1, "gpt-4", Outcome.FAILURE)
-    assert book.available(1, "gpt-4") is False
+    book.record(1, "gpt-4", Outcome.SUCCESS, key_id=1)
+    book.record(1, "gpt-4", Outcome.FAILURE, key_id=1)
+    assert book.available(1, "gpt-4", 1) is False

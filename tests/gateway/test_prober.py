@@ -1,4 +1,5 @@
-"""The background prober: re-enables recovered channels, never operator-disabled ones."""
+"""The background prober: re-enables recovered keys (and their channels), never
+operator-disabled ones."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from burncloud.db import Database
 from burncloud.gateway.upkeep.prober import Prober
 from burncloud.services import channels
 from burncloud.services.channel_health import auto_disable
+from burncloud.services.channel_keys import list_keys
 from burncloud.services.channels import Channel
 
 BOX = SecretBox.from_passphrase("test-secret")
@@ -70,7 +72,7 @@ class Upstreams:
         self.verdicts = verdicts
         self.probed: list[str] = []
 
-    async def __call__(self, channel: Channel) -> bool:
+    async def __call__(self, channel: Channel, key_id: int) -> bool:
         self.probed.append(channel.name)
         verdict = self.verdicts[channel.name]
         if isinstance(verdict, Exception):
@@ -103,7 +105,8 @@ async def add(db: Database, name: str, state: str = "auto_disabled") -> int:
         db, BOX, type="openai", name=name, key="sk-upstream-0001", models=["m"]
     )
     if state == "auto_disabled":
-        assert await auto_disable(db, ch.id, f"{name}: 401 invalid key")
+        (key,) = await list_keys(db, ch.id)
+        assert await auto_disable(db, ch.id, key.id, f"{name}: 401 invalid key")
     elif state == "disabled":
         await channels.disable_channel(db, ch.id, "operator")
     return ch.id
@@ -116,7 +119,7 @@ async def statuses(db: Database) -> dict[str, tuple[str, str]]:
 async def start(
     running: list[Prober],
     db: Database,
-    probe: Callable[[Channel], Any],
+    probe: Callable[[Channel, int], Any],
     clock: FakeClock,
     sleep: ManualSleep,
     **options: Any,
@@ -176,7 +179,7 @@ async def test_rounds_keep_their_cadence_and_an_overrun_waits_a_full_interval(
     await add(db, "slow")
     took = [10.0, 150.0]
 
-    async def slow_probe(channel: Channel) -> bool:
+    async def slow_probe(channel: Channel, key_id: int) -> bool:
         clock.now += took.pop(0)
         return False
 
@@ -196,7 +199,7 @@ async def test_a_probe_that_raises_or_hangs_costs_only_its_channel(
     ids = {name: await add(db, name) for name in ("broken", "hung", "fine")}
     never = asyncio.Event()
 
-    async def probe(channel: Channel) -> bool:
+    async def probe(channel: Channel, key_id: int) -> bool:
         if channel.name == "broken":
             raise RuntimeError("probe blew up")
         if channel.name == "hung":
@@ -213,8 +216,8 @@ async def test_a_probe_that_raises_or_hangs_costs_only_its_channel(
     }
     failures = {r.getMessage(): type(r.exc_info[1]) for r in caplog.records if r.exc_info}
     assert failures == {
-        f"probing channel {ids['broken']} (broken) failed": RuntimeError,
-        f"probing channel {ids['hung']} (hung) failed": TimeoutError,
+        f"probing channel {ids['broken']} (broken) key {ids['broken']} failed": RuntimeError,
+        f"probing channel {ids['hung']} (hung) key {ids['hung']} failed": TimeoutError,
     }
     never.set()
     await sleep.run_round()  # the loop survived: the hung channel answers now
@@ -264,7 +267,7 @@ async def test_at_most_four_probes_run_at_once(db: Database) -> None:
         await add(db, name)
     in_flight, peak, gate, four_in = 0, 0, asyncio.Event(), asyncio.Event()
 
-    async def probe(channel: Channel) -> bool:
+    async def probe(channel: Channel, key_id: int) -> bool:
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
@@ -287,7 +290,7 @@ async def test_at_most_four_probes_run_at_once(db: Database) -> None:
 async def test_an_operator_disabling_during_the_probe_wins(db: Database) -> None:
     channel_id = await add(db, "contested")
 
-    async def probe(channel: Channel) -> bool:
+    async def probe(channel: Channel, key_id: int) -> bool:
         await channels.disable_channel(db, channel.id, "operator pulled it")
         return True
 
@@ -302,7 +305,7 @@ async def test_stop_cancels_an_in_flight_probe_and_waits_for_it(
     await add(db, "slow")
     started, cancelled = asyncio.Event(), asyncio.Event()
 
-    async def probe(channel: Channel) -> bool:
+    async def probe(channel: Channel, key_id: int) -> bool:
         started.set()
         try:
             await asyncio.Event().wait()

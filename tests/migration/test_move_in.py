@@ -160,3 +160,80 @@ def _nano(usd: str) -> int:
     from burncloud.money import parse_usd
 
     return parse_usd(usd)
+
+
+MULTI_KEYS = ("sk-pool-key-0001", "sk-pool-key-0002", "sk-pool-key-0003")
+
+
+async def _make_multi_key(peer: PeerDb) -> None:
+    """Make New API channel 1 a polling multi-key channel whose second key its health
+    checks disabled, on the peer's own engine."""
+    info = (
+        '{"is_multi_key":true,"multi_key_size":3,"multi_key_status_list":{"1":3},'
+        '"multi_key_polling_index":1,"multi_key_mode":"polling"}'
+    )
+    values = ("\n".join(MULTI_KEYS), info)
+    if peer.engine == "sqlite":
+        await asyncio.to_thread(_run_sqlite, peer.dsn, values)
+    elif peer.engine == "mysql":
+        await asyncio.to_thread(_run_mysql, peer.dsn, values)
+    else:
+        import asyncpg
+
+        conn = await asyncpg.connect(peer.dsn)
+        try:
+            await conn.execute(
+                "UPDATE channels SET key = $1, channel_info = $2 WHERE id = 1", *values
+            )
+        finally:
+            await conn.close()
+
+
+def _run_sqlite(path: str, values: tuple[str, str]) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("UPDATE channels SET key = ?, channel_info = ? WHERE id = 1", values)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _run_mysql(dsn: str, values: tuple[str, str]) -> None:
+    import pymysql  # type: ignore[import-untyped]
+
+    from tests.peers.servers import mysql_args
+
+    conn = pymysql.connect(**mysql_args(dsn))
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("UPDATE channels SET `key` = %s, channel_info = %s WHERE id = 1", values)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("peer_flavor", ["newapi"])
+async def test_a_multi_key_channel_moves_in_as_one_channel_with_its_keys(
+    peer_db: PeerDb, tmp_path: Path
+) -> None:
+    await _make_multi_key(peer_db)
+    db_url = f"sqlite:///{tmp_path}/burncloud.db"
+    first = await burncloud(db_url, "import", "newapi", peer_db.dsn)
+    assert first.exit_code == 0, first.output
+    assert "key 2 (sk-...0002) not carried: disabled by its health checks at the peer" in (
+        first.stdout
+    )
+    channels = {c["name"]: c for c in await json_of(db_url, "channel", "list")}
+    main = channels["openai-main"]
+    assert main["key_selection"] == "round-robin" and main["tags"] == ["openai"]
+    keys = await json_of(db_url, "channel", "keys", "list", str(main["id"]))
+    assert [key["key_hint"] for key in keys] == ["sk-...0001", "sk-...0003"]
+    assert {key["status"] for key in keys} == {"enabled"}
+
+    second = await burncloud(db_url, "import", "newapi", peer_db.dsn)
+    assert second.exit_code == 0, second.output
+    assert second.stdout.rstrip().endswith(
+        "no changes: the database already matches the New API database"
+    )

@@ -55,7 +55,9 @@ async def status(db: Database, channel_id: int) -> tuple[str, str, list[int]]:
 async def test_an_enabled_channel_is_auto_disabled_with_its_reason(db: Database) -> None:
     ch = await add(db)
     before = await read_config_version(db)
-    assert await auto_disable(db, ch.id, await key_of(db, ch.id), "401  invalid_api_key:\n Incorrect API key provided")
+    assert await auto_disable(
+        db, ch.id, await key_of(db, ch.id), "401  invalid_api_key:\n Incorrect API key provided"
+    )
     assert await status(db, ch.id) == ("auto_disabled", BAD_KEY, [0, 0])
     assert await read_config_version(db) == before + 1
 

@@ -15,6 +15,7 @@ from burncloud.gateway.egress.transport import Transport
 from burncloud.gateway.fleet.health import HealthBook
 from burncloud.gateway.fleet.limits import FleetRateLimiter
 from burncloud.gateway.metrics import RouterMetrics
+from burncloud.gateway.relay.affinity import AffinityBook
 from burncloud.gateway.relay.estimate import TokenEstimator
 from burncloud.gateway.relay.failover import FailoverPolicy
 from burncloud.gateway.relay.routing import ChannelSelector
@@ -40,6 +41,8 @@ class RelayDeps(Protocol):
     def selector(self) -> ChannelSelector: ...
     @property
     def health(self) -> HealthBook: ...
+    @property
+    def affinity(self) -> AffinityBook: ...
     @property
     def failover(self) -> FailoverPolicy: ...
     @property

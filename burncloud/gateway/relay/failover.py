@@ -21,6 +21,7 @@ from burncloud.crypto import public_error_text
 from burncloud.errors import ServiceUnavailable
 from burncloud.gateway.egress.upstream import UpstreamFailure
 from burncloud.gateway.fleet.health import HealthBook, Outcome, classify, why_unavailable
+from burncloud.gateway.relay.affinity import SessionTurn
 from burncloud.gateway.relay.exchange import Exchange
 from burncloud.gateway.snapshot import Candidate, Upstream
 
@@ -51,18 +52,20 @@ async def try_channels(
     policy: FailoverPolicy,
     report_unusable: Callable[[int, int, str], None],
     key_order: KeyOrder = lambda candidate: candidate.keys,
+    turn: SessionTurn | None = None,
 ) -> None:
     """Run ``attempt`` on each candidate's keys in turn until one serves the request.
 
     A failure that blames the key (invalid, no credit, rate limited: ``KEY_FAULTS``) tries
     the channel's next key before the next channel; any other moves on to the next channel.
     ``report_unusable(channel_id, key_id, reason)`` is told about keys the upstream declared
-    unusable (invalid, no credit), to be disabled until a probe finds them working."""
+    unusable (invalid, no credit), to be disabled until a probe finds them working; ``turn``
+    (a request of a conversation: ``affinity``) is told each attempt's outcome."""
     trace = exchange.trace
     trace.candidates = [
         {"id": c.upstream.id, "priority": c.priority, "weight": c.weight} for c in ordered
     ]
-    trial = _Trial(attempt, health, model, exchange, policy, report_unusable)
+    trial = _Trial(attempt, health, model, exchange, policy, report_unusable, turn)
     try:
         for candidate in ordered:
             if await trial.channel(candidate, key_order(candidate)):
@@ -85,8 +88,10 @@ class _Trial:
         exchange: Exchange,
         policy: FailoverPolicy,
         report_unusable: Callable[[int, int, str], None],
+        turn: SessionTurn | None,
     ) -> None:
         self._attempt = attempt
+        self._turn = turn
         self._health = health
         self._model = model
         self._exchange = exchange
@@ -134,6 +139,8 @@ class _Trial:
             self._health.record(
                 channel_id, model, outcome, retry_after=failure.retry_after, key_id=key_id
             )
+            if self._turn is not None:
+                self._turn.attempted(channel_id, key_id, outcome)
             exchange.trace.attempts.append(
                 _attempt(upstream, failure.status, started, failure.error.message)
             )
@@ -143,7 +150,10 @@ class _Trial:
                 raise failure.error from None
             self.last = failure
             raise
-        self._health.record(channel_id, model, outcome_of_answer(exchange.status), key_id=key_id)
+        outcome = outcome_of_answer(exchange.status)
+        self._health.record(channel_id, model, outcome, key_id=key_id)
+        if self._turn is not None:
+            self._turn.attempted(channel_id, key_id, outcome)
         exchange.trace.attempts.append(_attempt(upstream, exchange.status, started, exchange.error))
 
     @staticmethod

@@ -22,7 +22,7 @@ from burncloud.gateway.relay.call import Call, NativeRequest
 from burncloud.gateway.relay.deps import RelayDeps
 from burncloud.gateway.relay.disconnect import unless_disconnected
 from burncloud.gateway.relay.exchange import Exchange
-from burncloud.gateway.relay.failover import try_channels
+from burncloud.gateway.relay.failover import KeyOrder, try_channels
 from burncloud.gateway.relay.forward import Forward
 from burncloud.gateway.relay.inbound import Endpoint, InboundRequest, parse_request
 from burncloud.gateway.relay.limits import admitted
@@ -151,16 +151,26 @@ class Relay:
         assert caller is not None
         candidates = relayable(held.plan, request, held.native)
         ordered = await deps.selector.fleet_order(caller.group, request.model, candidates)
-        await try_channels(
-            ordered,
-            attempt,
-            deps.health,
-            request.model,
-            exchange,
-            deps.failover,
-            deps.report_unusable,
-            deps.selector.key_order,
-        )
+        key_order: KeyOrder = deps.selector.key_order
+        turn = await deps.affinity.turn(caller, request, call.headers)  # None: no session
+        if turn is not None:
+            ordered, key_order = turn.order(ordered), turn.key_order(key_order)
+        try:
+            await try_channels(
+                ordered,
+                attempt,
+                deps.health,
+                request.model,
+                exchange,
+                deps.failover,
+                deps.report_unusable,
+                key_order,
+                turn,
+            )
+        finally:
+            if turn is not None:
+                turn.finish()
+                exchange.trace.affinity = turn.trace()
 
     def _forward_to(
         self, call: Call, held: Held, candidate: Candidate, upstream: Upstream, exchange: Exchange

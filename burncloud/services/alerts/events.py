@@ -17,6 +17,7 @@ FORECAST = "forecast"
 CHANNEL_DISABLED = "channel-disabled"
 CHANNEL_ENABLED = "channel-enabled"
 UPSTREAM_BALANCE = "upstream-balance"
+CHANNEL_MODELS = "channel-models"
 ERROR_RATE = "error-rate"
 FLEET = "fleet"
 TEST = "test"
@@ -28,7 +29,9 @@ EVENTS: dict[str, str] = {
     FORECAST: "a quota, balance or budget window runs out within 24 h at the recent spend rate",
     CHANNEL_DISABLED: "a channel was auto-disabled (with the upstream's reason)",
     CHANNEL_ENABLED: "an auto-disabled channel answered a probe and is back in rotation",
-    UPSTREAM_BALANCE: "an upstream account's balance is low (defined; nothing raises it yet)",
+    UPSTREAM_BALANCE: "a channel's upstream balance fell below its threshold"
+    " (balance_alert_below, default BURNCLOUD_BALANCE_ALERT_BELOW); once per crossing",
+    CHANNEL_MODELS: "a channel's upstream models appeared or vanished (its auto-sync saw it)",
     ERROR_RATE: "errors above BURNCLOUD_ALERT_ERROR_RATE percent of requests for 5 minutes",
     FLEET: "a router joined or left the fleet",
     TEST: "sent by `burncloud alert test ID` to that alert only",

@@ -5,8 +5,11 @@ configuration writers wait), then plans again: if the database changed since the
 shown, nothing is written. Every object goes through its service's tx-level write, so
 the same rules hold as for the CLI (a kind's config, groups that exist, model maps, names
 no other object has, the last enabled admin), and any refusal rolls the whole apply back.
-Budgets are set and removed through ``services.budgets`` (a new amount moves the current
-windows by the difference), and a token or user deleted by prune takes its budgets along.
+A channel's keys are written only when the file names other keys than it has: then they
+replace its keys (``channels.write_channel``); the same keys in any order write nothing,
+and every key keeps its status and counters. Budgets are set and removed through
+``services.budgets`` (a new amount moves the current windows by the difference), and a
+token or user deleted by prune takes its budgets along.
 Routers reload once, when the transaction commits. Base URLs are checked with the
 caller's ``check_url`` before the transaction, as it may resolve names.
 """
@@ -32,6 +35,7 @@ from burncloud.services.invites import (
 from burncloud.services.key_scopes import scopes_text
 from burncloud.services.manifest.apply_plans import delete_plans, write_budgets, write_plans
 from burncloud.services.manifest.clean import channel_fields
+from burncloud.services.manifest.details import keys_differ
 from burncloud.services.manifest.model import ChannelSpec, NewKey, Plan, TokenSpec, UserSpec
 from burncloud.services.manifest.plan import Diff, diff_database
 from burncloud.services.manifest.steps import Step
@@ -193,21 +197,22 @@ def _limit_arg(limit: int | None) -> int:
 
 
 async def _write_channels(tx: Executor, box: SecretBox, steps: Sequence[Step[ChannelSpec]]) -> None:
+    """Channels made and changed; a channel's keys are written only when the file names
+    other keys than it has (the same keys keep their status and counters)."""
     for step in steps:
         old, new = step.before, step.after
         if new is None:
             continue
         if old is None:
-            assert new.key is not None  # the plan refuses a new channel without one
-            channel = await channels.insert_channel(
-                tx, channel_fields(new), [seal_key(box, new.key)]
-            )
+            assert new.keys is not None  # the plan refuses a new channel without keys
+            sealed = [seal_key(box, key) for key in new.keys]
+            channel = await channels.insert_channel(tx, channel_fields(new), sealed)
         else:
-            sealed: list[tuple[str, str]] | None = None
-            if new.key is not None and new.key != old.key:
-                sealed = [seal_key(box, new.key)]
+            keys = None
+            if keys_differ(old.keys, new.keys):
+                keys = [seal_key(box, key) for key in new.keys or ()]
             channel_id = await _channel_id(tx, old.name)
-            channel = await channels.write_channel(tx, channel_id, channel_fields(new), sealed)
+            channel = await channels.write_channel(tx, channel_id, channel_fields(new), keys)
         if new.enabled != (channel.status != "disabled"):  # auto_disabled counts as enabled
             status = "enabled" if new.enabled else "disabled"
             await channels.write_channel_status(tx, channel.id, status)

@@ -18,7 +18,8 @@ from typing import ParamSpec, TypeVar
 from burncloud.errors import InvalidRequest
 from burncloud.money import MAX_UNITS
 from burncloud.services.budgets import BudgetSpec
-from burncloud.services.channel_types import clean_key, clean_name
+from burncloud.services.channel_keys import clean_keys
+from burncloud.services.channel_types import clean_name
 from burncloud.services.channels import ChannelFields, clean_channel_fields
 from burncloud.services.groups import check_group_name, parse_ratio
 from burncloud.services.key_scopes import scopes_text
@@ -79,7 +80,7 @@ def token_label(user: str, name: str) -> str:
 
 
 def channel_fields(spec: ChannelSpec) -> ChannelFields:
-    """The channel service's writable fields of ``spec`` (all but its key and status)."""
+    """The channel service's writable fields of ``spec`` (all but its keys and status)."""
     return ChannelFields(
         type=spec.type,
         name=spec.name,
@@ -91,19 +92,30 @@ def channel_fields(spec: ChannelSpec) -> ChannelFields:
         model_map=spec.model_map,
         config=spec.config,
         cost_ratio=spec.cost_ratio,
+        key_selection=spec.key_selection,
+        tags=spec.tags,
+        rpm=spec.rpm,
+        tpm=spec.tpm,
+        max_concurrency=spec.max_concurrency,
+        overrides=spec.overrides,
+        auto_sync=spec.auto_sync,
+        balance_api=spec.balance_api,
+        balance_every=spec.balance_every,
+        balance_alert_below=spec.balance_alert_below,
     )
 
 
 def _channel(spec: ChannelSpec) -> ChannelSpec:
     where = f"channel {spec.name!r}"
     fields = _checked(where, clean_channel_fields, channel_fields(spec))
+    keys = None if spec.keys is None else tuple(_checked(where, clean_keys, spec.keys))
     return replace(
         spec,
         name=fields.name,
         type=fields.type,
         models=tuple(fields.models),
         base_url=fields.base_url,
-        key=None if spec.key is None else _checked(where, clean_key, spec.key),
+        keys=keys,
         groups=tuple(fields.groups),
         weight=fields.weight,
         priority=fields.priority,
@@ -111,6 +123,16 @@ def _channel(spec: ChannelSpec) -> ChannelSpec:
         config=dict(fields.config),
         cost_ratio=Decimal(fields.cost_ratio),
         renamed_from=_checked(where, _old_name, spec.renamed_from, clean_name),
+        key_selection=fields.key_selection,
+        tags=tuple(fields.tags),
+        rpm=fields.rpm,
+        tpm=fields.tpm,
+        max_concurrency=fields.max_concurrency,
+        overrides=dict(fields.overrides),
+        auto_sync=fields.auto_sync,
+        balance_api=fields.balance_api,
+        balance_every=fields.balance_every,
+        balance_alert_below=fields.balance_alert_below,
     )
 
 

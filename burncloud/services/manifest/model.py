@@ -13,6 +13,10 @@ configuration, and the file records them so that a move to another database keep
 Budgets (on tokens, users and plans) are configuration: an amount per period, for every
 model or one. What their windows have spent is state, never in the file; a changed amount
 moves the current windows by the difference (``services.budgets.set_budget``).
+
+A channel carries all its keys (a file may hold them, or a ``${VAR}`` reference to a
+variable holding them one per line, or leave them out). Their statuses and counters are
+health, not configuration: an apply that keeps a channel's keys keeps every key's state.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from burncloud.money import UNLIMITED
 from burncloud.services.budgets import BudgetSpec
@@ -30,17 +35,23 @@ FORMAT = "burncloud/1"
 
 @dataclass(frozen=True, slots=True)
 class ChannelSpec:
-    """One upstream account. ``key`` None: the file does not carry it (``--secrets
-    omit``); apply keeps the stored key, and a new channel without one is an error.
-    ``enabled`` False is an operator's disable; an auto-disabled channel counts as enabled
-    (health decides, not the file). ``config`` holds timeouts, endpoints and the kind's
-    own entries, as ``channel add --config`` takes them."""
+    """One upstream account. ``keys`` None: the file does not carry them (``--secrets
+    omit``); apply keeps the stored keys, and a new channel without any is an error. Keys
+    are compared as a set: the same keys in another order change nothing. ``enabled``
+    False is an operator's disable; an auto-disabled channel counts as enabled (health
+    decides, not the file). ``config`` holds timeouts, endpoints and the kind's own
+    entries, as ``channel add --config`` takes them. The rest are ``channel update``'s
+    options with the service's defaults: caps None (or 0) for none, ``overrides`` the
+    stored JSON object (``set_headers``, ``set_params``, ``drop_params``), ``auto_sync``
+    seconds between model syncs (None off), ``balance_api`` None to detect it from the
+    host, ``balance_every`` seconds (None the default, 0 never), ``balance_alert_below``
+    a decimal in the balance's currency (None the default)."""
 
     name: str
     type: str
     models: tuple[str, ...]
     base_url: str | None = None  # None: the kind's default
-    key: str | None = None
+    keys: tuple[str, ...] | None = None
     groups: tuple[str, ...] = ("default",)
     weight: int = 1
     priority: int = 0
@@ -49,6 +60,16 @@ class ChannelSpec:
     cost_ratio: Decimal = Decimal(1)
     enabled: bool = True
     renamed_from: str | None = None  # an explicit rename: the stored name it had
+    key_selection: str = "random"  # services.channel_keys.KEY_SELECTIONS
+    tags: tuple[str, ...] = ()
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrency: int | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    auto_sync: int | None = None
+    balance_api: str | None = None
+    balance_every: int | None = None
+    balance_alert_below: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

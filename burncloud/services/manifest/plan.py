@@ -225,12 +225,12 @@ def _users(
 def _channels(
     stored: Sequence[ChannelSpec], desired: Sequence[ChannelSpec] | None, prune: bool
 ) -> tuple[tuple[Step[ChannelSpec], ...], dict[str, str]]:
-    """The channels' steps and renames (old name -> new); a new channel needs its key."""
+    """The channels' steps and renames (old name -> new); a new channel needs its keys."""
     if desired is None:
         return (), {}
     pairs, extras = match_specs("channel", stored, desired, _name, _old_name, repr)
     for old, new in pairs:
-        if old is None and new.key is None:
+        if old is None and new.keys is None:
             raise InvalidRequest(f"channel {new.name!r}: a new channel needs a key")
     renames = {old.name: new.name for old, new in pairs if old and old.name != new.name}
     steps = make_steps("channel", pairs, extras, prune, details.channel_details, _name, _name)

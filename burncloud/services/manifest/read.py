@@ -3,7 +3,8 @@
 Objects are matched by name, so a database where two channels share a name, or one user
 has two tokens of one name, cannot be described: reading it is refused, naming the rows
 and the command that renames one. Money is what ``user show`` and ``token show`` report:
-the stored amount plus what routers hold in leases. Budgets are read as rules (amount per
+the stored amount plus what routers hold in leases. A channel's keys are all of them,
+whatever their status (health, not configuration). Budgets are read as rules (amount per
 period), never their windows' spend. Only operator settings are read
 (``MANAGED_SETTINGS``), never internal ones (rollup state, the secret check); the default
 plan is read as a plan's ``default`` (``plan default``'s setting, not
@@ -19,7 +20,6 @@ from burncloud.crypto import SecretBox
 from burncloud.db.base import Executor
 from burncloud.errors import InvalidRequest
 from burncloud.services.budgets import PLAN, TOKEN, USER, BudgetSpec, load_budgets
-from burncloud.services.channel_keys import usable_key
 from burncloud.services.channels import Channel
 from burncloud.services.groups import load_group_ratios
 from burncloud.services.invites import INVITEE_REWARD_KEY, INVITER_REWARD_KEY
@@ -74,25 +74,31 @@ async def _channels(
         lambda name, ids: f"channels {ids} share the name {name!r}",
         "channel update ID --name NEW",
     )
+    keys = await _channel_keys(db, box) if with_keys else {}
     specs = tuple(
-        [
-            _channel_spec(
-                Channel.from_row(row),
-                (await usable_key(db, box, row["id"])).key if with_keys else None,
-            )
-            for row in rows
-        ]
+        _channel_spec(Channel.from_row(row), keys.get(row["id"]) if with_keys else None)
+        for row in rows
     )
     return specs, {row["id"]: row["name"] for row in rows}
 
 
-def _channel_spec(channel: Channel, key: str | None) -> ChannelSpec:
+async def _channel_keys(db: Executor, box: SecretBox) -> dict[int, tuple[str, ...]]:
+    """Every key of every channel in plain text, whatever its status, in the order they
+    were added (ConfigError if the secret changed)."""
+    rows = await db.fetch_all("SELECT channel_id, key_enc FROM channel_keys ORDER BY id")
+    found: dict[int, list[str]] = {}
+    for row in rows:
+        found.setdefault(row["channel_id"], []).append(box.decrypt(row["key_enc"]))
+    return {channel_id: tuple(keys) for channel_id, keys in found.items()}
+
+
+def _channel_spec(channel: Channel, keys: tuple[str, ...] | None) -> ChannelSpec:
     return ChannelSpec(
         name=channel.name,
         type=channel.type,
         models=channel.models,
         base_url=channel.base_url,
-        key=key,
+        keys=keys,
         groups=channel.groups,
         weight=channel.weight,
         priority=channel.priority,
@@ -100,6 +106,16 @@ def _channel_spec(channel: Channel, key: str | None) -> ChannelSpec:
         config=dict(channel.config),
         cost_ratio=channel.cost_ratio,
         enabled=channel.status != "disabled",  # auto_disabled is health, not configuration
+        key_selection=channel.key_selection,
+        tags=channel.tags,
+        rpm=channel.rpm,
+        tpm=channel.tpm,
+        max_concurrency=channel.max_concurrency,
+        overrides=dict(channel.overrides),
+        auto_sync=channel.auto_sync,
+        balance_api=channel.balance_api,
+        balance_every=channel.balance_every,
+        balance_alert_below=channel.balance_alert_below,
     )
 
 

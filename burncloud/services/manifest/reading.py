@@ -18,8 +18,9 @@ from typing import Any
 
 from burncloud.errors import InvalidRequest
 from burncloud.money import UNLIMITED
+from burncloud.services.balance_apis import check_balance_api
+from burncloud.services.channel_keys import check_key_selection
 from burncloud.services.channel_types import (
-    clean_key,
     clean_name,
     clean_names,
     get_channel_type,
@@ -28,6 +29,7 @@ from burncloud.services.channel_types import (
 from burncloud.services.channels import parse_cost_ratio
 from burncloud.services.groups import check_group_name, parse_ratio
 from burncloud.services.invites import INVITEE_REWARD_KEY, INVITER_REWARD_KEY
+from burncloud.services.manifest import channel_form as form
 from burncloud.services.manifest import fields as f
 from burncloud.services.manifest.env_refs import field_path, item_path
 from burncloud.services.manifest.model import (
@@ -66,13 +68,24 @@ CHANNEL_FIELDS = (
     "type",
     "base_url",
     "key",
+    "keys",
+    "key_selection",
     "models",
     "groups",
+    "tags",
     "weight",
     "priority",
     "model_map",
     "config",
     "cost_ratio",
+    "rpm",
+    "tpm",
+    "max_concurrency",
+    "overrides",
+    "auto_sync",
+    "balance_api",
+    "balance_every",
+    "balance_alert_below",
     "enabled",
     "renamed_from",
 )
@@ -200,7 +213,7 @@ def _channel(value: Any, where: str) -> ChannelSpec:
         base_url=entry.maybe(
             "base_url", f.checked(f.text, lambda url: normalize_base_url(kind, url))
         ),
-        key=entry.maybe("key", f.checked(f.secret, clean_key)),
+        keys=form.channel_keys(entry),
         groups=entry.get("groups", f.checked(f.texts, _group_names), ("default",)),
         weight=entry.get("weight", f.whole(0), 1),
         priority=entry.get("priority", f.whole(None), 0),
@@ -209,6 +222,16 @@ def _channel(value: Any, where: str) -> ChannelSpec:
         cost_ratio=entry.get("cost_ratio", f.checked(f.decimal, parse_cost_ratio), Decimal(1)),
         enabled=entry.get("enabled", f.flag, True),
         renamed_from=entry.maybe("renamed_from", f.checked(f.text, clean_name)),
+        key_selection=entry.get("key_selection", f.checked(f.text, check_key_selection), "random"),
+        tags=entry.get("tags", f.checked(f.texts, form.tag_names), ()),
+        rpm=entry.maybe("rpm", form.cap),
+        tpm=entry.maybe("tpm", form.cap),
+        max_concurrency=entry.maybe("max_concurrency", form.cap),
+        overrides=entry.get("overrides", form.json_object, {}),
+        auto_sync=entry.maybe("auto_sync", form.interval) or None,
+        balance_api=entry.maybe("balance_api", f.checked(f.text, check_balance_api)),
+        balance_every=entry.maybe("balance_every", form.interval),
+        balance_alert_below=entry.maybe("balance_alert_below", form.amount_text),
     )
 
 

@@ -7,7 +7,9 @@ in the documented order and every default written out; only fields that are None
 given) are left out. Money is USD decimal text, ``unlimited`` for an unlimited balance or
 quota, an expiry ISO-8601 UTC or ``never``, a budget ``20/month`` or ``gpt-4o=10/5h``.
 Channel keys follow ``secrets``: ``omit`` (no key field), ``env`` (a ``${VAR}`` reference
-per channel, ``key_variable``) or ``plain``. Client keys are never written.
+per channel, ``key_variable``, whose variable holds the channel's keys one per line) or
+``plain`` (``key``, or ``keys`` for several); see ``channel_form``. Client keys are never
+written.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from burncloud.errors import InvalidRequest
 from burncloud.money import UNLIMITED, format_usd
 from burncloud.services.budgets import BudgetSpec
 from burncloud.services.groups import format_ratio
+from burncloud.services.manifest import channel_form as form
 from burncloud.services.manifest.budget_lists import budget_text, sorted_budgets
 from burncloud.services.manifest.fields import NEVER, UNLIMITED_TEXT
 from burncloud.services.manifest.model import (
@@ -40,8 +43,9 @@ _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]+")
 
 
 def key_variable(channel_name: str) -> str:
-    """The environment variable ``--secrets env`` names for a channel's key:
-    BURNCLOUD_CHANNEL_<NAME>_KEY, NAME upper-cased with every run of other characters as _."""
+    """The environment variable ``--secrets env`` names for a channel's keys (one per
+    line): BURNCLOUD_CHANNEL_<NAME>_KEY, NAME upper-cased with every run of other
+    characters as _."""
     return f"BURNCLOUD_CHANNEL_{_NOT_ALNUM.sub('_', channel_name.upper())}_KEY"
 
 
@@ -70,20 +74,29 @@ def manifest_data(manifest: Manifest, secrets: str) -> dict[str, Any]:
 
 
 def _channel_data(spec: ChannelSpec, secrets: str) -> dict[str, Any]:
-    key = {"omit": None, "env": f"${{{key_variable(spec.name)}}}", "plain": spec.key}[secrets]
     return _present(
         {
             "name": spec.name,
             "type": spec.type,
             "base_url": spec.base_url,
-            "key": key,
+            **form.keys_data(spec.keys, secrets, key_variable(spec.name)),
+            "key_selection": spec.key_selection,
             "models": list(spec.models),
             "groups": list(spec.groups),
+            "tags": list(spec.tags),
             "weight": spec.weight,
             "priority": spec.priority,
             "model_map": _sorted(spec.model_map),
             "config": _sorted(spec.config),
             "cost_ratio": format_ratio(spec.cost_ratio),
+            "rpm": spec.rpm,
+            "tpm": spec.tpm,
+            "max_concurrency": spec.max_concurrency,
+            "overrides": form.json_data(dict(spec.overrides)),
+            "auto_sync": form.interval_data(spec.auto_sync),
+            "balance_api": spec.balance_api,
+            "balance_every": form.interval_data(spec.balance_every),
+            "balance_alert_below": spec.balance_alert_below,
             "enabled": spec.enabled,
             "renamed_from": spec.renamed_from,
         }

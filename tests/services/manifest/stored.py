@@ -22,6 +22,7 @@ TABLES = (
     "users",
     "tokens",
     "channels",
+    "channel_keys",
     "abilities",
     "prices",
     "channel_prices",

@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 
 from burncloud.money import MAX_UNITS, UNLIMITED, format_usd
 from burncloud.providers.registry import CHANNEL_KINDS
+from burncloud.services.balance_apis import BALANCE_APIS
 from burncloud.services.budget_periods import MAX_HOURS
 from burncloud.services.budgets import BudgetSpec
+from burncloud.services.channel_keys import KEY_SELECTIONS
 from burncloud.services.invites import INVITEE_REWARD_KEY, INVITER_REWARD_KEY
 from burncloud.services.manifest.budget_lists import budget_key, sorted_budgets
 from burncloud.services.manifest.model import (
@@ -73,6 +75,31 @@ _KINDS = st.sampled_from(sorted(CHANNEL_KINDS))
 _SCOPES = st.sampled_from([{"relay"}, {"admin"}, {"admin", "relay"}])
 _EXPIRY = st.none() | st.integers(0, MAX_EXPIRY)
 _CONFIG = st.dictionaries(_name("at", "az_", 9), free_text, max_size=2)
+_KEYS = st.lists(word, min_size=1, max_size=3, unique=True).map(tuple)
+_HEADER = _name("XAa", "az09-", 8)
+_PARAM = _name("atx", "az09_", 8)
+_JSON_SCALAR = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | free_text
+)
+_JSON = st.recursive(
+    _JSON_SCALAR,
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(_PARAM, inner, max_size=2),
+    max_leaves=4,
+)
+_OVERRIDES = st.fixed_dictionaries(
+    {},
+    optional={
+        "set_headers": st.dictionaries(_HEADER, free_text, min_size=1, max_size=2),
+        "set_params": st.dictionaries(_PARAM, _JSON, min_size=1, max_size=2),
+        "drop_params": st.lists(_PARAM, min_size=1, max_size=2, unique=True),
+    },
+)
+_CAP = st.none() | st.integers(1, 2**31 - 1)
+_EVERY = st.integers(1, 10**7)
 _SETTINGS = st.dictionaries(
     st.sampled_from([INVITEE_REWARD_KEY, INVITER_REWARD_KEY]), money.map(str)
 )
@@ -108,7 +135,7 @@ def channel(draw: st.DrawFn) -> ChannelSpec:
         type=draw(_KINDS),
         models=tuple(models),
         base_url=draw(st.none() | base_url),
-        key=draw(st.none() | word),
+        keys=draw(st.none() | _KEYS),
         groups=tuple(draw(st.lists(group, min_size=1, max_size=3, unique=True))),
         weight=draw(st.integers(0, 10**6)),
         priority=draw(st.integers(-1000, 1000)),
@@ -117,6 +144,16 @@ def channel(draw: st.DrawFn) -> ChannelSpec:
         cost_ratio=draw(ratio),
         enabled=draw(st.booleans()),
         renamed_from=_renamed(draw, name),
+        key_selection=draw(st.sampled_from(KEY_SELECTIONS)),
+        tags=tuple(draw(st.lists(group, max_size=2, unique=True))),
+        rpm=draw(_CAP),
+        tpm=draw(_CAP),
+        max_concurrency=draw(_CAP),
+        overrides=draw(_OVERRIDES),
+        auto_sync=draw(st.none() | _EVERY),
+        balance_api=draw(st.none() | st.sampled_from(BALANCE_APIS)),
+        balance_every=draw(st.none() | st.just(0) | _EVERY),
+        balance_alert_below=draw(st.none() | st.decimals(0, 10**6, places=2).map(str)),
     )
 
 

@@ -16,7 +16,7 @@ from burncloud.db import Database
 from burncloud.db.base import Executor
 from burncloud.errors import InvalidRequest
 from burncloud.money import UNLIMITED, parse_usd
-from burncloud.services import channels, quota, tokens
+from burncloud.services import channel_keys, channels, quota, tokens
 from burncloud.services.bootstrap import ensure_admin
 from burncloud.services.manifest.apply import apply_plan
 from burncloud.services.manifest.model import (
@@ -34,7 +34,7 @@ from burncloud.services.pricing import Price
 from burncloud.services.redemptions import redeem
 from burncloud.services.settings import read_config_version
 from burncloud.services.users import resolve_user
-from tests.services.manifest.stored import BOX, rows, seed
+from tests.services.manifest.stored import BOX, OPENAI_KEY, rows, seed
 
 CLIENT_KEY = "sk-" + "k" * 48  # a key clients of another gateway already hold
 
@@ -100,7 +100,7 @@ async def test_apply_then_plan_is_empty_and_applying_again_changes_nothing(
                 "bedrock-us",
                 "bedrock",
                 ("claude-x",),
-                key="AKIAEXAMPLE:secret",
+                keys=("AKIAEXAMPLE:secret",),
                 config={"region": "us-east-1"},
                 model_map={"claude-x": "anthropic.claude-x-v1:0"},
                 cost_ratio=Decimal("0.5"),
@@ -272,7 +272,7 @@ async def test_one_refused_write_leaves_the_database_exactly_as_it_was(db: Datab
             UserSpec("aaron", group="new", balance=parse_usd("1")),
             UserSpec("zoe", invite_code=admin_code),  # a rule only the write itself checks
         ),
-        channels=(ChannelSpec("late", "openai", ("m",), key="sk-late-0001"),),
+        channels=(ChannelSpec("late", "openai", ("m",), keys=("sk-late-0001",)),),
     )
     plan = await plan_changes(db, BOX, desired, prune=False)
     with pytest.raises(
@@ -295,7 +295,7 @@ async def test_a_failure_after_users_are_written_undoes_them(
     monkeypatch.setattr(channels, "insert_channel", refused)  # as apply calls it
     desired = Manifest(
         users=(UserSpec("admin", role="admin", balance=UNLIMITED), UserSpec("aaron")),
-        channels=(ChannelSpec("late", "openai", ("m",), key="sk-late-0001"),),
+        channels=(ChannelSpec("late", "openai", ("m",), keys=("sk-late-0001",)),),
     )
     with pytest.raises(InvalidRequest, match="need --config region"):
         await apply(db, desired, prune=False)
@@ -324,8 +324,10 @@ async def test_base_urls_pass_the_callers_guard_before_anything_is_written(
         if "10.0.0.1" in url:
             raise InvalidRequest(f"base URL {url} is a private address")
 
-    good = ChannelSpec("proxy", "openai", ("m",), key="sk-p-0001", base_url="https://proxy.example")
-    bad = ChannelSpec("inside", "openai", ("m",), key="sk-i-0001", base_url="http://10.0.0.1")
+    good = ChannelSpec(
+        "proxy", "openai", ("m",), keys=("sk-p-0001",), base_url="https://proxy.example"
+    )
+    bad = ChannelSpec("inside", "openai", ("m",), keys=("sk-i-0001",), base_url="http://10.0.0.1")
     same = ChannelSpec(
         "openai-main", "openai", ("gpt-4o", "gpt-4o-mini"), groups=("default", "vip")
     )
@@ -423,3 +425,134 @@ async def test_prices_and_aliases_are_written_and_pruned_in_a_valid_order(db: Da
         "newest": {"alias": "claude-latest"},
     }
     assert stored.prices.channels == {}
+
+
+async def test_a_channels_keys_in_another_order_change_nothing_and_keep_their_state(
+    db: Database,
+) -> None:
+    made = await seed(db)
+    added = await channel_keys.add_keys(db, BOX, made["channel"], ["sk-b-0002", "sk-c-0003"])
+    await channel_keys.set_key_status(db, made["channel"], added[0].id, "disabled")
+    async with db.transaction() as tx:
+        await channel_keys.write_key_status(tx, added[1].id, "auto_disabled", "out of credit")
+        await tx.execute(
+            "UPDATE channel_keys SET success_count = 7, failure_count = 3, used = 99"
+            " WHERE channel_id = :c",
+            {"c": made["channel"]},
+        )
+    current = await read_manifest(db, BOX, with_keys=True)
+    [main] = current.channels or ()
+    assert main.keys == (OPENAI_KEY, "sk-b-0002", "sk-c-0003")
+    shuffled = replace(current, channels=(replace(main, keys=main.keys[::-1]),))
+    before = await rows(db)
+    assert await replan(db, shuffled) == []
+    assert await apply(db, shuffled) == []
+    assert await rows(db) == before  # every key's status, reason and counters kept
+
+
+async def test_other_keys_replace_a_channels_keys(db: Database) -> None:
+    made = await seed(db)
+    current = await read_manifest(db, BOX, with_keys=True)
+    [main] = current.channels or ()
+    rotated = replace(current, channels=(replace(main, keys=("sk-new-0009", OPENAI_KEY)),))
+    assert await replan(db, rotated) == ["~ channel openai-main: keys 1 -> 2 (1 added)"]
+    await apply(db, rotated)
+    assert await replan(db, rotated) == []
+    stored = await channel_keys.list_keys(db, made["channel"])
+    assert sorted(key.key_hint for key in stored) == ["sk-...0001", "sk-...0009"]
+    assert (await channels.get_channel(db, made["channel"])).key_hint == "2 keys"
+    single = replace(current, channels=(replace(main, keys=("sk-one-0005",)),))
+    assert await replan(db, single) == ["~ channel openai-main: keys 2 -> 1 (1 added, 2 removed)"]
+    await apply(db, single)
+    [moved] = (await read_manifest(db, BOX, with_keys=True)).channels or ()
+    assert moved.keys == ("sk-one-0005",)
+
+
+POOL = ChannelSpec(
+    "pool",
+    "openai",
+    ("m",),
+    keys=("sk-pool-0001", "sk-pool-0002"),
+    key_selection="round-robin",
+    tags=("batch", "team-a"),
+    rpm=10,
+    tpm=1000,
+    max_concurrency=2,
+    overrides={
+        "set_headers": {"X-Org": "acme-secret-org"},
+        "set_params": {"temperature": 0.2},
+        "drop_params": ["user"],
+    },
+    auto_sync=3600,
+    balance_api="deepseek",
+    balance_every=0,
+    balance_alert_below="2.5",
+)
+
+
+async def test_a_new_channel_gets_every_key_and_option_and_each_change_has_its_line(
+    db: Database,
+) -> None:
+    await seed(db)
+    await apply(db, Manifest(channels=(POOL,)), prune=False)
+    assert await replan(db, Manifest(channels=(POOL,)), prune=False) == []
+    made = next(c for c in await channels.list_channels(db) if c.name == "pool")
+    assert (made.key_selection, made.tags, made.rpm, made.tpm, made.max_concurrency) == (
+        "round-robin",
+        ("batch", "team-a"),
+        10,
+        1000,
+        2,
+    )
+    assert made.overrides == POOL.overrides and made.auto_sync == 3600
+    assert (made.balance_api, made.balance_every, made.balance_alert_below) == (
+        "deepseek",
+        0,
+        "2.5",
+    )
+    assert len(await channel_keys.list_keys(db, made.id)) == 2
+    changed = replace(
+        POOL,
+        key_selection="random",
+        rpm=None,
+        tags=(),
+        overrides={"set_headers": {"X-Org": "other-org"}, "drop_params": ["user", "seed"]},
+        auto_sync=None,
+        balance_every=None,
+        balance_alert_below="2.50",  # the same amount
+    )
+    [line] = await replan(db, Manifest(channels=(changed,)), prune=False)
+    assert line == (
+        "~ channel pool: key_selection round-robin -> random, tags batch,team-a -> -,"
+        " rpm 10 -> -, auto_sync 1h -> -, balance_every never -> -,"
+        ' overrides.drop_params ["user"] -> ["user","seed"],'
+        " overrides.set_headers: X-Org changed,"
+        ' overrides.set_params {"temperature":0.2} -> -'
+    )
+    assert "acme" not in line and "other-org" not in line  # a header's value may be a secret
+    await apply(db, Manifest(channels=(changed,)), prune=False)
+    after = await channels.get_channel(db, made.id)
+    assert (after.rpm, after.tags, after.auto_sync, after.balance_every) == (None, (), None, None)
+    assert after.overrides == {
+        "set_headers": {"X-Org": "other-org"},
+        "drop_params": ["user", "seed"],
+    }
+
+
+async def test_a_channel_moves_to_another_database_with_its_keys_and_options(
+    db: Database, tmp_path
+) -> None:
+    from burncloud.db import open_database
+
+    await seed(db)
+    await apply(db, Manifest(channels=(POOL,)), prune=False)
+    source = await read_manifest(db, BOX, with_keys=True)
+    target = await open_database(f"sqlite:///{tmp_path}/target.db")
+    try:
+        await ensure_admin(target)
+        await apply(target, source)
+        assert await replan(target, source) == []
+        moved = await read_manifest(target, BOX, with_keys=True)
+        assert moved.channels == source.channels
+    finally:
+        await target.close()

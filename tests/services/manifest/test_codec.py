@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from hypothesis import assume, given, settings
 from burncloud.errors import InvalidRequest
 from burncloud.money import UNLIMITED, parse_usd
 from burncloud.services.budgets import BudgetSpec
+from burncloud.services.manifest.channel_form import env_value
 from burncloud.services.manifest.codec import (
     dump_manifest,
     key_variable,
@@ -60,17 +62,31 @@ channels:
     type: openai
     base_url: https://API.openai.com/
     key: ${{BURNCLOUD_CHANNEL_OPENAI_MAIN_KEY}}
+    key_selection: round-robin
     models: [gpt-4o, gpt-4o-mini]
     groups: [default, vip]
+    tags: [prod, "openai,us"]
     weight: 3
     priority: -1
     model_map: {{gpt-4o: gpt-4o-2024-08-06}}
     config: {{timeout_connect: 5, region: "eu"}}
     cost_ratio: "0.80"
+    rpm: 500
+    tpm: 0
+    max_concurrency: 20
+    overrides:
+      set_headers: {{X-Org: acme}}
+      set_params: {{top_k: 40}}
+      drop_params: [user]
+    auto_sync: 24h
+    balance_api: openai-billing
+    balance_every: 1800
+    balance_alert_below: "5.0"
     enabled: false
     renamed_from: openai-old
   - name: claude
     type: anthropic
+    keys: [sk-ant-a, sk-ant-b]
     models: [claude-sonnet]
 prices:
   gpt-4o: {{input: "2.5", output: 10, cached: 1.25}}
@@ -126,19 +142,24 @@ tokens:
 redemptions:
   - {{code_sha256: {HASH_B}, quota: "5", hint: "Ab12***"}}
 """
-ENV = {"BURNCLOUD_CHANNEL_OPENAI_MAIN_KEY": "sk-secret"}
+ENV = {"BURNCLOUD_CHANNEL_OPENAI_MAIN_KEY": "sk-secret\nsk-secret-2\n"}
 
 EXPECTED = Manifest(
     settings={"invite_reward_inviter": "1000000000", "invite_reward_invitee": "500000000"},
     groups={"default": Decimal(1), "vip": Decimal("0.8")},
     channels=(
-        ChannelSpec(name="claude", type="anthropic", models=("claude-sonnet",)),
+        ChannelSpec(
+            name="claude",
+            type="anthropic",
+            models=("claude-sonnet",),
+            keys=("sk-ant-a", "sk-ant-b"),
+        ),
         ChannelSpec(
             name="openai-main",
             type="openai",
             models=("gpt-4o", "gpt-4o-mini"),
             base_url="https://api.openai.com/v1",
-            key="sk-secret",
+            keys=("sk-secret", "sk-secret-2"),
             groups=("default", "vip"),
             weight=3,
             priority=-1,
@@ -147,6 +168,19 @@ EXPECTED = Manifest(
             cost_ratio=Decimal("0.8"),
             enabled=False,
             renamed_from="openai-old",
+            key_selection="round-robin",
+            tags=("prod", "openai", "us"),
+            rpm=500,
+            max_concurrency=20,
+            overrides={
+                "set_headers": {"X-Org": "acme"},
+                "set_params": {"top_k": 40},
+                "drop_params": ["user"],
+            },
+            auto_sync=86400,
+            balance_api="openai-billing",
+            balance_every=1800,
+            balance_alert_below="5.0",
         ),
     ),
     prices=Catalog(
@@ -298,7 +332,7 @@ def test_values_are_normalised_as_the_services_do() -> None:
             name="my channel",
             type="openai",
             models=("a", "b"),
-            key="sk-1",
+            keys=("sk-1",),
             base_url="http://local:8080/v1",
         ),
     )
@@ -492,6 +526,70 @@ CHANNEL_ERRORS = [
     (channel(key=12345), "channels[0].key: expected text"),
     (channel(key="sk 1"), "channels[0].key: a channel key must not contain whitespace"),
     (channel(key=""), "channels[0].key: a channel needs a key"),
+    (channel(key="\n \n"), "channels[0].key: a channel needs a key"),
+    (channel(key="sk-1\nsk 2"), "channels[0].key: a channel key must not contain whitespace"),
+    (channel(key="sk-1\nsk-2\nsk-1"), "channels[0].key: key 3 repeats key 1 (give each key once)"),
+    (channel(key="sk-1", keys=["sk-2"]), "channels[0].keys: give key or keys, not both"),
+    (channel(keys=[]), "channels[0].keys: a channel needs a key"),
+    (channel(keys="sk-1"), "channels[0].keys: expected a list, got 'sk-1'"),
+    (channel(keys=["sk-1", 5]), "channels[0].keys[1]: expected text"),
+    (
+        channel(keys=["sk-1", "sk 2"]),
+        "channels[0].keys[1]: a channel key must not contain whitespace",
+    ),
+    (
+        channel(keys=["sk-1", "sk-2\nsk-1"]),
+        "channels[0].keys: key 3 repeats key 1 (give each key once)",
+    ),
+    (
+        channel(key_selection="fifo"),
+        "channels[0].key_selection: unknown key selection 'fifo': use random or round-robin",
+    ),
+    (channel(tags="prod"), "channels[0].tags: expected a list, got 'prod'"),
+    (channel(tags=["a b"]), "channels[0].tags: a tag name must not contain whitespace"),
+    (channel(rpm=-1), "channels[0].rpm: expected a whole number >= 0 (0 for no cap), got -1"),
+    (channel(tpm="1k"), "channels[0].tpm: expected a whole number >= 0 (0 for no cap), got '1k'"),
+    (
+        channel(max_concurrency=True),
+        "channels[0].max_concurrency: expected a whole number >= 0 (0 for no cap), got true",
+    ),
+    (channel(overrides=[]), "channels[0].overrides: expected a mapping, got a list"),
+    (
+        channel(overrides={"set_params": {5: 1}}),
+        "channels[0].overrides.set_params: the key 5 must be text (quote it)",
+    ),
+    (
+        channel(overrides={"set_params": {"seed": date(2027, 1, 31)}}),
+        "channels[0].overrides.set_params.seed: expected a JSON value (text, a number, true,"
+        " false, null, a list or a mapping), got 2027-01-31",
+    ),
+    (
+        channel(overrides={"set_params": {"t": [Decimal("NaN")]}}),
+        "channels[0].overrides.set_params.t[0]: expected a finite number, got NaN",
+    ),
+    (
+        channel(auto_sync="daily"),
+        "channels[0].auto_sync: expected seconds or an interval such as 24h, 30m (or never),"
+        " got 'daily'",
+    ),
+    (
+        channel(balance_every=-60),
+        "channels[0].balance_every: expected seconds or an interval such as 24h, 30m (or"
+        " never), got -60",
+    ),
+    (
+        channel(balance_api="paypal"),
+        "channels[0].balance_api: unknown balance API 'paypal': use one of openrouter,"
+        " deepseek, siliconflow, moonshot, openai-billing",
+    ),
+    (
+        channel(balance_alert_below="-1"),
+        "channels[0].balance_alert_below: expected a decimal number of 0 or more, got '-1'",
+    ),
+    (
+        channel(balance_alert_below="ten"),
+        "channels[0].balance_alert_below: expected a decimal number such as \"10\", got 'ten'",
+    ),
     (channel(groups=[]), "channels[0].groups: a channel needs at least one group"),
     (channel(weight="x"), "channels[0].weight: expected a whole number >= 0, got 'x'"),
     (channel(weight=-1), "channels[0].weight: expected a whole number >= 0, got -1"),
@@ -809,7 +907,7 @@ def test_a_reference_is_resolved_before_validation() -> None:
         "format: burncloud/1\nchannels:\n- name: a\n  type: ${KIND}\n  models: [m]\n  key: ${K}\n"
     )
     channels = load_manifest(text, "yaml", {"KIND": "anthropic", "K": "sk-1"}).channels
-    assert channels == (ChannelSpec(name="a", type="anthropic", models=("m",), key="sk-1"),)
+    assert channels == (ChannelSpec(name="a", type="anthropic", models=("m",), keys=("sk-1",)),)
     with pytest.raises(InvalidRequest) as caught:
         load_manifest(text, "yaml", {"KIND": "anthropic"})
     assert caught.value.message == "channels[0].key: environment variable K is not set"
@@ -822,18 +920,30 @@ def test_the_example_is_written_in_the_documented_order_with_defaults() -> None:
     assert claude == {
         "name": "claude",
         "type": "anthropic",
+        "keys": ["sk-ant-a", "sk-ant-b"],
+        "key_selection": "random",
         "models": ["claude-sonnet"],
         "groups": ["default"],
+        "tags": [],
         "weight": 1,
         "priority": 0,
         "model_map": {},
         "config": {},
         "cost_ratio": "1",
+        "overrides": {},
         "enabled": True,
     }
-    assert list(openai) == list(CHANNEL_FIELDS)
+    unset = {"key", "tpm"}  # two keys are written as `keys`; tpm 0 is no cap
+    assert list(openai) == [f for f in CHANNEL_FIELDS if f not in unset]
     assert openai["config"] == {"region": "eu", "timeout_connect": "5"}
     assert list(openai["config"]) == ["region", "timeout_connect"]
+    assert openai["overrides"] == {
+        "drop_params": ["user"],
+        "set_headers": {"X-Org": "acme"},
+        "set_params": {"top_k": 40},
+    }
+    assert (openai["auto_sync"], openai["balance_every"]) == ("1d", "30m")
+    assert openai["balance_alert_below"] == "5.0" and openai["tags"] == ["prod", "openai", "us"]
     assert data["users"][1] == {
         "name": "bob",
         "role": "admin",
@@ -902,7 +1012,7 @@ def test_secrets_omit_writes_no_key() -> None:
     data = manifest_data(EXPECTED, "omit")
     assert all("key" not in c for c in data["channels"])
     assert load_manifest(dump_manifest(EXPECTED, "yaml", "omit"), "yaml", {}) == replace(
-        EXPECTED, channels=tuple(replace(c, key=None) for c in EXPECTED.channels or ())
+        EXPECTED, channels=tuple(replace(c, keys=None) for c in EXPECTED.channels or ())
     )
 
 
@@ -917,14 +1027,100 @@ def test_secrets_env_writes_a_reference_per_channel_and_reads_back_from_it() -> 
     assert "sk-secret" not in text
     env = {"BURNCLOUD_CHANNEL_CLAUDE_KEY": "sk-c", "BURNCLOUD_CHANNEL_OPENAI_MAIN_KEY": "sk-secret"}
     channels = load_manifest(text, "yaml", env).channels or ()
-    assert [c.key for c in channels] == ["sk-c", "sk-secret"]
+    assert [c.keys for c in channels] == [("sk-c",), ("sk-secret",)]
 
 
 def test_secrets_plain_writes_the_key_escaped_so_it_reads_back() -> None:
-    spec = ChannelSpec(name="a", type="openai", models=("m",), key="sk-${HOME}x")
+    spec = ChannelSpec(name="a", type="openai", models=("m",), keys=("sk-${HOME}x",))
     text = dump_manifest(Manifest(channels=(spec,)), "json", "plain")
     assert json.loads(text)["channels"][0]["key"] == "sk-$${HOME}x"
     assert load_manifest(text, "json", {"HOME": "/root"}).channels == (spec,)
+
+
+MULTI = ChannelSpec(name="pool", type="openai", models=("m",), keys=("sk-1", "sk-2", "sk-3"))
+
+
+def test_a_channel_with_several_keys_is_written_in_each_secrets_mode() -> None:
+    single = ChannelSpec(name="one", type="openai", models=("m",), keys=("sk-9",))
+    manifest = Manifest(channels=(single, MULTI))
+    one, pool = manifest_data(manifest, "plain")["channels"]
+    assert (one["key"], pool["keys"]) == ("sk-9", ["sk-1", "sk-2", "sk-3"])
+    assert "keys" not in one and "key" not in pool
+    assert [c.get("key") for c in manifest_data(manifest, "env")["channels"]] == [
+        "${BURNCLOUD_CHANNEL_ONE_KEY}",
+        "${BURNCLOUD_CHANNEL_POOL_KEY}",
+    ]
+    omitted = manifest_data(manifest, "omit")["channels"]
+    assert all("key" not in c and "keys" not in c for c in omitted)
+    text = dump_manifest(manifest, "yaml", "plain")
+    assert "    keys:\n      - sk-1\n      - sk-2\n      - sk-3\n" in text
+    assert load_manifest(text, "yaml", {}) == manifest
+
+
+def test_one_variable_holds_a_channels_keys_one_per_line() -> None:
+    text = dump_manifest(Manifest(channels=(MULTI,)), "yaml", "env")
+    assert "key: ${BURNCLOUD_CHANNEL_POOL_KEY}\n" in text and "sk-1" not in text
+    assert env_value(MULTI.keys or ()) == "sk-1\nsk-2\nsk-3"
+    for value in ("sk-1\nsk-2\nsk-3", "\n sk-1 \r\n\nsk-2\nsk-3\n"):
+        [read] = load_manifest(text, "yaml", {"BURNCLOUD_CHANNEL_POOL_KEY": value}).channels or ()
+        assert read == MULTI
+    [one] = load_manifest(text, "yaml", {"BURNCLOUD_CHANNEL_POOL_KEY": "sk-1"}).channels or ()
+    assert one.keys == ("sk-1",)
+
+
+def test_keys_items_may_each_be_a_reference_to_several() -> None:
+    text = (
+        "format: burncloud/1\nchannels:\n- name: pool\n  type: openai\n  models: [m]\n"
+        "  keys: [sk-1, '${MORE}']\n"
+    )
+    [read] = load_manifest(text, "yaml", {"MORE": "sk-2\nsk-3"}).channels or ()
+    assert read == MULTI
+
+
+def test_intervals_caps_and_amounts_read_in_each_form_and_write_in_one() -> None:
+    def written(**fields: Any) -> dict[str, Any]:
+        spec = replace(MULTI, **fields)
+        return dict(manifest_data(Manifest(channels=(spec,)), "omit")["channels"][0])
+
+    for value, seconds, shown in [
+        ("24h", 86400, "1d"),
+        (5400, 5400, "90m"),
+        ("90s", 90, "90s"),
+        (3600, 3600, "1h"),
+        (10**7 + 1, 10**7 + 1, 10**7 + 1),
+        ("never", 0, "never"),
+        (0, 0, "never"),
+    ]:
+        [found] = read(channel(balance_every=value)).channels or ()
+        assert found.balance_every == seconds, value
+        assert written(balance_every=seconds)["balance_every"] == shown
+    [off] = read(channel(auto_sync="never", rpm=0, tpm=0, max_concurrency=0)).channels or ()
+    assert (off.auto_sync, off.rpm, off.tpm, off.max_concurrency) == (None, None, None, None)
+    assert not {"auto_sync", "rpm", "balance_every", "balance_api"} & set(written())
+    [amounts] = read(channel(balance_alert_below=Decimal("12.50"))).channels or ()
+    assert amounts.balance_alert_below == "12.50"
+    assert read(channel(balance_alert_below="")).channels == read(channel()).channels
+
+
+def test_override_numbers_read_back_as_the_json_they_were() -> None:
+    text = (
+        '{"format": "burncloud/1", "channels": [{"name": "a", "type": "openai", "models": ["m"],'
+        ' "overrides": {"set_params": {"temperature": 0.2, "n": 2, "big": 1e3,'
+        ' "stop": ["${X}", null, true], "extra": {"seed": -0.0}}}}]}'
+    )
+    [found] = load_manifest(text, "json", {"X": "###"}).channels or ()
+    params = found.overrides["set_params"]
+    assert params == {
+        "temperature": 0.2,
+        "n": 2,
+        "big": 1000.0,
+        "stop": ["###", None, True],
+        "extra": {"seed": 0.0},
+    }
+    assert [type(params[k]) for k in ("temperature", "n", "big")] == [float, int, float]
+    for file_format in ("yaml", "json"):
+        dumped = dump_manifest(Manifest(channels=(found,)), file_format, "omit")
+        assert load_manifest(dumped, file_format, {}).channels == (found,)
 
 
 def test_channels_whose_names_share_a_variable_cannot_be_written_with_env() -> None:
@@ -962,7 +1158,10 @@ def test_yaml_is_block_style_ascii_without_aliases() -> None:
     assert "&id" not in text and "*id" not in text
     assert "{" not in text.replace("{}", "") and "[" not in text.replace("[]", "")
     assert text.isascii()
-    assert "channels:\n  - name: a\n    type: openai\n    models:\n      - gpt-4o\n" in text
+    assert (
+        "channels:\n  - name: a\n    type: openai\n    key_selection: random\n    models:\n"
+        "      - gpt-4o\n" in text
+    )
     assert load_manifest(text, "yaml", {}) == Manifest(channels=specs)
 
 
@@ -991,9 +1190,9 @@ def test_every_manifest_survives_its_yaml_and_json_text(m: Manifest) -> None:
 def test_every_manifest_survives_env_secrets(m: Manifest) -> None:
     names = [c.name for c in m.channels or ()]
     assume(len({key_variable(n) for n in names}) == len(names))
-    env = {key_variable(c.name): c.key or "sk-x" for c in m.channels or ()}
+    env = {key_variable(c.name): env_value(c.keys or ("sk-x",)) for c in m.channels or ()}
     read_back = load_manifest(dump_manifest(m, "yaml", "env"), "yaml", env)
-    keys = tuple(replace(c, key=c.key or "sk-x") for c in m.channels or ())
+    keys = tuple(replace(c, keys=c.keys or ("sk-x",)) for c in m.channels or ())
     assert read_back == replace(m, channels=keys if m.channels is not None else None)
 
 

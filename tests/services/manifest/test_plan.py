@@ -13,7 +13,7 @@ from burncloud.crypto import hash_secret
 from burncloud.db import Database
 from burncloud.errors import InvalidRequest
 from burncloud.money import parse_usd
-from burncloud.services import redemptions, tokens
+from burncloud.services import channel_keys, redemptions, tokens
 from burncloud.services.manifest.model import (
     ChannelSpec,
     Manifest,
@@ -59,8 +59,8 @@ async def test_every_kind_of_change_has_its_exact_line_in_apply_order(db: Databa
         groups={"default": Decimal(1), "vip": Decimal("0.9"), "team": Decimal("1.5")},
         users=(*current.users, UserSpec(name="bob", group="team", balance=parse_usd("3"))),
         channels=(
-            replace(main, weight=3, key="sk-upstream-openai-0002"),
-            ChannelSpec(name="claude", type="anthropic", models=("claude-x",), key="sk-ant-1"),
+            replace(main, weight=3, keys=("sk-upstream-openai-0002",)),
+            ChannelSpec(name="claude", type="anthropic", models=("claude-x",), keys=("sk-ant-1",)),
         ),
         prices=Catalog(
             prices={
@@ -137,11 +137,23 @@ async def test_a_channel_without_a_key_keeps_its_key_and_a_new_one_needs_one(
     db: Database,
 ) -> None:
     current = await stored(db)
-    keyless = tuple(replace(spec, key=None) for spec in current.channels or ())
+    keyless = tuple(replace(spec, keys=None) for spec in current.channels or ())
     assert await lines(db, replace(current, channels=keyless)) == []
     new = ChannelSpec(name="claude", type="anthropic", models=("claude-x",))
     with pytest.raises(InvalidRequest, match=r"^channel 'claude': a new channel needs a key$"):
         await lines(db, replace(current, channels=(*keyless, new)))
+
+
+async def test_a_file_without_keys_keeps_every_key_and_keys_repeated_are_one(
+    db: Database,
+) -> None:
+    made = await seed(db)
+    await channel_keys.add_keys(db, BOX, made["channel"], ["sk-b-0002"])
+    current = await read_manifest(db, BOX, with_keys=True)
+    main = named(current.channels, "openai-main")
+    assert await lines(db, replace(current, channels=(replace(main, keys=None),))) == []
+    repeated = ("sk-b-0002", OPENAI_KEY, " sk-b-0002 ")  # an importer's list, cleaned
+    assert await lines(db, replace(current, channels=(replace(main, keys=repeated),))) == []
 
 
 async def test_the_same_configuration_said_otherwise_plans_nothing(db: Database) -> None:
@@ -157,7 +169,7 @@ async def test_the_same_configuration_said_otherwise_plans_nothing(db: Database)
                 main,
                 type="OpenAI",
                 base_url=None,  # the kind's default
-                key=f"  {OPENAI_KEY} ",
+                keys=(f"  {OPENAI_KEY} ",),
                 models=("gpt-4o", "gpt-4o-mini", "gpt-4o"),
                 cost_ratio=Decimal("1.000"),
             ),
@@ -290,12 +302,24 @@ async def test_a_code_spent_since_the_file_was_written_is_left_alone(db: Databas
     ("desired", "message"),
     [
         (
-            Manifest(channels=(ChannelSpec("b", "bedrock", ("m",), key="AKIA:secret"),)),
+            Manifest(channels=(ChannelSpec("b", "bedrock", ("m",), keys=("AKIA:secret",)),)),
             "channel 'b': bedrock channels need --config region=...",
         ),
         (
             Manifest(channels=(ChannelSpec("c", "openai", ("m",), model_map={"x": "y"}),)),
             "channel 'c': --map x=... maps a model the channel does not serve: add 'x' to --models",
+        ),
+        (
+            Manifest(channels=(ChannelSpec("s", "openai", ("m",), auto_sync=60),)),
+            "channel 's': auto-sync interval (seconds) must be at least 300",
+        ),
+        (
+            Manifest(channels=(ChannelSpec("s", "openai", ("m",), balance_every=30),)),
+            "channel 's': balance interval (seconds) must be at least 60",
+        ),
+        (
+            Manifest(channels=(ChannelSpec("s", "openai", ("m",), keys=("sk a",)),)),
+            "channel 's': a channel key must not contain whitespace",
         ),
         (
             Manifest(users=(UserSpec("a"), UserSpec(" a "))),

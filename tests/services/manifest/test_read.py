@@ -11,7 +11,7 @@ from burncloud.crypto import hash_secret, mask_secret
 from burncloud.db import Database
 from burncloud.errors import InvalidRequest
 from burncloud.money import UNLIMITED, parse_usd
-from burncloud.services import channels, quota, tokens
+from burncloud.services import channel_keys, channels, quota, tokens
 from burncloud.services.leases import take_lease
 from burncloud.services.manifest.model import RedemptionSpec, TokenSpec, UserSpec
 from burncloud.services.manifest.read import read_manifest
@@ -25,7 +25,7 @@ async def test_every_section_is_read_as_stored(db: Database) -> None:
     manifest = await read_manifest(db, BOX, with_keys=True)
 
     [channel] = manifest.channels or ()
-    assert (channel.name, channel.type, channel.key) == ("openai-main", "openai", OPENAI_KEY)
+    assert (channel.name, channel.type, channel.keys) == ("openai-main", "openai", (OPENAI_KEY,))
     assert channel.base_url == "https://api.openai.com/v1"  # the default, written out
     assert channel.models == ("gpt-4o", "gpt-4o-mini")
     assert channel.groups == ("default", "vip")
@@ -76,7 +76,47 @@ async def test_every_section_is_read_as_stored(db: Database) -> None:
 async def test_keys_are_left_out_unless_asked_for(db: Database) -> None:
     await seed(db)
     manifest = await read_manifest(db, BOX, with_keys=False)
-    assert [channel.key for channel in manifest.channels or ()] == [None]
+    assert [channel.keys for channel in manifest.channels or ()] == [None]
+
+
+async def test_every_key_is_read_whatever_its_status_and_every_channel_option(
+    db: Database,
+) -> None:
+    made = await seed(db)
+    added = await channel_keys.add_keys(db, BOX, made["channel"], ["sk-b-0002", "sk-c-0003"])
+    await channel_keys.set_key_status(db, made["channel"], added[0].id, "disabled")
+    async with db.transaction() as tx:  # what a health check does to a failing key
+        for key in await channel_keys.list_keys(tx, made["channel"]):
+            if key.status == "enabled":
+                await channel_keys.write_key_status(tx, key.id, "auto_disabled", "invalid key")
+    await channels.update_channel(
+        db,
+        None,
+        made["channel"],
+        key_selection="round-robin",
+        tags=["prod"],
+        rpm=60,
+        overrides={"set_params": {"temperature": 0.2}},
+        auto_sync=86400,
+        balance_api="openrouter",
+        balance_every=0,
+        balance_alert_below="2.5",
+    )
+    [channel] = (await read_manifest(db, BOX, with_keys=True)).channels or ()
+    assert channel.keys == (OPENAI_KEY, "sk-b-0002", "sk-c-0003")
+    assert (channel.key_selection, channel.tags, channel.rpm, channel.tpm) == (
+        "round-robin",
+        ("prod",),
+        60,
+        None,
+    )
+    assert channel.overrides == {"set_params": {"temperature": 0.2}}
+    assert (channel.auto_sync, channel.balance_api, channel.balance_every) == (
+        86400,
+        "openrouter",
+        0,
+    )
+    assert channel.balance_alert_below == "2.5" and channel.enabled
 
 
 async def test_an_auto_disabled_channel_reads_as_enabled_and_a_disabled_one_not(

@@ -160,15 +160,15 @@ def test_quick_start_deployments_become_channels_of_their_public_names() -> None
         "vllm-models-openai",
     ]
     eu = channel(migration, "gpt-4o-azure")
-    assert (eu.type, eu.models, eu.key) == ("azure", ("gpt-4o",), "azure-eu-key")
+    assert (eu.type, eu.models, eu.keys) == ("azure", ("gpt-4o",), ("azure-eu-key",))
     assert eu.base_url == "https://my-endpoint-europe-berri-992.openai.azure.com"
     assert eu.model_map == {"gpt-4o": "gpt-4o-eu"}  # the Azure deployment name
     assert channel(migration, "gpt-4o-azure-2").model_map == {"gpt-4o": "gpt-4o-ca"}
     vllm = channel(migration, "vllm-models-openai")
-    assert (vllm.type, vllm.base_url, vllm.key) == (
+    assert (vllm.type, vllm.base_url, vllm.keys) == (
         "openai-compatible",
         "http://0.0.0.0:4000/v1",
-        "none",
+        ("none",),
     )
     assert vllm.model_map == {"vllm-models": "facebook/opt-125m"}
 
@@ -176,7 +176,7 @@ def test_quick_start_deployments_become_channels_of_their_public_names() -> None
 def test_quick_start_bedrock_takes_the_aws_environment_and_litellms_default_region() -> None:
     migration = read(QUICK_START, QUICK_ENV)
     implicit = channel(migration, "bedrock-claude-v1-bedrock")
-    assert implicit.key == "AKIDEXAMPLE:wJalrXUtnFEMI"  # burncloud's Bedrock key form
+    assert implicit.keys == ("AKIDEXAMPLE:wJalrXUtnFEMI",)  # burncloud's Bedrock key form
     assert implicit.config == {"region": "us-west-2"}
     assert implicit.model_map == {"bedrock-claude-v1": "anthropic.claude-instant-v1"}
     assert channel(migration, "anthropic-claude-bedrock").config == {"region": "us-east-1"}
@@ -325,6 +325,40 @@ model_list:
     assert sum("channel gpt-4o-openai:" in line for line in mapped) == 2
 
 
+def test_deployments_that_differ_only_by_key_are_one_channel_of_several_keys() -> None:
+    config = """
+model_list:
+  - {model_name: gpt-4o, litellm_params: {model: openai/gpt-4o, api_key: k1}}
+  - {model_name: gpt-4o, litellm_params: {model: openai/gpt-4o, api_key: k2}}
+  - {model_name: mini, litellm_params: {model: openai/gpt-4o-mini, api_key: k2}}
+  - {model_name: mini, litellm_params: {model: openai/gpt-4o-mini, api_key: k1}}
+  - {model_name: gpt-4o, litellm_params: {model: openai/gpt-4o, api_key: k3, api_base: "https://proxy.example/v1"}}
+  - {model_name: gpt-4o, litellm_params: {model: openai/gpt-4o, api_key: k1}}
+  - {model_name: solo, litellm_params: {model: openai/gpt-4o, api_key: k1}}
+"""
+    migration = read(config)
+    assert names(migration) == ["gpt-4o-openai", "gpt-4o-openai-2", "gpt-4o-openai-3"]
+    pool = channel(migration, "gpt-4o-openai")
+    assert (pool.models, pool.keys, pool.key_selection) == (
+        ("gpt-4o", "mini"),
+        ("k1", "k2"),
+        "random",
+    )
+    assert pool.model_map == {"mini": "gpt-4o-mini"}
+    # LiteLLM picks each of the three gpt-4o deployments a third of the time: the pool of
+    # two keys weighs 2 against the proxy's 1
+    assert (pool.weight, channel(migration, "gpt-4o-openai-2").weight) == (2, 1)
+    # k1 for gpt-4o a second time, and solo, which k2 does not serve
+    repeat = channel(migration, "gpt-4o-openai-3")
+    assert (repeat.models, repeat.keys, repeat.weight) == (("gpt-4o", "solo"), ("k1",), 1)
+    assert (
+        "channel gpt-4o-openai: 2 keys from 2 deployments that differ only by key, used at"
+        " random; weight 2: one share per key" in lines(migration, "mapped")
+    )
+    mapped = lines(migration, "mapped")
+    assert sum(line.split(": ", 1)[1].startswith("channel gpt-4o-openai:") for line in mapped) == 4
+
+
 def test_model_info_id_names_the_channel() -> None:
     migration = one("", "model: openai/gpt-4o\napi_key: k", info="id: 'prod/eu #1'")
     assert names(migration) == ["prod-eu-1"]
@@ -450,7 +484,7 @@ def test_a_bare_model_says_which_provider_was_inferred() -> None:
 def test_a_local_server_needs_no_key() -> None:
     migration = one("", "model: ollama/llama2")
     (found,) = migration.manifest.channels or ()
-    assert (found.key, found.base_url) == ("none", "http://localhost:11434/v1")
+    assert (found.keys, found.base_url) == (("none",), "http://localhost:11434/v1")
     assert any("Ollama's OpenAI-compatible /v1 API" in line for line in lines(migration, "mapped"))
 
 
@@ -513,12 +547,12 @@ aws_bedrock_runtime_endpoint: https://bedrock-runtime.eu-west-1.amazonaws.com
         {"KEY_ID": "AKID", "SECRET": "sec"},
     )
     (found,) = migration.manifest.channels or ()
-    assert found.key == "AKID:sec:tok"
+    assert found.keys == ("AKID:sec:tok",)
     assert found.config == {"region": "eu-west-1"}  # from the model's ARN
     assert found.base_url is None  # the region's own endpoint: the kind's default
     assert found.model_map["m"].startswith("arn:aws:bedrock:eu-west-1")  # converse/ dropped
     bearer = one("", "model: bedrock/amazon.nova-pro-v1:0\napi_key: bedrock-api-key")
-    assert (bearer.manifest.channels or ())[0].key == "bedrock-api-key"
+    assert (bearer.manifest.channels or ())[0].keys == ("bedrock-api-key",)
     with pytest.raises(InvalidRequest, match=r"^model_list\[0\] \(m\): not an AWS region"):
         one("", "model: bedrock/amazon.nova-pro-v1:0\napi_key: k\naws_region_name: mars")
 
@@ -536,7 +570,7 @@ environment_variables:
         "model: groq/llama3-8b-8192\napi_key: os.environ/GROQ_KEY",
         {"GROQ_KEY": "from-the-process"},
     )
-    assert (migration.manifest.channels or ())[0].key == "from-the-file"
+    assert (migration.manifest.channels or ())[0].keys == ("from-the-file",)
     assert any(
         line.startswith("setting environment_variables: 1 variable,")
         for line in lines(migration, "mapped")
@@ -563,8 +597,8 @@ credential_list:
         config, {"AZURE_API_KEY": "k", "AZURE_API_BASE": "https://eu.openai.azure.com"}
     )
     (found,) = migration.manifest.channels or ()
-    assert (found.key, found.base_url, found.config) == (
-        "k",
+    assert (found.keys, found.base_url, found.config) == (
+        ("k",),
         "https://eu.openai.azure.com",
         {"api_version": "2023-05-15"},
     )
@@ -591,7 +625,7 @@ model_list:
 """
     migration = read(config, {"GROQ_API_KEY": "gsk"})
     (found,) = migration.manifest.channels or ()
-    assert found.models == ("a", "b", "c") and found.key == "gsk"
+    assert found.models == ("a", "b", "c") and found.keys == ("gsk",)
     assert any("rpm 60 not carried" in line for line in lines(migration, "skipped"))
     assert any(
         line.startswith("setting x-defaults: no equivalent") for line in lines(migration, "skipped")
@@ -838,7 +872,7 @@ def test_the_fixture_imports_to_channels_at_the_local_addresses() -> None:
         "gemini-flash-gemini": ("gemini", "http://127.0.0.1:18006", ("gemini-flash",), 0, 1),
         "bedrock-claude-bedrock": ("bedrock", "http://127.0.0.1:18007", ("bedrock-claude",), 0, 1),
     }
-    assert channel(migration, "bedrock-claude-bedrock").key == "AKID:secret"
+    assert channel(migration, "bedrock-claude-bedrock").keys == ("AKID:secret",)
     assert channel(migration, "claude-sonnet-anthropic").config["first_byte_timeout"] == "120"
     prices = migration.manifest.prices
     assert prices is not None

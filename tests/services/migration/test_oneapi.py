@@ -4,11 +4,13 @@ with its report line, and the peer's logs written once with their rollups."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,7 +86,7 @@ async def test_channels_keep_their_upstreams_and_unknown_types_are_skipped(
     migration = await migrate(peer_db.dsn, peer_db.flavor)
     facts = peer_db.facts
     main = channel(migration, "openai-main")
-    assert (main.type, main.base_url, main.key) == ("openai", None, facts.channels[0].key)
+    assert (main.type, main.base_url, main.keys) == ("openai", None, (facts.channels[0].key,))
     assert main.models == ("gpt-4o", "gpt-4o-mini", "text-embedding-3-small")
     assert (main.groups, main.weight, main.priority) == (("default", "vip"), 5, 10)
     assert main.model_map == {"gpt-4o": "gpt-4o-2024-08-06"} and main.enabled
@@ -212,16 +214,129 @@ async def test_a_database_without_the_peers_tables_is_refused(tmp_path: Path) ->
         await migrate(str(path), "oneapi")
 
 
-async def test_a_multi_key_channel_keeps_its_first_key(tmp_path: Path) -> None:
+KEYS = tuple(f"sk-{n}{'x' * 20}{n:04d}" for n in range(1, 5))  # masked sk-...0001, ...
+
+
+def multi_key(keys: tuple[str, ...], info: dict[str, Any], channel_id: int = 1) -> str:
+    """New API's UPDATE making a channel a multi-key one (``channel_info`` as it stores it)."""
+    data = {"is_multi_key": True, "multi_key_size": len(keys), "multi_key_polling_index": 0}
+    text = json.dumps({**data, **info}).replace("'", "''")
+    return (
+        f"UPDATE channels SET key = '{chr(10).join(keys)}', channel_info = '{text}'"
+        f" WHERE id = {channel_id}"
+    )
+
+
+async def test_a_multi_key_channel_keeps_the_keys_it_used_and_how_they_took_turns(
+    tmp_path: Path,
+) -> None:
+    info = {
+        "multi_key_mode": "polling",
+        "multi_key_status_list": {"1": 2, "3": 3},
+        "multi_key_disabled_reason": {"3": "insufficient_quota: you\nran out"},
+    }
+    dsn = await sqlite_peer(tmp_path, "newapi", multi_key(KEYS, info))
+    migration = await migrate(dsn, "newapi")
+    main = channel(migration, "openai-main")
+    assert (main.keys, main.key_selection) == ((KEYS[0], KEYS[2]), "round-robin")
+    said = lines(migration)
+    assert (
+        "channel openai-main #1: key 2 (sk-...0002) not carried: disabled by hand at the peer"
+        in said
+    )
+    assert (
+        "channel openai-main #1: key 4 (sk-...0004) not carried: disabled by its health checks"
+        " at the peer (insufficient_quota: you ran out)" in said
+    )
+    assert any(
+        line.startswith("channel openai-main #1: openai channel at")
+        and line.endswith("; 2 keys, round-robin")
+        for line in said
+    )
+    assert not any(key in line for line in said for key in KEYS)  # only masked
+
+
+@pytest.mark.parametrize(
+    ("mode", "selection", "report"),
+    [
+        ("random", "random", None),
+        ("polling", "round-robin", None),
+        ("sticky", "random", "multi-key mode 'sticky' has no equivalent"),
+        ("", "random", "no multi-key mode (its first enabled key) has no equivalent"),
+    ],
+)
+async def test_new_apis_multi_key_modes(
+    tmp_path: Path, mode: str, selection: str, report: str | None
+) -> None:
+    dsn = await sqlite_peer(tmp_path, "newapi", multi_key(KEYS[:2], {"multi_key_mode": mode}))
+    migration = await migrate(dsn, "newapi")
+    main = channel(migration, "openai-main")
+    assert (main.keys, main.key_selection) == (KEYS[:2], selection)
+    found = [line for line in lines(migration) if "no equivalent: its keys are used" in line]
+    assert found == (
+        [] if report is None else [f"channel openai-main #1: {report}: its keys are used at random"]
+    )
+
+
+async def test_a_multi_key_channel_with_every_key_disabled_carries_them_all(
+    tmp_path: Path,
+) -> None:
+    info = {"multi_key_mode": "random", "multi_key_status_list": {"0": 3, "1": 3}}
+    update = multi_key(KEYS[:2], info)
     dsn = await sqlite_peer(
-        tmp_path, "newapi", "UPDATE channels SET key = 'k1\nk2\nk3' WHERE id = 1"
+        tmp_path, "newapi", update, "UPDATE channels SET status = 3 WHERE id = 1"
     )
     migration = await migrate(dsn, "newapi")
-    assert channel(migration, "openai-main").key == "k1"
-    assert (
-        "channel openai-main #1: 2 more keys (a multi-key channel) not carried yet: the first is"
-        " kept; add the others as channels of their own" in lines(migration)
+    main = channel(migration, "openai-main")
+    assert main.keys == KEYS[:2] and not main.enabled
+    assert "channel openai-main #1: every key is disabled at the peer: all 2 carried" in lines(
+        migration
     )
+
+
+@pytest.mark.parametrize("flavor", ["oneapi", "newapi"])
+async def test_a_key_field_of_several_lines_outside_multi_key_mode_becomes_keys(
+    tmp_path: Path, flavor: str
+) -> None:
+    text = "\n".join((KEYS[0], "", f"  {KEYS[1]}  ", KEYS[0]))
+    dsn = await sqlite_peer(tmp_path, flavor, f"UPDATE channels SET key = '{text}' WHERE id = 1")
+    migration = await migrate(dsn, flavor)
+    main = channel(migration, "openai-main")
+    assert (main.keys, main.key_selection) == (KEYS[:2], "random")
+    said = lines(migration)
+    assert (
+        "channel openai-main #1: its key holds 3 keys, one per line, which the peer sends as"
+        " one key (not a multi-key channel there): imported as 3 keys, used at random" in said
+    )
+    assert "channel openai-main #1: key 3 (sk-...0001) not carried: the same key as key 1" in said
+
+
+async def test_aws_keys_of_another_region_cannot_share_their_channel(tmp_path: Path) -> None:
+    keys = ("AK1|SK1|us-west-2", "AK2|SK2|us-west-2", "AK3|SK3|eu-west-1", "bad")
+    dsn = await sqlite_peer(
+        tmp_path,
+        "newapi",
+        "UPDATE channels SET type = 33, base_url = '', models = 'claude-3-haiku-20240307'"
+        " WHERE id = 3",
+        multi_key(keys, {"multi_key_mode": "random"}, channel_id=3),
+    )
+    migration = await migrate(dsn, "newapi")
+    claude = channel(migration, "claude")
+    assert (claude.keys, claude.config) == (("AK1:SK1", "AK2:SK2"), {"region": "us-west-2"})
+    said = lines(migration)
+    assert (
+        "channel claude #3: key 3 (AK3...st-1) not carried: it needs other settings (such as"
+        " another region) than the channel's first key; add it as a channel of its own" in said
+    )
+    assert any(line.startswith("channel claude #3: key 4 (***) not carried: ") for line in said)
+
+
+async def test_new_apis_tag_is_the_channels_tag(tmp_path: Path) -> None:
+    dsn = await sqlite_peer(tmp_path, "newapi", "UPDATE channels SET tag = 'a b' WHERE id = 3")
+    migration = await migrate(dsn, "newapi")
+    assert channel(migration, "openai-main").tags == ("openai",)
+    assert channel(migration, "claude").tags == ()
+    assert "channel claude #3: tag 'a b': a tag cannot hold spaces or commas" in lines(migration)
 
 
 async def test_mapping_status_and_name_rules(tmp_path: Path) -> None:
@@ -309,7 +424,11 @@ async def test_aws_keys_become_bedrock_credentials_and_model_ids(tmp_path: Path)
     )
     migration = await migrate(dsn, "oneapi")
     bedrock = channel(migration, "claude")
-    assert (bedrock.type, bedrock.key, bedrock.base_url) == ("bedrock", "AKIAEXAMPLE:s3cr3t", None)
+    assert (bedrock.type, bedrock.keys, bedrock.base_url) == (
+        "bedrock",
+        ("AKIAEXAMPLE:s3cr3t",),
+        None,
+    )
     assert bedrock.config == {"region": "us-west-2"}
     assert bedrock.model_map == {
         "claude-3-haiku-20240307": "anthropic.claude-3-haiku-20240307-v1:0",
@@ -318,7 +437,7 @@ async def test_aws_keys_become_bedrock_credentials_and_model_ids(tmp_path: Path)
     said = lines(migration)
     assert any("no Bedrock model id known for mystery: sent as named" in line for line in said)
     other = channel(migration, "gemini")
-    assert (other.key, other.config) == ("AK2:SK2", {"region": "eu-central-1"})
+    assert (other.keys, other.config) == (("AK2:SK2",), {"region": "eu-central-1"})
     assert any(
         line.startswith("channel openai-old #7: type 33 (AwsClaude): not an AWS region")
         for line in said
@@ -534,7 +653,7 @@ async def test_the_specs_are_ones_the_channel_service_accepts(tmp_path: Path, db
         )
     for spec in migration.manifest.channels or ():
         added = await channel_service.add_channel(
-            db, BOX, type=spec.type, name=spec.name, key=spec.key or "", models=spec.models,
+            db, BOX, type=spec.type, name=spec.name, key=spec.keys or (), models=spec.models,
             base_url=spec.base_url, groups=spec.groups, weight=spec.weight,
             priority=spec.priority, model_map=spec.model_map, config=spec.config,
         )  # fmt: skip

@@ -5,7 +5,8 @@ Each ``model_list`` entry (a deployment) becomes a channel serving its ``model_n
 public name, mapped to the upstream model when they differ; deployments sharing a name
 are several channels of that model, with LiteLLM's ``order`` as priority and its
 ``weight`` (or ``rpm``/``tpm``) as weight (``routing``); deployments that differ
-only by model share a channel. Per-deployment prices (``input_cost_per_token`` and
+only by key are one channel with several keys, and deployments that differ only by model
+share a channel. Per-deployment prices (``input_cost_per_token`` and
 friends, in ``model_info`` or ``litellm_params``) become list prices, exact to the
 nano-dollar. The settings are carried where burncloud has an equivalent and reported
 where not (``settings``). The file holds no money, users or tokens: only
@@ -26,7 +27,7 @@ from typing import Any
 from burncloud.errors import InvalidRequest
 from burncloud.money import format_usd
 from burncloud.services.litellm_prices import convert_entry
-from burncloud.services.manifest.model import Manifest
+from burncloud.services.manifest.model import ChannelSpec, Manifest
 from burncloud.services.migration.litellm.deployments import (
     Deployment,
     Unsupported,
@@ -48,7 +49,10 @@ from burncloud.services.price_catalog import Catalog
 from burncloud.services.pricing import Price
 
 SOURCE = "LiteLLM proxy config"
-_RATE = "not carried: burncloud has no per-channel rate limit (users and tokens have limits)"
+_RATE = (
+    "not carried as a cap: LiteLLM enforces it only with pre-call checks or usage-based"
+    " routing (cap a channel with burncloud channel update ID --rpm/--tpm)"
+)
 
 
 def read_litellm_config(text: str, env: Mapping[str, str]) -> Migration:
@@ -66,6 +70,7 @@ def read_litellm_config(text: str, env: Mapping[str, str]) -> Migration:
     channels, joined = assemble(placed)
     for item, channel in zip(placed, joined, strict=True):
         report.channel(item, channel, lookup)
+    report.pooled(channels)
     prices = _prices([d for d in deployments if d.entry.alias_of is None], settings, report)
     return Migration(
         source=SOURCE,
@@ -107,6 +112,17 @@ class _Report:
         )
         if d.entry.alias_of is None:
             self._left_behind(d.entry, env)
+
+    def pooled(self, channels: Sequence[ChannelSpec]) -> None:
+        """A line for each channel whose deployments differed only by key."""
+        for spec in channels:
+            count = len(spec.keys or ())
+            if count > 1:
+                said = (
+                    f"{count} keys from {count} deployments that differ only by key, used at"
+                    f" random; weight {spec.weight}: one share per key"
+                )
+                self.mapped.append(ReportLine("channel", spec.name, said))
 
     def _left_behind(self, entry: Entry, env: Env) -> None:
         for name in ("rpm", "tpm"):

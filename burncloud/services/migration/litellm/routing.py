@@ -15,12 +15,15 @@ a priority tier is the same rule. Weights may be fractions: each tier's are scal
 smallest whole numbers with the same ratios. Other strategies pick by live load, which
 burncloud does not: there only explicit weights are kept.
 
-Channels: deployments with the same kind, address, key, config, priority and weight
-share one channel listing their models (fewer channels, one stored key); a channel
-cannot list one model twice, so a second deployment of a model gets its own. A channel
-is named after its first deployment: ``model_info.id`` when given, else
-``<model_name>-<provider>``, with ``-2``, ``-3``... where names repeat, so importing the
-same file again gives the same names.
+Channels: deployments of one model that differ only by key (same kind, address, upstream
+model, config, priority and weight) are one channel with several keys, used at random
+(LiteLLM picks among them at random too), whose weight is the sum of theirs; deployments
+with the same kind, address, keys, config, priority and weight share one channel listing
+their models. A channel cannot list one model twice, so a second deployment of a model
+with the same key (or another upstream model) gets its own. A channel is named after its
+first deployment: ``model_info.id`` when given, else ``<model_name>-<provider>``, with
+``-2``, ``-3``... where names repeat, so importing the same file again gives the same
+names.
 """
 
 from __future__ import annotations
@@ -65,17 +68,26 @@ def place(deployments: Sequence[Deployment], env: Env, shuffle: bool) -> list[Pl
 
 def assemble(placed: Sequence[Placed]) -> tuple[list[ChannelSpec], list[str]]:
     """The channels, and for each placed deployment the name of the channel it joined."""
-    builders: list[_Channel] = []
-    joined: list[str] = []
-    taken: set[str] = set()
+    slots: list[_Slot] = []
+    held: dict[int, _Slot] = {}
     for item in placed:
-        found = next((b for b in builders if b.takes(item)), None)
+        slot = next((s for s in slots if s.takes(item)), None)
+        if slot is None:
+            slot = _Slot(item)
+            slots.append(slot)
+        slot.keys.append(item.deployment.key)
+        held[id(item)] = slot
+    builders: list[_Channel] = []
+    names: dict[int, str] = {}
+    taken: set[str] = set()
+    for slot in slots:
+        found = next((b for b in builders if b.takes(slot)), None)
         if found is None:
-            found = _Channel(_unique(_base_name(item.deployment), taken), item)
+            found = _Channel(_unique(_base_name(slot.first.deployment), taken), slot)
             builders.append(found)
-        found.add(item.deployment)
-        joined.append(found.name)
-    return [builder.spec() for builder in builders], joined
+        found.add(slot)
+        names[id(slot)] = found.name
+    return [builder.spec() for builder in builders], [names[id(held[id(i)])] for i in placed]
 
 
 def order_of(deployment: Deployment, env: Env) -> int | None:
@@ -180,43 +192,64 @@ def _weight_said(source: str, value: Decimal, weight: int) -> str:
 
 
 @dataclass(slots=True)
+class _Slot:
+    """One public model served one way (an upstream model at an address, a priority and a
+    weight) by one or more keys: the deployments that differ only by key."""
+
+    first: Placed
+    keys: list[str] = field(default_factory=list)
+
+    def takes(self, item: Placed) -> bool:
+        d, mine = item.deployment, self.first.deployment
+        return (
+            _share_key(self.first) == _share_key(item)
+            and (d.entry.model_name, d.upstream) == (mine.entry.model_name, mine.upstream)
+            and d.key not in self.keys
+        )
+
+
+@dataclass(slots=True)
 class _Channel:
-    """A channel being gathered from deployments that share everything but the model."""
+    """A channel being gathered from slots that share everything but the model."""
 
     name: str
-    first: Placed
+    first: _Slot
     models: list[str] = field(default_factory=list)
     model_map: dict[str, str] = field(default_factory=dict)
 
-    def takes(self, item: Placed) -> bool:
-        return _share_key(self.first) == _share_key(item) and (
-            item.deployment.entry.model_name not in self.models
+    def takes(self, slot: _Slot) -> bool:
+        return (
+            _share_key(self.first.first) == _share_key(slot.first)
+            and set(self.first.keys) == set(slot.keys)
+            and slot.first.deployment.entry.model_name not in self.models
         )
 
-    def add(self, deployment: Deployment) -> None:
+    def add(self, slot: _Slot) -> None:
+        deployment = slot.first.deployment
         public = deployment.entry.model_name
         self.models.append(public)
         if deployment.upstream != public:
             self.model_map[public] = deployment.upstream
 
     def spec(self) -> ChannelSpec:
-        first = self.first.deployment
+        first, keys = self.first.first, self.first.keys
         return ChannelSpec(
             name=self.name,
-            type=first.kind,
+            type=first.deployment.kind,
             models=tuple(self.models),
-            base_url=first.base_url,
-            key=first.key,
-            weight=self.first.weight,
-            priority=self.first.priority,
+            base_url=first.deployment.base_url,
+            keys=tuple(keys),
+            weight=first.weight * len(keys),  # one share per deployment, as LiteLLM picks
+            priority=first.priority,
             model_map=dict(self.model_map),
-            config=dict(first.config),
+            config=dict(first.deployment.config),
         )
 
 
 def _share_key(item: Placed) -> tuple[object, ...]:
+    """What deployments of one channel share: all but the model and the key."""
     d = item.deployment
-    return (d.kind, d.base_url, d.key, tuple(sorted(d.config.items())), item.priority, item.weight)
+    return (d.kind, d.base_url, tuple(sorted(d.config.items())), item.priority, item.weight)
 
 
 def _base_name(deployment: Deployment) -> str:

@@ -2,7 +2,8 @@
 mapping and status; and the peer's ``abilities`` rows checked against what we will serve.
 
 Names are made unique (a later channel with a taken name gets `` #<id>``). A New API
-multi-key channel keeps its first key (the others are reported, not carried yet). A model
+multi-key channel keeps the keys it used and how they took turns (``keys``), and New API's
+tag becomes the channel's tag. A model
 mapping entry whose source the channel does not list is dropped (it maps nothing there
 either, as the peer routes only listed models). Status 1 is enabled; 2 (disabled by hand)
 and 3 (disabled by the peer's health checks) are disabled here, 3 with a report line, as
@@ -15,17 +16,15 @@ priority of its own, a pair the channel no longer lists) is reported, never copi
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from burncloud.errors import InvalidRequest
-from burncloud.services.channel_types import clean_key
 from burncloud.services.manifest.model import ChannelSpec
 from burncloud.services.migration.oneapi.channel_types import PeerType, peer_type
 from burncloud.services.migration.oneapi.findings import Findings
-from burncloud.services.migration.oneapi.kinds import upstream_for
+from burncloud.services.migration.oneapi.keys import carry_keys, peer_keys
 from burncloud.services.migration.oneapi.options import clean_group
 from burncloud.services.migration.oneapi.rows import Row, json_object, number, split_list, text
 
@@ -33,7 +32,7 @@ COLUMNS = (
     "id", "type", "key", "status", "name", "weight", "created_time", "base_url", "other",
     "models", "group", "model_mapping", "priority", "config", "system_prompt",
     "openai_organization", "status_code_mapping", "setting", "param_override",
-    "header_override", "channel_info", "settings", "deleted_at",
+    "header_override", "channel_info", "settings", "tag", "deleted_at",
 )  # fmt: skip
 ABILITY_COLUMNS = ("group", "model", "channel_id", "enabled", "priority")
 ENABLED, MANUALLY_DISABLED, AUTO_DISABLED = 1, 2, 3
@@ -96,11 +95,12 @@ def _channel(row: Row, flavor: str, found: Findings) -> ChannelSpec | None:
 
 def _spec(row: Row, peer: PeerType, flavor: str, found: Findings) -> ChannelSpec:
     label = _label(row)
-    key = _first_key(row, label, found)
+    keys = peer_keys(row, flavor, label, found)
     models = _models(row, label, found)
     groups = _groups(row, label, found)
     model_map = _model_map(row, models, label, found)
-    upstream = upstream_for(peer, row, flavor, key, models, model_map)
+    carried = carry_keys(peer, row, flavor, keys, models, model_map, label, found)
+    upstream = carried.upstream
     enabled = _enabled(row, label, found)
     _report_not_carried(row, label, found)
     spec = ChannelSpec(
@@ -108,47 +108,35 @@ def _spec(row: Row, peer: PeerType, flavor: str, found: Findings) -> ChannelSpec
         type=str(peer.kind),
         models=tuple(models),
         base_url=upstream.base_url,
-        key=upstream.key,
+        keys=carried.keys,
         groups=tuple(groups),
         weight=max(number(row, "weight"), 0),
         priority=number(row, "priority"),
         model_map=upstream.model_map,
         config=upstream.config,
         enabled=enabled,
+        key_selection=keys.selection,
+        tags=_tags(row, label, found),
     )
     where = spec.base_url or "its default URL"
     said = "; ".join((f"{peer.name}, type {peer.code}", *upstream.said))
     state = "" if spec.enabled else ", disabled"
     serves = f"models {', '.join(spec.models)}; groups {', '.join(spec.groups)}{state}"
+    if len(carried.keys) > 1:
+        serves += f"; {len(carried.keys)} keys, {spec.key_selection}"
     found.map("channel", label, f"{spec.type} channel at {where} ({said}): {serves}")
     return spec
 
 
-def _first_key(row: Row, label: str, found: Findings) -> str:
-    keys = _keys(text(row, "key"))
-    if not keys:
-        raise InvalidRequest("the channel has no key")
-    if len(keys) > 1:
-        found.skip(
-            "channel",
-            label,
-            f"{len(keys) - 1} more keys (a multi-key channel) not carried yet: the first is"
-            " kept; add the others as channels of their own",
-        )
-    return clean_key(keys[0])
-
-
-def _keys(value: str) -> list[str]:
-    """New API's GetKeys: a JSON array of keys, else one key per line."""
-    if value.lstrip().startswith("["):
-        try:
-            data = json.loads(value)
-        except ValueError:
-            return []
-        if not isinstance(data, list):
-            return []
-        return [str(item).strip() for item in data if str(item).strip()]
-    return [line.strip() for line in value.splitlines() if line.strip()]
+def _tags(row: Row, label: str, found: Findings) -> tuple[str, ...]:
+    """New API's tag, when it can be a tag here."""
+    tag = text(row, "tag").strip()
+    if not tag:
+        return ()
+    if any(ch.isspace() or ch == "," for ch in tag):
+        found.skip("channel", label, f"tag {tag!r}: a tag cannot hold spaces or commas")
+        return ()
+    return (tag,)
 
 
 def _models(row: Row, label: str, found: Findings) -> list[str]:
