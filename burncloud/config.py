@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 from typing import TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -52,6 +53,12 @@ class Settings:
     alert_timeout: float = 10.0
     alert_watch_seconds: float = 60.0
     alert_error_rate: int = 20
+    # Upstream balances (burncloud.services.upstream_balance): how often a channel without
+    # its own --balance-every is checked (seconds; 0: never), and the amount, in the
+    # balance's currency, under which a channel without its own threshold raises the
+    # upstream-balance alert.
+    balance_every: int = 3600
+    balance_alert_below: Decimal = Decimal(10)
     metrics_token: str | None = None  # when set, GET /metrics wants it as a bearer token
     server: str = "hypercorn"  # or "uvicorn" (the uvicorn extra): less CPU per request
     spill_dir: str | None = None  # for log rows unwritable at shutdown (default: by SQLite)
@@ -118,6 +125,13 @@ class Settings:
             ),
             timezone=_timezone(env.get("BURNCLOUD_TIMEZONE") or default.timezone),
             default_plan=env.get("BURNCLOUD_DEFAULT_PLAN") or None,
+            balance_every=_non_negative(
+                "BURNCLOUD_BALANCE_EVERY",
+                _int(env, "BURNCLOUD_BALANCE_EVERY", default.balance_every),
+            ),
+            balance_alert_below=_amount(
+                env, "BURNCLOUD_BALANCE_ALERT_BELOW", default.balance_alert_below
+            ),
             **_alert_settings(env),
             **_server_limits(env),
         )
@@ -239,6 +253,20 @@ def _server(name: str) -> str:
 
 
 _DEFAULTS = Settings()
+
+
+def _amount(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    """A non-negative decimal amount (``10``, ``2.5``)."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {raw!r}")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

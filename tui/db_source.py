@@ -74,7 +74,9 @@ class DatabaseSource:
 
         db = await self._database()
         return Tables(
-            channels=await self._with_breakers(db, await stats.channel_rows(db, since)),
+            channels=await self._with_balances(
+                db, await self._with_breakers(db, await stats.channel_rows(db, since))
+            ),
             models=await stats.breakdown(db, since, "model"),
             tokens=await stats.breakdown(db, since, "token"),
             users=await stats.breakdown(db, since, "user"),
@@ -101,6 +103,18 @@ class DatabaseSource:
 
             self._db = await open_database(self._url, create=False)  # a reader: never creates
         return self._db
+
+    async def _with_balances(self, db: Database, rows: list[ChannelRow]) -> list[ChannelRow]:
+        """Each channel's upstream balance as last checked (none: left blank)."""
+        from burncloud.services.upstream_balance import stored_balances
+
+        found = await stored_balances(db)
+        return [
+            replace(row, balance=found[row.id].cell(), balance_low=found[row.id].alerted_below)
+            if row.id in found
+            else row
+            for row in rows
+        ]
 
     async def _with_breakers(self, db: Database, rows: list[ChannelRow]) -> list[ChannelRow]:
         if not rows or not self._breakers.known():

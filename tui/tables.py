@@ -56,7 +56,8 @@ def right(value: str) -> Text:
 
 
 class ChannelsTable(DataTable[str | Text]):
-    """Status and reason, breaker, latency (p50), success rate, requests, spend and margin."""
+    """Status and reason, breaker, latency (p50), success rate, requests, spend, margin and
+    the upstream balance."""
 
     def __init__(self, *, id: str) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -68,6 +69,7 @@ class ChannelsTable(DataTable[str | Text]):
         self.add_column(right("reqs"), key="requests")
         self.add_column(right("spend"), key="spend")
         self.add_column(right("margin"), key="margin")
+        self.add_column(right("balance"), key="balance")
         self.add_column("reason", key="reason")
 
     def show(self, rows: Sequence[ChannelRow]) -> None:
@@ -88,6 +90,7 @@ def _channel_cells(row: ChannelRow) -> Cells:
         right(compact(row.requests)),
         right(usd(row.spend)),
         right(margin_cell(row.margin)),
+        Text(row.balance, justify="right", style="bold red" if row.balance_low else ""),
         literal(row.reason, REASON_WIDTH),
     )
 

@@ -11,7 +11,10 @@ from burncloud.admin.audit import audit_blueprint
 from burncloud.admin.auth import require_admin
 from burncloud.admin.bill_replay import bill_replay_blueprint
 from burncloud.admin.budgets import budgets_blueprint
+from burncloud.admin.channel_balance import channel_balance_blueprint
+from burncloud.admin.channel_capabilities import channel_capabilities_blueprint
 from burncloud.admin.channel_keys import channel_keys_blueprint
+from burncloud.admin.channel_models import channel_models_blueprint
 from burncloud.admin.channels import channels_blueprint
 from burncloud.admin.groups import groups_blueprint
 from burncloud.admin.logs import logs_blueprint
@@ -49,6 +52,9 @@ def admin_blueprint(runtime: Runtime) -> Blueprint:
     for area in (
         channels_blueprint,
         channel_keys_blueprint,
+        channel_models_blueprint,
+        channel_balance_blueprint,
+        channel_capabilities_blueprint,
         tokens_blueprint,
         quota_blueprint,
         prices_blueprint,

@@ -8,7 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
+from burncloud.cli.channel_models import parse_interval
 from burncloud.cli.completions import one_of
+from burncloud.cli.session import fail
+from burncloud.errors import InvalidRequest
 from burncloud.services.balance_apis import BALANCE_APIS
 from burncloud.services.channel_keys import KEY_SELECTIONS
 from burncloud.services.stats import parse_window
@@ -60,7 +63,8 @@ AutoSyncOption = Annotated[
     typer.Option(
         "--auto-sync",
         metavar="EVERY",
-        help="Sync the model list with the upstream's every EVERY (like 24h; 'off' stops).",
+        help="Sync the model list with the upstream's every EVERY (like 24h; 'off' stops);"
+        " models that appear or vanish raise the channel-models alert.",
         show_default=False,
     ),
 ]
@@ -109,14 +113,34 @@ def channel_changes(
     balance_alert_below: str | None = None,
 ) -> dict[str, Any]:
     """The options given, as ``add_channel`` / ``update_channel`` keywords (those not given
-    are left out)."""
+    are left out); a wrong interval exits with its one-line error."""
+    try:
+        return _changes(
+            key_selection, tags, rpm, tpm, max_concurrency, auto_sync, balance_api,
+            balance_every, balance_alert_below,
+        )  # fmt: skip
+    except InvalidRequest as exc:
+        raise fail(exc.message) from None
+
+
+def _changes(
+    key_selection: str | None,
+    tags: list[str] | None,
+    rpm: int | None,
+    tpm: int | None,
+    max_concurrency: int | None,
+    auto_sync: str | None,
+    balance_api: str | None,
+    balance_every: str | None,
+    balance_alert_below: str | None,
+) -> dict[str, Any]:
     changes: dict[str, Any] = {
         "key_selection": key_selection,
         "tags": None if tags is None else [tag for tag in tags if tag.strip()],
         "rpm": rpm,
         "tpm": tpm,
         "max_concurrency": max_concurrency,
-        "auto_sync": None if auto_sync is None else every_seconds(auto_sync),
+        "auto_sync": None if auto_sync is None else parse_interval(auto_sync),
         "balance_api": balance_api,
         "balance_every": None if balance_every is None else every_seconds(balance_every),
         "balance_alert_below": balance_alert_below,
@@ -127,3 +151,56 @@ def channel_changes(
 def every_seconds(text: str) -> int:
     """An interval like 24h or 30m in seconds; 0 for off."""
     return 0 if text.strip().lower() in OFF else parse_window(text)
+
+
+def _specs(flag: str, metavar: str, help: str) -> Any:
+    return typer.Option(flag, metavar=metavar, help=help, show_default=False)
+
+
+SetHeaderOption = Annotated[
+    list[str] | None,
+    _specs(
+        "--set-header",
+        "NAME=VALUE",
+        "Send this header upstream (replacing the channel's own, auth included; empty"
+        " VALUE removes the header; repeatable).",
+    ),
+]
+UnsetHeaderOption = Annotated[
+    list[str] | None, _specs("--unset-header", "NAME", "Stop overriding a header (repeatable).")
+]
+SetParamOption = Annotated[
+    list[str] | None,
+    _specs(
+        "--set-param",
+        "NAME=VALUE",
+        "Set a body parameter upstream (VALUE as JSON when it is JSON: 0.2, true, {...};"
+        " a token limit is only ever lowered; repeatable).",
+    ),
+]
+DropParamOption = Annotated[
+    list[str] | None,
+    _specs("--drop-param", "NAME", "Remove a body parameter on the way upstream (repeatable)."),
+]
+UnsetParamOption = Annotated[
+    list[str] | None,
+    _specs("--unset-param", "NAME", "Stop setting or dropping a parameter (repeatable)."),
+]
+
+
+def override_specs(
+    set_header: list[str] | None,
+    unset_header: list[str] | None,
+    set_param: list[str] | None,
+    drop_param: list[str] | None,
+    unset_param: list[str] | None,
+) -> dict[str, list[str]] | None:
+    """The override options given, as ``changed_overrides`` keywords; None when none was."""
+    given = {
+        "set_headers": set_header or [],
+        "unset_headers": unset_header or [],
+        "set_params": set_param or [],
+        "drop_params": drop_param or [],
+        "unset_params": unset_param or [],
+    }
+    return given if any(given.values()) else None

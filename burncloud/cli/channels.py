@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from burncloud.cli import channel_keys
+from burncloud.cli import channel_balance, channel_keys, channel_models, channel_probe
 from burncloud.cli.channel_keys import KeysFileOption, read_keys
 from burncloud.cli.channel_options import (
     AutoSyncOption,
@@ -15,18 +16,32 @@ from burncloud.cli.channel_options import (
     BalanceBelowOption,
     BalanceEveryOption,
     ConcurrencyOption,
+    DropParamOption,
     KeySelectionOption,
     RpmOption,
+    SetHeaderOption,
+    SetParamOption,
     TagOption,
     TpmOption,
+    UnsetHeaderOption,
+    UnsetParamOption,
     channel_changes,
+    override_specs,
 )
+from burncloud.cli.channel_probe import CAPABILITY_HELP, parse_capability_options
 from burncloud.cli.completions import one_of
 from burncloud.cli.output import emit, print_json, print_line
 from burncloud.cli.session import DbOption, JsonOption, Session, fail, run, run_read
 from burncloud.money import format_usd
 from burncloud.providers.registry import CHANNEL_KINDS, ENDPOINT_NAMES
+from burncloud.services.capabilities import (
+    CapabilityRow,
+    capability_rows,
+    describe,
+    set_capabilities,
+)
 from burncloud.services.channel_keys import ChannelKey, list_keys
+from burncloud.services.channel_overrides import changed_overrides, overrides_from
 from burncloud.services.channel_types import parse_pairs, served_endpoints
 from burncloud.services.channels import (
     Channel,
@@ -41,12 +56,16 @@ from burncloud.services.channels import (
     tagged_channels,
     update_channel,
 )
+from burncloud.services.upstream_balance import StoredBalance, stored_balance, stored_balances
 
 if TYPE_CHECKING:
     from burncloud.services.channel_test import ChannelTestResult
 
 app = typer.Typer(no_args_is_help=True, help="Manage channels (upstream provider accounts).")
 app.add_typer(channel_keys.app, name="keys")
+app.command("models")(channel_models.models)
+app.command("balance")(channel_balance.balance)
+app.command("probe")(channel_probe.probe)
 
 IdArgument = Annotated[int, typer.Argument(metavar="ID", help="Channel id.", show_default=False)]
 _TYPES = ", ".join(CHANNEL_KINDS)
@@ -83,6 +102,7 @@ _COLUMNS = [
     ("latency", "Latency"),
     ("success_rate", "Success"),
     ("spend", "Spend (USD)"),
+    ("balance", "Balance"),
 ]
 _TEST_COLUMNS = [
     ("channel_id", "ID"),
@@ -187,38 +207,72 @@ def list_(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List every channel (or those tagged T) with its status, models and key hint."""
-    channels = run_read(
-        db,
-        lambda session: (
+    """List every channel (or those tagged T) with its status, models, key hint and
+    upstream balance as last checked."""
+
+    async def action(session: Session) -> tuple[list[Channel], dict[int, StoredBalance]]:
+        found = await (
             list_channels(session.db) if tag is None else tagged_channels(session.db, tag)
-        ),
-    )
+        )
+        return found, await stored_balances(session.db)
+
+    channels, balances = run_read(db, action)
     if as_json:
-        print_json([channel.to_json() for channel in channels])
+        print_json(
+            [
+                {**channel.to_json(), "balance": _balance_json(balances.get(channel.id))}
+                for channel in channels
+            ]
+        )
     else:
-        emit([_table_row(channel) for channel in channels], as_json=False, columns=_COLUMNS)
+        rows = [_table_row(channel, balances.get(channel.id)) for channel in channels]
+        emit(rows, as_json=False, columns=_COLUMNS)
+
+
+def _balance_json(stored: StoredBalance | None) -> dict[str, Any] | None:
+    return None if stored is None else stored.to_json()
+
+
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """What `channel show` reads about one channel."""
+
+    channel: Channel
+    keys: list[ChannelKey]
+    capabilities: list[CapabilityRow]
+    balance: StoredBalance | None
 
 
 @app.command("show")
 def show(channel_id: IdArgument, db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Show one channel (its keys only as hints), the endpoints it serves, its last test
-    and its spend."""
+    """Show one channel (its keys only as hints), the endpoints it serves, its overrides,
+    capabilities and upstream balance, its last test and its spend."""
 
-    async def action(session: Session) -> tuple[Channel, list[ChannelKey]]:
+    async def action(session: Session) -> _Shown:
         channel = await get_channel(session.db, channel_id)
-        return channel, await list_keys(session.db, channel_id)
+        return _Shown(
+            channel,
+            await list_keys(session.db, channel_id),
+            await capability_rows(session.db, channel_id),
+            await stored_balance(session.db, channel_id),
+        )
 
-    channel, keys = run_read(db, action)
+    found = run_read(db, action)
+    channel, keys, balance = found.channel, found.keys, found.balance
     shown = {
         **channel.to_json(),
         "endpoints": list(served_endpoints(channel.type, channel.config)),
         "keys": [key.to_json() for key in keys],
+        "capabilities": [row.to_json() for row in found.capabilities],
+        "balance": None if balance is None else balance.to_json(),
     }
     if as_json:
         print_json(shown)
         return
     shown["keys"] = ", ".join(_key_line(key) for key in keys)
+    shown["overrides"] = "; ".join(overrides_from(channel.overrides).describe()) or "-"
+    shown["capabilities"] = "; ".join(describe(found.capabilities)) or "-"
+    shown["balance"] = "-" if balance is None else balance.cell()
     emit({**shown, "success_rate": _success_rate(channel)}, as_json=False)
 
 
@@ -293,11 +347,23 @@ def update(
     balance_api: BalanceApiOption = None,
     balance_every: BalanceEveryOption = None,
     balance_alert_below: BalanceBelowOption = None,
+    set_header: SetHeaderOption = None,
+    unset_header: UnsetHeaderOption = None,
+    set_param: SetParamOption = None,
+    drop_param: DropParamOption = None,
+    unset_param: UnsetParamOption = None,
+    capability: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--capability", metavar="[MODEL:]NAME=VALUE", help=CAPABILITY_HELP, show_default=False
+        ),
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change a channel's settings; --map and --config replace the whole map ('' clears);
-    --key/--keys-file replace every key (`channel keys` adds and removes single keys)."""
+    --key/--keys-file replace every key (`channel keys` adds and removes single keys);
+    the override options change one override each, the others stay."""
     plain_key = read_keys(key, keys_file) if key is not None or keys_file is not None else None
     options = channel_changes(
         key_selection=key_selection,
@@ -310,9 +376,22 @@ def update(
         balance_every=balance_every,
         balance_alert_below=balance_alert_below,
     )
+    overriding = override_specs(set_header, unset_header, set_param, drop_param, unset_param)
+    specs = parse_capability_options(capability) if capability else []
+    basics = (type_, name, plain_key, models, base_url, group, weight, priority, maps, config)
+    only_capabilities = bool(specs) and not options and overriding is None
+    only_capabilities = only_capabilities and all(
+        value is None for value in (*basics, cost_ratio, endpoints)
+    )
 
     async def action(session: Session) -> Channel:
-        return await update_channel(
+        if overriding is not None:
+            old = overrides_from((await get_channel(session.db, channel_id)).overrides)
+            options["overrides"] = changed_overrides(old, **overriding).to_data()
+        if only_capabilities:
+            await set_capabilities(session.db, channel_id, specs)
+            return await get_channel(session.db, channel_id)
+        channel = await update_channel(
             session.db,
             await session.secret_box() if plain_key is not None else None,
             channel_id,
@@ -331,6 +410,9 @@ def update(
             check_url=url_check(session) if base_url else None,
             **options,
         )
+        if specs:  # after the update: a model it adds may be named
+            await set_capabilities(session.db, channel_id, specs)
+        return channel
 
     channel = run(db, action)
     if as_json:
@@ -457,7 +539,7 @@ def _model_label(result: ChannelTestResult) -> str:
     return f"{result.model} -> {result.upstream_model}"
 
 
-def _table_row(channel: Channel) -> dict[str, Any]:
+def _table_row(channel: Channel, balance: StoredBalance | None) -> dict[str, Any]:
     status = channel.status
     if channel.status_reason:
         status += f" ({_shorten(channel.status_reason, REASON_WIDTH)})"
@@ -468,6 +550,7 @@ def _table_row(channel: Channel) -> dict[str, Any]:
         "latency": latency,
         "success_rate": _success_rate(channel),
         "spend": format_usd(channel.used),
+        "balance": "" if balance is None else balance.cell(),
     }
 
 

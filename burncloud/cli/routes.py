@@ -11,7 +11,9 @@ from burncloud.cli.output import emit, print_json, print_line, print_table
 from burncloud.cli.session import DbOption, JsonOption, Session, fail, run_read
 from burncloud.providers.registry import ENDPOINT_NAMES
 from burncloud.services import routes
+from burncloud.services.capabilities import BOOLEANS, parse_needs
 from burncloud.services.routes import BreakerLookup
+from burncloud.services.tokens import split_list
 
 app = typer.Typer(no_args_is_help=True, help="Why requests go to the channels they go to.")
 
@@ -79,6 +81,24 @@ def dry_run(
             show_default=False,
         ),
     ] = None,
+    needs: Annotated[
+        str | None,
+        typer.Option(
+            "--needs",
+            metavar="A,B",
+            help=f"Only channels able to serve a request using these: {', '.join(BOOLEANS)}.",
+            show_default=False,
+        ),
+    ] = None,
+    context: Annotated[
+        int | None,
+        typer.Option(
+            "--context",
+            metavar="TOKENS",
+            help="Only channels whose context takes a prompt of this many tokens.",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -88,7 +108,8 @@ def dry_run(
 
     async def action(session: Session) -> None:
         lookup = _breakers(session)
-        found = await routes.dry_run(session.db, model, token, lookup, endpoint)
+        wanted = parse_needs(split_list(needs or ""), context)
+        found = await routes.dry_run(session.db, model, token, lookup, endpoint, wanted)
         if as_json:
             print_json(found.to_json())
             return

@@ -45,8 +45,10 @@ from burncloud.gateway.snapshot import ConfigCache, Snapshot
 from burncloud.gateway.upkeep.alert_presence import RouterPresence, router_name
 from burncloud.gateway.upkeep.alert_sender import AlertSender
 from burncloud.gateway.upkeep.alert_watcher import AlertWatcher
+from burncloud.gateway.upkeep.balance_refresher import BalanceRefresher
 from burncloud.gateway.upkeep.disabler import ChannelDisabler
 from burncloud.gateway.upkeep.log_pruner import LogPruner
+from burncloud.gateway.upkeep.model_syncer import ModelSyncer, TransportGetter
 from burncloud.gateway.upkeep.probe import probe_channel
 from burncloud.gateway.upkeep.prober import Prober
 from burncloud.gateway.upkeep.response_pruner import ResponsePruner
@@ -78,6 +80,8 @@ class Runtime:
         self._sweeper: StateSweeper | None = None
         self._pruner: ResponsePruner | None = None
         self._log_pruner: LogPruner | None = None
+        self._model_syncer: ModelSyncer | None = None
+        self._balances: BalanceRefresher | None = None
         self._alert_sender: AlertSender | None = None
         self._alert_watcher: AlertWatcher | None = None
         self._presence: RouterPresence | None = None
@@ -146,7 +150,27 @@ class Runtime:
         await self._pruner.start()
         self._log_pruner = LogPruner(self._db, self.state, self.settings.log_retention_days)
         await self._log_pruner.start()
+        await self._start_channel_upkeep(self._db, self._box, self._transport)
         await self._start_alerts(self._db, self._box)
+
+    async def _start_channel_upkeep(
+        self, db: Database, box: SecretBox, transport: Transport
+    ) -> None:
+        """Channels' periodic model syncs and upstream balance checks (each once per channel
+        and interval across the fleet)."""
+        settings = self.settings
+        self._model_syncer = ModelSyncer(db, box, TransportGetter(transport), self.state)
+        await self._model_syncer.start()
+        self._balances = BalanceRefresher(
+            db,
+            box,
+            self.state,
+            transport,
+            every=settings.balance_every,
+            alert_below=settings.balance_alert_below,
+            check_url=partial(check_base_url, allow_private=settings.allow_private_upstreams),
+        )
+        await self._balances.start()
 
     async def _start_alerts(self, db: Database, box: SecretBox) -> None:
         """Alerts in the background: this worker's sender, the fleet's watcher, and this
@@ -180,6 +204,8 @@ class Runtime:
         close everything; safe to call twice. StorageUnavailable, after closing everything,
         when log rows could be neither written nor spilled."""
         services = (
+            self._balances,
+            self._model_syncer,
             self._presence,
             self._alert_watcher,
             self._alert_sender,
@@ -215,11 +241,18 @@ class Runtime:
         self._logs = self._ledger = self._cache = self._transport = self._fetcher = None
         self._disabler = self._prober = self._sweeper = self._pruner = None
         self._alert_sender = self._alert_watcher = self._presence = None
+        self._model_syncer = self._balances = None
         self._db = self._log_db = None
         self.metrics.close()
         self.sessions.close()
         if lost is not None:
             raise StorageUnavailable(lost)
+
+    @property
+    def balances(self) -> BalanceRefresher:
+        """Upstream balance checks: the periodic refresher, and the admin API's check now."""
+        assert self._balances is not None
+        return self._balances
 
     @property
     def storage_problem(self) -> str | None:

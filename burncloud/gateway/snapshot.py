@@ -19,6 +19,12 @@ from burncloud.db.base import Database, Row
 from burncloud.errors import InvalidRequest
 from burncloud.gateway.periodic import Failure, Periodic
 from burncloud.services.budgets import PLAN, TOKEN, USER, BudgetRule, load_budgets
+from burncloud.services.capabilities import (
+    NO_CAPABILITIES,
+    ChannelCapabilities,
+    load_capabilities,
+)
+from burncloud.services.channel_overrides import EMPTY_OVERRIDES, ChannelOverrides, overrides_from
 from burncloud.services.channels import Channel, ChannelCaps
 from burncloud.services.groups import load_group_ratios
 from burncloud.services.plans import Plan, load_plans
@@ -57,7 +63,9 @@ class Upstream:
     key_id: int = 0  # which of the channel's keys ``key`` is
     key_weight: int = 1  # how often it is picked within its channel
     key_selection: str = "random"  # how the channel's keys take turns: random, round-robin
+    capabilities: ChannelCapabilities = NO_CAPABILITIES  # what it supports, per model
     caps: ChannelCaps | None = None  # the channel's own RPM / TPM / concurrency caps
+    overrides: ChannelOverrides = EMPTY_OVERRIDES  # headers and parameters set on the way up
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +131,8 @@ async def load_snapshot(db: Database, box: SecretBox) -> Snapshot:
     users = {row["id"]: _on_plan(User.from_row(row), on_plans.get(row["id"])) for row in user_rows}
     channel_rows = await db.fetch_all("SELECT * FROM channels WHERE status = 'enabled'")
     cost_prices = await load_channel_prices(db)
-    keyed = _keyed_upstreams(channel_rows, await _enabled_keys(db), box, cost_prices)
+    capabilities = await load_capabilities(db)
+    keyed = _keyed_upstreams(channel_rows, await _enabled_keys(db), box, cost_prices, capabilities)
     upstreams = {channel_id: keys[0] for channel_id, keys in keyed.items()}
     ability_rows = await db.fetch_all(
         "SELECT group_name, model, channel_id, priority, weight FROM abilities WHERE enabled = 1"
@@ -181,6 +190,7 @@ def _keyed_upstreams(
     keys: Mapping[int, list[Row]],
     box: SecretBox,
     cost_prices: Mapping[int, Mapping[str, Price]],
+    capabilities: Mapping[int, ChannelCapabilities],
 ) -> dict[int, tuple[Upstream, ...]]:
     """One Upstream per enabled key of each enabled channel; a channel without an enabled
     key (an operator disabled the last ones) serves nothing."""
@@ -188,7 +198,7 @@ def _keyed_upstreams(
     for row in channel_rows:
         channel_keys = keys.get(row["id"])
         if channel_keys:
-            base = _upstream(row, cost_prices)
+            base = _upstream(row, cost_prices, capabilities)
             found[row["id"]] = tuple(
                 replace(
                     base,
@@ -201,7 +211,11 @@ def _keyed_upstreams(
     return found
 
 
-def _upstream(row: Row, cost_prices: Mapping[int, Mapping[str, Price]]) -> Upstream:
+def _upstream(
+    row: Row,
+    cost_prices: Mapping[int, Mapping[str, Price]],
+    capabilities: Mapping[int, ChannelCapabilities],
+) -> Upstream:
     """The channel as the relay uses it, keyless: each key makes its own copy."""
     channel = Channel.from_row(row)
     return Upstream(
@@ -216,8 +230,19 @@ def _upstream(row: Row, cost_prices: Mapping[int, Mapping[str, Price]]) -> Upstr
         cost_ratio=channel.cost_ratio,
         cost_prices=cost_prices.get(channel.id, {}),
         key_selection=channel.key_selection,
+        capabilities=capabilities.get(channel.id, NO_CAPABILITIES),
         caps=channel.caps,
+        overrides=_overrides(channel),
     )
+
+
+def _overrides(channel: Channel) -> ChannelOverrides:
+    """The channel's overrides; none (logged) when the stored JSON is not valid."""
+    try:
+        return overrides_from(channel.overrides)
+    except InvalidRequest as exc:  # written around the validation: serve without them
+        log.warning("channel %s: %s; sending without its overrides", channel.id, exc.message)
+        return EMPTY_OVERRIDES
 
 
 def _timeouts(channel: Channel) -> Timeouts:

@@ -128,6 +128,25 @@ async def replace_keys(tx: Executor, channel_id: int, sealed: Sequence[SealedKey
     await insert_keys(tx, channel_id, sealed)
 
 
+async def sync_keys(
+    tx: Executor, box: SecretBox, channel_id: int, keys: Sequence[str]
+) -> tuple[int, int]:
+    """Make ``keys`` the channel's keys in ``tx``: a key it has stays as it is (id, status,
+    weight, counters), the others are added, those ``keys`` lacks removed (audited); then
+    the summary, and an auto-disabled channel with an enabled key again comes back.
+    (added, removed)."""
+    wanted = clean_keys(keys)
+    held = {box.decrypt(row["key_enc"]): row for row in await _key_rows(tx, channel_id)}
+    removed = [row for key, row in held.items() if key not in wanted]
+    for row in removed:
+        await tx.execute("DELETE FROM channel_keys WHERE id = :id", {"id": row["id"]})
+        await _record(tx, row, None)
+    added = [seal_key(box, key) for key in wanted if key not in held]
+    await insert_keys(tx, channel_id, added)
+    await _after_status_change(tx, channel_id)
+    return len(added), len(removed)
+
+
 async def add_keys(
     db: Database, box: SecretBox, channel_id: int, keys: Sequence[str], weight: int = 1
 ) -> list[ChannelKey]:

@@ -24,8 +24,10 @@ from burncloud.crypto import SecretBox, public_error_text
 from burncloud.db.base import Database
 from burncloud.errors import BurncloudError, NotFound
 from burncloud.providers.base import ChatProvider
+from burncloud.providers.overrides import overridden
 from burncloud.providers.registry import kind_of
 from burncloud.services.channel_keys import key_secret, usable_key
+from burncloud.services.channel_overrides import overrides_from
 from burncloud.services.channels import Channel
 from burncloud.services.clock import now
 
@@ -133,12 +135,14 @@ async def _exchange(
     try:
         provider = kind_of(channel.type).provider
         built = provider.chat_request(access, body, model, False)
+        overrides = overrides_from(channel.overrides)  # as the relay sends it
+        headers, content = overridden(
+            overrides, access.key, "POST", built.url, built.headers, built.body
+        )
     except BurncloudError as exc:
         return _Outcome(None, exc.message)
     try:
-        response = await client.post(
-            built.url, content=built.body, headers=dict(built.headers), timeout=seconds
-        )
+        response = await client.post(built.url, content=content, headers=headers, timeout=seconds)
     except httpx.HTTPError as exc:
         return _Outcome(None, _transport_error(exc, seconds))
     return _judge(provider, response, model)

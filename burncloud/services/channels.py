@@ -35,6 +35,7 @@ from burncloud.services.channel_keys import (
     replace_keys,
     seal_key,
 )
+from burncloud.services.channel_overrides import ChannelOverrides, overrides_from
 from burncloud.services.channel_types import (
     check_config,
     check_int,
@@ -134,6 +135,7 @@ class Channel:
         data["config"] = dict(self.config)
         data["used"] = format_usd(self.used)
         data["cost_ratio"] = format_ratio(self.cost_ratio)
+        data["overrides"] = overrides_from(self.overrides).public_data()
         return data
 
 
@@ -370,6 +372,8 @@ async def write_channel(
     await _record(tx, before, row)
     if sealed is not None:
         await replace_keys(tx, channel_id, keys)
+        if row["status"] == "auto_disabled":  # its new keys are untried, not known bad
+            return await write_channel_status(tx, channel_id, "enabled", "")
     return await commit_channel_write(tx, Channel.from_row(row))
 
 
@@ -482,9 +486,18 @@ async def _record(tx: Executor, before: Row | None, after: Row | None) -> None:
         "channel",
         row["id"],
         row["name"],
-        None if before is None else row_fields(before, _UNAUDITED),
-        None if after is None else row_fields(after, _UNAUDITED),
+        None if before is None else _audited(before),
+        None if after is None else _audited(after),
     )
+
+
+def _audited(row: Row) -> dict[str, Any]:
+    """A channel row's audited fields, its overrides' secret-like header values masked."""
+    found = row_fields(row, _UNAUDITED)
+    if found.get("overrides"):
+        public = overrides_from(orjson.loads(found["overrides"])).public_data()
+        found["overrides"] = orjson.dumps(public).decode()
+    return found
 
 
 async def commit_channel_write(tx: Executor, channel: Channel) -> Channel:
@@ -579,9 +592,11 @@ def clean_channel_fields(draft: ChannelFields) -> ChannelFields:
     )
 
 
-def clean_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """The overrides in their stored form."""
-    return dict(overrides)
+def clean_overrides(overrides: ChannelOverrides | Mapping[str, Any]) -> dict[str, Any]:
+    """The overrides in their stored form (validated: InvalidRequest names what is wrong)."""
+    if not isinstance(overrides, ChannelOverrides):
+        overrides = overrides_from(dict(overrides))
+    return overrides.to_data()
 
 
 def _alert_below(text: str | None) -> str | None:

@@ -10,6 +10,7 @@ import orjson
 from burncloud.db.base import Executor
 from burncloud.errors import NotFound
 from burncloud.providers.registry import CHANNEL_KINDS
+from burncloud.services.capabilities import NO_CAPABILITIES, Needs, load_capabilities
 from burncloud.services.channel_keys import keys_of_channels
 from burncloud.services.channels import Channel, list_channels
 from burncloud.services.tokens import get_token
@@ -145,6 +146,7 @@ async def dry_run(
     token_id: int | None,
     breakers: BreakerLookup | None,
     endpoint: str | None = None,
+    needs: Needs | None = None,
 ) -> DryRun:
     """Which channels would serve ``model`` for the token's group (default: ``default``)
     now, at ``endpoint`` (a name of ``ENDPOINT_NAMES``) when given, and each one's chance
@@ -165,6 +167,7 @@ async def dry_run(
         channel_id: [key.id for key in found if key.status == "enabled"]
         for channel_id, found in (await keys_of_channels(db)).items()
     }
+    capabilities = await load_capabilities(db) if needs else {}
     how = {row["channel_id"]: _reaches(channels[row["channel_id"]], endpoint) for row in rows}
     if endpoint is not None:
         rows = [row for row in rows if how[row["channel_id"]] is not None]
@@ -176,6 +179,10 @@ async def dry_run(
         usable, reason = channel.status == "enabled", _status_reason(channel)
         if usable and not keys.get(channel.id):
             usable, reason = False, "no enabled key"
+        if usable and needs:
+            shortfall = capabilities.get(channel.id, NO_CAPABILITIES).unmet(model, needs)
+            if shortfall is not None:
+                usable, reason = False, shortfall.reason
         if usable and breakers is not None:
             usable, reason = breakers(channel.id, model, keys[channel.id])
         drafts.append((channel, row["priority"], row["weight"], usable, reason))

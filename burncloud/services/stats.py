@@ -137,6 +137,8 @@ class ChannelRow:
     spend: int
     breaker: str
     margin: Margin
+    balance: str = ""  # the upstream balance as last checked (``StoredBalance.cell``)
+    balance_low: bool = False  # below its alert threshold
 
 
 @dataclass(frozen=True, slots=True)

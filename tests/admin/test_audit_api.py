@@ -32,6 +32,7 @@ from tests.key_fragments import fragments_in
 CANARY = f"{CANARY_PREFIX}api-0123456789abcdefghijklmnopqrs"
 CANARY_2 = f"{CANARY_PREFIX}api-rotated-zyxwvutsrqponmlkji98"
 CANARY_ALERT = f"{CANARY_PREFIX}api-alert-secret-AbCdEfGhIjKl42"
+CANARY_3 = f"{CANARY_PREFIX}api-third-key-QwErTyUiOpAsDfGh7731"
 ANY = ("", "", "")  # a change whose objects are another service's to name: any row will do
 CATALOG = json.dumps(  # a file: the body as it is
     {"format": "burncloud-prices/1", "prices": {"gpt-4o-mini": {"input": "0.15", "output": "0.6"}}}
@@ -67,6 +68,18 @@ STEPS = [
     Step("PATCH", "/api/channels/2", {"key": CANARY_2, "weight": 3}, ("channel", "2", "update")),
     Step("POST", "/api/channels/2/disable", {"reason": "maint"}, ("channel", "2", "update")),
     Step("POST", "/api/channels/2/enable", None, ("channel", "2", "update")),
+    Step("POST", "/api/channels/2/keys", {"keys": [CANARY_3]}, ("channel_key", "4", "create"), 201),
+    Step("PATCH", "/api/channels/2/keys/4", {"weight": 2}, ("channel_key", "4", "update")),
+    Step("DELETE", "/api/channels/2/keys/4", None, ("channel_key", "4", "delete")),
+    Step(
+        "PUT",
+        "/api/channels/2/capabilities",
+        {"capabilities": {"vision": False}},
+        ("channel", "2", "update"),
+    ),
+    quiet("POST", "/api/channels/1/models/sync", {"dry_run": True}),
+    quiet("POST", "/api/channels/2/balance", None, 400),  # api.openai.com has no balance API
+    Step("POST", "/api/channels/1/probe", {}),
     Step("POST", "/api/users", {"name": "bob"}, ("user", "2", "create"), 201),
     Step("PATCH", "/api/users/bob", {"rpm": 5}, ("user", "2", "update")),
     Step("POST", "/api/users/bob/disable", None, ("user", "2", "update")),
@@ -234,7 +247,7 @@ async def test_every_change_from_the_admin_api_is_audited_and_keys_never_are(
     listed = await admin.get("/api/audit", params={"limit": 1000})
     assert len(listed.json()["data"]) == len(rows)
     everything = orjson.dumps(rows).decode() + listed.text
-    for key in (CANARY, CANARY_2, CANARY_ALERT):
+    for key in (CANARY, CANARY_2, CANARY_3, CANARY_ALERT):
         assert key not in everything
         assert fragments_in(everything, key) == []
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
-from burncloud import server
-from burncloud.admin.channel_models import channel_models_blueprint
 from burncloud.crypto import SecretBox
 from burncloud.db import Database
 from burncloud.services.channels import add_channel
@@ -19,21 +17,6 @@ from tests.fakes.model_lists import OPENAI_KEY, FakeOpenAIModels
 from tests.gateway.router_harness import SECRET, RunningRouter
 
 WRONG_KEY = "sk-canary-wrong-Zq7DistinctivePlaintext-8842"
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The admin API with these routes in it, as ``admin/blueprint.py`` is to register them
-    (drop this fixture once it does)."""
-    plain = server.admin_blueprint
-
-    def with_models(runtime):  # type: ignore[no-untyped-def]
-        blueprint = plain(runtime)
-        blueprint.register_blueprint(channel_models_blueprint(runtime))
-        return blueprint
-
-    monkeypatch.setattr(server, "admin_blueprint", with_models)
-    yield
 
 
 @pytest.fixture

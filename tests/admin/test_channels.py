@@ -81,7 +81,7 @@ async def test_the_seeded_channels_key_is_not_listed(admin, upstream) -> None:
     ("body", "message"),
     [
         ({"type": "nope", "name": "n", "key": "k", "models": "m"}, "unknown channel type"),
-        ({"type": "openai", "name": "n", "models": "m"}, "key is required"),
+        ({"type": "openai", "name": "n", "models": "m"}, "a channel needs a key"),
         ({"type": "openai", "name": "n", "key": "k"}, "at least one model"),
         ({"type": "openai", "name": "n", "key": "k", "models": [1]}, "models must be a list"),
         ({"type": "openai", "name": "n", "key": "k", "models": "m", "weight": "3"}, "integer"),

@@ -40,7 +40,8 @@ from tests.peers.facts import peer_facts
 CANARY = f"{CANARY_PREFIX}audit-0123456789abcdefghijklmnop"
 CANARY_2 = f"{CANARY_PREFIX}audit-rotated-zyxwvutsrqponmlk987"
 CANARY_3 = f"{CANARY_PREFIX}audit-litellm-AbCdEfGhIjKlMnOp42"
-CANARIES = (CANARY, CANARY_2, CANARY_3)
+CANARY_4 = f"{CANARY_PREFIX}audit-fourth-key-QwErTyUiOpAs77"
+CANARIES = (CANARY, CANARY_2, CANARY_3, CANARY_4)
 LITELLM_PRICES = Path(__file__).parents[1] / "fixtures/litellm/model_prices_and_context_window.json"
 ANY = ("", "", "")  # a change whose objects are another service's to name: any row will do
 
@@ -94,6 +95,23 @@ STEPS = [
     quiet("channel", "test", "1", exit_code=1),  # the upstream is a closed port: stats only
     quiet("channel", "list"),
     quiet("channel", "show", "1"),
+    change("channel", "keys", "add", "1", CANARY_4, audit=("channel_key", "3", "create")),
+    quiet("channel", "keys", "list", "1"),
+    change("channel", "keys", "weight", "1", "3", "2", audit=("channel_key", "3", "update")),
+    change("channel", "keys", "disable", "1", "3", audit=("channel_key", "3", "update")),
+    change("channel", "keys", "enable", "1", "3", audit=("channel_key", "3", "update")),
+    change("channel", "keys", "remove", "1", "3", audit=("channel_key", "3", "delete")),
+    change(
+        *("channel", "update", "1", "--tag", "eu", "--rpm", "60", "--set-header", "X-Org=acme"),
+        audit=("channel", "1", "update"),
+    ),
+    change(
+        "channel", "update", "1", "--capability", "vision=false", audit=("channel", "1", "update")
+    ),
+    quiet("channel", "models", "1"),
+    quiet("channel", "models", "1", "--sync", exit_code=1),  # a closed port: nothing changes
+    quiet("channel", "balance", "1", exit_code=1),  # a loopback URL: no balance API known
+    change("channel", "probe", "1", audit=("channel", "1", "update")),  # context: the table
     change(
         "price",
         "set",
@@ -347,11 +365,21 @@ def test_every_change_from_the_cli_is_audited_and_keys_never_are(
         assert fragments_in(everything, key) == []
     rotated = next(r for r in rows if r["object_kind"] == "channel" and r["action"] == "update")
     changes = orjson.loads(rotated["changes"])
-    assert (set(changes), changes["key"], changes["weight"]) == (
-        {"key", "key_hint", "weight"},
-        ["(hidden)", "(changed)"],
-        [1, 3],
+    assert (set(changes), changes["weight"]) == ({"key_hint", "weight"}, [1, 3])
+    keys = [
+        (r["object_id"], r["action"], set(orjson.loads(r["changes"])))
+        for r in rows
+        if r["object_kind"] == "channel_key"
+    ]
+    assert keys[:3] == [  # created with the channel, then replaced by the rotation
+        ("1", "create", {"channel_id", "key", "key_hint", "weight", "status", "status_reason"}),
+        ("1", "delete", {"channel_id", "key", "key_hint", "weight", "status", "status_reason"}),
+        ("2", "create", {"channel_id", "key", "key_hint", "weight", "status", "status_reason"}),
+    ]
+    key_changes = orjson.loads(
+        next(r for r in rows if r["object_kind"] == "channel_key")["changes"]
     )
+    assert key_changes["key"] == [None, "(set)"]
 
 
 def test_audit_list_filters_by_object_and_time(cli: Invoke, bootstrapped: None) -> None:

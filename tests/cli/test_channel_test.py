@@ -30,6 +30,7 @@ LIST_HEADER = [
     "Latency",
     "Success",
     "Spend (USD)",
+    "Balance",
 ]
 
 

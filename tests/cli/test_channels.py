@@ -101,6 +101,33 @@ def test_show_json_has_every_field_and_only_the_key_hint(cli, cli_json) -> None:
         ],
         "created_at": data["created_at"],
         "updated_at": data["updated_at"],
+        "key_selection": "random",
+        "tags": [],
+        "rpm": None,
+        "tpm": None,
+        "max_concurrency": None,
+        "overrides": {},
+        "auto_sync": None,
+        "balance_api": None,
+        "balance_every": None,
+        "balance_alert_below": None,
+        "keys": [
+            {
+                "id": 1,
+                "channel_id": channel_id,
+                "key_hint": "sk-...8842",
+                "weight": 1,
+                "status": "enabled",
+                "status_reason": "",
+                "success_count": 0,
+                "failure_count": 0,
+                "used": "0",
+                "created_at": data["keys"][0]["created_at"],
+                "updated_at": data["keys"][0]["updated_at"],
+            }
+        ],
+        "capabilities": [],
+        "balance": None,
     }
 
 

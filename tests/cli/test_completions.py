@@ -58,6 +58,8 @@ def test_options_with_a_fixed_set_carry_their_values() -> None:
     from burncloud.cli.completions import command_tree
     from burncloud.config import SERVERS
     from burncloud.providers.registry import CHANNEL_KINDS, ENDPOINT_NAMES
+    from burncloud.services.balance_apis import BALANCE_APIS
+    from burncloud.services.channel_keys import KEY_SELECTIONS
     from burncloud.services.pricing import UNIT_BLOCKS
     from burncloud.services.stats import GROUPINGS
     from burncloud.services.users import ROLES
@@ -75,6 +77,10 @@ def test_options_with_a_fixed_set_carry_their_values() -> None:
         ("channel update", "--type"): tuple(CHANNEL_KINDS),
         ("channel add", "--endpoints"): ENDPOINT_NAMES,
         ("channel update", "--endpoints"): ENDPOINT_NAMES,
+        ("channel add", "--key-selection"): KEY_SELECTIONS,
+        ("channel update", "--key-selection"): KEY_SELECTIONS,
+        ("channel add", "--balance-api"): BALANCE_APIS,
+        ("channel update", "--balance-api"): BALANCE_APIS,
         ("route dry-run", "--endpoint"): ENDPOINT_NAMES,
         ("user add", "--role"): ROLES,
         ("user update", "--role"): ROLES,

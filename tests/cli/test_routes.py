@@ -101,7 +101,8 @@ def test_explain_shows_candidates_skips_and_attempts(tmp_path, cli) -> None:
         "1\tfake\t0\t1\n"
         "attempt 1: channel 3 (dead) key 3 -> no answer in N ms:"
         " upstream channel 'dead' is unreachable\n"
-        "attempt 2: channel 2 (flaky) key 2 -> 500 in N ms: upstream error (HTTP 500): flaky is down\n"
+        "attempt 2: channel 2 (flaky) key 2 -> 500 in N ms:"
+        " upstream error (HTTP 500): flaky is down\n"
         "attempt 3: channel 1 (fake) key 1 -> 200 in N ms: ok\n"
     )
     fourth = cli("route", "explain", "why-4")
@@ -152,6 +153,7 @@ def test_explain_json_lists_every_attempt_in_order(tmp_path, cli_json) -> None:
             {"id": 1, "key": 1, "status": 200, "name": "fake"},
         ],
         "notes": [],
+        "affinity": None,
     }
     fourth: Any = cli_json("route", "explain", "why-4")
     assert fourth["skipped"] == [

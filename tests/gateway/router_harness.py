@@ -111,6 +111,8 @@ async def serving(
     # starts, or later on a busy machine) would delete them under the test. Pruning has
     # its own tests (tests/services/test_log_retention.py).
     settings.setdefault("log_retention_days", 0)
+    # Balance checks have their own tests; here they would race tests adding channels.
+    settings.setdefault("balance_every", 0)
     config_settings = Settings(
         host="127.0.0.1", port=port, database_url=db_url, secret=SECRET, **settings
     )

@@ -192,7 +192,7 @@ async def test_an_operator_disabled_channel_is_never_probed_or_revived(tmp_path,
         await add(router, parked, "parked", priority=10)
         await add(router, refused, "refused", priority=10)
         await with_db(router, lambda db: disable_channel(db, 2, "maintenance"))
-        await with_db(router, lambda db: auto_disable(db, 3, "refused its key"))
+        await with_db(router, lambda db: auto_disable(db, 3, 3, "refused its key"))
         # The auto-disabled channel's probes are the prober's clock: five rounds, about 1 s.
         await refused.wait_until(lambda: refused.request_count >= 5, within=3.0)
         assert parked.request_count == 0

@@ -145,21 +145,21 @@ async def test_rotation_falls_back_to_this_machine_without_redis() -> None:
 def test_an_adopted_opening_keeps_the_channel_out_until_it_ends() -> None:
     now = [1000.0]
     book = HealthBook(LocalState(), clock=lambda: now[0])
-    assert book.available(5, "m")
-    book.adopt(breaker_key(5, "m"), (1.0, 3.0, 1010.0, 5.0))
-    assert not book.available(5, "m")
-    assert book.state(5, "m").state is BreakerState.OPEN
-    book.adopt(breaker_key(5, "m"), (1.0, 3.0, 1004.0, 5.0))  # an older, shorter one
+    assert book.available(5, "m", 1)
+    book.adopt(breaker_key(5, "m", 1), (1.0, 3.0, 1010.0, 5.0))
+    assert not book.available(5, "m", 1)
+    assert book.state(5, "m", 1).state is BreakerState.OPEN
+    book.adopt(breaker_key(5, "m", 1), (1.0, 3.0, 1004.0, 5.0))  # an older, shorter one
     now[0] = 1005.0
-    assert not book.available(5, "m")  # the longer opening stands
+    assert not book.available(5, "m", 1)  # the longer opening stands
     now[0] = 1010.0
-    assert book.available(5, "m")  # its probe
+    assert book.available(5, "m", 1)  # its probe
 
 
 def test_a_breaker_this_router_opens_is_announced_once() -> None:
     opened: list[tuple[str, Record]] = []
     book = HealthBook(LocalState(), on_open=lambda key, rec: opened.append((key, rec)))
     for _ in range(5):
-        book.record(9, "m", Outcome.FAILURE)
-    assert [key for key, _ in opened] == [breaker_key(9, "m")]
+        book.record(9, "m", Outcome.FAILURE, key_id=1)
+    assert [key for key, _ in opened] == [breaker_key(9, "m", 1)]
     assert opened[0][1][0] == 1.0  # the open state

@@ -237,6 +237,16 @@ ADMIN_SCHEMAS: JSON = {
     "ChannelUpdate": _obj(closed=True, **_CHANNEL_FIELDS),
     "ChannelDisable": _obj(closed=True, reason=STRING),
     "ChannelKeys": _obj(("keys",), True, keys=NAMES, weight=INTEGER),
+    "ModelSync": _obj(closed=True, add_only=BOOLEAN, dry_run=BOOLEAN),
+    "Capabilities": _obj(
+        ("capabilities",),
+        True,
+        capabilities={
+            "type": "object",
+            "description": 'NAME or MODEL:NAME -> value, e.g. {"vision": false}',
+        },
+    ),
+    "Probe": _obj(closed=True, model=STRING),
     "ChannelKeyChange": _obj(
         closed=True,
         status={"type": "string", "enum": ["enabled", "disabled"]},
@@ -460,6 +470,28 @@ def _admin_paths() -> JSON:
         "/api/channels/{channel_id}/keys": {
             "get": ("A channel's keys (masked)", None, (channel,)),
             "post": ("Add keys to a channel", "ChannelKeys", (channel,)),
+        },
+        "/api/channels/{channel_id}/models": {
+            "get": (
+                "The channel's models and prices (fetch=1: what the upstream offers)",
+                None,
+                (channel, _param("fetch", "query", flag)),
+            )
+        },
+        "/api/channels/{channel_id}/models/sync": {
+            "post": ("Sync the channel's models with the upstream's", "ModelSync", (channel,))
+        },
+        "/api/channels/balances": {"get": ("Every channel's upstream balance", None, ())},
+        "/api/channels/{channel_id}/balance": {
+            "get": ("The upstream balance as last checked", None, (channel,)),
+            "post": ("Check the upstream balance now", "Empty", (channel,)),
+        },
+        "/api/channels/{channel_id}/capabilities": {
+            "get": ("What the channel supports, per model", None, (channel,)),
+            "put": ("Set the operator's capabilities", "Capabilities", (channel,)),
+        },
+        "/api/channels/{channel_id}/probe": {
+            "post": ("Measure the channel's capabilities", "Probe", (channel,))
         },
         "/api/channels/{channel_id}/keys/{key_id}": {
             "patch": ("Enable, disable or weigh a key", "ChannelKeyChange", (channel, key)),

@@ -6,6 +6,8 @@ carrying the error the client would get. Failures become BurncloudErrors here an
 else, and never carry the channel's key or URL: an upstream's error text enters our code
 here, where the channel's key is known, and is masked whole before it is cut
 (``crypto.public_error_text``); the providers' error mappers pass messages on uncut.
+A channel's overrides (extra headers, body parameters) are applied here, to every request
+of every mode, after the provider built it (``providers.overrides``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from burncloud.errors import (
 )
 from burncloud.gateway.egress.transport import Answer, Transport, Unreachable
 from burncloud.gateway.snapshot import Upstream
+from burncloud.providers.overrides import overridden
+from burncloud.services.channel_overrides import EMPTY_OVERRIDES
 
 ERROR_BODY_LIMIT = 64 * 1024
 MESSAGE_LIMIT = 600  # characters of an upstream's error a client or a log row gets
@@ -76,6 +80,8 @@ async def send_upstream(
 ) -> Answer:
     """POST to the upstream within its timeouts; the 200 answer, or UpstreamFailure with
     the mapped error, which never holds the URL or key."""
+    if upstream.overrides is not EMPTY_OVERRIDES:
+        headers, body = overridden(upstream.overrides, upstream.key, "POST", url, headers, body)
     timeouts = upstream.timeouts
     try:
         async with asyncio.timeout(timeouts.first_byte):
@@ -92,6 +98,8 @@ async def request_upstream(
 ) -> Answer:
     """``method`` (a GET or DELETE, without a body) at ``url`` on an OpenAI-style channel,
     within its timeouts: the 200 answer, or UpstreamFailure as ``send_upstream`` raises it."""
+    if upstream.overrides is not EMPTY_OVERRIDES:
+        headers, _ = overridden(upstream.overrides, upstream.key, method, url, headers, b"")
     timeouts = upstream.timeouts
     try:
         async with asyncio.timeout(timeouts.first_byte):

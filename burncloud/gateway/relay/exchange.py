@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from burncloud.gateway.billing.logwriter import LogRecord
 from burncloud.gateway.billing.reservations import Settlement
 from burncloud.gateway.relay.auth import Caller
+from burncloud.gateway.relay.channel_caps import NO_HOLD, CapHold
 from burncloud.gateway.relay.metering import Metered, rough_usage
 from burncloud.gateway.route_trace import RouteTrace
 from burncloud.services.logged_usage import encode_units
@@ -38,6 +39,7 @@ class Exchange:
     responded: bool = False
     settlement: Settlement | None = None
     trace: RouteTrace = field(default_factory=RouteTrace)
+    cap_hold: CapHold = NO_HOLD  # the last attempt's hold on its channel's caps
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:

@@ -22,6 +22,13 @@ from burncloud.errors import ServiceUnavailable
 from burncloud.gateway.egress.upstream import UpstreamFailure
 from burncloud.gateway.fleet.health import HealthBook, Outcome, classify, why_unavailable
 from burncloud.gateway.relay.affinity import SessionTurn
+from burncloud.gateway.relay.channel_caps import (
+    NO_HOLD,
+    CapGate,
+    CapHold,
+    CapRefusal,
+    all_capped_error,
+)
 from burncloud.gateway.relay.exchange import Exchange
 from burncloud.gateway.snapshot import Candidate, Upstream
 
@@ -53,6 +60,8 @@ async def try_channels(
     report_unusable: Callable[[int, int, str], None],
     key_order: KeyOrder = lambda candidate: candidate.keys,
     turn: SessionTurn | None = None,
+    caps: CapGate | None = None,
+    tokens: int = 0,
 ) -> None:
     """Run ``attempt`` on each candidate's keys in turn until one serves the request.
 
@@ -65,7 +74,7 @@ async def try_channels(
     trace.candidates = [
         {"id": c.upstream.id, "priority": c.priority, "weight": c.weight} for c in ordered
     ]
-    trial = _Trial(attempt, health, model, exchange, policy, report_unusable, turn)
+    trial = _Trial(attempt, health, model, exchange, policy, report_unusable, turn, caps, tokens)
     try:
         for candidate in ordered:
             if await trial.channel(candidate, key_order(candidate)):
@@ -74,6 +83,8 @@ async def try_channels(
         pass
     if trial.last is not None:
         raise trial.last.error
+    if trial.capped:
+        raise all_capped_error(trial.capped)
     raise _nothing_healthy(health, ordered, model)
 
 
@@ -89,8 +100,12 @@ class _Trial:
         policy: FailoverPolicy,
         report_unusable: Callable[[int, int, str], None],
         turn: SessionTurn | None,
+        caps: CapGate | None = None,
+        tokens: int = 0,
     ) -> None:
         self._attempt = attempt
+        self._caps, self._tokens = caps, tokens
+        self.capped: list[CapRefusal] = []  # the channels skipped at their caps
         self._turn = turn
         self._health = health
         self._model = model
@@ -116,9 +131,12 @@ class _Trial:
                 reason = why_unavailable(health, channel_id, model, upstream.key_id)
                 trace.skipped.append({"id": channel_id, "key": upstream.key_id, "reason": reason})
                 continue
+            hold = await self._admit(upstream)
+            if hold is None:
+                return False  # the channel is at its cap: so is every key of it
             self._tried += 1
             try:
-                await self._try(candidate, upstream)
+                await self._try(candidate, upstream, hold)
             except UpstreamFailure as failure:
                 if not self._keys_fault(failure):
                     return False
@@ -126,15 +144,29 @@ class _Trial:
             return True
         return False
 
-    async def _try(self, candidate: Candidate, upstream: Upstream) -> None:
-        """One attempt; its outcome recorded against the key, its trace entry added."""
+    async def _admit(self, upstream: Upstream) -> CapHold | None:
+        """The attempt's hold on its channel's caps; None, the skip traced, when capped."""
+        if upstream.caps is None or self._caps is None:
+            return NO_HOLD
+        verdict = await self._caps.admit(upstream, self._tokens)
+        if isinstance(verdict, CapRefusal):
+            self._exchange.trace.skipped.append(verdict.trace() | {"key": upstream.key_id})
+            self.capped.append(verdict)
+            return None
+        return verdict
+
+    async def _try(self, candidate: Candidate, upstream: Upstream, hold: CapHold) -> None:
+        """One attempt; its outcome recorded against the key, its trace entry added; its
+        cap hold released when it ends (settled by the story once the usage is known)."""
         exchange, model = self._exchange, self._model
         channel_id, key_id = upstream.id, upstream.key_id
         exchange.channel_id, exchange.key_id = channel_id, key_id
+        exchange.cap_hold = hold
         started = time.monotonic()
         try:
             await self._attempt(candidate, upstream)
         except UpstreamFailure as failure:
+            hold.settle(0)  # refused: the upstream counted no tokens
             outcome = outcome_of_failure(failure)
             self._health.record(
                 channel_id, model, outcome, retry_after=failure.retry_after, key_id=key_id
@@ -150,6 +182,8 @@ class _Trial:
                 raise failure.error from None
             self.last = failure
             raise
+        finally:
+            hold.release()
         outcome = outcome_of_answer(exchange.status)
         self._health.record(channel_id, model, outcome, key_id=key_id)
         if self._turn is not None:

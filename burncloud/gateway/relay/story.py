@@ -19,19 +19,22 @@ from burncloud.gateway.relay.auth import Caller, authenticate, authorize_model
 from burncloud.gateway.relay.body_budget import check_json_elements, is_large
 from burncloud.gateway.relay.budget import Budget, caller_budgets, reserve_budget
 from burncloud.gateway.relay.call import Call, NativeRequest
+from burncloud.gateway.relay.capability_filter import capable, incapable_error, needs_of
+from burncloud.gateway.relay.channel_caps import CapGate
 from burncloud.gateway.relay.deps import RelayDeps
 from burncloud.gateway.relay.disconnect import unless_disconnected
 from burncloud.gateway.relay.exchange import Exchange
 from burncloud.gateway.relay.failover import KeyOrder, try_channels
 from burncloud.gateway.relay.forward import Forward
 from burncloud.gateway.relay.inbound import Endpoint, InboundRequest, parse_request
-from burncloud.gateway.relay.limits import admitted
+from burncloud.gateway.relay.limits import admitted, tokens_to_count
 from burncloud.gateway.relay.media_request import read_upload
 from burncloud.gateway.relay.metering import Metered, measure
 from burncloud.gateway.relay.modes import choose_mode
 from burncloud.gateway.relay.plan import RoutePlan, plan_route, relayable, upstream_model
 from burncloud.gateway.relay.request_id import request_id
 from burncloud.gateway.snapshot import Candidate, Snapshot, Upstream
+from burncloud.services.capabilities import NO_CAPABILITIES
 from burncloud.services.pricing import cost
 
 log = logging.getLogger("burncloud.relay")
@@ -54,6 +57,7 @@ class Relay:
 
     def __init__(self, deps: RelayDeps) -> None:
         self.deps = deps
+        self.caps = CapGate(deps.limiter)
 
     async def handle(self, call: Call) -> None:
         """Serve one request, answer every failure in the error shape, and record it."""
@@ -96,6 +100,7 @@ class Relay:
                     exchange.usage, exchange.estimated = measured
             finally:
                 self._settle(exchange, plan, budget, snapshot)
+                exchange.cap_hold.settle(exchange.tokens_used())
 
     def _settle(
         self, exchange: Exchange, plan: RoutePlan, budget: Budget, snapshot: Snapshot
@@ -149,7 +154,7 @@ class Relay:
 
         caller, request, deps = exchange.caller, held.request, self.deps
         assert caller is not None
-        candidates = relayable(held.plan, request, held.native)
+        candidates = _capable(relayable(held.plan, request, held.native), request, exchange)
         ordered = await deps.selector.fleet_order(caller.group, request.model, candidates)
         key_order: KeyOrder = deps.selector.key_order
         turn = await deps.affinity.turn(caller, request, call.headers)  # None: no session
@@ -166,6 +171,8 @@ class Relay:
                 deps.report_unusable,
                 key_order,
                 turn,
+                self.caps,
+                tokens_to_count(request),
             )
         finally:
             if turn is not None:
@@ -204,3 +211,23 @@ class Relay:
             time.monotonic() - exchange.started,
             None if exchange.ttft_ms is None else exchange.ttft_ms / 1000,
         )
+
+
+def _capable(
+    candidates: list[Candidate], request: InboundRequest, exchange: Exchange
+) -> list[Candidate]:
+    """The candidates able to serve what the request uses (images, tools, its prompt's
+    size...); the others go into the route trace with the reason; a 400 naming what is
+    missing when none is left (the trace then lists them all as candidates). Free when no
+    candidate has a capability recorded (the request is not even looked at)."""
+    if all(c.upstream.capabilities is NO_CAPABILITIES for c in candidates):
+        return candidates
+    needs = needs_of(request)
+    kept, skipped = capable(candidates, request.model, needs)
+    exchange.trace.skipped.extend(skipped)
+    if not kept:
+        exchange.trace.candidates = [
+            {"id": c.upstream.id, "priority": c.priority, "weight": c.weight} for c in candidates
+        ]
+        raise incapable_error(request.model, needs, candidates)
+    return kept

@@ -17,6 +17,7 @@ from burncloud.gateway.egress.upstream import UpstreamFailure, send_upstream
 from burncloud.gateway.snapshot import Upstream
 from burncloud.providers.registry import CHANNEL_KINDS
 from burncloud.services.channel_keys import key_secret
+from burncloud.services.channel_overrides import overrides_from
 from burncloud.services.channels import Channel
 from burncloud.services.timeouts import Timeouts
 
@@ -45,6 +46,7 @@ async def probe_channel(
         base_url=channel.base_url,
         key=key,
         key_id=key_id,
+        overrides=overrides_from(channel.overrides),
         model_map=channel.model_map,
         config=channel.config,
         timeouts=PROBE_TIMEOUTS,

@@ -5,9 +5,9 @@ configuration writers wait), then plans again: if the database changed since the
 shown, nothing is written. Every object goes through its service's tx-level write, so
 the same rules hold as for the CLI (a kind's config, groups that exist, model maps, names
 no other object has, the last enabled admin), and any refusal rolls the whole apply back.
-A channel's keys are written only when the file names other keys than it has: then they
-replace its keys (``channels.write_channel``); the same keys in any order write nothing,
-and every key keeps its status and counters. Budgets are set and removed through
+A channel's keys are written only when the file names other keys than it has: then the
+missing ones are added and the unnamed ones removed (``channel_keys.sync_keys``), the keys
+it keeps keeping their status and counters; the same keys in any order write nothing. Budgets are set and removed through
 ``services.budgets`` (a new amount moves the current windows by the difference), and a
 token or user deleted by prune takes its budgets along.
 Routers reload once, when the transaction commits. Base URLs are checked with the
@@ -25,7 +25,7 @@ from burncloud.errors import InvalidRequest, NotFound
 from burncloud.services import budgets, channels, plans, price_sync, redemptions, tokens, users
 from burncloud.services.admin_keys import KEY_HINT_PREFIX
 from burncloud.services.budgets import TOKEN, USER
-from burncloud.services.channel_keys import seal_key
+from burncloud.services.channel_keys import seal_key, sync_keys
 from burncloud.services.groups import delete_group, set_group
 from burncloud.services.invites import (
     INVITEE_REWARD_KEY,
@@ -208,11 +208,10 @@ async def _write_channels(tx: Executor, box: SecretBox, steps: Sequence[Step[Cha
             sealed = [seal_key(box, key) for key in new.keys]
             channel = await channels.insert_channel(tx, channel_fields(new), sealed)
         else:
-            keys = None
-            if keys_differ(old.keys, new.keys):
-                keys = [seal_key(box, key) for key in new.keys or ()]
             channel_id = await _channel_id(tx, old.name)
-            channel = await channels.write_channel(tx, channel_id, channel_fields(new), keys)
+            if keys_differ(old.keys, new.keys):  # the keys it keeps keep their state
+                await sync_keys(tx, box, channel_id, new.keys or ())
+            channel = await channels.write_channel(tx, channel_id, channel_fields(new))
         if new.enabled != (channel.status != "disabled"):  # auto_disabled counts as enabled
             status = "enabled" if new.enabled else "disabled"
             await channels.write_channel_status(tx, channel.id, status)

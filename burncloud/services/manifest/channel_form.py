@@ -16,25 +16,36 @@ written in the largest unit that divides them (``86400`` as ``1d``).
 Overrides: the JSON object stored in ``channels.overrides``, kept as it is (its rules are
 ``channel_overrides``'s, applied when the manifest is planned). Numbers the file gives
 are exact decimals; one written without a point or exponent is a JSON integer, any other
-a float, so an exported object reads back as the same JSON.
+a float; a float that is a whole number is written as one (``2.0`` as ``2``, what JSON
+means alike), so an exported object reads back as the same JSON, and a plan compares
+numbers by value. A header override whose name
+marks it a credential (``Authorization``, ``X-Api-Key``: ``channel_overrides``'
+``SECRET_HEADER_WORDS``) is a secret like a key: ``--secrets plain`` writes its value,
+``omit`` and ``env`` write ``null``, which apply reads as "the value the channel has"
+(a channel that has none is refused, naming the header).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from burncloud.errors import InvalidRequest
+from burncloud.services.channel_overrides import SECRET_HEADER_WORDS
 from burncloud.services.channel_types import clean_key, clean_names
 from burncloud.services.manifest.env_refs import field_path, item_path
 from burncloud.services.manifest.fields import NEVER, Entry, expected, items, mapping, shown
+from burncloud.services.manifest.model import ChannelSpec
 from burncloud.services.stats import parse_window
 
+HEADERS = "set_headers"  # the overrides' part whose values may be credentials
 _UNITS = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
 _MAX_DIGITS = 6  # parse_window's numbers
+_INT_RANGE = range(-(2**63), 2**64)  # the whole numbers JSON here carries exactly (orjson's)
 
 
 def split_keys(text: str) -> list[str]:
@@ -136,6 +147,31 @@ def amount_text(value: Any, where: str) -> str | None:
     return str(amount)
 
 
+def overrides_data(overrides: Mapping[str, Any], secrets: str) -> dict[str, Any]:
+    """The overrides as ``secrets`` writes them (a credential header's value null unless
+    plain), objects' keys sorted."""
+    data: dict[str, Any] = json_data(dict(overrides))
+    headers = data.get(HEADERS)
+    if secrets != "plain" and isinstance(headers, dict):
+        data[HEADERS] = {k: None if secret_header(k) else v for k, v in headers.items()}
+    return data
+
+
+def secret_header(name: str) -> bool:
+    """Whether a header's value is a credential (shown masked, written only in plain)."""
+    return any(word in name.lower() for word in SECRET_HEADER_WORDS)
+
+
+def kept_headers(
+    desired: Sequence[ChannelSpec], stored: Sequence[ChannelSpec]
+) -> tuple[ChannelSpec, ...]:
+    """``desired`` with each header value the file left null (``--secrets omit``/``env``)
+    taken from the stored channel of its name (or ``renamed_from``); InvalidRequest naming
+    the channel and header when there is no such value."""
+    by_name = {spec.name: spec for spec in stored}
+    return tuple(_kept(spec, by_name) for spec in desired)
+
+
 def json_object(value: Any, where: str) -> dict[str, Any]:
     """A JSON object: text keys, and values that are text, numbers, true/false, null, lists
     or objects (numbers as the module says)."""
@@ -146,17 +182,38 @@ def json_object(value: Any, where: str) -> dict[str, Any]:
 
 
 def json_data(value: Any) -> Any:
-    """A JSON value with every object's keys sorted (a deterministic file)."""
+    """A JSON value with every object's keys sorted and whole-number floats as integers
+    (a deterministic file that reads back the same)."""
     if isinstance(value, dict):
         return {key: json_data(value[key]) for key in sorted(value)}
     if isinstance(value, list):
         return [json_data(item) for item in value]
+    if isinstance(value, float) and value.is_integer() and int(value) in _INT_RANGE:
+        return int(value)
     return value
 
 
 def json_text(value: Any) -> str:
-    """A JSON value as one line, its objects' keys sorted (how a plan shows and compares it)."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    """A JSON value as one line as ``json_data`` gives it (how a plan shows and compares
+    it: ``2.0`` and ``2`` are the same)."""
+    return orjson.dumps(json_data(value)).decode()
+
+
+def _kept(spec: ChannelSpec, stored: Mapping[str, ChannelSpec]) -> ChannelSpec:
+    headers = spec.overrides.get(HEADERS)
+    if not isinstance(headers, Mapping) or None not in headers.values():
+        return spec
+    old = stored.get(spec.name) or stored.get(spec.renamed_from or "")
+    old_headers = {} if old is None else old.overrides.get(HEADERS) or {}
+    filled = {}
+    for name, value in headers.items():
+        if value is None and name not in old_headers:
+            raise InvalidRequest(
+                f"channel {spec.name!r}: header override {name!r} has no value in the file"
+                " (written with --secrets omit or env) and the channel has none: give it"
+            )
+        filled[name] = old_headers[name] if value is None else value
+    return replace(spec, overrides={**spec.overrides, HEADERS: filled})
 
 
 def _keys_of(text: str, where: str) -> list[str]:
@@ -186,12 +243,15 @@ def _json_key(key: Any, where: str) -> str:
 
 
 def _json_value(value: Any, where: str) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT_RANGE:
+        raise expected("a whole number of at most 64 bits", value, where)
     if value is None or isinstance(value, str | bool | int | float):
         return value
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise expected("a finite number", value, where)
-        return int(value) if value.as_tuple().exponent == 0 else float(value)
+        whole = value.as_tuple().exponent == 0 and int(value) in _INT_RANGE
+        return int(value) if whole else float(value)
     if isinstance(value, list):
         return [_json_value(item, item_path(where, n)) for n, item in enumerate(value)]
     if isinstance(value, dict):

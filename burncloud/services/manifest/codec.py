@@ -4,6 +4,9 @@ Reading resolves ``${NAME}`` references from the environment (``env_refs``), the
 the document strictly (``reading``); writing is deterministic (``writing``) and escapes
 every ``${`` the manifest's own text holds, so a written file reads back as the same
 manifest. Numbers are read as exact decimals, never floats (``price_catalog``'s reader).
+Channel secrets follow the secrets mode (``writing``): with ``env``, one
+``${BURNCLOUD_CHANNEL_<NAME>_KEY}`` per channel, whose variable holds the channel's keys one
+per line (``channel_form``).
 """
 
 from __future__ import annotations

@@ -22,11 +22,9 @@ from burncloud.money import format_usd
 from burncloud.services.budgets import BudgetSpec
 from burncloud.services.groups import format_ratio
 from burncloud.services.manifest.budget_lists import budget_text
-from burncloud.services.manifest.channel_form import interval_data, json_text
+from burncloud.services.manifest.channel_form import HEADERS, interval_data, json_text
 from burncloud.services.manifest.model import ChannelSpec, PlanSpec, TokenSpec, UserSpec
 from burncloud.services.price_sync import Change as PriceChange
-
-HEADERS = "set_headers"  # the overrides' part whose values may be credentials
 
 Value = str | int | bool | Decimal | tuple[str, ...] | frozenset[str] | Mapping[str, str] | None
 

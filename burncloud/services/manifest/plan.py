@@ -26,6 +26,7 @@ from burncloud.money import format_usd
 from burncloud.services import price_sync
 from burncloud.services.groups import DEFAULT_GROUP, format_ratio
 from burncloud.services.manifest import details
+from burncloud.services.manifest.channel_form import kept_headers
 from burncloud.services.manifest.clean import clean_manifest, token_label
 from burncloud.services.manifest.model import (
     Change,
@@ -105,8 +106,11 @@ async def plan_changes(db: Executor, box: SecretBox, desired: Manifest, *, prune
 
 async def diff_database(db: Executor, box: SecretBox, desired: Manifest, *, prune: bool) -> Diff:
     """The steps that make the database ``desired`` (what ``plan_changes`` shows)."""
+    current = await read_manifest(db, box, with_keys=desired.channels is not None)
+    if desired.channels is not None:
+        kept = kept_headers(desired.channels, current.channels or ())
+        desired = replace(desired, channels=kept)
     wanted = clean_manifest(desired)
-    current = await read_manifest(db, box, with_keys=wanted.channels is not None)
     used: frozenset[str] = frozenset()
     if wanted.redemptions:
         rows = await db.fetch_all("SELECT code_hash FROM redemptions WHERE status = 'used'")

@@ -8,8 +8,8 @@ given) are left out. Money is USD decimal text, ``unlimited`` for an unlimited b
 quota, an expiry ISO-8601 UTC or ``never``, a budget ``20/month`` or ``gpt-4o=10/5h``.
 Channel keys follow ``secrets``: ``omit`` (no key field), ``env`` (a ``${VAR}`` reference
 per channel, ``key_variable``, whose variable holds the channel's keys one per line) or
-``plain`` (``key``, or ``keys`` for several); see ``channel_form``. Client keys are never
-written.
+``plain`` (``key``, or ``keys`` for several), and so do credential header overrides
+(their values null unless ``plain``); see ``channel_form``. Client keys are never written.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _channel_data(spec: ChannelSpec, secrets: str) -> dict[str, Any]:
             "rpm": spec.rpm,
             "tpm": spec.tpm,
             "max_concurrency": spec.max_concurrency,
-            "overrides": form.json_data(dict(spec.overrides)),
+            "overrides": form.overrides_data(spec.overrides, secrets),
             "auto_sync": form.interval_data(spec.auto_sync),
             "balance_api": spec.balance_api,
             "balance_every": form.interval_data(spec.balance_every),

@@ -19,6 +19,7 @@ from burncloud.money import UNLIMITED, parse_usd
 from burncloud.services import channel_keys, channels, quota, tokens
 from burncloud.services.bootstrap import ensure_admin
 from burncloud.services.manifest.apply import apply_plan
+from burncloud.services.manifest.codec import dump_manifest, load_manifest
 from burncloud.services.manifest.model import (
     ChannelSpec,
     Manifest,
@@ -556,3 +557,36 @@ async def test_a_channel_moves_to_another_database_with_its_keys_and_options(
         assert moved.channels == source.channels
     finally:
         await target.close()
+
+
+async def test_a_credential_header_left_null_by_the_file_keeps_its_stored_value(
+    db: Database,
+) -> None:
+    made = await seed(db)
+    secret = {
+        "set_headers": {"Authorization": "Bearer proxy-secret", "X-Org": "acme"},
+        "set_params": {"n": 2.0},  # written 2: the same number
+    }
+    await channels.update_channel(db, None, made["channel"], overrides=secret)
+    text = dump_manifest(await read_manifest(db, BOX, with_keys=False), "yaml", "omit")
+    assert "proxy-secret" not in text
+    from_file = load_manifest(text, "yaml", {})
+    assert await replan(db, from_file) == []
+    [main] = from_file.channels or ()
+    other_org = {"set_headers": {"Authorization": None, "X-Org": "other"}, "set_params": {"n": 2}}
+    changed = replace(from_file, channels=(replace(main, overrides=other_org),))
+    line = "~ channel openai-main: overrides.set_headers: X-Org changed"
+    assert await replan(db, changed) == [line]
+    await apply(db, changed)
+    stored = (await channels.get_channel(db, made["channel"])).overrides
+    assert stored == {
+        "set_headers": {"Authorization": "Bearer proxy-secret", "X-Org": "other"},
+        "set_params": {"n": 2},
+    }
+    new = replace(main, name="copy", keys=("sk-copy-0001",), overrides=other_org)
+    with pytest.raises(InvalidRequest) as caught:
+        await replan(db, replace(from_file, channels=(main, new)))
+    assert caught.value.message == (
+        "channel 'copy': header override 'Authorization' has no value in the file (written"
+        " with --secrets omit or env) and the channel has none: give it"
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -17,7 +18,7 @@ from hypothesis import assume, given, settings
 from burncloud.errors import InvalidRequest
 from burncloud.money import UNLIMITED, parse_usd
 from burncloud.services.budgets import BudgetSpec
-from burncloud.services.manifest.channel_form import env_value
+from burncloud.services.manifest.channel_form import env_value, secret_header
 from burncloud.services.manifest.codec import (
     dump_manifest,
     key_variable,
@@ -562,6 +563,11 @@ CHANNEL_ERRORS = [
         channel(overrides={"set_params": {"seed": date(2027, 1, 31)}}),
         "channels[0].overrides.set_params.seed: expected a JSON value (text, a number, true,"
         " false, null, a list or a mapping), got 2027-01-31",
+    ),
+    (
+        channel(overrides={"set_params": {"seed": 2**64}}),
+        "channels[0].overrides.set_params.seed: expected a whole number of at most 64 bits,"
+        " got 18446744073709551616",
     ),
     (
         channel(overrides={"set_params": {"t": [Decimal("NaN")]}}),
@@ -1121,6 +1127,30 @@ def test_override_numbers_read_back_as_the_json_they_were() -> None:
     for file_format in ("yaml", "json"):
         dumped = dump_manifest(Manifest(channels=(found,)), file_format, "omit")
         assert load_manifest(dumped, file_format, {}).channels == (found,)
+        assert dump_manifest(load_manifest(dumped, file_format, {}), file_format, "omit") == dumped
+    # a float that is a whole number is written as one, however large
+    whole = replace(found, overrides={"set_params": {"a": 2.0, "b": 3.1538613251571536e16}})
+    written = manifest_data(Manifest(channels=(whole,)), "omit")["channels"][0]["overrides"]
+    assert written == {"set_params": {"a": 2, "b": 31538613251571536}}
+
+
+def test_a_credential_header_override_is_a_secret_like_a_key() -> None:
+    headers = {"Authorization": "Bearer proxy-secret", "X-Api-Key": "k-1", "X-Org": "acme"}
+    spec = replace(MULTI, overrides={"set_headers": headers, "drop_params": ["user"]})
+    manifest = Manifest(channels=(spec,))
+    plain = manifest_data(manifest, "plain")["channels"][0]["overrides"]
+    assert plain["set_headers"] == headers
+    for secrets in ("omit", "env"):
+        text = dump_manifest(manifest, "yaml", secrets)
+        assert "proxy-secret" not in text and "k-1" not in text
+        written = manifest_data(manifest, secrets)["channels"][0]["overrides"]
+        assert written == {
+            "drop_params": ["user"],
+            "set_headers": {"Authorization": None, "X-Api-Key": None, "X-Org": "acme"},
+        }
+        env = {"BURNCLOUD_CHANNEL_POOL_KEY": "sk-1"}
+        [read] = load_manifest(text, "yaml", env).channels or ()
+        assert read.overrides["set_headers"]["Authorization"] is None  # kept at apply
 
 
 def test_channels_whose_names_share_a_variable_cannot_be_written_with_env() -> None:
@@ -1192,8 +1222,20 @@ def test_every_manifest_survives_env_secrets(m: Manifest) -> None:
     assume(len({key_variable(n) for n in names}) == len(names))
     env = {key_variable(c.name): env_value(c.keys or ("sk-x",)) for c in m.channels or ()}
     read_back = load_manifest(dump_manifest(m, "yaml", "env"), "yaml", env)
-    keys = tuple(replace(c, keys=c.keys or ("sk-x",)) for c in m.channels or ())
-    assert read_back == replace(m, channels=keys if m.channels is not None else None)
+    expected = tuple(
+        replace(c, keys=c.keys or ("sk-x",), overrides=_secret_headers_kept(c.overrides))
+        for c in m.channels or ()
+    )
+    assert read_back == replace(m, channels=expected if m.channels is not None else None)
+
+
+def _secret_headers_kept(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``overrides`` as ``--secrets env`` writes them: credential headers' values null."""
+    headers = overrides.get("set_headers")
+    if headers is None:
+        return dict(overrides)
+    kept = {k: None if secret_header(k) else v for k, v in headers.items()}
+    return {**overrides, "set_headers": kept}
 
 
 @SETTINGS

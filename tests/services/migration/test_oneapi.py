@@ -331,6 +331,27 @@ async def test_aws_keys_of_another_region_cannot_share_their_channel(tmp_path: P
     assert any(line.startswith("channel claude #3: key 4 (***) not carried: ") for line in said)
 
 
+async def test_new_apis_overrides_are_reported_by_name_never_by_value(tmp_path: Path) -> None:
+    headers = '{"Authorization": "Bearer {api_key}", "X-Org": "acme-org"}'
+    dsn = await sqlite_peer(
+        tmp_path,
+        "newapi",
+        f"UPDATE channels SET header_override = '{headers}',"
+        " param_override = '{\"temperature\": 0.3}' WHERE id = 1",
+    )
+    migration = await migrate(dsn, "newapi")
+    assert channel(migration, "openai-main").overrides == {}
+    said = lines(migration)
+    assert (
+        "channel openai-main #1: its header overrides (Authorization, X-Org) not carried (the"
+        " peer's semantics differ): set them with burncloud channel update ID --set-header"
+        " NAME=VALUE" in said
+    )
+    params = "channel openai-main #1: its parameter overrides (temperature) not carried"
+    assert any(line.startswith(params) for line in said)
+    assert not any("acme-org" in line or "api_key" in line for line in said)
+
+
 async def test_new_apis_tag_is_the_channels_tag(tmp_path: Path) -> None:
     dsn = await sqlite_peer(tmp_path, "newapi", "UPDATE channels SET tag = 'a b' WHERE id = 3")
     migration = await migrate(dsn, "newapi")

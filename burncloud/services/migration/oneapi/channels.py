@@ -36,14 +36,23 @@ COLUMNS = (
 )  # fmt: skip
 ABILITY_COLUMNS = ("group", "model", "channel_id", "enabled", "priority")
 ENABLED, MANUALLY_DISABLED, AUTO_DISABLED = 1, 2, 3
-# Per-channel settings that change requests at the peer and have no equivalent here.
+# Per-channel settings that change requests at the peer, and why each is not carried.
+_NO_EQUIVALENT = "has no equivalent: not carried"
 _NOT_CARRIED = {
-    "system_prompt": "its system prompt",
-    "openai_organization": "its OpenAI organization",
-    "status_code_mapping": "its status code mapping",
-    "param_override": "its parameter overrides",
-    "header_override": "its header overrides",
-    "setting": "its extra settings",
+    "system_prompt": ("its system prompt", _NO_EQUIVALENT),
+    "openai_organization": ("its OpenAI organization", _NO_EQUIVALENT),
+    "status_code_mapping": ("its status code mapping", _NO_EQUIVALENT),
+    "param_override": (
+        "its parameter overrides",
+        "not carried (the peer's semantics differ): set them with"
+        " burncloud channel update ID --set-param NAME=VALUE",
+    ),
+    "header_override": (
+        "its header overrides",
+        "not carried (the peer's semantics differ): set them with"
+        " burncloud channel update ID --set-header NAME=VALUE",
+    ),
+    "setting": ("its extra settings", _NO_EQUIVALENT),
 }
 
 
@@ -196,13 +205,13 @@ def _enabled(row: Row, label: str, found: Findings) -> bool:
 
 
 def _report_not_carried(row: Row, label: str, found: Findings) -> None:
-    for column, what in _NOT_CARRIED.items():
+    for column, (what, why) in _NOT_CARRIED.items():
         value = text(row, column).strip()
         data = json_object(value) if value.startswith("{") else None
         if data is not None:  # a JSON object of settings: only those set say something
             value = ", ".join(sorted(name for name, item in data.items() if item))
         if value and value not in ("null", "[]"):
-            found.skip("channel", label, f"{what} ({_cut(value)}) has no equivalent: not carried")
+            found.skip("channel", label, f"{what} ({_cut(value)}) {why}")
 
 
 def _cut(value: str, most: int = 60) -> str:

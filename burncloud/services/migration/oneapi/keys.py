@@ -7,8 +7,8 @@ disabled by hand, 3 disabled by its health checks; a key not listed is enabled; 
 in ``multi_key_disabled_reason``) and a ``multi_key_mode``: ``random``, or ``polling``
 (each enabled key in turn). Such a channel becomes one channel with the keys the peer
 still used, its ``key_selection`` random or round-robin; a key the peer had disabled is
-reported and left behind, unless none is enabled (then all are carried: the channel is
-disabled at the peer, and here, as its status says).
+reported and left behind, unless none is enabled (then all are carried, and the channel's
+own status says whether it serves: New API disables a channel whose last key goes).
 
 One API has no multi-key channels: a channel added with several keys, one per line,
 becomes one channel per key (``controller/channel.go`` ``AddChannel``), and its relay
