@@ -12,6 +12,7 @@ from burncloud.admin.params import (
     decimal_text,
     integer,
     names,
+    query_text,
     read_body,
     required_text,
     string_map,
@@ -67,8 +68,24 @@ def channels_blueprint(runtime: Runtime) -> Blueprint:
 
     @blueprint.get("/channels")
     async def list_channels() -> dict[str, Any]:
-        found = await channels.list_channels(runtime.db)
+        tag = query_text("tag")
+        if tag is None:
+            found = await channels.list_channels(runtime.db)
+        else:
+            found = await channels.tagged_channels(runtime.db, tag)
         return {"data": [channel.to_json() for channel in found]}
+
+    @blueprint.post("/channels/tagged/<tag>/enable")
+    async def enable_tagged(tag: str) -> dict[str, Any]:
+        await read_body()
+        changed = await channels.set_status_by_tag(runtime.db, tag, "enabled")
+        return {"data": [channel.to_json() for channel in changed]}
+
+    @blueprint.post("/channels/tagged/<tag>/disable")
+    async def disable_tagged(tag: str) -> dict[str, Any]:
+        reason = text(await read_body("reason"), "reason") or ""
+        changed = await channels.set_status_by_tag(runtime.db, tag, "disabled", reason)
+        return {"data": [channel.to_json() for channel in changed]}
 
     @blueprint.post("/channels")
     async def add_channel() -> tuple[dict[str, Any], int]:

@@ -77,6 +77,9 @@ STEPS = [
         {"capabilities": {"vision": False}},
         ("channel", "2", "update"),
     ),
+    Step("PATCH", "/api/channels/2", {"tags": ["eu"], "rpm": 60}, ("channel", "2", "update")),
+    Step("POST", "/api/channels/tagged/eu/disable", {"reason": "x"}, ("channel", "2", "update")),
+    Step("POST", "/api/channels/tagged/eu/enable", None, ("channel", "2", "update")),
     quiet("POST", "/api/channels/1/models/sync", {"dry_run": True}),
     quiet("POST", "/api/channels/2/balance", None, 400),  # api.openai.com has no balance API
     Step("POST", "/api/channels/1/probe", {}),

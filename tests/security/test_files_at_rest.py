@@ -61,7 +61,8 @@ def _read_until(fd: int, wanted: bytes, within: float = 20.0) -> bytes:
 
 @pytest.mark.sqlite_only
 def test_a_router_creates_its_files_0600(tmp_path: Path) -> None:
-    """Database, -wal, -shm, -writers, the .key secret and the shared-state file."""
+    """Database, -wal, -shm, -writers, the .key secret, the shared-state file and the
+    session-affinity table beside it."""
     db_url = f"sqlite:///{tmp_path}/router.db"
     no_secret = {"BURNCLOUD_SECRET": ""}  # so the router makes the .key file
     with running(launch(db_url, tmp_path / "router.log", workers=2, env=no_secret)):
@@ -75,6 +76,7 @@ def test_a_router_creates_its_files_0600(tmp_path: Path) -> None:
             "router.db-writers",
             "router.db.key",
             "router.db.state",
+            "router.db.state.sessions",
         )
     }
 

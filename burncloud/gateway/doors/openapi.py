@@ -459,7 +459,20 @@ def _admin_paths() -> JSON:
         *(_param(name, "query", STRING) for name in texts),
     )
     paths: dict[str, dict[str, tuple[str, str | None, tuple[JSON, ...]]]] = {
-        "/api/channels": {"get": ("List channels", None, ()), "post": ("Add", "ChannelCreate", ())},
+        "/api/channels": {
+            "get": (
+                "List channels (tag: only those tagged so)",
+                None,
+                (_param("tag", "query", STRING),),
+            ),
+            "post": ("Add", "ChannelCreate", ()),
+        },
+        "/api/channels/tagged/{tag}/enable": {
+            "post": ("Enable every channel tagged so", "Empty", (_param("tag"),))
+        },
+        "/api/channels/tagged/{tag}/disable": {
+            "post": ("Disable every channel tagged so", "ChannelDisable", (_param("tag"),))
+        },
         "/api/channels/{channel_id}": {
             "get": ("Show a channel", None, (channel,)),
             "patch": ("Update a channel", "ChannelUpdate", (channel,)),

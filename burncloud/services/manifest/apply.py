@@ -7,9 +7,9 @@ the same rules hold as for the CLI (a kind's config, groups that exist, model ma
 no other object has, the last enabled admin), and any refusal rolls the whole apply back.
 A channel's keys are written only when the file names other keys than it has: then the
 missing ones are added and the unnamed ones removed (``channel_keys.sync_keys``), the keys
-it keeps keeping their status and counters; the same keys in any order write nothing. Budgets are set and removed through
-``services.budgets`` (a new amount moves the current windows by the difference), and a
-token or user deleted by prune takes its budgets along.
+it keeps keeping their status and counters; the same keys in any order write nothing.
+Budgets are set and removed through ``services.budgets`` (a new amount moves the current
+windows by the difference), and a token or user deleted by prune takes its budgets along.
 Routers reload once, when the transaction commits. Base URLs are checked with the
 caller's ``check_url`` before the transaction, as it may resolve names.
 """
