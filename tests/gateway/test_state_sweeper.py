@@ -31,7 +31,7 @@ async def test_idle_limiter_records_go_and_everything_else_stays(state: SharedSt
     for subject in range(40):
         assert limiter.admit(f"token:{subject}", limits, 5, NOW).admitted
     book = HealthBook(state, clock=lambda: clock[0])
-    book.record(7, "gpt-4", Outcome.FAILURE)  # a breaker record with one failure
+    book.record(7, "gpt-4", Outcome.FAILURE, key_id=1)  # a breaker record with one failure
     candidates = (
         Candidate(Upstream(1, "openai", "a", "http://a/v1", "k", {}, {}), 0, 0),
         Candidate(Upstream(2, "openai", "b", "http://b/v1", "k", {}, {}), 0, 0),
@@ -45,7 +45,7 @@ async def test_idle_limiter_records_go_and_everything_else_stays(state: SharedSt
     assert freed == 39
     assert state.read("rl:token:5") == EMPTY
     assert state.read("rl:token:0") != EMPTY
-    assert book.state(7, "gpt-4").failures == 1
+    assert book.state(7, "gpt-4", 1).failures == 1
     assert ChannelSelector(state).order("g", "m", candidates)[0].upstream.id == 2
 
 

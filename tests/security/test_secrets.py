@@ -38,7 +38,8 @@ from burncloud.db import Database, open_database, parse_database_url
 from burncloud.server import create_app
 from burncloud.services.admin_keys import create_admin_key, rotate_admin_key
 from burncloud.services.bootstrap import ensure_admin
-from burncloud.services.channels import add_channel, decrypt_key
+from burncloud.services.channel_keys import usable_key
+from burncloud.services.channels import add_channel
 from burncloud.services.tokens import create_token
 from tests.admin.conftest import eventually
 from tests.conftest import CANARY_PREFIX
@@ -156,11 +157,11 @@ async def test_admin_and_api_keys_rest_hashed_and_channel_keys_encrypted(backend
         channel = await add_channel(db, BOX, type="openai", name="c", key=channel_key, models=["m"])
         dump = await _dump_tables(db)
         hashes = {row["key_hash"] for row in await db.fetch_all("SELECT key_hash FROM tokens")}
-        row = await db.fetch_one("SELECT * FROM channels WHERE id = :id", {"id": channel.id})
+        stored_key = (await usable_key(db, BOX, channel.id)).key
     for key in (first, rotated, api_key, channel_key):
         assert key[3:].encode() not in dump
     assert hashes == {hash_secret(rotated), hash_secret(api_key)}
-    assert row is not None and decrypt_key(BOX, row) == channel_key
+    assert stored_key == channel_key
     if backend == "sqlite":  # the file itself, with its write-ahead log
         stored = b"".join(p.read_bytes() for p in tmp_path.glob("ledger.db*"))
         assert hash_secret(rotated).encode() in stored
@@ -338,7 +339,7 @@ def cli_outputs(db_url: str, channel_ids: list[int]) -> list[str]:
 def stored_keys(db_url: str) -> list[str]:
     """Every channel key the database holds, decrypted."""
     with closing(sqlite3.connect(parse_database_url(db_url).sqlite_path)) as conn:
-        rows = conn.execute("SELECT key_enc FROM channels").fetchall()
+        rows = conn.execute("SELECT key_enc FROM channel_keys").fetchall()
     return [BOX.decrypt(row[0]) for row in rows]
 
 

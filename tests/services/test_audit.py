@@ -189,12 +189,19 @@ async def test_a_channels_key_never_reaches_the_trail(db: Database) -> None:
     text = orjson.dumps(rows).decode()
     for key in (CANARY, CANARY_2):
         assert key not in text and fragments_in(text, key) == []
-    (_, _, _, _, created), (_, _, _, _, updated), (_, _, _, _, deleted) = await trail(db)
-    assert (created["key"], deleted["key"]) == ([None, "(set)"], ["(hidden)", None])
-    assert set(updated) == {"key", "key_hint", "weight"} and updated["key"] == [
-        "(hidden)",
-        "(changed)",
+    found = await trail(db)
+    by_object = [(name, action) for _, name, action, _, _ in found]
+    assert by_object == [
+        ("channel:1", "create"),
+        ("channel_key:1", "create"),
+        ("channel:1", "update"),
+        ("channel_key:1", "delete"),
+        ("channel_key:2", "create"),
+        ("channel:1", "delete"),
     ]
+    created, key_made, updated, key_gone = (entry[4] for entry in found[:4])
+    assert (key_made["key"], key_gone["key"]) == ([None, "(set)"], ["(hidden)", None])
+    assert set(updated) == {"key_hint", "weight"}  # the channel's hint; its keys apart
     assert created["key_hint"][1] == channel.key_hint
     assert "used" not in created and "success_count" not in created  # counters are not config
 

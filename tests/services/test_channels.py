@@ -8,6 +8,8 @@ from burncloud.crypto import SecretBox
 from burncloud.db import Database
 from burncloud.errors import ConfigError, InvalidRequest, NotFound
 from burncloud.services import channels
+from burncloud.services.channel_health import auto_disable
+from burncloud.services.channel_keys import list_keys, usable_key
 from burncloud.services.channel_types import (
     get_channel_type,
     normalize_base_url,
@@ -71,19 +73,20 @@ async def test_models_and_groups_are_stripped_split_and_deduplicated(db: Databas
 
 async def test_key_is_stored_encrypted_with_only_a_hint_visible(db: Database) -> None:
     ch = await add(db, key="sk-upstream-secret-9876")
-    row = await db.fetch_one("SELECT key_enc, key_hint FROM channels WHERE id = :id", {"id": ch.id})
+    row = await db.fetch_one(
+        "SELECT key_enc, key_hint FROM channel_keys WHERE channel_id = :id", {"id": ch.id}
+    )
     assert row is not None
     assert "sk-upstream-secret-9876" not in row["key_enc"]
     assert row["key_hint"] == ch.key_hint == "sk-...9876"
-    assert channels.decrypt_key(BOX, row) == "sk-upstream-secret-9876"
+    assert (await usable_key(db, BOX, ch.id)).key == "sk-upstream-secret-9876"
     assert "sk-upstream-secret-9876" not in str(ch.to_json())
 
 
 async def test_decrypt_with_another_secret_is_a_config_error(db: Database) -> None:
     ch = await add(db)
-    row = await db.fetch_one("SELECT * FROM channels WHERE id = :id", {"id": ch.id})
     with pytest.raises(ConfigError, match="BURNCLOUD_SECRET"):
-        channels.decrypt_key(SecretBox.from_passphrase("other"), row)
+        await usable_key(db, SecretBox.from_passphrase("other"), ch.id)
 
 
 async def test_to_json_gives_used_as_a_decimal_string(db: Database) -> None:
@@ -115,9 +118,26 @@ async def test_update_rebuilds_abilities(db: Database) -> None:
 async def test_update_with_a_new_key_replaces_hint_and_ciphertext(db: Database) -> None:
     ch = await add(db)
     updated = await channels.update_channel(db, BOX, ch.id, key="sk-rotated-key-4321")
-    row = await db.fetch_one("SELECT * FROM channels WHERE id = :id", {"id": ch.id})
     assert updated.key_hint == "sk-...4321"
-    assert channels.decrypt_key(BOX, row) == "sk-rotated-key-4321"
+    assert [key.key_hint for key in await list_keys(db, ch.id)] == ["sk-...4321"]
+    assert (await usable_key(db, BOX, ch.id)).key == "sk-rotated-key-4321"
+
+
+async def test_a_new_key_brings_a_channel_health_checks_took_out_back(db: Database) -> None:
+    ch = await add(db)
+    (key,) = await list_keys(db, ch.id)
+    assert await auto_disable(db, ch.id, key.id, "401 invalid key")
+    updated = await channels.update_channel(db, BOX, ch.id, key="sk-rotated-key-4321")
+    assert (updated.status, updated.status_reason) == ("enabled", "")
+
+
+async def test_many_keys_are_summarised_and_a_channel_needs_one(db: Database) -> None:
+    ch = await add(db, key=["sk-upstream-first-0001", "sk-upstream-second-0002"])
+    assert ch.key_hint == "2 keys"
+    with pytest.raises(InvalidRequest, match="a channel needs a key"):
+        await add(db, name="keyless", key=[])
+    with pytest.raises(InvalidRequest, match="whitespace"):
+        await add(db, name="spaced", key=["sk-a b"])
 
 
 async def test_update_with_nothing_is_refused(db: Database) -> None:

@@ -151,6 +151,8 @@ def busy_tables() -> Tables:
                 success_rate=0.5,
                 # $10 over $40 of known upstream cost, 300 requests' upstream cost unknown
                 margin=Margin(42 * USD, 1500, 30 * USD, 300, 2 * USD),
+                balance="8.50 CNY (low)",
+                balance_low=True,
             ),
         ],
         models=[group("gpt-4o", "gpt-4o", 900, 30 * USD), group("claude-3", "claude-3", 40, USD)],

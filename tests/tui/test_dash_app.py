@@ -57,6 +57,7 @@ async def test_tables_show_each_row_of_the_source(run_dash: Runner) -> None:
             "1.5k",
             "$42.00",
             "$10.00 25.0% +300?",
+            "8.50 CNY (low)",
             "invalid api key",
         ]
         assert cells(app, "#channels-table", "1")[2:4] == ["enabled", "closed"]

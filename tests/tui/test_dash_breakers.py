@@ -15,20 +15,22 @@ def test_the_worst_breaker_of_each_channel(tmp_path: Path) -> None:
     reader = BreakerReader(path)
     try:
         assert not reader.known()
-        assert reader.worst(1, ["gpt-4o"]) == ""
+        assert reader.worst(1, ["gpt-4o"], [1]) == ""
         with MmapState.create(path) as state:
             now = HealthBook(state)
             for _ in range(3):
-                now.record(1, "gpt-4o", Outcome.FAILURE)
+                now.record(1, "gpt-4o", Outcome.FAILURE, key_id=1)
+                now.record(4, "gpt-4o", Outcome.FAILURE, key_id=41)
             earlier = HealthBook(state, clock=lambda: 0.0)  # cooled down long ago: probing
             for _ in range(3):
-                earlier.record(2, "gpt-4o", Outcome.FAILURE)
-            assert HealthBook(state, clock=lambda: 10.0).available(2, "gpt-4o")
+                earlier.record(2, "gpt-4o", Outcome.FAILURE, key_id=2)
+            assert HealthBook(state, clock=lambda: 10.0).available(2, "gpt-4o", 2)
             assert reader.known()
-            assert reader.worst(1, ["gpt-4o-mini", "gpt-4o"]) == "open"
-            assert reader.worst(2, ["gpt-4o", "gpt-4o-mini"]) == "half_open"
-            assert reader.worst(3, ["gpt-4o"]) == "closed"
-            assert reader.worst(3, []) == ""
+            assert reader.worst(1, ["gpt-4o-mini", "gpt-4o"], [1]) == "open"
+            assert reader.worst(2, ["gpt-4o", "gpt-4o-mini"], [2]) == "half_open"
+            assert reader.worst(3, ["gpt-4o"], [3]) == "closed"
+            assert reader.worst(3, [], [3]) == ""
+            assert reader.worst(4, ["gpt-4o"], [41, 42]) == "closed"  # up while a key is
     finally:
         reader.close()
         reader.close()
@@ -39,4 +41,4 @@ def test_a_file_that_is_not_a_state_file_is_unknown(tmp_path: Path) -> None:
     path.write_bytes(b"not a state file")
     reader = BreakerReader(path)
     assert not reader.known()
-    assert reader.worst(1, ["gpt-4o"]) == ""
+    assert reader.worst(1, ["gpt-4o"], [1]) == ""

@@ -99,7 +99,7 @@ def open_breaker(path: Path) -> None:
     with MmapState.create(path) as state:
         book = HealthBook(state)
         for _ in range(3):
-            book.record(1, "gpt-4o", Outcome.FAILURE)
+            book.record(1, "gpt-4o", Outcome.FAILURE, key_id=1)
 
 
 @pytest.fixture

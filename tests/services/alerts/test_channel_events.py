@@ -30,8 +30,8 @@ async def _events(db: Database) -> list[dict]:
 async def test_auto_disable_and_enable_raise_their_events_for_subscribers(db: Database) -> None:
     hook, _ = await hooks.add_hook(db, BOX, url="http://127.0.0.1:9/", events="channel-disabled")
     ch = await _channel(db)
-    assert await auto_disable(db, ch.id, REASON)
-    assert await auto_enable(db, ch.id)
+    assert await auto_disable(db, ch.id, ch.id, REASON)
+    assert await auto_enable(db, ch.id, ch.id)
     events = await _events(db)
     assert [(e["kind"], e["text"]) for e in events] == [
         ("channel-disabled", f"Channel 'main' (id {ch.id}, openai) was auto-disabled: {REASON}."),
@@ -49,7 +49,7 @@ async def test_auto_disable_and_enable_raise_their_events_for_subscribers(db: Da
 async def test_an_operator_change_raises_no_channel_event(db: Database) -> None:
     ch = await _channel(db)
     await channels.disable_channel(db, ch.id, "maintenance")
-    assert not await auto_disable(db, ch.id, REASON)
+    assert not await auto_disable(db, ch.id, ch.id, REASON)
     await channels.enable_channel(db, ch.id)
     assert await _events(db) == []
 
@@ -57,6 +57,6 @@ async def test_an_operator_change_raises_no_channel_event(db: Database) -> None:
 async def test_routers_racing_to_disable_a_channel_raise_one_event(connect: OpenDb) -> None:
     routers = [await connect() for _ in range(3)]
     ch = await _channel(routers[0])
-    moved = await asyncio.gather(*(auto_disable(db, ch.id, REASON) for db in routers))
+    moved = await asyncio.gather(*(auto_disable(db, ch.id, ch.id, REASON) for db in routers))
     assert moved.count(True) == 1
     assert len(await _events(routers[0])) == 1
