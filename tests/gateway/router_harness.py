@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -190,3 +191,13 @@ async def logged_rows(db_url: str) -> list[dict]:
         return await db.fetch_all("SELECT * FROM logs ORDER BY id")
     finally:
         await db.close()
+
+
+async def rows_once_logged(db_url: str, count: int, within: float = 10.0) -> list[dict]:
+    """The log rows, oldest first, once at least ``count`` of them are written (a running
+    router writes them in batches, a fraction of a second after the answers)."""
+    deadline = time.monotonic() + within
+    while len(rows := await logged_rows(db_url)) < count:
+        assert time.monotonic() < deadline, f"{len(rows)} of {count} log rows after {within} s"
+        await asyncio.sleep(0.05)
+    return rows

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from tests.fakes import FakeOpenAI
-from tests.gateway.router_harness import logged_rows, running_router, serving, wait_for_reload
+from tests.gateway.router_harness import rows_once_logged, running_router, serving, wait_for_reload
 from tests.gateway.test_failover import add
 from tests.redis_support import REDIS_URL, redis_prefix
 
@@ -102,7 +102,7 @@ async def test_conversations_stick_to_their_channel_and_move_only_off_a_dead_one
             await add(router, fake.base_url, name)
         await wait_for_reload(router)
         await converse([router.base_url], router.key, fakes)
-        check(landed(await logged_rows(router.db_url)))
+        check(landed(await rows_once_logged(router.db_url, CONVERSATIONS * TURNS)))
 
 
 async def test_two_routers_through_redis_keep_each_conversation_on_one_channel(
@@ -117,4 +117,4 @@ async def test_two_routers_through_redis_keep_each_conversation_on_one_channel(
             await wait_for_reload(router)
             async with serving(router.db_url, redis_url=REDIS_URL, redis_prefix=prefix) as second:
                 await converse([router.base_url, second], router.key, fakes)
-            check(landed(await logged_rows(router.db_url)))
+            check(landed(await rows_once_logged(router.db_url, CONVERSATIONS * TURNS)))

@@ -46,7 +46,7 @@ from tests.fakes.model_support import ModelSupport
 from tests.gateway.router_harness import (
     SECRET,
     RunningRouter,
-    logged_rows,
+    rows_once_logged,
     running_router,
     wait_for_reload,
 )
@@ -251,7 +251,7 @@ async def test_an_image_request_always_lands_on_the_vision_channel(
     for _ in range(40):  # text goes to both (each is first half of the time)
         assert (await ask(router, TEXT)).status_code == 200
     assert text_only.request_count > 0 and vision.request_count > 20
-    rows = await logged_rows(router.db_url)
+    rows = await rows_once_logged(router.db_url, 60)
     skipped = [orjson.loads(row["route"])["skipped"] for row in rows[:20]]
     assert skipped == [[{"id": 2, "reason": "no image input (vision=false)"}]] * 20
 
@@ -284,7 +284,7 @@ async def test_without_a_capable_channel_the_client_gets_a_400_saying_why(
     }
     assert (await ask(router, TEXT)).status_code == 200
     assert (vision.request_count, text_only.request_count) == (0, 1)
-    route = orjson.loads((await logged_rows(router.db_url))[0]["route"])
+    route = orjson.loads((await rows_once_logged(router.db_url, 2))[0]["route"])
     assert route["candidates"] == [{"id": 2, "priority": 0, "weight": 1}]
     assert route["skipped"] == [{"id": 2, "reason": "no image input (vision=false)"}]
 
