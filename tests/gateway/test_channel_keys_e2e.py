@@ -11,13 +11,10 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
-import httpx
 import orjson
 
 from burncloud.crypto import SecretBox
-from burncloud.db import open_database
 from burncloud.services.channel_keys import add_keys, list_keys, set_key_weight
 from burncloud.services.channels import add_channel, update_channel
 from tests.fakes import FakeOpenAI, RecordedRequest
@@ -28,29 +25,12 @@ from tests.gateway.router_harness import (
     running_router,
     wait_for_reload,
 )
+from tests.gateway.test_channel_health_e2e import chat, is_probe, with_db
 
 BOX = SecretBox.from_passphrase(SECRET)
 GOOD_B = "sk-good-second-key-0002"
 GOOD_C = "sk-good-third-key-0003"
 BAD = "sk-revoked-Zq7DistinctiveKey-5521"
-
-
-async def with_db(router: RunningRouter, action: Callable[[Any], Awaitable[Any]]) -> Any:
-    db = await open_database(router.db_url)
-    try:
-        return await action(db)
-    finally:
-        await db.close()
-
-
-async def chat(router: RunningRouter, text: str) -> httpx.Response:
-    body = {"model": "gpt-4", "messages": [{"role": "user", "content": text}]}
-    async with httpx.AsyncClient(timeout=10) as http:
-        return await http.post(
-            f"{router.base_url}/chat/completions",
-            json=body,
-            headers={"Authorization": f"Bearer {router.key}", "x-request-id": text},
-        )
 
 
 def keys_seen(fake: FakeOpenAI) -> list[str]:
@@ -60,10 +40,6 @@ def keys_seen(fake: FakeOpenAI) -> list[str]:
 
 def bearer(request: RecordedRequest) -> str:
     return (request.authorization or "").partition(" ")[2]
-
-
-def is_probe(request: RecordedRequest) -> bool:
-    return isinstance(request.json, dict) and request.json.get("max_tokens") == 1
 
 
 async def key_ids(router: RunningRouter) -> list[int]:

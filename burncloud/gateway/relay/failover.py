@@ -61,7 +61,7 @@ async def try_channels(
     key_order: KeyOrder = lambda candidate: candidate.keys,
     turn: SessionTurn | None = None,
     caps: CapGate | None = None,
-    tokens: int = 0,
+    tokens: Callable[[], int] = lambda: 0,
 ) -> None:
     """Run ``attempt`` on each candidate's keys in turn until one serves the request.
 
@@ -101,7 +101,7 @@ class _Trial:
         report_unusable: Callable[[int, int, str], None],
         turn: SessionTurn | None,
         caps: CapGate | None = None,
-        tokens: int = 0,
+        tokens: Callable[[], int] = lambda: 0,
     ) -> None:
         self._attempt = attempt
         self._caps, self._tokens = caps, tokens
@@ -148,7 +148,7 @@ class _Trial:
         """The attempt's hold on its channel's caps; None, the skip traced, when capped."""
         if upstream.caps is None or self._caps is None:
             return NO_HOLD
-        verdict = await self._caps.admit(upstream, self._tokens)
+        verdict = await self._caps.admit(upstream, self._tokens())
         if isinstance(verdict, CapRefusal):
             self._exchange.trace.skipped.append(verdict.trace() | {"key": upstream.key_id})
             self.capped.append(verdict)

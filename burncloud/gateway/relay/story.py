@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from burncloud.errors import BurncloudError, InsufficientQuota
 from burncloud.gateway.asgi import ClientDisconnected, discard_body, read_body, send_error
@@ -172,7 +173,7 @@ class Relay:
                 key_order,
                 turn,
                 self.caps,
-                tokens_to_count(request),
+                partial(tokens_to_count, request),  # only a capped channel needs it
             )
         finally:
             if turn is not None:
