@@ -29,6 +29,7 @@ FIELDS = (
     "type", "name", "key", "keys", "base_url", "models", "groups", "weight", "priority",
     "model_map", "config", "cost_ratio", "key_selection", "tags", "rpm", "tpm",
     "max_concurrency", "auto_sync", "balance_api", "balance_every", "balance_alert_below",
+    "overrides",
 )  # fmt: skip
 
 
@@ -44,6 +45,14 @@ def _keys(body: dict[str, Any]) -> list[str] | None:
     return ([one] if one is not None else []) + (many or [])
 
 
+def _object(body: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """A JSON object field (the whole overrides: set_headers, set_params, drop_params)."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, dict):
+        raise InvalidRequest(f"{name} must be a JSON object")
+    return value
+
+
 def _options(body: dict[str, Any]) -> dict[str, Any]:
     """The other channel fields given, as ``update_channel`` keywords."""
     found = {
@@ -56,6 +65,7 @@ def _options(body: dict[str, Any]) -> dict[str, Any]:
         "balance_api": text(body, "balance_api"),
         "balance_every": integer(body, "balance_every"),
         "balance_alert_below": decimal_text(body, "balance_alert_below"),
+        "overrides": _object(body, "overrides"),
     }
     return {name: value for name, value in found.items() if value is not None}
 

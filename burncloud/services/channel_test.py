@@ -22,7 +22,7 @@ import httpx
 
 from burncloud.crypto import SecretBox, public_error_text
 from burncloud.db.base import Database
-from burncloud.errors import BurncloudError, NotFound
+from burncloud.errors import BurncloudError, InvalidRequest, NotFound
 from burncloud.providers.base import ChatProvider
 from burncloud.providers.overrides import overridden
 from burncloud.providers.registry import kind_of
@@ -93,7 +93,13 @@ async def test_channel(
     asked = model or channel.models[0]
     upstream_model = channel.model_map.get(asked, asked)
     if key_id is None:
-        key_id = (await usable_key(db, box, channel_id)).id
+        try:
+            key_id = (await usable_key(db, box, channel_id)).id
+        except InvalidRequest as exc:  # every key disabled: nothing to send, a failed test
+            return ChannelTestResult(
+                channel.id, channel.name, channel.type, asked, upstream_model, False, None, 0,
+                exc.message,
+            )  # fmt: skip
     key = await key_secret(db, box, channel_id, key_id)
     access = _Access(channel.base_url, key, channel.config)
     started = time.perf_counter()

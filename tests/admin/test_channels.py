@@ -170,3 +170,27 @@ async def test_a_channel_added_through_the_api_serves_within_two_seconds(
             return (await http.post("/v1/chat/completions", json=request)).status_code == 404
 
         await eventually(refused)
+
+
+async def test_overrides_tags_and_caps_are_set_and_shown_masked(admin) -> None:
+    created = await admin.post(
+        "/api/channels",
+        json={
+            "type": "openai",
+            "name": "proxied",
+            "keys": ["sk-first-key-0001", "sk-second-key-0002"],
+            "models": "m",
+            "tags": ["eu"],
+            "rpm": 60,
+            "overrides": {"set_headers": {"Authorization": "Bearer proxy-token-123456789"}},
+        },
+    )
+    assert created.status_code == 201, created.text
+    data = created.json()
+    assert (data["key_hint"], data["tags"], data["rpm"]) == ("2 keys", ["eu"], 60)
+    shown = data["overrides"]["set_headers"]["Authorization"]
+    assert "proxy-token-123456789" not in shown and shown.endswith("6789")
+    refused = await admin.patch(f"/api/channels/{data['id']}", json={"overrides": {"x": 1}})
+    assert refused.status_code == 400
+    tagged = await admin.get("/api/channels", params={"tag": "eu"})
+    assert [c["id"] for c in tagged.json()["data"]] == [data["id"]]

@@ -146,3 +146,18 @@ def test_caps_and_key_selection_are_set_and_cleared(cli) -> None:
     assert (shown["rpm"], shown["tpm"]) == (None, 90000)
     bad = cli("channel", "update", str(channel), "--key-selection", "sometimes")
     assert_one_line_error(bad, "unknown key selection 'sometimes'")
+
+
+def test_a_channel_without_an_enabled_key_fails_its_test_and_the_others_still_run(cli) -> None:
+    first = add(cli)
+    second = add(cli, "--name", "second", "--base-url", "http://127.0.0.1:9/v1")
+    (key,) = (k["id"] for k in keys_json(cli, first))
+    assert cli("channel", "keys", "add", str(first), SECOND).exit_code == 0
+    assert cli("channel", "keys", "disable", str(first), str(key)).exit_code == 0
+    assert cli("channel", "keys", "remove", str(first), str(key + 2)).exit_code == 0
+    tested = cli("channel", "test", "--all", "--json")
+    assert tested.exit_code == 1
+    results = {r["channel_id"]: r for r in orjson.loads(tested.stdout)}
+    assert set(results) == {first, second}
+    assert results[first]["error"] == f"channel {first} has no enabled key"
+    assert results[second]["status"] is None and not results[second]["ok"]

@@ -218,6 +218,10 @@ _CHANNEL_FIELDS: JSON = {
     "balance_api": STRING,
     "balance_every": {**INTEGER, "description": "seconds between balance checks; 0 never"},
     "balance_alert_below": DECIMAL,
+    "overrides": {
+        "type": "object",
+        "description": "set_headers {NAME: VALUE}, set_params {NAME: JSON}, drop_params [NAME]",
+    },
 }
 _TOKEN_FIELDS: JSON = {"name": STRING, "quota": DECIMAL, "expires": REF, "models": NAMES}
 _LIMITS: JSON = {"rpm": INTEGER, "tpm": INTEGER, "max_concurrency": INTEGER}
